@@ -1,0 +1,189 @@
+//! Every `#[wasm_bindgen]` export, and the only place where `SquishError`
+//! becomes a JavaScript `Error`. Tensors cross the boundary as plain objects
+//! `{ name, dtype, dims, data }` with `data` a typed array.
+
+use half::{bf16, f16};
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error::SquishError;
+use crate::graph::summary::summarize;
+use crate::runtime::Session;
+use crate::tensor::{npy, DType, Tensor};
+use crate::{kernels, onnx};
+
+fn js_err(e: SquishError) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// `{ version, kernels }`: which build the page or CLI actually loaded.
+#[wasm_bindgen(js_name = buildInfo)]
+pub fn build_info() -> Result<JsValue, JsError> {
+    #[derive(serde::Serialize)]
+    struct Info {
+        version: &'static str,
+        kernels: &'static str,
+    }
+    to_js(&Info { version: env!("CARGO_PKG_VERSION"), kernels: kernels::active_name() })
+}
+
+/// Model summary without planning it (works for models with unsupported ops).
+#[wasm_bindgen]
+pub fn inspect(bytes: &[u8]) -> Result<JsValue, JsError> {
+    let model = onnx::load_model(bytes).map_err(js_err)?;
+    to_js(&summarize(&model, bytes.len() as u64))
+}
+
+#[wasm_bindgen]
+pub struct Engine {
+    session: Session,
+    file_bytes: u64,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads and plans a model; fails with every unsupported op listed.
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8]) -> Result<Engine, JsError> {
+        let session = crate::load_session(bytes).map_err(js_err)?;
+        Ok(Engine { session, file_bytes: bytes.len() as u64 })
+    }
+
+    pub fn summary(&self) -> Result<JsValue, JsError> {
+        to_js(&summarize(self.session.model(), self.file_bytes))
+    }
+
+    /// Runs the model. `inputs` is an array of tensor objects; the result is
+    /// `{ outputs: [tensor…], peakBytes }`.
+    pub fn run(&self, inputs: Array) -> Result<JsValue, JsError> {
+        let mut named = Vec::with_capacity(inputs.length() as usize);
+        for (i, v) in inputs.iter().enumerate() {
+            let name = Reflect::get(&v, &"name".into()).ok().and_then(|n| n.as_string()).ok_or_else(|| {
+                JsError::new(&format!("input #{i}: tensor object has no 'name'"))
+            })?;
+            let t = tensor_from_js(&v).map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
+            named.push((name, t));
+        }
+        let result = self.session.run(named).map_err(js_err)?;
+        let outputs = Array::new();
+        for (name, t) in &result.outputs {
+            outputs.push(&tensor_to_js(Some(name), t)?);
+        }
+        let obj = Object::new();
+        set(&obj, "outputs", &outputs)?;
+        set(&obj, "peakBytes", &JsValue::from_f64(result.peak_bytes as f64))?;
+        Ok(obj.into())
+    }
+}
+
+/// Parses a `.npy` file into a tensor object.
+#[wasm_bindgen(js_name = readNpy)]
+pub fn read_npy(bytes: &[u8]) -> Result<JsValue, JsError> {
+    let t = npy::read_npy(bytes).map_err(js_err)?;
+    tensor_to_js(None, &t)
+}
+
+/// Parses an ONNX `TensorProto` file (`input_0.pb`) into a tensor object.
+#[wasm_bindgen(js_name = readTensorProto)]
+pub fn read_tensor_proto(bytes: &[u8]) -> Result<JsValue, JsError> {
+    let tp = onnx::proto::decode_tensor(bytes).map_err(js_err)?;
+    let t = onnx::tensor_io::tensor_from_proto(&tp).map_err(js_err)?;
+    tensor_to_js(Some(&tp.name), &t)
+}
+
+/// Serialises a tensor object as an ONNX `TensorProto` file.
+#[wasm_bindgen(js_name = writeTensorProto)]
+pub fn write_tensor_proto(tensor: JsValue) -> Result<Vec<u8>, JsError> {
+    use prost::Message;
+    let name = Reflect::get(&tensor, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let t = tensor_from_js(&tensor).map_err(|e| JsError::new(&e))?;
+    Ok(onnx::tensor_io::tensor_to_proto(&name, &t).encode_to_vec())
+}
+
+fn set(obj: &Object, key: &str, v: &JsValue) -> Result<(), JsError> {
+    Reflect::set(obj, &key.into(), v).map(|_| ()).map_err(|_| JsError::new("cannot build result object"))
+}
+
+fn tensor_to_js(name: Option<&str>, t: &Tensor) -> Result<JsValue, JsError> {
+    let obj = Object::new();
+    if let Some(name) = name {
+        set(&obj, "name", &name.into())?;
+    }
+    set(&obj, "dtype", &t.dtype().name().into())?;
+    let dims = Array::new();
+    for &d in t.shape() {
+        dims.push(&JsValue::from_f64(d as f64));
+    }
+    set(&obj, "dims", &dims)?;
+    macro_rules! typed {
+        ($arr:ty, $a:expr) => {
+            <$arr>::from(&$a.iter().copied().collect::<Vec<_>>()[..]).into()
+        };
+    }
+    let data: JsValue = match t {
+        Tensor::F32(a) => typed!(js_sys::Float32Array, a),
+        Tensor::F64(a) => typed!(js_sys::Float64Array, a),
+        Tensor::I8(a) => typed!(js_sys::Int8Array, a),
+        Tensor::U8(a) => typed!(js_sys::Uint8Array, a),
+        Tensor::I16(a) => typed!(js_sys::Int16Array, a),
+        Tensor::U16(a) => typed!(js_sys::Uint16Array, a),
+        Tensor::I32(a) => typed!(js_sys::Int32Array, a),
+        Tensor::U32(a) => typed!(js_sys::Uint32Array, a),
+        Tensor::I64(a) => typed!(js_sys::BigInt64Array, a),
+        Tensor::U64(a) => typed!(js_sys::BigUint64Array, a),
+        Tensor::F16(a) => js_sys::Uint16Array::from(&a.iter().map(|v| v.to_bits()).collect::<Vec<_>>()[..]).into(),
+        Tensor::BF16(a) => js_sys::Uint16Array::from(&a.iter().map(|v| v.to_bits()).collect::<Vec<_>>()[..]).into(),
+        Tensor::Bool(a) => js_sys::Uint8Array::from(&a.iter().map(|&v| v as u8).collect::<Vec<_>>()[..]).into(),
+    };
+    set(&obj, "data", &data)?;
+    Ok(obj.into())
+}
+
+fn tensor_from_js(v: &JsValue) -> Result<Tensor, String> {
+    let get = |k: &str| Reflect::get(v, &k.into()).map_err(|_| format!("cannot read '{k}'"));
+    let dtype_name = get("dtype")?.as_string().ok_or("'dtype' must be a string such as \"float32\"")?;
+    let dtype = DType::from_name(&dtype_name).ok_or_else(|| format!("unknown dtype '{dtype_name}'"))?;
+    let dims_js = get("dims")?;
+    if !Array::is_array(&dims_js) {
+        return Err("'dims' must be an array of non-negative integers".into());
+    }
+    let mut dims = Vec::new();
+    for d in Array::from(&dims_js).iter() {
+        let f = d.as_f64().ok_or("'dims' must contain numbers")?;
+        if !(f >= 0.0 && f.fract() == 0.0 && f < 4.0e9) {
+            return Err(format!("invalid dimension {f} in 'dims'"));
+        }
+        dims.push(f as usize);
+    }
+    let data = get("data")?;
+    macro_rules! from_typed {
+        ($arr:ty, $conv:expr) => {{
+            let arr = data.dyn_into::<$arr>().map_err(|_| format!("'data' must be a {} for dtype {dtype_name}", stringify!($arr)))?;
+            Tensor::from_vec(&dims, arr.to_vec().into_iter().map($conv).collect()).map_err(|e| e.to_string())
+        }};
+    }
+    match dtype {
+        DType::F32 => from_typed!(js_sys::Float32Array, |x: f32| x),
+        DType::F64 => from_typed!(js_sys::Float64Array, |x: f64| x),
+        DType::I8 => from_typed!(js_sys::Int8Array, |x: i8| x),
+        DType::U8 => from_typed!(js_sys::Uint8Array, |x: u8| x),
+        DType::I16 => from_typed!(js_sys::Int16Array, |x: i16| x),
+        DType::U16 => from_typed!(js_sys::Uint16Array, |x: u16| x),
+        DType::I32 => from_typed!(js_sys::Int32Array, |x: i32| x),
+        DType::U32 => from_typed!(js_sys::Uint32Array, |x: u32| x),
+        DType::I64 => from_typed!(js_sys::BigInt64Array, |x: i64| x),
+        DType::U64 => from_typed!(js_sys::BigUint64Array, |x: u64| x),
+        DType::F16 => from_typed!(js_sys::Uint16Array, f16::from_bits),
+        DType::BF16 => from_typed!(js_sys::Uint16Array, bf16::from_bits),
+        DType::Bool => from_typed!(js_sys::Uint8Array, |x: u8| x != 0),
+    }
+}

@@ -1,0 +1,153 @@
+//! The in-memory model: what `onnx` reads into, what compression methods
+//! transform, what `runtime` plans and what `onnx` writes back.
+
+pub mod summary;
+
+use crate::onnx::proto::TypeProto;
+use crate::tensor::{DType, Tensor};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub ir_version: i64,
+    /// Operator sets imported, `("", 17)` for the default ONNX domain.
+    pub opsets: Vec<(String, i64)>,
+    pub producer_name: String,
+    pub producer_version: String,
+    pub domain: String,
+    pub model_version: i64,
+    pub doc_string: String,
+    pub metadata: Vec<(String, String)>,
+    pub graph: Graph,
+}
+
+impl Model {
+    /// The opset version imported for a domain (`""` and `"ai.onnx"` are the same).
+    pub fn opset(&self, domain: &str) -> Option<i64> {
+        let norm = |d: &str| if d == "ai.onnx" { String::new() } else { d.to_string() };
+        let want = norm(domain);
+        self.opsets.iter().find(|(d, _)| norm(d) == want).map(|(_, v)| *v)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Graph {
+    pub name: String,
+    pub doc_string: String,
+    pub nodes: Vec<Node>,
+    pub inputs: Vec<ValueInfo>,
+    pub outputs: Vec<ValueInfo>,
+    /// Weights, in file order. `Constant` nodes stay nodes (they are weights
+    /// too; `summary` counts both).
+    pub initializers: Vec<(String, Tensor)>,
+    pub value_info: Vec<ValueInfo>,
+}
+
+impl Graph {
+    pub fn initializer(&self, name: &str) -> Option<&Tensor> {
+        self.initializers.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Graph inputs that are not also initializers (IR < 4 lists weights as inputs).
+    pub fn real_inputs(&self) -> impl Iterator<Item = &ValueInfo> {
+        self.inputs.iter().filter(move |vi| self.initializer(&vi.name).is_none())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op_type: String,
+    pub domain: String,
+    /// Empty strings mark omitted optional inputs, as in ONNX.
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub attributes: Vec<Attribute>,
+    pub doc_string: String,
+}
+
+impl Node {
+    pub fn attr(&self, name: &str) -> Option<&AttrValue> {
+        self.attributes.iter().find(|a| a.name == name).map(|a| &a.value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    pub name: String,
+    pub value: AttrValue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    Float(f32),
+    Int(i64),
+    String(Vec<u8>),
+    Tensor(Tensor),
+    Graph(Box<Graph>),
+    Floats(Vec<f32>),
+    Ints(Vec<i64>),
+    Strings(Vec<Vec<u8>>),
+    Tensors(Vec<Tensor>),
+    Graphs(Vec<Graph>),
+}
+
+impl AttrValue {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AttrValue::Float(_) => "float",
+            AttrValue::Int(_) => "int",
+            AttrValue::String(_) => "string",
+            AttrValue::Tensor(_) => "tensor",
+            AttrValue::Graph(_) => "graph",
+            AttrValue::Floats(_) => "floats",
+            AttrValue::Ints(_) => "ints",
+            AttrValue::Strings(_) => "strings",
+            AttrValue::Tensors(_) => "tensors",
+            AttrValue::Graphs(_) => "graphs",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueInfo {
+    pub name: String,
+    pub ty: ValueType,
+    pub doc_string: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueType {
+    /// `elem_type` is the ONNX data-type code, kept even for types the engine
+    /// cannot hold (strings) so that saving is faithful.
+    Tensor { elem_type: i32, shape: Option<Vec<Dim>> },
+    /// Sequences, maps, optionals, sparse tensors: carried through unchanged.
+    Other(TypeProto),
+    /// No type given (legal for intermediate values).
+    Unknown,
+}
+
+impl ValueType {
+    pub fn dtype(&self) -> Option<DType> {
+        match self {
+            ValueType::Tensor { elem_type, .. } => crate::onnx::dtype_from_onnx(*elem_type),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(i64),
+    Symbolic(String),
+    Unknown,
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(v) => write!(f, "{v}"),
+            Dim::Symbolic(s) => f.write_str(s),
+            Dim::Unknown => f.write_str("?"),
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! One property suite, instantiated for every kernel implementation: natively
+//! for `reference`, and under wasm for `simd128` (baseline in Node, relaxed
+//! in Chromium). Oracles are computed in f64.
+
+/// Named error bounds, per kernel and format.
+pub mod bounds {
+    /// f32 dot products of length k: |err| ≤ (k + 2)·ε·Σ|aᵢbᵢ| (classical
+    /// summation bound, holds for fused and unfused multiply-add).
+    pub fn gemm_f32(k: usize, abs_sum: f64) -> f64 {
+        (k as f64 + 2.0) * f32::EPSILON as f64 * abs_sum + f32::MIN_POSITIVE as f64
+    }
+    /// Elementwise f32 ops are correctly rounded: half an ulp, use one.
+    pub const ELEMENTWISE_F32_REL: f64 = f32::EPSILON as f64;
+    /// Softmax: scalar `exp` (≤ 2 ulp) plus a row sum of n terms.
+    pub fn softmax_f32(n: usize) -> f64 {
+        (n as f64 + 8.0) * f32::EPSILON as f64
+    }
+}
+
+/// Deterministic xorshift generator: the suite must behave the same natively
+/// and in every wasm engine.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    /// Uniform in [-1, 1).
+    pub fn unit(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.unit() * scale).collect()
+    }
+}
+
+/// Shapes every GEMM implementation must handle: tile edges, empty
+/// dimensions, and a few random ones.
+pub fn gemm_shapes() -> Vec<(usize, usize, usize)> {
+    let mut shapes = vec![
+        (1, 1, 1),
+        (4, 8, 8),
+        (4, 1, 4),
+        (5, 9, 13),
+        (3, 7, 3),
+        (0, 3, 4),
+        (3, 0, 4),
+        (3, 4, 0),
+        (8, 16, 12),
+        (33, 17, 65),
+        (64, 64, 64),
+        (7, 130, 9),
+    ];
+    let mut rng = Rng::new(7);
+    for _ in 0..24 {
+        shapes.push((1 + rng.below(20), 1 + rng.below(40), 1 + rng.below(20)));
+    }
+    shapes
+}
+
+macro_rules! kernel_suite {
+    ($suite:ident, $imp:path) => {
+        mod $suite {
+            use super::{bounds, gemm_shapes, Rng};
+            use $imp as k;
+            use wasm_bindgen_test::wasm_bindgen_test;
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn gemm_within_bound_of_f64_oracle() {
+                let mut rng = Rng::new(1);
+                for (m, kk, n) in gemm_shapes() {
+                    let a = rng.vec(m * kk, 2.0);
+                    let b = rng.vec(kk * n, 2.0);
+                    let mut c = vec![f32::NAN; m * n];
+                    k::gemm_f32(m, kk, n, &a, &b, &mut c);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let (mut exact, mut abs_sum) = (0.0f64, 0.0f64);
+                            for p in 0..kk {
+                                let t = a[i * kk + p] as f64 * b[p * n + j] as f64;
+                                exact += t;
+                                abs_sum += t.abs();
+                            }
+                            let err = (c[i * n + j] as f64 - exact).abs();
+                            assert!(
+                                err <= bounds::gemm_f32(kk, abs_sum),
+                                "gemm {m}x{kk}x{n} at ({i},{j}): got {}, exact {exact}, err {err}",
+                                c[i * n + j]
+                            );
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn gemm_overwrites_output_and_propagates_nan() {
+                let a = [1.0, f32::NAN, 2.0, 3.0];
+                let b = [1.0, 1.0, 1.0, 1.0];
+                let mut c = [99.0f32; 4];
+                k::gemm_f32(2, 2, 2, &a, &b, &mut c);
+                assert!(c[0].is_nan() && c[1].is_nan());
+                assert_eq!(&c[2..], &[5.0, 5.0]);
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn elementwise_ops_are_correctly_rounded() {
+                let mut rng = Rng::new(2);
+                for n in [0usize, 1, 3, 4, 5, 17, 64, 1001] {
+                    let a = rng.vec(n, 10.0);
+                    let b: Vec<f32> = rng.vec(n, 10.0).iter().map(|v| if *v == 0.0 { 1.0 } else { *v }).collect();
+                    let mut out = vec![0.0f32; n];
+                    let cases: [(fn(&[f32], &[f32], &mut [f32]), fn(f64, f64) -> f64); 4] = [
+                        (k::add_f32, |x, y| x + y),
+                        (k::sub_f32, |x, y| x - y),
+                        (k::mul_f32, |x, y| x * y),
+                        (k::div_f32, |x, y| x / y),
+                    ];
+                    for (kernel, exact) in cases {
+                        kernel(&a, &b, &mut out);
+                        for i in 0..n {
+                            let e = exact(a[i] as f64, b[i] as f64);
+                            let err = (out[i] as f64 - e).abs();
+                            assert!(err <= bounds::ELEMENTWISE_F32_REL * e.abs() + 1e-45, "n={n} i={i}: {} vs {e}", out[i]);
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn relu_matches_definition_including_nan_and_signed_zero() {
+                let mut rng = Rng::new(3);
+                for n in [0usize, 1, 4, 7, 33] {
+                    let mut x = rng.vec(n, 5.0);
+                    if n > 2 {
+                        x[0] = f32::NAN;
+                        x[1] = -0.0;
+                    }
+                    let before = x.clone();
+                    k::relu_f32(&mut x);
+                    for (o, i) in x.iter().zip(&before) {
+                        if i.is_nan() {
+                            assert!(o.is_nan());
+                        } else if *i < 0.0 {
+                            assert_eq!(o.to_bits(), 0.0f32.to_bits());
+                        } else {
+                            assert_eq!(o.to_bits(), i.to_bits());
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn max_propagates_nan() {
+                assert_eq!(k::max_f32(&[]), f32::NEG_INFINITY);
+                assert_eq!(k::max_f32(&[1.0, 5.0, -2.0, 4.0, 3.0]), 5.0);
+                assert!(k::max_f32(&[1.0, 2.0, 3.0, 4.0, f32::NAN]).is_nan());
+                assert!(k::max_f32(&[f32::NAN, 2.0, 3.0, 4.0, 5.0]).is_nan());
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn softmax_rows_sum_to_one_and_match_oracle() {
+                let mut rng = Rng::new(4);
+                for (rows, row) in [(1usize, 1usize), (3, 10), (2, 4), (5, 33), (1, 1000)] {
+                    let x = rng.vec(rows * row, 20.0);
+                    let mut y = x.clone();
+                    k::softmax_f32(&mut y, row);
+                    for r in 0..rows {
+                        let xs = &x[r * row..(r + 1) * row];
+                        let m = xs.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                        let s: f64 = xs.iter().map(|&v| (v as f64 - m).exp()).sum();
+                        for j in 0..row {
+                            let e = (xs[j] as f64 - m).exp() / s;
+                            let got = y[r * row + j] as f64;
+                            assert!((got - e).abs() <= bounds::softmax_f32(row) * e.max(1e-30) + 1e-38, "row {r} col {j}: {got} vs {e}");
+                        }
+                    }
+                }
+                // Large logits must not overflow.
+                let mut big = vec![1000.0f32, 1000.0, -1000.0];
+                k::softmax_f32(&mut big, 3);
+                assert_eq!(big, vec![0.5, 0.5, 0.0]);
+            }
+        }
+    };
+}
+
+kernel_suite!(reference_suite, crate::kernels::reference);
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+kernel_suite!(simd128_suite, crate::kernels::simd128);
+
+/// Without relaxed SIMD the vector GEMM adds the same products in the same
+/// order as the reference, so the two must agree bit for bit.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn baseline_simd_gemm_is_bit_identical_to_reference() {
+    let mut rng = Rng::new(5);
+    for (m, kk, n) in gemm_shapes() {
+        let a = rng.vec(m * kk, 1.0);
+        let b = rng.vec(kk * n, 1.0);
+        let (mut c1, mut c2) = (vec![0.0; m * n], vec![0.0; m * n]);
+        crate::kernels::reference::gemm_f32(m, kk, n, &a, &b, &mut c1);
+        crate::kernels::simd128::gemm_f32(m, kk, n, &a, &b, &mut c2);
+        assert_eq!(c1, c2, "{m}x{kk}x{n}");
+    }
+}
+
+/// The relaxed build must really have relaxed SIMD compiled in (so that the
+/// Chromium run tests the relaxed kernels, not the baseline twice).
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn relaxed_build_reports_relaxed_kernels() {
+    assert_eq!(crate::kernels::active_name(), "simd128+relaxed");
+}

@@ -1,0 +1,86 @@
+//! Operator registry. Each family file registers its ops by name; a builder
+//! turns a node into a ready-to-run `Op` once, at planning time, so that
+//! attribute errors surface when the model loads.
+
+mod array;
+mod math;
+mod nn;
+
+use std::collections::HashMap;
+
+use crate::error::Result;
+use crate::graph::Node;
+use crate::tensor::Tensor;
+
+use super::attrs::Attrs;
+
+/// A planned operator. `inputs[i]` is `None` for an omitted optional input.
+pub trait Op {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
+}
+
+/// What a builder may look at: the node and the opset its domain imports.
+pub struct BuildCtx<'a> {
+    pub node: &'a Node,
+    pub opset: i64,
+}
+
+impl<'a> BuildCtx<'a> {
+    pub fn attrs(&self) -> Attrs<'a> {
+        Attrs::new(self.node)
+    }
+}
+
+pub type Builder = fn(&BuildCtx) -> Result<Box<dyn Op>>;
+
+pub struct Registry {
+    builders: HashMap<(String, String), Builder>,
+}
+
+/// `""` and `"ai.onnx"` name the same domain.
+pub fn normalize_domain(domain: &str) -> &str {
+    if domain == "ai.onnx" {
+        ""
+    } else {
+        domain
+    }
+}
+
+impl Registry {
+    pub fn empty() -> Self {
+        Registry { builders: HashMap::new() }
+    }
+
+    /// Every operator Squish implements.
+    pub fn standard() -> Self {
+        let mut r = Registry::empty();
+        array::register(&mut r);
+        math::register(&mut r);
+        nn::register(&mut r);
+        r
+    }
+
+    pub fn insert(&mut self, domain: &str, op_type: &str, builder: Builder) {
+        self.builders.insert((normalize_domain(domain).to_string(), op_type.to_string()), builder);
+    }
+
+    pub fn get(&self, domain: &str, op_type: &str) -> Option<Builder> {
+        self.builders.get(&(normalize_domain(domain).to_string(), op_type.to_string())).copied()
+    }
+
+    /// `(domain, op_type)` pairs, sorted, for documentation and `inspect`.
+    pub fn supported(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.builders.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+/// Fetches input `i`, which the op requires.
+pub fn required<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tensor> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| crate::error::SquishError::op(format!("required input {i} is missing")))
+}

@@ -1,0 +1,312 @@
+//! Dense tensors: one `ndarray` array per element type, behind one enum.
+
+pub mod npy;
+
+use half::{bf16, f16};
+use ndarray::{ArrayD, IxDyn};
+use serde::Serialize;
+
+use crate::error::{Result, SquishError};
+
+/// Largest element count a single tensor may have (2^31). Declared shapes
+/// beyond this are rejected before anything is allocated.
+pub const MAX_ELEMENTS: u64 = 1 << 31;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    F32,
+    F64,
+    F16,
+    BF16,
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    Bool,
+}
+
+impl DType {
+    pub fn size_of(self) -> usize {
+        match self {
+            DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F64 | DType::I64 | DType::U64 => 8,
+        }
+    }
+
+    /// The name used by numpy, JavaScript and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
+            DType::I8 => "int8",
+            DType::U8 => "uint8",
+            DType::I16 => "int16",
+            DType::U16 => "uint16",
+            DType::I32 => "int32",
+            DType::U32 => "uint32",
+            DType::I64 => "int64",
+            DType::U64 => "uint64",
+            DType::Bool => "bool",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DType> {
+        DType::ALL.iter().copied().find(|d| d.name() == name)
+    }
+
+    pub const ALL: [DType; 13] = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I8,
+        DType::U8,
+        DType::I16,
+        DType::U16,
+        DType::I32,
+        DType::U32,
+        DType::I64,
+        DType::U64,
+        DType::Bool,
+    ];
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tensor {
+    F32(ArrayD<f32>),
+    F64(ArrayD<f64>),
+    F16(ArrayD<f16>),
+    BF16(ArrayD<bf16>),
+    I8(ArrayD<i8>),
+    U8(ArrayD<u8>),
+    I16(ArrayD<i16>),
+    U16(ArrayD<u16>),
+    I32(ArrayD<i32>),
+    U32(ArrayD<u32>),
+    I64(ArrayD<i64>),
+    U64(ArrayD<u64>),
+    Bool(ArrayD<bool>),
+}
+
+/// Applies `$body` to the array inside any variant, binding it as `$a`.
+#[macro_export]
+macro_rules! with_array {
+    ($t:expr, $a:ident => $body:expr) => {
+        match $t {
+            $crate::tensor::Tensor::F32($a) => $body,
+            $crate::tensor::Tensor::F64($a) => $body,
+            $crate::tensor::Tensor::F16($a) => $body,
+            $crate::tensor::Tensor::BF16($a) => $body,
+            $crate::tensor::Tensor::I8($a) => $body,
+            $crate::tensor::Tensor::U8($a) => $body,
+            $crate::tensor::Tensor::I16($a) => $body,
+            $crate::tensor::Tensor::U16($a) => $body,
+            $crate::tensor::Tensor::I32($a) => $body,
+            $crate::tensor::Tensor::U32($a) => $body,
+            $crate::tensor::Tensor::I64($a) => $body,
+            $crate::tensor::Tensor::U64($a) => $body,
+            $crate::tensor::Tensor::Bool($a) => $body,
+        }
+    };
+}
+
+/// Element types a tensor can hold, with their `DType` tag.
+pub trait Element: Copy + Default + 'static {
+    const DTYPE: DType;
+    fn wrap(a: ArrayD<Self>) -> Tensor;
+    fn unwrap_ref(t: &Tensor) -> Option<&ArrayD<Self>>;
+}
+
+macro_rules! impl_element {
+    ($ty:ty, $variant:ident) => {
+        impl Element for $ty {
+            const DTYPE: DType = DType::$variant;
+            fn wrap(a: ArrayD<Self>) -> Tensor {
+                Tensor::$variant(a)
+            }
+            fn unwrap_ref(t: &Tensor) -> Option<&ArrayD<Self>> {
+                match t {
+                    Tensor::$variant(a) => Some(a),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+impl_element!(f32, F32);
+impl_element!(f64, F64);
+impl_element!(f16, F16);
+impl_element!(bf16, BF16);
+impl_element!(i8, I8);
+impl_element!(u8, U8);
+impl_element!(i16, I16);
+impl_element!(u16, U16);
+impl_element!(i32, I32);
+impl_element!(u32, U32);
+impl_element!(i64, I64);
+impl_element!(u64, U64);
+impl_element!(bool, Bool);
+
+/// Checks a shape against `MAX_ELEMENTS` and returns its element count.
+pub fn checked_numel(shape: &[usize], what: &str) -> Result<usize> {
+    let mut n: u64 = 1;
+    for &d in shape {
+        n = n.checked_mul(d as u64).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+            SquishError::tensor(what, format!("shape {shape:?} has more than {MAX_ELEMENTS} elements"))
+        })?;
+    }
+    Ok(n as usize)
+}
+
+impl Tensor {
+    /// Builds a tensor from a flat vector, checking that the shape fits it.
+    pub fn from_vec<T: Element>(shape: &[usize], data: Vec<T>) -> Result<Tensor> {
+        let expected = checked_numel(shape, "value")?;
+        if expected != data.len() {
+            return Err(SquishError::tensor(
+                "value",
+                format!("shape {shape:?} needs {expected} elements, got {}", data.len()),
+            ));
+        }
+        let arr = ArrayD::from_shape_vec(IxDyn(shape), data)
+            .map_err(|e| SquishError::tensor("value", e.to_string()))?;
+        Ok(T::wrap(arr))
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self {
+            Tensor::F32(_) => DType::F32,
+            Tensor::F64(_) => DType::F64,
+            Tensor::F16(_) => DType::F16,
+            Tensor::BF16(_) => DType::BF16,
+            Tensor::I8(_) => DType::I8,
+            Tensor::U8(_) => DType::U8,
+            Tensor::I16(_) => DType::I16,
+            Tensor::U16(_) => DType::U16,
+            Tensor::I32(_) => DType::I32,
+            Tensor::U32(_) => DType::U32,
+            Tensor::I64(_) => DType::I64,
+            Tensor::U64(_) => DType::U64,
+            Tensor::Bool(_) => DType::Bool,
+        }
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        with_array!(self, a => a.shape())
+    }
+
+    pub fn len(&self) -> usize {
+        with_array!(self, a => a.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn byte_size(&self) -> usize {
+        self.len() * self.dtype().size_of()
+    }
+
+    pub fn as_f32(&self) -> Option<&ArrayD<f32>> {
+        f32::unwrap_ref(self)
+    }
+
+    pub fn as_array<T: Element>(&self) -> Option<&ArrayD<T>> {
+        T::unwrap_ref(self)
+    }
+
+    /// Values as f64 in logical (row-major) order, for reports and checks.
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            Tensor::F32(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::F64(a) => a.iter().copied().collect(),
+            Tensor::F16(a) => a.iter().map(|v| v.to_f64()).collect(),
+            Tensor::BF16(a) => a.iter().map(|v| v.to_f64()).collect(),
+            Tensor::I8(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::U8(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::I16(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::U16(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::I32(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::U32(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::I64(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::U64(a) => a.iter().map(|&v| v as f64).collect(),
+            Tensor::Bool(a) => a.iter().map(|&v| v as u8 as f64).collect(),
+        }
+    }
+
+    /// Integer values (for shape-like tensors); `None` for float tensors.
+    pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
+        match self {
+            Tensor::I64(a) => Some(a.iter().copied().collect()),
+            Tensor::I32(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::I16(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::I8(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::U8(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::U16(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::U32(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::U64(a) => a.iter().map(|&v| i64::try_from(v).ok()).collect(),
+            Tensor::Bool(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            _ => None,
+        }
+    }
+
+    /// Reinterprets the data with a new shape of the same element count.
+    pub fn reshaped(self, shape: &[usize]) -> Result<Tensor> {
+        let n = checked_numel(shape, "reshape target")?;
+        if n != self.len() {
+            return Err(SquishError::tensor(
+                "reshape",
+                format!("cannot reshape {:?} ({} elements) to {shape:?} ({n} elements)", self.shape(), self.len()),
+            ));
+        }
+        fn go<T: Clone>(a: ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+            ArrayD::from_shape_vec(IxDyn(shape), into_flat(a)).expect("element count checked above")
+        }
+        Ok(match self {
+            Tensor::F32(a) => Tensor::F32(go(a, shape)),
+            Tensor::F64(a) => Tensor::F64(go(a, shape)),
+            Tensor::F16(a) => Tensor::F16(go(a, shape)),
+            Tensor::BF16(a) => Tensor::BF16(go(a, shape)),
+            Tensor::I8(a) => Tensor::I8(go(a, shape)),
+            Tensor::U8(a) => Tensor::U8(go(a, shape)),
+            Tensor::I16(a) => Tensor::I16(go(a, shape)),
+            Tensor::U16(a) => Tensor::U16(go(a, shape)),
+            Tensor::I32(a) => Tensor::I32(go(a, shape)),
+            Tensor::U32(a) => Tensor::U32(go(a, shape)),
+            Tensor::I64(a) => Tensor::I64(go(a, shape)),
+            Tensor::U64(a) => Tensor::U64(go(a, shape)),
+            Tensor::Bool(a) => Tensor::Bool(go(a, shape)),
+        })
+    }
+}
+
+/// The elements of an array in row-major order, without copying when the
+/// array already owns them contiguously.
+pub fn into_flat<T: Clone>(a: ArrayD<T>) -> Vec<T> {
+    let n = a.len();
+    if a.is_standard_layout() {
+        let (v, offset) = a.into_raw_vec_and_offset();
+        let offset = offset.unwrap_or(0);
+        if offset == 0 && v.len() == n {
+            return v;
+        }
+        return v[offset..offset + n].to_vec();
+    }
+    a.iter().cloned().collect()
+}

@@ -1,0 +1,156 @@
+//! Bad input never panics: each case gets an error that names what is wrong.
+
+mod common;
+
+use common::read;
+use prost::Message;
+use squish::onnx::proto::{self, data_type, type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use squish::{load_session, Tensor};
+
+fn tensor_vi(name: &str, dims: &[i64]) -> proto::ValueInfoProto {
+    use proto::tensor_shape_proto::{DimValue, Dimension};
+    proto::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(proto::TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: data_type::FLOAT,
+                shape: Some(proto::TensorShapeProto {
+                    dim: dims.iter().map(|&d| Dimension { value: Some(DimValue::DimValue(d)), denotation: String::new() }).collect(),
+                }),
+            })),
+            denotation: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn model(nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            name: "g".into(),
+            node: nodes,
+            initializer: initializers,
+            input: vec![tensor_vi("x", &[2, 3])],
+            output: vec![tensor_vi("y", &[2, 3])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn err_of(bytes: &[u8]) -> String {
+    match load_session(bytes) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn empty_truncated_and_random_files_are_rejected() {
+    assert!(err_of(&[]).contains("empty"));
+    let full = read("digits_mlp/model.onnx");
+    for cut in [1, 7, 100, full.len() / 2, full.len() - 1] {
+        let e = err_of(&full[..cut]);
+        assert!(e.contains("decode") || e.contains("no graph") || e.contains("tensor"), "cut {cut}: {e}");
+    }
+    let mut state = 12345u64;
+    for len in [16usize, 1000, 100_000] {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let _ = err_of(&bytes);
+    }
+}
+
+#[test]
+fn every_unsupported_op_is_listed_with_node_domain_and_opset() {
+    let mut custom = node("FancyOp", "n2", &["t"], &["y"]);
+    custom.domain = "com.example".into();
+    let bytes = ModelProto::decode(&model(vec![node("Frobnicate", "n1", &["x"], &["t"]), custom], vec![])[..]).unwrap();
+    let mut m = bytes;
+    m.opset_import.push(OperatorSetIdProto { domain: "com.example".into(), version: 3 });
+    let e = err_of(&m.encode_to_vec());
+    assert!(e.contains("Frobnicate (node 'n1', domain 'ai.onnx', opset 17)"), "{e}");
+    assert!(e.contains("FancyOp (node 'n2', domain 'com.example', opset 3)"), "{e}");
+}
+
+#[test]
+fn cycles_and_missing_values_are_named() {
+    let e = err_of(&model(vec![node("Relu", "a", &["x", "b_out"], &["a_out"]), node("Relu", "b", &["a_out"], &["b_out"]), node("Identity", "c", &["a_out"], &["y"])], vec![]));
+    assert!(e.contains("cycle through nodes: a, b"), "{e}");
+    let e = err_of(&model(vec![node("Add", "add", &["x", "bias"], &["y"])], vec![]));
+    assert!(e.contains("node 'add'") && e.contains("'bias'") && e.contains("missing initializer"), "{e}");
+    let e = err_of(&model(vec![node("Relu", "r", &["x"], &["z"])], vec![]));
+    assert!(e.contains("graph output 'y'"), "{e}");
+}
+
+#[test]
+fn bad_initializers_are_named() {
+    let neg = TensorProto { name: "w".into(), dims: vec![-2, 3], data_type: data_type::FLOAT, ..Default::default() };
+    let e = err_of(&model(vec![node("Add", "add", &["x", "w"], &["y"])], vec![neg]));
+    assert!(e.contains("tensor 'w'") && e.contains("negative dimension"), "{e}");
+    let huge = TensorProto { name: "big".into(), dims: vec![1_000_000, 1_000_000], data_type: data_type::FLOAT, raw_data: vec![0; 16], ..Default::default() };
+    let e = err_of(&model(vec![node("Add", "add", &["x", "big"], &["y"])], vec![huge]));
+    assert!(e.contains("tensor 'big'") && e.contains("more than"), "{e}");
+    let short = TensorProto { name: "s".into(), dims: vec![2, 3], data_type: data_type::FLOAT, raw_data: vec![0; 20], ..Default::default() };
+    let e = err_of(&model(vec![node("Add", "add", &["x", "s"], &["y"])], vec![short]));
+    assert!(e.contains("raw_data has 20 bytes"), "{e}");
+    let ext = TensorProto {
+        name: "e".into(),
+        dims: vec![3],
+        data_type: data_type::FLOAT,
+        data_location: 1,
+        external_data: vec![proto::StringStringEntryProto { key: "location".into(), value: "weights.bin".into() }],
+        ..Default::default()
+    };
+    let e = err_of(&model(vec![node("Add", "add", &["x", "e"], &["y"])], vec![ext]));
+    assert!(e.contains("weights.bin"), "{e}");
+}
+
+#[test]
+fn attribute_errors_name_node_and_attribute() {
+    let mut cast = node("Cast", "caster", &["x"], &["y"]);
+    cast.attribute.push(proto::AttributeProto { name: "to".into(), r#type: 3, s: b"float".to_vec(), ..Default::default() });
+    let e = err_of(&model(vec![cast], vec![]));
+    assert!(e.contains("node 'caster' (Cast): attribute 'to': expected int, found string"), "{e}");
+}
+
+#[test]
+fn wrong_inputs_are_rejected_with_the_expected_shape() {
+    let s = load_session(&model(vec![node("Relu", "r", &["x"], &["y"])], vec![])).unwrap();
+    let run = |inputs: Vec<(String, Tensor)>| s.run(inputs).unwrap_err().to_string();
+    let good = Tensor::from_vec(&[2, 3], vec![0.0f32; 6]).unwrap();
+    assert!(run(vec![]).contains("input 'x': no value"));
+    assert!(run(vec![("x".into(), Tensor::from_vec(&[3, 2], vec![0.0f32; 6]).unwrap())]).contains("dimension 0 must be 2"));
+    assert!(run(vec![("x".into(), Tensor::from_vec(&[6], vec![0.0f32; 6]).unwrap())]).contains("rank 2"));
+    assert!(run(vec![("x".into(), Tensor::from_vec(&[2, 3], vec![0i64; 6]).unwrap())]).contains("expected float32, got int64"));
+    assert!(run(vec![("x".into(), good.clone()), ("z".into(), good.clone())]).contains("no such input"));
+    assert!(s.run(vec![("x".into(), good)]).is_ok());
+}
+
+#[test]
+fn nan_inputs_flow_through_without_panicking() {
+    let bytes = read("digits_mlp/model.onnx");
+    let s = load_session(&bytes).unwrap();
+    let x = Tensor::from_vec(&[1, 64], vec![f32::NAN; 64]).unwrap();
+    let out = s.run(vec![("X".into(), x)]).unwrap();
+    assert!(out.outputs[0].1.to_f64_vec().iter().all(|v| v.is_nan()));
+}
