@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
 //! The demo model end to end, natively: load, run against onnxruntime's
 //! reference outputs, accuracy on the held-out split, save and reload.
 

@@ -5,7 +5,7 @@ use half::{bf16, f16};
 use super::proto::{data_type as dt, tensor_proto, TensorProto};
 use super::{dtype_from_onnx, dtype_to_onnx};
 use crate::error::{Result, SquishError};
-use crate::tensor::{checked_numel, DType, Element, Tensor};
+use crate::tensor::{checked_numel, shape_from_dims, DType, Element, Tensor};
 
 fn le_values<T, const N: usize>(raw: &[u8], conv: fn([u8; N]) -> T) -> Vec<T> {
     raw.chunks_exact(N).map(|c| conv(c.try_into().expect("chunks_exact yields N bytes"))).collect()
@@ -37,13 +37,7 @@ pub fn tensor_from_proto(tp: &TensorProto) -> Result<Tensor> {
     if tp.segment.is_some() {
         return Err(SquishError::tensor(name, "segmented tensors are not supported"));
     }
-    let mut shape = Vec::with_capacity(tp.dims.len());
-    for &d in &tp.dims {
-        if d < 0 {
-            return Err(SquishError::tensor(name, format!("negative dimension {d} in dims {:?}", tp.dims)));
-        }
-        shape.push(usize::try_from(d).map_err(|_| SquishError::tensor(name, format!("dimension {d} too large")))?);
-    }
+    let shape = shape_from_dims(&tp.dims, name)?;
     let numel = checked_numel(&shape, name)?;
     let dtype = dtype_from_onnx(tp.data_type).ok_or_else(|| {
         SquishError::tensor(name, format!("data type {} is not supported", dt::name(tp.data_type)))

@@ -174,6 +174,22 @@ pub fn checked_numel(shape: &[usize], what: &str) -> Result<usize> {
     Ok(n as usize)
 }
 
+/// Validates declared dimensions (from a file) and converts them to a shape.
+/// Rejects negative dims and totals beyond `MAX_ELEMENTS` before anything
+/// is allocated, on 32-bit targets too.
+pub fn shape_from_dims(dims: &[i64], what: &str) -> Result<Vec<usize>> {
+    let mut n: u64 = 1;
+    for &d in dims {
+        if d < 0 {
+            return Err(SquishError::tensor(what, format!("negative dimension {d} in dims {dims:?}")));
+        }
+        n = n.checked_mul(d as u64).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+            SquishError::tensor(what, format!("shape {dims:?} has more than {MAX_ELEMENTS} elements"))
+        })?;
+    }
+    Ok(dims.iter().map(|&d| d as usize).collect())
+}
+
 impl Tensor {
     /// Builds a tensor from a flat vector, checking that the shape fits it.
     pub fn from_vec<T: Element>(shape: &[usize], data: Vec<T>) -> Result<Tensor> {

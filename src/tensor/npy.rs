@@ -4,7 +4,7 @@
 use half::f16;
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 
-use super::{checked_numel, DType, Element, Tensor};
+use super::{checked_numel, shape_from_dims, DType, Element, Tensor};
 use crate::error::{Result, SquishError};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -119,12 +119,13 @@ fn parse_header(text: &str) -> Result<Header> {
         return Err(err("header 'shape' is not a tuple"));
     }
     let close = shape_raw.find(')').ok_or_else(|| err("header 'shape' is not closed"))?;
-    let shape = shape_raw[1..close]
+    let dims = shape_raw[1..close]
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.trim_end_matches('L').parse::<usize>().map_err(|_| err(format!("bad dimension '{s}' in shape"))))
+        .map(|s| s.trim_end_matches('L').parse::<i64>().map_err(|_| err(format!("bad dimension '{s}' in shape"))))
         .collect::<Result<Vec<_>>>()?;
+    let shape = shape_from_dims(&dims, "npy array").map_err(|e| err(e.to_string()))?;
     Ok(Header { dtype, fortran_order, shape })
 }
 

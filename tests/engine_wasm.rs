@@ -1,0 +1,50 @@
+//! The engine under WebAssembly (Node with the baseline build, Chromium with
+//! the relaxed-SIMD build) and natively: fixtures are embedded, so the same
+//! checks run everywhere.
+
+use squish::onnx::{proto, tensor_io};
+use squish::tensor::npy::read_npy;
+use squish::{load_session, kernels, Tensor};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const DIGITS: &[u8] = include_bytes!("fixtures/digits_mlp/model.onnx");
+const DIGITS_IN: &[u8] = include_bytes!("fixtures/digits_mlp/test_data_set_0/input_0.pb");
+const DIGITS_OUT: &[u8] = include_bytes!("fixtures/digits_mlp/test_data_set_0/output_0.pb");
+const X_TEST: &[u8] = include_bytes!("fixtures/digits_mlp/X_test.npy");
+const Y_TEST: &[u8] = include_bytes!("fixtures/digits_mlp/y_test.npy");
+
+fn pb(bytes: &[u8]) -> Tensor {
+    tensor_io::tensor_from_proto(&proto::decode_tensor(bytes).unwrap()).unwrap()
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn digits_outputs_match_onnxruntime_within_1e4() {
+    let s = load_session(DIGITS).unwrap();
+    let out = s.run(vec![("X".into(), pb(DIGITS_IN))]).unwrap();
+    let got = out.outputs[0].1.to_f64_vec();
+    let want = pb(DIGITS_OUT).to_f64_vec();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "[{}] element {i}: {g} vs {w}", kernels::active_name());
+    }
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn digits_test_accuracy_is_0_9778() {
+    let s = load_session(DIGITS).unwrap();
+    let labels = read_npy(Y_TEST).unwrap().to_i64_vec().unwrap();
+    let out = s.run(vec![("X".into(), read_npy(X_TEST).unwrap())]).unwrap();
+    let probs = out.outputs[0].1.to_f64_vec();
+    let correct = probs
+        .chunks_exact(10)
+        .zip(&labels)
+        .filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y)
+        .count();
+    assert_eq!(correct, 440, "[{}] {correct}/450 correct", kernels::active_name());
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn truncated_model_is_an_error_not_a_trap() {
+    for cut in [0, 5, DIGITS.len() / 3, DIGITS.len() - 3] {
+        assert!(load_session(&DIGITS[..cut]).is_err(), "cut at {cut}");
+    }
+}
