@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Runs every test layer, streams their output, and closes with one line
+// "N passed, N failed" over all of them. Exits non-zero if anything failed.
+//   node scripts/test.mjs [--only rust|wasm-node|wasm-browser|cli|e2e]
+// Expects `npm run build` to have run (the CLI and e2e layers use dist/ and www/pkg/).
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const chromedriver = process.env.CHROMEDRIVER || '/usr/bin/chromedriver';
+
+// The browser layer's WebDriver capabilities: our flags plus the browser binary.
+function webdriverConfig() {
+  const caps = JSON.parse(readFileSync(join(root, 'tests/wasm/webdriver.json'), 'utf8'));
+  caps['goog:chromeOptions'].binary = chromium;
+  mkdirSync(join(root, 'target'), { recursive: true });
+  const path = join(root, 'target/webdriver.json');
+  writeFileSync(path, JSON.stringify(caps, null, 2));
+  return path;
+}
+
+const LAYERS = [
+  { name: 'rust', what: 'native Rust (unit + integration)', cmd: 'cargo', args: ['test'], parse: 'cargo' },
+  { name: 'wasm-node', what: 'wasm in Node (baseline SIMD128 build)', cmd: 'cargo',
+    args: ['test', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
+  { name: 'wasm-browser', what: 'wasm in headless Chromium (relaxed-SIMD build)', cmd: 'cargo',
+    args: ['test', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
+    env: () => ({
+      RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd',
+      WASM_BINDGEN_USE_BROWSER: '1',
+      CHROMEDRIVER: chromedriver,
+      WASM_BINDGEN_TEST_WEBDRIVER_JSON: webdriverConfig(),
+    }) },
+  { name: 'cli', what: 'CLI (Node, wasm build)', cmd: process.execPath, args: ['--test', 'tests/cli/'], parse: 'node' },
+  { name: 'e2e', what: 'page end to end (Playwright, headless Chromium)', cmd: process.execPath,
+    args: ['--test', 'tests/e2e/'], parse: 'node' },
+];
+
+function count(kind, text) {
+  let passed = 0;
+  let failed = 0;
+  if (kind === 'cargo') {
+    for (const m of text.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+      passed += Number(m[1]);
+      failed += Number(m[2]);
+    }
+  } else {
+    for (const m of text.matchAll(/^# pass (\d+)$/gm)) passed += Number(m[1]);
+    for (const m of text.matchAll(/^# fail (\d+)$/gm)) failed += Number(m[1]);
+  }
+  return { passed, failed };
+}
+
+function runLayer(layer) {
+  return new Promise((resolve) => {
+    console.log(`\n=== ${layer.name}: ${layer.what}`);
+    const t0 = Date.now();
+    const child = spawn(layer.cmd, layer.args, {
+      cwd: root, env: { ...process.env, ...(layer.env?.() ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => { text += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { text += d; process.stderr.write(d); });
+    child.on('close', (code) => {
+      const c = count(layer.parse, text);
+      // A layer that crashed (build error, runner failure) counts as a failure even if no test reported one.
+      if (code !== 0 && c.failed === 0) c.failed = 1;
+      if (code === 0 && c.passed === 0) c.failed += 1; // ran no test: that is a failure too
+      resolve({ ...layer, ...c, code, seconds: (Date.now() - t0) / 1000 });
+    });
+    child.on('error', (e) => {
+      console.error(`cannot run ${layer.cmd}: ${e.message}`);
+      resolve({ ...layer, passed: 0, failed: 1, code: -1, seconds: 0 });
+    });
+  });
+}
+
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+const layers = only ? LAYERS.filter((l) => l.name === only) : LAYERS;
+if (layers.length === 0) {
+  console.error(`unknown layer '${only}'; one of: ${LAYERS.map((l) => l.name).join(', ')}`);
+  process.exit(2);
+}
+const results = [];
+for (const layer of layers) results.push(await runLayer(layer));
+
+console.log('\n=== summary');
+for (const r of results) {
+  console.log(`${r.name.padEnd(13)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds.toFixed(0).padStart(4)} s  ${r.what}`);
+}
+const passed = results.reduce((s, r) => s + r.passed, 0);
+const failed = results.reduce((s, r) => s + r.failed, 0);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

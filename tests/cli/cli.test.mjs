@@ -1,0 +1,65 @@
+// The `squish` command line, run as a user would run it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'www/cli/squish.mjs');
+const digits = join(root, 'tests/fixtures/digits_mlp/model.onnx');
+
+function squish(...args) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('inspect prints inputs, outputs, opset and parameter count', () => {
+  const r = squish('inspect', digits);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /inputs\n\s+X {2}float32 {2}\[\?, 64\]/);
+  assert.match(r.out, /outputs\n\s+probabilities {2}float32 {2}\[unk__0, 10\]/);
+  assert.match(r.out, /opsets\s+ai\.onnx 17, ai\.onnx\.ml 1/);
+  assert.match(r.out, /parameters\s+6,570/);
+  assert.match(r.out, /size\s+27\.0 KiB/);
+});
+
+test('inspect --json is machine-readable with the same facts', () => {
+  const r = squish('inspect', digits, '--json');
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  assert.equal(s.parameter_count, 6570);
+  assert.deepEqual(s.inputs, [{ name: 'X', dtype: 'float32', shape: ['?', '64'] }]);
+  assert.deepEqual(s.opsets[0], { domain: 'ai.onnx', version: 17 });
+  assert.equal(s.file_bytes, readFileSync(digits).length);
+});
+
+test('a truncated model exits non-zero and names the problem', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-cli-'));
+  const path = join(dir, 'truncated.onnx');
+  writeFileSync(path, readFileSync(digits).subarray(0, 5000));
+  const r = squish('inspect', path);
+  assert.equal(r.code, 1);
+  assert.equal(r.out, '');
+  assert.match(r.err, /truncated\.onnx: cannot decode ONNX model .*truncated/);
+});
+
+test('missing files and bad usage are reported on stderr', () => {
+  let r = squish('inspect', '/nonexistent/model.onnx');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /cannot read '\/nonexistent\/model\.onnx': no such file/);
+  r = squish('frobnicate');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /unknown command 'frobnicate'/);
+  r = squish('inspect');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /exactly one model file/);
+});
+
+test('version names the kernel set (baseline SIMD128 in Node)', () => {
+  const r = squish('version');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^squish \d+\.\d+\.\d+ \(kernels: simd128\)$/m);
+});

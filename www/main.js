@@ -1,0 +1,2 @@
+// The page is the widget, full width. Embedders import widget/ directly.
+import './widget/squish-playground.js';

@@ -1,0 +1,26 @@
+// The built-in demo: scikit-learn's digits classifier (64 → 64 → 32 → 10)
+// and its held-out split, straight from the test fixtures.
+import modelUrl from '../../tests/fixtures/digits_mlp/model.onnx?url';
+import samplesUrl from '../../tests/fixtures/digits_mlp/X_test.npy?url';
+import labelsUrl from '../../tests/fixtures/digits_mlp/y_test.npy?url';
+
+export const DEMO = {
+  name: 'digits_mlp.onnx',
+  modelUrl,
+  samplesUrl,
+  labelsUrl,
+  inputName: 'X',
+  side: 8,
+};
+
+export async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+export function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}

@@ -1,0 +1,53 @@
+// Main-thread side of the engine worker. Each call is a message; a call
+// aborted through its AbortSignal terminates the worker (the only way to
+// stop wasm mid-run) and every later call starts a fresh one. Consumers
+// watch `generation` to know when engine state (loaded models) was lost.
+
+export class EngineBridge {
+  #worker = null;
+  #pending = new Map();
+  #nextId = 1;
+  generation = 0;
+
+  #spawn() {
+    const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    w.onmessage = ({ data }) => {
+      const p = this.#pending.get(data.id);
+      if (!p) return;
+      this.#pending.delete(data.id);
+      if (data.ok) p.resolve(data.result);
+      else p.reject(new Error(data.error));
+    };
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      this.#fail(new Error(`engine worker failed: ${ev.message || 'could not start (is WebAssembly allowed here?)'}`));
+    };
+    this.#worker = w;
+    this.generation += 1;
+  }
+
+  #fail(error) {
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+
+  /** Calls `method` in the worker. `transfer` lists buffers to move, not copy. */
+  call(method, args = {}, { signal, transfer = [] } = {}) {
+    if (signal?.aborted) return Promise.reject(new DOMException('cancelled', 'AbortError'));
+    if (!this.#worker) this.#spawn();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      signal?.addEventListener('abort', () => {
+        if (this.#pending.has(id)) this.#fail(new DOMException('cancelled', 'AbortError'));
+      }, { once: true });
+      this.#worker.postMessage({ id, method, args }, transfer);
+    });
+  }
+
+  terminate() {
+    this.#fail(new DOMException('terminated', 'AbortError'));
+  }
+}
