@@ -125,6 +125,57 @@ macro_rules! with_array {
     };
 }
 
+/// Applies `$body` (generic over the element type) to the array inside any
+/// variant and wraps the resulting array in the same variant.
+#[macro_export]
+macro_rules! map_tensor {
+    ($t:expr, $a:ident => $body:expr) => {
+        match $t {
+            $crate::tensor::Tensor::F32($a) => $crate::tensor::Tensor::F32($body),
+            $crate::tensor::Tensor::F64($a) => $crate::tensor::Tensor::F64($body),
+            $crate::tensor::Tensor::F16($a) => $crate::tensor::Tensor::F16($body),
+            $crate::tensor::Tensor::BF16($a) => $crate::tensor::Tensor::BF16($body),
+            $crate::tensor::Tensor::I8($a) => $crate::tensor::Tensor::I8($body),
+            $crate::tensor::Tensor::U8($a) => $crate::tensor::Tensor::U8($body),
+            $crate::tensor::Tensor::I16($a) => $crate::tensor::Tensor::I16($body),
+            $crate::tensor::Tensor::U16($a) => $crate::tensor::Tensor::U16($body),
+            $crate::tensor::Tensor::I32($a) => $crate::tensor::Tensor::I32($body),
+            $crate::tensor::Tensor::U32($a) => $crate::tensor::Tensor::U32($body),
+            $crate::tensor::Tensor::I64($a) => $crate::tensor::Tensor::I64($body),
+            $crate::tensor::Tensor::U64($a) => $crate::tensor::Tensor::U64($body),
+            $crate::tensor::Tensor::Bool($a) => $crate::tensor::Tensor::Bool($body),
+        }
+    };
+}
+
+/// Like `map_tensor!` for two tensors that must share a type; evaluates to
+/// `Err` naming both types when they differ.
+#[macro_export]
+macro_rules! map_tensor_pair {
+    ($x:expr, $y:expr, $a:ident, $b:ident => $body:expr) => {
+        match ($x, $y) {
+            ($crate::tensor::Tensor::F32($a), $crate::tensor::Tensor::F32($b)) => Ok($crate::tensor::Tensor::F32($body)),
+            ($crate::tensor::Tensor::F64($a), $crate::tensor::Tensor::F64($b)) => Ok($crate::tensor::Tensor::F64($body)),
+            ($crate::tensor::Tensor::F16($a), $crate::tensor::Tensor::F16($b)) => Ok($crate::tensor::Tensor::F16($body)),
+            ($crate::tensor::Tensor::BF16($a), $crate::tensor::Tensor::BF16($b)) => Ok($crate::tensor::Tensor::BF16($body)),
+            ($crate::tensor::Tensor::I8($a), $crate::tensor::Tensor::I8($b)) => Ok($crate::tensor::Tensor::I8($body)),
+            ($crate::tensor::Tensor::U8($a), $crate::tensor::Tensor::U8($b)) => Ok($crate::tensor::Tensor::U8($body)),
+            ($crate::tensor::Tensor::I16($a), $crate::tensor::Tensor::I16($b)) => Ok($crate::tensor::Tensor::I16($body)),
+            ($crate::tensor::Tensor::U16($a), $crate::tensor::Tensor::U16($b)) => Ok($crate::tensor::Tensor::U16($body)),
+            ($crate::tensor::Tensor::I32($a), $crate::tensor::Tensor::I32($b)) => Ok($crate::tensor::Tensor::I32($body)),
+            ($crate::tensor::Tensor::U32($a), $crate::tensor::Tensor::U32($b)) => Ok($crate::tensor::Tensor::U32($body)),
+            ($crate::tensor::Tensor::I64($a), $crate::tensor::Tensor::I64($b)) => Ok($crate::tensor::Tensor::I64($body)),
+            ($crate::tensor::Tensor::U64($a), $crate::tensor::Tensor::U64($b)) => Ok($crate::tensor::Tensor::U64($body)),
+            ($crate::tensor::Tensor::Bool($a), $crate::tensor::Tensor::Bool($b)) => Ok($crate::tensor::Tensor::Bool($body)),
+            (x, y) => Err($crate::error::SquishError::op(format!(
+                "inputs must have the same type, got {} and {}",
+                x.dtype(),
+                y.dtype()
+            ))),
+        }
+    };
+}
+
 /// Element types a tensor can hold, with their `DType` tag.
 pub trait Element: Copy + Default + 'static {
     const DTYPE: DType;
@@ -237,6 +288,17 @@ impl Tensor {
 
     pub fn byte_size(&self) -> usize {
         self.len() * self.dtype().size_of()
+    }
+
+    /// A rank-0 tensor.
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        T::wrap(ArrayD::from_elem(IxDyn(&[]), v))
+    }
+
+    /// A 1-D int64 tensor (shapes, indices).
+    pub fn i64_vec(v: Vec<i64>) -> Tensor {
+        let n = v.len();
+        Tensor::I64(ArrayD::from_shape_vec(IxDyn(&[n]), v).expect("1-D"))
     }
 
     pub fn as_f32(&self) -> Option<&ArrayD<f32>> {

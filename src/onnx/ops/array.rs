@@ -1,9 +1,11 @@
-//! Data movement and type ops: Identity, Cast, Constant, Reshape, Flatten.
+//! Value-creating and type ops: Identity, Cast, Constant, ConstantOfShape,
+//! Range, and Dropout (inference: identity plus an all-true mask).
 
 use half::{bf16, f16};
 
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
+use super::int_values;
 use crate::onnx::dtype_from_onnx;
 use crate::onnx::proto::data_type;
 use crate::tensor::{DType, Tensor};
@@ -12,8 +14,9 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Identity", |_| Ok(Box::new(Identity)));
     r.insert("", "Cast", build_cast);
     r.insert("", "Constant", build_constant);
-    r.insert("", "Reshape", build_reshape);
-    r.insert("", "Flatten", build_flatten);
+    r.insert("", "ConstantOfShape", build_constant_of_shape);
+    r.insert("", "Range", |_| Ok(Box::new(Range)));
+    r.insert("", "Dropout", |_| Ok(Box::new(Dropout)));
 }
 
 struct Identity;
@@ -113,75 +116,66 @@ impl Op for Constant {
     }
 }
 
-struct Reshape {
-    allow_zero: bool,
+struct ConstantOfShape {
+    value: Tensor,
 }
 
-fn build_reshape(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    if ctx.opset < 5 {
-        return Err(ctx.attrs().error("shape", "Reshape-1 (shape as an attribute) is not supported; use opset ≥ 5"));
+fn build_constant_of_shape(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    let value = match a.opt_tensor("value")? {
+        Some(t) if t.len() == 1 => t.clone().reshaped(&[])?,
+        Some(t) => return Err(a.error("value", format!("must hold one element, has {}", t.len()))),
+        None => Tensor::scalar(0.0f32),
+    };
+    Ok(Box::new(ConstantOfShape { value }))
+}
+
+impl Op for ConstantOfShape {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let dims = int_values(required(inputs, 0)?, "shape")?;
+        let shape = crate::tensor::shape_from_dims(&dims, "ConstantOfShape output")?;
+        let v = &self.value;
+        Ok(vec![crate::map_tensor!(v, a => ndarray::ArrayD::from_elem(ndarray::IxDyn(&shape), a.iter().next().copied().unwrap_or_default()))])
     }
-    Ok(Box::new(Reshape { allow_zero: ctx.attrs().int("allowzero", 0)? != 0 }))
 }
 
-/// Resolves ONNX Reshape's `0` (copy) and `-1` (infer) against `input`.
-pub fn reshape_target(input: &[usize], spec: &[i64], allow_zero: bool) -> Result<Vec<usize>> {
-    let mut out = Vec::with_capacity(spec.len());
-    let mut infer_at = None;
-    for (i, &d) in spec.iter().enumerate() {
-        match d {
-            -1 if infer_at.is_none() => {
-                infer_at = Some(i);
-                out.push(1);
+struct Range;
+
+impl Op for Range {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (start, limit, delta) = (required(inputs, 0)?, required(inputs, 1)?, required(inputs, 2)?);
+        let count = |s: f64, l: f64, d: f64| -> Result<usize> {
+            if d == 0.0 || !d.is_finite() || !s.is_finite() || !l.is_finite() {
+                return Err(SquishError::op(format!("invalid range start {s}, limit {l}, delta {d}")));
             }
-            -1 => return Err(SquishError::op(format!("shape {spec:?} has more than one -1"))),
-            0 if !allow_zero => out.push(*input.get(i).ok_or_else(|| {
-                SquishError::op(format!("shape {spec:?} copies dimension {i} but the input has rank {}", input.len()))
-            })?),
-            d if d < 0 => return Err(SquishError::op(format!("invalid dimension {d} in shape {spec:?}"))),
-            d => out.push(d as usize),
-        }
+            let n = ((l - s) / d).ceil().max(0.0);
+            if n > crate::tensor::MAX_ELEMENTS as f64 {
+                return Err(SquishError::op(format!("range of {n} elements is too large")));
+            }
+            Ok(n as usize)
+        };
+        let scalar = |t: &Tensor| t.to_f64_vec().first().copied().ok_or_else(|| SquishError::op("range inputs must be scalars"));
+        let (s, l, d) = (scalar(start)?, scalar(limit)?, scalar(delta)?);
+        let n = count(s, l, d)?;
+        Ok(vec![match start {
+            Tensor::F32(_) => {
+                let (s, d) = (s as f32, d as f32);
+                Tensor::from_vec(&[n], (0..n).map(|i| s + i as f32 * d).collect())?
+            }
+            Tensor::F64(_) => Tensor::from_vec(&[n], (0..n).map(|i| s + i as f64 * d).collect())?,
+            Tensor::I32(_) => Tensor::from_vec(&[n], (0..n).map(|i| (s as i64 + i as i64 * d as i64) as i32).collect())?,
+            Tensor::I64(_) => Tensor::from_vec(&[n], (0..n).map(|i| s as i64 + i as i64 * d as i64).collect())?,
+            other => return Err(SquishError::op(format!("Range does not support {}", other.dtype()))),
+        }])
     }
-    let total: usize = input.iter().product();
-    if let Some(i) = infer_at {
-        let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
-            return Err(SquishError::op(format!("cannot infer -1 in {spec:?} for input {input:?}")));
-        }
-        out[i] = total / known;
-    }
-    Ok(out)
 }
 
-impl Op for Reshape {
+struct Dropout;
+
+impl Op for Dropout {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required(inputs, 0)?;
-        let spec = required(inputs, 1)?
-            .to_i64_vec()
-            .ok_or_else(|| SquishError::op("the shape input must be an integer tensor"))?;
-        let target = reshape_target(x.shape(), &spec, self.allow_zero)?;
-        Ok(vec![x.clone().reshaped(&target)?])
-    }
-}
-
-struct Flatten {
-    axis: i64,
-}
-
-fn build_flatten(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    Ok(Box::new(Flatten { axis: ctx.attrs().int("axis", 1)? }))
-}
-
-impl Op for Flatten {
-    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = required(inputs, 0)?;
-        let rank = x.shape().len() as i64;
-        if self.axis < -rank || self.axis > rank {
-            return Err(SquishError::op(format!("axis {} is out of range for rank {rank}", self.axis)));
-        }
-        let axis = if self.axis < 0 { self.axis + rank } else { self.axis } as usize;
-        let outer: usize = x.shape()[..axis].iter().product();
-        let inner: usize = x.shape()[axis..].iter().product();
-        Ok(vec![x.clone().reshaped(&[outer, inner])?])
+        let mask = ndarray::ArrayD::from_elem(ndarray::IxDyn(x.shape()), true);
+        Ok(vec![x.clone(), Tensor::Bool(mask)])
     }
 }

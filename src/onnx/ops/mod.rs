@@ -2,9 +2,11 @@
 //! turns a node into a ready-to-run `Op` once, at planning time, so that
 //! attribute errors surface when the model loads.
 
-mod array;
-mod math;
+pub(crate) mod array;
+mod index;
+pub(crate) mod math;
 mod nn;
+mod shape;
 
 use std::collections::HashMap;
 
@@ -55,6 +57,8 @@ impl Registry {
     pub fn standard() -> Self {
         let mut r = Registry::empty();
         array::register(&mut r);
+        index::register(&mut r);
+        shape::register(&mut r);
         math::register(&mut r);
         nn::register(&mut r);
         r
@@ -74,6 +78,25 @@ impl Registry {
         v.sort();
         v
     }
+}
+
+/// Integer contents of a shape-like input (`shape`, `axes`, `pads`, ...).
+pub fn int_values(t: &Tensor, what: &str) -> Result<Vec<i64>> {
+    t.to_i64_vec().ok_or_else(|| crate::error::SquishError::op(format!("'{what}' must be an integer tensor, got {}", t.dtype())))
+}
+
+/// An optional integer input; `None` when omitted.
+pub fn opt_int_input(inputs: &[Option<&Tensor>], i: usize, what: &str) -> Result<Option<Vec<i64>>> {
+    inputs.get(i).copied().flatten().map(|t| int_values(t, what)).transpose()
+}
+
+/// Normalises a possibly negative axis against `rank`.
+pub fn norm_axis(axis: i64, rank: usize) -> Result<usize> {
+    let r = rank as i64;
+    if axis < -r || axis >= r {
+        return Err(crate::error::SquishError::op(format!("axis {axis} is out of range for rank {rank}")));
+    }
+    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
 }
 
 /// Fetches input `i`, which the op requires.
