@@ -176,6 +176,34 @@ macro_rules! map_tensor_pair {
     };
 }
 
+/// Evaluates `$body` (generic over the element type) with the arrays of two
+/// tensors of the same type bound; `Err` naming both types when they differ.
+#[macro_export]
+macro_rules! with_pair {
+    ($x:expr, $y:expr, $a:ident, $b:ident => $body:expr) => {
+        match ($x, $y) {
+            ($crate::tensor::Tensor::F32($a), $crate::tensor::Tensor::F32($b)) => Ok($body),
+            ($crate::tensor::Tensor::F64($a), $crate::tensor::Tensor::F64($b)) => Ok($body),
+            ($crate::tensor::Tensor::F16($a), $crate::tensor::Tensor::F16($b)) => Ok($body),
+            ($crate::tensor::Tensor::BF16($a), $crate::tensor::Tensor::BF16($b)) => Ok($body),
+            ($crate::tensor::Tensor::I8($a), $crate::tensor::Tensor::I8($b)) => Ok($body),
+            ($crate::tensor::Tensor::U8($a), $crate::tensor::Tensor::U8($b)) => Ok($body),
+            ($crate::tensor::Tensor::I16($a), $crate::tensor::Tensor::I16($b)) => Ok($body),
+            ($crate::tensor::Tensor::U16($a), $crate::tensor::Tensor::U16($b)) => Ok($body),
+            ($crate::tensor::Tensor::I32($a), $crate::tensor::Tensor::I32($b)) => Ok($body),
+            ($crate::tensor::Tensor::U32($a), $crate::tensor::Tensor::U32($b)) => Ok($body),
+            ($crate::tensor::Tensor::I64($a), $crate::tensor::Tensor::I64($b)) => Ok($body),
+            ($crate::tensor::Tensor::U64($a), $crate::tensor::Tensor::U64($b)) => Ok($body),
+            ($crate::tensor::Tensor::Bool($a), $crate::tensor::Tensor::Bool($b)) => Ok($body),
+            (x, y) => Err($crate::error::SquishError::op(format!(
+                "inputs must have the same type, got {} and {}",
+                x.dtype(),
+                y.dtype()
+            ))),
+        }
+    };
+}
+
 /// Element types a tensor can hold, with their `DType` tag.
 pub trait Element: Copy + Default + 'static {
     const DTYPE: DType;

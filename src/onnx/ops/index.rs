@@ -5,7 +5,7 @@ use ndarray::{ArrayD, Axis, IxDyn, Slice as NdSlice, Zip};
 
 use super::{int_values, norm_axis, opt_int_input, required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::onnx::ops::math::broadcast_shapes;
+use crate::onnx::ops::elementwise::broadcast_shapes;
 use crate::tensor::{checked_numel, Tensor};
 use crate::{map_tensor, map_tensor_pair};
 

@@ -4,7 +4,9 @@
 
 pub(crate) mod array;
 mod index;
-pub(crate) mod math;
+pub(crate) mod activation;
+pub(crate) mod elementwise;
+mod linalg;
 mod nn;
 mod shape;
 
@@ -59,7 +61,9 @@ impl Registry {
         array::register(&mut r);
         index::register(&mut r);
         shape::register(&mut r);
-        math::register(&mut r);
+        activation::register(&mut r);
+        elementwise::register(&mut r);
+        linalg::register(&mut r);
         nn::register(&mut r);
         r
     }

@@ -6,7 +6,7 @@ use ndarray::IxDyn;
 use super::{int_values, norm_axis, opt_int_input, required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::map_tensor;
-use crate::onnx::ops::math::broadcast_shapes;
+use crate::onnx::ops::elementwise::broadcast_shapes;
 use crate::tensor::Tensor;
 
 pub fn register(r: &mut Registry) {

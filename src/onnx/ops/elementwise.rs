@@ -1,0 +1,452 @@
+//! Elementwise ops with numpy broadcasting: arithmetic (Add … Pow, Max, Min,
+//! Sum, Mean), comparisons, logic, and unary math. f32 Add/Sub/Mul/Div go
+//! through the SIMD kernels; everything else through one generic path.
+
+use half::{bf16, f16};
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use super::{required, BuildCtx, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::kernels::active as k;
+use crate::tensor::Tensor;
+
+pub fn register(r: &mut Registry) {
+    for name in ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod"] {
+        r.insert("", name, build_arith);
+    }
+    for name in ["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual"] {
+        r.insert("", name, build_compare);
+    }
+    for name in ["And", "Or", "Xor"] {
+        r.insert("", name, build_logic);
+    }
+    r.insert("", "Not", |_| Ok(Box::new(Not)));
+    for name in UNARY_NAMES {
+        r.insert("", name, build_unary);
+    }
+}
+
+/// Numpy broadcasting of two shapes.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for (i, o) in out.iter_mut().enumerate() {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        *o = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return Err(SquishError::op(format!("shapes {a:?} and {b:?} cannot be broadcast together"))),
+        };
+    }
+    Ok(out)
+}
+
+/// Applies `f` over the broadcast of `a` and `b`.
+pub fn broadcast_with<T: Copy, U: Copy + Default>(a: &ArrayD<T>, b: &ArrayD<T>, mut f: impl FnMut(T, T) -> U) -> Result<ArrayD<U>> {
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    crate::tensor::checked_numel(&shape, "broadcast result")?;
+    let av = a.broadcast(IxDyn(&shape)).expect("shape from broadcast_shapes");
+    let bv = b.broadcast(IxDyn(&shape)).expect("shape from broadcast_shapes");
+    let mut out = ArrayD::<U>::default(IxDyn(&shape));
+    Zip::from(&mut out).and(&av).and(&bv).for_each(|o, &x, &y| *o = f(x, y));
+    Ok(out)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Max,
+    Min,
+    Mod,
+}
+
+/// Arithmetic every numeric element type supports, with ONNX semantics
+/// (integer overflow wraps; integer division by zero is an error).
+trait Number: Copy + Default + PartialOrd {
+    fn apply(op: Arith, a: Self, b: Self, fmod: bool) -> Result<Self>;
+}
+
+macro_rules! float_number {
+    ($t:ty, $to:expr, $from:expr) => {
+        impl Number for $t {
+            fn apply(op: Arith, a: Self, b: Self, fmod: bool) -> Result<Self> {
+                let (x, y) = ($to(a), $to(b));
+                Ok($from(match op {
+                    Arith::Add => x + y,
+                    Arith::Sub => x - y,
+                    Arith::Mul => x * y,
+                    Arith::Div => x / y,
+                    Arith::Pow => x.powf(y),
+                    // NaN propagates, as in onnxruntime.
+                    Arith::Max => if x.is_nan() || y.is_nan() { f64::NAN as _ } else if x >= y { x } else { y },
+                    Arith::Min => if x.is_nan() || y.is_nan() { f64::NAN as _ } else if x <= y { x } else { y },
+                    Arith::Mod => {
+                        let r = x % y;
+                        if fmod || r == 0.0 || (r < 0.0) == (y < 0.0) { r } else { r + y }
+                    }
+                }))
+            }
+        }
+    };
+}
+float_number!(f32, |v| v, |v| v);
+float_number!(f64, |v| v, |v| v);
+float_number!(f16, f16::to_f32, f16::from_f32);
+float_number!(bf16, bf16::to_f32, bf16::from_f32);
+
+macro_rules! int_number {
+    ($($t:ty),*) => {$(
+        impl Number for $t {
+            fn apply(op: Arith, a: Self, b: Self, fmod: bool) -> Result<Self> {
+                Ok(match op {
+                    Arith::Add => a.wrapping_add(b),
+                    Arith::Sub => a.wrapping_sub(b),
+                    Arith::Mul => a.wrapping_mul(b),
+                    Arith::Div => a.checked_div(b).ok_or_else(|| SquishError::op("integer division by zero"))?,
+                    Arith::Pow => (a as f64).powf(b as f64) as $t,
+                    Arith::Max => if a >= b { a } else { b },
+                    Arith::Min => if a <= b { a } else { b },
+                    Arith::Mod => {
+                        let r = a.checked_rem(b).ok_or_else(|| SquishError::op("integer modulo by zero"))?;
+                        #[allow(unused_comparisons)]
+                        let fix = !fmod && r != 0 && ((r < 0) != (b < 0));
+                        if fix { r.wrapping_add(b) } else { r }
+                    }
+                })
+            }
+        }
+    )*};
+}
+int_number!(i8, u8, i16, u16, i32, u32, i64, u64);
+
+fn arith_generic<T: Number>(op: Arith, a: &ArrayD<T>, b: &ArrayD<T>, fmod: bool) -> Result<ArrayD<T>> {
+    let mut err = None;
+    let out = broadcast_with(a, b, |x, y| match T::apply(op, x, y, fmod) {
+        Ok(v) => v,
+        Err(e) => {
+            err.get_or_insert(e);
+            T::default()
+        }
+    })?;
+    err.map_or(Ok(out), Err)
+}
+
+/// f32 fast paths: equal shapes, or `b` repeating along `a`'s leading axes
+/// (bias adds), run the SIMD kernels on contiguous slices.
+fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+    let kernel: Option<fn(&[f32], &[f32], &mut [f32])> = match op {
+        Arith::Add => Some(k::add_f32),
+        Arith::Sub => Some(k::sub_f32),
+        Arith::Mul => Some(k::mul_f32),
+        Arith::Div => Some(k::div_f32),
+        _ => None,
+    };
+    if let (Some(kernel), Some(sa), Some(sb)) = (kernel, a.as_slice(), b.as_slice()) {
+        if a.shape() == b.shape() {
+            let mut out = vec![0.0; sa.len()];
+            kernel(sa, sb, &mut out);
+            return Ok(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("same shape"));
+        }
+        let b_core: Vec<usize> = b.shape().iter().copied().skip_while(|&d| d == 1).collect();
+        if b.len() > 1 && b.ndim() <= a.ndim() && a.shape().ends_with(&b_core) {
+            let mut out = vec![0.0; sa.len()];
+            for (o, x) in out.chunks_exact_mut(sb.len()).zip(sa.chunks_exact(sb.len())) {
+                kernel(x, sb, o);
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("same shape"));
+        }
+    }
+    arith_generic(op, a, b, false)
+}
+
+/// One arithmetic op on two tensors of the same type.
+pub fn arith(op: Arith, a: &Tensor, b: &Tensor, fmod: bool) -> Result<Tensor> {
+    Ok(match (a, b) {
+        (Tensor::F32(x), Tensor::F32(y)) if !fmod => Tensor::F32(arith_f32(op, x, y)?),
+        (Tensor::F32(x), Tensor::F32(y)) => Tensor::F32(arith_generic(op, x, y, fmod)?),
+        (Tensor::F64(x), Tensor::F64(y)) => Tensor::F64(arith_generic(op, x, y, fmod)?),
+        (Tensor::F16(x), Tensor::F16(y)) => Tensor::F16(arith_generic(op, x, y, fmod)?),
+        (Tensor::BF16(x), Tensor::BF16(y)) => Tensor::BF16(arith_generic(op, x, y, fmod)?),
+        (Tensor::I8(x), Tensor::I8(y)) => Tensor::I8(arith_generic(op, x, y, fmod)?),
+        (Tensor::U8(x), Tensor::U8(y)) => Tensor::U8(arith_generic(op, x, y, fmod)?),
+        (Tensor::I16(x), Tensor::I16(y)) => Tensor::I16(arith_generic(op, x, y, fmod)?),
+        (Tensor::U16(x), Tensor::U16(y)) => Tensor::U16(arith_generic(op, x, y, fmod)?),
+        (Tensor::I32(x), Tensor::I32(y)) => Tensor::I32(arith_generic(op, x, y, fmod)?),
+        (Tensor::U32(x), Tensor::U32(y)) => Tensor::U32(arith_generic(op, x, y, fmod)?),
+        (Tensor::I64(x), Tensor::I64(y)) => Tensor::I64(arith_generic(op, x, y, fmod)?),
+        (Tensor::U64(x), Tensor::U64(y)) => Tensor::U64(arith_generic(op, x, y, fmod)?),
+        // Pow allows a different exponent type: compute in the base's type.
+        (x, y) if op == Arith::Pow => arith(op, x, &crate::onnx::ops::array::cast(y, x.dtype())?, fmod)?,
+        (x, y) => return Err(SquishError::op(format!("inputs have types {} and {}; they must match", x.dtype(), y.dtype()))),
+    })
+}
+
+struct ArithOp {
+    op: Arith,
+    /// `Mean` divides the variadic sum by the input count.
+    mean: bool,
+    fmod: bool,
+}
+
+fn build_arith(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let op = match ctx.node.op_type.as_str() {
+        "Add" | "Sum" | "Mean" => Arith::Add,
+        "Sub" => Arith::Sub,
+        "Mul" => Arith::Mul,
+        "Div" => Arith::Div,
+        "Pow" => Arith::Pow,
+        "Max" => Arith::Max,
+        "Min" => Arith::Min,
+        "Mod" => Arith::Mod,
+        other => return Err(SquishError::op(format!("not an arithmetic op: {other}"))),
+    };
+    let fmod = ctx.attrs().int("fmod", 0)? != 0;
+    Ok(Box::new(ArithOp { op, mean: ctx.node.op_type == "Mean", fmod }))
+}
+
+impl Op for ArithOp {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let ts: Vec<&Tensor> = inputs.iter().flatten().copied().collect();
+        let first = *ts.first().ok_or_else(|| SquishError::op("needs at least one input"))?;
+        let mut acc = first.clone();
+        for t in &ts[1..] {
+            acc = arith(self.op, &acc, t, self.fmod)?;
+        }
+        if self.mean && ts.len() > 1 {
+            let n = crate::onnx::ops::array::cast(&Tensor::scalar(ts.len() as f64), acc.dtype())?;
+            acc = arith(Arith::Div, &acc, &n, false)?;
+        }
+        Ok(vec![acc])
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Compare {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+struct CompareOp(Compare);
+
+fn build_compare(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(CompareOp(match ctx.node.op_type.as_str() {
+        "Equal" => Compare::Eq,
+        "Greater" => Compare::Gt,
+        "GreaterOrEqual" => Compare::Ge,
+        "Less" => Compare::Lt,
+        _ => Compare::Le,
+    })))
+}
+
+fn compare_generic<T: Copy + PartialOrd>(c: Compare, a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<bool>> {
+    broadcast_with(a, b, |x, y| match c {
+        Compare::Eq => x == y,
+        Compare::Gt => x > y,
+        Compare::Ge => x >= y,
+        Compare::Lt => x < y,
+        Compare::Le => x <= y,
+    })
+}
+
+impl Op for CompareOp {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (a, b) = (required(inputs, 0)?, required(inputs, 1)?);
+        Ok(vec![Tensor::Bool(crate::with_pair!(a, b, x, y => compare_generic(self.0, x, y))??)])
+    }
+}
+
+struct LogicOp(fn(bool, bool) -> bool);
+
+fn build_logic(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(LogicOp(match ctx.node.op_type.as_str() {
+        "And" => |p, q| p && q,
+        "Or" => |p, q| p || q,
+        _ => |p, q| p ^ q,
+    })))
+}
+
+impl Op for LogicOp {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        match (required(inputs, 0)?, required(inputs, 1)?) {
+            (Tensor::Bool(x), Tensor::Bool(y)) => Ok(vec![Tensor::Bool(broadcast_with(x, y, self.0)?)]),
+            (a, b) => Err(SquishError::op(format!("logic ops take bool inputs, got {} and {}", a.dtype(), b.dtype()))),
+        }
+    }
+}
+
+struct Not;
+
+impl Op for Not {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        match required(inputs, 0)? {
+            Tensor::Bool(a) => Ok(vec![Tensor::Bool(a.mapv(|v| !v))]),
+            other => Err(SquishError::op(format!("Not takes bool, got {}", other.dtype()))),
+        }
+    }
+}
+
+const UNARY_NAMES: [&str; 22] = [
+    "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Erf", "Sin", "Cos", "Tan", "Asin",
+    "Acos", "Atan", "Sinh", "Cosh", "Sign", "IsNaN", "IsInf", "Softsign",
+];
+
+struct Unary(&'static str);
+
+fn build_unary(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let name = UNARY_NAMES.iter().find(|n| **n == ctx.node.op_type).expect("registered from UNARY_NAMES");
+    Ok(Box::new(Unary(name)))
+}
+
+/// The error function to near f64 precision: its Taylor series for
+/// |x| < 2.5, a continued fraction for erfc beyond (Rust's std has no erf).
+pub fn erf(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let ax = x.abs();
+    if ax > 6.0 {
+        return 1.0f64.copysign(x); // erfc(6) ≈ 2e-17: below f64 resolution at 1.
+    }
+    if ax < 2.5 {
+        // Σ (-1)^n x^(2n+1) / (n! (2n+1)); 60 terms reach f64 precision for |x| < 2.5.
+        let (mut sum, mut term, x2) = (x, x, x * x);
+        for n in 1..60 {
+            let n = n as f64;
+            term *= -x2 / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        sum * std::f64::consts::FRAC_2_SQRT_PI
+    } else {
+        // Lentz's continued fraction for erfc(z) · √π · e^(z²).
+        let z = ax;
+        let (mut f, mut c, mut d) = (z, z, 0.0f64);
+        for i in 1..200 {
+            let a = i as f64 / 2.0;
+            d = z + a * d;
+            d = if d == 0.0 { 1e-300 } else { 1.0 / d };
+            c = z + a / c;
+            let delta = c * d;
+            f *= delta;
+            if (delta - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        let erfc = (-z * z).exp() / f / std::f64::consts::PI.sqrt();
+        (1.0 - erfc).copysign(x)
+    }
+}
+
+fn unary_f64(name: &str, x: f64) -> f64 {
+    match name {
+        "Abs" => x.abs(),
+        "Neg" => -x,
+        "Exp" => x.exp(),
+        "Log" => x.ln(),
+        "Sqrt" => x.sqrt(),
+        "Reciprocal" => 1.0 / x,
+        "Floor" => x.floor(),
+        "Ceil" => x.ceil(),
+        "Round" => x.round_ties_even(),
+        "Erf" => erf(x),
+        "Sin" => x.sin(),
+        "Cos" => x.cos(),
+        "Tan" => x.tan(),
+        "Asin" => x.asin(),
+        "Acos" => x.acos(),
+        "Atan" => x.atan(),
+        "Sinh" => x.sinh(),
+        "Cosh" => x.cosh(),
+        "Sign" => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
+        "Softsign" => x / (1.0 + x.abs()),
+        _ => f64::NAN,
+    }
+}
+
+fn unary_f32(name: &str, x: f32) -> f32 {
+    match name {
+        "Abs" => x.abs(),
+        "Neg" => -x,
+        "Exp" => x.exp(),
+        "Log" => x.ln(),
+        "Sqrt" => x.sqrt(),
+        "Reciprocal" => 1.0 / x,
+        "Floor" => x.floor(),
+        "Ceil" => x.ceil(),
+        "Round" => x.round_ties_even(),
+        _ => unary_f64(name, x as f64) as f32,
+    }
+}
+
+impl Op for Unary {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = required(inputs, 0)?;
+        let name = self.0;
+        if name == "IsNaN" || name == "IsInf" {
+            let v = x.to_f64_vec();
+            let out: Vec<bool> = v.iter().map(|f| if name == "IsNaN" { f.is_nan() } else { f.is_infinite() }).collect();
+            return Ok(vec![Tensor::from_vec(x.shape(), out)?]);
+        }
+        Ok(vec![match x {
+            Tensor::F32(a) => Tensor::F32(a.mapv(|v| unary_f32(name, v))),
+            Tensor::F64(a) => Tensor::F64(a.mapv(|v| unary_f64(name, v))),
+            Tensor::F16(a) => Tensor::F16(a.mapv(|v| f16::from_f32(unary_f32(name, v.to_f32())))),
+            Tensor::BF16(a) => Tensor::BF16(a.mapv(|v| bf16::from_f32(unary_f32(name, v.to_f32())))),
+            Tensor::I32(a) if matches!(name, "Abs" | "Neg" | "Sign") => Tensor::I32(a.mapv(|v| unary_f64(name, v as f64) as i32)),
+            Tensor::I64(a) if matches!(name, "Abs" | "Neg" | "Sign") => Tensor::I64(a.mapv(|v| match name {
+                "Abs" => v.wrapping_abs(),
+                "Neg" => v.wrapping_neg(),
+                _ => v.signum(),
+            })),
+            other => return Err(SquishError::op(format!("{name} does not support {}", other.dtype()))),
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn erf_matches_known_values() {
+        for (x, want) in [(0.0, 0.0), (f64::INFINITY, 1.0), (-40.0, -1.0), (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (3.0, 0.9999779095030014), (-1.5, -0.9661051464753108)] {
+            assert!((erf(x) - want).abs() < 1e-14, "erf({x}) = {} not {want}", erf(x));
+        }
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn broadcasting_follows_numpy() {
+        assert_eq!(broadcast_shapes(&[2, 3], &[3]).unwrap(), vec![2, 3]);
+        assert_eq!(broadcast_shapes(&[4, 1, 5], &[3, 1]).unwrap(), vec![4, 3, 5]);
+        assert!(broadcast_shapes(&[2, 3], &[4]).is_err());
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn bias_fast_path_equals_general_broadcast() {
+        let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let b = ArrayD::from_shape_vec(IxDyn(&[1, 3]), vec![10.0f32, 20.0, 30.0]).unwrap();
+        assert_eq!(arith_f32(Arith::Sub, &a, &b).unwrap(), arith_generic(Arith::Sub, &a, &b, false).unwrap());
+        let col = ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![1.0f32, 2.0]).unwrap();
+        assert_eq!(arith_f32(Arith::Mul, &a, &col).unwrap().iter().copied().collect::<Vec<_>>(), vec![1.0, 2.0, 3.0, 8.0, 10.0, 12.0]);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn integer_semantics() {
+        let a = Tensor::from_vec(&[3], vec![7i64, -7, 5]).unwrap();
+        let b = Tensor::from_vec(&[3], vec![2i64, 2, -3]).unwrap();
+        assert_eq!(arith(Arith::Div, &a, &b, false).unwrap().to_i64_vec().unwrap(), vec![3, -3, -1]);
+        assert_eq!(arith(Arith::Mod, &a, &b, false).unwrap().to_i64_vec().unwrap(), vec![1, 1, -1]);
+        assert_eq!(arith(Arith::Mod, &a, &b, true).unwrap().to_i64_vec().unwrap(), vec![1, -1, 2]);
+        let zero = Tensor::from_vec(&[1], vec![0i64]).unwrap();
+        assert!(arith(Arith::Div, &a, &zero, false).unwrap_err().to_string().contains("division by zero"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Linear algebra: MatMul (numpy semantics, batched) and Gemm, both on the
+//! f32 GEMM kernel.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::elementwise::{arith, broadcast_shapes, Arith};
+use super::{required, BuildCtx, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::kernels::active as k;
+use crate::tensor::Tensor;
+
+pub fn register(r: &mut Registry) {
+    r.insert("", "MatMul", |_| Ok(Box::new(MatMul)));
+    r.insert("", "Gemm", build_gemm);
+}
+
+fn f32_input<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t ArrayD<f32>> {
+    let t = required(inputs, i)?;
+    t.as_f32().ok_or_else(|| SquishError::op(format!("input {i} is {}, only float32 is supported", t.dtype())))
+}
+
+fn contiguous(a: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
+    match a.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(a.iter().copied().collect()),
+    }
+}
+
+struct MatMul;
+
+/// numpy `matmul` semantics: 1-D operands are promoted and the added axis
+/// removed afterwards; leading (batch) axes broadcast.
+pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+    if a.ndim() == 0 || b.ndim() == 0 {
+        return Err(SquishError::op("MatMul inputs must have rank ≥ 1"));
+    }
+    let mut ash = a.shape().to_vec();
+    let mut bsh = b.shape().to_vec();
+    let a_vec = ash.len() == 1;
+    let b_vec = bsh.len() == 1;
+    if a_vec {
+        ash.insert(0, 1);
+    }
+    if b_vec {
+        bsh.push(1);
+    }
+    let (m, ka) = (ash[ash.len() - 2], ash[ash.len() - 1]);
+    let (kb, n) = (bsh[bsh.len() - 2], bsh[bsh.len() - 1]);
+    if ka != kb {
+        return Err(SquishError::op(format!("inner dimensions differ: {:?} × {:?}", a.shape(), b.shape())));
+    }
+    let batch = broadcast_shapes(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2])?;
+    let nbatch: usize = batch.iter().product();
+    let mut full_a = batch.clone();
+    full_a.extend([m, ka]);
+    let mut full_b = batch.clone();
+    full_b.extend([kb, n]);
+    let a2 = a.view().into_shape_with_order(IxDyn(&ash)).map_err(|e| SquishError::op(e.to_string()))?;
+    let b2 = b.view().into_shape_with_order(IxDyn(&bsh)).map_err(|e| SquishError::op(e.to_string()))?;
+    let av = a2.broadcast(IxDyn(&full_a)).expect("batch shapes broadcast");
+    let bv = b2.broadcast(IxDyn(&full_b)).expect("batch shapes broadcast");
+    // Operands whose batch axes already equal the broadcast ones are used in place.
+    let a_flat = if ash[..ash.len() - 2] == batch[..] {
+        contiguous(a)
+    } else {
+        std::borrow::Cow::Owned(av.iter().copied().collect())
+    };
+    let b_flat = if bsh[..bsh.len() - 2] == batch[..] {
+        contiguous(b)
+    } else {
+        std::borrow::Cow::Owned(bv.iter().copied().collect())
+    };
+    let mut out = vec![0.0f32; nbatch * m * n];
+    for bi in 0..nbatch {
+        k::gemm_f32(
+            m,
+            ka,
+            n,
+            &a_flat[bi * m * ka..(bi + 1) * m * ka],
+            &b_flat[bi * ka * n..(bi + 1) * ka * n],
+            &mut out[bi * m * n..(bi + 1) * m * n],
+        );
+    }
+    let mut shape = batch;
+    if !a_vec {
+        shape.push(m);
+    }
+    if !b_vec {
+        shape.push(n);
+    }
+    Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("element count matches"))
+}
+
+impl Op for MatMul {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        Ok(vec![Tensor::F32(matmul_f32(f32_input(inputs, 0)?, f32_input(inputs, 1)?)?)])
+    }
+}
+
+struct Gemm {
+    alpha: f32,
+    beta: f32,
+    trans_a: bool,
+    trans_b: bool,
+}
+
+fn build_gemm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    Ok(Box::new(Gemm {
+        alpha: a.float("alpha", 1.0)?,
+        beta: a.float("beta", 1.0)?,
+        trans_a: a.int("transA", 0)? != 0,
+        trans_b: a.int("transB", 0)? != 0,
+    }))
+}
+
+fn as_matrix(a: &ArrayD<f32>, transpose: bool, which: &str) -> Result<ArrayD<f32>> {
+    if a.ndim() != 2 {
+        return Err(SquishError::op(format!("Gemm input {which} must be 2-D, got shape {:?}", a.shape())));
+    }
+    Ok(if transpose { a.t().as_standard_layout().into_owned() } else { a.as_standard_layout().into_owned() })
+}
+
+impl Op for Gemm {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let a = as_matrix(f32_input(inputs, 0)?, self.trans_a, "A")?;
+        let b = as_matrix(f32_input(inputs, 1)?, self.trans_b, "B")?;
+        let mut y = matmul_f32(&a, &b)?;
+        if self.alpha != 1.0 {
+            y.mapv_inplace(|v| v * self.alpha);
+        }
+        if let Some(c) = inputs.get(2).copied().flatten() {
+            let c = c.as_f32().ok_or_else(|| SquishError::op("input C must be float32"))?;
+            let shape = broadcast_shapes(y.shape(), c.shape())?;
+            if shape != y.shape() {
+                return Err(SquishError::op(format!("C of shape {:?} does not broadcast to {:?}", c.shape(), y.shape())));
+            }
+            let c = if self.beta == 1.0 { c.clone() } else { c.mapv(|v| v * self.beta) };
+            return Ok(vec![arith(Arith::Add, &Tensor::F32(y), &Tensor::F32(c), false)?]);
+        }
+        Ok(vec![Tensor::F32(y)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn matmul_handles_vectors_and_batches() {
+        let a = ArrayD::from_shape_vec(IxDyn(&[2, 2, 3]), (0..12).map(|v| v as f32).collect()).unwrap();
+        let b = ArrayD::from_shape_vec(IxDyn(&[3]), vec![1.0f32, 0.0, -1.0]).unwrap();
+        let y = matmul_f32(&a, &b).unwrap();
+        assert_eq!(y.shape(), &[2, 2]);
+        assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![-2.0, -2.0, -2.0, -2.0]);
+        let w = ArrayD::from_shape_vec(IxDyn(&[3, 1]), vec![1.0f32, 1.0, 1.0]).unwrap();
+        let y = matmul_f32(&a, &w).unwrap();
+        assert_eq!(y.shape(), &[2, 2, 1]);
+        assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![3.0, 12.0, 21.0, 30.0]);
+        let bad = ArrayD::from_shape_vec(IxDyn(&[4, 1]), vec![0.0f32; 4]).unwrap();
+        assert!(matmul_f32(&a, &bad).unwrap_err().to_string().contains("inner dimensions"));
+    }
+}
