@@ -6,8 +6,12 @@ pub(crate) mod array;
 mod index;
 pub(crate) mod activation;
 pub(crate) mod elementwise;
+mod conv;
 mod linalg;
-mod nn;
+mod norm;
+mod pool;
+mod reduce;
+mod spatial;
 mod shape;
 
 use std::collections::HashMap;
@@ -64,7 +68,10 @@ impl Registry {
         activation::register(&mut r);
         elementwise::register(&mut r);
         linalg::register(&mut r);
-        nn::register(&mut r);
+        conv::register(&mut r);
+        norm::register(&mut r);
+        pool::register(&mut r);
+        reduce::register(&mut r);
         r
     }
 

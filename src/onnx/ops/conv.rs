@@ -1,0 +1,308 @@
+//! Conv and ConvTranspose (f32, NCHW, 1-D and 2-D). Pointwise convolutions
+//! are a plain GEMM, depthwise ones a direct loop, the rest im2col + GEMM.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::spatial::{Geometry, Window};
+use super::{required, BuildCtx, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::kernels::active as k;
+use crate::tensor::{checked_numel, Tensor};
+
+pub fn register(r: &mut Registry) {
+    r.insert("", "Conv", build_conv);
+    r.insert("", "ConvTranspose", build_conv_transpose);
+}
+
+struct Conv {
+    window: Window,
+    group: usize,
+}
+
+fn group_attr(ctx: &BuildCtx) -> Result<usize> {
+    let a = ctx.attrs();
+    let g = a.int("group", 1)?;
+    if g < 1 {
+        return Err(a.error("group", format!("must be ≥ 1, got {g}")));
+    }
+    Ok(g as usize)
+}
+
+fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)? }))
+}
+
+fn f32_of<'t>(t: &'t Tensor, what: &str) -> Result<&'t ArrayD<f32>> {
+    t.as_f32().ok_or_else(|| SquishError::op(format!("{what} is {}, only float32 is supported", t.dtype())))
+}
+
+/// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
+fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
+    match shape {
+        [n, c, w] => Ok((*n, *c, 1, *w)),
+        [n, c, h, w] => Ok((*n, *c, *h, *w)),
+        _ => Err(SquishError::op(format!("{what} must be 3-D or 4-D (1-D or 2-D convolution), got shape {shape:?}"))),
+    }
+}
+
+fn lift_geometry(g: Geometry) -> Geometry {
+    if g.kernel.len() == 2 {
+        return g;
+    }
+    let one = |v: &Vec<usize>, fill: usize| vec![fill, v[0]];
+    Geometry {
+        kernel: one(&g.kernel, 1),
+        strides: one(&g.strides, 1),
+        dilations: one(&g.dilations, 1),
+        pad_begin: one(&g.pad_begin, 0),
+        pad_end: one(&g.pad_end, 0),
+        output: one(&g.output, 1),
+    }
+}
+
+/// Unfolds one group's input `[cg, h, w]` into `[cg·kh·kw, oh·ow]` columns.
+fn im2col(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [f32]) {
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (oh, ow) = (g.output[0], g.output[1]);
+    let mut row = 0;
+    for c in 0..cg {
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
+                for oy in 0..oh {
+                    let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+                    let line = &mut dst[oy * ow..(oy + 1) * ow];
+                    if iy < 0 || iy >= h as isize {
+                        line.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    for (ox, v) in line.iter_mut().enumerate() {
+                        let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
+                        *v = if ix < 0 || ix >= w as isize { 0.0 } else { src[ix as usize] };
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// One channel, one filter: direct sliding window (depthwise convolution).
+fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) {
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (oh, ow) = (g.output[0], g.output[1]);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let mut s = 0.0f32;
+            for ky in 0..kh {
+                let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                for kx in 0..kw {
+                    let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
+                    if ix >= 0 && ix < w as isize {
+                        s += x[iy as usize * w + ix as usize] * wt[ky * kw + kx];
+                    }
+                }
+            }
+            out[oy * ow + ox] = s;
+        }
+    }
+}
+
+impl Op for Conv {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = f32_of(required(inputs, 0)?, "input X")?;
+        let wt = f32_of(required(inputs, 1)?, "weights W")?;
+        let bias = inputs.get(2).copied().flatten().map(|b| f32_of(b, "bias B")).transpose()?;
+        if wt.ndim() != x.ndim() {
+            return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", wt.shape(), x.shape())));
+        }
+        let (n, c, h, w) = as_2d(x.shape(), "input X")?;
+        let (m, cg, _, _) = as_2d(wt.shape(), "weights W")?;
+        let group = self.group;
+        if c % group != 0 || m % group != 0 || cg * group != c {
+            return Err(SquishError::op(format!(
+                "input has {c} channels, weights {:?} and group {group} do not match",
+                wt.shape()
+            )));
+        }
+        let geom = self.window.resolve(&x.shape()[2..], Some(&wt.shape()[2..]))?;
+        let mut out_shape = vec![n, m];
+        out_shape.extend(&geom.output);
+        let g = lift_geometry(geom);
+        let mg = m / group;
+        let (oh, ow) = (g.output[0], g.output[1]);
+        let plane = oh * ow;
+        checked_numel(&out_shape, "Conv output")?;
+        if let Some(b) = bias {
+            if b.len() != m {
+                return Err(SquishError::op(format!("bias has {} values, expected {m}", b.len())));
+            }
+        }
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout");
+        let ws = wt.as_standard_layout();
+        let ws = ws.as_slice().expect("standard layout");
+        let (kh, kw) = (g.kernel[0], g.kernel[1]);
+        let kdim = cg * kh * kw;
+        let pointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
+        let depthwise = cg == 1 && mg == 1;
+        let mut out = vec![0.0f32; n * m * plane];
+        let mut col = if pointwise || depthwise { Vec::new() } else { vec![0.0f32; kdim * plane] };
+        for b in 0..n {
+            for gi in 0..group {
+                let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
+                let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
+                let og = &mut out[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
+                if pointwise {
+                    k::gemm_f32(mg, cg, plane, wg, xg, og);
+                } else if depthwise {
+                    depthwise_plane(xg, h, w, wg, &g, og);
+                } else {
+                    im2col(xg, cg, h, w, &g, &mut col);
+                    k::gemm_f32(mg, kdim, plane, wg, &col, og);
+                }
+            }
+        }
+        if let Some(bias) = bias {
+            for (i, chunk) in out.chunks_exact_mut(plane.max(1)).enumerate() {
+                let bv = bias[i % m];
+                chunk.iter_mut().for_each(|v| *v += bv);
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
+    }
+}
+
+struct ConvTranspose {
+    window: Window,
+    group: usize,
+    output_padding: Option<Vec<usize>>,
+    output_shape: Option<Vec<usize>>,
+}
+
+fn build_conv_transpose(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    let nonneg = |name: &str| -> Result<Option<Vec<usize>>> {
+        match a.opt_ints(name)? {
+            None => Ok(None),
+            Some(v) if v.iter().all(|&x| x >= 0) => Ok(Some(v.iter().map(|&x| x as usize).collect())),
+            Some(v) => Err(a.error(name, format!("values must be non-negative, got {v:?}"))),
+        }
+    };
+    Ok(Box::new(ConvTranspose {
+        window: Window::from_attrs(ctx)?,
+        group: group_attr(ctx)?,
+        output_padding: nonneg("output_padding")?,
+        output_shape: nonneg("output_shape")?,
+    }))
+}
+
+impl Op for ConvTranspose {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        use super::spatial::AutoPad;
+        let x = f32_of(required(inputs, 0)?, "input X")?;
+        let wt = f32_of(required(inputs, 1)?, "weights W")?;
+        let bias = inputs.get(2).copied().flatten().map(|b| f32_of(b, "bias B")).transpose()?;
+        let r = x.ndim().saturating_sub(2);
+        let (n, c, h, w) = as_2d(x.shape(), "input X")?;
+        let (wc, mg, _, _) = as_2d(wt.shape(), "weights W")?;
+        let group = self.group;
+        if wc != c || c % group != 0 || wt.ndim() != x.ndim() {
+            return Err(SquishError::op(format!("weights {:?} do not fit input {:?} with group {group}", wt.shape(), x.shape())));
+        }
+        let cg = c / group;
+        let m = mg * group;
+        let kernel: Vec<usize> = wt.shape()[2..].to_vec();
+        let win = &self.window;
+        let strides = win.strides.clone().unwrap_or_else(|| vec![1; r]);
+        let dil = win.dilations.clone().unwrap_or_else(|| vec![1; r]);
+        let opad = self.output_padding.clone().unwrap_or_else(|| vec![0; r]);
+        if strides.len() != r || dil.len() != r || opad.len() != r {
+            return Err(SquishError::op("strides, dilations and output_padding must match the spatial rank"));
+        }
+        let input = &x.shape()[2..];
+        let mut pb = vec![0usize; r];
+        let mut out_sp = vec![0usize; r];
+        for i in 0..r {
+            let full = strides[i] * (input[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1;
+            if let Some(os) = &self.output_shape {
+                let want = *os.get(os.len().wrapping_sub(r) + i).ok_or_else(|| SquishError::op("output_shape is too short"))?;
+                let total = full.saturating_sub(want);
+                pb[i] = if win.auto_pad == AutoPad::SameLower { total - total / 2 } else { total / 2 };
+                out_sp[i] = want;
+            } else if matches!(win.auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
+                let want = input[i] * strides[i];
+                let total = full.saturating_sub(want);
+                pb[i] = if win.auto_pad == AutoPad::SameLower { total - total / 2 } else { total / 2 };
+                out_sp[i] = want;
+            } else {
+                let pads = win.pads.clone().unwrap_or_else(|| vec![0; 2 * r]);
+                let (b, e) = (pads[i], pads[i + r]);
+                pb[i] = b;
+                out_sp[i] = full.checked_sub(b + e).ok_or_else(|| SquishError::op("pads exceed the output size"))?;
+            }
+        }
+        let mut out_shape = vec![n, m];
+        out_shape.extend(&out_sp);
+        checked_numel(&out_shape, "ConvTranspose output")?;
+        let lift = |v: &Vec<usize>, fill: usize| if r == 1 { vec![fill, v[0]] } else { v.clone() };
+        let (k2, s2, d2, p2, o2) = (lift(&kernel, 1), lift(&strides, 1), lift(&dil, 1), lift(&pb, 0), lift(&out_sp, 1));
+        let (oh, ow) = (o2[0], o2[1]);
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout");
+        let ws = wt.as_standard_layout();
+        let ws = ws.as_slice().expect("standard layout");
+        let kk = k2[0] * k2[1];
+        let mut out = vec![0.0f32; n * m * oh * ow];
+        // col = Wgᵀ · Xg, then scatter-add every column entry to its output pixel.
+        let mut wt_t = vec![0.0f32; mg * kk * cg];
+        let mut col = vec![0.0f32; mg * kk * h * w];
+        for gi in 0..group {
+            let wg = &ws[gi * cg * mg * kk..(gi + 1) * cg * mg * kk];
+            for ci in 0..cg {
+                for j in 0..mg * kk {
+                    wt_t[j * cg + ci] = wg[ci * mg * kk + j];
+                }
+            }
+            for b in 0..n {
+                let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
+                k::gemm_f32(mg * kk, cg, h * w, &wt_t, xg, &mut col);
+                for mo in 0..mg {
+                    let oplane = &mut out[(b * m + gi * mg + mo) * oh * ow..(b * m + gi * mg + mo + 1) * oh * ow];
+                    for ky in 0..k2[0] {
+                        for kx in 0..k2[1] {
+                            let row = &col[((mo * k2[0] + ky) * k2[1] + kx) * h * w..][..h * w];
+                            for iy in 0..h {
+                                let oy = (iy * s2[0] + ky * d2[0]) as isize - p2[0] as isize;
+                                if oy < 0 || oy >= oh as isize {
+                                    continue;
+                                }
+                                for ix in 0..w {
+                                    let ox = (ix * s2[1] + kx * d2[1]) as isize - p2[1] as isize;
+                                    if ox >= 0 && ox < ow as isize {
+                                        oplane[oy as usize * ow + ox as usize] += row[iy * w + ix];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(bias) = bias {
+            if bias.len() != m {
+                return Err(SquishError::op(format!("bias has {} values, expected {m}", bias.len())));
+            }
+            for (i, chunk) in out.chunks_exact_mut((oh * ow).max(1)).enumerate() {
+                let bv = bias[i % m];
+                chunk.iter_mut().for_each(|v| *v += bv);
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
+    }
+}

@@ -1,0 +1,189 @@
+//! Normalisation (f32): BatchNormalization (inference), LayerNormalization,
+//! InstanceNormalization, LRN.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::{required, BuildCtx, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::tensor::{into_flat, Tensor};
+
+pub fn register(r: &mut Registry) {
+    r.insert("", "BatchNormalization", build_batch_norm);
+    r.insert("", "LayerNormalization", build_layer_norm);
+    r.insert("", "InstanceNormalization", |ctx| Ok(Box::new(InstanceNorm { epsilon: ctx.attrs().float("epsilon", 1e-5)? })));
+    r.insert("", "LRN", build_lrn);
+}
+
+fn f32_in<'t>(inputs: &[Option<&'t Tensor>], i: usize, what: &str) -> Result<&'t ArrayD<f32>> {
+    let t = required(inputs, i)?;
+    t.as_f32().ok_or_else(|| SquishError::op(format!("{what} is {}, only float32 is supported", t.dtype())))
+}
+
+fn per_channel(v: &ArrayD<f32>, c: usize, what: &str) -> Result<Vec<f32>> {
+    if v.len() != c {
+        return Err(SquishError::op(format!("{what} has {} values, expected one per channel ({c})", v.len())));
+    }
+    Ok(v.iter().copied().collect())
+}
+
+struct BatchNorm {
+    epsilon: f32,
+}
+
+fn build_batch_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    if a.int("training_mode", 0)? != 0 {
+        return Err(a.error("training_mode", "training mode is not supported (Squish runs inference)"));
+    }
+    Ok(Box::new(BatchNorm { epsilon: a.float("epsilon", 1e-5)? }))
+}
+
+impl Op for BatchNorm {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = f32_in(inputs, 0, "X")?;
+        if x.ndim() < 2 {
+            return Err(SquishError::op(format!("X must have rank ≥ 2, got {:?}", x.shape())));
+        }
+        let (n, c) = (x.shape()[0], x.shape()[1]);
+        let inner: usize = x.shape()[2..].iter().product();
+        let scale = per_channel(f32_in(inputs, 1, "scale")?, c, "scale")?;
+        let bias = per_channel(f32_in(inputs, 2, "B")?, c, "B")?;
+        let mean = per_channel(f32_in(inputs, 3, "mean")?, c, "mean")?;
+        let var = per_channel(f32_in(inputs, 4, "var")?, c, "var")?;
+        // Fold into y = x·a + b per channel.
+        let a: Vec<f32> = (0..c).map(|i| scale[i] / (var[i] + self.epsilon).sqrt()).collect();
+        let b: Vec<f32> = (0..c).map(|i| bias[i] - mean[i] * a[i]).collect();
+        let shape = x.shape().to_vec();
+        let mut v = into_flat(x.clone());
+        for (p, chunk) in v.chunks_exact_mut(inner.max(1)).enumerate().take(n * c) {
+            let ch = p % c;
+            chunk.iter_mut().for_each(|x| *x = *x * a[ch] + b[ch]);
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"))])
+    }
+}
+
+struct LayerNorm {
+    axis: i64,
+    epsilon: f32,
+}
+
+fn build_layer_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    Ok(Box::new(LayerNorm { axis: a.int("axis", -1)?, epsilon: a.float("epsilon", 1e-5)? }))
+}
+
+impl Op for LayerNorm {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = f32_in(inputs, 0, "X")?;
+        let axis = super::norm_axis(self.axis, x.ndim())?;
+        let row: usize = x.shape()[axis..].iter().product();
+        let rows = if row == 0 { 0 } else { x.len() / row };
+        let bcast = |i: usize, what: &str| -> Result<Option<Vec<f32>>> {
+            let Some(t) = inputs.get(i).copied().flatten() else { return Ok(None) };
+            let a = t.as_f32().ok_or_else(|| SquishError::op(format!("{what} must be float32")))?;
+            let v = a.broadcast(IxDyn(&x.shape()[axis..])).ok_or_else(|| {
+                SquishError::op(format!("{what} of shape {:?} does not broadcast to {:?}", a.shape(), &x.shape()[axis..]))
+            })?;
+            Ok(Some(v.iter().copied().collect()))
+        };
+        let scale = bcast(1, "Scale")?.ok_or_else(|| SquishError::op("Scale is required"))?;
+        let bias = bcast(2, "B")?;
+        let shape = x.shape().to_vec();
+        let mut v = into_flat(x.clone());
+        let mut means = Vec::with_capacity(rows);
+        let mut inv_stds = Vec::with_capacity(rows);
+        for r in v.chunks_exact_mut(row.max(1)).take(rows) {
+            // Accumulate in f64: rows are long (hidden sizes of 384–4096) and means small.
+            let mean = r.iter().map(|&v| v as f64).sum::<f64>() / row as f64;
+            let var = r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / row as f64;
+            let inv = 1.0 / (var + self.epsilon as f64).sqrt();
+            for (j, e) in r.iter_mut().enumerate() {
+                let y = ((*e as f64 - mean) * inv) as f32 * scale[j];
+                *e = match &bias {
+                    Some(b) => y + b[j],
+                    None => y,
+                };
+            }
+            means.push(mean as f32);
+            inv_stds.push(inv as f32);
+        }
+        let mut stat_shape = shape.clone();
+        stat_shape[axis..].iter_mut().for_each(|d| *d = 1);
+        Ok(vec![
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape")),
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&stat_shape), means).expect("one per row")),
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&stat_shape), inv_stds).expect("one per row")),
+        ])
+    }
+}
+
+struct InstanceNorm {
+    epsilon: f32,
+}
+
+impl Op for InstanceNorm {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = f32_in(inputs, 0, "input")?;
+        if x.ndim() < 3 {
+            return Err(SquishError::op(format!("input must have rank ≥ 3, got {:?}", x.shape())));
+        }
+        let c = x.shape()[1];
+        let scale = per_channel(f32_in(inputs, 1, "scale")?, c, "scale")?;
+        let bias = per_channel(f32_in(inputs, 2, "B")?, c, "B")?;
+        let inner: usize = x.shape()[2..].iter().product();
+        let shape = x.shape().to_vec();
+        let mut v = into_flat(x.clone());
+        for (p, r) in v.chunks_exact_mut(inner.max(1)).enumerate() {
+            let ch = p % c;
+            let mean = r.iter().map(|&v| v as f64).sum::<f64>() / inner as f64;
+            let var = r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / inner as f64;
+            let inv = 1.0 / (var + self.epsilon as f64).sqrt();
+            r.iter_mut().for_each(|e| *e = ((*e as f64 - mean) * inv) as f32 * scale[ch] + bias[ch]);
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"))])
+    }
+}
+
+struct Lrn {
+    alpha: f32,
+    beta: f32,
+    bias: f32,
+    size: usize,
+}
+
+fn build_lrn(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    let size = a.required_int("size")?;
+    if size < 1 {
+        return Err(a.error("size", format!("must be ≥ 1, got {size}")));
+    }
+    Ok(Box::new(Lrn { alpha: a.float("alpha", 1e-4)?, beta: a.float("beta", 0.75)?, bias: a.float("bias", 1.0)?, size: size as usize }))
+}
+
+impl Op for Lrn {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = f32_in(inputs, 0, "X")?;
+        if x.ndim() < 3 {
+            return Err(SquishError::op(format!("X must have rank ≥ 3, got {:?}", x.shape())));
+        }
+        let (n, c) = (x.shape()[0], x.shape()[1]);
+        let inner: usize = x.shape()[2..].iter().product();
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout");
+        let (below, above) = ((self.size - 1) / 2, self.size.div_ceil(2) - 1);
+        let mut out = vec![0.0f32; xs.len()];
+        for b in 0..n {
+            for ch in 0..c {
+                let lo = ch.saturating_sub(below);
+                let hi = (ch + above).min(c - 1);
+                for i in 0..inner {
+                    let sq: f32 = (lo..=hi).map(|cc| xs[(b * c + cc) * inner + i].powi(2)).sum();
+                    let at = (b * c + ch) * inner + i;
+                    out[at] = xs[at] / (self.bias + self.alpha / self.size as f32 * sq).powf(self.beta);
+                }
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("same shape"))])
+    }
+}
