@@ -20,12 +20,22 @@ pub struct Model {
     pub graph: Graph,
 }
 
+/// The opset version imported for a domain (`""` and `"ai.onnx"` are the same).
+pub fn opset_of(opsets: &[(String, i64)], domain: &str) -> Option<i64> {
+    fn norm(d: &str) -> &str {
+        if d == "ai.onnx" {
+            ""
+        } else {
+            d
+        }
+    }
+    let want = norm(domain);
+    opsets.iter().find(|(d, _)| norm(d) == want).map(|(_, v)| *v)
+}
+
 impl Model {
-    /// The opset version imported for a domain (`""` and `"ai.onnx"` are the same).
     pub fn opset(&self, domain: &str) -> Option<i64> {
-        let norm = |d: &str| if d == "ai.onnx" { String::new() } else { d.to_string() };
-        let want = norm(domain);
-        self.opsets.iter().find(|(d, _)| norm(d) == want).map(|(_, v)| *v)
+        opset_of(&self.opsets, domain)
     }
 }
 

@@ -205,7 +205,8 @@ fn value_info_from_proto(vi: &proto::ValueInfoProto) -> ValueInfo {
                     .iter()
                     .map(|d| match &d.value {
                         Some(DimValue::DimValue(v)) => Dim::Fixed(*v),
-                        Some(DimValue::DimParam(p)) if !p.is_empty() => Dim::Symbolic(p.clone()),
+                        // "?" is how some exporters spell "unknown"; it binds nothing.
+                        Some(DimValue::DimParam(p)) if !p.is_empty() && p != "?" => Dim::Symbolic(p.clone()),
                         _ => Dim::Unknown,
                     })
                     .collect()

@@ -1,15 +1,16 @@
 //! The runtime: a `Session` plans a model once and runs it many times,
-//! freeing every intermediate value after its last reader.
+//! freeing every intermediate value after its last reader. Subgraphs (If
+//! branches) are `SubGraph`s run by the same executor.
 
 mod plan;
 
 use std::collections::HashMap;
 
 use crate::error::{Result, SquishError};
-use crate::graph::{Dim, Model, ValueType};
+use crate::graph::{Dim, Graph, Model, ValueType};
 use crate::onnx::ops::Registry;
 use crate::tensor::Tensor;
-pub use plan::{Plan, Source};
+pub use plan::{node_captures, Plan, Scope, Source};
 
 pub struct Session {
     model: Model,
@@ -41,9 +42,99 @@ impl<'a> Value<'a> {
     }
 }
 
+/// Runs a planned graph. `feeds` binds graph inputs (owned) and outer
+/// values (borrowed) to their slots. Returns the outputs and peak bytes.
+fn execute<'a>(plan: &Plan, graph: &'a Graph, feeds: Vec<(usize, Value<'a>)>) -> Result<(Vec<Tensor>, usize)> {
+    let mut values: Vec<Value> = plan
+        .sources
+        .iter()
+        .map(|src| match src {
+            Source::Initializer(i) => Value::Borrowed(&graph.initializers[*i].1),
+            _ => Value::Empty,
+        })
+        .collect();
+    let mut live_bytes = 0usize;
+    for (slot, v) in feeds {
+        if let Value::Owned(t) = &v {
+            live_bytes += t.byte_size();
+        }
+        values[slot] = v;
+    }
+    let mut peak_bytes = live_bytes;
+    for step in &plan.steps {
+        let node = &graph.nodes[step.node];
+        let args: Vec<Option<&Tensor>> = step.inputs.iter().map(|s| s.and_then(|s| values[s].get())).collect();
+        let results = step.op.eval(&args).map_err(|e| e.in_node(node))?;
+        if results.len() < step.outputs.iter().flatten().count() {
+            return Err(SquishError::Node {
+                node: node.name.clone(),
+                op_type: node.op_type.clone(),
+                detail: format!("produced {} outputs, the graph expects {}", results.len(), step.outputs.len()),
+            });
+        }
+        for (slot, t) in step.outputs.iter().zip(results) {
+            if let Some(slot) = slot {
+                live_bytes += t.byte_size();
+                values[*slot] = Value::Owned(t);
+            }
+        }
+        peak_bytes = peak_bytes.max(live_bytes);
+        for &slot in &step.frees {
+            if let Value::Owned(t) = std::mem::replace(&mut values[slot], Value::Empty) {
+                live_bytes -= t.byte_size();
+            }
+        }
+    }
+    let mut outputs = Vec::with_capacity(plan.outputs.len());
+    for (vi, &slot) in graph.outputs.iter().zip(&plan.outputs) {
+        outputs.push(match &values[slot] {
+            Value::Owned(t) => t.clone(),
+            Value::Borrowed(t) => (*t).clone(),
+            Value::Empty => return Err(SquishError::invalid(format!("graph output '{}' was never computed", vi.name))),
+        });
+    }
+    Ok((outputs, peak_bytes))
+}
+
+/// A planned subgraph with its captured outer names (for control-flow ops).
+pub struct SubGraph {
+    graph: Graph,
+    plan: Plan,
+    /// How many outer values it reads; they are the trailing `eval` inputs.
+    captures: usize,
+}
+
+impl SubGraph {
+    /// Plans `graph`, which reads `captures` from the enclosing scope.
+    pub fn new(graph: &Graph, scope: &Scope, captures: &[String]) -> Result<SubGraph> {
+        let plan = Plan::for_graph(graph, scope, captures)?;
+        Ok(SubGraph { graph: graph.clone(), plan, captures: captures.len() })
+    }
+
+    /// Runs with the outer values in capture order (graph inputs: none).
+    pub fn run(&self, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        if outer.len() != self.captures {
+            return Err(SquishError::op(format!("subgraph expects {} outer values, got {}", self.captures, outer.len())));
+        }
+        let mut feeds = Vec::with_capacity(outer.len());
+        for (slot, src) in self.plan.sources.iter().enumerate() {
+            if let Source::Outer(i) = src {
+                let t = outer[*i].ok_or_else(|| {
+                    SquishError::op(format!("outer value '{}' read by the subgraph is missing", self.plan.slot_names[slot]))
+                })?;
+                feeds.push((slot, Value::Borrowed(t)));
+            }
+        }
+        Ok(execute(&self.plan, &self.graph, feeds)?.0)
+    }
+}
+
 impl Session {
     pub fn new(model: Model) -> Result<Session> {
-        let plan = Plan::build(&model, &Registry::standard())?;
+        let registry = Registry::standard();
+        let scope = Scope { opsets: &model.opsets, registry: &registry };
+        plan::check_supported(&model.graph, &scope)?;
+        let plan = Plan::for_graph(&model.graph, &scope, &[])?;
         Ok(Session { model, plan })
     }
 
@@ -91,7 +182,7 @@ impl Session {
                         Some(&b) if b != g => {
                             return Err(SquishError::input(
                                 &vi.name,
-                                format!("dimension {i} is '{s}', already bound to {b} by another input, got {g}"),
+                                format!("dimension {i} is '{s}', already bound to {b} by an earlier dimension, got {g}"),
                             ))
                         }
                         _ => {
@@ -107,60 +198,16 @@ impl Session {
 
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<RunResult> {
         self.check_inputs(&inputs)?;
-        let g = &self.model.graph;
         let plan = &self.plan;
-        let mut values: Vec<Value> = plan
-            .sources
-            .iter()
-            .map(|src| match src {
-                Source::Initializer(i) => Value::Borrowed(&g.initializers[*i].1),
-                _ => Value::Empty,
-            })
-            .collect();
-        let mut live_bytes = 0usize;
+        let mut feeds = Vec::with_capacity(inputs.len());
         for (name, t) in inputs {
+            // An input that overrides an initializer replaces its slot's value.
             if let Some(slot) = plan.slot_names.iter().position(|n| *n == name) {
-                live_bytes += t.byte_size();
-                values[slot] = Value::Owned(t);
+                feeds.push((slot, Value::Owned(t)));
             }
         }
-        let mut peak_bytes = live_bytes;
-        for step in &plan.steps {
-            let node = &g.nodes[step.node];
-            let args: Vec<Option<&Tensor>> = step.inputs.iter().map(|s| s.and_then(|s| values[s].get())).collect();
-            let results = step.op.eval(&args).map_err(|e| e.in_node(node))?;
-            let named = step.outputs.len();
-            if results.len() < step.outputs.iter().flatten().count() {
-                return Err(SquishError::Node {
-                    node: node.name.clone(),
-                    op_type: node.op_type.clone(),
-                    detail: format!("produced {} outputs, the graph expects {named}", results.len()),
-                });
-            }
-            for (slot, t) in step.outputs.iter().zip(results) {
-                if let Some(slot) = slot {
-                    live_bytes += t.byte_size();
-                    values[*slot] = Value::Owned(t);
-                }
-            }
-            peak_bytes = peak_bytes.max(live_bytes);
-            for &slot in &step.frees {
-                if let Value::Owned(t) = std::mem::replace(&mut values[slot], Value::Empty) {
-                    live_bytes -= t.byte_size();
-                }
-            }
-        }
-        let mut outputs = Vec::with_capacity(plan.outputs.len());
-        for (vi, &slot) in g.outputs.iter().zip(&plan.outputs) {
-            let t = match &values[slot] {
-                Value::Owned(t) => t.clone(),
-                Value::Borrowed(t) => (*t).clone(),
-                Value::Empty => {
-                    return Err(SquishError::invalid(format!("graph output '{}' was never computed", vi.name)))
-                }
-            };
-            outputs.push((vi.name.clone(), t));
-        }
+        let (tensors, peak_bytes) = execute(plan, &self.model.graph, feeds)?;
+        let outputs = self.model.graph.outputs.iter().map(|o| o.name.clone()).zip(tensors).collect();
         Ok(RunResult { outputs, peak_bytes })
     }
 }

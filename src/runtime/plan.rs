@@ -1,24 +1,35 @@
-//! Planning: validate the graph, order the nodes, build every op once and
-//! work out when each intermediate value can be freed.
+//! Planning: validate a graph, order its nodes, build every op once and
+//! work out when each intermediate value can be freed. Subgraphs (If
+//! branches) are planned the same way, with the outer values they read
+//! ("captures") passed in as extra inputs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::error::{Result, SquishError, UnsupportedOp};
-use crate::graph::{Graph, Model};
+use crate::graph::{opset_of, AttrValue, Graph, Node};
 use crate::onnx::ops::{normalize_domain, BuildCtx, Op, Registry};
+
+/// What ops may consult while being built: opsets and the registry.
+pub struct Scope<'a> {
+    pub opsets: &'a [(String, i64)],
+    pub registry: &'a Registry,
+}
 
 /// Where a value comes from before any node runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Source {
     GraphInput(usize),
     Initializer(usize),
+    /// A value of an enclosing graph, read by this subgraph.
+    Outer(usize),
     Node,
 }
 
 pub struct Step {
     pub node: usize,
     pub op: Box<dyn Op>,
-    /// Slot of each input, `None` for an omitted optional input.
+    /// Slot of each input, `None` for an omitted optional input; the node's
+    /// captures (outer values its subgraphs read) follow its own inputs.
     pub inputs: Vec<Option<usize>>,
     /// Slot of each output, `None` where the node leaves an output unnamed.
     pub outputs: Vec<Option<usize>>,
@@ -34,9 +45,44 @@ pub struct Plan {
     pub outputs: Vec<usize>,
 }
 
+/// Names a node's subgraphs read from enclosing scopes, in first-use order.
+pub fn node_captures(node: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in &node.attributes {
+        match &a.value {
+            AttrValue::Graph(g) => graph_free_names(g, &mut out),
+            AttrValue::Graphs(gs) => gs.iter().for_each(|g| graph_free_names(g, &mut out)),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn graph_free_names(g: &Graph, out: &mut Vec<String>) {
+    let mut local: HashSet<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
+    local.extend(g.initializers.iter().map(|(n, _)| n.as_str()));
+    local.extend(g.nodes.iter().flat_map(|n| n.outputs.iter().map(String::as_str)));
+    let push = |name: &str, out: &mut Vec<String>| {
+        if !name.is_empty() && !local.contains(name) && !out.iter().any(|o| o == name) {
+            out.push(name.to_string());
+        }
+    };
+    for node in &g.nodes {
+        for i in &node.inputs {
+            push(i, out);
+        }
+        for c in node_captures(node) {
+            push(&c, out);
+        }
+    }
+    for o in &g.outputs {
+        push(&o.name, out);
+    }
+}
+
 impl Plan {
-    pub fn build(model: &Model, registry: &Registry) -> Result<Plan> {
-        let g = &model.graph;
+    /// Plans `g`; `outer` lists names of enclosing values it may read.
+    pub fn for_graph(g: &Graph, scope: &Scope, outer: &[String]) -> Result<Plan> {
         let mut slots: HashMap<String, usize> = HashMap::new();
         let mut slot_names = Vec::new();
         let mut sources = Vec::new();
@@ -45,15 +91,20 @@ impl Plan {
             slot_names.push(name.to_string());
             sources.push(src);
         };
+        for (i, name) in outer.iter().enumerate() {
+            add(name, Source::Outer(i), &mut slots);
+        }
+        // Later definitions shadow outer ones (inner scopes may reuse names).
+        let mut seen = HashSet::new();
         for (i, (name, _)) in g.initializers.iter().enumerate() {
-            if slots.contains_key(name) {
+            if !seen.insert(name.as_str()) {
                 return Err(SquishError::invalid(format!("initializer '{name}' is defined twice")));
             }
             add(name, Source::Initializer(i), &mut slots);
         }
         for (i, vi) in g.inputs.iter().enumerate() {
             // An input that is also an initializer takes the initializer as default.
-            if !slots.contains_key(&vi.name) {
+            if !g.initializers.iter().any(|(n, _)| *n == vi.name) {
                 add(&vi.name, Source::GraphInput(i), &mut slots);
             }
         }
@@ -66,7 +117,8 @@ impl Plan {
                         g.nodes[prev].name, node.name
                     )));
                 }
-                if slots.contains_key(out) {
+                let shadows_outer = slots.get(out).is_some_and(|&s| s < outer.len());
+                if slots.contains_key(out) && !shadows_outer {
                     return Err(SquishError::invalid(format!(
                         "node '{}' writes '{out}', which is already a graph input or initializer",
                         node.name
@@ -76,9 +128,9 @@ impl Plan {
                 add(out, Source::Node, &mut slots);
             }
         }
-
-        let order = topological_order(g, &producer, &slots)?;
-        let steps = build_steps(model, registry, &order, &slots)?;
+        let captures: Vec<Vec<String>> = g.nodes.iter().map(node_captures).collect();
+        let order = topological_order(g, &captures, &producer, &slots)?;
+        let steps = build_steps(g, scope, &order, &captures, &slots)?;
         let outputs = g
             .outputs
             .iter()
@@ -101,33 +153,33 @@ impl Plan {
             }
         }
         for (slot, si) in last_use {
-            let is_output = self.outputs.contains(&slot);
-            if self.sources[slot] == Source::Node && !is_output {
+            if self.sources[slot] == Source::Node && !self.outputs.contains(&slot) {
                 self.steps[si].frees.push(slot);
             }
         }
         // Outputs nobody reads (unused second outputs) are freed right away.
-        for si in 0..self.steps.len() {
-            let unused: Vec<usize> = self.steps[si]
-                .outputs
-                .iter()
-                .flatten()
-                .copied()
-                .filter(|o| !self.outputs.contains(o) && !self.steps.iter().any(|s| s.inputs.contains(&Some(*o))))
-                .collect();
-            self.steps[si].frees.extend(unused);
+        let read: HashSet<usize> = self.steps.iter().flat_map(|s| s.inputs.iter().flatten().copied()).collect();
+        for step in &mut self.steps {
+            let unused: Vec<usize> =
+                step.outputs.iter().flatten().copied().filter(|o| !self.outputs.contains(o) && !read.contains(o)).collect();
+            step.frees.extend(unused);
         }
     }
 }
 
 /// Kahn's algorithm, stable with respect to file order. Reports the first
 /// input that nothing produces, and every node caught in a cycle.
-fn topological_order(g: &Graph, producer: &HashMap<String, usize>, slots: &HashMap<String, usize>) -> Result<Vec<usize>> {
+fn topological_order(
+    g: &Graph,
+    captures: &[Vec<String>],
+    producer: &HashMap<String, usize>,
+    slots: &HashMap<String, usize>,
+) -> Result<Vec<usize>> {
     let n = g.nodes.len();
     let mut indegree = vec![0usize; n];
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (ni, node) in g.nodes.iter().enumerate() {
-        for input in node.inputs.iter().filter(|i| !i.is_empty()) {
+        for input in node.inputs.iter().chain(&captures[ni]).filter(|i| !i.is_empty()) {
             match producer.get(input) {
                 Some(&p) => {
                     indegree[ni] += 1;
@@ -164,36 +216,69 @@ fn topological_order(g: &Graph, producer: &HashMap<String, usize>, slots: &HashM
     Ok(order)
 }
 
-fn build_steps(model: &Model, registry: &Registry, order: &[usize], slots: &HashMap<String, usize>) -> Result<Vec<Step>> {
-    let g = &model.graph;
-    // Unsupported ops are collected first and reported together.
-    let mut unsupported = Vec::new();
+/// Every unsupported op of `g` and its subgraphs, for one error listing all.
+fn collect_unsupported(g: &Graph, scope: &Scope, out: &mut Vec<UnsupportedOp>) {
     for node in &g.nodes {
-        let opset = model.opset(&node.domain).unwrap_or(0);
-        if registry.get(&node.domain, &node.op_type).is_none() {
-            let entry = UnsupportedOp {
+        if scope.registry.get(&node.domain, &node.op_type).is_none() {
+            out.push(UnsupportedOp {
                 node: node.name.clone(),
                 op_type: node.op_type.clone(),
                 domain: normalize_domain(&node.domain).to_string(),
-                opset,
-            };
-            unsupported.push(entry);
+                opset: opset_of(scope.opsets, &node.domain).unwrap_or(0),
+            });
+        }
+        for a in &node.attributes {
+            match &a.value {
+                AttrValue::Graph(sub) => collect_unsupported(sub, scope, out),
+                AttrValue::Graphs(subs) => subs.iter().for_each(|s| collect_unsupported(s, scope, out)),
+                _ => {}
+            }
         }
     }
-    if !unsupported.is_empty() {
-        return Err(SquishError::UnsupportedOps(unsupported));
+}
+
+/// Checks a whole model graph (with subgraphs) for unsupported ops up front.
+pub fn check_supported(g: &Graph, scope: &Scope) -> Result<()> {
+    let mut unsupported = Vec::new();
+    collect_unsupported(g, scope, &mut unsupported);
+    if unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(SquishError::UnsupportedOps(unsupported))
     }
+}
+
+fn build_steps(
+    g: &Graph,
+    scope: &Scope,
+    order: &[usize],
+    captures: &[Vec<String>],
+    slots: &HashMap<String, usize>,
+) -> Result<Vec<Step>> {
     let mut steps = Vec::with_capacity(order.len());
     for &ni in order {
         let node = &g.nodes[ni];
-        let opset = model.opset(&node.domain).ok_or_else(|| SquishError::Node {
+        let opset = opset_of(scope.opsets, &node.domain).ok_or_else(|| SquishError::Node {
             node: node.name.clone(),
             op_type: node.op_type.clone(),
             detail: format!("domain '{}' is not imported by the model (no opset_import entry)", node.domain),
         })?;
-        let builder = registry.get(&node.domain, &node.op_type).expect("checked above");
-        let op = builder(&BuildCtx { node, opset }).map_err(|e| e.in_node(node))?;
-        let inputs = node.inputs.iter().map(|i| if i.is_empty() { None } else { slots.get(i).copied() }).collect();
+        let builder = scope.registry.get(&node.domain, &node.op_type).ok_or_else(|| {
+            SquishError::UnsupportedOps(vec![UnsupportedOp {
+                node: node.name.clone(),
+                op_type: node.op_type.clone(),
+                domain: normalize_domain(&node.domain).to_string(),
+                opset,
+            }])
+        })?;
+        let ctx = BuildCtx { node, opset, scope, captures: &captures[ni] };
+        let op = builder(&ctx).map_err(|e| e.in_node(node))?;
+        let inputs = node
+            .inputs
+            .iter()
+            .chain(&captures[ni])
+            .map(|i| if i.is_empty() { None } else { slots.get(i).copied() })
+            .collect();
         let outputs = node.outputs.iter().map(|o| if o.is_empty() { None } else { slots.get(o).copied() }).collect();
         steps.push(Step { node: ni, op, inputs, outputs, frees: Vec::new() });
     }

@@ -291,10 +291,10 @@ mod tests {
         let x = Tensor::from_vec(&[2, 2], vec![0.0f32, 0.0, 0.0, 0.0]).unwrap();
         let n = node(Some(0));
         // Opset 13: along axis 0 only → every entry 0.5.
-        let op13 = build_softmax(&BuildCtx { node: &n, opset: 13 }).unwrap();
+        let op13 = crate::onnx::ops::build_standalone(&n, 13).unwrap();
         assert_eq!(op13.eval(&[Some(&x)]).unwrap()[0].to_f64_vec(), vec![0.5; 4]);
         // Opset 11: axis 0 flattens everything into one row → 0.25.
-        let op11 = build_softmax(&BuildCtx { node: &n, opset: 11 }).unwrap();
+        let op11 = crate::onnx::ops::build_standalone(&n, 11).unwrap();
         assert_eq!(op11.eval(&[Some(&x)]).unwrap()[0].to_f64_vec(), vec![0.25; 4]);
     }
 
@@ -302,12 +302,12 @@ mod tests {
     fn middle_axis_is_normalised() {
         let x = Tensor::from_vec(&[1, 2, 2], vec![0.0f32, 10.0, 0.0, -10.0]).unwrap();
         let n = node(Some(1));
-        let op = build_softmax(&BuildCtx { node: &n, opset: 13 }).unwrap();
+        let op = crate::onnx::ops::build_standalone(&n, 13).unwrap();
         let y = op.eval(&[Some(&x)]).unwrap()[0].to_f64_vec();
         assert!((y[0] - 0.5).abs() < 1e-6 && (y[2] - 0.5).abs() < 1e-6);
         assert!((y[1] + y[3] - 1.0).abs() < 1e-6 && y[1] > 0.999);
         let bad = node(Some(3));
-        let op = build_softmax(&BuildCtx { node: &bad, opset: 13 }).unwrap();
+        let op = crate::onnx::ops::build_standalone(&bad, 13).unwrap();
         assert!(op.eval(&[Some(&x)]).unwrap_err().to_string().contains("out of range"));
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod array;
 mod index;
 pub(crate) mod activation;
 pub(crate) mod elementwise;
+mod control;
 mod conv;
 mod linalg;
 mod norm;
@@ -27,10 +28,15 @@ pub trait Op {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
 }
 
-/// What a builder may look at: the node and the opset its domain imports.
+/// What a builder may look at: the node, the opset its domain imports, the
+/// scope (to plan subgraphs) and the outer names its subgraphs capture.
 pub struct BuildCtx<'a> {
     pub node: &'a Node,
     pub opset: i64,
+    pub scope: &'a crate::runtime::Scope<'a>,
+    /// Outer values the node's subgraphs read; they follow the node's own
+    /// inputs in `Op::eval`.
+    pub captures: &'a [String],
 }
 
 impl<'a> BuildCtx<'a> {
@@ -68,6 +74,7 @@ impl Registry {
         activation::register(&mut r);
         elementwise::register(&mut r);
         linalg::register(&mut r);
+        control::register(&mut r);
         conv::register(&mut r);
         norm::register(&mut r);
         pool::register(&mut r);
@@ -117,4 +124,14 @@ pub fn required<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tenso
         .copied()
         .flatten()
         .ok_or_else(|| crate::error::SquishError::op(format!("required input {i} is missing")))
+}
+
+/// Builds the op for `node` as the planner would (for unit tests of ops).
+#[cfg(test)]
+pub fn build_standalone(node: &Node, opset: i64) -> Result<Box<dyn Op>> {
+    let registry = Registry::standard();
+    let opsets = [(String::new(), opset)];
+    let scope = crate::runtime::Scope { opsets: &opsets, registry: &registry };
+    let builder = registry.get(&node.domain, &node.op_type).expect("op registered");
+    builder(&BuildCtx { node, opset, scope: &scope, captures: &[] })
 }
