@@ -12,6 +12,7 @@ mod linalg;
 mod norm;
 mod pool;
 mod reduce;
+mod rnn;
 mod spatial;
 mod shape;
 
@@ -79,6 +80,7 @@ impl Registry {
         norm::register(&mut r);
         pool::register(&mut r);
         reduce::register(&mut r);
+        rnn::register(&mut r);
         r
     }
 
