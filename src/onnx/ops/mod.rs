@@ -11,6 +11,7 @@ mod conv;
 mod linalg;
 mod norm;
 mod pool;
+mod quant;
 mod reduce;
 mod rnn;
 mod spatial;
@@ -79,6 +80,7 @@ impl Registry {
         conv::register(&mut r);
         norm::register(&mut r);
         pool::register(&mut r);
+        quant::register(&mut r);
         reduce::register(&mut r);
         rnn::register(&mut r);
         r
