@@ -69,4 +69,21 @@ if (( want_test )); then
     die "no Chromium found and no apt-get to install it: set CHROMIUM_PATH (browser) and CHROMEDRIVER (its driver)"
   fi
 fi
+# 5. For tests: a Python venv with onnx (conformance generators) and
+#    onnxruntime (reference outputs), pinned in scripts/requirements-test.txt.
+if (( want_test )); then
+  venv=.cache/venv
+  req_hash=$(sha256sum scripts/requirements-test.txt | cut -d' ' -f1)
+  if [[ -x $venv/bin/python && -f $venv/.req-sha256 && "$(cat $venv/.req-sha256)" == "$req_hash" ]]; then
+    say "python test tools: up to date ($venv)"
+  else
+    command -v python3 >/dev/null || die "python3 is required for test data generation"
+    say "creating $venv with $(tr '\n' ' ' < scripts/requirements-test.txt | sed 's/#[^=]*pinned\. //')"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt \
+      || die "pip could not install scripts/requirements-test.txt"
+    echo "$req_hash" > "$venv/.req-sha256"
+  fi
+fi
 say "ready"

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareTestData } from './prepare-test-data.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -23,7 +24,7 @@ function webdriverConfig() {
 }
 
 const LAYERS = [
-  { name: 'rust', what: 'native Rust (unit + integration)', cmd: 'cargo', args: ['test'], parse: 'cargo' },
+  { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo', args: ['test'], parse: 'cargo' },
   { name: 'wasm-node', what: 'wasm in Node (baseline SIMD128 build)', cmd: 'cargo',
     args: ['test', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
   { name: 'wasm-browser', what: 'wasm in headless Chromium (relaxed-SIMD build)', cmd: 'cargo',
@@ -85,6 +86,8 @@ if (layers.length === 0) {
   process.exit(2);
 }
 const results = [];
+const dataEnv = prepareTestData();
+Object.assign(process.env, dataEnv);
 for (const layer of layers) results.push(await runLayer(layer));
 
 console.log('\n=== summary');
