@@ -13,6 +13,7 @@ mod norm;
 mod pool;
 mod quant;
 mod reduce;
+mod resize;
 mod rnn;
 mod spatial;
 mod shape;
@@ -82,6 +83,7 @@ impl Registry {
         pool::register(&mut r);
         quant::register(&mut r);
         reduce::register(&mut r);
+        resize::register(&mut r);
         rnn::register(&mut r);
         r
     }
