@@ -143,6 +143,8 @@ fn tensor_to_js(name: Option<&str>, t: &Tensor) -> Result<JsValue, JsError> {
         Tensor::F16(a) => js_sys::Uint16Array::from(&a.iter().map(|v| v.to_bits()).collect::<Vec<_>>()[..]).into(),
         Tensor::BF16(a) => js_sys::Uint16Array::from(&a.iter().map(|v| v.to_bits()).collect::<Vec<_>>()[..]).into(),
         Tensor::Bool(a) => js_sys::Uint8Array::from(&a.iter().map(|&v| v as u8).collect::<Vec<_>>()[..]).into(),
+        // Small formats travel as their bit patterns, one per byte.
+        Tensor::Small(_, a) => typed!(js_sys::Uint8Array, a),
     };
     set(&obj, "data", &data)?;
     Ok(obj.into())
@@ -185,5 +187,12 @@ fn tensor_from_js(v: &JsValue) -> Result<Tensor, String> {
         DType::F16 => from_typed!(js_sys::Uint16Array, f16::from_bits),
         DType::BF16 => from_typed!(js_sys::Uint16Array, bf16::from_bits),
         DType::Bool => from_typed!(js_sys::Uint8Array, |x: u8| x != 0),
+        DType::Small(st) => {
+            let arr = data.dyn_into::<js_sys::Uint8Array>().map_err(|_| format!("'data' must be a Uint8Array of {dtype_name} codes"))?;
+            let shape = ndarray::IxDyn(&dims);
+            let codes = arr.to_vec();
+            crate::tensor::checked_numel(&dims, "input").map_err(|e| e.to_string())?;
+            ndarray::ArrayD::from_shape_vec(shape, codes).map(|a| Tensor::Small(st, a)).map_err(|e| e.to_string())
+        }
     }
 }

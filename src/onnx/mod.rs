@@ -10,7 +10,7 @@ use prost::Message;
 
 use crate::error::{Result, SquishError};
 use crate::graph::{AttrValue, Attribute, Dim, Graph, Model, Node, ValueInfo, ValueType};
-use crate::tensor::DType;
+use crate::tensor::{DType, SmallType};
 use proto::{attribute_type as at, data_type as dt, tensor_shape_proto::DimValue, type_proto};
 use tensor_io::tensor_from_proto;
 
@@ -31,6 +31,16 @@ pub fn dtype_from_onnx(code: i32) -> Option<DType> {
         dt::INT64 => DType::I64,
         dt::UINT64 => DType::U64,
         dt::BOOL => DType::Bool,
+        dt::FLOAT8E4M3FN => DType::Small(SmallType::F8E4M3FN),
+        dt::FLOAT8E4M3FNUZ => DType::Small(SmallType::F8E4M3FNUZ),
+        dt::FLOAT8E5M2 => DType::Small(SmallType::F8E5M2),
+        dt::FLOAT8E5M2FNUZ => DType::Small(SmallType::F8E5M2FNUZ),
+        dt::FLOAT8E8M0 => DType::Small(SmallType::F8E8M0),
+        dt::FLOAT4E2M1 => DType::Small(SmallType::F4E2M1),
+        dt::INT4 => DType::Small(SmallType::I4),
+        dt::UINT4 => DType::Small(SmallType::U4),
+        dt::INT2 => DType::Small(SmallType::I2),
+        dt::UINT2 => DType::Small(SmallType::U2),
         _ => return None,
     })
 }
@@ -50,6 +60,18 @@ pub fn dtype_to_onnx(d: DType) -> i32 {
         DType::I64 => dt::INT64,
         DType::U64 => dt::UINT64,
         DType::Bool => dt::BOOL,
+        DType::Small(t) => match t {
+            SmallType::F8E4M3FN => dt::FLOAT8E4M3FN,
+            SmallType::F8E4M3FNUZ => dt::FLOAT8E4M3FNUZ,
+            SmallType::F8E5M2 => dt::FLOAT8E5M2,
+            SmallType::F8E5M2FNUZ => dt::FLOAT8E5M2FNUZ,
+            SmallType::F8E8M0 => dt::FLOAT8E8M0,
+            SmallType::F4E2M1 => dt::FLOAT4E2M1,
+            SmallType::I4 => dt::INT4,
+            SmallType::U4 => dt::UINT4,
+            SmallType::I2 => dt::INT2,
+            SmallType::U2 => dt::UINT2,
+        },
     }
 }
 

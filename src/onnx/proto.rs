@@ -273,6 +273,9 @@ pub mod data_type {
     pub const UINT4: i32 = 21;
     pub const INT4: i32 = 22;
     pub const FLOAT4E2M1: i32 = 23;
+    pub const FLOAT8E8M0: i32 = 24;
+    pub const UINT2: i32 = 25;
+    pub const INT2: i32 = 26;
 
     /// The spec's name of a data type, for error messages.
     pub fn name(code: i32) -> &'static str {
@@ -300,6 +303,9 @@ pub mod data_type {
             UINT4 => "uint4",
             INT4 => "int4",
             FLOAT4E2M1 => "float4e2m1",
+            FLOAT8E8M0 => "float8e8m0",
+            UINT2 => "uint2",
+            INT2 => "int2",
             _ => "undefined",
         }
     }

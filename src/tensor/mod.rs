@@ -1,10 +1,11 @@
 //! Dense tensors: one `ndarray` array per element type, behind one enum.
 
 pub mod npy;
+pub mod small;
 
 use half::{bf16, f16};
 use ndarray::{ArrayD, IxDyn};
-use serde::Serialize;
+pub use small::SmallType;
 
 use crate::error::{Result, SquishError};
 
@@ -12,8 +13,7 @@ use crate::error::{Result, SquishError};
 /// beyond this are rejected before anything is allocated.
 pub const MAX_ELEMENTS: u64 = 1 << 31;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,
     F64,
@@ -28,12 +28,14 @@ pub enum DType {
     I64,
     U64,
     Bool,
+    /// float8 / float4 / int4 / int2 formats, one byte per element in memory.
+    Small(SmallType),
 }
 
 impl DType {
     pub fn size_of(self) -> usize {
         match self {
-            DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::I8 | DType::U8 | DType::Bool | DType::Small(_) => 1,
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F64 | DType::I64 | DType::U64 => 8,
@@ -56,11 +58,12 @@ impl DType {
             DType::I64 => "int64",
             DType::U64 => "uint64",
             DType::Bool => "bool",
+            DType::Small(t) => t.name(),
         }
     }
 
     pub fn from_name(name: &str) -> Option<DType> {
-        DType::ALL.iter().copied().find(|d| d.name() == name)
+        DType::ALL.iter().copied().chain(SmallType::ALL.iter().map(|&t| DType::Small(t))).find(|d| d.name() == name)
     }
 
     pub const ALL: [DType; 13] = [
@@ -101,6 +104,8 @@ pub enum Tensor {
     I64(ArrayD<i64>),
     U64(ArrayD<u64>),
     Bool(ArrayD<bool>),
+    /// Bit patterns of a small format, one per byte.
+    Small(SmallType, ArrayD<u8>),
 }
 
 /// Applies `$body` to the array inside any variant, binding it as `$a`.
@@ -121,6 +126,7 @@ macro_rules! with_array {
             $crate::tensor::Tensor::I64($a) => $body,
             $crate::tensor::Tensor::U64($a) => $body,
             $crate::tensor::Tensor::Bool($a) => $body,
+            $crate::tensor::Tensor::Small(_, $a) => $body,
         }
     };
 }
@@ -144,6 +150,7 @@ macro_rules! map_tensor {
             $crate::tensor::Tensor::I64($a) => $crate::tensor::Tensor::I64($body),
             $crate::tensor::Tensor::U64($a) => $crate::tensor::Tensor::U64($body),
             $crate::tensor::Tensor::Bool($a) => $crate::tensor::Tensor::Bool($body),
+            $crate::tensor::Tensor::Small(t, $a) => $crate::tensor::Tensor::Small(t.clone(), $body),
         }
     };
 }
@@ -167,6 +174,9 @@ macro_rules! map_tensor_pair {
             ($crate::tensor::Tensor::I64($a), $crate::tensor::Tensor::I64($b)) => Ok($crate::tensor::Tensor::I64($body)),
             ($crate::tensor::Tensor::U64($a), $crate::tensor::Tensor::U64($b)) => Ok($crate::tensor::Tensor::U64($body)),
             ($crate::tensor::Tensor::Bool($a), $crate::tensor::Tensor::Bool($b)) => Ok($crate::tensor::Tensor::Bool($body)),
+            ($crate::tensor::Tensor::Small(t, $a), $crate::tensor::Tensor::Small(u, $b)) if t == u => {
+                Ok($crate::tensor::Tensor::Small(t.clone(), $body))
+            }
             (x, y) => Err($crate::error::SquishError::op(format!(
                 "inputs must have the same type, got {} and {}",
                 x.dtype(),
@@ -195,6 +205,7 @@ macro_rules! with_pair {
             ($crate::tensor::Tensor::I64($a), $crate::tensor::Tensor::I64($b)) => Ok($body),
             ($crate::tensor::Tensor::U64($a), $crate::tensor::Tensor::U64($b)) => Ok($body),
             ($crate::tensor::Tensor::Bool($a), $crate::tensor::Tensor::Bool($b)) => Ok($body),
+            ($crate::tensor::Tensor::Small(t, $a), $crate::tensor::Tensor::Small(u, $b)) if t == u => Ok($body),
             (x, y) => Err($crate::error::SquishError::op(format!(
                 "inputs must have the same type, got {} and {}",
                 x.dtype(),
@@ -299,6 +310,7 @@ impl Tensor {
             Tensor::I64(_) => DType::I64,
             Tensor::U64(_) => DType::U64,
             Tensor::Bool(_) => DType::Bool,
+            Tensor::Small(t, _) => DType::Small(*t),
         }
     }
 
@@ -353,6 +365,7 @@ impl Tensor {
             Tensor::I64(a) => a.iter().map(|&v| v as f64).collect(),
             Tensor::U64(a) => a.iter().map(|&v| v as f64).collect(),
             Tensor::Bool(a) => a.iter().map(|&v| v as u8 as f64).collect(),
+            Tensor::Small(t, a) => a.iter().map(|&b| t.decode(b)).collect(),
         }
     }
 
@@ -368,6 +381,7 @@ impl Tensor {
             Tensor::U32(a) => Some(a.iter().map(|&v| v as i64).collect()),
             Tensor::U64(a) => a.iter().map(|&v| i64::try_from(v).ok()).collect(),
             Tensor::Bool(a) => Some(a.iter().map(|&v| v as i64).collect()),
+            Tensor::Small(t, a) if !t.is_float() => Some(a.iter().map(|&b| t.decode(b) as i64).collect()),
             _ => None,
         }
     }
@@ -398,6 +412,7 @@ impl Tensor {
             Tensor::I64(a) => Tensor::I64(go(a, shape)),
             Tensor::U64(a) => Tensor::U64(go(a, shape)),
             Tensor::Bool(a) => Tensor::Bool(go(a, shape)),
+            Tensor::Small(t, a) => Tensor::Small(t, go(a, shape)),
         })
     }
 }

@@ -63,7 +63,7 @@ pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
         DType::I64 => build(h, data, |c| i64::from_le_bytes(c.try_into().unwrap()))?,
         DType::U64 => build(h, data, |c| u64::from_le_bytes(c.try_into().unwrap()))?,
         DType::Bool => build(h, data, |c| c[0] != 0)?,
-        DType::BF16 => return Err(err("bfloat16 is not a numpy dtype")),
+        DType::BF16 | DType::Small(_) => return Err(err(format!("{} is not a numpy dtype", h.dtype))),
     })
 }
 

@@ -28,6 +28,7 @@ impl Op for Identity {
 
 struct Cast {
     to: DType,
+    saturate: bool,
 }
 
 fn build_cast(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
@@ -35,16 +36,27 @@ fn build_cast(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let code = a.required_int("to")? as i32;
     let to = dtype_from_onnx(code)
         .ok_or_else(|| a.error("to", format!("cast to {} is not supported", data_type::name(code))))?;
-    Ok(Box::new(Cast { to }))
+    Ok(Box::new(Cast { to, saturate: a.int("saturate", 1)? != 0 }))
+}
+
+/// Converts any tensor to `to` (float8 targets saturate).
+pub fn cast(t: &Tensor, to: DType) -> Result<Tensor> {
+    cast_with(t, to, true)
 }
 
 /// Converts any tensor to `to`, going through f64 for float targets and
-/// through saturating/truncating integer casts as numpy and onnxruntime do.
-pub fn cast(t: &Tensor, to: DType) -> Result<Tensor> {
+/// through truncating integer casts as numpy and onnxruntime do. `saturate`
+/// only matters for float8 targets (out-of-range values clamp instead of
+/// becoming NaN/inf).
+pub fn cast_with(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor> {
     if t.dtype() == to {
         return Ok(t.clone());
     }
     let shape = t.shape().to_vec();
+    if let DType::Small(st) = to {
+        let bits: Vec<u8> = t.to_f64_vec().iter().map(|&x| st.encode(x, saturate)).collect();
+        return Ok(Tensor::Small(st, ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), bits).expect("same count")));
+    }
     // Integer-to-integer casts must not go through f64 (i64 would lose bits).
     if let Some(ints) = t.to_i64_vec() {
         if !matches!(to, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
@@ -77,12 +89,13 @@ pub fn cast(t: &Tensor, to: DType) -> Result<Tensor> {
         DType::I64 => Tensor::from_vec(&shape, v.iter().map(|&x| x as i64).collect())?,
         DType::U64 => Tensor::from_vec(&shape, v.iter().map(|&x| x as u64).collect())?,
         DType::Bool => Tensor::from_vec(&shape, v.iter().map(|&x| x != 0.0).collect())?,
+        DType::Small(_) => unreachable!("small targets return above"),
     })
 }
 
 impl Op for Cast {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        Ok(vec![cast(required(inputs, 0)?, self.to)?])
+        Ok(vec![cast_with(required(inputs, 0)?, self.to, self.saturate)?])
     }
 }
 

@@ -49,6 +49,16 @@ macro_rules! with_views {
             Tensor::I64(_) => arm!(I64),
             Tensor::U64(_) => arm!(U64),
             Tensor::Bool(_) => arm!(Bool),
+            Tensor::Small(st, _) => {
+                let $views = $all
+                    .iter()
+                    .map(|t| match t {
+                        Tensor::Small(u, a) if u == st => Ok(a.view()),
+                        o => Err(SquishError::op(format!("all inputs must share one type, got {} and {}", $first.dtype(), o.dtype()))),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Tensor::Small(*st, $body)
+            }
         }
     }};
 }

@@ -14,6 +14,7 @@ pub fn register(r: &mut Registry) {
 
 struct QuantOp {
     quantize: bool,
+    saturate: bool,
     axis: i64,
     block_size: usize,
     saturate_to: Option<DType>,
@@ -29,7 +30,7 @@ fn build(ctx: &BuildCtx, quantize: bool) -> Result<Box<dyn Op>> {
         None | Some(0) => None,
         Some(code) => Some(crate::onnx::dtype_from_onnx(code as i32).ok_or_else(|| a.error("output_dtype", format!("type {code} is not supported")))?),
     };
-    Ok(Box::new(QuantOp { quantize, axis: a.int("axis", 1)?, block_size: block as usize, saturate_to }))
+    Ok(Box::new(QuantOp { quantize, saturate: a.int("saturate", 1)? != 0, axis: a.int("axis", 1)?, block_size: block as usize, saturate_to }))
 }
 
 /// For element `i` of `shape`, the index of its scale: per tensor, per
@@ -90,6 +91,21 @@ impl Op for QuantOp {
         let shape = x.shape().to_vec();
         if self.quantize {
             let out_type = zp.map(|z| z.dtype()).or(self.saturate_to).unwrap_or(DType::U8);
+            let xs = x.to_f64_vec();
+            if let DType::Small(st) = out_type {
+                let codes: Vec<u8> = xs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        let y = (v as f32 / scales[idx(i)] as f32) as f64;
+                        match st.int_range() {
+                            Some((lo, hi)) => st.encode((y.round_ties_even() + zps[idx(i)]).clamp(lo as f64, hi as f64), true),
+                            None => st.encode(y + zps[idx(i)], self.saturate),
+                        }
+                    })
+                    .collect();
+                return Ok(vec![Tensor::Small(st, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("same count"))]);
+            }
             let (lo, hi) = match out_type {
                 DType::U8 => (0.0, 255.0),
                 DType::I8 => (-128.0, 127.0),
@@ -97,7 +113,6 @@ impl Op for QuantOp {
                 DType::I16 => (-32768.0, 32767.0),
                 other => return Err(SquishError::op(format!("quantising to {other} is not supported"))),
             };
-            let xs = x.to_f64_vec();
             // Division in f32 as onnxruntime does, then round half to even.
             let q: Vec<f64> = xs
                 .iter()
@@ -110,7 +125,7 @@ impl Op for QuantOp {
             let t = Tensor::from_vec(&shape, q)?;
             return Ok(vec![super::array::cast(&t, out_type)?]);
         }
-        if !matches!(x.dtype(), DType::U8 | DType::I8 | DType::I32 | DType::U16 | DType::I16) {
+        if !matches!(x.dtype(), DType::U8 | DType::I8 | DType::I32 | DType::U16 | DType::I16 | DType::Small(_)) {
             return Err(SquishError::op(format!("dequantising {} is not supported", x.dtype())));
         }
         let xs = x.to_f64_vec();
