@@ -198,7 +198,8 @@ impl SmallType {
             return overflow(sign);
         }
         if r == 0.0 {
-            return sign as u8;
+            // FNUZ formats have no negative zero (0x80 is their NaN).
+            return if f.uz { 0 } else { sign as u8 };
         }
         let pattern = if r < 2f64.powi(e_min) {
             (r / 2f64.powi(e_min - f.man_bits as i32)) as u32

@@ -178,6 +178,14 @@ impl Op for Range {
             Tensor::F64(_) => Tensor::from_vec(&[n], (0..n).map(|i| s + i as f64 * d).collect())?,
             Tensor::I32(_) => Tensor::from_vec(&[n], (0..n).map(|i| (s as i64 + i as i64 * d as i64) as i32).collect())?,
             Tensor::I64(_) => Tensor::from_vec(&[n], (0..n).map(|i| s as i64 + i as i64 * d as i64).collect())?,
+            Tensor::F16(_) | Tensor::BF16(_) => {
+                // Accumulate as the spec's reference does: in the element type.
+                let st = |v: f64| cast(&Tensor::scalar(v as f32), start.dtype());
+                let one = |v: &Tensor| v.to_f64_vec()[0];
+                let (s16, d16) = (one(&st(s)?), one(&st(d)?));
+                let vals: Vec<f32> = (0..n).map(|i| (s16 + i as f64 * d16) as f32).collect();
+                cast(&Tensor::from_vec(&[n], vals)?, start.dtype())?
+            }
             other => return Err(SquishError::op(format!("Range does not support {}", other.dtype()))),
         }])
     }

@@ -1,4 +1,4 @@
-//! Normalisation (f32): BatchNormalization (inference), LayerNormalization,
+//! Normalisation (f32): BatchNormalization (inference and training mode), LayerNormalization,
 //! InstanceNormalization, LRN.
 
 use ndarray::{ArrayD, IxDyn};
@@ -28,14 +28,19 @@ fn per_channel(v: &ArrayD<f32>, c: usize, what: &str) -> Result<Vec<f32>> {
 
 struct BatchNorm {
     epsilon: f32,
+    /// Training mode normalises with the batch's statistics and also
+    /// returns the updated running mean and variance.
+    training: bool,
+    momentum: f32,
 }
 
 fn build_batch_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
-    if a.int("training_mode", 0)? != 0 {
-        return Err(a.error("training_mode", "training mode is not supported (Squish runs inference)"));
-    }
-    Ok(Box::new(BatchNorm { epsilon: a.float("epsilon", 1e-5)? }))
+    Ok(Box::new(BatchNorm {
+        epsilon: a.float("epsilon", 1e-5)?,
+        training: a.int("training_mode", 0)? != 0,
+        momentum: a.float("momentum", 0.9)?,
+    }))
 }
 
 impl Op for BatchNorm {
@@ -48,8 +53,26 @@ impl Op for BatchNorm {
         let inner: usize = x.shape()[2..].iter().product();
         let scale = per_channel(f32_in(inputs, 1, "scale")?, c, "scale")?;
         let bias = per_channel(f32_in(inputs, 2, "B")?, c, "B")?;
-        let mean = per_channel(f32_in(inputs, 3, "mean")?, c, "mean")?;
-        let var = per_channel(f32_in(inputs, 4, "var")?, c, "var")?;
+        let running_mean = per_channel(f32_in(inputs, 3, "mean")?, c, "mean")?;
+        let running_var = per_channel(f32_in(inputs, 4, "var")?, c, "var")?;
+        let (mean, var) = if self.training {
+            let xs = x.as_standard_layout();
+            let xs = xs.as_slice().expect("standard layout");
+            let count = (n * inner) as f64;
+            let mut m = vec![0.0f64; c];
+            let mut v = vec![0.0f64; c];
+            for (p, chunk) in xs.chunks_exact(inner.max(1)).enumerate().take(n * c) {
+                m[p % c] += chunk.iter().map(|&x| x as f64).sum::<f64>();
+            }
+            m.iter_mut().for_each(|s| *s /= count);
+            for (p, chunk) in xs.chunks_exact(inner.max(1)).enumerate().take(n * c) {
+                v[p % c] += chunk.iter().map(|&x| (x as f64 - m[p % c]).powi(2)).sum::<f64>();
+            }
+            v.iter_mut().for_each(|s| *s /= count);
+            (m.iter().map(|&x| x as f32).collect(), v.iter().map(|&x| x as f32).collect())
+        } else {
+            (running_mean.clone(), running_var.clone())
+        };
         // Fold into y = x·a + b per channel.
         let a: Vec<f32> = (0..c).map(|i| scale[i] / (var[i] + self.epsilon).sqrt()).collect();
         let b: Vec<f32> = (0..c).map(|i| bias[i] - mean[i] * a[i]).collect();
@@ -59,7 +82,16 @@ impl Op for BatchNorm {
             let ch = p % c;
             chunk.iter_mut().for_each(|x| *x = *x * a[ch] + b[ch]);
         }
-        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"))])
+        let y = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"));
+        if !self.training {
+            return Ok(vec![y]);
+        }
+        let mom = self.momentum;
+        let update = |run: &[f32], batch: &[f32]| -> Tensor {
+            let v: Vec<f32> = run.iter().zip(batch).map(|(r, b)| r * mom + b * (1.0 - mom)).collect();
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[c]), v).expect("one per channel"))
+        };
+        Ok(vec![y, update(&running_mean, &mean), update(&running_var, &var)])
     }
 }
 

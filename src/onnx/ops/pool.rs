@@ -1,4 +1,4 @@
-//! Pooling (f32, NCHW, 1-D and 2-D): MaxPool (with optional indices),
+//! Pooling (f32; u8/i8 for MaxPool), any number of spatial dims: MaxPool (with optional indices),
 //! AveragePool, GlobalAveragePool, GlobalMaxPool.
 
 use ndarray::{ArrayD, IxDyn};
@@ -32,73 +32,117 @@ fn build_pool(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
     }))
 }
 
+/// Calls `f` with every multi-index of `shape`, last axis fastest.
+fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
+    if shape.iter().any(|&d| d == 0) {
+        return;
+    }
+    let mut idx = vec![0usize; shape.len()];
+    loop {
+        f(&idx);
+        let mut d = shape.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
 impl Op for Pool {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let t = required(inputs, 0)?;
-        let x = t.as_f32().ok_or_else(|| SquishError::op(format!("input is {}, only float32 is supported", t.dtype())))?;
-        let (n, c, h, w) = match x.shape() {
-            [n, c, w] => (*n, *c, 1, *w),
-            [n, c, h, w] => (*n, *c, *h, *w),
-            s => return Err(SquishError::op(format!("input must be 3-D or 4-D (1-D or 2-D pooling), got shape {s:?}"))),
+        // Max pooling is exact for small integer types through f32.
+        let (x, back) = match t {
+            Tensor::F32(a) => (std::borrow::Cow::Borrowed(a), None),
+            Tensor::U8(_) | Tensor::I8(_) if self.max => match super::array::cast(t, crate::tensor::DType::F32)? {
+                Tensor::F32(a) => (std::borrow::Cow::Owned(a), Some(t.dtype())),
+                _ => unreachable!("cast to f32 gives f32"),
+            },
+            _ => return Err(SquishError::op(format!("input is {}, only float32 is supported", t.dtype()))),
         };
-        let g = self.window.resolve(&x.shape()[2..], None)?;
-        let lift = |v: &Vec<usize>, fill: usize| if v.len() == 1 { vec![fill, v[0]] } else { v.clone() };
-        let (k, s, d, pb, pe, o) = (lift(&g.kernel, 1), lift(&g.strides, 1), lift(&g.dilations, 1), lift(&g.pad_begin, 0), lift(&g.pad_end, 0), lift(&g.output, 1));
+        if x.ndim() < 3 {
+            return Err(SquishError::op(format!("input must have rank ≥ 3 (N, C, spatial…), got shape {:?}", x.shape())));
+        }
+        let (n, c) = (x.shape()[0], x.shape()[1]);
+        let spatial = &x.shape()[2..];
+        let r = spatial.len();
+        let g = self.window.resolve(spatial, None)?;
         let mut out_shape = vec![n, c];
         out_shape.extend(&g.output);
         checked_numel(&out_shape, "pool output")?;
         let xs = x.as_standard_layout();
         let xs = xs.as_slice().expect("standard layout");
-        let (oh, ow) = (o[0], o[1]);
-        let mut out = vec![0.0f32; n * c * oh * ow];
-        let mut idx = vec![0i64; if self.max { out.len() } else { 0 }];
-        for p in 0..n * c {
-            let plane = &xs[p * h * w..(p + 1) * h * w];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let y0 = (oy * s[0]) as isize - pb[0] as isize;
-                    let x0 = (ox * s[1]) as isize - pb[1] as isize;
-                    let (mut best, mut best_at, mut sum, mut count, mut padded_count) = (f32::NEG_INFINITY, 0usize, 0.0f32, 0usize, 0usize);
-                    let mut seen_nan = false;
-                    for ky in 0..k[0] {
-                        let iy = y0 + (ky * d[0]) as isize;
-                        // Positions beyond the end padding (ceil mode) are not part of any window.
-                        if iy >= (h + pe[0]) as isize {
-                            continue;
-                        }
-                        for kx in 0..k[1] {
-                            let ix = x0 + (kx * d[1]) as isize;
-                            if ix >= (w + pe[1]) as isize {
-                                continue;
-                            }
-                            padded_count += 1;
-                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                continue;
-                            }
-                            let at = iy as usize * w + ix as usize;
-                            let v = plane[at];
-                            count += 1;
-                            sum += v;
-                            if v > best || (v.is_nan() && !seen_nan) {
-                                seen_nan |= v.is_nan();
-                                best = v;
-                                best_at = at;
-                            }
-                        }
-                    }
-                    let i = (p * oh + oy) * ow + ox;
-                    if self.max {
-                        out[i] = best;
-                        let (py, px) = (best_at / w, best_at % w);
-                        idx[i] = if self.column_major_indices { (p * h * w + px * h + py) as i64 } else { (p * h * w + best_at) as i64 };
-                    } else {
-                        let div = if self.count_include_pad { padded_count } else { count };
-                        out[i] = if div == 0 { 0.0 } else { sum / div as f32 };
-                    }
-                }
-            }
+        let plane_in: usize = spatial.iter().product();
+        let plane_out: usize = g.output.iter().product();
+        // Strides of the input plane, row-major and column-major (for indices).
+        let mut row_stride = vec![1usize; r];
+        let mut col_stride = vec![1usize; r];
+        for d in (0..r.saturating_sub(1)).rev() {
+            row_stride[d] = row_stride[d + 1] * spatial[d + 1];
         }
-        let y = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"));
+        for d in 1..r {
+            col_stride[d] = col_stride[d - 1] * spatial[d - 1];
+        }
+        let mut out = vec![0.0f32; n * c * plane_out];
+        let mut idx = vec![0i64; if self.max { out.len() } else { 0 }];
+        let mut o = 0usize;
+        for p in 0..n * c {
+            let plane = &xs[p * plane_in..(p + 1) * plane_in];
+            for_each_index(&g.output, |pos| {
+                let (mut best, mut best_at, mut sum, mut count, mut padded) = (f32::NEG_INFINITY, None::<Vec<usize>>, 0.0f32, 0usize, 0usize);
+                for_each_index(&g.kernel, |k| {
+                    let mut at = 0usize;
+                    let mut inside = true;
+                    let mut coords = Vec::with_capacity(r);
+                    for d in 0..r {
+                        let i = (pos[d] * g.strides[d] + k[d] * g.dilations[d]) as isize - g.pad_begin[d] as isize;
+                        // Beyond the end padding (ceil mode) is outside every window.
+                        if i >= (spatial[d] + g.pad_end[d]) as isize {
+                            return;
+                        }
+                        if i < 0 || i >= spatial[d] as isize {
+                            inside = false;
+                        } else {
+                            at += i as usize * row_stride[d];
+                            coords.push(i as usize);
+                        }
+                    }
+                    padded += 1;
+                    if !inside {
+                        return;
+                    }
+                    let v = plane[at];
+                    count += 1;
+                    sum += v;
+                    if v > best || best_at.is_none() {
+                        best = v;
+                        best_at = Some(coords);
+                    }
+                });
+                if self.max {
+                    out[o] = best;
+                    if let Some(cs) = best_at {
+                        let strides = if self.column_major_indices { &col_stride } else { &row_stride };
+                        idx[o] = (p * plane_in + cs.iter().zip(strides).map(|(c, s)| c * s).sum::<usize>()) as i64;
+                    }
+                } else {
+                    let div = if self.count_include_pad { padded } else { count };
+                    out[o] = if div == 0 { 0.0 } else { sum / div as f32 };
+                }
+                o += 1;
+            });
+        }
+        let mut y = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"));
+        if let Some(dtype) = back {
+            y = super::array::cast(&y, dtype)?;
+        }
         if self.max {
             let indices = Tensor::I64(ArrayD::from_shape_vec(IxDyn(&out_shape), idx).expect("sized above"));
             return Ok(vec![y, indices]);
