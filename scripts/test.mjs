@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test layer, streams their output, and closes with one line
 // "N passed, N failed" over all of them. Exits non-zero if anything failed.
-//   node scripts/test.mjs [--only rust|wasm-node|wasm-browser|cli|e2e]
+//   node scripts/test.mjs [--only rust|wasm-node|wasm-browser|cli|python|e2e]
 // Expects `npm run build` to have run (the CLI and e2e layers use dist/ and www/pkg/).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,8 @@ function webdriverConfig() {
   return path;
 }
 
+const LAYER_TIMEOUT_MIN = 20;
+
 const LAYERS = [
   { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo', args: ['test'], parse: 'cargo' },
   { name: 'wasm-node', what: 'wasm in Node (baseline SIMD128 build)', cmd: 'cargo',
@@ -36,6 +38,8 @@ const LAYERS = [
       WASM_BINDGEN_TEST_WEBDRIVER_JSON: webdriverConfig(),
     }) },
   { name: 'cli', what: 'CLI (Node, wasm build)', cmd: process.execPath, args: ['--test', 'tests/cli/'], parse: 'node' },
+  { name: 'python', what: 'cross-checks with onnxruntime (convert, run)', cmd: join(root, '.cache/venv/bin/python'),
+    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py'], parse: 'unittest' },
   { name: 'e2e', what: 'page end to end (Playwright, headless Chromium)', cmd: process.execPath,
     args: ['--test', 'tests/e2e/'], parse: 'node' },
 ];
@@ -48,6 +52,11 @@ function count(kind, text) {
       passed += Number(m[1]);
       failed += Number(m[2]);
     }
+  } else if (kind === 'unittest') {
+    const ran = text.match(/^Ran (\d+) tests?/m);
+    const bad = text.match(/^FAILED \((?:failures=(\d+))?(?:, )?(?:errors=(\d+))?/m);
+    failed = bad ? Number(bad[1] ?? 0) + Number(bad[2] ?? 0) : 0;
+    passed = ran ? Number(ran[1]) - failed : 0;
   } else {
     for (const m of text.matchAll(/^# pass (\d+)$/gm)) passed += Number(m[1]);
     for (const m of text.matchAll(/^# fail (\d+)$/gm)) failed += Number(m[1]);
@@ -63,9 +72,16 @@ function runLayer(layer) {
       cwd: root, env: { ...process.env, ...(layer.env?.() ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';
+    // A hung layer must not hang the suite: stop it after LAYER_TIMEOUT_MIN.
+    const timer = setTimeout(() => {
+      text += `\n[test] ${layer.name} exceeded ${LAYER_TIMEOUT_MIN} minutes: stopped\n`;
+      console.error(`[test] ${layer.name} exceeded ${LAYER_TIMEOUT_MIN} minutes: stopped`);
+      child.kill('SIGKILL');
+    }, LAYER_TIMEOUT_MIN * 60_000);
     child.stdout.on('data', (d) => { text += d; process.stdout.write(d); });
     child.stderr.on('data', (d) => { text += d; process.stderr.write(d); });
     child.on('close', (code) => {
+      clearTimeout(timer);
       const c = count(layer.parse, text);
       // A layer that crashed (build error, runner failure) counts as a failure even if no test reported one.
       if (code !== 0 && c.failed === 0) c.failed = 1;

@@ -43,6 +43,14 @@ pub fn inspect(bytes: &[u8]) -> Result<JsValue, JsError> {
     to_js(&summarize(&model, bytes.len() as u64))
 }
 
+/// Loads and re-encodes a model: what Squish writes for it (checks that a
+/// model survives Squish's reader and writer).
+#[wasm_bindgen(js_name = convertModel)]
+pub fn convert_model(bytes: &[u8]) -> Result<Vec<u8>, JsError> {
+    let model = onnx::load_model(bytes).map_err(js_err)?;
+    Ok(onnx::model_to_bytes(&model))
+}
+
 #[wasm_bindgen]
 pub struct Engine {
     session: Session,

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +62,19 @@ test('version names the kernel set (baseline SIMD128 in Node)', () => {
   const r = squish('version');
   assert.equal(r.code, 0);
   assert.match(r.out, /^squish \d+\.\d+\.\d+ \(kernels: simd128\)$/m);
+});
+
+test('run reads .npy inputs and writes output_J.pb files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-run-'));
+  const inputs = join(dir, 'in');
+  const out = join(dir, 'out');
+  mkdirSync(inputs);
+  copyFileSync(join(root, 'tests/fixtures/digits_mlp/X_test.npy'), join(inputs, 'input_0.npy'));
+  const r = squish('run', digits, '--inputs', inputs, '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /output_0\.pb {2}probabilities {2}float32 {2}\[450, 10\]/);
+  assert.ok(statSync(join(out, 'output_0.pb')).size > 450 * 10 * 4);
+  const bad = squish('run', digits, '--inputs', inputs);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /run takes MODEL\.onnx --inputs DIR --out DIR/);
 });

@@ -1,3 +1,4 @@
+#![cfg_attr(target_arch = "wasm32", allow(unused))] // the harness reads files: native only
 //! ONNX node conformance. Cases come from the official generators
 //! (`scripts/gen_conformance.py`, cached in `.cache/onnx-node`).
 //!

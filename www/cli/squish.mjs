@@ -4,11 +4,16 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadEngine } from './engine.mjs';
 import { formatSummary } from './format.mjs';
+import { convertModel, runModel } from './run.mjs';
 
 const USAGE = `usage: squish <command> [options]
 
 commands:
   inspect MODEL.onnx [--json]   inputs, outputs, opsets, parameter count, size
+  run MODEL.onnx --inputs DIR --out DIR
+                                runs the model on DIR/input_J.pb (or .npy), in
+                                graph-input order; writes OUT/output_J.pb
+  convert MODEL.onnx OUT.onnx   re-encodes the model as Squish writes it
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -39,11 +44,54 @@ async function inspect(args) {
   console.log(json ? JSON.stringify(summary, null, 2) : formatSummary(basename(files[0]), summary));
 }
 
+/** Parses `--name value` options; everything else is positional. */
+function parseOptions(args, names) {
+  const opts = {};
+  const rest = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--')) {
+      const name = a.slice(2);
+      if (!names.includes(name)) throw new UsageError(`unknown option ${a}`);
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
+      opts[name] = args[++i];
+    } else rest.push(a);
+  }
+  return { opts, rest };
+}
+
+async function run(args) {
+  const { opts, rest } = parseOptions(args, ['inputs', 'out']);
+  if (rest.length !== 1 || !opts.inputs || !opts.out) throw new UsageError('run takes MODEL.onnx --inputs DIR --out DIR');
+  readModel(rest[0]);
+  const engine = await loadEngine();
+  try {
+    console.log(runModel(engine, rest[0], opts.inputs, opts.out));
+  } catch (e) {
+    throw new Error(`${rest[0]}: ${e.message}`);
+  }
+}
+
+async function convert(args) {
+  if (args.length !== 2) throw new UsageError('convert takes MODEL.onnx OUT.onnx');
+  readModel(args[0]);
+  const engine = await loadEngine();
+  try {
+    console.log(convertModel(engine, args[0], args[1]));
+  } catch (e) {
+    throw new Error(`${args[0]}: ${e.message}`);
+  }
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
   switch (command) {
     case 'inspect':
       return inspect(rest);
+    case 'run':
+      return run(rest);
+    case 'convert':
+      return convert(rest);
     case 'version': {
       const info = (await loadEngine()).buildInfo();
       console.log(`squish ${info.version} (kernels: ${info.kernels})`);
