@@ -70,13 +70,14 @@ function runLayer(layer) {
     const t0 = Date.now();
     const child = spawn(layer.cmd, layer.args, {
       cwd: root, env: { ...process.env, ...(layer.env?.() ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group, so a timeout can stop the test binaries too
     });
     let text = '';
     // A hung layer must not hang the suite: stop it after LAYER_TIMEOUT_MIN.
     const timer = setTimeout(() => {
       text += `\n[test] ${layer.name} exceeded ${LAYER_TIMEOUT_MIN} minutes: stopped\n`;
       console.error(`[test] ${layer.name} exceeded ${LAYER_TIMEOUT_MIN} minutes: stopped`);
-      child.kill('SIGKILL');
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
     }, LAYER_TIMEOUT_MIN * 60_000);
     child.stdout.on('data', (d) => { text += d; process.stdout.write(d); });
     child.stderr.on('data', (d) => { text += d; process.stderr.write(d); });
