@@ -204,3 +204,45 @@ fn tensor_from_js(v: &JsValue) -> Result<Tensor, String> {
         }
     }
 }
+
+/// f32 GEMM timing harness for `npm run bench`: Squish's `gemm_f32` (packing
+/// included) next to the prepacked ceiling micro-kernel, on the same data.
+/// JavaScript times the calls.
+#[wasm_bindgen]
+pub struct GemmBench {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    a_packed: Vec<f32>,
+    b_packed: Vec<f32>,
+    c: Vec<f32>,
+}
+
+#[wasm_bindgen]
+impl GemmBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(m: usize, k: usize, n: usize) -> Result<GemmBench, JsError> {
+        if m % 4 != 0 || n % 8 != 0 || m * k > 1 << 26 || k * n > 1 << 26 {
+            return Err(JsError::new("GemmBench needs m a multiple of 4, n of 8, and operands under 2^26 elements"));
+        }
+        let fill = |len: usize, seed: u32| (0..len).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5).collect::<Vec<f32>>();
+        let (a, b) = (fill(m * k, 1), fill(k * n, 2));
+        let a_packed = kernels::ceiling::pack_a(m, k, &a);
+        let b_packed = kernels::ceiling::pack_b(k, n, &b);
+        Ok(GemmBench { m, k, n, a, b, a_packed, b_packed, c: vec![0.0; m * n] })
+    }
+
+    pub fn squish(&mut self) {
+        kernels::active::gemm_f32(self.m, self.k, self.n, &self.a, &self.b, &mut self.c);
+    }
+
+    pub fn ceiling(&mut self) {
+        kernels::ceiling::gemm_prepacked(self.m, self.k, self.n, &self.a_packed, &self.b_packed, &mut self.c);
+    }
+
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.k as f64 * self.n as f64
+    }
+}

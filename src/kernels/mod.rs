@@ -5,6 +5,8 @@
 pub mod reference;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod ceiling;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use simd128 as active;

@@ -27,85 +27,126 @@ unsafe fn store(p: *mut f32, v: v128) {
     v128_store(p as *mut v128, v)
 }
 
-/// Register-blocked GEMM: a 4×8 tile of C lives in eight vectors while the
-/// k loop streams one row of B and broadcasts four values of A.
+/// Columns per packed panel of B (two vectors).
+const NR: usize = 8;
+/// Rows of A per micro-tile.
+const MR: usize = 4;
+
+/// Packed, register-blocked GEMM. B is copied one 8-column panel at a time
+/// into a contiguous `k × 8` buffer (zero-padded at the right edge); the
+/// micro-kernel keeps a 4×8 tile of C in eight vectors, reads four
+/// consecutive `k` values of each A row with one load and broadcasts them
+/// lane by lane. Every output still sums its products in `k` order, so the
+/// baseline build matches the reference bit for bit.
 pub fn gemm_f32(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm_f32: buffers too small");
-    let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-    let mut i = 0;
-    // SAFETY: every pointer below stays inside a (i<m, p<k), b (p<k, j+8<=n or
-    // j+4<=n) and c (i<m, j<n), whose sizes were checked above.
-    unsafe {
-        while i + 4 <= m {
-            let mut j = 0;
-            while j + 8 <= n {
-                let mut acc = [f32x4_splat(0.0); 8];
-                for p in 0..k {
-                    let b0 = load(bp.add(p * n + j));
-                    let b1 = load(bp.add(p * n + j + 4));
-                    for r in 0..4 {
-                        let av = f32x4_splat(*ap.add((i + r) * k + p));
-                        acc[2 * r] = madd(av, b0, acc[2 * r]);
-                        acc[2 * r + 1] = madd(av, b1, acc[2 * r + 1]);
-                    }
-                }
-                for r in 0..4 {
-                    store(cp.add((i + r) * n + j), acc[2 * r]);
-                    store(cp.add((i + r) * n + j + 4), acc[2 * r + 1]);
-                }
-                j += 8;
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c[..m * n].fill(0.0);
+        return;
+    }
+    let mut panel = vec![0.0f32; k * NR];
+    let mut j = 0;
+    while j < n {
+        let w = NR.min(n - j);
+        for p in 0..k {
+            let dst = &mut panel[p * NR..p * NR + NR];
+            dst[..w].copy_from_slice(&b[p * n + j..p * n + j + w]);
+            dst[w..].fill(0.0);
+        }
+        let mut i = 0;
+        while i + MR <= m {
+            // SAFETY: rows i..i+4 of A have k values; the panel has k·8.
+            let tile = unsafe { tile_4x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
+            for (r, row) in tile.iter().enumerate() {
+                store_row(&mut c[(i + r) * n + j..(i + r) * n + j + w], row);
             }
-            while j + 4 <= n {
-                let mut acc = [f32x4_splat(0.0); 4];
-                for p in 0..k {
-                    let b0 = load(bp.add(p * n + j));
-                    for (r, accr) in acc.iter_mut().enumerate() {
-                        *accr = madd(f32x4_splat(*ap.add((i + r) * k + p)), b0, *accr);
-                    }
-                }
-                for (r, accr) in acc.iter().enumerate() {
-                    store(cp.add((i + r) * n + j), *accr);
-                }
-                j += 4;
-            }
-            for r in 0..4 {
-                gemm_row_tail(k, n, j, ap.add((i + r) * k), bp, cp.add((i + r) * n));
-            }
-            i += 4;
+            i += MR;
         }
         while i < m {
-            let mut j = 0;
-            while j + 4 <= n {
-                let mut acc = f32x4_splat(0.0);
-                for p in 0..k {
-                    acc = madd(f32x4_splat(*ap.add(i * k + p)), load(bp.add(p * n + j)), acc);
-                }
-                store(cp.add(i * n + j), acc);
-                j += 4;
-            }
-            gemm_row_tail(k, n, j, ap.add(i * k), bp, cp.add(i * n));
+            // SAFETY: row i of A has k values; the panel has k·8.
+            let row = unsafe { tile_1x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
+            store_row(&mut c[i * n + j..i * n + j + w], &row);
             i += 1;
         }
+        j += NR;
     }
 }
 
-/// Columns `j0..n` of one output row, scalar (fewer than four remain).
+/// Writes the first `dst.len()` (≤ 8) lanes of a tile row.
 #[inline(always)]
-unsafe fn gemm_row_tail(k: usize, n: usize, j0: usize, arow: *const f32, b: *const f32, crow: *mut f32) {
-    for j in j0..n {
-        let mut s = 0.0f32;
-        for p in 0..k {
-            s = fma_like(*arow.add(p), *b.add(p * n + j), s);
+fn store_row(dst: &mut [f32], row: &[v128; 2]) {
+    if dst.len() == NR {
+        // SAFETY: dst has exactly 8 floats.
+        unsafe {
+            store(dst.as_mut_ptr(), row[0]);
+            store(dst.as_mut_ptr().add(4), row[1]);
         }
-        *crow.add(j) = s;
+    } else {
+        let mut tmp = [0.0f32; NR];
+        // SAFETY: tmp has 8 floats.
+        unsafe {
+            store(tmp.as_mut_ptr(), row[0]);
+            store(tmp.as_mut_ptr().add(4), row[1]);
+        }
+        let w = dst.len();
+        dst.copy_from_slice(&tmp[..w]);
     }
 }
 
-/// Scalar multiply-add rounded like the vector path (unfused in the baseline
-/// build, so that the baseline matches the reference bit for bit).
 #[inline(always)]
-fn fma_like(a: f32, b: f32, c: f32) -> f32 {
-    a * b + c
+fn lane<const L: usize>(v: v128) -> v128 {
+    i32x4_shuffle::<L, L, L, L>(v, v)
+}
+
+/// 4 rows of A (stride k) times a packed k×8 panel.
+#[inline(always)]
+unsafe fn tile_4x8(k: usize, a: *const f32, panel: *const f32) -> [[v128; 2]; MR] {
+    let z = f32x4_splat(0.0);
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
+    let (a0, a1, a2, a3) = (a, a.add(k), a.add(2 * k), a.add(3 * k));
+    let mut p = 0;
+    macro_rules! step {
+        ($x0:expr, $x1:expr, $x2:expr, $x3:expr, $pp:expr) => {{
+            let b0 = load(panel.add($pp * NR));
+            let b1 = load(panel.add($pp * NR + 4));
+            c00 = madd($x0, b0, c00);
+            c01 = madd($x0, b1, c01);
+            c10 = madd($x1, b0, c10);
+            c11 = madd($x1, b1, c11);
+            c20 = madd($x2, b0, c20);
+            c21 = madd($x2, b1, c21);
+            c30 = madd($x3, b0, c30);
+            c31 = madd($x3, b1, c31);
+        }};
+    }
+    while p + 4 <= k {
+        let (v0, v1, v2, v3) = (load(a0.add(p)), load(a1.add(p)), load(a2.add(p)), load(a3.add(p)));
+        step!(lane::<0>(v0), lane::<0>(v1), lane::<0>(v2), lane::<0>(v3), p);
+        step!(lane::<1>(v0), lane::<1>(v1), lane::<1>(v2), lane::<1>(v3), p + 1);
+        step!(lane::<2>(v0), lane::<2>(v1), lane::<2>(v2), lane::<2>(v3), p + 2);
+        step!(lane::<3>(v0), lane::<3>(v1), lane::<3>(v2), lane::<3>(v3), p + 3);
+        p += 4;
+    }
+    while p < k {
+        step!(f32x4_splat(*a0.add(p)), f32x4_splat(*a1.add(p)), f32x4_splat(*a2.add(p)), f32x4_splat(*a3.add(p)), p);
+        p += 1;
+    }
+    [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
+}
+
+/// One row of A times a packed k×8 panel (the rows left after 4-row tiles).
+#[inline(always)]
+unsafe fn tile_1x8(k: usize, a: *const f32, panel: *const f32) -> [v128; 2] {
+    let (mut c0, mut c1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+    for p in 0..k {
+        let av = f32x4_splat(*a.add(p));
+        c0 = madd(av, load(panel.add(p * NR)), c0);
+        c1 = madd(av, load(panel.add(p * NR + 4)), c1);
+    }
+    [c0, c1]
 }
 
 macro_rules! binary {

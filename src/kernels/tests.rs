@@ -220,3 +220,20 @@ fn baseline_simd_gemm_is_bit_identical_to_reference() {
 fn relaxed_build_reports_relaxed_kernels() {
     assert_eq!(crate::kernels::active_name(), "simd128+relaxed");
 }
+
+/// The benchmark's ceiling kernel computes the same product.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn ceiling_kernel_matches_reference() {
+    use crate::kernels::ceiling;
+    let mut rng = Rng::new(9);
+    let (m, kk, n) = (8, 37, 16);
+    let a = rng.vec(m * kk, 1.0);
+    let b = rng.vec(kk * n, 1.0);
+    let (mut want, mut got) = (vec![0.0; m * n], vec![0.0; m * n]);
+    crate::kernels::reference::gemm_f32(m, kk, n, &a, &b, &mut want);
+    ceiling::gemm_prepacked(m, kk, n, &ceiling::pack_a(m, kk, &a), &ceiling::pack_b(kk, n, &b), &mut got);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()));
+    }
+}

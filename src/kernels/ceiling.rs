@@ -1,0 +1,61 @@
+//! A plain register-blocked SIMD128 GEMM micro-kernel over operands packed
+//! in advance: the practical f32 ceiling on this CPU, which the benchmark
+//! reports next to `gemm_f32` (packing included there). Not used by the
+//! runtime. A is packed as `[m/4][k][4]`, B as `[n/8][k][8]`.
+
+use core::arch::wasm32::*;
+
+pub fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; m.div_ceil(4) * 4 * k];
+    for i in 0..m {
+        for p in 0..k {
+            out[(i / 4) * k * 4 + p * 4 + i % 4] = a[i * k + p];
+        }
+    }
+    out
+}
+
+pub fn pack_b(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; n.div_ceil(8) * 8 * k];
+    for p in 0..k {
+        for j in 0..n {
+            out[(j / 8) * k * 8 + p * 8 + j % 8] = b[p * n + j];
+        }
+    }
+    out
+}
+
+/// `c = a · b` for m a multiple of 4 and n of 8.
+pub fn gemm_prepacked(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [f32]) {
+    assert!(m % 4 == 0 && n % 8 == 0 && ap.len() >= m * k && bp.len() >= k * n && c.len() >= m * n);
+    for jb in 0..n / 8 {
+        for ib in 0..m / 4 {
+            let mut acc = [f32x4_splat(0.0); 8];
+            // SAFETY: panel offsets stay within the asserted sizes.
+            unsafe {
+                let pa = ap.as_ptr().add(ib * k * 4);
+                let pb = bp.as_ptr().add(jb * k * 8);
+                for p in 0..k {
+                    let av = v128_load(pa.add(p * 4) as *const v128);
+                    let b0 = v128_load(pb.add(p * 8) as *const v128);
+                    let b1 = v128_load(pb.add(p * 8 + 4) as *const v128);
+                    let s = [
+                        i32x4_shuffle::<0, 0, 0, 0>(av, av),
+                        i32x4_shuffle::<1, 1, 1, 1>(av, av),
+                        i32x4_shuffle::<2, 2, 2, 2>(av, av),
+                        i32x4_shuffle::<3, 3, 3, 3>(av, av),
+                    ];
+                    for r in 0..4 {
+                        acc[2 * r] = f32x4_add(acc[2 * r], f32x4_mul(s[r], b0));
+                        acc[2 * r + 1] = f32x4_add(acc[2 * r + 1], f32x4_mul(s[r], b1));
+                    }
+                }
+                for r in 0..4 {
+                    let row = c.as_mut_ptr().add((ib * 4 + r) * n + jb * 8);
+                    v128_store(row as *mut v128, acc[2 * r]);
+                    v128_store(row.add(4) as *mut v128, acc[2 * r + 1]);
+                }
+            }
+        }
+    }
+}
