@@ -18,6 +18,23 @@ pub fn gemm_f32(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
     }
 }
 
+/// `c = a · b` with B given as `pack_b_f32` panels; same summation order as
+/// `gemm_f32`.
+pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &mut [f32]) {
+    use super::GEMM_NR as NR;
+    assert!(a.len() >= m * k && bp.len() >= n.div_ceil(NR) * k * NR && c.len() >= m * n, "gemm_f32_packed: buffers too small");
+    for i in 0..m {
+        for j in 0..n {
+            let (jp, jj) = (j / NR, j % NR);
+            let mut s = 0.0f32;
+            for p in 0..k {
+                s += a[i * k + p] * bp[jp * k * NR + p * NR + jj];
+            }
+            c[i * n + j] = s;
+        }
+    }
+}
+
 macro_rules! binary {
     ($name:ident, $op:tt) => {
         /// Elementwise over equal-length slices.

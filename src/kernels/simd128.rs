@@ -27,8 +27,7 @@ unsafe fn store(p: *mut f32, v: v128) {
     v128_store(p as *mut v128, v)
 }
 
-/// Columns per packed panel of B (two vectors).
-const NR: usize = 8;
+use super::GEMM_NR as NR;
 /// Rows of A per micro-tile.
 const MR: usize = 4;
 
@@ -43,35 +42,44 @@ pub fn gemm_f32(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
     if m == 0 || n == 0 {
         return;
     }
-    if k == 0 {
-        c[..m * n].fill(0.0);
-        return;
-    }
     let mut panel = vec![0.0f32; k * NR];
-    let mut j = 0;
-    while j < n {
+    for j in (0..n).step_by(NR) {
         let w = NR.min(n - j);
         for p in 0..k {
             let dst = &mut panel[p * NR..p * NR + NR];
             dst[..w].copy_from_slice(&b[p * n + j..p * n + j + w]);
             dst[w..].fill(0.0);
         }
-        let mut i = 0;
-        while i + MR <= m {
-            // SAFETY: rows i..i+4 of A have k values; the panel has k·8.
-            let tile = unsafe { tile_4x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
-            for (r, row) in tile.iter().enumerate() {
-                store_row(&mut c[(i + r) * n + j..(i + r) * n + j + w], row);
-            }
-            i += MR;
+        panel_product(m, k, n, j, a, &panel, c);
+    }
+}
+
+/// `gemm_f32` with B already packed by `pack_b_f32` (constant weights).
+pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= m * k && bp.len() >= n.div_ceil(NR) * k * NR && c.len() >= m * n, "gemm_f32_packed: buffers too small");
+    for (jp, j) in (0..n).step_by(NR).enumerate() {
+        panel_product(m, k, n, j, a, &bp[jp * k * NR..(jp + 1) * k * NR], c);
+    }
+}
+
+/// Columns `j..j+8` of C from all rows of A and one packed panel.
+#[inline(always)]
+fn panel_product(m: usize, k: usize, n: usize, j: usize, a: &[f32], panel: &[f32], c: &mut [f32]) {
+    let w = NR.min(n - j);
+    let mut i = 0;
+    while i + MR <= m {
+        // SAFETY: rows i..i+4 of A have k values; the panel has k·8.
+        let tile = unsafe { tile_4x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
+        for (r, row) in tile.iter().enumerate() {
+            store_row(&mut c[(i + r) * n + j..(i + r) * n + j + w], row);
         }
-        while i < m {
-            // SAFETY: row i of A has k values; the panel has k·8.
-            let row = unsafe { tile_1x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
-            store_row(&mut c[i * n + j..i * n + j + w], &row);
-            i += 1;
-        }
-        j += NR;
+        i += MR;
+    }
+    while i < m {
+        // SAFETY: row i of A has k values; the panel has k·8.
+        let row = unsafe { tile_1x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
+        store_row(&mut c[i * n + j..i * n + j + w], &row);
+        i += 1;
     }
 }
 

@@ -102,6 +102,19 @@ macro_rules! kernel_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn gemm_with_packed_b_equals_gemm() {
+                let mut rng = Rng::new(6);
+                for (m, kk, n) in gemm_shapes() {
+                    let a = rng.vec(m * kk, 1.0);
+                    let b = rng.vec(kk * n, 1.0);
+                    let (mut c1, mut c2) = (vec![0.0; m * n], vec![1.0; m * n]);
+                    k::gemm_f32(m, kk, n, &a, &b, &mut c1);
+                    k::gemm_f32_packed(m, kk, n, &a, &crate::kernels::pack_b_f32(kk, n, &b), &mut c2);
+                    assert_eq!(c1, c2, "{m}x{kk}x{n}");
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn gemm_overwrites_output_and_propagates_nan() {
                 let a = [1.0, f32::NAN, 2.0, 3.0];
                 let b = [1.0, 1.0, 1.0, 1.0];

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use crate::error::{Result, SquishError, UnsupportedOp};
 use crate::graph::{opset_of, AttrValue, Graph, Node};
 use crate::onnx::ops::{normalize_domain, BuildCtx, Op, Registry};
+use crate::tensor::Tensor;
 
 /// What ops may consult while being built: opsets and the registry.
 pub struct Scope<'a> {
@@ -255,6 +256,17 @@ fn build_steps(
     captures: &[Vec<String>],
     slots: &HashMap<String, usize>,
 ) -> Result<Vec<Step>> {
+    // Load-time values: initializers no graph input overrides, then the
+    // outputs of Constant nodes as they are built.
+    let mut known: HashMap<usize, Tensor> = HashMap::new();
+    let overridable: HashSet<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
+    let init_value = |slot: usize| -> Option<&Tensor> {
+        let name = slots.iter().find(|(_, &s)| s == slot).map(|(n, _)| n.as_str())?;
+        if overridable.contains(name) {
+            return None;
+        }
+        g.initializers.iter().rev().find(|(n, _)| n == name).map(|(_, t)| t)
+    };
     let mut steps = Vec::with_capacity(order.len());
     for &ni in order {
         let node = &g.nodes[ni];
@@ -271,8 +283,18 @@ fn build_steps(
                 opset,
             }])
         })?;
-        let ctx = BuildCtx { node, opset, scope, captures: &captures[ni] };
+        let input_slots: Vec<Option<usize>> = node.inputs.iter().map(|i| if i.is_empty() { None } else { slots.get(i).copied() }).collect();
+        let constants: Vec<Option<&Tensor>> =
+            input_slots.iter().map(|s| s.and_then(|s| known.get(&s).or_else(|| init_value(s)))).collect();
+        let ctx = BuildCtx { node, opset, scope, captures: &captures[ni], constants: &constants };
         let op = builder(&ctx).map_err(|e| e.in_node(node))?;
+        if node.op_type == "Constant" && node.domain.is_empty() {
+            if let (Some(out), Ok(mut vals)) = (node.outputs.first().and_then(|o| slots.get(o)), op.eval(&[])) {
+                if !vals.is_empty() {
+                    known.insert(*out, vals.swap_remove(0));
+                }
+            }
+        }
         let inputs = node
             .inputs
             .iter()

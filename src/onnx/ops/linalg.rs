@@ -10,8 +10,42 @@ use crate::kernels::active as k;
 use crate::tensor::Tensor;
 
 pub fn register(r: &mut Registry) {
-    r.insert("", "MatMul", |_| Ok(Box::new(MatMul)));
+    r.insert("", "MatMul", build_matmul);
     r.insert("", "Gemm", build_gemm);
+}
+
+/// A constant right-hand operand (k×n), packed once at load time.
+struct PackedB {
+    k: usize,
+    n: usize,
+    panels: Vec<f32>,
+}
+
+impl PackedB {
+    fn new(b: &ArrayD<f32>) -> PackedB {
+        let (k, n) = (b.shape()[0], b.shape()[1]);
+        PackedB { k, n, panels: crate::kernels::pack_b_f32(k, n, &contiguous(b)) }
+    }
+
+    /// `a · B` for `a` of shape `[…, k]`.
+    fn multiply(&self, a: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+        let last = *a.shape().last().ok_or_else(|| SquishError::op("MatMul inputs must have rank ≥ 1"))?;
+        if last != self.k {
+            return Err(SquishError::op(format!("inner dimensions differ: {:?} × [{}, {}]", a.shape(), self.k, self.n)));
+        }
+        let rows = if self.k == 0 { a.shape()[..a.ndim() - 1].iter().product() } else { a.len() / self.k };
+        let mut out = vec![0.0f32; rows * self.n];
+        k::gemm_f32_packed(rows, self.k, self.n, &contiguous(a), &self.panels, &mut out);
+        let mut shape = a.shape()[..a.ndim() - 1].to_vec();
+        shape.push(self.n);
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows·n elements"))
+    }
+}
+
+/// Packs input `i` when it is a constant 2-D float32 matrix.
+fn constant_matrix(ctx: &BuildCtx, i: usize, transpose: bool) -> Option<PackedB> {
+    let b = ctx.constant(i)?.as_f32().filter(|b| b.ndim() == 2)?;
+    Some(if transpose { PackedB::new(&b.t().as_standard_layout().into_owned()) } else { PackedB::new(b) })
 }
 
 fn f32_input<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t ArrayD<f32>> {
@@ -26,7 +60,13 @@ fn contiguous(a: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-struct MatMul;
+struct MatMul {
+    packed: Option<PackedB>,
+}
+
+fn build_matmul(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(MatMul { packed: constant_matrix(ctx, 1, false) }))
+}
 
 /// numpy `matmul` semantics: 1-D operands are promoted and the added axis
 /// removed afterwards; leading (batch) axes broadcast.
@@ -93,7 +133,13 @@ pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
 
 impl Op for MatMul {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        Ok(vec![Tensor::F32(matmul_f32(f32_input(inputs, 0)?, f32_input(inputs, 1)?)?)])
+        let a = f32_input(inputs, 0)?;
+        if let Some(p) = &self.packed {
+            if a.ndim() >= 2 {
+                return Ok(vec![Tensor::F32(p.multiply(a)?)]);
+            }
+        }
+        Ok(vec![Tensor::F32(matmul_f32(a, f32_input(inputs, 1)?)?)])
     }
 }
 
@@ -102,15 +148,19 @@ struct Gemm {
     beta: f32,
     trans_a: bool,
     trans_b: bool,
+    /// B (already transposed when transB is set), packed at load time.
+    packed: Option<PackedB>,
 }
 
 fn build_gemm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
+    let trans_b = a.int("transB", 0)? != 0;
     Ok(Box::new(Gemm {
         alpha: a.float("alpha", 1.0)?,
         beta: a.float("beta", 1.0)?,
         trans_a: a.int("transA", 0)? != 0,
-        trans_b: a.int("transB", 0)? != 0,
+        trans_b,
+        packed: constant_matrix(ctx, 1, trans_b),
     }))
 }
 
@@ -123,9 +173,16 @@ fn as_matrix(a: &ArrayD<f32>, transpose: bool, which: &str) -> Result<ArrayD<f32
 
 impl Op for Gemm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let a = as_matrix(f32_input(inputs, 0)?, self.trans_a, "A")?;
-        let b = as_matrix(f32_input(inputs, 1)?, self.trans_b, "B")?;
-        let mut y = matmul_f32(&a, &b)?;
+        let a_in = f32_input(inputs, 0)?;
+        let a_owned;
+        let a = if self.trans_a { a_owned = as_matrix(a_in, true, "A")?; &a_owned } else { a_in };
+        if a.ndim() != 2 {
+            return Err(SquishError::op(format!("Gemm input A must be 2-D, got shape {:?}", a.shape())));
+        }
+        let mut y = match &self.packed {
+            Some(p) => p.multiply(a)?,
+            None => matmul_f32(a, &as_matrix(f32_input(inputs, 1)?, self.trans_b, "B")?)?,
+        };
         if self.alpha != 1.0 {
             y.mapv_inplace(|v| v * self.alpha);
         }

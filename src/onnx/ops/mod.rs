@@ -40,9 +40,18 @@ pub struct BuildCtx<'a> {
     /// Outer values the node's subgraphs read; they follow the node's own
     /// inputs in `Op::eval`.
     pub captures: &'a [String],
+    /// Values of inputs known at load time (initializers that no graph input
+    /// can override, and outputs of `Constant` nodes), aligned with
+    /// `node.inputs`: ops use them to prepare weights once.
+    pub constants: &'a [Option<&'a Tensor>],
 }
 
 impl<'a> BuildCtx<'a> {
+    /// The load-time value of input `i`, if it is a constant.
+    pub fn constant(&self, i: usize) -> Option<&'a Tensor> {
+        self.constants.get(i).copied().flatten()
+    }
+
     pub fn attrs(&self) -> Attrs<'a> {
         Attrs::new(self.node)
     }
@@ -139,5 +148,5 @@ pub fn build_standalone(node: &Node, opset: i64) -> Result<Box<dyn Op>> {
     let opsets = [(String::new(), opset)];
     let scope = crate::runtime::Scope { opsets: &opsets, registry: &registry };
     let builder = registry.get(&node.domain, &node.op_type).expect("op registered");
-    builder(&BuildCtx { node, opset, scope: &scope, captures: &[] })
+    builder(&BuildCtx { node, opset, scope: &scope, captures: &[], constants: &[] })
 }
