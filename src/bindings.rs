@@ -70,17 +70,17 @@ impl Engine {
         to_js(&summarize(self.session.model(), self.file_bytes))
     }
 
+    /// Runs once and returns `[{ node, op_type, ms }]` in execution order.
+    pub fn profile(&self, inputs: Array) -> Result<JsValue, JsError> {
+        let named = named_inputs(&inputs)?;
+        let (_, timings) = self.session.run_profiled(named).map_err(js_err)?;
+        to_js(&timings)
+    }
+
     /// Runs the model. `inputs` is an array of tensor objects; the result is
     /// `{ outputs: [tensor…], peakBytes }`.
     pub fn run(&self, inputs: Array) -> Result<JsValue, JsError> {
-        let mut named = Vec::with_capacity(inputs.length() as usize);
-        for (i, v) in inputs.iter().enumerate() {
-            let name = Reflect::get(&v, &"name".into()).ok().and_then(|n| n.as_string()).ok_or_else(|| {
-                JsError::new(&format!("input #{i}: tensor object has no 'name'"))
-            })?;
-            let t = tensor_from_js(&v).map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
-            named.push((name, t));
-        }
+        let named = named_inputs(&inputs)?;
         let result = self.session.run(named).map_err(js_err)?;
         let outputs = Array::new();
         for (name, t) in &result.outputs {
@@ -91,6 +91,19 @@ impl Engine {
         set(&obj, "peakBytes", &JsValue::from_f64(result.peak_bytes as f64))?;
         Ok(obj.into())
     }
+}
+
+fn named_inputs(inputs: &Array) -> Result<Vec<(String, Tensor)>, JsError> {
+    let mut named = Vec::with_capacity(inputs.length() as usize);
+    for (i, v) in inputs.iter().enumerate() {
+        let name = Reflect::get(&v, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string())
+            .ok_or_else(|| JsError::new(&format!("input #{i}: tensor object has no 'name'")))?;
+        let t = tensor_from_js(&v).map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
+        named.push((name, t));
+    }
+    Ok(named)
 }
 
 /// Parses a `.npy` file into a tensor object.

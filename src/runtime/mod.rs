@@ -2,6 +2,7 @@
 //! freeing every intermediate value after its last reader. Subgraphs (If
 //! branches) are `SubGraph`s run by the same executor.
 
+mod clock;
 mod plan;
 
 use std::collections::HashMap;
@@ -15,6 +16,14 @@ pub use plan::{node_captures, Plan, Scope, Source};
 pub struct Session {
     model: Model,
     plan: Plan,
+}
+
+/// Wall time of one node in a profiled run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeTiming {
+    pub node: String,
+    pub op_type: String,
+    pub ms: f64,
 }
 
 #[derive(Debug)]
@@ -44,7 +53,12 @@ impl<'a> Value<'a> {
 
 /// Runs a planned graph. `feeds` binds graph inputs (owned) and outer
 /// values (borrowed) to their slots. Returns the outputs and peak bytes.
-fn execute<'a>(plan: &Plan, graph: &'a Graph, feeds: Vec<(usize, Value<'a>)>) -> Result<(Vec<Tensor>, usize)> {
+fn execute<'a>(
+    plan: &Plan,
+    graph: &'a Graph,
+    feeds: Vec<(usize, Value<'a>)>,
+    mut timings: Option<&mut Vec<NodeTiming>>,
+) -> Result<(Vec<Tensor>, usize)> {
     let mut values: Vec<Value> = plan
         .sources
         .iter()
@@ -64,7 +78,11 @@ fn execute<'a>(plan: &Plan, graph: &'a Graph, feeds: Vec<(usize, Value<'a>)>) ->
     for step in &plan.steps {
         let node = &graph.nodes[step.node];
         let args: Vec<Option<&Tensor>> = step.inputs.iter().map(|s| s.and_then(|s| values[s].get())).collect();
+        let t0 = timings.as_ref().map(|_| clock::now_ms());
         let results = step.op.eval(&args).map_err(|e| e.in_node(node))?;
+        if let (Some(t), Some(t0)) = (timings.as_deref_mut(), t0) {
+            t.push(NodeTiming { node: node.name.clone(), op_type: node.op_type.clone(), ms: clock::now_ms() - t0 });
+        }
         if results.len() < step.outputs.iter().flatten().count() {
             return Err(SquishError::Node {
                 node: node.name.clone(),
@@ -125,7 +143,7 @@ impl SubGraph {
                 feeds.push((slot, Value::Borrowed(t)));
             }
         }
-        Ok(execute(&self.plan, &self.graph, feeds)?.0)
+        Ok(execute(&self.plan, &self.graph, feeds, None)?.0)
     }
 }
 
@@ -197,6 +215,17 @@ impl Session {
     }
 
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<RunResult> {
+        self.run_inner(inputs, None)
+    }
+
+    /// Runs and records each node's wall time, in execution order.
+    pub fn run_profiled(&self, inputs: Vec<(String, Tensor)>) -> Result<(RunResult, Vec<NodeTiming>)> {
+        let mut timings = Vec::with_capacity(self.plan.steps.len());
+        let result = self.run_inner(inputs, Some(&mut timings))?;
+        Ok((result, timings))
+    }
+
+    fn run_inner(&self, inputs: Vec<(String, Tensor)>, timings: Option<&mut Vec<NodeTiming>>) -> Result<RunResult> {
         self.check_inputs(&inputs)?;
         let plan = &self.plan;
         let mut feeds = Vec::with_capacity(inputs.len());
@@ -206,7 +235,7 @@ impl Session {
                 feeds.push((slot, Value::Owned(t)));
             }
         }
-        let (tensors, peak_bytes) = execute(plan, &self.model.graph, feeds)?;
+        let (tensors, peak_bytes) = execute(plan, &self.model.graph, feeds, timings)?;
         let outputs = self.model.graph.outputs.iter().map(|o| o.name.clone()).zip(tensors).collect();
         Ok(RunResult { outputs, peak_bytes })
     }

@@ -7,7 +7,7 @@ use half::{bf16, f16};
 use ndarray::{ArrayD, IxDyn};
 use num_traits::Float;
 
-use super::elementwise::{broadcast_shapes, broadcast_with, erf};
+use super::elementwise::{broadcast_shapes, broadcast_with, erf_f32};
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
@@ -65,8 +65,8 @@ impl Pointwise {
             Pointwise::Celu(a) => x.max(zero) + (c::<F>(a) * ((x / c(a)).exp() - one)).min(zero),
             Pointwise::Softplus => if x > c(20.0) { x } else { x.exp().ln_1p() },
             Pointwise::Gelu { tanh: false } => {
-                let v = x.to_f64().unwrap_or(f64::NAN);
-                F::from(0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))).unwrap_or(F::nan())
+                let v = x.to_f32().unwrap_or(f32::NAN);
+                F::from(0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2))).unwrap_or(F::nan())
             }
             Pointwise::Gelu { tanh: true } => {
                 let k0 = c::<F>(0.797_884_6); // sqrt(2/π)

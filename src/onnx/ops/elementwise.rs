@@ -345,6 +345,24 @@ pub fn erf(x: f64) -> f64 {
     }
 }
 
+/// erf for f32 as a rational approximation on [-4, 4] (numerator odd,
+/// degree 13; denominator even, degree 8): within a few ulp of the true
+/// value and an order of magnitude cheaper than the f64 series. Beyond ±4,
+/// erf is ±1 in f32.
+pub fn erf_f32(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.726_142_3e-10f32;
+    for c in [2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600e-3, -1.609_603_3e-2] {
+        p = p * x2 + c;
+    }
+    let mut q = -1.456_607_2e-5f32;
+    for c in [-2.133_740_6e-4, -1.682_827e-3, -7.373_329e-3, -1.426_474e-2] {
+        q = q * x2 + c;
+    }
+    x * p / q
+}
+
 fn unary_f64(name: &str, x: f64) -> f64 {
     match name {
         "Abs" => x.abs(),
@@ -382,6 +400,7 @@ fn unary_f32(name: &str, x: f32) -> f32 {
         "Floor" => x.floor(),
         "Ceil" => x.ceil(),
         "Round" => x.round_ties_even(),
+        "Erf" => erf_f32(x),
         _ => unary_f64(name, x as f64) as f32,
     }
 }
@@ -421,6 +440,18 @@ mod tests {
         for (x, want) in [(0.0, 0.0), (f64::INFINITY, 1.0), (-40.0, -1.0), (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (3.0, 0.9999779095030014), (-1.5, -0.9661051464753108)] {
             assert!((erf(x) - want).abs() < 1e-14, "erf({x}) = {} not {want}", erf(x));
         }
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn erf_f32_is_within_a_few_ulp() {
+        let mut worst = 0.0f64;
+        for i in -6000..=6000 {
+            let x = i as f32 / 1000.0;
+            let err = (erf_f32(x) as f64 - erf(x as f64)).abs();
+            worst = worst.max(err / f32::EPSILON as f64);
+        }
+        // Absolute error in units of f32 epsilon (|erf| ≤ 1).
+        assert!(worst <= 4.0, "worst error {worst} eps");
     }
 
     #[wasm_bindgen_test(unsupported = test)]
