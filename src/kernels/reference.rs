@@ -51,6 +51,14 @@ binary!(sub_f32, -);
 binary!(mul_f32, *);
 binary!(div_f32, /);
 
+/// `y += alpha · x` over equal-length slices.
+pub fn axpy_f32(alpha: f32, x: &[f32], y: &mut [f32]) {
+    assert!(x.len() == y.len(), "axpy_f32: length mismatch");
+    for (yv, &xv) in y.iter_mut().zip(x) {
+        *yv += alpha * xv;
+    }
+}
+
 /// `max(x, 0)` in place; NaN stays NaN.
 pub fn relu_f32(x: &mut [f32]) {
     for v in x {

@@ -182,6 +182,25 @@ binary!(sub_f32, f32x4_sub, -);
 binary!(mul_f32, f32x4_mul, *);
 binary!(div_f32, f32x4_div, /);
 
+/// `y += alpha · x` over equal-length slices.
+pub fn axpy_f32(alpha: f32, x: &[f32], y: &mut [f32]) {
+    assert!(x.len() == y.len(), "axpy_f32: length mismatch");
+    let n = y.len();
+    let av = f32x4_splat(alpha);
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for every vector access; both slices have length n.
+    unsafe {
+        while i + 4 <= n {
+            let p = y.as_mut_ptr().add(i);
+            store(p, madd(av, load(x.as_ptr().add(i)), load(p)));
+            i += 4;
+        }
+    }
+    for j in i..n {
+        y[j] += alpha * x[j];
+    }
+}
+
 /// `max(x, 0)` in place; `pmax` keeps NaN and -0 exactly as the reference does.
 pub fn relu_f32(x: &mut [f32]) {
     let n = x.len();

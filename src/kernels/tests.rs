@@ -149,6 +149,22 @@ macro_rules! kernel_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn axpy_within_two_roundings() {
+                let mut rng = Rng::new(8);
+                for n in [0usize, 1, 3, 4, 9, 64, 257] {
+                    let x = rng.vec(n, 4.0);
+                    let y0 = rng.vec(n, 4.0);
+                    let mut y = y0.clone();
+                    k::axpy_f32(0.75, &x, &mut y);
+                    for i in 0..n {
+                        let e = y0[i] as f64 + 0.75 * x[i] as f64;
+                        let scale = y0[i].abs() as f64 + (0.75 * x[i]).abs() as f64;
+                        assert!((y[i] as f64 - e).abs() <= 2.0 * bounds::ELEMENTWISE_F32_REL * scale, "n={n} i={i}");
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn relu_matches_definition_including_nan_and_signed_zero() {
                 let mut rng = Rng::new(3);
                 for n in [0usize, 1, 4, 7, 33] {

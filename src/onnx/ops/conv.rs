@@ -89,26 +89,45 @@ fn im2col(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [f32
     }
 }
 
-/// One channel, one filter: direct sliding window (depthwise convolution).
+/// One channel, one filter (depthwise convolution), tap by tap: each kernel
+/// tap adds `w · (shifted input row)` to whole output rows with the axpy
+/// kernel. Strided inputs are first split into `stride` column phases so
+/// that every tap reads a contiguous run.
 fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) {
     let (kh, kw) = (g.kernel[0], g.kernel[1]);
     let (oh, ow) = (g.output[0], g.output[1]);
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let mut s = 0.0f32;
-            for ky in 0..kh {
-                let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+    let (sy, sx) = (g.strides[0], g.strides[1]);
+    out[..oh * ow].fill(0.0);
+    // phases[ph] holds columns ph, ph + sx, ph + 2·sx, … of every row.
+    let phase_len: Vec<usize> = (0..sx).map(|ph| if ph < w { (w - ph).div_ceil(sx) } else { 0 }).collect();
+    let phases: Vec<Vec<f32>> = if sx == 1 {
+        Vec::new()
+    } else {
+        (0..sx).map(|ph| (0..h).flat_map(|iy| (0..phase_len[ph]).map(move |j| x[iy * w + ph + j * sx])).collect()).collect()
+    };
+    for ky in 0..kh {
+        for kx in 0..kw {
+            let wv = wt[ky * kw + kx];
+            let t = (kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
+            let (q, ph) = (t.div_euclid(sx as isize), t.rem_euclid(sx as isize) as usize);
+            let len = phase_len[ph] as isize;
+            // Output columns whose source index ox + q lies inside the phase row.
+            let lo = (-q).max(0).min(ow as isize) as usize;
+            let hi = (len - q).clamp(0, ow as isize) as usize;
+            if lo >= hi {
+                continue;
+            }
+            for oy in 0..oh {
+                let iy = (oy * sy + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
                 if iy < 0 || iy >= h as isize {
                     continue;
                 }
-                for kx in 0..kw {
-                    let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
-                    if ix >= 0 && ix < w as isize {
-                        s += x[iy as usize * w + ix as usize] * wt[ky * kw + kx];
-                    }
-                }
+                let src_row: &[f32] = if sx == 1 { &x[iy as usize * w..(iy as usize + 1) * w] } else {
+                    &phases[ph][iy as usize * phase_len[ph]..(iy as usize + 1) * phase_len[ph]]
+                };
+                let src = &src_row[(lo as isize + q) as usize..(hi as isize + q) as usize];
+                k::axpy_f32(wv, src, &mut out[oy * ow + lo..oy * ow + hi]);
             }
-            out[oy * ow + ox] = s;
         }
     }
 }

@@ -153,6 +153,23 @@ fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>>
             kernel(sa, sb, &mut out);
             return Ok(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("same shape"));
         }
+        // A scalar operand (x·0.5, x + 1): a vector splat, no broadcast walk.
+        if sb.len() == 1 && b.ndim() <= a.ndim() && !sa.is_empty() {
+            let splat = vec![sb[0]; sa.len().min(4096)];
+            let mut out = vec![0.0; sa.len()];
+            for (o, x) in out.chunks_mut(splat.len().max(1)).zip(sa.chunks(splat.len().max(1))) {
+                kernel(x, &splat[..x.len()], o);
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(a.shape()), out).expect("same shape"));
+        }
+        if sa.len() == 1 && a.ndim() <= b.ndim() && sb.len() > 1 {
+            let splat = vec![sa[0]; sb.len().min(4096)];
+            let mut out = vec![0.0; sb.len()];
+            for (o, y) in out.chunks_mut(splat.len()).zip(sb.chunks(splat.len())) {
+                kernel(&splat[..y.len()], y, o);
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(b.shape()), out).expect("same shape"));
+        }
         let b_core: Vec<usize> = b.shape().iter().copied().skip_while(|&d| d == 1).collect();
         if b.len() > 1 && b.ndim() <= a.ndim() && a.shape().ends_with(&b_core) {
             let mut out = vec![0.0; sa.len()];
@@ -299,11 +316,16 @@ const UNARY_NAMES: [&str; 22] = [
     "Acos", "Atan", "Sinh", "Cosh", "Sign", "IsNaN", "IsInf", "Softsign",
 ];
 
-struct Unary(&'static str);
+struct Unary {
+    name: &'static str,
+    /// `None` for IsNaN/IsInf, which map to bool.
+    f32_fn: Option<fn(f32) -> f32>,
+    f64_fn: Option<fn(f64) -> f64>,
+}
 
 fn build_unary(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let name = UNARY_NAMES.iter().find(|n| **n == ctx.node.op_type).expect("registered from UNARY_NAMES");
-    Ok(Box::new(Unary(name)))
+    Ok(Box::new(Unary { name, f32_fn: unary_f32_fn(name), f64_fn: unary_f64_fn(name) }))
 }
 
 /// The error function to near f64 precision: its Taylor series for
@@ -363,63 +385,54 @@ pub fn erf_f32(x: f32) -> f32 {
     x * p / q
 }
 
-fn unary_f64(name: &str, x: f64) -> f64 {
-    match name {
-        "Abs" => x.abs(),
-        "Neg" => -x,
-        "Exp" => x.exp(),
-        "Log" => x.ln(),
-        "Sqrt" => x.sqrt(),
-        "Reciprocal" => 1.0 / x,
-        "Floor" => x.floor(),
-        "Ceil" => x.ceil(),
-        "Round" => x.round_ties_even(),
-        "Erf" => erf(x),
-        "Sin" => x.sin(),
-        "Cos" => x.cos(),
-        "Tan" => x.tan(),
-        "Asin" => x.asin(),
-        "Acos" => x.acos(),
-        "Atan" => x.atan(),
-        "Sinh" => x.sinh(),
-        "Cosh" => x.cosh(),
-        "Sign" => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
-        "Softsign" => x / (1.0 + x.abs()),
-        _ => f64::NAN,
-    }
+macro_rules! unary_table {
+    ($name:ident, $t:ty, $erf:expr) => {
+        /// The scalar function of a unary op, resolved once at build time.
+        fn $name(op: &str) -> Option<fn($t) -> $t> {
+            Some(match op {
+                "Abs" => <$t>::abs,
+                "Neg" => |x| -x,
+                "Exp" => <$t>::exp,
+                "Log" => <$t>::ln,
+                "Sqrt" => <$t>::sqrt,
+                "Reciprocal" => |x| 1.0 / x,
+                "Floor" => <$t>::floor,
+                "Ceil" => <$t>::ceil,
+                "Round" => <$t>::round_ties_even,
+                "Erf" => $erf,
+                "Sin" => <$t>::sin,
+                "Cos" => <$t>::cos,
+                "Tan" => <$t>::tan,
+                "Asin" => <$t>::asin,
+                "Acos" => <$t>::acos,
+                "Atan" => <$t>::atan,
+                "Sinh" => <$t>::sinh,
+                "Cosh" => <$t>::cosh,
+                "Sign" => |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
+                "Softsign" => |x| x / (1.0 + x.abs()),
+                _ => return None,
+            })
+        }
+    };
 }
-
-fn unary_f32(name: &str, x: f32) -> f32 {
-    match name {
-        "Abs" => x.abs(),
-        "Neg" => -x,
-        "Exp" => x.exp(),
-        "Log" => x.ln(),
-        "Sqrt" => x.sqrt(),
-        "Reciprocal" => 1.0 / x,
-        "Floor" => x.floor(),
-        "Ceil" => x.ceil(),
-        "Round" => x.round_ties_even(),
-        "Erf" => erf_f32(x),
-        _ => unary_f64(name, x as f64) as f32,
-    }
-}
+unary_table!(unary_f32_fn, f32, erf_f32);
+unary_table!(unary_f64_fn, f64, erf);
 
 impl Op for Unary {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required(inputs, 0)?;
-        let name = self.0;
-        if name == "IsNaN" || name == "IsInf" {
+        let name = self.name;
+        let (Some(f32_fn), Some(f64_fn)) = (self.f32_fn, self.f64_fn) else {
             let v = x.to_f64_vec();
             let out: Vec<bool> = v.iter().map(|f| if name == "IsNaN" { f.is_nan() } else { f.is_infinite() }).collect();
             return Ok(vec![Tensor::from_vec(x.shape(), out)?]);
-        }
+        };
         Ok(vec![match x {
-            Tensor::F32(a) => Tensor::F32(a.mapv(|v| unary_f32(name, v))),
-            Tensor::F64(a) => Tensor::F64(a.mapv(|v| unary_f64(name, v))),
-            Tensor::F16(a) => Tensor::F16(a.mapv(|v| f16::from_f32(unary_f32(name, v.to_f32())))),
-            Tensor::BF16(a) => Tensor::BF16(a.mapv(|v| bf16::from_f32(unary_f32(name, v.to_f32())))),
-            Tensor::I32(a) if matches!(name, "Abs" | "Neg" | "Sign") => Tensor::I32(a.mapv(|v| unary_f64(name, v as f64) as i32)),
+            Tensor::F32(a) => Tensor::F32(a.mapv(f32_fn)),
+            Tensor::F64(a) => Tensor::F64(a.mapv(f64_fn)),
+            Tensor::F16(a) => Tensor::F16(a.mapv(|v| f16::from_f32(f32_fn(v.to_f32())))),
+            Tensor::BF16(a) => Tensor::BF16(a.mapv(|v| bf16::from_f32(f32_fn(v.to_f32())))),
+            Tensor::I32(a) if matches!(name, "Abs" | "Neg" | "Sign") => Tensor::I32(a.mapv(|v| f64_fn(v as f64) as i32)),
             Tensor::I64(a) if matches!(name, "Abs" | "Neg" | "Sign") => Tensor::I64(a.mapv(|v| match name {
                 "Abs" => v.wrapping_abs(),
                 "Neg" => v.wrapping_neg(),
