@@ -1,0 +1,77 @@
+// Shared by the Node and the browser benchmark: inputs from a model's
+// declared signature, alternating timing loops, summary statistics.
+
+/** Deterministic inputs for `summary.inputs` (symbolic dims = 1). */
+export function makeInputs(summary) {
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return summary.inputs.map((v) => {
+    const dims = (v.shape ?? []).map((d) => (/^\d+$/.test(d) ? Number(d) : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const name = v.name.toLowerCase();
+    if (v.dtype === 'int64') {
+      const data = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) data[i] = name.includes('mask') ? 1n : name.includes('type') ? 0n : BigInt(Math.floor(rand() * 1000));
+      return { name: v.name, dtype: 'int64', dims, data };
+    }
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = rand() * 2 - 1;
+    return { name: v.name, dtype: 'float32', dims, data };
+  });
+}
+
+export function stats(times) {
+  const s = [...times].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { median_ms: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min_ms: s[0] };
+}
+
+/**
+ * Times several runners on one model: warm-up, then `runs` rounds in which
+ * every runner runs once, the order rotating each round (A B, B A, …).
+ * Each runner: { engine, variant, run: async () => void } or { …, error }.
+ */
+export async function timeAlternating(runners, { warmup, runs, now }) {
+  const live = runners.filter((r) => !r.error);
+  for (const r of live) {
+    try {
+      for (let i = 0; i < warmup; i++) await r.run();
+    } catch (e) {
+      r.error = `run failed: ${e.message ?? e}`;
+    }
+  }
+  const ok = live.filter((r) => !r.error);
+  const times = new Map(ok.map((r) => [r, []]));
+  for (let round = 0; round < runs; round++) {
+    for (let j = 0; j < ok.length; j++) {
+      const r = ok[(round + j) % ok.length];
+      const t0 = now();
+      await r.run();
+      times.get(r).push(now() - t0);
+    }
+  }
+  return runners.map((r) => (r.error ? { engine: r.engine, variant: r.variant, error: r.error }
+    : { engine: r.engine, variant: r.variant, ...stats(times.get(r)) }));
+}
+
+/** GFLOP/s of Squish's GEMM and the prepacked ceiling kernel, alternating. */
+export function gemmFigures(mod, sizes, now) {
+  const out = [];
+  for (const n of sizes) {
+    const g = new mod.GemmBench(n, n, n);
+    const reps = n <= 256 ? 30 : 3;
+    for (let i = 0; i < 3; i++) { g.squish(); g.ceiling(); }
+    const best = { squish: Infinity, ceiling: Infinity };
+    for (let round = 0; round < 5; round++) {
+      for (const which of round % 2 ? ['ceiling', 'squish'] : ['squish', 'ceiling']) {
+        const t0 = now();
+        for (let i = 0; i < reps; i++) g[which]();
+        best[which] = Math.min(best[which], (now() - t0) / reps);
+      }
+    }
+    out.push({ kernel: `squish_gemm_f32_${n}`, gflops: g.flops() / best.squish / 1e6 });
+    out.push({ kernel: `ceiling_gemm_f32_${n}`, gflops: g.flops() / best.ceiling / 1e6 });
+    g.free();
+  }
+  return out;
+}

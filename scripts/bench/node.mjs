@@ -1,0 +1,51 @@
+// The Node half of the benchmark: Squish's baseline SIMD128 build (Node 20
+// cannot run the relaxed build correctly) against onnxruntime-web's wasm
+// backend, single thread.
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-web';
+import { loadEngine } from '../../www/cli/engine.mjs';
+import { gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+
+ort.env.wasm.numThreads = 1;
+ort.env.logLevel = 'error';
+
+export function toOrtFeeds(inputs) {
+  return Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype, t.data, t.dims)]));
+}
+
+export async function benchNode(models, { warmup, runs, log }) {
+  const squish = await loadEngine();
+  const now = () => performance.now();
+  const results = [];
+  for (const m of models) {
+    const bytes = readFileSync(m.path);
+    let inputs;
+    try {
+      inputs = makeInputs(squish.inspect(bytes));
+    } catch (e) {
+      results.push({ model: m.name, runtime: 'node', error: `cannot read model: ${e.message}` });
+      continue;
+    }
+    const runners = [];
+    try {
+      const eng = new squish.Engine(bytes);
+      runners.push({ engine: 'squish', variant: 'simd128', run: async () => eng.run(inputs) });
+    } catch (e) {
+      runners.push({ engine: 'squish', variant: 'simd128', error: e.message });
+    }
+    runners.push({ engine: 'squish', variant: 'relaxed', error: 'not run in Node: Node 20 lacks correct relaxed SIMD (see README)' });
+    try {
+      const sess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      const feeds = toOrtFeeds(inputs);
+      runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', run: () => sess.run(feeds) });
+    } catch (e) {
+      runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', error: e.message });
+    }
+    for (const r of await timeAlternating(runners, { warmup, runs, now })) {
+      results.push({ model: m.name, runtime: 'node', ...r });
+    }
+    log(`[bench] node ${m.name} done`);
+  }
+  const kernels = gemmFigures(squish, [256, 1024], now).map((k) => ({ ...k, runtime: 'node', variant: 'simd128' }));
+  return { results, kernels };
+}

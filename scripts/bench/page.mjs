@@ -1,0 +1,50 @@
+// The browser half of the benchmark, driven by run.mjs through Playwright:
+// both Squish builds and onnxruntime-web (wasm, 1 thread) in one page.
+import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
+import * as simd from '/www/pkg/simd/squish.js';
+import * as relaxed from '/www/pkg/relaxed/squish.js';
+import { gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+
+ort.env.wasm.numThreads = 1;
+ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+ort.env.logLevel = 'error';
+
+const builds = { simd128: simd, relaxed };
+const ready = Promise.all([simd.default(), relaxed.default()]);
+const now = () => performance.now();
+
+window.runModel = async ({ name, url, warmup, runs }) => {
+  await ready;
+  const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const inputs = makeInputs(simd.inspect(bytes));
+  const runners = [];
+  for (const [variant, mod] of Object.entries(builds)) {
+    try {
+      const eng = new mod.Engine(bytes);
+      runners.push({ engine: 'squish', variant, run: async () => eng.run(inputs) });
+    } catch (e) {
+      runners.push({ engine: 'squish', variant, error: e.message });
+    }
+  }
+  try {
+    const sess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    const feeds = Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype, t.data, t.dims)]));
+    runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', run: () => sess.run(feeds) });
+  } catch (e) {
+    runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', error: String(e.message ?? e) });
+  }
+  const out = await timeAlternating(runners, { warmup, runs, now });
+  return out.map((r) => ({ model: name, runtime: 'chromium', ...r }));
+};
+
+window.runKernels = async () => {
+  await ready;
+  const out = [];
+  for (const [variant, mod] of Object.entries(builds)) {
+    for (const k of gemmFigures(mod, [256, 1024], now)) out.push({ ...k, runtime: 'chromium', variant });
+  }
+  return out;
+};
+
+document.getElementById('status').textContent = 'ready';
+window.benchReady = true;
