@@ -31,17 +31,18 @@ use super::GEMM_NR as NR;
 /// Rows of A per micro-tile.
 const MR: usize = 4;
 
-/// Packed, register-blocked GEMM. B is copied one 8-column panel at a time
-/// into a contiguous `k × 8` buffer (zero-padded at the right edge); the
-/// micro-kernel keeps a 4×8 tile of C in eight vectors, reads four
-/// consecutive `k` values of each A row with one load and broadcasts them
-/// lane by lane. Every output still sums its products in `k` order, so the
+/// Packed, register-blocked GEMM. A is packed once into 4-row panels laid
+/// out `k × 4` (zero rows pad the last one), B one 8-column panel at a time
+/// into `k × 8`; the micro-kernel keeps a 4×8 tile of C in eight vectors and
+/// per `k` step does one A load, four lane broadcasts, two B loads and eight
+/// multiply-adds. Every output still sums its products in `k` order, so the
 /// baseline build matches the reference bit for bit.
 pub fn gemm_f32(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm_f32: buffers too small");
     if m == 0 || n == 0 {
         return;
     }
+    let a_panels = pack_a(m, k, a);
     let mut panel = vec![0.0f32; k * NR];
     for j in (0..n).step_by(NR) {
         let w = NR.min(n - j);
@@ -50,36 +51,49 @@ pub fn gemm_f32(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
             dst[..w].copy_from_slice(&b[p * n + j..p * n + j + w]);
             dst[w..].fill(0.0);
         }
-        panel_product(m, k, n, j, a, &panel, c);
+        panel_product(m, k, n, j, &a_panels, &panel, c);
     }
 }
 
 /// `gemm_f32` with B already packed by `pack_b_f32` (constant weights).
 pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && bp.len() >= n.div_ceil(NR) * k * NR && c.len() >= m * n, "gemm_f32_packed: buffers too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let a_panels = pack_a(m, k, a);
     for (jp, j) in (0..n).step_by(NR).enumerate() {
-        panel_product(m, k, n, j, a, &bp[jp * k * NR..(jp + 1) * k * NR], c);
+        panel_product(m, k, n, j, &a_panels, &bp[jp * k * NR..(jp + 1) * k * NR], c);
     }
 }
 
-/// Columns `j..j+8` of C from all rows of A and one packed panel.
-#[inline(always)]
-fn panel_product(m: usize, k: usize, n: usize, j: usize, a: &[f32], panel: &[f32], c: &mut [f32]) {
-    let w = NR.min(n - j);
-    let mut i = 0;
-    while i + MR <= m {
-        // SAFETY: rows i..i+4 of A have k values; the panel has k·8.
-        let tile = unsafe { tile_4x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
-        for (r, row) in tile.iter().enumerate() {
-            store_row(&mut c[(i + r) * n + j..(i + r) * n + j + w], row);
+/// A as panels of 4 rows, each `k × 4` (row r of the panel in lane r).
+fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
+    let blocks = m.div_ceil(MR);
+    let mut out = vec![0.0f32; blocks * k * MR];
+    for ib in 0..blocks {
+        let dst = &mut out[ib * k * MR..(ib + 1) * k * MR];
+        for r in 0..MR.min(m - ib * MR) {
+            let row = &a[(ib * MR + r) * k..(ib * MR + r + 1) * k];
+            for (p, &v) in row.iter().enumerate() {
+                dst[p * MR + r] = v;
+            }
         }
-        i += MR;
     }
-    while i < m {
-        // SAFETY: row i of A has k values; the panel has k·8.
-        let row = unsafe { tile_1x8(k, a.as_ptr().add(i * k), panel.as_ptr()) };
-        store_row(&mut c[i * n + j..i * n + j + w], &row);
-        i += 1;
+    out
+}
+
+/// Columns `j..j+8` of C from all panels of A and one packed panel of B.
+#[inline(always)]
+fn panel_product(m: usize, k: usize, n: usize, j: usize, a_panels: &[f32], panel: &[f32], c: &mut [f32]) {
+    let w = NR.min(n - j);
+    for ib in 0..m.div_ceil(MR) {
+        // SAFETY: each A panel holds k·4 floats, the B panel k·8.
+        let tile = unsafe { tile_4x8(k, a_panels.as_ptr().add(ib * k * MR), panel.as_ptr()) };
+        for (r, row) in tile.iter().enumerate().take(m - ib * MR) {
+            let i = ib * MR + r;
+            store_row(&mut c[i * n + j..i * n + j + w], row);
+        }
     }
 }
 
@@ -109,52 +123,26 @@ fn lane<const L: usize>(v: v128) -> v128 {
     i32x4_shuffle::<L, L, L, L>(v, v)
 }
 
-/// 4 rows of A (stride k) times a packed k×8 panel.
+/// A packed 4-row panel (`k × 4`) times a packed `k × 8` panel of B.
 #[inline(always)]
-unsafe fn tile_4x8(k: usize, a: *const f32, panel: *const f32) -> [[v128; 2]; MR] {
+unsafe fn tile_4x8(k: usize, ap: *const f32, panel: *const f32) -> [[v128; 2]; MR] {
     let z = f32x4_splat(0.0);
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
-    let (a0, a1, a2, a3) = (a, a.add(k), a.add(2 * k), a.add(3 * k));
-    let mut p = 0;
-    macro_rules! step {
-        ($x0:expr, $x1:expr, $x2:expr, $x3:expr, $pp:expr) => {{
-            let b0 = load(panel.add($pp * NR));
-            let b1 = load(panel.add($pp * NR + 4));
-            c00 = madd($x0, b0, c00);
-            c01 = madd($x0, b1, c01);
-            c10 = madd($x1, b0, c10);
-            c11 = madd($x1, b1, c11);
-            c20 = madd($x2, b0, c20);
-            c21 = madd($x2, b1, c21);
-            c30 = madd($x3, b0, c30);
-            c31 = madd($x3, b1, c31);
-        }};
-    }
-    while p + 4 <= k {
-        let (v0, v1, v2, v3) = (load(a0.add(p)), load(a1.add(p)), load(a2.add(p)), load(a3.add(p)));
-        step!(lane::<0>(v0), lane::<0>(v1), lane::<0>(v2), lane::<0>(v3), p);
-        step!(lane::<1>(v0), lane::<1>(v1), lane::<1>(v2), lane::<1>(v3), p + 1);
-        step!(lane::<2>(v0), lane::<2>(v1), lane::<2>(v2), lane::<2>(v3), p + 2);
-        step!(lane::<3>(v0), lane::<3>(v1), lane::<3>(v2), lane::<3>(v3), p + 3);
-        p += 4;
-    }
-    while p < k {
-        step!(f32x4_splat(*a0.add(p)), f32x4_splat(*a1.add(p)), f32x4_splat(*a2.add(p)), f32x4_splat(*a3.add(p)), p);
-        p += 1;
+    for p in 0..k {
+        let av = load(ap.add(p * MR));
+        let b0 = load(panel.add(p * NR));
+        let b1 = load(panel.add(p * NR + 4));
+        let (x0, x1, x2, x3) = (lane::<0>(av), lane::<1>(av), lane::<2>(av), lane::<3>(av));
+        c00 = madd(x0, b0, c00);
+        c01 = madd(x0, b1, c01);
+        c10 = madd(x1, b0, c10);
+        c11 = madd(x1, b1, c11);
+        c20 = madd(x2, b0, c20);
+        c21 = madd(x2, b1, c21);
+        c30 = madd(x3, b0, c30);
+        c31 = madd(x3, b1, c31);
     }
     [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
-}
-
-/// One row of A times a packed k×8 panel (the rows left after 4-row tiles).
-#[inline(always)]
-unsafe fn tile_1x8(k: usize, a: *const f32, panel: *const f32) -> [v128; 2] {
-    let (mut c0, mut c1) = (f32x4_splat(0.0), f32x4_splat(0.0));
-    for p in 0..k {
-        let av = f32x4_splat(*a.add(p));
-        c0 = madd(av, load(panel.add(p * NR)), c0);
-        c1 = madd(av, load(panel.add(p * NR + 4)), c1);
-    }
-    [c0, c1]
 }
 
 macro_rules! binary {
