@@ -59,6 +59,28 @@ pub fn axpy_f32(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// `exp` in place (the library function: the accuracy the SIMD twin is held to).
+pub fn exp_f32(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = v.exp());
+}
+
+/// erf as a rational approximation on [-4, 4] (numerator odd, degree 13;
+/// denominator even, degree 8), within a few ulp; ±1 beyond.
+pub fn erf_f32(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = erf_scalar(*v));
+}
+
+pub const ERF_NUM: [f32; 7] = [-2.726_142_3e-10, 2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600e-3, -1.609_603_3e-2];
+pub const ERF_DEN: [f32; 5] = [-1.456_607_2e-5, -2.133_740_6e-4, -1.682_827e-3, -7.373_329e-3, -1.426_474e-2];
+
+pub fn erf_scalar(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let p = ERF_NUM[1..].iter().fold(ERF_NUM[0], |acc, &c| acc * x2 + c);
+    let q = ERF_DEN[1..].iter().fold(ERF_DEN[0], |acc, &c| acc * x2 + c);
+    x * p / q
+}
+
 /// `max(x, 0)` in place; NaN stays NaN.
 pub fn relu_f32(x: &mut [f32]) {
     for v in x {

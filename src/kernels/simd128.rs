@@ -189,6 +189,83 @@ pub fn axpy_f32(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Vector `exp`: n = round(x·log2 e), r = x − n·ln 2 (two-part constant),
+/// a degree-6 polynomial for e^r, then 2^n through the exponent bits.
+/// Inputs are clamped to [−87.3, 88.7] (beyond: 0-ish and +inf as f32 would
+/// give anyway, but no subnormals).
+#[inline(always)]
+fn exp_v(x: v128) -> v128 {
+    let nan = f32x4_ne(x, x);
+    let x = f32x4_pmin(f32x4_pmax(x, f32x4_splat(-87.3)), f32x4_splat(88.7));
+    let n = f32x4_nearest(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)));
+    let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, f32x4_splat(0.693_359_4))), f32x4_mul(n, f32x4_splat(-2.121_944_4e-4)));
+    let mut p = f32x4_splat(1.987_569_1e-4);
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
+        p = f32x4_add(f32x4_mul(p, r), f32x4_splat(c));
+    }
+    let e_r = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), f32x4_splat(1.0));
+    // 2^n as 2^(n>>1) · 2^(n - n>>1): both factors stay normal for n in [-126, 128].
+    let ni = i32x4_trunc_sat_f32x4(n);
+    let n1 = i32x4_shr(ni, 1);
+    let n2 = i32x4_sub(ni, n1);
+    let pow2 = |e: v128| i32x4_shl(i32x4_add(e, i32x4_splat(127)), 23);
+    let y = f32x4_mul(f32x4_mul(e_r, pow2(n1)), pow2(n2));
+    // NaN in, NaN out (the clamp would have turned it into a number).
+    v128_bitselect(f32x4_splat(f32::NAN), y, nan)
+}
+
+/// `exp` in place.
+pub fn exp_f32(x: &mut [f32]) {
+    let n = x.len();
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for every vector access.
+    unsafe {
+        while i + 4 <= n {
+            let p = x.as_mut_ptr().add(i);
+            store(p, exp_v(load(p)));
+            i += 4;
+        }
+    }
+    if i < n {
+        let mut tail = [0.0f32; 4];
+        tail[..n - i].copy_from_slice(&x[i..]);
+        // SAFETY: tail has 4 floats.
+        unsafe { store(tail.as_mut_ptr(), exp_v(load(tail.as_ptr()))) };
+        x[i..].copy_from_slice(&tail[..n - i]);
+    }
+}
+
+/// erf in place: the reference's rational approximation, four lanes at a time.
+pub fn erf_f32(x: &mut [f32]) {
+    use super::reference::{ERF_DEN, ERF_NUM};
+    let n = x.len();
+    let mut i = 0;
+    let erf_v = |v: v128| {
+        let v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(-4.0)), f32x4_splat(4.0));
+        let x2 = f32x4_mul(v, v);
+        let mut p = f32x4_splat(ERF_NUM[0]);
+        for &c in &ERF_NUM[1..] {
+            p = f32x4_add(f32x4_mul(p, x2), f32x4_splat(c));
+        }
+        let mut q = f32x4_splat(ERF_DEN[0]);
+        for &c in &ERF_DEN[1..] {
+            q = f32x4_add(f32x4_mul(q, x2), f32x4_splat(c));
+        }
+        f32x4_div(f32x4_mul(v, p), q)
+    };
+    // SAFETY: i + 4 <= n for every vector access.
+    unsafe {
+        while i + 4 <= n {
+            let p = x.as_mut_ptr().add(i);
+            store(p, erf_v(load(p)));
+            i += 4;
+        }
+    }
+    for v in &mut x[i..] {
+        *v = super::reference::erf_scalar(*v);
+    }
+}
+
 /// `max(x, 0)` in place; `pmax` keeps NaN and -0 exactly as the reference does.
 pub fn relu_f32(x: &mut [f32]) {
     let n = x.len();
@@ -229,16 +306,29 @@ pub fn max_f32(x: &[f32]) -> f32 {
     best
 }
 
-/// Softmax over consecutive rows of length `row` (in place). The exponential
-/// is scalar; max, sum and scaling are vectorised.
+/// Softmax over consecutive rows of length `row` (in place), all vectorised.
 pub fn softmax_f32(x: &mut [f32], row: usize) {
     if row == 0 {
         return;
     }
     for r in x.chunks_exact_mut(row) {
         let m = max_f32(r);
-        let mut sum = 0.0f32;
-        for v in r.iter_mut() {
+        let mv = f32x4_splat(m);
+        let mut acc = f32x4_splat(0.0);
+        let n = r.len();
+        let mut i = 0;
+        // SAFETY: i + 4 <= n for every vector access.
+        unsafe {
+            while i + 4 <= n {
+                let p = r.as_mut_ptr().add(i);
+                let e = exp_v(f32x4_sub(load(p), mv));
+                store(p, e);
+                acc = f32x4_add(acc, e);
+                i += 4;
+            }
+        }
+        let mut sum = f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc) + f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc);
+        for v in &mut r[i..] {
             *v = (*v - m).exp();
             sum += *v;
         }

@@ -11,7 +11,11 @@ pub mod bounds {
     }
     /// Elementwise f32 ops are correctly rounded: half an ulp, use one.
     pub const ELEMENTWISE_F32_REL: f64 = f32::EPSILON as f64;
-    /// Softmax: scalar `exp` (≤ 2 ulp) plus a row sum of n terms.
+    /// exp: the polynomial is within 2 ulp; allow 3 ε relative.
+    pub const EXP_F32_REL: f64 = 3.0 * f32::EPSILON as f64;
+    /// erf's rational approximation: 4 ε absolute (|erf| ≤ 1).
+    pub const ERF_F32_ABS: f64 = 4.0 * f32::EPSILON as f64;
+    /// Softmax: exp (≤ 3 ulp) plus a row sum of n terms.
     pub fn softmax_f32(n: usize) -> f64 {
         (n as f64 + 8.0) * f32::EPSILON as f64
     }
@@ -184,6 +188,33 @@ macro_rules! kernel_suite {
                             assert_eq!(o.to_bits(), i.to_bits());
                         }
                     }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn exp_within_bound_over_its_range() {
+                let mut x: Vec<f32> = (-870..=885).map(|i| i as f32 / 10.0 + 0.0371).collect();
+                x.extend([0.0, -0.0, 1e-8, -1e-8, f32::NAN]);
+                let mut y = x.clone();
+                k::exp_f32(&mut y);
+                for (xi, yi) in x.iter().zip(&y) {
+                    if xi.is_nan() {
+                        assert!(yi.is_nan());
+                        continue;
+                    }
+                    let e = (*xi as f64).exp();
+                    assert!((*yi as f64 - e).abs() <= bounds::EXP_F32_REL * e, "exp({xi}) = {yi}, exact {e}");
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn erf_within_bound_of_the_series() {
+                let mut x: Vec<f32> = (-6000..=6000).map(|i| i as f32 / 1000.0).collect();
+                let orig = x.clone();
+                k::erf_f32(&mut x);
+                for (xi, yi) in orig.iter().zip(&x) {
+                    let e = crate::onnx::ops::elementwise::erf(*xi as f64);
+                    assert!((*yi as f64 - e).abs() <= bounds::ERF_F32_ABS, "erf({xi}) = {yi}, exact {e}");
                 }
             }
 

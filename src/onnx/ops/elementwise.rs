@@ -367,22 +367,9 @@ pub fn erf(x: f64) -> f64 {
     }
 }
 
-/// erf for f32 as a rational approximation on [-4, 4] (numerator odd,
-/// degree 13; denominator even, degree 8): within a few ulp of the true
-/// value and an order of magnitude cheaper than the f64 series. Beyond ±4,
-/// erf is ±1 in f32.
+/// erf for one f32 (the kernels' rational approximation).
 pub fn erf_f32(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let mut p = -2.726_142_3e-10f32;
-    for c in [2.770_681_4e-8, -2.101_024e-6, -5.692_506_4e-5, -7.349_906_3e-4, -2.954_600e-3, -1.609_603_3e-2] {
-        p = p * x2 + c;
-    }
-    let mut q = -1.456_607_2e-5f32;
-    for c in [-2.133_740_6e-4, -1.682_827e-3, -7.373_329e-3, -1.426_474e-2] {
-        q = q * x2 + c;
-    }
-    x * p / q
+    crate::kernels::reference::erf_scalar(x)
 }
 
 macro_rules! unary_table {
@@ -428,6 +415,12 @@ impl Op for Unary {
             return Ok(vec![Tensor::from_vec(x.shape(), out)?]);
         };
         Ok(vec![match x {
+            // The hot transcendental functions have vector kernels.
+            Tensor::F32(a) if matches!(name, "Erf" | "Exp") => {
+                let mut v = crate::tensor::into_flat(a.clone());
+                if name == "Erf" { k::erf_f32(&mut v) } else { k::exp_f32(&mut v) }
+                Tensor::F32(ArrayD::from_shape_vec(IxDyn(a.shape()), v).expect("same shape"))
+            }
             Tensor::F32(a) => Tensor::F32(a.mapv(f32_fn)),
             Tensor::F64(a) => Tensor::F64(a.mapv(f64_fn)),
             Tensor::F16(a) => Tensor::F16(a.mapv(|v| f16::from_f32(f32_fn(v.to_f32())))),
