@@ -29,7 +29,7 @@ export function stats(times) {
 /**
  * Times several runners on one model: warm-up, then `runs` rounds in which
  * every runner runs once, the order rotating each round (A B, B A, …).
- * Each runner: { engine, variant, run: async () => void } or { …, error }.
+ * Each runner: { engine, variant, load_ms, run: async () => void } or { …, error }.
  */
 export async function timeAlternating(runners, { warmup, runs, now }) {
   const live = runners.filter((r) => !r.error);
@@ -51,7 +51,7 @@ export async function timeAlternating(runners, { warmup, runs, now }) {
     }
   }
   return runners.map((r) => (r.error ? { engine: r.engine, variant: r.variant, error: r.error }
-    : { engine: r.engine, variant: r.variant, ...stats(times.get(r)) }));
+    : { engine: r.engine, variant: r.variant, ...stats(times.get(r)), load_ms: r.load_ms }));
 }
 
 /** GFLOP/s of Squish's GEMM and the prepacked ceiling kernel, alternating. */

@@ -28,16 +28,19 @@ export async function benchNode(models, { warmup, runs, log }) {
     }
     const runners = [];
     try {
+      const t0 = performance.now();
       const eng = new squish.Engine(bytes);
-      runners.push({ engine: 'squish', variant: 'simd128', run: async () => eng.run(inputs) });
+      runners.push({ engine: 'squish', variant: 'simd128', load_ms: performance.now() - t0, run: async () => eng.run(inputs) });
     } catch (e) {
       runners.push({ engine: 'squish', variant: 'simd128', error: e.message });
     }
     runners.push({ engine: 'squish', variant: 'relaxed', error: 'not run in Node: Node 20 lacks correct relaxed SIMD (see README)' });
     try {
+      const t0 = performance.now();
       const sess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      const load_ms = performance.now() - t0;
       const feeds = toOrtFeeds(inputs);
-      runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', run: () => sess.run(feeds) });
+      runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', load_ms, run: () => sess.run(feeds) });
     } catch (e) {
       runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', error: e.message });
     }

@@ -20,16 +20,19 @@ window.runModel = async ({ name, url, warmup, runs }) => {
   const runners = [];
   for (const [variant, mod] of Object.entries(builds)) {
     try {
+      const t0 = now();
       const eng = new mod.Engine(bytes);
-      runners.push({ engine: 'squish', variant, run: async () => eng.run(inputs) });
+      runners.push({ engine: 'squish', variant, load_ms: now() - t0, run: async () => eng.run(inputs) });
     } catch (e) {
       runners.push({ engine: 'squish', variant, error: e.message });
     }
   }
   try {
+    const t0 = now();
     const sess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    const load_ms = now() - t0;
     const feeds = Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype, t.data, t.dims)]));
-    runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', run: () => sess.run(feeds) });
+    runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', load_ms, run: () => sess.run(feeds) });
   } catch (e) {
     runners.push({ engine: 'onnxruntime-web', variant: 'wasm-simd', error: String(e.message ?? e) });
   }

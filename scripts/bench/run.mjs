@@ -118,6 +118,10 @@ mkdirSync(join(root, 'target/bench'), { recursive: true });
 writeFileSync(join(root, 'target/bench/bench.json'), JSON.stringify([...all.results, ...all.kernels], null, 2));
 console.log(`\nmedian ms over ${runs} alternating runs (warm-up: Node 5, Chromium 30); ratio < 1: Squish faster\n`);
 console.log(table(all.results));
+console.log('\nmodel load ms (bytes → ready to run):');
+for (const r of all.results.filter((r) => r.load_ms !== undefined)) {
+  console.log(`  ${r.model.padEnd(20)} ${r.runtime.padEnd(9)} ${`${r.engine} ${r.variant}`.padEnd(26)} ${r.load_ms.toFixed(1)}`);
+}
 console.log('\nerrors:');
 for (const r of all.results.filter((r) => r.error)) console.log(`  ${r.model} ${r.runtime} ${r.engine} ${r.variant ?? ''}: ${r.error.split('\n')[0].slice(0, 160)}`);
 console.log('\nf32 GEMM GFLOP/s (squish = packing included; ceiling = prepacked micro-kernel):');
