@@ -232,8 +232,7 @@ impl Softmax {
 
 impl Op for Softmax {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let t = required(inputs, 0)?;
-        let x = t.as_f32().ok_or_else(|| SquishError::op(format!("input is {}, only float32 is supported", t.dtype())))?;
+        let x = super::required_f32(inputs, 0, "input")?;
         let rank = x.ndim() as i64;
         if self.axis < -rank.max(1) || self.axis >= rank.max(1) {
             return Err(SquishError::op(format!("axis {} is out of range for rank {rank}", self.axis)));

@@ -4,7 +4,7 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::spatial::{Geometry, Window};
-use super::{required, BuildCtx, Op, Registry};
+use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::tensor::{checked_numel, Tensor};
@@ -30,10 +30,6 @@ fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)? }))
-}
-
-fn f32_of<'t>(t: &'t Tensor, what: &str) -> Result<&'t ArrayD<f32>> {
-    t.as_f32().ok_or_else(|| SquishError::op(format!("{what} is {}, only float32 is supported", t.dtype())))
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
@@ -134,9 +130,9 @@ fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out:
 
 impl Op for Conv {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = f32_of(required(inputs, 0)?, "input X")?;
-        let wt = f32_of(required(inputs, 1)?, "weights W")?;
-        let bias = inputs.get(2).copied().flatten().map(|b| f32_of(b, "bias B")).transpose()?;
+        let x = required_f32(inputs, 0, "input X")?;
+        let wt = required_f32(inputs, 1, "weights W")?;
+        let bias = optional_f32(inputs, 2, "bias B")?;
         if wt.ndim() != x.ndim() {
             return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", wt.shape(), x.shape())));
         }
@@ -224,9 +220,9 @@ fn build_conv_transpose(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 impl Op for ConvTranspose {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         use super::spatial::AutoPad;
-        let x = f32_of(required(inputs, 0)?, "input X")?;
-        let wt = f32_of(required(inputs, 1)?, "weights W")?;
-        let bias = inputs.get(2).copied().flatten().map(|b| f32_of(b, "bias B")).transpose()?;
+        let x = required_f32(inputs, 0, "input X")?;
+        let wt = required_f32(inputs, 1, "weights W")?;
+        let bias = optional_f32(inputs, 2, "bias B")?;
         let r = x.ndim().saturating_sub(2);
         let (n, c, h, w) = as_2d(x.shape(), "input X")?;
         let (wc, mg, _, _) = as_2d(wt.shape(), "weights W")?;

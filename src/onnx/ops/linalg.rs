@@ -4,7 +4,7 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::elementwise::{arith, broadcast_shapes, Arith};
-use super::{required, BuildCtx, Op, Registry};
+use super::{required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::tensor::Tensor;
@@ -46,11 +46,6 @@ impl PackedB {
 fn constant_matrix(ctx: &BuildCtx, i: usize, transpose: bool) -> Option<PackedB> {
     let b = ctx.constant(i)?.as_f32().filter(|b| b.ndim() == 2)?;
     Some(if transpose { PackedB::new(&b.t().as_standard_layout().into_owned()) } else { PackedB::new(b) })
-}
-
-fn f32_input<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t ArrayD<f32>> {
-    let t = required(inputs, i)?;
-    t.as_f32().ok_or_else(|| SquishError::op(format!("input {i} is {}, only float32 is supported", t.dtype())))
 }
 
 fn contiguous(a: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
@@ -133,13 +128,13 @@ pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
 
 impl Op for MatMul {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let a = f32_input(inputs, 0)?;
+        let a = required_f32(inputs, 0, "input A")?;
         if let Some(p) = &self.packed {
             if a.ndim() >= 2 {
                 return Ok(vec![Tensor::F32(p.multiply(a)?)]);
             }
         }
-        Ok(vec![Tensor::F32(matmul_f32(a, f32_input(inputs, 1)?)?)])
+        Ok(vec![Tensor::F32(matmul_f32(a, required_f32(inputs, 1, "input B")?)?)])
     }
 }
 
@@ -173,7 +168,7 @@ fn as_matrix(a: &ArrayD<f32>, transpose: bool, which: &str) -> Result<ArrayD<f32
 
 impl Op for Gemm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let a_in = f32_input(inputs, 0)?;
+        let a_in = required_f32(inputs, 0, "input A")?;
         let a_owned;
         let a = if self.trans_a { a_owned = as_matrix(a_in, true, "A")?; &a_owned } else { a_in };
         if a.ndim() != 2 {
@@ -181,7 +176,7 @@ impl Op for Gemm {
         }
         let mut y = match &self.packed {
             Some(p) => p.multiply(a)?,
-            None => matmul_f32(a, &as_matrix(f32_input(inputs, 1)?, self.trans_b, "B")?)?,
+            None => matmul_f32(a, &as_matrix(required_f32(inputs, 1, "input B")?, self.trans_b, "B")?)?,
         };
         if self.alpha != 1.0 {
             y.mapv_inplace(|v| v * self.alpha);

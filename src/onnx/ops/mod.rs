@@ -132,6 +132,21 @@ pub fn norm_axis(axis: i64, rank: usize) -> Result<usize> {
     Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
 }
 
+/// A tensor that must be float32 (`what` names it in the error).
+pub fn as_f32<'t>(t: &'t Tensor, what: &str) -> Result<&'t ndarray::ArrayD<f32>> {
+    t.as_f32().ok_or_else(|| crate::error::SquishError::op(format!("{what} is {}, only float32 is supported", t.dtype())))
+}
+
+/// Input `i`, required and float32.
+pub fn required_f32<'t>(inputs: &[Option<&'t Tensor>], i: usize, what: &str) -> Result<&'t ndarray::ArrayD<f32>> {
+    as_f32(required(inputs, i).map_err(|_| crate::error::SquishError::op(format!("{what} (input {i}) is required")))?, what)
+}
+
+/// Input `i`, optional, float32 when present.
+pub fn optional_f32<'t>(inputs: &[Option<&'t Tensor>], i: usize, what: &str) -> Result<Option<&'t ndarray::ArrayD<f32>>> {
+    inputs.get(i).copied().flatten().map(|t| as_f32(t, what)).transpose()
+}
+
 /// Fetches input `i`, which the op requires.
 pub fn required<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tensor> {
     inputs

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::{required, BuildCtx, Op, Registry};
+use super::{required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::tensor::{into_flat, Tensor};
 
@@ -12,11 +12,6 @@ pub fn register(r: &mut Registry) {
     r.insert("", "LayerNormalization", build_layer_norm);
     r.insert("", "InstanceNormalization", |ctx| Ok(Box::new(InstanceNorm { epsilon: ctx.attrs().float("epsilon", 1e-5)? })));
     r.insert("", "LRN", build_lrn);
-}
-
-fn f32_in<'t>(inputs: &[Option<&'t Tensor>], i: usize, what: &str) -> Result<&'t ArrayD<f32>> {
-    let t = required(inputs, i)?;
-    t.as_f32().ok_or_else(|| SquishError::op(format!("{what} is {}, only float32 is supported", t.dtype())))
 }
 
 fn per_channel(v: &ArrayD<f32>, c: usize, what: &str) -> Result<Vec<f32>> {
@@ -45,16 +40,16 @@ fn build_batch_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 
 impl Op for BatchNorm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = f32_in(inputs, 0, "X")?;
+        let x = required_f32(inputs, 0, "X")?;
         if x.ndim() < 2 {
             return Err(SquishError::op(format!("X must have rank ≥ 2, got {:?}", x.shape())));
         }
         let (n, c) = (x.shape()[0], x.shape()[1]);
         let inner: usize = x.shape()[2..].iter().product();
-        let scale = per_channel(f32_in(inputs, 1, "scale")?, c, "scale")?;
-        let bias = per_channel(f32_in(inputs, 2, "B")?, c, "B")?;
-        let running_mean = per_channel(f32_in(inputs, 3, "mean")?, c, "mean")?;
-        let running_var = per_channel(f32_in(inputs, 4, "var")?, c, "var")?;
+        let scale = per_channel(required_f32(inputs, 1, "scale")?, c, "scale")?;
+        let bias = per_channel(required_f32(inputs, 2, "B")?, c, "B")?;
+        let running_mean = per_channel(required_f32(inputs, 3, "mean")?, c, "mean")?;
+        let running_var = per_channel(required_f32(inputs, 4, "var")?, c, "var")?;
         let (mean, var) = if self.training {
             let xs = x.as_standard_layout();
             let xs = xs.as_slice().expect("standard layout");
@@ -107,7 +102,7 @@ fn build_layer_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 
 impl Op for LayerNorm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = f32_in(inputs, 0, "X")?;
+        let x = required_f32(inputs, 0, "X")?;
         let axis = super::norm_axis(self.axis, x.ndim())?;
         let row: usize = x.shape()[axis..].iter().product();
         let rows = if row == 0 { 0 } else { x.len() / row };
@@ -156,13 +151,13 @@ struct InstanceNorm {
 
 impl Op for InstanceNorm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = f32_in(inputs, 0, "input")?;
+        let x = required_f32(inputs, 0, "input")?;
         if x.ndim() < 3 {
             return Err(SquishError::op(format!("input must have rank ≥ 3, got {:?}", x.shape())));
         }
         let c = x.shape()[1];
-        let scale = per_channel(f32_in(inputs, 1, "scale")?, c, "scale")?;
-        let bias = per_channel(f32_in(inputs, 2, "B")?, c, "B")?;
+        let scale = per_channel(required_f32(inputs, 1, "scale")?, c, "scale")?;
+        let bias = per_channel(required_f32(inputs, 2, "B")?, c, "B")?;
         let inner: usize = x.shape()[2..].iter().product();
         let shape = x.shape().to_vec();
         let mut v = into_flat(x.clone());
@@ -195,7 +190,7 @@ fn build_lrn(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 
 impl Op for Lrn {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = f32_in(inputs, 0, "X")?;
+        let x = required_f32(inputs, 0, "X")?;
         if x.ndim() < 3 {
             return Err(SquishError::op(format!("X must have rank ≥ 3, got {:?}", x.shape())));
         }

@@ -157,8 +157,7 @@ struct GlobalPool {
 
 impl Op for GlobalPool {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let t = required(inputs, 0)?;
-        let x = t.as_f32().ok_or_else(|| SquishError::op(format!("input is {}, only float32 is supported", t.dtype())))?;
+        let x = super::required_f32(inputs, 0, "input")?;
         if x.ndim() < 2 {
             return Err(SquishError::op(format!("input must have rank ≥ 2, got shape {:?}", x.shape())));
         }

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::{BuildCtx, Op, Registry};
+use super::{optional_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::tensor::Tensor;
@@ -114,13 +114,6 @@ fn build_lstm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     }))
 }
 
-fn f32_opt<'t>(inputs: &[Option<&'t Tensor>], i: usize, what: &str) -> Result<Option<&'t ArrayD<f32>>> {
-    match inputs.get(i).copied().flatten() {
-        None => Ok(None),
-        Some(t) => t.as_f32().map(Some).ok_or_else(|| SquishError::op(format!("{what} must be float32, got {}", t.dtype()))),
-    }
-}
-
 fn expect_shape(a: &ArrayD<f32>, want: &[usize], what: &str) -> Result<()> {
     if a.shape() != want {
         return Err(SquishError::op(format!("{what} has shape {:?}, expected {want:?}", a.shape())));
@@ -130,9 +123,9 @@ fn expect_shape(a: &ArrayD<f32>, want: &[usize], what: &str) -> Result<()> {
 
 impl Op for Lstm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = f32_opt(inputs, 0, "X")?.ok_or_else(|| SquishError::op("X is required"))?;
-        let w = f32_opt(inputs, 1, "W")?.ok_or_else(|| SquishError::op("W is required"))?;
-        let r = f32_opt(inputs, 2, "R")?.ok_or_else(|| SquishError::op("R is required"))?;
+        let x = optional_f32(inputs, 0, "X")?.ok_or_else(|| SquishError::op("X is required"))?;
+        let w = optional_f32(inputs, 1, "W")?.ok_or_else(|| SquishError::op("W is required"))?;
+        let r = optional_f32(inputs, 2, "R")?.ok_or_else(|| SquishError::op("R is required"))?;
         let hs = self.hidden;
         let nd = self.directions.len();
         if x.ndim() != 3 {
@@ -141,7 +134,7 @@ impl Op for Lstm {
         let (seq, batch, isz) = if self.batch_major { (x.shape()[1], x.shape()[0], x.shape()[2]) } else { (x.shape()[0], x.shape()[1], x.shape()[2]) };
         expect_shape(w, &[nd, 4 * hs, isz], "W")?;
         expect_shape(r, &[nd, 4 * hs, hs], "R")?;
-        let b = f32_opt(inputs, 3, "B")?;
+        let b = optional_f32(inputs, 3, "B")?;
         if let Some(b) = b {
             expect_shape(b, &[nd, 8 * hs], "B")?;
         }
@@ -157,7 +150,7 @@ impl Op for Lstm {
         };
         // States are [dirs, batch, hidden] (or [batch, dirs, hidden] batch-major).
         let state = |i: usize, what: &str| -> Result<Vec<f32>> {
-            let Some(s) = f32_opt(inputs, i, what)? else { return Ok(vec![0.0; nd * batch * hs]) };
+            let Some(s) = optional_f32(inputs, i, what)? else { return Ok(vec![0.0; nd * batch * hs]) };
             let want = if self.batch_major { [batch, nd, hs] } else { [nd, batch, hs] };
             expect_shape(s, &want, what)?;
             let mut v = s.iter().copied().collect::<Vec<_>>();
@@ -168,7 +161,7 @@ impl Op for Lstm {
         };
         let h0 = state(5, "initial_h")?;
         let c0 = state(6, "initial_c")?;
-        let p = f32_opt(inputs, 7, "P")?;
+        let p = optional_f32(inputs, 7, "P")?;
         if let Some(p) = p {
             expect_shape(p, &[nd, 3 * hs], "P")?;
         }
