@@ -96,11 +96,10 @@ impl Op for Pool {
         for p in 0..n * c {
             let plane = &xs[p * plane_in..(p + 1) * plane_in];
             for_each_index(&g.output, |pos| {
-                let (mut best, mut best_at, mut sum, mut count, mut padded) = (f32::NEG_INFINITY, None::<Vec<usize>>, 0.0f32, 0usize, 0usize);
+                let (mut best, mut best_at, mut sum, mut count, mut padded) = (f32::NEG_INFINITY, None::<usize>, 0.0f32, 0usize, 0usize);
                 for_each_index(&g.kernel, |k| {
                     let mut at = 0usize;
                     let mut inside = true;
-                    let mut coords = Vec::with_capacity(r);
                     for d in 0..r {
                         let i = (pos[d] * g.strides[d] + k[d] * g.dilations[d]) as isize - g.pad_begin[d] as isize;
                         // Beyond the end padding (ceil mode) is outside every window.
@@ -111,7 +110,6 @@ impl Op for Pool {
                             inside = false;
                         } else {
                             at += i as usize * row_stride[d];
-                            coords.push(i as usize);
                         }
                     }
                     padded += 1;
@@ -123,14 +121,16 @@ impl Op for Pool {
                     sum += v;
                     if v > best || best_at.is_none() {
                         best = v;
-                        best_at = Some(coords);
+                        best_at = Some(at);
                     }
                 });
                 if self.max {
                     out[o] = best;
-                    if let Some(cs) = best_at {
+                    if let Some(at) = best_at {
+                        // Row-major offset → coordinates → the requested storage order.
                         let strides = if self.column_major_indices { &col_stride } else { &row_stride };
-                        idx[o] = (p * plane_in + cs.iter().zip(strides).map(|(c, s)| c * s).sum::<usize>()) as i64;
+                        let offset: usize = (0..r).map(|d| (at / row_stride[d]) % spatial[d] * strides[d]).sum();
+                        idx[o] = (p * plane_in + offset) as i64;
                     }
                 } else {
                     let div = if self.count_include_pad { padded } else { count };
