@@ -64,6 +64,7 @@ fn execute<'a>(
         .iter()
         .map(|src| match src {
             Source::Initializer(i) => Value::Borrowed(&graph.initializers[*i].1),
+            Source::Folded(i) => Value::Borrowed(&plan.folded[*i]),
             _ => Value::Empty,
         })
         .collect();

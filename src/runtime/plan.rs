@@ -23,6 +23,8 @@ pub enum Source {
     Initializer(usize),
     /// A value of an enclosing graph, read by this subgraph.
     Outer(usize),
+    /// Computed at load time from constants (`Plan::folded`).
+    Folded(usize),
     Node,
 }
 
@@ -44,6 +46,8 @@ pub struct Plan {
     pub sources: Vec<Source>,
     /// Graph outputs, as slots, in graph order.
     pub outputs: Vec<usize>,
+    /// Values of nodes whose inputs were all constants, computed once.
+    pub folded: Vec<Tensor>,
 }
 
 /// Names a node's subgraphs read from enclosing scopes, in first-use order.
@@ -131,7 +135,12 @@ impl Plan {
         }
         let captures: Vec<Vec<String>> = g.nodes.iter().map(node_captures).collect();
         let order = topological_order(g, &captures, &producer, &slots)?;
-        let steps = build_steps(g, scope, &order, &captures, &slots)?;
+        let (steps, folded_values) = build_steps(g, scope, &order, &captures, &slots)?;
+        let mut folded = Vec::with_capacity(folded_values.len());
+        for (slot, t) in folded_values {
+            sources[slot] = Source::Folded(folded.len());
+            folded.push(t);
+        }
         let outputs = g
             .outputs
             .iter()
@@ -141,7 +150,7 @@ impl Plan {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut plan = Plan { steps, slot_names, sources, outputs };
+        let mut plan = Plan { steps, slot_names, sources, outputs, folded };
         plan.compute_frees();
         Ok(plan)
     }
@@ -249,13 +258,16 @@ pub fn check_supported(g: &Graph, scope: &Scope) -> Result<()> {
     }
 }
 
+/// Builds every op in order. Nodes whose inputs are all constants (and that
+/// have no subgraphs) are run once here instead: their outputs are returned
+/// as `(slot, value)` and they get no step.
 fn build_steps(
     g: &Graph,
     scope: &Scope,
     order: &[usize],
     captures: &[Vec<String>],
     slots: &HashMap<String, usize>,
-) -> Result<Vec<Step>> {
+) -> Result<(Vec<Step>, Vec<(usize, Tensor)>)> {
     // Load-time values: initializers no graph input overrides, then the
     // outputs of Constant nodes as they are built.
     let mut known: HashMap<usize, Tensor> = HashMap::new();
@@ -288,11 +300,17 @@ fn build_steps(
             input_slots.iter().map(|s| s.and_then(|s| known.get(&s).or_else(|| init_value(s)))).collect();
         let ctx = BuildCtx { node, opset, scope, captures: &captures[ni], constants: &constants };
         let op = builder(&ctx).map_err(|e| e.in_node(node))?;
-        if node.op_type == "Constant" && node.domain.is_empty() {
-            if let (Some(out), Ok(mut vals)) = (node.outputs.first().and_then(|o| slots.get(o)), op.eval(&[])) {
-                if !vals.is_empty() {
-                    known.insert(*out, vals.swap_remove(0));
+        let all_constant = captures[ni].is_empty() && input_slots.iter().zip(&constants).all(|(s, c)| s.is_none() || c.is_some());
+        if all_constant {
+            let values = op.eval(&constants).map_err(|e| e.in_node(node))?;
+            let outputs: Vec<Option<usize>> = node.outputs.iter().map(|o| if o.is_empty() { None } else { slots.get(o).copied() }).collect();
+            if values.len() >= outputs.iter().flatten().count() {
+                for (slot, v) in outputs.iter().zip(values) {
+                    if let Some(slot) = slot {
+                        known.insert(*slot, v);
+                    }
                 }
+                continue;
             }
         }
         let inputs = node
@@ -304,5 +322,7 @@ fn build_steps(
         let outputs = node.outputs.iter().map(|o| if o.is_empty() { None } else { slots.get(o).copied() }).collect();
         steps.push(Step { node: ni, op, inputs, outputs, frees: Vec::new() });
     }
-    Ok(steps)
+    let produced: HashSet<usize> = g.nodes.iter().flat_map(|n| n.outputs.iter()).filter_map(|o| slots.get(o).copied()).collect();
+    let folded = known.into_iter().filter(|(slot, _)| produced.contains(slot)).collect();
+    Ok((steps, folded))
 }

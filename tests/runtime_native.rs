@@ -1,0 +1,101 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Planner behaviour: constant folding, and errors from folded nodes at load.
+
+use prost::Message;
+use squish::onnx::proto::{self, data_type, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use squish::{load_session, Tensor};
+
+fn vi(name: &str, dims: &[i64]) -> proto::ValueInfoProto {
+    use proto::tensor_shape_proto::{DimValue, Dimension};
+    proto::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(proto::TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: data_type::FLOAT,
+                shape: Some(proto::TensorShapeProto {
+                    dim: dims.iter().map(|&d| Dimension { value: Some(DimValue::DimValue(d)), denotation: String::new() }).collect(),
+                }),
+            })),
+            denotation: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+fn tensor_attr(name: &str, dims: &[i64], values: &[f32]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: proto::attribute_type::TENSOR,
+        t: Some(TensorProto { dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: values.to_vec(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn model(nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto { node: nodes, initializer: initializers, input: vec![vi("x", &[3])], output: vec![vi("y", &[3])], ..Default::default() }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn constant_subgraphs_are_computed_once_at_load() {
+    let bytes = model(
+        vec![
+            node("Constant", "c", &[], &["c"], vec![tensor_attr("value", &[3], &[1.0, 2.0, 3.0])]),
+            node("Mul", "twice", &["c", "two"], &["c2"], vec![]),
+            node("Add", "add", &["x", "c2"], &["y"], vec![]),
+        ],
+        vec![TensorProto { name: "two".into(), dims: vec![], data_type: data_type::FLOAT, float_data: vec![2.0], ..Default::default() }],
+    );
+    let s = load_session(&bytes).unwrap();
+    // Only the Add depends on the input; Constant and Mul were folded.
+    assert_eq!(s.plan().steps.len(), 1);
+    assert_eq!(s.plan().folded.len(), 2);
+    let x = Tensor::from_vec(&[3], vec![10.0f32, 20.0, 30.0]).unwrap();
+    let out = s.run(vec![("x".into(), x)]).unwrap();
+    assert_eq!(out.outputs[0].1.to_f64_vec(), vec![12.0, 24.0, 36.0]);
+}
+
+#[test]
+fn a_folded_node_that_fails_is_reported_at_load_with_its_name() {
+    let shape = TensorProto { name: "shape".into(), dims: vec![1], data_type: data_type::INT64, int64_data: vec![4], ..Default::default() };
+    let bytes = model(
+        vec![
+            node("Constant", "c", &[], &["c"], vec![tensor_attr("value", &[3], &[1.0, 2.0, 3.0])]),
+            node("Reshape", "bad_reshape", &["c", "shape"], &["r"], vec![]),
+            node("Add", "add", &["x", "r"], &["y"], vec![]),
+        ],
+        vec![shape],
+    );
+    let e = load_session(&bytes).err().expect("load must fail").to_string();
+    assert!(e.contains("node 'bad_reshape' (Reshape)") && e.contains("cannot reshape"), "{e}");
+}
+
+#[test]
+fn an_input_overriding_an_initializer_is_not_folded() {
+    // IR < 4 style: "w" is both an initializer (default) and a graph input.
+    let mut m = ModelProto::decode(&model(vec![node("Add", "add", &["x", "w"], &["y"], vec![])], vec![
+        TensorProto { name: "w".into(), dims: vec![3], data_type: data_type::FLOAT, float_data: vec![1.0, 1.0, 1.0], ..Default::default() },
+    ])[..]).unwrap();
+    m.graph.as_mut().unwrap().input.push(vi("w", &[3]));
+    let s = load_session(&m.encode_to_vec()).unwrap();
+    let x = Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap();
+    let w = Tensor::from_vec(&[3], vec![5.0f32, 5.0, 5.0]).unwrap();
+    assert_eq!(s.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec(), vec![2.0, 3.0, 4.0]);
+    assert_eq!(s.run(vec![("x".into(), x), ("w".into(), w)]).unwrap().outputs[0].1.to_f64_vec(), vec![6.0, 7.0, 8.0]);
+}
