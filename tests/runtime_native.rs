@@ -99,3 +99,62 @@ fn an_input_overriding_an_initializer_is_not_folded() {
     assert_eq!(s.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec(), vec![2.0, 3.0, 4.0]);
     assert_eq!(s.run(vec![("x".into(), x), ("w".into(), w)]).unwrap().outputs[0].1.to_f64_vec(), vec![6.0, 7.0, 8.0]);
 }
+
+/// Static inference agrees with what running the model produces: every
+/// graph output whose inferred shape is fully known has exactly the run's
+/// shape and dtype, for every fixture model.
+#[test]
+fn inferred_output_shapes_match_real_runs() {
+    use squish::graph::{infer::infer_for, Dim};
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap().flatten() {
+        let dir = entry.path();
+        if !dir.join("model.onnx").exists() {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join("model.onnx")).unwrap();
+        let session = load_session(&bytes).unwrap();
+        let names: Vec<String> = session.model().graph.real_inputs().map(|v| v.name.clone()).collect();
+        let inputs: Vec<(String, Tensor)> = names
+            .iter()
+            .enumerate()
+            .map(|(j, n)| {
+                let b = std::fs::read(dir.join(format!("test_data_set_0/input_{j}.pb"))).unwrap();
+                let tp = squish::onnx::proto::decode_tensor(&b).unwrap();
+                (n.clone(), squish::onnx::tensor_io::tensor_from_proto(&tp).unwrap())
+            })
+            .collect();
+        let concrete: Vec<_> = inputs.iter().map(|(n, t)| (n.clone(), t.dtype(), t.shape().to_vec())).collect();
+        let facts = infer_for(session.model(), &concrete);
+        let out = session.run(inputs).unwrap();
+        for (name, t) in &out.outputs {
+            let Some(f) = facts.get(name) else { continue };
+            if let Some(d) = f.dtype {
+                assert_eq!(d, t.dtype(), "{}: {name} dtype", dir.display());
+            }
+            if let Some(shape) = &f.shape {
+                let fixed: Option<Vec<usize>> = shape.iter().map(|d| if let Dim::Fixed(v) = d { Some(*v as usize) } else { None }).collect();
+                if let Some(fixed) = fixed {
+                    assert_eq!(fixed, t.shape(), "{}: {name} shape", dir.display());
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} outputs had fully inferred shapes");
+}
+
+#[test]
+fn inference_carries_symbolic_batch_through_an_mlp() {
+    use squish::graph::{infer::infer, Dim};
+    let bytes = std::fs::read(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits_mlp/model.onnx")).unwrap();
+    let model = squish::onnx::load_model(&bytes).unwrap();
+    let facts = infer(&model);
+    // X is [?, 64]: hidden layers are [?, 64] and [?, 32], the output [?, 10].
+    let shape = |n: &str| facts.get(n).and_then(|f| f.shape.clone()).unwrap_or_else(|| panic!("no shape for {n}"));
+    assert_eq!(shape("next_activations")[1], Dim::Fixed(64));
+    assert_eq!(shape("next_activations1")[1], Dim::Fixed(32));
+    assert_eq!(shape("probabilities")[1], Dim::Fixed(10));
+    assert_eq!(facts["probabilities"].dtype, Some(squish::DType::F32));
+}
