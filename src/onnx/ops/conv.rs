@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::spatial::{Geometry, Window};
+use super::spatial::{for_each_index, Geometry, Window};
 use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
@@ -223,11 +223,13 @@ impl Op for ConvTranspose {
         let x = required_f32(inputs, 0, "input X")?;
         let wt = required_f32(inputs, 1, "weights W")?;
         let bias = optional_f32(inputs, 2, "bias B")?;
-        let r = x.ndim().saturating_sub(2);
-        let (n, c, h, w) = as_2d(x.shape(), "input X")?;
-        let (wc, mg, _, _) = as_2d(wt.shape(), "weights W")?;
+        if x.ndim() < 3 || wt.ndim() != x.ndim() {
+            return Err(SquishError::op(format!("input {:?} and weights {:?} must both have rank ≥ 3", x.shape(), wt.shape())));
+        }
+        let r = x.ndim() - 2;
+        let (n, c, wc, mg) = (x.shape()[0], x.shape()[1], wt.shape()[0], wt.shape()[1]);
         let group = self.group;
-        if wc != c || c % group != 0 || wt.ndim() != x.ndim() {
+        if wc != c || c % group != 0 {
             return Err(SquishError::op(format!("weights {:?} do not fit input {:?} with group {group}", wt.shape(), x.shape())));
         }
         let cg = c / group;
@@ -265,6 +267,11 @@ impl Op for ConvTranspose {
         let mut out_shape = vec![n, m];
         out_shape.extend(&out_sp);
         checked_numel(&out_shape, "ConvTranspose output")?;
+        if r > 2 {
+            let sp = Spatial { input: input.to_vec(), kernel, strides, dilations: dil, pad_begin: pb, output: out_sp };
+            return Ok(vec![conv_transpose_nd(x, wt, bias, group, &sp, &out_shape)?]);
+        }
+        let (_, _, h, w) = as_2d(x.shape(), "input X")?;
         let lift = |v: &Vec<usize>, fill: usize| if r == 1 { vec![fill, v[0]] } else { v.clone() };
         let (k2, s2, d2, p2, o2) = (lift(&kernel, 1), lift(&strides, 1), lift(&dil, 1), lift(&pb, 0), lift(&out_sp, 1));
         let (oh, ow) = (o2[0], o2[1]);
@@ -320,4 +327,80 @@ impl Op for ConvTranspose {
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
     }
+}
+
+/// Geometry of a transposed convolution of any spatial rank.
+struct Spatial {
+    input: Vec<usize>,
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    dilations: Vec<usize>,
+    pad_begin: Vec<usize>,
+    output: Vec<usize>,
+}
+
+/// ConvTranspose for 3-D and higher: a direct scatter of every input value
+/// through the kernel (these are rare; 1-D and 2-D take the GEMM path).
+fn conv_transpose_nd(
+    x: &ArrayD<f32>,
+    wt: &ArrayD<f32>,
+    bias: Option<&ArrayD<f32>>,
+    group: usize,
+    g: &Spatial,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let mg = wt.shape()[1];
+    let (cg, m) = (c / group, mg * group);
+    let r = g.input.len();
+    let in_plane: usize = g.input.iter().product();
+    let out_plane: usize = g.output.iter().product();
+    let k_plane: usize = g.kernel.iter().product();
+    let stride_of = |dims: &[usize]| {
+        let mut s = vec![1usize; dims.len()];
+        for d in (0..dims.len().saturating_sub(1)).rev() {
+            s[d] = s[d + 1] * dims[d + 1];
+        }
+        s
+    };
+    let (in_st, out_st, k_st) = (stride_of(&g.input), stride_of(&g.output), stride_of(&g.kernel));
+    let xs = x.as_standard_layout();
+    let xs = xs.as_slice().expect("standard layout");
+    let ws = wt.as_standard_layout();
+    let ws = ws.as_slice().expect("standard layout");
+    let mut out = vec![0.0f32; n * m * out_plane];
+    for b in 0..n {
+        for ci in 0..c {
+            let gi = ci / cg;
+            let src = &xs[(b * c + ci) * in_plane..(b * c + ci + 1) * in_plane];
+            for mo in 0..mg {
+                let w = &ws[(ci * mg + mo) * k_plane..(ci * mg + mo + 1) * k_plane];
+                let dst = &mut out[(b * m + gi * mg + mo) * out_plane..(b * m + gi * mg + mo + 1) * out_plane];
+                for_each_index(&g.input, |ip| {
+                    let v = src[(0..r).map(|d| ip[d] * in_st[d]).sum::<usize>()];
+                    for_each_index(&g.kernel, |kp| {
+                        let mut at = 0usize;
+                        for d in 0..r {
+                            let o = (ip[d] * g.strides[d] + kp[d] * g.dilations[d]) as isize - g.pad_begin[d] as isize;
+                            if o < 0 || o >= g.output[d] as isize {
+                                return;
+                            }
+                            at += o as usize * out_st[d];
+                        }
+                        dst[at] += v * w[(0..r).map(|d| kp[d] * k_st[d]).sum::<usize>()];
+                    });
+                });
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        if bias.len() != m {
+            return Err(SquishError::op(format!("bias has {} values, expected {m}", bias.len())));
+        }
+        for (i, chunk) in out.chunks_exact_mut(out_plane.max(1)).enumerate() {
+            let bv = bias.as_slice().map(|s| s[i % m]).unwrap_or(0.0);
+            chunk.iter_mut().for_each(|v| *v += bv);
+        }
+    }
+    Ok(Tensor::F32(ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("sized above")))
 }

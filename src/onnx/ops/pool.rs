@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::spatial::Window;
+use super::spatial::{for_each_index, Window};
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::tensor::{checked_numel, Tensor};
@@ -30,29 +30,6 @@ fn build_pool(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
         count_include_pad: a.int("count_include_pad", 0)? != 0,
         column_major_indices: a.int("storage_order", 0)? != 0,
     }))
-}
-
-/// Calls `f` with every multi-index of `shape`, last axis fastest.
-fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
-    if shape.iter().any(|&d| d == 0) {
-        return;
-    }
-    let mut idx = vec![0usize; shape.len()];
-    loop {
-        f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
 }
 
 impl Op for Pool {

@@ -6,7 +6,7 @@ use ndarray::{ArrayD, IxDyn};
 use super::array::cast;
 use super::{norm_axis, opt_int_input, required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 const REDUCE_OPS: [&str; 10] = [
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
@@ -94,7 +94,21 @@ impl Op for Reduce {
         let xf = ArrayD::from_shape_vec(IxDyn(x.shape()), x.to_f64_vec()).expect("same count");
         let (_, row, data) = rows_over_axes(&xf, &axes);
         let outer = if row == 0 { x.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).product() } else { data.len() / row };
-        let values: Vec<f64> = (0..outer).map(|i| reduce_row(self.kind, &data[i * row..(i + 1) * row])).collect();
+        let mut values: Vec<f64> = (0..outer).map(|i| reduce_row(self.kind, &data[i * row..(i + 1) * row])).collect();
+        // Over an empty set Max/Min are ∓∞; types without infinities take
+        // their lowest/highest value instead (false/true for bool).
+        if row == 0 && !matches!(x.dtype(), DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
+            let bound = match (self.kind, x.dtype()) {
+                ("ReduceMax", DType::Bool) => Some(0.0),
+                ("ReduceMin", DType::Bool) => Some(1.0),
+                ("ReduceMax", d) => Some(int_bound(d, false)),
+                ("ReduceMin", d) => Some(int_bound(d, true)),
+                _ => None,
+            };
+            if let Some(b) = bound {
+                values.iter_mut().for_each(|v| *v = b);
+            }
+        }
         let shape: Vec<usize> = if self.keepdims {
             x.shape().iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect()
         } else {
@@ -102,6 +116,26 @@ impl Op for Reduce {
         };
         let out = Tensor::from_vec(&shape, values)?;
         Ok(vec![cast(&out, x.dtype())?])
+    }
+}
+
+/// The lowest (or highest) value of an integer type, as f64.
+fn int_bound(d: DType, highest: bool) -> f64 {
+    let (lo, hi) = match d {
+        DType::I8 => (i8::MIN as f64, i8::MAX as f64),
+        DType::U8 => (0.0, u8::MAX as f64),
+        DType::I16 => (i16::MIN as f64, i16::MAX as f64),
+        DType::U16 => (0.0, u16::MAX as f64),
+        DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+        DType::U32 => (0.0, u32::MAX as f64),
+        DType::I64 => (i64::MIN as f64, i64::MAX as f64),
+        DType::U64 => (0.0, u64::MAX as f64),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
+    };
+    if highest {
+        hi
+    } else {
+        lo
     }
 }
 

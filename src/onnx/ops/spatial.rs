@@ -136,3 +136,26 @@ impl Window {
         Ok(Geometry { kernel, strides, dilations, pad_begin, pad_end, output })
     }
 }
+
+/// Calls `f` with every multi-index of `shape`, last axis fastest.
+pub fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
+    if shape.iter().any(|&d| d == 0) {
+        return;
+    }
+    let mut idx = vec![0usize; shape.len()];
+    loop {
+        f(&idx);
+        let mut d = shape.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
