@@ -3,36 +3,13 @@
 
 mod common;
 
-use common::read;
+use common::{node_with, read, tensor_vi};
 use prost::Message;
-use squish::onnx::proto::{self, data_type, type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use squish::onnx::proto::{self, data_type, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use squish::{load_session, Tensor};
 
-fn tensor_vi(name: &str, dims: &[i64]) -> proto::ValueInfoProto {
-    use proto::tensor_shape_proto::{DimValue, Dimension};
-    proto::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(proto::TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: data_type::FLOAT,
-                shape: Some(proto::TensorShapeProto {
-                    dim: dims.iter().map(|&d| Dimension { value: Some(DimValue::DimValue(d)), denotation: String::new() }).collect(),
-                }),
-            })),
-            denotation: String::new(),
-        }),
-        ..Default::default()
-    }
-}
-
 fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name: name.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
+    node_with(op, name, inputs, outputs, vec![])
 }
 
 fn model(nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {

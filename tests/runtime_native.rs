@@ -1,36 +1,15 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Planner behaviour: constant folding, and errors from folded nodes at load.
 
+mod common;
+
+use common::{node_with, tensor_vi};
 use prost::Message;
-use squish::onnx::proto::{self, data_type, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use squish::onnx::proto::{self, data_type, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use squish::{load_session, Tensor};
 
-fn vi(name: &str, dims: &[i64]) -> proto::ValueInfoProto {
-    use proto::tensor_shape_proto::{DimValue, Dimension};
-    proto::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(proto::TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: data_type::FLOAT,
-                shape: Some(proto::TensorShapeProto {
-                    dim: dims.iter().map(|&d| Dimension { value: Some(DimValue::DimValue(d)), denotation: String::new() }).collect(),
-                }),
-            })),
-            denotation: String::new(),
-        }),
-        ..Default::default()
-    }
-}
-
 fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name: name.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute: attrs,
-        ..Default::default()
-    }
+    node_with(op, name, inputs, outputs, attrs)
 }
 
 fn tensor_attr(name: &str, dims: &[i64], values: &[f32]) -> AttributeProto {
@@ -46,7 +25,7 @@ fn model(nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {
     ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
-        graph: Some(GraphProto { node: nodes, initializer: initializers, input: vec![vi("x", &[3])], output: vec![vi("y", &[3])], ..Default::default() }),
+        graph: Some(GraphProto { node: nodes, initializer: initializers, input: vec![tensor_vi("x", &[3])], output: vec![tensor_vi("y", &[3])], ..Default::default() }),
         ..Default::default()
     }
     .encode_to_vec()
@@ -92,7 +71,7 @@ fn an_input_overriding_an_initializer_is_not_folded() {
     let mut m = ModelProto::decode(&model(vec![node("Add", "add", &["x", "w"], &["y"], vec![])], vec![
         TensorProto { name: "w".into(), dims: vec![3], data_type: data_type::FLOAT, float_data: vec![1.0, 1.0, 1.0], ..Default::default() },
     ])[..]).unwrap();
-    m.graph.as_mut().unwrap().input.push(vi("w", &[3]));
+    m.graph.as_mut().unwrap().input.push(tensor_vi("w", &[3]));
     let s = load_session(&m.encode_to_vec()).unwrap();
     let x = Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap();
     let w = Tensor::from_vec(&[3], vec![5.0f32, 5.0, 5.0]).unwrap();

@@ -26,3 +26,34 @@ pub fn worst_excess(got: &[f64], want: &[f64], tol: f64) -> f64 {
     assert_eq!(got.len(), want.len(), "output lengths differ");
     got.iter().zip(want).map(|(g, w)| (g - w).abs() - tol * (1.0 + w.abs())).fold(f64::NEG_INFINITY, f64::max)
 }
+
+/// A float32 graph input/output with fixed dimensions.
+pub fn tensor_vi(name: &str, dims: &[i64]) -> proto::ValueInfoProto {
+    use proto::tensor_shape_proto::{DimValue, Dimension};
+    use proto::type_proto;
+    proto::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(proto::TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: proto::data_type::FLOAT,
+                shape: Some(proto::TensorShapeProto {
+                    dim: dims.iter().map(|&d| Dimension { value: Some(DimValue::DimValue(d)), denotation: String::new() }).collect(),
+                }),
+            })),
+            denotation: String::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A node with the given attributes.
+pub fn node_with(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<proto::AttributeProto>) -> proto::NodeProto {
+    proto::NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute,
+        ..Default::default()
+    }
+}
