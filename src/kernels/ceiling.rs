@@ -5,24 +5,12 @@
 
 use core::arch::wasm32::*;
 
-pub fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0; m.div_ceil(4) * 4 * k];
-    for i in 0..m {
-        for p in 0..k {
-            out[(i / 4) * k * 4 + p * 4 + i % 4] = a[i * k + p];
-        }
-    }
-    out
-}
+/// A in the layout the micro-kernel reads (the runtime GEMM's own packing).
+pub use super::simd128::pack_a;
 
+/// B in `[n/8][k][8]` panels (the runtime's `pack_b_f32`).
 pub fn pack_b(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0; n.div_ceil(8) * 8 * k];
-    for p in 0..k {
-        for j in 0..n {
-            out[(j / 8) * k * 8 + p * 8 + j % 8] = b[p * n + j];
-        }
-    }
-    out
+    super::pack_b_f32(k, n, b)
 }
 
 /// `c = a · b` for m a multiple of 4 and n of 8.

@@ -68,7 +68,7 @@ pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &
 }
 
 /// A as panels of 4 rows, each `k × 4` (row r of the panel in lane r).
-fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
+pub fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
     let blocks = m.div_ceil(MR);
     let mut out = vec![0.0f32; blocks * k * MR];
     for ib in 0..blocks {

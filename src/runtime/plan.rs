@@ -135,7 +135,7 @@ impl Plan {
         }
         let captures: Vec<Vec<String>> = g.nodes.iter().map(node_captures).collect();
         let order = topological_order(g, &captures, &producer, &slots)?;
-        let (steps, folded_values) = build_steps(g, scope, &order, &captures, &slots)?;
+        let (steps, folded_values) = build_steps(g, scope, &order, &captures, &slots, &sources)?;
         let mut folded = Vec::with_capacity(folded_values.len());
         for (slot, t) in folded_values {
             sources[slot] = Source::Folded(folded.len());
@@ -267,17 +267,16 @@ fn build_steps(
     order: &[usize],
     captures: &[Vec<String>],
     slots: &HashMap<String, usize>,
+    sources: &[Source],
 ) -> Result<(Vec<Step>, Vec<(usize, Tensor)>)> {
     // Load-time values: initializers no graph input overrides, then the
-    // outputs of Constant nodes as they are built.
+    // outputs of folded nodes as they are computed.
     let mut known: HashMap<usize, Tensor> = HashMap::new();
     let overridable: HashSet<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
     let init_value = |slot: usize| -> Option<&Tensor> {
-        let name = slots.iter().find(|(_, &s)| s == slot).map(|(n, _)| n.as_str())?;
-        if overridable.contains(name) {
-            return None;
-        }
-        g.initializers.iter().rev().find(|(n, _)| n == name).map(|(_, t)| t)
+        let Source::Initializer(i) = sources[slot] else { return None };
+        let (name, t) = &g.initializers[i];
+        (!overridable.contains(name.as_str())).then_some(t)
     };
     let mut steps = Vec::with_capacity(order.len());
     for &ni in order {

@@ -23,8 +23,7 @@ export function readInputs(engine, dir, inputs) {
   });
 }
 
-export function runModel(engine, modelPath, inputsDir, outDir) {
-  const bytes = readFileSync(modelPath);
+export function runModel(engine, bytes, inputsDir, outDir) {
   const session = new engine.Engine(bytes);
   const summary = session.summary();
   const inputs = readInputs(engine, inputsDir, summary.inputs);
@@ -42,8 +41,8 @@ export function runModel(engine, modelPath, inputsDir, outDir) {
   return lines.join('\n');
 }
 
-export function convertModel(engine, inPath, outPath) {
-  const out = engine.convertModel(readFileSync(inPath));
+export function convertModel(engine, bytes, outPath) {
+  const out = engine.convertModel(bytes);
   writeFileSync(outPath, out);
   return `wrote ${outPath} (${out.length} bytes)`;
 }

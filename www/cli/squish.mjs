@@ -63,10 +63,10 @@ function parseOptions(args, names) {
 async function run(args) {
   const { opts, rest } = parseOptions(args, ['inputs', 'out']);
   if (rest.length !== 1 || !opts.inputs || !opts.out) throw new UsageError('run takes MODEL.onnx --inputs DIR --out DIR');
-  readModel(rest[0]);
+  const bytes = readModel(rest[0]);
   const engine = await loadEngine();
   try {
-    console.log(runModel(engine, rest[0], opts.inputs, opts.out));
+    console.log(runModel(engine, bytes, opts.inputs, opts.out));
   } catch (e) {
     throw new Error(`${rest[0]}: ${e.message}`);
   }
@@ -74,10 +74,10 @@ async function run(args) {
 
 async function convert(args) {
   if (args.length !== 2) throw new UsageError('convert takes MODEL.onnx OUT.onnx');
-  readModel(args[0]);
+  const bytes = readModel(args[0]);
   const engine = await loadEngine();
   try {
-    console.log(convertModel(engine, args[0], args[1]));
+    console.log(convertModel(engine, bytes, args[1]));
   } catch (e) {
     throw new Error(`${args[0]}: ${e.message}`);
   }
