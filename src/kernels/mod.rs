@@ -47,3 +47,47 @@ pub fn active_name() -> &'static str {
         "scalar"
     }
 }
+
+/// Rows per packed A panel of the integer GEMM.
+pub const IGEMM_MR: usize = 4;
+/// Columns per packed B panel of the integer GEMM.
+pub const IGEMM_NR: usize = 8;
+
+/// Packs A (m×k, row-major, zero points already subtracted) for
+/// `gemm_i16_packed`: panels of 4 rows; per pair of `k` steps the panel holds
+/// `[r0 k0, r0 k1, r1 k0, r1 k1, …]` (8 values), so one vector load gives
+/// every row's pair. Odd `k` and the last panel's missing rows are zero.
+pub fn pack_a_i16(m: usize, k: usize, a: &[i16]) -> Vec<i16> {
+    assert!(a.len() >= m * k, "pack_a_i16: A too small");
+    let kq = k.div_ceil(2);
+    let mut out = vec![0i16; m.div_ceil(IGEMM_MR) * kq * 2 * IGEMM_MR];
+    for i in 0..m {
+        let (ib, r) = (i / IGEMM_MR, i % IGEMM_MR);
+        let base = ib * kq * 2 * IGEMM_MR;
+        for (p, &v) in a[i * k..(i + 1) * k].iter().enumerate() {
+            out[base + (p / 2) * 2 * IGEMM_MR + r * 2 + p % 2] = v;
+        }
+    }
+    out
+}
+
+/// Packs B (k×n, row-major, zero points already subtracted) for
+/// `gemm_i16_packed`: panels of 8 columns; per pair of `k` steps the panel
+/// holds `[c0 k0, c0 k1, c1 k0, c1 k1, …, c7 k1]` (16 values).
+pub fn pack_b_i16(k: usize, n: usize, b: &[i16]) -> Vec<i16> {
+    assert!(b.len() >= k * n, "pack_b_i16: B too small");
+    let kq = k.div_ceil(2);
+    let mut out = vec![0i16; n.div_ceil(IGEMM_NR) * kq * 2 * IGEMM_NR];
+    for p in 0..k {
+        for (j, &v) in b[p * n..(p + 1) * n].iter().enumerate() {
+            let (jp, c) = (j / IGEMM_NR, j % IGEMM_NR);
+            out[jp * kq * 2 * IGEMM_NR + (p / 2) * 2 * IGEMM_NR + c * 2 + p % 2] = v;
+        }
+    }
+    out
+}
+
+/// Length of `pack_a_i16`'s output (callers that pack in place size with it).
+pub fn packed_a_i16_len(m: usize, k: usize) -> usize {
+    m.div_ceil(IGEMM_MR) * k.div_ceil(2) * 2 * IGEMM_MR
+}

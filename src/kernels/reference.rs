@@ -114,3 +114,25 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
         }
     }
 }
+
+/// Integer GEMM `c = a · b` on operands packed by `pack_a_i16` /
+/// `pack_b_i16` (8-bit values with their zero points subtracted, so each fits
+/// i16); sums in i32, exact for k < 2^15.
+pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: &mut [i32]) {
+    use super::{IGEMM_MR as MR, IGEMM_NR as NR};
+    let kq = k.div_ceil(2);
+    assert!(ap.len() >= m.div_ceil(MR) * kq * 2 * MR && bp.len() >= n.div_ceil(NR) * kq * 2 * NR && c.len() >= m * n, "gemm_i16_packed: buffers too small");
+    for i in 0..m {
+        let a_base = (i / MR) * kq * 2 * MR + (i % MR) * 2;
+        for j in 0..n {
+            let b_base = (j / NR) * kq * 2 * NR + (j % NR) * 2;
+            let mut s = 0i32;
+            for q in 0..kq {
+                for h in 0..2 {
+                    s += ap[a_base + q * 2 * MR + h] as i32 * bp[b_base + q * 2 * NR + h] as i32;
+                }
+            }
+            c[i * n + j] = s;
+        }
+    }
+}

@@ -349,3 +349,53 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
         }
     }
 }
+
+/// Integer GEMM on `pack_a_i16` / `pack_b_i16` panels: a 4×8 tile of C in
+/// eight i32 vectors; per pair of `k` steps one A load, four 32-bit lane
+/// broadcasts (a row's pair), two B loads and eight `i32x4.dot_i16x8_s`
+/// (each adds two products per lane). Exact, so equal to the reference.
+pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: &mut [i32]) {
+    use super::{IGEMM_MR as IMR, IGEMM_NR as INR};
+    let kq = k.div_ceil(2);
+    assert!(ap.len() >= m.div_ceil(IMR) * kq * 2 * IMR && bp.len() >= n.div_ceil(INR) * kq * 2 * INR && c.len() >= m * n, "gemm_i16_packed: buffers too small");
+    for jp in 0..n.div_ceil(INR) {
+        let j = jp * INR;
+        let w = INR.min(n - j);
+        let panel = &bp[jp * kq * 2 * INR..(jp + 1) * kq * 2 * INR];
+        for ib in 0..m.div_ceil(IMR) {
+            // SAFETY: each A panel holds kq·8 values, each B panel kq·16.
+            let tile = unsafe { tile_i16_4x8(kq, ap.as_ptr().add(ib * kq * 2 * IMR), panel.as_ptr()) };
+            for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
+                let i = ib * IMR + r;
+                let mut tmp = [0i32; 8];
+                // SAFETY: tmp has 8 i32.
+                unsafe {
+                    v128_store(tmp.as_mut_ptr() as *mut v128, row[0]);
+                    v128_store(tmp.as_mut_ptr().add(4) as *mut v128, row[1]);
+                }
+                c[i * n + j..i * n + j + w].copy_from_slice(&tmp[..w]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn tile_i16_4x8(kq: usize, ap: *const i16, panel: *const i16) -> [[v128; 2]; 4] {
+    let z = i32x4_splat(0);
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
+    for q in 0..kq {
+        let av = v128_load(ap.add(q * 8) as *const v128);
+        let b0 = v128_load(panel.add(q * 16) as *const v128);
+        let b1 = v128_load(panel.add(q * 16 + 8) as *const v128);
+        let (x0, x1, x2, x3) = (lane::<0>(av), lane::<1>(av), lane::<2>(av), lane::<3>(av));
+        c00 = i32x4_add(c00, i32x4_dot_i16x8(x0, b0));
+        c01 = i32x4_add(c01, i32x4_dot_i16x8(x0, b1));
+        c10 = i32x4_add(c10, i32x4_dot_i16x8(x1, b0));
+        c11 = i32x4_add(c11, i32x4_dot_i16x8(x1, b1));
+        c20 = i32x4_add(c20, i32x4_dot_i16x8(x2, b0));
+        c21 = i32x4_add(c21, i32x4_dot_i16x8(x2, b1));
+        c30 = i32x4_add(c30, i32x4_dot_i16x8(x3, b0));
+        c31 = i32x4_add(c31, i32x4_dot_i16x8(x3, b1));
+    }
+    [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
+}

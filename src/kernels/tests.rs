@@ -119,6 +119,31 @@ macro_rules! kernel_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn integer_gemm_is_exact() {
+                let mut rng = Rng::new(11);
+                let mut shapes = gemm_shapes();
+                shapes.push((5, 1023, 3));
+                for (m, kk, n) in shapes {
+                    // Centred 8-bit values span [-255, 255]; include the extremes.
+                    let mut val = |rng: &mut Rng| match rng.below(8) {
+                        0 => 255i16,
+                        1 => -255,
+                        _ => rng.below(511) as i16 - 255,
+                    };
+                    let a: Vec<i16> = (0..m * kk).map(|_| val(&mut rng)).collect();
+                    let b: Vec<i16> = (0..kk * n).map(|_| val(&mut rng)).collect();
+                    let mut c = vec![i32::MIN; m * n];
+                    k::gemm_i16_packed(m, kk, n, &crate::kernels::pack_a_i16(m, kk, &a), &crate::kernels::pack_b_i16(kk, n, &b), &mut c);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let exact: i64 = (0..kk).map(|p| a[i * kk + p] as i64 * b[p * n + j] as i64).sum();
+                            assert_eq!(c[i * n + j] as i64, exact, "{m}x{kk}x{n} at ({i},{j})");
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn gemm_overwrites_output_and_propagates_nan() {
                 let a = [1.0, f32::NAN, 2.0, 3.0];
                 let b = [1.0, 1.0, 1.0, 1.0];

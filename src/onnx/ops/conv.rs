@@ -19,7 +19,7 @@ struct Conv {
     group: usize,
 }
 
-fn group_attr(ctx: &BuildCtx) -> Result<usize> {
+pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
     let a = ctx.attrs();
     let g = a.int("group", 1)?;
     if g < 1 {
@@ -33,7 +33,7 @@ fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
-fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
+pub(super) fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
     match shape {
         [n, c, w] => Ok((*n, *c, 1, *w)),
         [n, c, h, w] => Ok((*n, *c, *h, *w)),
@@ -41,7 +41,7 @@ fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
     }
 }
 
-fn lift_geometry(g: Geometry) -> Geometry {
+pub(super) fn lift_geometry(g: Geometry) -> Geometry {
     if g.kernel.len() == 2 {
         return g;
     }
@@ -57,7 +57,7 @@ fn lift_geometry(g: Geometry) -> Geometry {
 }
 
 /// Unfolds one group's input `[cg, h, w]` into `[cg·kh·kw, oh·ow]` columns.
-fn im2col(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [f32]) {
+pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [T]) {
     let (kh, kw) = (g.kernel[0], g.kernel[1]);
     let (oh, ow) = (g.output[0], g.output[1]);
     let mut row = 0;
@@ -70,13 +70,13 @@ fn im2col(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [f32
                     let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
                     let line = &mut dst[oy * ow..(oy + 1) * ow];
                     if iy < 0 || iy >= h as isize {
-                        line.fill(0.0);
+                        line.fill(T::default());
                         continue;
                     }
                     let src = &plane[iy as usize * w..(iy as usize + 1) * w];
                     for (ox, v) in line.iter_mut().enumerate() {
                         let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
-                        *v = if ix < 0 || ix >= w as isize { 0.0 } else { src[ix as usize] };
+                        *v = if ix < 0 || ix >= w as isize { T::default() } else { src[ix as usize] };
                     }
                 }
                 row += 1;

@@ -48,10 +48,10 @@ fn constant_matrix(ctx: &BuildCtx, i: usize, transpose: bool) -> Option<PackedB>
     Some(if transpose { PackedB::new(&b.t().as_standard_layout().into_owned()) } else { PackedB::new(b) })
 }
 
-fn contiguous(a: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
+pub(super) fn contiguous<T: Clone>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
     match a.as_slice() {
         Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(a.iter().copied().collect()),
+        None => std::borrow::Cow::Owned(a.iter().cloned().collect()),
     }
 }
 
@@ -66,6 +66,16 @@ fn build_matmul(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 /// numpy `matmul` semantics: 1-D operands are promoted and the added axis
 /// removed afterwards; leading (batch) axes broadcast.
 pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+    batched_matmul(a, b, k::gemm_f32)
+}
+
+/// `matmul_f32`'s shape logic for any element type, with `gemm(m, k, n, a, b, c)`
+/// computing one product of dense row-major matrices.
+pub fn batched_matmul<T: Copy, U: Copy + Default>(
+    a: &ArrayD<T>,
+    b: &ArrayD<T>,
+    gemm: impl Fn(usize, usize, usize, &[T], &[T], &mut [U]),
+) -> Result<ArrayD<U>> {
     if a.ndim() == 0 || b.ndim() == 0 {
         return Err(SquishError::op("MatMul inputs must have rank ≥ 1"));
     }
@@ -98,16 +108,16 @@ pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
     let a_flat = if ash[..ash.len() - 2] == batch[..] {
         contiguous(a)
     } else {
-        std::borrow::Cow::Owned(av.iter().copied().collect())
+        std::borrow::Cow::Owned(av.iter().copied().collect::<Vec<T>>())
     };
     let b_flat = if bsh[..bsh.len() - 2] == batch[..] {
         contiguous(b)
     } else {
-        std::borrow::Cow::Owned(bv.iter().copied().collect())
+        std::borrow::Cow::Owned(bv.iter().copied().collect::<Vec<T>>())
     };
-    let mut out = vec![0.0f32; nbatch * m * n];
+    let mut out = vec![U::default(); nbatch * m * n];
     for bi in 0..nbatch {
-        k::gemm_f32(
+        gemm(
             m,
             ka,
             n,

@@ -4,6 +4,7 @@
 
 pub(crate) mod array;
 mod index;
+mod integer;
 pub(crate) mod activation;
 pub(crate) mod elementwise;
 mod control;
@@ -91,6 +92,7 @@ impl Registry {
         norm::register(&mut r);
         pool::register(&mut r);
         quant::register(&mut r);
+        integer::register(&mut r);
         reduce::register(&mut r);
         resize::register(&mut r);
         rnn::register(&mut r);

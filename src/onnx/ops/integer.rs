@@ -1,0 +1,300 @@
+//! 8-bit integer linear algebra: DynamicQuantizeLinear, MatMulInteger,
+//! ConvInteger, QLinearMatMul and QLinearConv. Operands become i16 with
+//! their zero points subtracted, then run on the exact integer GEMM
+//! (`i32x4.dot_i16x8_s` under SIMD128); constant right-hand matrices are
+//! packed once at load time.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::conv::{as_2d, group_attr, im2col, lift_geometry};
+use super::linalg::batched_matmul;
+use super::spatial::Window;
+use super::{required, BuildCtx, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::kernels::{active as k, pack_a_i16, pack_b_i16};
+use crate::tensor::{checked_numel, DType, Tensor};
+
+pub fn register(r: &mut Registry) {
+    r.insert("", "DynamicQuantizeLinear", |_| Ok(Box::new(DynamicQuantize)));
+    r.insert("", "MatMulInteger", |ctx| build_matmul(ctx, false));
+    r.insert("", "QLinearMatMul", |ctx| build_matmul(ctx, true));
+    r.insert("", "ConvInteger", |ctx| build_conv(ctx, false));
+    r.insert("", "QLinearConv", |ctx| build_conv(ctx, true));
+}
+
+/// Quantises `x` to u8 as DynamicQuantizeLinear defines it: the range is
+/// widened to include 0, scale = range / 255, zero point and values rounded
+/// half to even (divisions in f32, as onnxruntime does). An all-zero input
+/// gets scale 0 and zero point 0.
+pub fn quantize_u8_dynamic(x: &[f32]) -> Result<(Vec<u8>, f32, u8)> {
+    let (mut lo, mut hi) = (0.0f32, 0.0f32);
+    for &v in x {
+        if !v.is_finite() {
+            return Err(SquishError::op(format!("cannot quantise {v}: the input holds NaN or ±Inf")));
+        }
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let scale = (hi - lo) / 255.0;
+    if scale == 0.0 {
+        return Ok((vec![0; x.len()], 0.0, 0));
+    }
+    let zp = (-lo / scale).round_ties_even().clamp(0.0, 255.0);
+    let q = x.iter().map(|&v| ((v / scale).round_ties_even() + zp).clamp(0.0, 255.0) as u8).collect();
+    Ok((q, scale, zp as u8))
+}
+
+struct DynamicQuantize;
+
+impl Op for DynamicQuantize {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = super::required_f32(inputs, 0, "input x")?;
+        let (q, scale, zp) = quantize_u8_dynamic(&super::linalg::contiguous(x))?;
+        Ok(vec![Tensor::U8(ArrayD::from_shape_vec(IxDyn(x.shape()), q).expect("same shape")), Tensor::scalar(scale), Tensor::scalar(zp)])
+    }
+}
+
+/// The 8-bit values of `t` (u8 or i8) as i16.
+fn int8_values(t: &Tensor, what: &str) -> Result<Vec<i16>> {
+    match t {
+        Tensor::U8(a) => Ok(a.iter().map(|&v| v as i16).collect()),
+        Tensor::I8(a) => Ok(a.iter().map(|&v| v as i16).collect()),
+        other => Err(SquishError::op(format!("{what} must be uint8 or int8, got {}", other.dtype()))),
+    }
+}
+
+/// Subtracts zero points in place: one for the whole tensor, or one per
+/// index of the axis whose elements are `inner` apart and `dim` long.
+fn center(values: &mut [i16], data_type: DType, zp: Option<&Tensor>, inner: usize, dim: usize, what: &str) -> Result<()> {
+    let Some(zp) = zp else { return Ok(()) };
+    if zp.dtype() != data_type {
+        return Err(SquishError::op(format!("{what} zero point is {}, but the data is {data_type}", zp.dtype())));
+    }
+    let zps = int8_values(zp, what)?;
+    match zps.len() {
+        1 => values.iter_mut().for_each(|v| *v -= zps[0]),
+        n if n == dim && inner > 0 => {
+            for (i, v) in values.iter_mut().enumerate() {
+                *v -= zps[(i / inner) % dim];
+            }
+        }
+        n => return Err(SquishError::op(format!("{what} zero point has {n} values; expected 1 or {dim}"))),
+    }
+    Ok(())
+}
+
+/// Per-tensor or per-`dim` float parameters (scales).
+fn params(t: &Tensor, dim: usize, what: &str) -> Result<Vec<f32>> {
+    let v: Vec<f32> = t.to_f64_vec().into_iter().map(|x| x as f32).collect();
+    if v.len() != 1 && v.len() != dim {
+        return Err(SquishError::op(format!("{what} has {} values; expected 1 or {dim}", v.len())));
+    }
+    Ok(v)
+}
+
+/// Integer product of dense row-major matrices.
+fn gemm_i32(m: usize, kk: usize, n: usize, a: &[i16], b: &[i16], c: &mut [i32]) {
+    k::gemm_i16_packed(m, kk, n, &pack_a_i16(m, kk, a), &pack_b_i16(kk, n, b), c);
+}
+
+/// A constant 2-D right-hand operand with its zero points subtracted, packed.
+struct PackedIntB {
+    k: usize,
+    n: usize,
+    panels: Vec<i16>,
+}
+
+struct IntMatMul {
+    /// QLinearMatMul (requantised u8/i8 output) rather than MatMulInteger (i32).
+    requantize: bool,
+    packed: Option<PackedIntB>,
+}
+
+/// Input positions of A, its zero point, B, its zero point.
+fn matmul_slots(requantize: bool) -> (usize, usize, usize, usize) {
+    if requantize {
+        (0, 2, 3, 5)
+    } else {
+        (0, 2, 1, 3)
+    }
+}
+
+fn build_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
+    let (_, _, bi, bzi) = matmul_slots(requantize);
+    let packed = match (ctx.constant(bi), ctx.node.inputs.get(bzi).is_none_or(|s| s.is_empty()) || ctx.constant(bzi).is_some()) {
+        (Some(b), true) if b.shape().len() == 2 => {
+            let (kk, n) = (b.shape()[0], b.shape()[1]);
+            let mut vals = int8_values(b, "input B")?;
+            center(&mut vals, b.dtype(), ctx.constant(bzi), 1, n, "B")?;
+            Some(PackedIntB { k: kk, n, panels: pack_b_i16(kk, n, &vals) })
+        }
+        _ => None,
+    };
+    Ok(Box::new(IntMatMul { requantize, packed }))
+}
+
+impl IntMatMul {
+    fn product(&self, inputs: &[Option<&Tensor>]) -> Result<ArrayD<i32>> {
+        let (ai, azi, bi, bzi) = matmul_slots(self.requantize);
+        let a = required(inputs, ai)?;
+        let ash = a.shape().to_vec();
+        if ash.is_empty() {
+            return Err(SquishError::op("input A must have rank ≥ 1"));
+        }
+        let kk = *ash.last().expect("rank ≥ 1");
+        let m = if ash.len() >= 2 { ash[ash.len() - 2] } else { 1 };
+        let mut av = int8_values(a, "input A")?;
+        center(&mut av, a.dtype(), inputs.get(azi).copied().flatten(), kk, m, "A")?;
+        if let (Some(p), true) = (&self.packed, ash.len() >= 2) {
+            if kk != p.k {
+                return Err(SquishError::op(format!("inner dimensions differ: {ash:?} × [{}, {}]", p.k, p.n)));
+            }
+            let rows = if kk == 0 { ash[..ash.len() - 1].iter().product() } else { av.len() / kk };
+            let mut out = vec![0i32; rows * p.n];
+            k::gemm_i16_packed(rows, kk, p.n, &pack_a_i16(rows, kk, &av), &p.panels, &mut out);
+            let mut shape = ash[..ash.len() - 1].to_vec();
+            shape.push(p.n);
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows·n values"));
+        }
+        let b = required(inputs, bi)?;
+        let n = *b.shape().last().ok_or_else(|| SquishError::op("input B must have rank ≥ 1"))?;
+        let mut bv = int8_values(b, "input B")?;
+        // Per-column zero points: element i is in column i mod n (a 1-D B is one column).
+        center(&mut bv, b.dtype(), inputs.get(bzi).copied().flatten(), 1, if b.shape().len() == 1 { 1 } else { n }, "B")?;
+        let a_arr = ArrayD::from_shape_vec(IxDyn(&ash), av).expect("same count");
+        let b_arr = ArrayD::from_shape_vec(IxDyn(b.shape()), bv).expect("same count");
+        batched_matmul(&a_arr, &b_arr, gemm_i32)
+    }
+}
+
+impl Op for IntMatMul {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let acc = self.product(inputs)?;
+        if !self.requantize {
+            return Ok(vec![Tensor::I32(acc)]);
+        }
+        let a = required(inputs, 0)?;
+        let rows = if a.shape().len() >= 2 { a.shape()[a.shape().len() - 2] } else { 1 };
+        let n = *acc.shape().last().unwrap_or(&1);
+        let a_s = params(required(inputs, 1)?, rows, "a_scale")?;
+        let b_s = params(required(inputs, 4)?, n, "b_scale")?;
+        let y_s = params(required(inputs, 6)?, 1, "y_scale")?[0];
+        let y_zp = inputs.get(7).copied().flatten();
+        let (shape, acc) = (acc.shape().to_vec(), acc.into_raw_vec_and_offset().0);
+        let scale_at = |i: usize| {
+            let (row, col) = ((i / n.max(1)) % rows.max(1), i % n.max(1));
+            a_s[if a_s.len() == 1 { 0 } else { row }] * b_s[if b_s.len() == 1 { 0 } else { col }] / y_s
+        };
+        Ok(vec![requantize_output(&acc, &shape, scale_at, y_zp, a.dtype())?])
+    }
+}
+
+/// `saturate(round(acc · scale(i)) + y_zero_point)` in the zero point's type
+/// (the input's type when the zero point is omitted).
+fn requantize_output(acc: &[i32], shape: &[usize], scale: impl Fn(usize) -> f32, y_zp: Option<&Tensor>, default: DType) -> Result<Tensor> {
+    let out_type = y_zp.map(|z| z.dtype()).unwrap_or(default);
+    let zp = match y_zp {
+        Some(z) if z.len() != 1 => return Err(SquishError::op(format!("y_zero_point must be a single value, got shape {:?}", z.shape()))),
+        Some(z) => z.to_f64_vec()[0] as f32,
+        None => 0.0,
+    };
+    let (lo, hi) = match out_type {
+        DType::U8 => (0.0, 255.0),
+        DType::I8 => (-128.0, 127.0),
+        other => return Err(SquishError::op(format!("output type {other} is not supported; expected uint8 or int8"))),
+    };
+    let q = acc.iter().enumerate().map(|(i, &v)| ((v as f32 * scale(i)).round_ties_even() + zp).clamp(lo, hi));
+    Ok(match out_type {
+        DType::U8 => Tensor::U8(ArrayD::from_shape_vec(IxDyn(shape), q.map(|v| v as u8).collect()).expect("same count")),
+        _ => Tensor::I8(ArrayD::from_shape_vec(IxDyn(shape), q.map(|v| v as i8).collect()).expect("same count")),
+    })
+}
+
+struct IntConv {
+    requantize: bool,
+    window: Window,
+    group: usize,
+}
+
+fn build_conv(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
+    Ok(Box::new(IntConv { requantize, window: Window::from_attrs(ctx)?, group: group_attr(ctx)? }))
+}
+
+impl Op for IntConv {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (xi, xzi, wi, wzi) = if self.requantize { (0, 2, 3, 5) } else { (0, 2, 1, 3) };
+        let x = required(inputs, xi)?;
+        let w = required(inputs, wi)?;
+        if w.shape().len() != x.shape().len() {
+            return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", w.shape(), x.shape())));
+        }
+        let (n, c, h, wd) = as_2d(x.shape(), "input x")?;
+        let (m, cg, _, _) = as_2d(w.shape(), "weights w")?;
+        let group = self.group;
+        if c % group != 0 || m % group != 0 || cg * group != c {
+            return Err(SquishError::op(format!("input has {c} channels, weights {:?} and group {group} do not match", w.shape())));
+        }
+        let x_zp = inputs.get(xzi).copied().flatten();
+        if x_zp.is_some_and(|z| z.len() != 1) {
+            return Err(SquishError::op("x_zero_point must be a single value (per-tensor)"));
+        }
+        let mut xv = int8_values(x, "input x")?;
+        center(&mut xv, x.dtype(), x_zp, 1, 1, "x")?;
+        let mut wv = int8_values(w, "weights w")?;
+        let per_filter: usize = w.shape()[1..].iter().product();
+        center(&mut wv, w.dtype(), inputs.get(wzi).copied().flatten(), per_filter, m, "w")?;
+        let geom = self.window.resolve(&x.shape()[2..], Some(&w.shape()[2..]))?;
+        let mut out_shape = vec![n, m];
+        out_shape.extend(&geom.output);
+        checked_numel(&out_shape, "output")?;
+        let g = lift_geometry(geom);
+        let (mg, plane) = (m / group, g.output[0] * g.output[1]);
+        let kdim = cg * g.kernel[0] * g.kernel[1];
+        let mut acc = vec![0i32; n * m * plane];
+        // Zero-padding the centred input is padding with the zero point, as onnxruntime does.
+        let mut col = vec![0i16; kdim * plane];
+        for b in 0..n {
+            for gi in 0..group {
+                let xg = &xv[(b * c + gi * cg) * h * wd..(b * c + (gi + 1) * cg) * h * wd];
+                im2col(xg, cg, h, wd, &g, &mut col);
+                let wg = &wv[gi * mg * kdim..(gi + 1) * mg * kdim];
+                gemm_i32(mg, kdim, plane, wg, &col, &mut acc[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane]);
+            }
+        }
+        if !self.requantize {
+            return Ok(vec![Tensor::I32(ArrayD::from_shape_vec(IxDyn(&out_shape), acc).expect("sized above"))]);
+        }
+        let x_s = params(required(inputs, 1)?, 1, "x_scale")?[0];
+        let w_s = params(required(inputs, 4)?, m, "w_scale")?;
+        let y_s = params(required(inputs, 6)?, 1, "y_scale")?[0];
+        if let Some(bias) = inputs.get(8).copied().flatten() {
+            let bias = match bias {
+                Tensor::I32(b) if b.len() == m => b.iter().copied().collect::<Vec<i32>>(),
+                other => return Err(SquishError::op(format!("bias B must be int32 with {m} values, got {} of shape {:?}", other.dtype(), other.shape()))),
+            };
+            for (i, v) in acc.iter_mut().enumerate() {
+                *v += bias[(i / plane.max(1)) % m];
+            }
+        }
+        let scale_at = |i: usize| x_s * w_s[if w_s.len() == 1 { 0 } else { (i / plane.max(1)) % m }] / y_s;
+        Ok(vec![requantize_output(&acc, &out_shape, scale_at, inputs.get(7).copied().flatten(), x.dtype())?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn dynamic_quantisation_follows_the_onnx_definition() {
+        // The ONNX spec example: [0, 2, -3, -2.5, 1.34, 0.5] → scale 5/255, zp 153.
+        let (q, s, z) = quantize_u8_dynamic(&[0.0, 2.0, -3.0, -2.5, 1.34, 0.5]).unwrap();
+        assert!((s - 0.019_607_844).abs() < 1e-9);
+        assert_eq!(z, 153);
+        assert_eq!(q, vec![153, 255, 0, 26, 221, 179]);
+        assert_eq!(quantize_u8_dynamic(&[0.0, 0.0]).unwrap(), (vec![0, 0], 0.0, 0));
+        let err = quantize_u8_dynamic(&[1.0, f32::NAN]).unwrap_err().to_string();
+        assert!(err.contains("NaN"), "{err}");
+    }
+}
