@@ -50,6 +50,14 @@ pub enum SquishError {
     #[error("input '{input}': {detail}")]
     Input { input: String, detail: String },
 
+    /// A compression recipe names something that does not exist or cannot apply.
+    #[error("recipe: {0}")]
+    Recipe(String),
+
+    /// Calibration inputs do not fit the model.
+    #[error("calibration: {0}")]
+    Calibration(String),
+
     /// A data file (.npy, .pb, ...) could not be read.
     #[error("{format} file: {detail}")]
     DataFile { format: &'static str, detail: String },

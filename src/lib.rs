@@ -8,6 +8,7 @@ pub mod error;
 pub mod graph;
 pub mod kernels;
 pub mod onnx;
+pub mod quant;
 pub mod runtime;
 pub mod tensor;
 

@@ -157,6 +157,18 @@ impl Session {
         Ok(Session { model, plan })
     }
 
+    /// A session whose outputs are the model's followed by the intermediate
+    /// values `names` (for calibration and per-layer comparison).
+    pub fn observing(model: &Model, names: &[String]) -> Result<Session> {
+        let mut m = model.clone();
+        for name in names {
+            if !m.graph.outputs.iter().any(|o| &o.name == name) {
+                m.graph.outputs.push(crate::graph::ValueInfo { name: name.clone(), ty: ValueType::Unknown, doc_string: String::new() });
+            }
+        }
+        Session::new(m)
+    }
+
     pub fn model(&self) -> &Model {
         &self.model
     }

@@ -7,6 +7,7 @@ mod index;
 mod integer;
 pub(crate) mod activation;
 pub(crate) mod elementwise;
+mod contrib;
 mod control;
 mod conv;
 mod linalg;
@@ -93,6 +94,7 @@ impl Registry {
         pool::register(&mut r);
         quant::register(&mut r);
         integer::register(&mut r);
+        contrib::register(&mut r);
         reduce::register(&mut r);
         resize::register(&mut r);
         rnn::register(&mut r);

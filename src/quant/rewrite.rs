@@ -1,0 +1,352 @@
+//! Graph rewrites for each scheme. Weights are found as initializers
+//! (`Constant` nodes are hoisted into initializers first); new nodes keep the
+//! original node's output names so consumers need no change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::params::{self, Codes, Grouping, Half, Quantized};
+use super::{Change, Record, Resolved, Scheme, Skipped};
+use crate::error::{Result, SquishError};
+use crate::graph::{AttrValue, Attribute, Model, Node};
+use crate::tensor::{small::SmallType, Tensor};
+
+mod schemes;
+
+/// Smallest float initializer converted by the 16-bit storage schemes
+/// (shape-like constants and scalars are not worth a Cast node).
+const MIN_HALF_ELEMENTS: usize = 16;
+
+/// Whether a node of this type can take `scheme` at all.
+pub fn accepts(node: &Node, scheme: Scheme) -> bool {
+    let op = node.op_type.as_str();
+    node.domain.is_empty()
+        && match scheme {
+            Scheme::Fp32 | Scheme::Fp16 | Scheme::Bf16 => true,
+            Scheme::Int8Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather"),
+            Scheme::Int8Dynamic => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
+            Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv"),
+            Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm"),
+        }
+}
+
+/// The schemes an op type can take, for error messages.
+pub fn supported_for(op_type: &str) -> String {
+    let probe = Node { name: String::new(), op_type: op_type.into(), domain: String::new(), inputs: vec![], outputs: vec![], attributes: vec![], doc_string: String::new() };
+    let all = [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
+    let ok: Vec<&str> = all.iter().filter(|s| accepts(&probe, **s)).map(|s| s.name()).collect();
+    format!("{op_type} takes {}", ok.join(", "))
+}
+
+/// The activation inputs (input 0) of the nodes that `int8_static` quantises.
+pub fn static_activation_names(model: &Model, nodes: &[usize]) -> Vec<String> {
+    let mut v: Vec<String> = nodes
+        .iter()
+        .map(|&i| &model.graph.nodes[i])
+        .filter(|n| accepts(n, Scheme::Int8Static) && n.inputs.len() > 1 && model.graph.initializer(&n.inputs[1]).is_some())
+        .map(|n| n.inputs[0].clone())
+        .filter(|x| model.graph.initializer(x).is_none())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+pub struct Rewriter {
+    model: Model,
+    /// Per original node: what replaces it (`None`: kept as is).
+    replaced: Vec<Option<Vec<Node>>>,
+    /// Nodes that only read initializers (Cast, DequantizeLinear of weights): they go first.
+    prelude: Vec<Node>,
+    names: HashSet<String>,
+    /// Initializers already converted in place (shared weights are converted once).
+    converted: HashSet<String>,
+    /// Activation → outputs of its DynamicQuantizeLinear (quantised, scale, zero point).
+    dynamic: HashMap<String, [String; 3]>,
+    /// Activation → its QuantizeLinear/DequantizeLinear output.
+    qdq: HashMap<String, String>,
+    needs_ms_domain: bool,
+}
+
+fn attr(name: &str, value: AttrValue) -> Attribute {
+    Attribute { name: name.into(), value }
+}
+
+fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<Attribute>) -> Node {
+    Node { name, op_type: op.into(), domain: String::new(), inputs, outputs, attributes, doc_string: String::new() }
+}
+
+fn int_attr(n: &Node, name: &str, default: i64) -> i64 {
+    match n.attr(name) {
+        Some(AttrValue::Int(v)) => *v,
+        _ => default,
+    }
+}
+
+fn float_attr(n: &Node, name: &str, default: f32) -> f32 {
+    match n.attr(name) {
+        Some(AttrValue::Float(v)) => *v,
+        _ => default,
+    }
+}
+
+fn f32_tensor(shape: &[usize], v: Vec<f32>) -> Tensor {
+    Tensor::F32(ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape matches"))
+}
+
+/// Codes as a tensor of the quantised type.
+fn code_tensor(shape: &[usize], codes: &[i32], kind: Codes) -> Tensor {
+    let s = IxDyn(shape);
+    match kind {
+        Codes::I8 => Tensor::I8(ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as i8).collect()).expect("shape")),
+        Codes::U8 => Tensor::U8(ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as u8).collect()).expect("shape")),
+        Codes::I4 => Tensor::Small(SmallType::I4, ArrayD::from_shape_vec(s, codes.iter().map(|&c| (c as i8 as u8) & 0xF).collect()).expect("shape")),
+        _ => Tensor::Small(SmallType::U4, ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as u8).collect()).expect("shape")),
+    }
+}
+
+/// Stored size of `n` codes in the format.
+fn code_bytes(n: usize, kind: Codes) -> usize {
+    if kind == Codes::I4 || kind == Codes::U4 {
+        n.div_ceil(2)
+    } else {
+        n
+    }
+}
+
+impl Rewriter {
+    pub fn new(mut model: Model) -> Rewriter {
+        // Constant nodes holding a tensor become initializers: one place to find weights.
+        let inputs: HashSet<String> = model.graph.inputs.iter().map(|v| v.name.clone()).collect();
+        let mut kept = Vec::new();
+        for n in std::mem::take(&mut model.graph.nodes) {
+            if let (true, Some(AttrValue::Tensor(t)), 1) = (n.op_type == "Constant" && n.domain.is_empty(), n.attr("value"), n.outputs.len()) {
+                if !inputs.contains(&n.outputs[0]) {
+                    model.graph.initializers.push((n.outputs[0].clone(), t.clone()));
+                    continue;
+                }
+            }
+            kept.push(n);
+        }
+        model.graph.nodes = kept;
+        let mut names: HashSet<String> = model.graph.initializers.iter().map(|(n, _)| n.clone()).collect();
+        for n in &model.graph.nodes {
+            names.extend(n.inputs.iter().chain(&n.outputs).cloned());
+            names.insert(n.name.clone());
+        }
+        names.extend(model.graph.inputs.iter().chain(&model.graph.outputs).map(|v| v.name.clone()));
+        let count = model.graph.nodes.len();
+        Rewriter {
+            model,
+            replaced: vec![None; count],
+            prelude: Vec::new(),
+            names,
+            converted: HashSet::new(),
+            dynamic: HashMap::new(),
+            qdq: HashMap::new(),
+            needs_ms_domain: false,
+        }
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut i = 1;
+        while self.names.contains(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    fn add_init(&mut self, base: &str, t: Tensor) -> String {
+        let name = self.fresh(base);
+        self.model.graph.initializers.push((name.clone(), t));
+        name
+    }
+
+    /// A float32 weight input: an initializer no graph input can override.
+    fn weight(&self, name: &str) -> Option<ArrayD<f32>> {
+        if name.is_empty() || self.model.graph.inputs.iter().any(|v| v.name == name) {
+            return None;
+        }
+        self.model.graph.initializer(name)?.as_f32().cloned()
+    }
+
+    fn checked_weight(&self, name: &str) -> Result<Option<ArrayD<f32>>> {
+        let Some(w) = self.weight(name) else { return Ok(None) };
+        if let Some((i, v)) = params::first_non_finite(w.as_slice().expect("initializers are contiguous")) {
+            return Err(SquishError::tensor(name, format!("element {i} is {v}; NaN/Inf weights cannot be compressed (fix or exclude the layer)")));
+        }
+        Ok(Some(w))
+    }
+
+    fn opset(&self) -> i64 {
+        self.model.opset("").unwrap_or(1)
+    }
+
+    pub fn apply(&mut self, index: usize, s: Resolved, ranges: &BTreeMap<String, (f32, f32)>, record: &mut Record) -> Result<()> {
+        let n = self.model.graph.nodes[index].clone();
+        let has_weights = n.inputs.iter().any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
+        let skip = |record: &mut Record, reason: String| record.skipped.push(Skipped { node: n.name.clone(), op_type: n.op_type.clone(), reason });
+        if s.scheme == Scheme::Fp32 || !accepts(&n, s.scheme) {
+            if has_weights && s.scheme != Scheme::Fp32 {
+                skip(record, supported_for(&n.op_type));
+            }
+            return Ok(());
+        }
+        let outcome = match s.scheme {
+            Scheme::Fp32 => Ok(()),
+            Scheme::Fp16 | Scheme::Bf16 => self.half_storage(&n, if s.scheme == Scheme::Fp16 { Half::F16 } else { Half::BF16 }, record),
+            Scheme::Int8Weight => self.weight_only(&n, s, record),
+            Scheme::Int8Dynamic if n.op_type == "Gather" => self.weight_only(&n, s, record),
+            Scheme::Int8Dynamic => self.dynamic(index, &n, s, record),
+            Scheme::Int8Static => self.static_qdq(index, &n, s, ranges, record),
+            Scheme::Int4Block | Scheme::Int8Block => self.blocked(index, &n, s, record),
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Skip(reason)) => {
+                if has_weights {
+                    skip(record, reason);
+                }
+                Ok(())
+            }
+            Err(Stop::Fail(e)) => Err(e),
+        }
+    }
+
+    /// Stores every large float initializer the node reads as float16 or
+    /// bfloat16, followed by a Cast back to float32 under the original name.
+    fn half_storage(&mut self, n: &Node, format: Half, record: &mut Record) -> Step {
+        for name in n.inputs.clone() {
+            let Some(w) = self.checked_weight(&name)? else { continue };
+            if w.len() < MIN_HALF_ELEMENTS || self.converted.contains(&name) {
+                continue;
+            }
+            let flat = w.as_slice().expect("contiguous");
+            if let Some(why) = params::half_refusal(flat, format) {
+                record.skipped.push(Skipped { node: n.name.clone(), op_type: n.op_type.clone(), reason: format!("'{name}' stays float32: {why}") });
+                continue;
+            }
+            let (t, err, scheme) = match format {
+                Half::F16 => {
+                    let (v, e) = params::to_f16(flat);
+                    (Tensor::F16(ArrayD::from_shape_vec(IxDyn(w.shape()), v).expect("shape")), e, "fp16")
+                }
+                Half::BF16 => {
+                    let (v, e) = params::to_bf16(flat);
+                    (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(w.shape()), v).expect("shape")), e, "bf16")
+                }
+            };
+            let stored = self.replace_initializer(&name, &format!("{name}_{scheme}"), t);
+            let cast_name = self.fresh(&format!("{name}_cast"));
+            self.prelude.push(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
+            record.changes.push(Change { tensor: name, node: n.name.clone(), op_type: n.op_type.clone(), scheme: scheme.into(), bytes_before: w.len() * 4, bytes_after: w.len() * 2, max_abs_error: err });
+        }
+        Ok(())
+    }
+
+    /// Removes initializer `old`, adds `t` under a fresh name based on `base`,
+    /// and marks `old` converted (its name is now produced by a node).
+    fn replace_initializer(&mut self, old: &str, base: &str, t: Tensor) -> String {
+        self.model.graph.initializers.retain(|(n, _)| n != old);
+        self.converted.insert(old.to_string());
+        self.add_init(base, t)
+    }
+
+    /// The weight input of a node and the axis of its output channels.
+    fn weight_slot(&self, n: &Node) -> Option<(usize, usize)> {
+        match n.op_type.as_str() {
+            "MatMul" => Some((1, 1)),
+            "Gemm" => Some((1, if int_attr(n, "transB", 0) != 0 { 0 } else { 1 })),
+            "Conv" => Some((1, 0)),
+            "ConvTranspose" => Some((1, 1)),
+            "Gather" => Some((0, 0)),
+            _ => None,
+        }
+    }
+
+    /// int8 weights behind a DequantizeLinear whose output keeps the weight's name.
+    fn weight_only(&mut self, n: &Node, s: Resolved, record: &mut Record) -> Step {
+        let (slot, axis) = self.weight_slot(n).ok_or_else(|| Stop::Skip(supported_for(&n.op_type)))?;
+        let name = n.inputs.get(slot).cloned().unwrap_or_default();
+        if self.converted.contains(&name) {
+            return Ok(());
+        }
+        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input '{name}' is not a float32 initializer")))?;
+        if self.opset() < 10 {
+            return Err(Stop::Skip(format!("DequantizeLinear needs opset ≥ 10; the model imports {}", self.opset())));
+        }
+        // Per-axis DequantizeLinear arrived in opset 13.
+        let per_channel = s.per_channel && self.opset() >= 13 && w.ndim() >= 2;
+        let codes = if s.symmetric { Codes::I8 } else { Codes::U8 };
+        let grouping = if per_channel { Grouping::PerChannel { axis } } else { Grouping::PerTensor };
+        let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, codes, s.symmetric);
+        let inputs = self.quantized_weight_inputs(&name, w.shape(), &q, codes);
+        self.model.graph.initializers.retain(|(nm, _)| nm != &name);
+        self.converted.insert(name.clone());
+        let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
+        let dq = self.fresh(&format!("{name}_dequantize"));
+        self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
+        self.record_weight(record, n, &name, "int8_weight", w.len() * 4, w.len() + q.params.len() * 5, q.max_abs_error);
+        Ok(())
+    }
+
+    /// Initializers for codes, scales and zero points of a quantised weight.
+    pub(super) fn quantized_weight_inputs(&mut self, name: &str, shape: &[usize], q: &Quantized, codes: Codes) -> Vec<String> {
+        let wq = self.add_init(&format!("{name}_quantized"), code_tensor(shape, &q.codes, codes));
+        let scales: Vec<f32> = q.params.iter().map(|p| p.scale).collect();
+        let zps: Vec<i32> = q.params.iter().map(|p| p.zero_point).collect();
+        let scale = self.add_init(&format!("{name}_scale"), f32_tensor(&q.param_shape, scales));
+        let zp = self.add_init(&format!("{name}_zero_point"), code_tensor(&q.param_shape, &zps, codes));
+        vec![wq, scale, zp]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record_weight(&self, record: &mut Record, n: &Node, tensor: &str, scheme: &str, before: usize, after: usize, err: f32) {
+        record.changes.push(Change { tensor: tensor.into(), node: n.name.clone(), op_type: n.op_type.clone(), scheme: scheme.into(), bytes_before: before, bytes_after: after, max_abs_error: err });
+    }
+
+    /// The rewritten model: prelude nodes, then every node or its replacement;
+    /// initializers nothing reads any more are dropped.
+    pub fn finish(mut self) -> Result<Model> {
+        let mut nodes = std::mem::take(&mut self.prelude);
+        for (orig, rep) in std::mem::take(&mut self.model.graph.nodes).into_iter().zip(std::mem::take(&mut self.replaced)) {
+            match rep {
+                Some(r) => nodes.extend(r),
+                None => nodes.push(orig),
+            }
+        }
+        let mut used: HashSet<&str> = nodes.iter().flat_map(|n| n.inputs.iter().map(|s| s.as_str())).collect();
+        used.extend(self.model.graph.outputs.iter().map(|v| v.name.as_str()));
+        let used: HashSet<String> = used.into_iter().map(String::from).collect();
+        self.model.graph.initializers.retain(|(n, _)| used.contains(n));
+        self.model.graph.nodes = nodes;
+        if self.needs_ms_domain && self.model.opset("com.microsoft").is_none() {
+            self.model.opsets.push(("com.microsoft".into(), 1));
+        }
+        // Input lists of IR < 4 models name every initializer; keep them consistent.
+        let inits: HashSet<&str> = self.model.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
+        let real: HashSet<String> = self.model.graph.nodes.iter().flat_map(|n| n.inputs.clone()).collect();
+        let keep: Vec<_> = self.model.graph.inputs.iter().filter(|v| inits.contains(v.name.as_str()) || real.contains(&v.name) || !self.converted.contains(&v.name)).cloned().collect();
+        self.model.graph.inputs = keep;
+        Ok(self.model)
+    }
+}
+
+/// Why a scheme step stopped: the layer stays fp32 (recorded), or a real error.
+pub(super) enum Stop {
+    Skip(String),
+    Fail(SquishError),
+}
+
+impl From<SquishError> for Stop {
+    fn from(e: SquishError) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+pub(super) type Step = std::result::Result<(), Stop>;
+

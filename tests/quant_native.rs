@@ -1,0 +1,153 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
+//! Compression schemes on the digits classifier: every scheme saves to a
+//! model Squish reloads and runs; accuracy targets from the quantisation
+//! issue; bad recipes and inputs give clear errors.
+
+mod common;
+
+use common::read;
+use squish::onnx::{load_model, model_to_bytes};
+use squish::quant::{compress, Recipe};
+use squish::tensor::npy::read_npy;
+use squish::{Model, Session, Tensor};
+
+fn digits() -> Model {
+    load_model(&read("digits_mlp/model.onnx")).unwrap()
+}
+
+fn rows(t: &Tensor, n: usize) -> Tensor {
+    let cols = t.shape()[1];
+    let v: Vec<f32> = t.as_f32().unwrap().iter().take(n * cols).copied().collect();
+    Tensor::from_vec(&[n, cols], v).unwrap()
+}
+
+/// 100 training rows, one calibration sample of batch 100.
+fn calibration() -> Vec<Vec<(String, Tensor)>> {
+    let x = read_npy(&read("digits_mlp/X_train.npy")).unwrap();
+    vec![vec![("X".into(), rows(&x, 100))]]
+}
+
+fn accuracy(model: Model) -> f64 {
+    // Through bytes: what the user downloads is what is measured.
+    let model = load_model(&model_to_bytes(&model)).unwrap();
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let y = read_npy(&read("digits_mlp/y_test.npy")).unwrap().to_i64_vec().unwrap();
+    let out = Session::new(model).unwrap().run(vec![("X".into(), x)]).unwrap();
+    let probs = out.outputs[0].1.to_f64_vec();
+    let correct = probs.chunks_exact(10).zip(&y).filter(|(p, &l)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == l).count();
+    correct as f64 / y.len() as f64
+}
+
+fn compressed(recipe: &str) -> (Model, squish::quant::Record) {
+    compress(&digits(), &Recipe::from_json(recipe).unwrap(), &calibration()).unwrap()
+}
+
+#[test]
+fn every_scheme_runs_and_keeps_digits_accuracy() {
+    let cases = [
+        (r#"{"scheme":"fp16"}"#, 0.975),
+        (r#"{"scheme":"bf16"}"#, 0.97),
+        (r#"{"scheme":"int8_weight"}"#, 0.973),
+        (r#"{"scheme":"int8_weight","per_channel":false,"symmetric":false}"#, 0.97),
+        (r#"{"scheme":"int8_dynamic"}"#, 0.973),
+        (r#"{"scheme":"int8_dynamic","per_channel":false}"#, 0.973),
+        (r#"{"scheme":"int8_static","calibration":{"method":"minmax"}}"#, 0.97),
+        (r#"{"scheme":"int8_static","calibration":{"method":"percentile","percentile":99.9}}"#, 0.96),
+        (r#"{"scheme":"int8_static","calibration":{"method":"entropy"}}"#, 0.96),
+        (r#"{"scheme":"int8_static","calibration":{"method":"mse"}}"#, 0.96),
+        (r#"{"scheme":"int8_block","block_size":32}"#, 0.973),
+        (r#"{"scheme":"int4_block","block_size":32}"#, 0.93),
+        (r#"{"scheme":"int4_block","block_size":64,"symmetric":false}"#, 0.93),
+    ];
+    for (recipe, min_acc) in cases {
+        let (model, record) = compressed(recipe);
+        assert!(!record.changes.is_empty(), "{recipe}: nothing changed");
+        assert!(record.model_bytes_after < record.model_bytes_before, "{recipe}: {} → {} bytes", record.model_bytes_before, record.model_bytes_after);
+        let acc = accuracy(model);
+        println!("{recipe}: accuracy {acc:.4}, {} → {} bytes", record.model_bytes_before, record.model_bytes_after);
+        assert!(acc >= min_acc, "{recipe}: accuracy {acc} < {min_acc}");
+    }
+}
+
+#[test]
+fn record_lists_each_weight_with_sizes_and_error() {
+    let (_, record) = compressed(r#"{"scheme":"int8_dynamic"}"#);
+    let names: Vec<&str> = record.changes.iter().map(|c| c.op_type.as_str()).collect();
+    assert!(names.iter().all(|&o| o == "MatMul"), "{names:?}");
+    for c in &record.changes {
+        assert_eq!(c.scheme, "int8_dynamic");
+        assert!(c.bytes_after * 3 < c.bytes_before, "{c:?}");
+        assert!(c.max_abs_error > 0.0 && c.max_abs_error < 0.05, "{c:?}");
+    }
+}
+
+#[test]
+fn exclusions_and_overrides_give_mixed_precision() {
+    let model = digits();
+    let matmuls: Vec<String> = model.graph.nodes.iter().filter(|n| n.op_type == "MatMul").map(|n| n.name.clone()).collect();
+    assert!(matmuls.len() >= 2);
+    let recipe = format!(r#"{{"scheme":"int8_dynamic","exclude":{{"nodes":["{}"]}},"layers":{{"{}":{{"scheme":"fp16"}}}}}}"#, matmuls[0], matmuls[1]);
+    let (out, record) = compress(&model, &Recipe::from_json(&recipe).unwrap(), &[]).unwrap();
+    assert!(!record.changes.iter().any(|c| c.node == matmuls[0]), "excluded node changed");
+    assert!(record.changes.iter().any(|c| c.node == matmuls[1] && c.scheme == "fp16"));
+    assert!(out.graph.nodes.iter().any(|n| n.name == matmuls[0] && n.op_type == "MatMul"));
+    assert!(accuracy(out) >= 0.975);
+    // Excluding by op type leaves nothing to do.
+    let (_, r) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic","exclude":{"op_types":["MatMul"]}}"#).unwrap(), &[]).unwrap();
+    assert!(r.changes.is_empty());
+}
+
+fn error_of(model: &Model, recipe: &str, calib: &[Vec<(String, Tensor)>]) -> String {
+    match Recipe::from_json(recipe) {
+        Err(e) => e.to_string(),
+        Ok(r) => compress(model, &r, calib).map(|_| ()).unwrap_err().to_string(),
+    }
+}
+
+#[test]
+fn bad_recipes_and_inputs_are_clear_errors() {
+    let model = digits();
+    let e = error_of(&model, r#"{"scheme":"int8_dynamic","layers":{"no_such_node":{"scheme":"fp16"}}}"#, &[]);
+    assert!(e.contains("no_such_node") && e.contains("does not exist"), "{e}");
+    let relu = model.graph.nodes.iter().find(|n| n.op_type == "Relu").unwrap().name.clone();
+    let e = error_of(&model, &format!(r#"{{"scheme":"fp32","layers":{{"{relu}":{{"scheme":"int8_dynamic"}}}}}}"#), &[]);
+    assert!(e.contains(&relu) && e.contains("cannot take scheme int8_dynamic"), "{e}");
+    let e = error_of(&model, r#"{"scheme":"int9"}"#, &[]);
+    assert!(e.contains("recipe") && e.contains("int9"), "{e}");
+    let e = error_of(&model, r#"{"scheme":"int8_dynamic","per_chanel":true}"#, &[]);
+    assert!(e.contains("per_chanel"), "{e}");
+    let e = error_of(&model, r#"{"scheme":"int8_static"}"#, &[]);
+    assert!(e.contains("calibration inputs"), "{e}");
+    let wrong = vec![vec![("X".to_string(), Tensor::from_vec(&[2, 63], vec![0.0f32; 126]).unwrap())]];
+    let e = error_of(&model, r#"{"scheme":"int8_static"}"#, &wrong);
+    assert!(e.contains("calibration") && e.contains("sample 0") && e.contains("'X'"), "{e}");
+    let e = error_of(&model, r#"{"scheme":"int4_block","format":"qdq"}"#, &[]);
+    assert!(e.contains("opset") && e.contains("matmulnbits"), "{e}");
+    let e = error_of(&model, r#"{"scheme":"int4_block","block_size":48}"#, &[]);
+    assert!(e.contains("block_size"), "{e}");
+    // NaN weights: the tensor is named.
+    let mut bad = model.clone();
+    let (name, t) = bad.graph.initializers.iter_mut().find(|(_, t)| t.len() > 100).unwrap();
+    if let Tensor::F32(a) = t {
+        a[[3, 2]] = f32::NAN;
+    }
+    let name = name.clone();
+    let e = error_of(&bad, r#"{"scheme":"int8_dynamic"}"#, &[]);
+    assert!(e.contains(&name) && e.contains("NaN"), "{e}");
+}
+
+#[test]
+fn float16_guard_keeps_out_of_range_weights_in_float32() {
+    let mut model = digits();
+    let (name, t) = model.graph.initializers.iter_mut().find(|(_, t)| t.len() > 100).unwrap();
+    if let Tensor::F32(a) = t {
+        a[[0, 0]] = 1e6;
+    }
+    let name = name.clone();
+    let (_, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"fp16"}"#).unwrap(), &[]).unwrap();
+    assert!(!record.changes.iter().any(|c| c.tensor == name));
+    assert!(record.skipped.iter().any(|s| s.reason.contains(&name) && s.reason.contains("float16 range")), "{:?}", record.skipped);
+    let (_, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"bf16"}"#).unwrap(), &[]).unwrap();
+    assert!(record.changes.iter().any(|c| c.tensor == name));
+}
+
