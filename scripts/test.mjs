@@ -43,8 +43,8 @@ const LAYERS = [
     // ChromeDriver failing to start is the machine, not the code: one retry.
     retryOn: /driver failed to bind port/ },
   { name: 'cli', what: 'CLI (Node, wasm build)', cmd: process.execPath, args: ['--test', 'tests/cli/'], parse: 'node' },
-  { name: 'python', what: 'cross-checks with onnxruntime (convert, run)', cmd: join(root, '.cache/venv/bin/python'),
-    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py'], parse: 'unittest' },
+  { name: 'python', what: 'cross-checks with onnxruntime (convert, run, every compressed variant)', cmd: join(root, '.cache/venv/bin/python'),
+    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py'], parse: 'unittest' },
   { name: 'e2e', what: 'page end to end (Playwright, headless Chromium)', cmd: process.execPath,
     args: ['--test', 'tests/e2e/'], parse: 'node' },
 ];

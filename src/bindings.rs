@@ -51,6 +51,25 @@ pub fn convert_model(bytes: &[u8]) -> Result<Vec<u8>, JsError> {
     Ok(onnx::model_to_bytes(&model))
 }
 
+/// Compresses a model with a recipe (JSON text, the README's format).
+/// `calibration` is an array of samples, each an array of named tensor
+/// objects (needed by `int8_static`). Returns `{ model: Uint8Array, record }`.
+#[wasm_bindgen(js_name = compressModel)]
+pub fn compress_model(bytes: &[u8], recipe: &str, calibration: Array) -> Result<JsValue, JsError> {
+    let model = onnx::load_model(bytes).map_err(js_err)?;
+    let recipe = crate::quant::Recipe::from_json(recipe).map_err(js_err)?;
+    let mut feeds = Vec::with_capacity(calibration.length() as usize);
+    for (i, sample) in calibration.iter().enumerate() {
+        let sample: Array = sample.dyn_into().map_err(|_| JsError::new(&format!("calibration sample {i} is not an array of tensors")))?;
+        feeds.push(named_tensors(&sample).map_err(|e| JsError::new(&format!("calibration sample {i}: {e}")))?);
+    }
+    let (compressed, record) = crate::quant::compress(&model, &recipe, &feeds).map_err(js_err)?;
+    let obj = Object::new();
+    set(&obj, "model", &js_sys::Uint8Array::from(&onnx::model_to_bytes(&compressed)[..]).into())?;
+    set(&obj, "record", &to_js(&record)?)?;
+    Ok(obj.into())
+}
+
 #[wasm_bindgen]
 pub struct Engine {
     session: Session,
@@ -94,13 +113,14 @@ impl Engine {
 }
 
 fn named_inputs(inputs: &Array) -> Result<Vec<(String, Tensor)>, JsError> {
+    named_tensors(inputs).map_err(|e| JsError::new(&e))
+}
+
+fn named_tensors(inputs: &Array) -> Result<Vec<(String, Tensor)>, String> {
     let mut named = Vec::with_capacity(inputs.length() as usize);
     for (i, v) in inputs.iter().enumerate() {
-        let name = Reflect::get(&v, &"name".into())
-            .ok()
-            .and_then(|n| n.as_string())
-            .ok_or_else(|| JsError::new(&format!("input #{i}: tensor object has no 'name'")))?;
-        let t = tensor_from_js(&v).map_err(|e| JsError::new(&format!("input '{name}': {e}")))?;
+        let name = Reflect::get(&v, &"name".into()).ok().and_then(|n| n.as_string()).ok_or_else(|| format!("input #{i}: tensor object has no 'name'"))?;
+        let t = tensor_from_js(&v).map_err(|e| format!("input '{name}': {e}"))?;
         named.push((name, t));
     }
     Ok(named)

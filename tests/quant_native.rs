@@ -151,3 +151,45 @@ fn float16_guard_keeps_out_of_range_weights_in_float32() {
     assert!(record.changes.iter().any(|c| c.tensor == name));
 }
 
+
+/// Every scheme on every fixture model: compresses without error, saves,
+/// reloads and runs on the fixture's test input with finite outputs close
+/// to the original's (loose bound: this checks plumbing, not accuracy).
+#[test]
+fn every_scheme_on_every_fixture_runs() {
+    let recipes = [
+        r#"{"scheme":"fp16"}"#,
+        r#"{"scheme":"bf16"}"#,
+        r#"{"scheme":"int8_weight"}"#,
+        r#"{"scheme":"int8_dynamic"}"#,
+        r#"{"scheme":"int8_dynamic","symmetric":false,"per_channel":false}"#,
+        r#"{"scheme":"int8_static","calibration":{"method":"mse"}}"#,
+        r#"{"scheme":"int4_block"}"#,
+        r#"{"scheme":"int8_block","symmetric":false,"block_size":128}"#,
+    ];
+    let dirs = ["digits_mlp", "mtcnn_onet", "mtcnn_pnet", "oww_embedding", "oww_hey_jarvis", "oww_melspectrogram", "ppocr_cls", "silero_vad_legacy"];
+    for dir in dirs {
+        let model = load_model(&read(&format!("{dir}/model.onnx"))).unwrap();
+        let feeds: Vec<(String, Tensor)> = model
+            .graph
+            .real_inputs()
+            .enumerate()
+            .map(|(j, vi)| (vi.name.clone(), common::read_pb(&format!("{dir}/test_data_set_0/input_{j}.pb")).1))
+            .collect();
+        let reference = Session::new(model.clone()).unwrap().run(feeds.clone()).unwrap();
+        for recipe in recipes {
+            let (out, record) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[feeds.clone()]).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
+            let again = load_model(&model_to_bytes(&out)).unwrap();
+            let got = Session::new(again).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}")).run(feeds.clone()).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
+            for ((name, a), (_, b)) in got.outputs.iter().zip(&reference.outputs) {
+                assert_eq!(a.shape(), b.shape(), "{dir} {recipe} {name}");
+                let (a, b) = (a.to_f64_vec(), b.to_f64_vec());
+                let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+                assert!(a.iter().all(|v| v.is_finite()), "{dir} {recipe} {name}: non-finite output");
+                assert!(worst <= 0.5 * scale, "{dir} {recipe} {name}: max |Δ| {worst} vs scale {scale}");
+            }
+            println!("{dir:20} {recipe:70} {} changes, {} → {} bytes", record.changes.len(), record.model_bytes_before, record.model_bytes_after);
+        }
+    }
+}

@@ -235,7 +235,7 @@ pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Vec<(String, Tens
         if calibration.is_empty() {
             return Err(SquishError::Recipe("scheme int8_static needs calibration inputs (none were given)".into()));
         }
-        let wanted = rewrite::static_activation_names(model, &plan.iter().filter(|(_, s)| s.scheme == Scheme::Int8Static).map(|(i, _)| *i).collect::<Vec<_>>());
+        let wanted = rewrite::static_activation_names(out.model(), &plan.iter().filter(|(_, s)| s.scheme == Scheme::Int8Static).map(|(i, _)| *i).collect::<Vec<_>>());
         calibrate::ranges(model, &wanted, calibration, &recipe.calibration)?
     } else {
         Default::default()

@@ -117,29 +117,28 @@ fn code_bytes(n: usize, kind: Codes) -> usize {
 
 impl Rewriter {
     pub fn new(mut model: Model) -> Rewriter {
-        // Constant nodes holding a tensor become initializers: one place to find weights.
+        // Constant nodes holding a tensor become initializers: one place to
+        // find weights. The nodes stay in the list (replaced by nothing) so
+        // that indices still match the original model's.
         let inputs: HashSet<String> = model.graph.inputs.iter().map(|v| v.name.clone()).collect();
-        let mut kept = Vec::new();
-        for n in std::mem::take(&mut model.graph.nodes) {
+        let mut replaced = vec![None; model.graph.nodes.len()];
+        for (i, n) in model.graph.nodes.iter().enumerate() {
             if let (true, Some(AttrValue::Tensor(t)), 1) = (n.op_type == "Constant" && n.domain.is_empty(), n.attr("value"), n.outputs.len()) {
                 if !inputs.contains(&n.outputs[0]) {
                     model.graph.initializers.push((n.outputs[0].clone(), t.clone()));
-                    continue;
+                    replaced[i] = Some(Vec::new());
                 }
             }
-            kept.push(n);
         }
-        model.graph.nodes = kept;
         let mut names: HashSet<String> = model.graph.initializers.iter().map(|(n, _)| n.clone()).collect();
         for n in &model.graph.nodes {
             names.extend(n.inputs.iter().chain(&n.outputs).cloned());
             names.insert(n.name.clone());
         }
         names.extend(model.graph.inputs.iter().chain(&model.graph.outputs).map(|v| v.name.clone()));
-        let count = model.graph.nodes.len();
         Rewriter {
             model,
-            replaced: vec![None; count],
+            replaced,
             prelude: Vec::new(),
             names,
             converted: HashSet::new(),
@@ -147,6 +146,11 @@ impl Rewriter {
             qdq: HashMap::new(),
             needs_ms_domain: false,
         }
+    }
+
+    /// The model being rewritten (Constant weights already hoisted into initializers).
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     fn fresh(&mut self, base: &str) -> String {
@@ -187,6 +191,9 @@ impl Rewriter {
     }
 
     pub fn apply(&mut self, index: usize, s: Resolved, ranges: &BTreeMap<String, (f32, f32)>, record: &mut Record) -> Result<()> {
+        if self.replaced[index].is_some() {
+            return Ok(()); // a Constant hoisted into an initializer
+        }
         let n = self.model.graph.nodes[index].clone();
         let has_weights = n.inputs.iter().any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
         let skip = |record: &mut Record, reason: String| record.skipped.push(Skipped { node: n.name.clone(), op_type: n.op_type.clone(), reason });
@@ -220,11 +227,15 @@ impl Rewriter {
     /// Stores every large float initializer the node reads as float16 or
     /// bfloat16, followed by a Cast back to float32 under the original name.
     fn half_storage(&mut self, n: &Node, format: Half, record: &mut Record) -> Step {
+        if format == Half::BF16 && self.opset() < 13 {
+            return Err(Stop::Skip(format!("Cast from bfloat16 needs opset ≥ 13; the model imports {} (use fp16)", self.opset())));
+        }
         for name in n.inputs.clone() {
-            let Some(w) = self.checked_weight(&name)? else { continue };
-            if w.len() < MIN_HALF_ELEMENTS || self.converted.contains(&name) {
+            // Small constants (Clip bounds, shapes) are left alone, ±Inf included.
+            if self.weight(&name).is_none_or(|w| w.len() < MIN_HALF_ELEMENTS) || self.converted.contains(&name) {
                 continue;
             }
+            let w = self.checked_weight(&name)?.expect("checked above");
             let flat = w.as_slice().expect("contiguous");
             if let Some(why) = params::half_refusal(flat, format) {
                 record.skipped.push(Skipped { node: n.name.clone(), op_type: n.op_type.clone(), reason: format!("'{name}' stays float32: {why}") });
@@ -319,9 +330,22 @@ impl Rewriter {
                 None => nodes.push(orig),
             }
         }
-        let mut used: HashSet<&str> = nodes.iter().flat_map(|n| n.inputs.iter().map(|s| s.as_str())).collect();
-        used.extend(self.model.graph.outputs.iter().map(|v| v.name.as_str()));
-        let used: HashSet<String> = used.into_iter().map(String::from).collect();
+        // Subgraphs (If branches) read outer initializers by name too.
+        fn reads(nodes: &[Node], used: &mut HashSet<String>) {
+            for n in nodes {
+                used.extend(n.inputs.iter().cloned());
+                for a in &n.attributes {
+                    match &a.value {
+                        AttrValue::Graph(g) => reads(&g.nodes, used),
+                        AttrValue::Graphs(gs) => gs.iter().for_each(|g| reads(&g.nodes, used)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut used = HashSet::new();
+        reads(&nodes, &mut used);
+        used.extend(self.model.graph.outputs.iter().map(|v| v.name.clone()));
         self.model.graph.initializers.retain(|(n, _)| used.contains(n));
         self.model.graph.nodes = nodes;
         if self.needs_ms_domain && self.model.opset("com.microsoft").is_none() {

@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { loadEngine } from './engine.mjs';
 import { formatSummary } from './format.mjs';
 import { convertModel, runModel } from './run.mjs';
+import { compressModel } from './compress.mjs';
 
 const USAGE = `usage: squish <command> [options]
 
@@ -14,6 +15,10 @@ commands:
                                 runs the model on DIR/input_J.pb (or .npy), in
                                 graph-input order; writes OUT/output_J.pb
   convert MODEL.onnx OUT.onnx   re-encodes the model as Squish writes it
+  compress MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR]
+                                quantises as the recipe says (README: "Recipes");
+                                prints each tensor's scheme, size and error.
+                                DIR: input_J files, or sub-folders of them
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -83,6 +88,18 @@ async function convert(args) {
   }
 }
 
+async function compress(args) {
+  const { opts, rest } = parseOptions(args, ['recipe', 'out', 'calibration']);
+  if (rest.length !== 1 || !opts.recipe || !opts.out) throw new UsageError('compress takes MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR]');
+  const bytes = readModel(rest[0]);
+  const engine = await loadEngine();
+  try {
+    console.log(compressModel(engine, bytes, opts.recipe, opts.calibration, opts.out));
+  } catch (e) {
+    throw new Error(`${rest[0]}: ${e.message}`);
+  }
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
   switch (command) {
@@ -92,6 +109,8 @@ async function main(argv) {
       return run(rest);
     case 'convert':
       return convert(rest);
+    case 'compress':
+      return compress(rest);
     case 'version': {
       const info = (await loadEngine()).buildInfo();
       console.log(`squish ${info.version} (kernels: ${info.kernels})`);

@@ -1,0 +1,105 @@
+"""Every compressed variant Squish exports (`squish compress`) loads in
+onnxruntime, and onnxruntime's outputs on it agree with Squish's own
+(`squish run` on the same compressed file).
+
+Tolerance (documented in README, "Recipes"): max |d| <= TOL * (1 + |ref|)
+with TOL = 1e-4 for float storage schemes (fp16/bf16/int8_weight/blocked
+weights: both engines dequantise the same codes, only float summation order
+differs) and TOL = 2e-3 for schemes that quantise activations (int8_dynamic,
+int8_static): the integer products are exact in both, but a value that lands
+on a rounding tie of x/scale may take the neighbouring code in one engine
+(different float evaluation order of the scale), moving an output by about
+one quantisation step of that activation.
+"""
+import glob
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.path.join(ROOT, "www", "cli", "squish.mjs")
+MODELS = sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", "*", "model.onnx")))
+
+RECIPES = {
+    "fp16": ({"scheme": "fp16"}, 1e-4),
+    "bf16": ({"scheme": "bf16"}, 1e-4),
+    "int8_weight": ({"scheme": "int8_weight"}, 1e-4),
+    "int8_dynamic": ({"scheme": "int8_dynamic"}, 2e-3),
+    "int8_static_minmax": ({"scheme": "int8_static", "calibration": {"method": "minmax"}}, 2e-3),
+    "int8_static_entropy": ({"scheme": "int8_static", "calibration": {"method": "entropy"}}, 2e-3),
+    "int4_block": ({"scheme": "int4_block", "block_size": 32}, 1e-4),
+    "int8_block_asym": ({"scheme": "int8_block", "block_size": 64, "symmetric": False}, 1e-4),
+}
+
+
+def squish(*args):
+    r = subprocess.run(["node", CLI, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"squish {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def read_pb(path):
+    t = onnx.TensorProto()
+    with open(path, "rb") as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def cross_check(test, model_path, data_dir, recipe, tol, tmp):
+    recipe_path = os.path.join(tmp, "recipe.json")
+    with open(recipe_path, "w") as f:
+        json.dump(recipe, f)
+    out = os.path.join(tmp, "compressed.onnx")
+    squish("compress", model_path, "--recipe", recipe_path, "--out", out, "--calibration", data_dir)
+    onnx.checker.check_model(out)
+    sess = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    feeds = {inp.name: read_pb(os.path.join(data_dir, f"input_{j}.pb")) for j, inp in enumerate(sess.get_inputs())}
+    want = sess.run(None, feeds)
+    got_dir = os.path.join(tmp, "out")
+    squish("run", out, "--inputs", data_dir, "--out", got_dir)
+    worst = -1.0
+    for j, ref in enumerate(want):
+        got = read_pb(os.path.join(got_dir, f"output_{j}.pb"))
+        ref = np.asarray(ref)
+        test.assertEqual(got.shape, ref.shape)
+        if ref.dtype.kind == "f":
+            excess = np.max(np.abs(got.astype(np.float64) - ref) - tol * (1 + np.abs(ref)), initial=-1.0)
+            worst = max(worst, excess)
+            test.assertLessEqual(excess, 0.0, f"output {j}: Squish and onnxruntime differ beyond {tol}·(1+|ref|)")
+        else:
+            np.testing.assert_array_equal(got, ref)
+    return os.path.getsize(model_path), os.path.getsize(out)
+
+
+class QuantCrossCheck(unittest.TestCase):
+    def test_every_variant_of_every_fixture_runs_in_onnxruntime_and_agrees(self):
+        for path in MODELS:
+            name = os.path.basename(os.path.dirname(path))
+            data = os.path.join(os.path.dirname(path), "test_data_set_0")
+            for label, (recipe, tol) in RECIPES.items():
+                with self.subTest(model=name, recipe=label), tempfile.TemporaryDirectory() as tmp:
+                    before, after = cross_check(self, path, data, recipe, tol, tmp)
+                    print(f"{name:20s} {label:22s} {before:>10d} -> {after:>10d} bytes", flush=True)
+
+    def test_failed_compression_writes_no_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            recipe = os.path.join(tmp, "r.json")
+            with open(recipe, "w") as f:
+                json.dump({"scheme": "int8_dynamic", "exclude": {"nodes": ["nope"]}}, f)
+            out = os.path.join(tmp, "out.onnx")
+            r = subprocess.run(["node", CLI, "compress", MODELS[0], "--recipe", recipe, "--out", out], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("node 'nope' does not exist", r.stderr)
+            self.assertEqual(os.listdir(tmp), ["r.json"])
+
+
+if __name__ == "__main__":
+    unittest.main()

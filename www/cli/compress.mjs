@@ -1,0 +1,61 @@
+// `squish compress`: recipe + optional calibration inputs → compressed model
+// and a per-tensor table of what changed. The output file is written only
+// when compression succeeded (via a temporary file and a rename).
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readInputs } from './run.mjs';
+
+/** Calibration samples: DIR holds input_J files (one sample) or sub-folders of them. */
+export function readCalibration(engine, dir, inputs) {
+  if (!existsSync(dir)) throw new Error(`calibration folder '${dir}' does not exist`);
+  const subdirs = readdirSync(dir).filter((d) => statSync(join(dir, d)).isDirectory()).sort();
+  const folders = subdirs.length ? subdirs.map((d) => join(dir, d)) : [dir];
+  return folders.map((f) => {
+    try {
+      return readInputs(engine, f, inputs);
+    } catch (e) {
+      throw new Error(`calibration sample '${f}': ${e.message}`);
+    }
+  });
+}
+
+const kib = (b) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+
+export function formatRecord(record) {
+  const rows = [['tensor', 'node', 'scheme', 'before', 'after', 'max |Δw|']];
+  for (const c of record.changes) {
+    rows.push([c.tensor, `${c.node} (${c.op_type})`, c.scheme, kib(c.bytes_before), kib(c.bytes_after), c.max_abs_error.toExponential(2)]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  const lines = rows.map((r) => r.map((v, i) => (i >= 3 ? String(v).padStart(widths[i]) : String(v).padEnd(widths[i]))).join('  '));
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  if (!record.changes.length) lines.push('(no tensor changed)');
+  for (const [name, lo, hi] of record.activation_ranges) lines.push(`activation ${name}: calibrated range [${lo.toPrecision(4)}, ${hi.toPrecision(4)}]`);
+  for (const s of record.skipped) lines.push(`kept fp32: ${s.node} (${s.op_type}): ${s.reason}`);
+  const ratio = record.model_bytes_before / Math.max(1, record.model_bytes_after);
+  lines.push(`model: ${kib(record.model_bytes_before)} → ${kib(record.model_bytes_after)} (${ratio.toFixed(2)}× smaller)`);
+  return lines.join('\n');
+}
+
+export function compressModel(engine, bytes, recipePath, calibrationDir, outPath) {
+  let recipe;
+  try {
+    recipe = readFileSync(recipePath, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read recipe '${recipePath}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  let calibration = [];
+  if (calibrationDir) {
+    const session = new engine.Engine(bytes);
+    const { inputs } = session.summary();
+    session.free();
+    calibration = readCalibration(engine, calibrationDir, inputs);
+  }
+  const t0 = performance.now();
+  const { model, record } = engine.compressModel(bytes, recipe, calibration);
+  const ms = performance.now() - t0;
+  const tmp = `${outPath}.partial-${process.pid}`;
+  writeFileSync(tmp, model);
+  renameSync(tmp, outPath);
+  return `${formatRecord(record)}\ncompressed in ${ms.toFixed(0)} ms; wrote ${outPath} (${model.length} bytes)`;
+}
