@@ -2,7 +2,7 @@
 // Builds everything: two wasm builds (baseline SIMD128 and relaxed SIMD),
 // their JS bindings (wasm-bindgen), wasm-opt on both, then the page (Vite).
 // The CLI (www/cli) uses the baseline build directly; it needs no extra step.
-//   node scripts/build.mjs [--wasm-only]
+//   node scripts/build.mjs [--wasm-only] [--only simd|relaxed]  (--only: one wasm build, for quick iteration)
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmOnly = process.argv.includes('--wasm-only');
+const onlyBuild = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 
 // Features the Rust wasm32 target enables by default, which wasm-opt must be
 // allowed to keep; relaxed SIMD is added only to the relaxed build.
@@ -28,7 +29,7 @@ function run(cmd, args, env = {}) {
 }
 
 const started = Date.now();
-for (const b of BUILDS) {
+for (const b of BUILDS.filter((b) => !onlyBuild || b.name === onlyBuild)) {
   // RUSTFLAGS replaces .cargo/config.toml's flags, so +simd128 is repeated here.
   run('cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', b.targetDir],
     { RUSTFLAGS: b.rustflags });

@@ -91,3 +91,47 @@ pub fn pack_b_i16(k: usize, n: usize, b: &[i16]) -> Vec<i16> {
 pub fn packed_a_i16_len(m: usize, k: usize) -> usize {
     m.div_ceil(IGEMM_MR) * k.div_ceil(2) * 2 * IGEMM_MR
 }
+
+/// Columns per packed B panel of the signed-split int8 GEMM (relaxed build).
+pub const PN_NR: usize = 4;
+
+/// Packs A (m×k, i8) for `gemm_i8_pn_packed`: panels of 4 rows; per group of
+/// four `k` steps, 16 bytes `[r0 k0..k3, r1 k0..k3, …]`. Padding is zero.
+pub fn pack_a_i8(m: usize, k: usize, a: &[i8]) -> Vec<i8> {
+    assert!(a.len() >= m * k, "pack_a_i8: A too small");
+    let kq = k.div_ceil(4);
+    let mut out = vec![0i8; m.div_ceil(IGEMM_MR) * kq * 16];
+    for i in 0..m {
+        let base = (i / IGEMM_MR) * kq * 16 + (i % IGEMM_MR) * 4;
+        for (p, &v) in a[i * k..(i + 1) * k].iter().enumerate() {
+            out[base + (p / 4) * 16 + p % 4] = v;
+        }
+    }
+    out
+}
+
+/// Packs B (k×n, values in [-127, 127]) split by sign, for
+/// `gemm_i8_pn_packed`: `B = P − N` with `P = max(B, 0)` and
+/// `N = max(−B, 0)`, both in [0, 127] — the 7-bit operand the relaxed
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s` is exact for. Panels of 4 columns;
+/// per group of four `k` steps 16 bytes of P then 16 of N, column `j`'s four
+/// bytes at `4j`. Returns `None` if a value is outside [-127, 127].
+pub fn pack_b_pn(k: usize, n: usize, b: &[i16]) -> Option<Vec<u8>> {
+    assert!(b.len() >= k * n, "pack_b_pn: B too small");
+    if b[..k * n].iter().any(|&v| !(-127..=127).contains(&v)) {
+        return None;
+    }
+    let kq = k.div_ceil(4);
+    let mut out = vec![0u8; n.div_ceil(PN_NR) * kq * 32];
+    for p in 0..k {
+        for (j, &v) in b[p * n..(p + 1) * n].iter().enumerate() {
+            let base = (j / PN_NR) * kq * 32 + (p / 4) * 32 + (j % PN_NR) * 4 + p % 4;
+            if v >= 0 {
+                out[base] = v as u8;
+            } else {
+                out[base + 16] = (-v) as u8;
+            }
+        }
+    }
+    Some(out)
+}

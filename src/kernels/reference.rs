@@ -136,3 +136,47 @@ pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: 
         }
     }
 }
+
+/// Smallest and largest value; NaN if any value is NaN (as wasm's
+/// `f32x4.min`/`max` propagate it). Empty: (+inf, -inf).
+pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &v in x {
+        if v.is_nan() {
+            return (f32::NAN, f32::NAN);
+        }
+        lo = if v < lo { v } else { lo };
+        hi = if v > hi { v } else { hi };
+    }
+    (lo, hi)
+}
+
+/// QuantizeLinear to u8: `saturate(round_half_even(x / scale) + zero_point)`,
+/// divided in f32 as onnxruntime does.
+pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
+    assert!(x.len() == out.len(), "quantize_u8: length mismatch");
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = ((v / scale).round_ties_even() + zero_point).clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// `c = a · (P − N)` on `pack_a_i8` / `pack_b_pn` operands, exact in i32.
+pub fn gemm_i8_pn_packed(m: usize, k: usize, n: usize, ap: &[i8], bp: &[u8], c: &mut [i32]) {
+    use super::{IGEMM_MR as MR, PN_NR as NR};
+    let kq = k.div_ceil(4);
+    assert!(ap.len() >= m.div_ceil(MR) * kq * 16 && bp.len() >= n.div_ceil(NR) * kq * 32 && c.len() >= m * n, "gemm_i8_pn_packed: buffers too small");
+    for i in 0..m {
+        let a_base = (i / MR) * kq * 16 + (i % MR) * 4;
+        for j in 0..n {
+            let b_base = (j / NR) * kq * 32 + (j % NR) * 4;
+            let mut s = 0i32;
+            for q in 0..kq {
+                for t in 0..4 {
+                    let a = ap[a_base + q * 16 + t] as i32;
+                    s += a * (bp[b_base + q * 32 + t] as i32 - bp[b_base + q * 32 + 16 + t] as i32);
+                }
+            }
+            c[i * n + j] = s;
+        }
+    }
+}

@@ -351,8 +351,8 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
 }
 
 /// Integer GEMM on `pack_a_i16` / `pack_b_i16` panels: a 4×8 tile of C in
-/// eight i32 vectors; per pair of `k` steps one A load, four 32-bit lane
-/// broadcasts (a row's pair), two B loads and eight `i32x4.dot_i16x8_s`
+/// eight i32 vectors; per pair of `k` steps four 32-bit load-splats (each
+/// row's pair), two B loads and eight `i32x4.dot_i16x8_s`
 /// (each adds two products per lane). Exact, so equal to the reference.
 pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: &mut [i32]) {
     use super::{IGEMM_MR as IMR, IGEMM_NR as INR};
@@ -384,10 +384,11 @@ unsafe fn tile_i16_4x8(kq: usize, ap: *const i16, panel: *const i16) -> [[v128; 
     let z = i32x4_splat(0);
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21, mut c30, mut c31) = (z, z, z, z, z, z, z, z);
     for q in 0..kq {
-        let av = v128_load(ap.add(q * 8) as *const v128);
         let b0 = v128_load(panel.add(q * 16) as *const v128);
         let b1 = v128_load(panel.add(q * 16 + 8) as *const v128);
-        let (x0, x1, x2, x3) = (lane::<0>(av), lane::<1>(av), lane::<2>(av), lane::<3>(av));
+        // Each row's pair broadcast straight from memory (one load-splat, no shuffle).
+        let pa = ap.add(q * 8) as *const u32;
+        let (x0, x1, x2, x3) = (v128_load32_splat(pa), v128_load32_splat(pa.add(1)), v128_load32_splat(pa.add(2)), v128_load32_splat(pa.add(3)));
         c00 = i32x4_add(c00, i32x4_dot_i16x8(x0, b0));
         c01 = i32x4_add(c01, i32x4_dot_i16x8(x0, b1));
         c10 = i32x4_add(c10, i32x4_dot_i16x8(x1, b0));
@@ -398,4 +399,105 @@ unsafe fn tile_i16_4x8(kq: usize, ap: *const i16, panel: *const i16) -> [[v128; 
         c31 = i32x4_add(c31, i32x4_dot_i16x8(x3, b1));
     }
     [[c00, c01], [c10, c11], [c20, c21], [c30, c31]]
+}
+
+/// Smallest and largest value; NaN if any value is NaN.
+pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
+    let n = x.len();
+    let (mut lo, mut hi) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for every vector access.
+    unsafe {
+        while i + 4 <= n {
+            let v = load(x.as_ptr().add(i));
+            lo = f32x4_min(lo, v);
+            hi = f32x4_max(hi, v);
+            i += 4;
+        }
+    }
+    let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
+    let (mut l, mut h) = super::reference::min_max_f32(&x[i..]);
+    for (a, b) in lanes(lo).into_iter().zip(lanes(hi)) {
+        if a.is_nan() || b.is_nan() || l.is_nan() {
+            return (f32::NAN, f32::NAN);
+        }
+        l = l.min(a);
+        h = h.max(b);
+    }
+    (l, h)
+}
+
+/// QuantizeLinear to u8, sixteen values at a time: divide, round half to
+/// even (`f32x4.nearest`), add the zero point, clamp, narrow.
+pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
+    assert!(x.len() == out.len(), "quantize_u8: length mismatch");
+    let n = x.len();
+    let (sv, zv, lo, hi) = (f32x4_splat(scale), f32x4_splat(zero_point), f32x4_splat(0.0), f32x4_splat(255.0));
+    let q = |v: v128| i32x4_trunc_sat_f32x4(f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(f32x4_div(v, sv)), zv), lo), hi));
+    let mut i = 0;
+    // SAFETY: i + 16 <= n for every access; out has n bytes.
+    unsafe {
+        while i + 16 <= n {
+            let p = x.as_ptr().add(i);
+            let a = i16x8_narrow_i32x4(q(load(p)), q(load(p.add(4))));
+            let b = i16x8_narrow_i32x4(q(load(p.add(8))), q(load(p.add(12))));
+            v128_store(out.as_mut_ptr().add(i) as *mut v128, u8x16_narrow_i16x8(a, b));
+            i += 16;
+        }
+    }
+    super::reference::quantize_u8(&x[i..], scale, zero_point, &mut out[i..]);
+}
+
+/// `c = a · (P − N)` (see `pack_b_pn`). With relaxed SIMD: a 4×4 tile, per
+/// four `k` steps four load-splats of A, one P and one N load and eight
+/// `relaxed_dot_i8x16_i7x16_add` (16 products each, exact because P and N
+/// are 7-bit). Without it this twin is never chosen by the runtime and
+/// defers to the reference.
+pub fn gemm_i8_pn_packed(m: usize, k: usize, n: usize, ap: &[i8], bp: &[u8], c: &mut [i32]) {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        use super::{IGEMM_MR as IMR, PN_NR as PNR};
+        let kq = k.div_ceil(4);
+        assert!(ap.len() >= m.div_ceil(IMR) * kq * 16 && bp.len() >= n.div_ceil(PNR) * kq * 32 && c.len() >= m * n, "gemm_i8_pn_packed: buffers too small");
+        for jp in 0..n.div_ceil(PNR) {
+            let j = jp * PNR;
+            let w = PNR.min(n - j);
+            let panel = &bp[jp * kq * 32..(jp + 1) * kq * 32];
+            for ib in 0..m.div_ceil(IMR) {
+                // SAFETY: each A panel holds kq·16 bytes, each B panel kq·32.
+                let tile = unsafe { tile_pn_4x4(kq, ap.as_ptr().add(ib * kq * 16), panel.as_ptr()) };
+                for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
+                    let i = ib * IMR + r;
+                    let mut tmp = [0i32; 4];
+                    // SAFETY: tmp has 4 i32.
+                    unsafe { v128_store(tmp.as_mut_ptr() as *mut v128, *row) };
+                    c[i * n + j..i * n + j + w].copy_from_slice(&tmp[..w]);
+                }
+            }
+        }
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    super::reference::gemm_i8_pn_packed(m, k, n, ap, bp, c)
+}
+
+#[cfg(target_feature = "relaxed-simd")]
+#[inline(always)]
+unsafe fn tile_pn_4x4(kq: usize, ap: *const i8, panel: *const u8) -> [v128; 4] {
+    let z = i32x4_splat(0);
+    let (mut p0, mut p1, mut p2, mut p3, mut n0, mut n1, mut n2, mut n3) = (z, z, z, z, z, z, z, z);
+    for q in 0..kq {
+        let bp = v128_load(panel.add(q * 32) as *const v128);
+        let bn = v128_load(panel.add(q * 32 + 16) as *const v128);
+        let pa = ap.add(q * 16) as *const u32;
+        let (x0, x1, x2, x3) = (v128_load32_splat(pa), v128_load32_splat(pa.add(1)), v128_load32_splat(pa.add(2)), v128_load32_splat(pa.add(3)));
+        p0 = i32x4_relaxed_dot_i8x16_i7x16_add(x0, bp, p0);
+        n0 = i32x4_relaxed_dot_i8x16_i7x16_add(x0, bn, n0);
+        p1 = i32x4_relaxed_dot_i8x16_i7x16_add(x1, bp, p1);
+        n1 = i32x4_relaxed_dot_i8x16_i7x16_add(x1, bn, n1);
+        p2 = i32x4_relaxed_dot_i8x16_i7x16_add(x2, bp, p2);
+        n2 = i32x4_relaxed_dot_i8x16_i7x16_add(x2, bn, n2);
+        p3 = i32x4_relaxed_dot_i8x16_i7x16_add(x3, bp, p3);
+        n3 = i32x4_relaxed_dot_i8x16_i7x16_add(x3, bn, n3);
+    }
+    [i32x4_sub(p0, n0), i32x4_sub(p1, n1), i32x4_sub(p2, n2), i32x4_sub(p3, n3)]
 }

@@ -144,6 +144,54 @@ macro_rules! kernel_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn quantize_u8_matches_the_definition_bit_for_bit() {
+                let mut rng = Rng::new(12);
+                for n in [0usize, 1, 15, 16, 17, 100, 1000] {
+                    let mut x = rng.vec(n, 3.0);
+                    if n > 3 {
+                        x[0] = 0.5 * 0.02; // ties round to even
+                        x[1] = 1.5 * 0.02;
+                        x[2] = 1e9; // saturates
+                    }
+                    let (lo, hi) = k::min_max_f32(&x);
+                    if n > 0 {
+                        assert_eq!(lo, x.iter().copied().fold(f32::INFINITY, f32::min), "n={n}");
+                        assert_eq!(hi, x.iter().copied().fold(f32::NEG_INFINITY, f32::max), "n={n}");
+                    }
+                    let mut q = vec![7u8; n];
+                    k::quantize_u8(&x, 0.02, 100.0, &mut q);
+                    for (i, (&v, &got)) in x.iter().zip(&q).enumerate() {
+                        let want = ((v / 0.02f32) as f64).round_ties_even().clamp(-100.0, 155.0) as i32 + 100;
+                        assert_eq!(got as i32, want, "n={n} i={i} x={v}");
+                    }
+                }
+                let mut x = vec![1.0f32; 9];
+                x[5] = f32::NAN;
+                assert!(k::min_max_f32(&x).0.is_nan());
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn signed_split_int8_gemm_is_exact() {
+                let mut rng = Rng::new(13);
+                let mut shapes = gemm_shapes();
+                shapes.push((5, 1023, 7));
+                for (m, kk, n) in shapes {
+                    let a: Vec<i8> = (0..m * kk).map(|_| match rng.below(8) { 0 => -128, 1 => 127, _ => rng.below(256) as i16 as i8 }).collect();
+                    let b: Vec<i16> = (0..kk * n).map(|_| match rng.below(8) { 0 => -127, 1 => 127, _ => rng.below(255) as i16 - 127 }).collect();
+                    let bp = crate::kernels::pack_b_pn(kk, n, &b).expect("in range");
+                    let mut c = vec![i32::MIN; m * n];
+                    k::gemm_i8_pn_packed(m, kk, n, &crate::kernels::pack_a_i8(m, kk, &a), &bp, &mut c);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let exact: i64 = (0..kk).map(|p| a[i * kk + p] as i64 * b[p * n + j] as i64).sum();
+                            assert_eq!(c[i * n + j] as i64, exact, "{m}x{kk}x{n} at ({i},{j})");
+                        }
+                    }
+                }
+                assert!(crate::kernels::pack_b_pn(1, 2, &[5, -128]).is_none());
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn gemm_overwrites_output_and_propagates_nan() {
                 let a = [1.0, f32::NAN, 2.0, 3.0];
                 let b = [1.0, 1.0, 1.0, 1.0];

@@ -52,6 +52,16 @@ pub fn cast_with(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor> {
     if t.dtype() == to {
         return Ok(t.clone());
     }
+    // Common casts of quantised graphs, element by element (vectorised by the
+    // compiler); each is correctly rounded, as the f64 route below would be.
+    match (t, to) {
+        (Tensor::I32(a), DType::F32) => return Ok(Tensor::F32(a.mapv(|v| v as f32))),
+        (Tensor::U8(a), DType::F32) => return Ok(Tensor::F32(a.mapv(|v| v as f32))),
+        (Tensor::I8(a), DType::F32) => return Ok(Tensor::F32(a.mapv(|v| v as f32))),
+        (Tensor::F16(a), DType::F32) => return Ok(Tensor::F32(a.mapv(|v| v.to_f32()))),
+        (Tensor::BF16(a), DType::F32) => return Ok(Tensor::F32(a.mapv(|v| v.to_f32()))),
+        _ => {}
+    }
     let shape = t.shape().to_vec();
     if let DType::Small(st) = to {
         let bits: Vec<u8> = t.to_f64_vec().iter().map(|&x| st.encode(x, saturate)).collect();

@@ -27,20 +27,21 @@ pub fn register(r: &mut Registry) {
 /// half to even (divisions in f32, as onnxruntime does). An all-zero input
 /// gets scale 0 and zero point 0.
 pub fn quantize_u8_dynamic(x: &[f32]) -> Result<(Vec<u8>, f32, u8)> {
-    let (mut lo, mut hi) = (0.0f32, 0.0f32);
-    for &v in x {
-        if !v.is_finite() {
-            return Err(SquishError::op(format!("cannot quantise {v}: the input holds NaN or ±Inf")));
-        }
-        lo = lo.min(v);
-        hi = hi.max(v);
+    let (lo, hi) = k::min_max_f32(x);
+    if x.is_empty() {
+        return Ok((Vec::new(), 0.0, 0));
     }
+    if !lo.is_finite() || !hi.is_finite() {
+        return Err(SquishError::op("cannot quantise: the input holds NaN or ±Inf"));
+    }
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
     let scale = (hi - lo) / 255.0;
     if scale == 0.0 {
         return Ok((vec![0; x.len()], 0.0, 0));
     }
     let zp = (-lo / scale).round_ties_even().clamp(0.0, 255.0);
-    let q = x.iter().map(|&v| ((v / scale).round_ties_even() + zp).clamp(0.0, 255.0) as u8).collect();
+    let mut q = vec![0u8; x.len()];
+    k::quantize_u8(x, scale, zp, &mut q);
     Ok((q, scale, zp as u8))
 }
 
@@ -97,11 +98,79 @@ fn gemm_i32(m: usize, kk: usize, n: usize, a: &[i16], b: &[i16], c: &mut [i32]) 
     k::gemm_i16_packed(m, kk, n, &pack_a_i16(m, kk, a), &pack_b_i16(kk, n, b), c);
 }
 
-/// A constant 2-D right-hand operand with its zero points subtracted, packed.
+/// A constant 2-D right-hand operand with its zero points subtracted, packed
+/// for the best integer GEMM of this build.
 struct PackedIntB {
     k: usize,
     n: usize,
-    panels: Vec<i16>,
+    layout: IntLayout,
+}
+
+enum IntLayout {
+    /// i16 pairs for `gemm_i16_packed` (any 8-bit operands).
+    Pairs(Vec<i16>),
+    /// Sign-split 7-bit panels for the relaxed `gemm_i8_pn_packed`, with the
+    /// column sums that correct for the activations' offset.
+    SignSplit { panels: Vec<u8>, col_sums: Vec<i32> },
+}
+
+impl PackedIntB {
+    fn new(k: usize, n: usize, centred: &[i16], sign_split: bool) -> PackedIntB {
+        let split = if sign_split { crate::kernels::pack_b_pn(k, n, centred) } else { None };
+        let layout = match split {
+            Some(panels) => {
+                let mut col_sums = vec![0i32; n];
+                for row in centred.chunks_exact(n.max(1)).take(k) {
+                    col_sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v as i32);
+                }
+                IntLayout::SignSplit { panels, col_sums }
+            }
+            None => IntLayout::Pairs(pack_b_i16(k, n, centred)),
+        };
+        PackedIntB { k, n, layout }
+    }
+
+    /// `(A − a_zp) · B` for raw 8-bit A (`rows × k`) with one zero point per row.
+    fn multiply(&self, raw: &[i16], unsigned: bool, row_zp: &[i16], rows: usize) -> Vec<i32> {
+        let (kk, n) = (self.k, self.n);
+        let mut out = vec![0i32; rows * n];
+        match &self.layout {
+            IntLayout::Pairs(panels) => {
+                let centred: Vec<i16> = raw.iter().enumerate().map(|(i, &v)| v - row_zp[i / kk.max(1)]).collect();
+                k::gemm_i16_packed(rows, kk, n, &pack_a_i16(rows, kk, &centred), panels, &mut out);
+            }
+            IntLayout::SignSplit { panels, col_sums } => {
+                // u8 activations shift by 128 into i8; (a − zp) = a' + (128 − zp).
+                let shift = if unsigned { 128 } else { 0 };
+                let a8: Vec<i8> = raw.iter().map(|&v| (v - shift) as i8).collect();
+                k::gemm_i8_pn_packed(rows, kk, n, &crate::kernels::pack_a_i8(rows, kk, &a8), panels, &mut out);
+                for (r, row) in out.chunks_exact_mut(n.max(1)).enumerate() {
+                    let offset = (shift - row_zp[r]) as i32;
+                    if offset != 0 {
+                        row.iter_mut().zip(col_sums).for_each(|(o, &s)| *o += offset * s);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether this build has the relaxed int8 dot product (Chromium's relaxed build).
+const SIGN_SPLIT: bool = cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
+
+/// A's zero point for each of `rows` rows (per tensor, or per row of the last matrix).
+fn row_zero_points(zp: Option<&Tensor>, data_type: DType, rows: usize, m: usize) -> Result<Vec<i16>> {
+    let Some(zp) = zp else { return Ok(vec![0; rows]) };
+    if zp.dtype() != data_type {
+        return Err(SquishError::op(format!("A zero point is {}, but the data is {data_type}", zp.dtype())));
+    }
+    let z = int8_values(zp, "A")?;
+    match z.len() {
+        1 => Ok(vec![z[0]; rows]),
+        l if l == m => Ok((0..rows).map(|r| z[r % m]).collect()),
+        l => Err(SquishError::op(format!("A zero point has {l} values; expected 1 or {m}"))),
+    }
 }
 
 struct IntMatMul {
@@ -126,7 +195,7 @@ fn build_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
             let (kk, n) = (b.shape()[0], b.shape()[1]);
             let mut vals = int8_values(b, "input B")?;
             center(&mut vals, b.dtype(), ctx.constant(bzi), 1, n, "B")?;
-            Some(PackedIntB { k: kk, n, panels: pack_b_i16(kk, n, &vals) })
+            Some(PackedIntB::new(kk, n, &vals, SIGN_SPLIT))
         }
         _ => None,
     };
@@ -144,18 +213,18 @@ impl IntMatMul {
         let kk = *ash.last().expect("rank ≥ 1");
         let m = if ash.len() >= 2 { ash[ash.len() - 2] } else { 1 };
         let mut av = int8_values(a, "input A")?;
-        center(&mut av, a.dtype(), inputs.get(azi).copied().flatten(), kk, m, "A")?;
         if let (Some(p), true) = (&self.packed, ash.len() >= 2) {
             if kk != p.k {
                 return Err(SquishError::op(format!("inner dimensions differ: {ash:?} × [{}, {}]", p.k, p.n)));
             }
             let rows = if kk == 0 { ash[..ash.len() - 1].iter().product() } else { av.len() / kk };
-            let mut out = vec![0i32; rows * p.n];
-            k::gemm_i16_packed(rows, kk, p.n, &pack_a_i16(rows, kk, &av), &p.panels, &mut out);
+            let row_zp = row_zero_points(inputs.get(azi).copied().flatten(), a.dtype(), rows, m)?;
+            let out = p.multiply(&av, a.dtype() == DType::U8, &row_zp, rows);
             let mut shape = ash[..ash.len() - 1].to_vec();
             shape.push(p.n);
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows·n values"));
         }
+        center(&mut av, a.dtype(), inputs.get(azi).copied().flatten(), kk, m, "A")?;
         let b = required(inputs, bi)?;
         let n = *b.shape().last().ok_or_else(|| SquishError::op("input B must have rank ≥ 1"))?;
         let mut bv = int8_values(b, "input B")?;
@@ -296,5 +365,32 @@ mod tests {
         assert_eq!(quantize_u8_dynamic(&[0.0, 0.0]).unwrap(), (vec![0, 0], 0.0, 0));
         let err = quantize_u8_dynamic(&[1.0, f32::NAN]).unwrap_err().to_string();
         assert!(err.contains("NaN"), "{err}");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn both_packed_layouts_give_the_exact_product() {
+        let (kk, n, rows) = (37, 10, 6);
+        let b: Vec<i16> = (0..kk * n).map(|i| ((i * 7919) % 255) as i16 - 127).collect();
+        let raw: Vec<i16> = (0..rows * kk).map(|i| ((i * 104729) % 256) as i16).collect();
+        let row_zp: Vec<i16> = (0..rows).map(|r| (r * 40) as i16).collect();
+        let want: Vec<i32> = (0..rows * n)
+            .map(|o| (0..kk).map(|p| (raw[(o / n) * kk + p] - row_zp[o / n]) as i32 * b[p * n + o % n] as i32).sum())
+            .collect();
+        for split in [false, true] {
+            let packed = PackedIntB::new(kk, n, &b, split);
+            assert_eq!(matches!(packed.layout, IntLayout::SignSplit { .. }), split);
+            assert_eq!(packed.multiply(&raw, true, &row_zp, rows), want, "sign split: {split}");
+        }
+        // i8 activations, and a weight outside [-127, 127] falls back to pairs.
+        let signed: Vec<i16> = raw.iter().map(|&v| v - 128).collect();
+        let mut b2 = b.clone();
+        b2[3] = -128;
+        let want2: Vec<i32> = (0..rows * n).map(|o| (0..kk).map(|p| signed[(o / n) * kk + p] as i32 * b2[p * n + o % n] as i32).sum()).collect();
+        let packed = PackedIntB::new(kk, n, &b2, true);
+        assert!(matches!(packed.layout, IntLayout::Pairs(_)));
+        assert_eq!(packed.multiply(&signed, false, &vec![0; rows], rows), want2);
+        let packed = PackedIntB::new(kk, n, &b, true);
+        let want3: Vec<i32> = (0..rows * n).map(|o| (0..kk).map(|p| signed[(o / n) * kk + p] as i32 * b[p * n + o % n] as i32).sum()).collect();
+        assert_eq!(packed.multiply(&signed, false, &vec![0; rows], rows), want3);
     }
 }
