@@ -26,6 +26,13 @@ fn start() {
 }
 
 /// `{ version, kernels }`: which build the page or CLI actually loaded.
+/// Current size of the wasm linear memory in bytes (it only grows, so after
+/// a call this bounds that call's peak).
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size(0) * 65536) as f64
+}
+
 #[wasm_bindgen(js_name = buildInfo)]
 pub fn build_info() -> Result<JsValue, JsError> {
     #[derive(serde::Serialize)]
@@ -55,15 +62,16 @@ pub fn convert_model(bytes: &[u8]) -> Result<Vec<u8>, JsError> {
 /// `calibration` is an array of samples, each an array of named tensor
 /// objects (needed by `int8_static`). Returns `{ model: Uint8Array, record }`.
 #[wasm_bindgen(js_name = compressModel)]
-pub fn compress_model(bytes: &[u8], recipe: &str, calibration: Array) -> Result<JsValue, JsError> {
-    let model = onnx::load_model(bytes).map_err(js_err)?;
+pub fn compress_model(bytes: Vec<u8>, recipe: &str, calibration: Array) -> Result<JsValue, JsError> {
     let recipe = crate::quant::Recipe::from_json(recipe).map_err(js_err)?;
+    // Owned bytes are freed once decoded: peak memory stays near twice the weights.
+    let model = onnx::load_model_owned(bytes).map_err(js_err)?;
     let mut feeds = Vec::with_capacity(calibration.length() as usize);
     for (i, sample) in calibration.iter().enumerate() {
         let sample: Array = sample.dyn_into().map_err(|_| JsError::new(&format!("calibration sample {i} is not an array of tensors")))?;
         feeds.push(named_tensors(&sample).map_err(|e| JsError::new(&format!("calibration sample {i}: {e}")))?);
     }
-    let (compressed, record) = crate::quant::compress(&model, &recipe, &feeds).map_err(js_err)?;
+    let (compressed, record) = crate::quant::compress_owned(model, &recipe, &feeds).map_err(js_err)?;
     let obj = Object::new();
     set(&obj, "model", &js_sys::Uint8Array::from(&onnx::model_to_bytes(&compressed)[..]).into())?;
     set(&obj, "record", &to_js(&record)?)?;

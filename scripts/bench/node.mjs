@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { loadEngine } from '../../www/cli/engine.mjs';
-import { gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+import { compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'error';
@@ -50,5 +50,16 @@ export async function benchNode(models, { warmup, runs, log }) {
     log(`[bench] node ${m.name} done`);
   }
   const kernels = gemmFigures(squish, [256, 1024], now).map((k) => ({ ...k, runtime: 'node', variant: 'simd128' }));
-  return { results, kernels };
+  const compress = [];
+  const bert = models.find((m) => m.name === 'bert_minilm');
+  if (bert) {
+    // A fresh instance, so that its memory size reflects compression alone.
+    const fresh = await loadEngine({ fresh: true });
+    try {
+      compress.push({ kind: 'compress', runtime: 'node', variant: 'simd128', ...compressFigures(fresh, readFileSync(bert.path), now) });
+    } catch (e) {
+      compress.push({ kind: 'compress', runtime: 'node', variant: 'simd128', error: e.message });
+    }
+  }
+  return { results, kernels, compress };
 }

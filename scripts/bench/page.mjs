@@ -3,7 +3,7 @@
 import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 import * as simd from '/www/pkg/simd/squish.js';
 import * as relaxed from '/www/pkg/relaxed/squish.js';
-import { gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+import { compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
 
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
@@ -45,6 +45,22 @@ window.runKernels = async () => {
   const out = [];
   for (const [variant, mod] of Object.entries(builds)) {
     for (const k of gemmFigures(mod, [256, 1024], now)) out.push({ ...k, runtime: 'chromium', variant });
+  }
+  return out;
+};
+
+// Compression in fresh module instances (memory sizes then reflect compression alone).
+window.runCompress = async (url) => {
+  const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const out = [];
+  for (const [variant, path] of [['simd128', '/www/pkg/simd/squish.js'], ['relaxed', '/www/pkg/relaxed/squish.js']]) {
+    try {
+      const mod = await import(`${path}?fresh=${Date.now()}`);
+      await mod.default();
+      out.push({ kind: 'compress', runtime: 'chromium', variant, ...compressFigures(mod, bytes, now) });
+    } catch (e) {
+      out.push({ kind: 'compress', runtime: 'chromium', variant, error: String(e.message ?? e) });
+    }
   }
   return out;
 };

@@ -29,6 +29,14 @@ function modelList() {
     const python = join(root, '.cache/venv/bin/python');
     const quantize = existsSync(shared) ? ['mlp_b32', 'bert_minilm'].map((m) => join(shared, `${m}.onnx`)).filter(existsSync) : [];
     execFileSync(python, [join(root, 'scripts/bench/prepare_models.py'), extra, ...quantize], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // Squish's own int8 dynamic variants, remade every run (they follow the code).
+    const recipe = join(extra, 'int8_dynamic.json');
+    writeFileSync(recipe, JSON.stringify({ scheme: 'int8_dynamic' }));
+    for (const src of existsSync(shared) ? ['mlp_b32', 'bert_minilm', 'mobilenetv2'].map((m) => join(shared, `${m}.onnx`)).filter(existsSync) : []) {
+      const dst = join(extra, src.split('/').pop().replace(/\.onnx$/, '_squish_int8dyn.onnx'));
+      execFileSync(process.execPath, [join(root, 'www/cli/squish.mjs'), 'compress', src, '--recipe', recipe, '--out', dst], { stdio: 'ignore' });
+      log(`[bench] made ${dst} with squish compress (int8_dynamic)`);
+    }
     if (existsSync(shared)) dirs.push(shared);
     else log(`[bench] ${shared} not found: benchmarking only the prepared models`);
     dirs.push(extra);
@@ -73,7 +81,9 @@ async function benchChromium(models, { warmup, runs }) {
       log(`[bench] chromium ${m.name} done`);
     }
     const kernels = await page.evaluate(() => window.runKernels());
-    return { results, kernels };
+    const bert = models.findIndex((m) => m.name === 'bert_minilm');
+    const compress = bert < 0 ? [] : await page.evaluate((url) => window.runCompress(url), `/models/${bert}`);
+    return { results, kernels, compress };
   } finally {
     await browser.close();
     server.close();
@@ -100,22 +110,43 @@ function table(results) {
   return rows.map((r) => r.map((v, c) => String(v).padEnd(widths[c])).join('  ')).join('\n');
 }
 
+/** Squish int8 vs Squish fp32 and vs onnxruntime-web's int8 model, per runtime. */
+function int8Summary(results) {
+  const lines = [];
+  const med = (model, runtime, engine, variant) => results.find((r) => r.model === model && r.runtime === runtime && r.engine === engine && (!variant || r.variant === variant) && !r.error)?.median_ms;
+  for (const base of ['mlp_b32', 'bert_minilm', 'mobilenetv2']) {
+    for (const runtime of ['node', 'chromium']) {
+      for (const variant of ['simd128', 'relaxed']) {
+        const fp32 = med(base, runtime, 'squish', variant);
+        const int8 = med(`${base}_squish_int8dyn`, runtime, 'squish', variant);
+        const ortInt8 = med(`${base}_int8dyn`, runtime, 'onnxruntime-web');
+        if (!fp32 || !int8) continue;
+        const vsOrt = ortInt8 ? `; vs onnxruntime-web's quantize_dynamic model ${ortInt8.toFixed(1)} ms → ratio ${(int8 / ortInt8).toFixed(2)}` : '';
+        lines.push(`  ${base.padEnd(12)} ${runtime.padEnd(9)} ${variant.padEnd(8)} fp32 ${fp32.toFixed(1)} ms, int8 ${int8.toFixed(1)} ms → ${(fp32 / int8).toFixed(2)}× faster${vsOrt}`);
+      }
+    }
+  }
+  return lines.join('\n') || '  (no int8 variants measured)';
+}
+
 const started = Date.now();
 const models = modelList();
 log(`[bench] ${models.length} models: ${models.map((m) => m.name).join(', ')}`);
-const all = { results: [], kernels: [] };
+const all = { results: [], kernels: [], compress: [] };
 if (only !== 'chromium') {
   const r = await benchNode(models, { warmup: 5, runs, log });
   all.results.push(...r.results);
   all.kernels.push(...r.kernels);
+  all.compress.push(...r.compress);
 }
 if (only !== 'node') {
   const r = await benchChromium(models, { warmup: 30, runs });
   all.results.push(...r.results);
   all.kernels.push(...r.kernels);
+  all.compress.push(...r.compress);
 }
 mkdirSync(join(root, 'target/bench'), { recursive: true });
-writeFileSync(join(root, 'target/bench/bench.json'), JSON.stringify([...all.results, ...all.kernels], null, 2));
+writeFileSync(join(root, 'target/bench/bench.json'), JSON.stringify([...all.results, ...all.kernels, ...all.compress], null, 2));
 console.log(`\nmedian ms over ${runs} alternating runs (warm-up: Node 5, Chromium 30); ratio < 1: Squish faster\n`);
 console.log(table(all.results));
 console.log('\nmodel load ms (bytes → ready to run):');
@@ -124,7 +155,10 @@ for (const r of all.results.filter((r) => r.load_ms !== undefined)) {
 }
 console.log('\nerrors:');
 for (const r of all.results.filter((r) => r.error)) console.log(`  ${r.model} ${r.runtime} ${r.engine} ${r.variant ?? ''}: ${r.error.split('\n')[0].slice(0, 160)}`);
-console.log('\nf32 GEMM GFLOP/s (squish = packing included; ceiling = prepacked micro-kernel):');
-for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(22)} ${k.gflops.toFixed(1)}`);
-console.log('  int8 GEMM: not measured yet (the int8 kernels arrive with the quantisation issue)');
+console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 micro-kernel; packed_b = constant weights as MatMul runs them; int8 = MatMulInteger with u8 activations, GOP/s):');
+for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}`);
+console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
+console.log(int8Summary(all.results));
+console.log('\ncompressing bert_minilm to int8_dynamic (bytes → compressed bytes, in the wasm build):');
+for (const c of all.compress) console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${c.ms.toFixed(0)} ms, wasm memory ${(c.memory_bytes / 2 ** 20).toFixed(0)} MiB = ${(c.memory_bytes / c.model_bytes).toFixed(2)}× the ${(c.model_bytes / 2 ** 20).toFixed(1)} MiB model`}`);
 console.log(`\nwrote target/bench/bench.json in ${((Date.now() - started) / 1000).toFixed(0)} s`);

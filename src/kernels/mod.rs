@@ -61,11 +61,14 @@ pub fn pack_a_i16(m: usize, k: usize, a: &[i16]) -> Vec<i16> {
     assert!(a.len() >= m * k, "pack_a_i16: A too small");
     let kq = k.div_ceil(2);
     let mut out = vec![0i16; m.div_ceil(IGEMM_MR) * kq * 2 * IGEMM_MR];
+    if k == 0 {
+        return out;
+    }
     for i in 0..m {
         let (ib, r) = (i / IGEMM_MR, i % IGEMM_MR);
-        let base = ib * kq * 2 * IGEMM_MR;
-        for (p, &v) in a[i * k..(i + 1) * k].iter().enumerate() {
-            out[base + (p / 2) * 2 * IGEMM_MR + r * 2 + p % 2] = v;
+        let dst = &mut out[ib * kq * 2 * IGEMM_MR + r * 2..];
+        for (q, pair) in a[i * k..(i + 1) * k].chunks(2).enumerate() {
+            dst[q * 2 * IGEMM_MR..q * 2 * IGEMM_MR + pair.len()].copy_from_slice(pair);
         }
     }
     out

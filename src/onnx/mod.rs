@@ -80,8 +80,23 @@ pub fn load_model(bytes: &[u8]) -> Result<Model> {
     if bytes.is_empty() {
         return Err(SquishError::Decode { what: "ONNX model".into(), detail: "the file is empty".into() });
     }
-    let mp = proto::decode_model(bytes)?;
-    let graph = mp.graph.as_ref().ok_or_else(|| {
+    model_from_proto(proto::decode_model(bytes)?)
+}
+
+/// `load_model` that frees the file bytes once decoded, and each tensor's
+/// protobuf copy once converted: peak memory about twice the weights
+/// instead of three times (what matters for 100 MB models in a tab).
+pub fn load_model_owned(bytes: Vec<u8>) -> Result<Model> {
+    if bytes.is_empty() {
+        return Err(SquishError::Decode { what: "ONNX model".into(), detail: "the file is empty".into() });
+    }
+    let mp = proto::decode_model(&bytes)?;
+    drop(bytes);
+    model_from_proto(mp)
+}
+
+fn model_from_proto(mut mp: proto::ModelProto) -> Result<Model> {
+    let graph = mp.graph.take().ok_or_else(|| {
         SquishError::invalid("the file has no graph (is it an ONNX model? truncated files often decode to an empty model)")
     })?;
     if !mp.functions.is_empty() {
@@ -114,17 +129,17 @@ pub fn encoded_len(model: &Model) -> usize {
     save::model_to_proto(model).encoded_len()
 }
 
-fn graph_from_proto(g: &proto::GraphProto, context: &str) -> Result<Graph> {
+fn graph_from_proto(mut g: proto::GraphProto, context: &str) -> Result<Graph> {
     if let Some(sp) = g.sparse_initializer.first() {
         let name = sp.values.as_ref().map(|v| v.name.as_str()).unwrap_or("?");
         return Err(SquishError::tensor(name, format!("sparse initializers are not supported ({context})")));
     }
     let mut initializers = Vec::with_capacity(g.initializer.len());
-    for tp in &g.initializer {
+    for tp in std::mem::take(&mut g.initializer) {
         if tp.name.is_empty() {
             return Err(SquishError::invalid(format!("an initializer of the {context} has no name")));
         }
-        initializers.push((tp.name.clone(), tensor_from_proto(tp)?));
+        initializers.push((tp.name.clone(), tensor_from_proto(&tp)?));
     }
     let mut nodes = Vec::with_capacity(g.node.len());
     for (index, np) in g.node.iter().enumerate() {
@@ -197,7 +212,7 @@ fn attr_value_from_proto(ap: &proto::AttributeProto, node: &str) -> Result<AttrV
     } else {
         at::INT
     };
-    let sub = |g: &proto::GraphProto| graph_from_proto(g, &format!("subgraph '{}' of node '{node}'", ap.name));
+    let sub = |g: &proto::GraphProto| graph_from_proto(g.clone(), &format!("subgraph '{}' of node '{node}'", ap.name));
     Ok(match ty {
         at::FLOAT => AttrValue::Float(ap.f),
         at::INT => AttrValue::Int(ap.i),

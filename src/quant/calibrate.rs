@@ -14,9 +14,9 @@ use crate::tensor::Tensor;
 const BINS: usize = 2048;
 
 /// Calibrated `(low, high)` per tensor name.
-pub fn ranges(model: &Model, names: &[String], feeds: &[Vec<(String, Tensor)>], how: &Calibration) -> Result<BTreeMap<String, (f32, f32)>> {
-    let session = Session::observing(model, names)?;
+pub fn ranges(model: Model, names: &[String], feeds: &[Vec<(String, Tensor)>], how: &Calibration) -> Result<BTreeMap<String, (f32, f32)>> {
     let first = model.graph.outputs.len();
+    let session = Session::observing_owned(model, names)?;
     let mut lo = vec![f32::INFINITY; names.len()];
     let mut hi = vec![f32::NEG_INFINITY; names.len()];
     let run = |i: usize, feed: &Vec<(String, Tensor)>| -> Result<Vec<Option<Vec<f32>>>> {

@@ -211,18 +211,25 @@ pub struct Record {
 /// Applies `recipe` to `model`. `calibration` holds input feeds (required
 /// when any layer uses `int8_static`). Nothing is modified on error.
 pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Vec<(String, Tensor)>]) -> Result<(Model, Record)> {
+    compress_owned(model.clone(), recipe, calibration)
+}
+
+/// `compress` consuming the model, so that each weight's float32 copy is
+/// freed as soon as its compressed form exists (peak memory in the browser).
+pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Vec<(String, Tensor)>]) -> Result<(Model, Record)> {
     for name in recipe.layers.keys().chain(&recipe.exclude.nodes) {
         if !model.graph.nodes.iter().any(|n| &n.name == name) {
             return Err(SquishError::Recipe(format!("node '{name}' does not exist in the model")));
         }
     }
-    let mut record = Record { model_bytes_before: crate::onnx::encoded_len(model), ..Record::default() };
-    let mut out = rewrite::Rewriter::new(model.clone());
-    let plan: Vec<(usize, Resolved)> = model.graph.nodes.iter().enumerate().map(|(i, n)| (i, recipe.settings_for(n))).collect();
+    let mut record = Record { model_bytes_before: crate::onnx::encoded_len(&model), ..Record::default() };
+    let mut out = rewrite::Rewriter::new(model);
+    let nodes = out.model().graph.nodes.clone();
+    let plan: Vec<(usize, Resolved)> = nodes.iter().enumerate().map(|(i, n)| (i, recipe.settings_for(n))).collect();
     for (i, settings) in &plan {
-        if let Some(o) = recipe.layers.get(&model.graph.nodes[*i].name) {
-            if let (Some(s), false) = (o.scheme, rewrite::accepts(&model.graph.nodes[*i], settings.scheme)) {
-                let n = &model.graph.nodes[*i];
+        let n = &nodes[*i];
+        if let Some(o) = recipe.layers.get(&n.name) {
+            if let (Some(s), false) = (o.scheme, rewrite::accepts(n, settings.scheme)) {
                 return Err(SquishError::Recipe(format!("node '{}' ({}) cannot take scheme {}: {}", n.name, n.op_type, s.name(), rewrite::supported_for(&n.op_type))));
             }
         }
@@ -230,15 +237,15 @@ pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Vec<(String, Tens
             return Err(SquishError::Recipe(format!("block_size must be 32, 64 or 128, got {}", settings.block_size)));
         }
     }
-    let needs_calibration = plan.iter().any(|(i, s)| s.scheme == Scheme::Int8Static && rewrite::accepts(&model.graph.nodes[*i], Scheme::Int8Static));
-    let ranges = if needs_calibration {
+    let static_nodes: Vec<usize> = plan.iter().filter(|(i, s)| s.scheme == Scheme::Int8Static && rewrite::accepts(&nodes[*i], Scheme::Int8Static)).map(|(i, _)| *i).collect();
+    let ranges = if static_nodes.is_empty() {
+        Default::default()
+    } else {
         if calibration.is_empty() {
             return Err(SquishError::Recipe("scheme int8_static needs calibration inputs (none were given)".into()));
         }
-        let wanted = rewrite::static_activation_names(out.model(), &plan.iter().filter(|(_, s)| s.scheme == Scheme::Int8Static).map(|(i, _)| *i).collect::<Vec<_>>());
-        calibrate::ranges(model, &wanted, calibration, &recipe.calibration)?
-    } else {
-        Default::default()
+        let wanted = rewrite::static_activation_names(out.model(), &static_nodes);
+        calibrate::ranges(out.runnable_copy(), &wanted, calibration, &recipe.calibration)?
     };
     for (i, settings) in plan {
         out.apply(i, settings, &ranges, &mut record)?;

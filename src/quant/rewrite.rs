@@ -153,6 +153,13 @@ impl Rewriter {
         &self.model
     }
 
+    /// A copy of the model as it can run now (hoisted Constant nodes dropped).
+    pub fn runnable_copy(&self) -> Model {
+        let mut m = self.model.clone();
+        m.graph.nodes = m.graph.nodes.into_iter().zip(&self.replaced).filter(|(_, r)| r.is_none()).map(|(n, _)| n).collect();
+        m
+    }
+
     fn fresh(&mut self, base: &str) -> String {
         let mut name = base.to_string();
         let mut i = 1;

@@ -2,7 +2,7 @@
 //! freeing every intermediate value after its last reader. Subgraphs (If
 //! branches) are `SubGraph`s run by the same executor.
 
-mod clock;
+pub(crate) mod clock;
 mod plan;
 
 use std::collections::HashMap;
@@ -160,7 +160,10 @@ impl Session {
     /// A session whose outputs are the model's followed by the intermediate
     /// values `names` (for calibration and per-layer comparison).
     pub fn observing(model: &Model, names: &[String]) -> Result<Session> {
-        let mut m = model.clone();
+        Session::observing_owned(model.clone(), names)
+    }
+
+    pub fn observing_owned(mut m: Model, names: &[String]) -> Result<Session> {
         for name in names {
             if !m.graph.outputs.iter().any(|o| &o.name == name) {
                 m.graph.outputs.push(crate::graph::ValueInfo { name: name.clone(), ty: ValueType::Unknown, doc_string: String::new() });

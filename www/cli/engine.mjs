@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 const pkgDir = new URL('../pkg/simd/', import.meta.url);
 
-export async function loadEngine() {
+/** `fresh`: a separate module instance with its own memory (benchmarks). */
+export async function loadEngine({ fresh = false } = {}) {
   const wasmPath = fileURLToPath(new URL('squish_bg.wasm', pkgDir));
   if (!existsSync(wasmPath)) {
     throw new Error(`the wasm build is missing (${wasmPath}); run "npm run build" first`);
   }
-  const mod = await import(new URL('squish.js', pkgDir).href);
+  const url = new URL('squish.js', pkgDir);
+  if (fresh) url.search = `fresh=${Date.now()}`;
+  const mod = await import(url.href);
   mod.initSync({ module: readFileSync(wasmPath) });
   return mod;
 }

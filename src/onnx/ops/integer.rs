@@ -57,9 +57,17 @@ impl Op for DynamicQuantize {
 
 /// The 8-bit values of `t` (u8 or i8) as i16.
 fn int8_values(t: &Tensor, what: &str) -> Result<Vec<i16>> {
+    // Contiguous data converts as a slice: ndarray's n-d iterator costs
+    // several ns per element, which showed up next to the GEMM itself.
     match t {
-        Tensor::U8(a) => Ok(a.iter().map(|&v| v as i16).collect()),
-        Tensor::I8(a) => Ok(a.iter().map(|&v| v as i16).collect()),
+        Tensor::U8(a) => Ok(match a.as_slice() {
+            Some(s) => s.iter().map(|&v| v as i16).collect(),
+            None => a.iter().map(|&v| v as i16).collect(),
+        }),
+        Tensor::I8(a) => Ok(match a.as_slice() {
+            Some(s) => s.iter().map(|&v| v as i16).collect(),
+            None => a.iter().map(|&v| v as i16).collect(),
+        }),
         other => Err(SquishError::op(format!("{what} must be uint8 or int8, got {}", other.dtype()))),
     }
 }
@@ -136,7 +144,10 @@ impl PackedIntB {
         let mut out = vec![0i32; rows * n];
         match &self.layout {
             IntLayout::Pairs(panels) => {
-                let centred: Vec<i16> = raw.iter().enumerate().map(|(i, &v)| v - row_zp[i / kk.max(1)]).collect();
+                let mut centred = raw.to_vec();
+                for (row, &z) in centred.chunks_exact_mut(kk.max(1)).zip(row_zp) {
+                    row.iter_mut().for_each(|v| *v -= z);
+                }
                 k::gemm_i16_packed(rows, kk, n, &pack_a_i16(rows, kk, &centred), panels, &mut out);
             }
             IntLayout::SignSplit { panels, col_sums } => {
@@ -156,8 +167,38 @@ impl PackedIntB {
     }
 }
 
-/// Whether this build has the relaxed int8 dot product (Chromium's relaxed build).
-const SIGN_SPLIT: bool = cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
+/// Whether to use the sign-split relaxed kernel: only in the relaxed build,
+/// and only if it beats the i16-pair kernel on this machine. Engines lower
+/// `relaxed_dot_i8x16_i7x16_add` to one instruction where the CPU has a
+/// VNNI-style dot product and to a slower sequence elsewhere, so this is
+/// timed once per process (a few milliseconds) rather than assumed.
+fn sign_split_is_faster() -> bool {
+    if !cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+        return false;
+    }
+    static CHOICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        use crate::runtime::clock::now_ms;
+        let (m, kk, n) = (64, 256, 64);
+        let b: Vec<i16> = (0..kk * n).map(|i| ((i * 37) % 255) as i16 - 127).collect();
+        let raw: Vec<i16> = (0..m * kk).map(|i| ((i * 91) % 256) as i16).collect();
+        let zp = vec![128i16; m];
+        let (pairs, split) = (PackedIntB::new(kk, n, &b, false), PackedIntB::new(kk, n, &b, true));
+        let mut best = [f64::INFINITY; 2];
+        for round in 0..6 {
+            for (i, p) in [&pairs, &split].into_iter().enumerate() {
+                let t0 = now_ms();
+                for _ in 0..4 {
+                    std::hint::black_box(p.multiply(&raw, true, &zp, m));
+                }
+                if round > 0 {
+                    best[i] = best[i].min(now_ms() - t0);
+                }
+            }
+        }
+        best[1] < best[0]
+    })
+}
 
 /// A's zero point for each of `rows` rows (per tensor, or per row of the last matrix).
 fn row_zero_points(zp: Option<&Tensor>, data_type: DType, rows: usize, m: usize) -> Result<Vec<i16>> {
@@ -195,7 +236,7 @@ fn build_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
             let (kk, n) = (b.shape()[0], b.shape()[1]);
             let mut vals = int8_values(b, "input B")?;
             center(&mut vals, b.dtype(), ctx.constant(bzi), 1, n, "B")?;
-            Some(PackedIntB::new(kk, n, &vals, SIGN_SPLIT))
+            Some(PackedIntB::new(kk, n, &vals, sign_split_is_faster()))
         }
         _ => None,
     };

@@ -74,6 +74,35 @@ fn scale_index_fn(shape: &[usize], scale_shape: &[usize], axis: i64, block: usiz
     })
 }
 
+/// Per-tensor float32 ⇄ 8-bit, the hot case of QDQ graphs, on slices (the
+/// general path below goes through f64 per element). Same arithmetic:
+/// quantise = round half to even of the f32 quotient, plus the zero point,
+/// saturated; dequantise = (q − zp) times the scale in f32, as onnxruntime.
+fn per_tensor_fast_path(quantize: bool, x: &Tensor, scale: f32, zp: i32, out_type: DType) -> Option<Tensor> {
+    let shape = IxDyn(x.shape());
+    if quantize {
+        let xs = x.as_f32()?.as_slice()?;
+        return match out_type {
+            DType::U8 => {
+                let mut q = vec![0u8; xs.len()];
+                crate::kernels::active::quantize_u8(xs, scale, zp as f32, &mut q);
+                Some(Tensor::U8(ArrayD::from_shape_vec(shape, q).ok()?))
+            }
+            DType::I8 => {
+                let q = xs.iter().map(|&v| ((v / scale).round_ties_even() + zp as f32).clamp(-128.0, 127.0) as i8).collect();
+                Some(Tensor::I8(ArrayD::from_shape_vec(shape, q).ok()?))
+            }
+            _ => None,
+        };
+    }
+    let y: Vec<f32> = match x {
+        Tensor::U8(a) => a.as_slice()?.iter().map(|&v| (v as i32 - zp) as f32 * scale).collect(),
+        Tensor::I8(a) => a.as_slice()?.iter().map(|&v| (v as i32 - zp) as f32 * scale).collect(),
+        _ => return None,
+    };
+    Some(Tensor::F32(ArrayD::from_shape_vec(shape, y).ok()?))
+}
+
 impl Op for QuantOp {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required(inputs, 0)?;
@@ -89,6 +118,11 @@ impl Op for QuantOp {
         }
         let zps: Vec<f64> = zp.map(|z| z.to_f64_vec()).unwrap_or_else(|| vec![0.0; scales.len()]);
         let shape = x.shape().to_vec();
+        if scales.len() == 1 && scale.dtype() == DType::F32 {
+            if let Some(t) = per_tensor_fast_path(self.quantize, x, scales[0] as f32, zps[0] as i32, zp.map(|z| z.dtype()).or(self.saturate_to).unwrap_or(DType::U8)) {
+                return Ok(vec![t]);
+            }
+        }
         if self.quantize {
             let out_type = zp.map(|z| z.dtype()).or(self.saturate_to).unwrap_or(DType::U8);
             let xs = x.to_f64_vec();
