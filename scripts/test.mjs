@@ -44,7 +44,7 @@ const LAYERS = [
     retryOn: /driver failed to bind port/ },
   { name: 'cli', what: 'CLI (Node, wasm build)', cmd: process.execPath, args: ['--test', 'tests/cli/'], parse: 'node' },
   { name: 'python', what: 'cross-checks with onnxruntime (convert, run, every compressed variant)', cmd: join(root, '.cache/venv/bin/python'),
-    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py'], parse: 'unittest' },
+    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py', 'tests/python/test_bert_int8_cosine.py'], parse: 'unittest' },
   { name: 'e2e', what: 'page end to end (Playwright, headless Chromium)', cmd: process.execPath,
     args: ['--test', 'tests/e2e/'], parse: 'node' },
 ];

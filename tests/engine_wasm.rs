@@ -48,3 +48,25 @@ fn truncated_model_is_an_error_not_a_trap() {
         assert!(load_session(&DIGITS[..cut]).is_err(), "cut at {cut}");
     }
 }
+
+/// Quantised digits under every kernel set: int8 dynamic runs on the integer
+/// GEMM (i16 pairs, or the relaxed sign-split kernel where it is faster),
+/// int4 blocks on MatMulNBits; accuracy targets from the quantisation issue.
+#[wasm_bindgen_test(unsupported = test)]
+fn quantised_digits_keep_their_accuracy() {
+    use squish::quant::{compress, Recipe};
+    let model = squish::onnx::load_model(DIGITS).unwrap();
+    let labels = read_npy(Y_TEST).unwrap().to_i64_vec().unwrap();
+    for (recipe, min_correct) in [(r#"{"scheme":"int8_dynamic"}"#, 438), (r#"{"scheme":"int4_block"}"#, 420), (r#"{"scheme":"int8_weight"}"#, 438)] {
+        let (q, _) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[]).unwrap();
+        let s = squish::Session::new(q).unwrap();
+        let out = s.run(vec![("X".into(), read_npy(X_TEST).unwrap())]).unwrap();
+        let probs = out.outputs[0].1.to_f64_vec();
+        let correct = probs
+            .chunks_exact(10)
+            .zip(&labels)
+            .filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y)
+            .count();
+        assert!(correct >= min_correct, "[{}] {recipe}: {correct}/450 correct", kernels::active_name());
+    }
+}

@@ -78,3 +78,25 @@ test('run reads .npy inputs and writes output_J.pb files', () => {
   assert.equal(bad.code, 2);
   assert.match(bad.err, /run takes MODEL\.onnx --inputs DIR --out DIR/);
 });
+
+test('compress prints each tensor and writes a smaller model; bad recipes write nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-compress-'));
+  const recipe = join(dir, 'int8.json');
+  writeFileSync(recipe, JSON.stringify({ scheme: 'int8_dynamic' }));
+  const out = join(dir, 'int8.onnx');
+  const r = squish('compress', digits, '--recipe', recipe, '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /coefficient\s+MatMul \(MatMul\)\s+int8_dynamic\s+16\.0 KiB\s+4\.3 KiB/);
+  assert.match(r.out, /model: 27\.0 KiB → 10\.2 KiB/);
+  assert.ok(statSync(out).size < statSync(digits).size / 2);
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ scheme: 'int8_dynamic', layers: { Relu: { scheme: 'int4_block' } } }));
+  const out2 = join(dir, 'bad.onnx');
+  const e = squish('compress', digits, '--recipe', bad, '--out', out2);
+  assert.equal(e.code, 1);
+  assert.match(e.err, /node 'Relu' \(Relu\) cannot take scheme int4_block: Relu takes fp16, bf16/);
+  assert.throws(() => statSync(out2));
+  const u = squish('compress', digits, '--out', out2);
+  assert.equal(u.code, 2);
+  assert.match(u.err, /compress takes MODEL.onnx --recipe/);
+});

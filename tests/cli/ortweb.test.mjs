@@ -1,0 +1,52 @@
+// Compressed models load and run in onnxruntime-web (wasm backend, Node),
+// and agree with Squish's own outputs on the same compressed model
+// (same tolerances as the Python cross-check: README, "Quantisation recipes").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-web';
+import { loadEngine } from '../../www/cli/engine.mjs';
+
+ort.env.wasm.numThreads = 1;
+ort.env.logLevel = 'error';
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+const RECIPES = [
+  [{ scheme: 'fp16' }, 1e-4],
+  [{ scheme: 'bf16' }, 1e-4],
+  [{ scheme: 'int8_weight' }, 1e-4],
+  [{ scheme: 'int8_dynamic' }, 2e-3],
+  [{ scheme: 'int8_static', calibration: { method: 'minmax' } }, 2e-3],
+  [{ scheme: 'int4_block' }, 1e-4],
+  [{ scheme: 'int8_block', symmetric: false, block_size: 64 }, 1e-4],
+];
+
+for (const name of ['digits_mlp', 'mtcnn_pnet', 'oww_hey_jarvis']) {
+  test(`${name}: every compressed variant runs in onnxruntime-web and agrees with Squish`, async () => {
+    const engine = await loadEngine();
+    const dir = join(root, 'tests/fixtures', name);
+    const bytes = readFileSync(join(dir, 'model.onnx'));
+    const probe = new engine.Engine(bytes);
+    const inputs = probe.summary().inputs.map((vi, j) => ({ ...engine.readTensorProto(readFileSync(join(dir, `test_data_set_0/input_${j}.pb`))), name: vi.name }));
+    probe.free();
+    for (const [recipe, tol] of RECIPES) {
+      const { model } = engine.compressModel(bytes, JSON.stringify(recipe), [inputs]);
+      const ours = new engine.Engine(model);
+      const got = ours.run(inputs).outputs;
+      ours.free();
+      const sess = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
+      const feeds = Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype, t.data, t.dims)]));
+      const want = await sess.run(feeds);
+      for (const g of got) {
+        const w = want[g.name];
+        assert.deepEqual([...w.dims], g.dims, `${JSON.stringify(recipe)} ${g.name}`);
+        let worst = -1;
+        for (let i = 0; i < g.data.length; i++) worst = Math.max(worst, Math.abs(g.data[i] - w.data[i]) - tol * (1 + Math.abs(w.data[i])));
+        assert.ok(worst <= 0, `${name} ${JSON.stringify(recipe)} ${g.name}: differs from onnxruntime-web beyond ${tol}·(1+|ref|) by ${worst}`);
+      }
+      await sess.release();
+    }
+  });
+}
