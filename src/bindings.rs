@@ -65,13 +65,14 @@ pub fn convert_model(bytes: &[u8]) -> Result<Vec<u8>, JsError> {
 pub fn compress_model(bytes: Vec<u8>, recipe: &str, calibration: Array) -> Result<JsValue, JsError> {
     let recipe = crate::quant::Recipe::from_json(recipe).map_err(js_err)?;
     // Owned bytes are freed once decoded: peak memory stays near twice the weights.
+    let file_bytes = bytes.len();
     let model = onnx::load_model_owned(bytes).map_err(js_err)?;
     let mut feeds = Vec::with_capacity(calibration.length() as usize);
     for (i, sample) in calibration.iter().enumerate() {
         let sample: Array = sample.dyn_into().map_err(|_| JsError::new(&format!("calibration sample {i} is not an array of tensors")))?;
         feeds.push(named_tensors(&sample).map_err(|e| JsError::new(&format!("calibration sample {i}: {e}")))?);
     }
-    let (compressed, record) = crate::quant::compress_owned(model, &recipe, &feeds).map_err(js_err)?;
+    let (compressed, record) = crate::quant::compress_owned(model, &recipe, &feeds, Some(file_bytes)).map_err(js_err)?;
     let obj = Object::new();
     set(&obj, "model", &js_sys::Uint8Array::from(&onnx::model_to_bytes(&compressed)[..]).into())?;
     set(&obj, "record", &to_js(&record)?)?;

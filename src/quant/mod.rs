@@ -211,18 +211,21 @@ pub struct Record {
 /// Applies `recipe` to `model`. `calibration` holds input feeds (required
 /// when any layer uses `int8_static`). Nothing is modified on error.
 pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Vec<(String, Tensor)>]) -> Result<(Model, Record)> {
-    compress_owned(model.clone(), recipe, calibration)
+    compress_owned(model.clone(), recipe, calibration, None)
 }
 
 /// `compress` consuming the model, so that each weight's float32 copy is
 /// freed as soon as its compressed form exists (peak memory in the browser).
-pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Vec<(String, Tensor)>]) -> Result<(Model, Record)> {
+/// `file_bytes`: the size of the file the model came from, when known
+/// (re-encoding a large model just to measure it would double its memory).
+pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Vec<(String, Tensor)>], file_bytes: Option<usize>) -> Result<(Model, Record)> {
     for name in recipe.layers.keys().chain(&recipe.exclude.nodes) {
         if !model.graph.nodes.iter().any(|n| &n.name == name) {
             return Err(SquishError::Recipe(format!("node '{name}' does not exist in the model")));
         }
     }
-    let mut record = Record { model_bytes_before: crate::onnx::encoded_len(&model), ..Record::default() };
+    let before = file_bytes.unwrap_or_else(|| crate::onnx::encoded_len(&model));
+    let mut record = Record { model_bytes_before: before, ..Record::default() };
     let mut out = rewrite::Rewriter::new(model);
     let nodes = out.model().graph.nodes.clone();
     let plan: Vec<(usize, Resolved)> = nodes.iter().enumerate().map(|(i, n)| (i, recipe.settings_for(n))).collect();

@@ -81,7 +81,8 @@ pub enum Grouping {
 /// with `axis` divided by the block, rounded up).
 #[derive(Debug, Clone)]
 pub struct Quantized {
-    pub codes: Vec<i32>,
+    /// Codes (at most 8 bits, so i16 holds any of them: half the memory of i32).
+    pub codes: Vec<i16>,
     pub params: Vec<Affine>,
     pub param_shape: Vec<usize>,
     /// Largest |x − dequantize(quantize(x))|.
@@ -136,7 +137,7 @@ pub fn quantize(x: &[f32], shape: &[usize], grouping: Grouping, codes: Codes, sy
             let p = &params[group(i)];
             let q = p.quantize(v, codes);
             max_abs_error = max_abs_error.max((v - p.dequantize(q)).abs());
-            q
+            q as i16
         })
         .collect();
     Quantized { codes: codes_out, params, param_shape, max_abs_error }

@@ -96,7 +96,7 @@ fn f32_tensor(shape: &[usize], v: Vec<f32>) -> Tensor {
 }
 
 /// Codes as a tensor of the quantised type.
-fn code_tensor(shape: &[usize], codes: &[i32], kind: Codes) -> Tensor {
+fn code_tensor(shape: &[usize], codes: &[i16], kind: Codes) -> Tensor {
     let s = IxDyn(shape);
     match kind {
         Codes::I8 => Tensor::I8(ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as i8).collect()).expect("shape")),
@@ -178,14 +178,15 @@ impl Rewriter {
     }
 
     /// A float32 weight input: an initializer no graph input can override.
-    fn weight(&self, name: &str) -> Option<ArrayD<f32>> {
+    /// Borrowed: weights can be most of a model's memory.
+    fn weight(&self, name: &str) -> Option<&ArrayD<f32>> {
         if name.is_empty() || self.model.graph.inputs.iter().any(|v| v.name == name) {
             return None;
         }
-        self.model.graph.initializer(name)?.as_f32().cloned()
+        self.model.graph.initializer(name)?.as_f32()
     }
 
-    fn checked_weight(&self, name: &str) -> Result<Option<ArrayD<f32>>> {
+    fn checked_weight(&self, name: &str) -> Result<Option<&ArrayD<f32>>> {
         let Some(w) = self.weight(name) else { return Ok(None) };
         if let Some((i, v)) = params::first_non_finite(w.as_slice().expect("initializers are contiguous")) {
             return Err(SquishError::tensor(name, format!("element {i} is {v}; NaN/Inf weights cannot be compressed (fix or exclude the layer)")));
@@ -243,6 +244,7 @@ impl Rewriter {
                 continue;
             }
             let w = self.checked_weight(&name)?.expect("checked above");
+            let (shape, len) = (w.shape().to_vec(), w.len());
             let flat = w.as_slice().expect("contiguous");
             if let Some(why) = params::half_refusal(flat, format) {
                 record.skipped.push(Skipped { node: n.name.clone(), op_type: n.op_type.clone(), reason: format!("'{name}' stays float32: {why}") });
@@ -251,17 +253,17 @@ impl Rewriter {
             let (t, err, scheme) = match format {
                 Half::F16 => {
                     let (v, e) = params::to_f16(flat);
-                    (Tensor::F16(ArrayD::from_shape_vec(IxDyn(w.shape()), v).expect("shape")), e, "fp16")
+                    (Tensor::F16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "fp16")
                 }
                 Half::BF16 => {
                     let (v, e) = params::to_bf16(flat);
-                    (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(w.shape()), v).expect("shape")), e, "bf16")
+                    (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "bf16")
                 }
             };
             let stored = self.replace_initializer(&name, &format!("{name}_{scheme}"), t);
             let cast_name = self.fresh(&format!("{name}_cast"));
             self.prelude.push(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
-            record.changes.push(Change { tensor: name, node: n.name.clone(), op_type: n.op_type.clone(), scheme: scheme.into(), bytes_before: w.len() * 4, bytes_after: w.len() * 2, max_abs_error: err });
+            record.changes.push(Change { tensor: name, node: n.name.clone(), op_type: n.op_type.clone(), scheme: scheme.into(), bytes_before: len * 4, bytes_after: len * 2, max_abs_error: err });
         }
         Ok(())
     }
@@ -293,22 +295,25 @@ impl Rewriter {
         if self.converted.contains(&name) {
             return Ok(());
         }
-        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input '{name}' is not a float32 initializer")))?;
         if self.opset() < 10 {
             return Err(Stop::Skip(format!("DequantizeLinear needs opset ≥ 10; the model imports {}", self.opset())));
         }
+        let opset = self.opset();
+        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input '{name}' is not a float32 initializer")))?;
         // Per-axis DequantizeLinear arrived in opset 13.
-        let per_channel = s.per_channel && self.opset() >= 13 && w.ndim() >= 2;
+        let per_channel = s.per_channel && opset >= 13 && w.ndim() >= 2;
         let codes = if s.symmetric { Codes::I8 } else { Codes::U8 };
         let grouping = if per_channel { Grouping::PerChannel { axis } } else { Grouping::PerTensor };
         let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, codes, s.symmetric);
-        let inputs = self.quantized_weight_inputs(&name, w.shape(), &q, codes);
+        let (shape, len) = (w.shape().to_vec(), w.len());
+        // The float32 copy goes first: peak memory is the model plus one tensor's codes.
         self.model.graph.initializers.retain(|(nm, _)| nm != &name);
+        let inputs = self.quantized_weight_inputs(&name, &shape, &q, codes);
         self.converted.insert(name.clone());
         let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
         let dq = self.fresh(&format!("{name}_dequantize"));
         self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
-        self.record_weight(record, n, &name, "int8_weight", w.len() * 4, w.len() + q.params.len() * 5, q.max_abs_error);
+        self.record_weight(record, n, &name, "int8_weight", len * 4, len + q.params.len() * 5, q.max_abs_error);
         Ok(())
     }
 
@@ -316,7 +321,7 @@ impl Rewriter {
     pub(super) fn quantized_weight_inputs(&mut self, name: &str, shape: &[usize], q: &Quantized, codes: Codes) -> Vec<String> {
         let wq = self.add_init(&format!("{name}_quantized"), code_tensor(shape, &q.codes, codes));
         let scales: Vec<f32> = q.params.iter().map(|p| p.scale).collect();
-        let zps: Vec<i32> = q.params.iter().map(|p| p.zero_point).collect();
+        let zps: Vec<i16> = q.params.iter().map(|p| p.zero_point as i16).collect();
         let scale = self.add_init(&format!("{name}_scale"), f32_tensor(&q.param_shape, scales));
         let zp = self.add_init(&format!("{name}_zero_point"), code_tensor(&q.param_shape, &zps, codes));
         vec![wq, scale, zp]

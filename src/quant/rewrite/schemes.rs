@@ -20,7 +20,7 @@ impl Rewriter {
             return Err(Stop::Skip("Gemm with transA is not quantised".into()));
         }
         let name = n.inputs.get(1).cloned().unwrap_or_default();
-        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input B '{name}' is not a float32 initializer")))?;
+        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input B '{name}' is not a float32 initializer")))?.clone();
         if w.ndim() != 2 {
             return Err(Stop::Skip(format!("weight '{name}' has shape {:?}; only 2-D weights are quantised", w.shape())));
         }
@@ -38,8 +38,8 @@ impl Rewriter {
         let c_name = if beta == 1.0 {
             c
         } else {
-            let cv = self.weight(&c).ok_or_else(|| Stop::Skip(format!("Gemm with beta {beta} and a computed C is not quantised")))?;
-            self.add_init(&format!("{c}_times_beta"), Tensor::F32(cv.mapv(|v| v * beta)))
+            let scaled = self.weight(&c).ok_or_else(|| Stop::Skip(format!("Gemm with beta {beta} and a computed C is not quantised")))?.mapv(|v| v * beta);
+            self.add_init(&format!("{c}_times_beta"), Tensor::F32(scaled))
         };
         let product = self.fresh(&format!("{}_product", n.outputs[0]));
         out.push(node("Add", self.fresh(&format!("{}_bias", n.name)), vec![product.clone(), c_name], vec![n.outputs[0].clone()], vec![]));
@@ -101,13 +101,13 @@ impl Rewriter {
     /// (symmetric, per channel) or one asymmetric range.
     fn dynamic_conv(&mut self, index: usize, n: &Node, s: Resolved, record: &mut Record) -> Step {
         let name = n.inputs.get(1).cloned().unwrap_or_default();
-        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("weights '{name}' are not a float32 initializer")))?;
+        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("weights '{name}' are not a float32 initializer")))?.clone();
         if !(3..=4).contains(&w.ndim()) {
             return Err(Stop::Skip(format!("weights of shape {:?}: only 1-D and 2-D convolutions are quantised", w.shape())));
         }
         let bias = n.inputs.get(2).filter(|b| !b.is_empty()).cloned();
         let bias_value = match &bias {
-            Some(b) => Some(self.weight(b).ok_or_else(|| Stop::Skip(format!("bias '{b}' is not a float32 initializer")))?),
+            Some(b) => Some(self.weight(b).ok_or_else(|| Stop::Skip(format!("bias '{b}' is not a float32 initializer")))?.clone()),
             None => None,
         };
         let m = w.shape()[0];
