@@ -193,3 +193,23 @@ fn every_scheme_on_every_fixture_runs() {
         }
     }
 }
+
+/// The runtime fuses MatMulInteger → Cast → Mul → Add; observing the Cast
+/// outputs keeps the chains unfused. Both must give bit-identical outputs.
+#[test]
+fn fused_integer_matmul_equals_the_unfused_chain() {
+    let (model, _) = compressed(r#"{"scheme":"int8_dynamic"}"#);
+    let casts: Vec<String> = model.graph.nodes.iter().filter(|n| n.op_type == "Cast" && n.inputs[0].ends_with("_int32")).map(|n| n.outputs[0].clone()).collect();
+    assert_eq!(casts.len(), 3);
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let fused = Session::new(model.clone()).unwrap();
+    let timings = fused.run_profiled(vec![("X".into(), x.clone())]).unwrap().1;
+    assert_eq!(timings.iter().filter(|t| t.op_type == "MatMulIntegerScaled").count(), 3, "the three chains are fused");
+    assert!(!timings.iter().any(|t| t.op_type == "Cast" && t.node.contains("MatMul")));
+    let a = fused.run(vec![("X".into(), x.clone())]).unwrap();
+    let plain = Session::observing(&model, &casts).unwrap();
+    let b = plain.run(vec![("X".into(), x)]).unwrap();
+    assert_eq!(a.outputs[0], b.outputs[0]);
+    // The session's model is the model as given (fusion is not visible).
+    assert_eq!(fused.model(), &model);
+}

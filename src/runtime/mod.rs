@@ -3,18 +3,23 @@
 //! branches) are `SubGraph`s run by the same executor.
 
 pub(crate) mod clock;
+pub mod fuse;
 mod plan;
 
 use std::collections::HashMap;
 
 use crate::error::{Result, SquishError};
-use crate::graph::{Dim, Graph, Model, ValueType};
+use crate::graph::{Dim, Graph, Model, Node, ValueType};
 use crate::onnx::ops::Registry;
 use crate::tensor::Tensor;
 pub use plan::{node_captures, Plan, Scope, Source};
 
 pub struct Session {
+    /// The model as loaded (what summaries and saving see).
     model: Model,
+    /// The node list the plan indexes when load-time fusions changed it
+    /// (`None`: the model's own; not cloned, Constant nodes can hold weights).
+    fused_nodes: Option<Vec<Node>>,
     plan: Plan,
 }
 
@@ -56,6 +61,7 @@ impl<'a> Value<'a> {
 fn execute<'a>(
     plan: &Plan,
     graph: &'a Graph,
+    nodes: &[Node],
     feeds: Vec<(usize, Value<'a>)>,
     mut timings: Option<&mut Vec<NodeTiming>>,
 ) -> Result<(Vec<Tensor>, usize)> {
@@ -77,7 +83,7 @@ fn execute<'a>(
     }
     let mut peak_bytes = live_bytes;
     for step in &plan.steps {
-        let node = &graph.nodes[step.node];
+        let node = &nodes[step.node];
         let args: Vec<Option<&Tensor>> = step.inputs.iter().map(|s| s.and_then(|s| values[s].get())).collect();
         let t0 = timings.as_ref().map(|_| clock::now_ms());
         let results = step.op.eval(&args).map_err(|e| e.in_node(node))?;
@@ -144,17 +150,22 @@ impl SubGraph {
                 feeds.push((slot, Value::Borrowed(t)));
             }
         }
-        Ok(execute(&self.plan, &self.graph, feeds, None)?.0)
+        Ok(execute(&self.plan, &self.graph, &self.graph.nodes, feeds, None)?.0)
     }
 }
 
 impl Session {
-    pub fn new(model: Model) -> Result<Session> {
+    pub fn new(mut model: Model) -> Result<Session> {
         let registry = Registry::standard();
-        let scope = Scope { opsets: &model.opsets, registry: &registry };
+        let opsets = model.opsets.clone();
+        let scope = Scope { opsets: &opsets, registry: &registry };
         plan::check_supported(&model.graph, &scope)?;
-        let plan = Plan::for_graph(&model.graph, &scope, &[])?;
-        Ok(Session { model, plan })
+        // Plan the fused node list in place of the model's, then put the model's back.
+        let fused = fuse::fuse(&model.graph);
+        let original = fused.map(|f| std::mem::replace(&mut model.graph.nodes, f));
+        let plan = Plan::for_graph(&model.graph, &scope, &[]);
+        let fused_nodes = original.map(|o| std::mem::replace(&mut model.graph.nodes, o));
+        Ok(Session { model, fused_nodes, plan: plan? })
     }
 
     /// A session whose outputs are the model's followed by the intermediate
@@ -251,7 +262,8 @@ impl Session {
                 feeds.push((slot, Value::Owned(t)));
             }
         }
-        let (tensors, peak_bytes) = execute(plan, &self.model.graph, feeds, timings)?;
+        let nodes = self.fused_nodes.as_deref().unwrap_or(&self.model.graph.nodes);
+        let (tensors, peak_bytes) = execute(plan, &self.model.graph, nodes, feeds, timings)?;
         let outputs = self.model.graph.outputs.iter().map(|o| o.name.clone()).zip(tensors).collect();
         Ok(RunResult { outputs, peak_bytes })
     }

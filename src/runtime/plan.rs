@@ -281,7 +281,8 @@ fn build_steps(
     let mut steps = Vec::with_capacity(order.len());
     for &ni in order {
         let node = &g.nodes[ni];
-        let opset = opset_of(scope.opsets, &node.domain).ok_or_else(|| SquishError::Node {
+        let internal = (node.domain == super::fuse::INTERNAL_DOMAIN).then_some(1);
+        let opset = opset_of(scope.opsets, &node.domain).or(internal).ok_or_else(|| SquishError::Node {
             node: node.name.clone(),
             op_type: node.op_type.clone(),
             detail: format!("domain '{}' is not imported by the model (no opset_import entry)", node.domain),

@@ -20,6 +20,59 @@ pub fn register(r: &mut Registry) {
     r.insert("", "QLinearMatMul", |ctx| build_matmul(ctx, true));
     r.insert("", "ConvInteger", |ctx| build_conv(ctx, false));
     r.insert("", "QLinearConv", |ctx| build_conv(ctx, true));
+    r.insert(crate::runtime::fuse::INTERNAL_DOMAIN, crate::runtime::fuse::SCALED_MATMUL_INTEGER, build_scaled);
+}
+
+/// The runtime's fusion of MatMulInteger → Cast → Mul(scale) [→ Add(bias)]
+/// (`runtime::fuse`): same arithmetic, one pass over the product.
+struct ScaledMatMulInteger {
+    product: IntMatMul,
+}
+
+fn build_scaled(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let IntMatMul { packed, .. } = *build_int_matmul(ctx, false)?;
+    Ok(Box::new(ScaledMatMulInteger { product: IntMatMul { requantize: false, packed } }))
+}
+
+impl Op for ScaledMatMulInteger {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let acc = self.product.product(&inputs[..4.min(inputs.len())])?;
+        let scale = super::required_f32(inputs, 4, "scale")?;
+        let bias = super::optional_f32(inputs, 5, "bias")?;
+        let n = *acc.shape().last().unwrap_or(&1);
+        let per_column = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == n && t.shape().last() == Some(&n));
+        if !per_column(scale) || bias.is_some_and(|b| !per_column(b)) {
+            // Other broadcasts: the unfused ops' semantics, step by step.
+            use super::elementwise::{arith, Arith};
+            let y = arith(Arith::Mul, &super::array::cast(&Tensor::I32(acc), DType::F32)?, &Tensor::F32(scale.clone()), false)?;
+            return Ok(vec![match bias {
+                Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
+                None => y,
+            }]);
+        }
+        let s: Vec<f32> = if scale.len() == 1 { vec![scale.iter().copied().next().unwrap_or(0.0); n] } else { scale.iter().copied().collect() };
+        let shape = acc.shape().to_vec();
+        let acc = acc.into_raw_vec_and_offset().0;
+        let mut out = vec![0.0f32; acc.len()];
+        match bias {
+            Some(b) => {
+                let b: Vec<f32> = if b.len() == 1 { vec![b.iter().copied().next().unwrap_or(0.0); n] } else { b.iter().copied().collect() };
+                for ((o, a), _) in out.chunks_exact_mut(n.max(1)).zip(acc.chunks_exact(n.max(1))).zip(0..) {
+                    for j in 0..a.len() {
+                        o[j] = a[j] as f32 * s[j] + b[j];
+                    }
+                }
+            }
+            None => {
+                for (o, a) in out.chunks_exact_mut(n.max(1)).zip(acc.chunks_exact(n.max(1))) {
+                    for j in 0..a.len() {
+                        o[j] = a[j] as f32 * s[j];
+                    }
+                }
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
+    }
 }
 
 /// Quantises `x` to u8 as DynamicQuantizeLinear defines it: the range is
@@ -230,6 +283,10 @@ fn matmul_slots(requantize: bool) -> (usize, usize, usize, usize) {
 }
 
 fn build_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
+    Ok(build_int_matmul(ctx, requantize)?)
+}
+
+fn build_int_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<IntMatMul>> {
     let (_, _, bi, bzi) = matmul_slots(requantize);
     let packed = match (ctx.constant(bi), ctx.node.inputs.get(bzi).is_none_or(|s| s.is_empty()) || ctx.constant(bzi).is_some()) {
         (Some(b), true) if b.shape().len() == 2 => {
