@@ -304,13 +304,18 @@ impl GemmBench {
 
     /// int8 GEMM as MatMulInteger runs it: u8 activations centred and packed
     /// (included), int8 weights prepacked, i32 out.
-    /// The relaxed build uses the sign-split kernel, as the runtime does.
+    /// The relaxed build's sign-split kernel (`relaxed_dot_i8x16_i7x16_add`),
+    /// measured beside `int8` to show whether it would pay; false elsewhere.
+    #[wasm_bindgen(js_name = int8SignSplit)]
+    pub fn int8_sign_split(&mut self) -> bool {
+        let Some(bp) = &self.b_runtime_pn else { return false };
+        let a8: Vec<i8> = self.a_u8.iter().map(|&v| (v as i16 - 128) as i8).collect();
+        kernels::active::gemm_i8_pn_packed(self.m, self.k, self.n, &kernels::pack_a_i8(self.m, self.k, &a8), bp, &mut self.c_i32);
+        true
+    }
+
+    /// int8 GEMM as MatMulInteger runs it (i16 pairs in both builds).
     pub fn int8(&mut self) {
-        if let Some(bp) = &self.b_runtime_pn {
-            let a8: Vec<i8> = self.a_u8.iter().map(|&v| (v as i16 - 128) as i8).collect();
-            kernels::active::gemm_i8_pn_packed(self.m, self.k, self.n, &kernels::pack_a_i8(self.m, self.k, &a8), bp, &mut self.c_i32);
-            return;
-        }
         let centred: Vec<i16> = self.a_u8.iter().map(|&v| v as i16 - 128).collect();
         let ap = kernels::pack_a_i16(self.m, self.k, &centred);
         kernels::active::gemm_i16_packed(self.m, self.k, self.n, &ap, &self.b_runtime_i16, &mut self.c_i32);

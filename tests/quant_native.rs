@@ -213,3 +213,21 @@ fn fused_integer_matmul_equals_the_unfused_chain() {
     // The session's model is the model as given (fusion is not visible).
     assert_eq!(fused.model(), &model);
 }
+
+/// QDQ MatMuls (Squish's static output) run as integer products; observing
+/// the dequantised activations keeps them unfused. Same outputs up to float
+/// summation order.
+#[test]
+fn qdq_matmul_runs_on_integers_and_matches_dequantise_then_float() {
+    let (model, _) = compressed(r#"{"scheme":"int8_static"}"#);
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let fused = Session::new(model.clone()).unwrap();
+    let (a, timings) = fused.run_profiled(vec![("X".into(), x.clone())]).unwrap();
+    assert_eq!(timings.iter().filter(|t| t.op_type == "QdqMatMul").count(), 3, "{:?}", timings.iter().map(|t| &t.op_type).collect::<Vec<_>>());
+    let dq: Vec<String> = model.graph.nodes.iter().filter(|n| n.op_type == "DequantizeLinear" && n.inputs[0].ends_with("_quantized") && !model.graph.initializers.iter().any(|(i, _)| i == &n.inputs[0])).map(|n| n.outputs[0].clone()).collect();
+    assert_eq!(dq.len(), 3);
+    let b = Session::observing(&model, &dq).unwrap().run(vec![("X".into(), x)]).unwrap();
+    let (a, b) = (a.outputs[0].1.to_f64_vec(), b.outputs[0].1.to_f64_vec());
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "fused and unfused differ by {worst}");
+}

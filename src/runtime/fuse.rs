@@ -13,6 +13,10 @@ pub const INTERNAL_DOMAIN: &str = "squish.internal";
 /// Inputs: A, B, a_zero_point, b_zero_point, scale, bias (optional);
 /// output: `float(A·B in integers) · scale + bias`.
 pub const SCALED_MATMUL_INTEGER: &str = "MatMulIntegerScaled";
+/// MatMul(DequantizeLinear(xq), DequantizeLinear(constant wq)) on integers.
+pub const QDQ_MATMUL: &str = "QdqMatMul";
+/// Conv(DequantizeLinear(xq), DequantizeLinear(constant wq), bias) on integers.
+pub const QDQ_CONV: &str = "QdqConv";
 
 /// The fused node list, or `None` when nothing matched.
 pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
@@ -90,10 +94,89 @@ pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
             },
         );
     }
+    fuse_qdq(g, &only, &mut removed, &mut replacement);
     if replacement.is_empty() {
         return None;
     }
     // The planner orders nodes topologically, so the fused node may stand
     // where its MatMulInteger stood even if the scale is computed later.
     Some(nodes.iter().enumerate().filter_map(|(i, n)| replacement.remove(&i).or_else(|| (!removed[i]).then(|| n.clone()))).collect())
+}
+
+/// MatMul/Conv whose activation input is `DequantizeLinear(xq, per-tensor
+/// scale)` and whose weight is `DequantizeLinear` of constant 8-bit codes
+/// (per tensor, or per output channel) become `QdqMatMul`/`QdqConv`.
+fn fuse_qdq(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+    let nodes = &g.nodes;
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        for o in &n.outputs {
+            producer.insert(o.as_str(), i);
+        }
+    }
+    let constant = |name: &str| g.initializer(name).filter(|_| !g.inputs.iter().any(|v| v.name == name));
+    let int_axis = |n: &Node, name: &str, default: i64| match n.attr(name) {
+        Some(AttrValue::Int(v)) => *v,
+        _ => default,
+    };
+    // A DequantizeLinear feeding only node `user`, not blocked: (index, inputs padded to 3).
+    let dq_into = |value: &str, user: usize| -> Option<(usize, Vec<String>)> {
+        let &p = producer.get(value)?;
+        let dq = &nodes[p];
+        if dq.op_type != "DequantizeLinear" || !dq.domain.is_empty() || int_axis(dq, "block_size", 0) != 0 || only(value, &nodes[user].op_type) != Some(user) {
+            return None;
+        }
+        let mut inputs = dq.inputs.clone();
+        inputs.resize(3, String::new());
+        Some((p, inputs))
+    };
+    for (i, n) in nodes.iter().enumerate() {
+        let conv = n.op_type == "Conv";
+        if !(n.op_type == "MatMul" || conv) || !n.domain.is_empty() || removed[i] || n.inputs.len() < 2 {
+            continue;
+        }
+        let (Some((pa, a)), Some((pb, b))) = (dq_into(&n.inputs[0], i), dq_into(&n.inputs[1], i)) else { continue };
+        if removed[pa] || removed[pb] {
+            continue;
+        }
+        // Activation: per-tensor constant scale. Weights: constant 8-bit codes.
+        if constant(&a[1]).is_none_or(|s| s.len() != 1) {
+            continue;
+        }
+        let Some(wq) = constant(&b[0]) else { continue };
+        let rank_ok = if conv { (3..=4).contains(&wq.shape().len()) } else { wq.shape().len() == 2 };
+        let w_scale_len = constant(&b[1]).map(|t| t.len());
+        let zp_constant = b[2].is_empty() || constant(&b[2]).is_some();
+        if !rank_ok || !matches!(wq.dtype(), crate::tensor::DType::U8 | crate::tensor::DType::I8) || w_scale_len.is_none() || !zp_constant {
+            continue;
+        }
+        // Per-channel weights must be per output channel: axis 1 of [K, N], axis 0 of a filter bank.
+        let axis = int_axis(&nodes[pb], "axis", 1);
+        let rank = wq.shape().len() as i64;
+        let out_axis = if conv { 0 } else { 1 };
+        if w_scale_len != Some(1) && (axis + rank) % rank != out_axis {
+            continue;
+        }
+        let mut inputs = vec![a[0].clone(), b[0].clone(), a[2].clone(), b[2].clone(), a[1].clone(), b[1].clone()];
+        if conv {
+            if let Some(bias) = n.inputs.get(2).filter(|s| !s.is_empty()) {
+                inputs.push(bias.clone());
+            }
+        }
+        for r in [i, pa, pb] {
+            removed[r] = true;
+        }
+        replacement.insert(
+            i,
+            Node {
+                name: n.name.clone(),
+                op_type: if conv { QDQ_CONV } else { QDQ_MATMUL }.into(),
+                domain: INTERNAL_DOMAIN.into(),
+                inputs,
+                outputs: n.outputs.clone(),
+                attributes: if conv { n.attributes.clone() } else { vec![] },
+                doc_string: String::new(),
+            },
+        );
+    }
 }

@@ -36,6 +36,9 @@ RECIPES = {
     "int8_static_entropy": ({"scheme": "int8_static", "calibration": {"method": "entropy"}}, 2e-3),
     "int4_block": ({"scheme": "int4_block", "block_size": 32}, 1e-4),
     "int8_block_asym": ({"scheme": "int8_block", "block_size": 64, "symmetric": False}, 1e-4),
+    "int4_block_asym": ({"scheme": "int4_block", "block_size": 128, "symmetric": False}, 1e-4),
+    "int8_dynamic_asym": ({"scheme": "int8_dynamic", "symmetric": False, "per_channel": False}, 2e-3),
+    "int8_static_mse": ({"scheme": "int8_static", "calibration": {"method": "mse"}}, 2e-3),
 }
 
 

@@ -20,59 +20,6 @@ pub fn register(r: &mut Registry) {
     r.insert("", "QLinearMatMul", |ctx| build_matmul(ctx, true));
     r.insert("", "ConvInteger", |ctx| build_conv(ctx, false));
     r.insert("", "QLinearConv", |ctx| build_conv(ctx, true));
-    r.insert(crate::runtime::fuse::INTERNAL_DOMAIN, crate::runtime::fuse::SCALED_MATMUL_INTEGER, build_scaled);
-}
-
-/// The runtime's fusion of MatMulInteger → Cast → Mul(scale) [→ Add(bias)]
-/// (`runtime::fuse`): same arithmetic, one pass over the product.
-struct ScaledMatMulInteger {
-    product: IntMatMul,
-}
-
-fn build_scaled(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    let IntMatMul { packed, .. } = *build_int_matmul(ctx, false)?;
-    Ok(Box::new(ScaledMatMulInteger { product: IntMatMul { requantize: false, packed } }))
-}
-
-impl Op for ScaledMatMulInteger {
-    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let acc = self.product.product(&inputs[..4.min(inputs.len())])?;
-        let scale = super::required_f32(inputs, 4, "scale")?;
-        let bias = super::optional_f32(inputs, 5, "bias")?;
-        let n = *acc.shape().last().unwrap_or(&1);
-        let per_column = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == n && t.shape().last() == Some(&n));
-        if !per_column(scale) || bias.is_some_and(|b| !per_column(b)) {
-            // Other broadcasts: the unfused ops' semantics, step by step.
-            use super::elementwise::{arith, Arith};
-            let y = arith(Arith::Mul, &super::array::cast(&Tensor::I32(acc), DType::F32)?, &Tensor::F32(scale.clone()), false)?;
-            return Ok(vec![match bias {
-                Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
-                None => y,
-            }]);
-        }
-        let s: Vec<f32> = if scale.len() == 1 { vec![scale.iter().copied().next().unwrap_or(0.0); n] } else { scale.iter().copied().collect() };
-        let shape = acc.shape().to_vec();
-        let acc = acc.into_raw_vec_and_offset().0;
-        let mut out = vec![0.0f32; acc.len()];
-        match bias {
-            Some(b) => {
-                let b: Vec<f32> = if b.len() == 1 { vec![b.iter().copied().next().unwrap_or(0.0); n] } else { b.iter().copied().collect() };
-                for ((o, a), _) in out.chunks_exact_mut(n.max(1)).zip(acc.chunks_exact(n.max(1))).zip(0..) {
-                    for j in 0..a.len() {
-                        o[j] = a[j] as f32 * s[j] + b[j];
-                    }
-                }
-            }
-            None => {
-                for (o, a) in out.chunks_exact_mut(n.max(1)).zip(acc.chunks_exact(n.max(1))) {
-                    for j in 0..a.len() {
-                        o[j] = a[j] as f32 * s[j];
-                    }
-                }
-            }
-        }
-        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
-    }
 }
 
 /// Quantises `x` to u8 as DynamicQuantizeLinear defines it: the range is
@@ -161,7 +108,7 @@ fn gemm_i32(m: usize, kk: usize, n: usize, a: &[i16], b: &[i16], c: &mut [i32]) 
 
 /// A constant 2-D right-hand operand with its zero points subtracted, packed
 /// for the best integer GEMM of this build.
-struct PackedIntB {
+pub(super) struct PackedIntB {
     k: usize,
     n: usize,
     layout: IntLayout,
@@ -220,38 +167,15 @@ impl PackedIntB {
     }
 }
 
-/// Whether to use the sign-split relaxed kernel: only in the relaxed build,
-/// and only if it beats the i16-pair kernel on this machine. Engines lower
-/// `relaxed_dot_i8x16_i7x16_add` to one instruction where the CPU has a
-/// VNNI-style dot product and to a slower sequence elsewhere, so this is
-/// timed once per process (a few milliseconds) rather than assumed.
-fn sign_split_is_faster() -> bool {
-    if !cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
-        return false;
-    }
-    static CHOICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHOICE.get_or_init(|| {
-        use crate::runtime::clock::now_ms;
-        let (m, kk, n) = (64, 256, 64);
-        let b: Vec<i16> = (0..kk * n).map(|i| ((i * 37) % 255) as i16 - 127).collect();
-        let raw: Vec<i16> = (0..m * kk).map(|i| ((i * 91) % 256) as i16).collect();
-        let zp = vec![128i16; m];
-        let (pairs, split) = (PackedIntB::new(kk, n, &b, false), PackedIntB::new(kk, n, &b, true));
-        let mut best = [f64::INFINITY; 2];
-        for round in 0..6 {
-            for (i, p) in [&pairs, &split].into_iter().enumerate() {
-                let t0 = now_ms();
-                for _ in 0..4 {
-                    std::hint::black_box(p.multiply(&raw, true, &zp, m));
-                }
-                if round > 0 {
-                    best[i] = best[i].min(now_ms() - t0);
-                }
-            }
-        }
-        best[1] < best[0]
-    })
-}
+/// Whether the runtime packs weights for the sign-split relaxed kernel.
+/// Off: in V8 on x86 without AVX-VNNI lowering, `relaxed_dot_i8x16_i7x16_add`
+/// becomes pmaddubsw + pmaddwd + paddd, and the kernel needs two of them
+/// (P and N) per 16 products, against two instructions per 8 for the i16
+/// pairs: `npm run bench` measures both in the relaxed build every run
+/// (`int8_signsplit_gemm_*`), 39–41 vs 72–76 GOP/s on the test machines.
+/// Timing it at load time was tried and is unreliable (the first calls run
+/// in V8's baseline tier).
+const SIGN_SPLIT: bool = false;
 
 /// A's zero point for each of `rows` rows (per tensor, or per row of the last matrix).
 fn row_zero_points(zp: Option<&Tensor>, data_type: DType, rows: usize, m: usize) -> Result<Vec<i16>> {
@@ -267,10 +191,10 @@ fn row_zero_points(zp: Option<&Tensor>, data_type: DType, rows: usize, m: usize)
     }
 }
 
-struct IntMatMul {
+pub(super) struct IntMatMul {
     /// QLinearMatMul (requantised u8/i8 output) rather than MatMulInteger (i32).
-    requantize: bool,
-    packed: Option<PackedIntB>,
+    pub(super) requantize: bool,
+    pub(super) packed: Option<PackedIntB>,
 }
 
 /// Input positions of A, its zero point, B, its zero point.
@@ -286,14 +210,14 @@ fn build_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
     Ok(build_int_matmul(ctx, requantize)?)
 }
 
-fn build_int_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<IntMatMul>> {
+pub(super) fn build_int_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<IntMatMul>> {
     let (_, _, bi, bzi) = matmul_slots(requantize);
     let packed = match (ctx.constant(bi), ctx.node.inputs.get(bzi).is_none_or(|s| s.is_empty()) || ctx.constant(bzi).is_some()) {
         (Some(b), true) if b.shape().len() == 2 => {
             let (kk, n) = (b.shape()[0], b.shape()[1]);
             let mut vals = int8_values(b, "input B")?;
             center(&mut vals, b.dtype(), ctx.constant(bzi), 1, n, "B")?;
-            Some(PackedIntB::new(kk, n, &vals, sign_split_is_faster()))
+            Some(PackedIntB::new(kk, n, &vals, SIGN_SPLIT))
         }
         _ => None,
     };
@@ -301,7 +225,7 @@ fn build_int_matmul(ctx: &BuildCtx, requantize: bool) -> Result<Box<IntMatMul>> 
 }
 
 impl IntMatMul {
-    fn product(&self, inputs: &[Option<&Tensor>]) -> Result<ArrayD<i32>> {
+    pub(super) fn product(&self, inputs: &[Option<&Tensor>]) -> Result<ArrayD<i32>> {
         let (ai, azi, bi, bzi) = matmul_slots(self.requantize);
         let a = required(inputs, ai)?;
         let ash = a.shape().to_vec();
@@ -377,21 +301,24 @@ fn requantize_output(acc: &[i32], shape: &[usize], scale: impl Fn(usize) -> f32,
     })
 }
 
-struct IntConv {
+pub(super) struct IntConv {
     requantize: bool,
     window: Window,
     group: usize,
+}
+
+pub(super) fn int_conv(ctx: &BuildCtx) -> Result<IntConv> {
+    Ok(IntConv { requantize: false, window: Window::from_attrs(ctx)?, group: group_attr(ctx)? })
 }
 
 fn build_conv(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
     Ok(Box::new(IntConv { requantize, window: Window::from_attrs(ctx)?, group: group_attr(ctx)? }))
 }
 
-impl Op for IntConv {
-    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let (xi, xzi, wi, wzi) = if self.requantize { (0, 2, 3, 5) } else { (0, 2, 1, 3) };
-        let x = required(inputs, xi)?;
-        let w = required(inputs, wi)?;
+impl IntConv {
+    /// `(x − x_zp) ⊛ (w − w_zp)` in i32, with the output shape: shared by
+    /// ConvInteger, QLinearConv and the runtime's fused QDQ convolution.
+    pub(super) fn accumulate(&self, x: &Tensor, x_zp: Option<&Tensor>, w: &Tensor, w_zp: Option<&Tensor>) -> Result<(Vec<i32>, Vec<usize>)> {
         if w.shape().len() != x.shape().len() {
             return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", w.shape(), x.shape())));
         }
@@ -401,7 +328,6 @@ impl Op for IntConv {
         if c % group != 0 || m % group != 0 || cg * group != c {
             return Err(SquishError::op(format!("input has {c} channels, weights {:?} and group {group} do not match", w.shape())));
         }
-        let x_zp = inputs.get(xzi).copied().flatten();
         if x_zp.is_some_and(|z| z.len() != 1) {
             return Err(SquishError::op("x_zero_point must be a single value (per-tensor)"));
         }
@@ -409,7 +335,7 @@ impl Op for IntConv {
         center(&mut xv, x.dtype(), x_zp, 1, 1, "x")?;
         let mut wv = int8_values(w, "weights w")?;
         let per_filter: usize = w.shape()[1..].iter().product();
-        center(&mut wv, w.dtype(), inputs.get(wzi).copied().flatten(), per_filter, m, "w")?;
+        center(&mut wv, w.dtype(), w_zp, per_filter, m, "w")?;
         let geom = self.window.resolve(&x.shape()[2..], Some(&w.shape()[2..]))?;
         let mut out_shape = vec![n, m];
         out_shape.extend(&geom.output);
@@ -428,6 +354,17 @@ impl Op for IntConv {
                 gemm_i32(mg, kdim, plane, wg, &col, &mut acc[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane]);
             }
         }
+        Ok((acc, out_shape))
+    }
+}
+
+impl Op for IntConv {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (xi, xzi, wi, wzi) = if self.requantize { (0, 2, 3, 5) } else { (0, 2, 1, 3) };
+        let (x, w) = (required(inputs, xi)?, required(inputs, wi)?);
+        let (mut acc, out_shape) = self.accumulate(x, inputs.get(xzi).copied().flatten(), w, inputs.get(wzi).copied().flatten())?;
+        let m = out_shape[1];
+        let plane: usize = out_shape[2..].iter().product();
         if !self.requantize {
             return Ok(vec![Tensor::I32(ArrayD::from_shape_vec(IxDyn(&out_shape), acc).expect("sized above"))]);
         }

@@ -9,6 +9,7 @@ pub(crate) mod activation;
 pub(crate) mod elementwise;
 mod contrib;
 mod control;
+mod fused;
 mod conv;
 mod linalg;
 mod norm;
@@ -95,6 +96,7 @@ impl Registry {
         quant::register(&mut r);
         integer::register(&mut r);
         contrib::register(&mut r);
+        fused::register(&mut r);
         reduce::register(&mut r);
         resize::register(&mut r);
         rnn::register(&mut r);

@@ -1,0 +1,98 @@
+//! Runtime-only ops that `runtime::fuse` substitutes for chains of standard
+//! ops at load time (never written to files): integer products finished in
+//! float in one pass.
+//!
+//! * `MatMulIntegerScaled(A, B, a_zp, b_zp, scale, [bias])`: onnxruntime's
+//!   dynamic chain MatMulInteger → Cast → Mul(scale) [→ Add(bias)], same
+//!   arithmetic as the chain (bit-identical).
+//! * `QdqMatMul(xq, wq, x_zp, w_zp, x_scale, w_scale)` and
+//!   `QdqConv(xq, wq, x_zp, w_zp, x_scale, w_scale, [bias])`: MatMul/Conv of
+//!   two DequantizeLinear outputs, computed on the integer GEMM and scaled
+//!   once; equal to dequantise-then-float up to float summation order.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::integer::{build_int_matmul, int_conv, IntConv, IntMatMul};
+use super::{optional_f32, required, required_f32, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::runtime::fuse::{INTERNAL_DOMAIN, QDQ_CONV, QDQ_MATMUL, SCALED_MATMUL_INTEGER};
+use crate::tensor::{DType, Tensor};
+
+pub fn register(r: &mut Registry) {
+    r.insert(INTERNAL_DOMAIN, SCALED_MATMUL_INTEGER, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: false })));
+    r.insert(INTERNAL_DOMAIN, QDQ_MATMUL, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: true })));
+    r.insert(INTERNAL_DOMAIN, QDQ_CONV, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)? })));
+}
+
+/// A per-tensor or per-`n` float vector, expanded to `n` values.
+fn per_index(t: &ArrayD<f32>, n: usize, what: &str) -> Result<Vec<f32>> {
+    match t.len() {
+        1 => Ok(vec![t.iter().copied().next().expect("one value"); n]),
+        l if l == n => Ok(t.iter().copied().collect()),
+        l => Err(SquishError::op(format!("{what} has {l} values; expected 1 or {n}"))),
+    }
+}
+
+struct ScaledMatMul {
+    product: IntMatMul,
+    /// Scales are x_scale and w_scale (inputs 4, 5) rather than one product.
+    qdq: bool,
+}
+
+impl Op for ScaledMatMul {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let acc = self.product.product(&inputs[..4.min(inputs.len())])?;
+        let n = *acc.shape().last().unwrap_or(&1);
+        let scale = required_f32(inputs, 4, "scale")?;
+        let (s, bias) = if self.qdq {
+            let xs = per_index(scale, 1, "x_scale")?[0];
+            let ws = per_index(required_f32(inputs, 5, "w_scale")?, n, "w_scale")?;
+            (ws.iter().map(|w| xs * w).collect::<Vec<f32>>(), None)
+        } else {
+            let bias = optional_f32(inputs, 5, "bias")?;
+            let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == n && t.shape().last() == Some(&n));
+            if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
+                // Other broadcasts: the unfused ops' semantics, step by step.
+                use super::elementwise::{arith, Arith};
+                let y = arith(Arith::Mul, &super::array::cast(&Tensor::I32(acc), DType::F32)?, &Tensor::F32(scale.clone()), false)?;
+                return Ok(vec![match bias {
+                    Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
+                    None => y,
+                }]);
+            }
+            (per_index(scale, n, "scale")?, bias.map(|b| per_index(b, n, "bias")).transpose()?)
+        };
+        let shape = acc.shape().to_vec();
+        let acc = acc.into_raw_vec_and_offset().0;
+        let mut out = vec![0.0f32; acc.len()];
+        for (o, a) in out.chunks_exact_mut(n.max(1)).zip(acc.chunks_exact(n.max(1))) {
+            match &bias {
+                Some(b) => (0..a.len()).for_each(|j| o[j] = a[j] as f32 * s[j] + b[j]),
+                None => (0..a.len()).for_each(|j| o[j] = a[j] as f32 * s[j]),
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
+    }
+}
+
+struct QdqConv {
+    conv: IntConv,
+}
+
+impl Op for QdqConv {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (x, w) = (required(inputs, 0)?, required(inputs, 1)?);
+        let (acc, shape) = self.conv.accumulate(x, inputs.get(2).copied().flatten(), w, inputs.get(3).copied().flatten())?;
+        let m = shape[1];
+        let plane: usize = shape[2..].iter().product();
+        let xs = per_index(required_f32(inputs, 4, "x_scale")?, 1, "x_scale")?[0];
+        let s: Vec<f32> = per_index(required_f32(inputs, 5, "w_scale")?, m, "w_scale")?.iter().map(|w| xs * w).collect();
+        let bias = optional_f32(inputs, 6, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?;
+        let mut out = vec![0.0f32; acc.len()];
+        for (i, (o, a)) in out.chunks_mut(plane.max(1)).zip(acc.chunks(plane.max(1))).enumerate() {
+            let (sc, b) = (s[i % m], bias.as_ref().map_or(0.0, |b| b[i % m]));
+            o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc + b);
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
+    }
+}
