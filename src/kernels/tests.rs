@@ -125,7 +125,7 @@ macro_rules! kernel_suite {
                 shapes.push((5, 1023, 3));
                 for (m, kk, n) in shapes {
                     // Centred 8-bit values span [-255, 255]; include the extremes.
-                    let mut val = |rng: &mut Rng| match rng.below(8) {
+                    let val = |rng: &mut Rng| match rng.below(8) {
                         0 => 255i16,
                         1 => -255,
                         _ => rng.below(511) as i16 - 255,

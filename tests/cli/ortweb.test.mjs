@@ -17,8 +17,8 @@ const RECIPES = [
   [{ scheme: 'fp16' }, 1e-4],
   [{ scheme: 'bf16' }, 1e-4],
   [{ scheme: 'int8_weight' }, 1e-4],
-  [{ scheme: 'int8_dynamic' }, 2e-3],
-  [{ scheme: 'int8_static', calibration: { method: 'minmax' } }, 2e-3],
+  [{ scheme: 'int8_dynamic' }, null],
+  [{ scheme: 'int8_static', calibration: { method: 'minmax' } }, null],
   [{ scheme: 'int4_block' }, 1e-4],
   [{ scheme: 'int8_block', symmetric: false, block_size: 64 }, 1e-4],
 ];
@@ -42,9 +42,15 @@ for (const name of ['digits_mlp', 'mtcnn_pnet', 'oww_hey_jarvis']) {
       for (const g of got) {
         const w = want[g.name];
         assert.deepEqual([...w.dims], g.dims, `${JSON.stringify(recipe)} ${g.name}`);
+        // Weight-only: elementwise 1e-4·(1+|ref|). Quantised activations: 1% of
+        // the output range (one-code flips propagate; README).
         let worst = -1;
-        for (let i = 0; i < g.data.length; i++) worst = Math.max(worst, Math.abs(g.data[i] - w.data[i]) - tol * (1 + Math.abs(w.data[i])));
-        assert.ok(worst <= 0, `${name} ${JSON.stringify(recipe)} ${g.name}: differs from onnxruntime-web beyond ${tol}·(1+|ref|) by ${worst}`);
+        const range = Math.max(1, ...Array.from(w.data, Math.abs));
+        for (let i = 0; i < g.data.length; i++) {
+          const d = Math.abs(g.data[i] - w.data[i]);
+          worst = Math.max(worst, tol === null ? d - 1e-2 * range : d - tol * (1 + Math.abs(w.data[i])));
+        }
+        assert.ok(worst <= 0, `${name} ${JSON.stringify(recipe)} ${g.name}: differs from onnxruntime-web beyond the bound by ${worst}`);
       }
       await sess.release();
     }
