@@ -1,5 +1,5 @@
 //! Load-time fusion of onnxruntime's dynamic-quantisation chain
-//! `MatMulInteger → Cast(float) → Mul(·, scale) [→ Add(·, bias)]` into one
+//! `MatMulInteger|ConvInteger → Cast(float) → Mul(·, scale) [→ Add(·, bias)]` into one
 //! internal node that converts, scales and adds the bias while the integer
 //! product is still in cache. The model the user sees (summary, saving) is
 //! not changed: only the session's execution list is.
@@ -13,6 +13,8 @@ pub const INTERNAL_DOMAIN: &str = "squish.internal";
 /// Inputs: A, B, a_zero_point, b_zero_point, scale, bias (optional);
 /// output: `float(A·B in integers) · scale + bias`.
 pub const SCALED_MATMUL_INTEGER: &str = "MatMulIntegerScaled";
+/// ConvInteger → Cast → Mul(scale) [→ Add(bias)], conv attributes kept.
+pub const SCALED_CONV_INTEGER: &str = "ConvIntegerScaled";
 /// MatMul(DequantizeLinear(xq), DequantizeLinear(constant wq)) on integers.
 pub const QDQ_MATMUL: &str = "QdqMatMul";
 /// Conv(DequantizeLinear(xq), DequantizeLinear(constant wq), bias) on integers.
@@ -46,11 +48,13 @@ pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
             _ => None,
         }
     };
-    let initializer_vector = |name: &str| g.initializer(name).is_some_and(|t| t.shape().len() == 1 && t.as_f32().is_some());
+    // A float constant bias (its shape is checked when the fused op runs).
+    let initializer_vector = |name: &str| g.initializer(name).is_some_and(|t| t.as_f32().is_some());
     let mut removed = vec![false; nodes.len()];
     let mut replacement: HashMap<usize, Node> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
-        if n.op_type != "MatMulInteger" || !n.domain.is_empty() || n.outputs.len() != 1 || n.inputs.len() < 2 {
+        let conv = n.op_type == "ConvInteger";
+        if !(n.op_type == "MatMulInteger" || conv) || !n.domain.is_empty() || n.outputs.len() != 1 || n.inputs.len() < 2 {
             continue;
         }
         let Some(c) = only(&n.outputs[0], "Cast") else { continue };
@@ -85,11 +89,11 @@ pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
             i,
             Node {
                 name: n.name.clone(),
-                op_type: SCALED_MATMUL_INTEGER.into(),
+                op_type: if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER }.into(),
                 domain: INTERNAL_DOMAIN.into(),
                 inputs,
                 outputs: vec![output],
-                attributes: vec![],
+                attributes: if conv { n.attributes.clone() } else { vec![] },
                 doc_string: String::new(),
             },
         );

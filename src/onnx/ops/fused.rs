@@ -5,6 +5,8 @@
 //! * `MatMulIntegerScaled(A, B, a_zp, b_zp, scale, [bias])`: onnxruntime's
 //!   dynamic chain MatMulInteger → Cast → Mul(scale) [→ Add(bias)], same
 //!   arithmetic as the chain (bit-identical).
+//! * `ConvIntegerScaled(x, w, x_zp, w_zp, scale, [bias])`: the same chain
+//!   after ConvInteger (scale and bias per output channel, bit-identical).
 //! * `QdqMatMul(xq, wq, x_zp, w_zp, x_scale, w_scale)` and
 //!   `QdqConv(xq, wq, x_zp, w_zp, x_scale, w_scale, [bias])`: MatMul/Conv of
 //!   two DequantizeLinear outputs, computed on the integer GEMM and scaled
@@ -15,13 +17,14 @@ use ndarray::{ArrayD, IxDyn};
 use super::integer::{build_int_matmul, int_conv, IntConv, IntMatMul};
 use super::{optional_f32, required, required_f32, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::runtime::fuse::{INTERNAL_DOMAIN, QDQ_CONV, QDQ_MATMUL, SCALED_MATMUL_INTEGER};
+use crate::runtime::fuse::{INTERNAL_DOMAIN, QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
 use crate::tensor::{DType, Tensor};
 
 pub fn register(r: &mut Registry) {
     r.insert(INTERNAL_DOMAIN, SCALED_MATMUL_INTEGER, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: false })));
     r.insert(INTERNAL_DOMAIN, QDQ_MATMUL, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: true })));
-    r.insert(INTERNAL_DOMAIN, QDQ_CONV, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)? })));
+    r.insert(INTERNAL_DOMAIN, QDQ_CONV, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: false })));
+    r.insert(INTERNAL_DOMAIN, SCALED_CONV_INTEGER, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: true })));
 }
 
 /// A per-tensor or per-`n` float vector, expanded to `n` values.
@@ -77,6 +80,9 @@ impl Op for ScaledMatMul {
 
 struct QdqConv {
     conv: IntConv,
+    /// ConvInteger's chain: one `scale` (input 4) and an optional bias (5),
+    /// rather than x_scale, w_scale (4, 5) and bias (6).
+    dynamic: bool,
 }
 
 impl Op for QdqConv {
@@ -85,13 +91,33 @@ impl Op for QdqConv {
         let (acc, shape) = self.conv.accumulate(x, inputs.get(2).copied().flatten(), w, inputs.get(3).copied().flatten())?;
         let m = shape[1];
         let plane: usize = shape[2..].iter().product();
-        let xs = per_index(required_f32(inputs, 4, "x_scale")?, 1, "x_scale")?[0];
-        let s: Vec<f32> = per_index(required_f32(inputs, 5, "w_scale")?, m, "w_scale")?.iter().map(|w| xs * w).collect();
-        let bias = optional_f32(inputs, 6, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?;
+        let (s, bias) = if self.dynamic {
+            let scale = required_f32(inputs, 4, "scale")?;
+            let bias = optional_f32(inputs, 5, "bias")?;
+            // Per output channel means shape [M, 1, …] (or one value); anything else: the chain's own broadcasts.
+            let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == shape.len() - 1);
+            if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
+                use super::elementwise::{arith, Arith};
+                let acc = Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count"));
+                let y = arith(Arith::Mul, &super::array::cast(&acc, DType::F32)?, &Tensor::F32(scale.clone()), false)?;
+                return Ok(vec![match bias {
+                    Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
+                    None => y,
+                }]);
+            }
+            (per_index(scale, m, "scale")?, bias.map(|b| per_index(b, m, "bias")).transpose()?)
+        } else {
+            let xs = per_index(required_f32(inputs, 4, "x_scale")?, 1, "x_scale")?[0];
+            let s: Vec<f32> = per_index(required_f32(inputs, 5, "w_scale")?, m, "w_scale")?.iter().map(|w| xs * w).collect();
+            (s, optional_f32(inputs, 6, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?)
+        };
         let mut out = vec![0.0f32; acc.len()];
         for (i, (o, a)) in out.chunks_mut(plane.max(1)).zip(acc.chunks(plane.max(1))).enumerate() {
-            let (sc, b) = (s[i % m], bias.as_ref().map_or(0.0, |b| b[i % m]));
-            o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc + b);
+            let sc = s[i % m];
+            match &bias {
+                Some(b) => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc + b[i % m]),
+                None => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc),
+            }
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
     }
