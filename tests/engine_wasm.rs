@@ -17,6 +17,16 @@ fn pb(bytes: &[u8]) -> Tensor {
     tensor_io::tensor_from_proto(&proto::decode_tensor(bytes).unwrap()).unwrap()
 }
 
+/// Rows of 10 class probabilities whose arg-max equals the label.
+fn correct_predictions(probs: &Tensor, labels: &[i64]) -> usize {
+    probs
+        .to_f64_vec()
+        .chunks_exact(10)
+        .zip(labels)
+        .filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y)
+        .count()
+}
+
 #[wasm_bindgen_test(unsupported = test)]
 fn digits_outputs_match_onnxruntime_within_1e4() {
     let s = load_session(DIGITS).unwrap();
@@ -33,12 +43,7 @@ fn digits_test_accuracy_is_0_9778() {
     let s = load_session(DIGITS).unwrap();
     let labels = read_npy(Y_TEST).unwrap().to_i64_vec().unwrap();
     let out = s.run(vec![("X".into(), read_npy(X_TEST).unwrap())]).unwrap();
-    let probs = out.outputs[0].1.to_f64_vec();
-    let correct = probs
-        .chunks_exact(10)
-        .zip(&labels)
-        .filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y)
-        .count();
+    let correct = correct_predictions(&out.outputs[0].1, &labels);
     assert_eq!(correct, 440, "[{}] {correct}/450 correct", kernels::active_name());
 }
 
@@ -61,12 +66,7 @@ fn quantised_digits_keep_their_accuracy() {
         let (q, _) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[]).unwrap();
         let s = squish::Session::new(q).unwrap();
         let out = s.run(vec![("X".into(), read_npy(X_TEST).unwrap())]).unwrap();
-        let probs = out.outputs[0].1.to_f64_vec();
-        let correct = probs
-            .chunks_exact(10)
-            .zip(&labels)
-            .filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y)
-            .count();
+        let correct = correct_predictions(&out.outputs[0].1, &labels);
         assert!(correct >= min_correct, "[{}] {recipe}: {correct}/450 correct", kernels::active_name());
     }
 }

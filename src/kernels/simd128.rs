@@ -367,16 +367,22 @@ pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: 
             let tile = unsafe { tile_i16_4x8(kq, ap.as_ptr().add(ib * kq * 2 * IMR), panel.as_ptr()) };
             for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
                 let i = ib * IMR + r;
-                let mut tmp = [0i32; 8];
-                // SAFETY: tmp has 8 i32.
-                unsafe {
-                    v128_store(tmp.as_mut_ptr() as *mut v128, row[0]);
-                    v128_store(tmp.as_mut_ptr().add(4) as *mut v128, row[1]);
-                }
-                c[i * n + j..i * n + j + w].copy_from_slice(&tmp[..w]);
+                store_i32_lanes(&mut c[i * n + j..i * n + j + w], row);
             }
         }
     }
+}
+
+/// Writes the first `dst.len()` i32 lanes of `vectors` (a tile row) to `dst`.
+#[inline(always)]
+fn store_i32_lanes(dst: &mut [i32], vectors: &[v128]) {
+    let mut tmp = [0i32; 8];
+    for (q, v) in vectors.iter().take(2).enumerate() {
+        // SAFETY: tmp has 8 i32; at most two vectors are stored.
+        unsafe { v128_store(tmp.as_mut_ptr().add(4 * q) as *mut v128, *v) };
+    }
+    let w = dst.len();
+    dst.copy_from_slice(&tmp[..w]);
 }
 
 #[inline(always)]
@@ -468,10 +474,7 @@ pub fn gemm_i8_pn_packed(m: usize, k: usize, n: usize, ap: &[i8], bp: &[u8], c: 
                 let tile = unsafe { tile_pn_4x4(kq, ap.as_ptr().add(ib * kq * 16), panel.as_ptr()) };
                 for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
                     let i = ib * IMR + r;
-                    let mut tmp = [0i32; 4];
-                    // SAFETY: tmp has 4 i32.
-                    unsafe { v128_store(tmp.as_mut_ptr() as *mut v128, *row) };
-                    c[i * n + j..i * n + j + w].copy_from_slice(&tmp[..w]);
+                    store_i32_lanes(&mut c[i * n + j..i * n + j + w], std::slice::from_ref(row));
                 }
             }
         }

@@ -227,7 +227,7 @@ pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Vec<(String,
     let before = file_bytes.unwrap_or_else(|| crate::onnx::encoded_len(&model));
     let mut record = Record { model_bytes_before: before, ..Record::default() };
     let mut out = rewrite::Rewriter::new(model);
-    let nodes = out.model().graph.nodes.clone();
+    let nodes = &out.model().graph.nodes;
     let plan: Vec<(usize, Resolved)> = nodes.iter().enumerate().map(|(i, n)| (i, recipe.settings_for(n))).collect();
     for (i, settings) in &plan {
         let n = &nodes[*i];

@@ -122,12 +122,13 @@ impl Rewriter {
         // that indices still match the original model's.
         let inputs: HashSet<String> = model.graph.inputs.iter().map(|v| v.name.clone()).collect();
         let mut replaced = vec![None; model.graph.nodes.len()];
-        for (i, n) in model.graph.nodes.iter().enumerate() {
-            if let (true, Some(AttrValue::Tensor(t)), 1) = (n.op_type == "Constant" && n.domain.is_empty(), n.attr("value"), n.outputs.len()) {
-                if !inputs.contains(&n.outputs[0]) {
-                    model.graph.initializers.push((n.outputs[0].clone(), t.clone()));
-                    replaced[i] = Some(Vec::new());
-                }
+        for (i, n) in model.graph.nodes.iter_mut().enumerate() {
+            let hoist = n.op_type == "Constant" && n.domain.is_empty() && n.outputs.len() == 1 && !inputs.contains(&n.outputs[0]);
+            // The tensor moves (the node is dropped at `finish`): weights are not held twice.
+            if let (true, Some(a)) = (hoist, n.attributes.iter_mut().find(|a| a.name == "value" && matches!(a.value, AttrValue::Tensor(_)))) {
+                let AttrValue::Tensor(t) = std::mem::replace(&mut a.value, AttrValue::Ints(Vec::new())) else { unreachable!("matched above") };
+                model.graph.initializers.push((n.outputs[0].clone(), t));
+                replaced[i] = Some(Vec::new());
             }
         }
         let mut names: HashSet<String> = model.graph.initializers.iter().map(|(n, _)| n.clone()).collect();

@@ -49,7 +49,7 @@ pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
         }
     };
     // A float constant bias (its shape is checked when the fused op runs).
-    let initializer_vector = |name: &str| g.initializer(name).is_some_and(|t| t.as_f32().is_some());
+    let float_constant = |name: &str| g.initializer(name).is_some_and(|t| t.as_f32().is_some());
     let mut removed = vec![false; nodes.len()];
     let mut replacement: HashMap<usize, Node> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
@@ -76,7 +76,7 @@ pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
         if let Some(a) = only(&mul.outputs[0], "Add") {
             let add = &nodes[a];
             let bias = if add.inputs[0] == mul.outputs[0] { &add.inputs[1] } else { &add.inputs[0] };
-            if add.inputs.len() == 2 && initializer_vector(bias) {
+            if add.inputs.len() == 2 && float_constant(bias) {
                 inputs.push(bias.clone());
                 output = add.outputs[0].clone();
                 last = a;

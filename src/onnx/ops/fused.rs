@@ -36,6 +36,17 @@ fn per_index(t: &ArrayD<f32>, n: usize, what: &str) -> Result<Vec<f32>> {
     }
 }
 
+/// The unfused chain's own semantics, step by step (Cast, Mul, Add with
+/// ONNX broadcasting), for scales or biases the one-pass loops do not cover.
+fn unfused_chain(acc: Tensor, scale: &ArrayD<f32>, bias: Option<&ArrayD<f32>>) -> Result<Vec<Tensor>> {
+    use super::elementwise::{arith, Arith};
+    let y = arith(Arith::Mul, &super::array::cast(&acc, DType::F32)?, &Tensor::F32(scale.clone()), false)?;
+    Ok(vec![match bias {
+        Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
+        None => y,
+    }])
+}
+
 struct ScaledMatMul {
     product: IntMatMul,
     /// Scales are x_scale and w_scale (inputs 4, 5) rather than one product.
@@ -55,13 +66,7 @@ impl Op for ScaledMatMul {
             let bias = optional_f32(inputs, 5, "bias")?;
             let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == n && t.shape().last() == Some(&n));
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
-                // Other broadcasts: the unfused ops' semantics, step by step.
-                use super::elementwise::{arith, Arith};
-                let y = arith(Arith::Mul, &super::array::cast(&Tensor::I32(acc), DType::F32)?, &Tensor::F32(scale.clone()), false)?;
-                return Ok(vec![match bias {
-                    Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
-                    None => y,
-                }]);
+                return unfused_chain(Tensor::I32(acc), scale, bias);
             }
             (per_index(scale, n, "scale")?, bias.map(|b| per_index(b, n, "bias")).transpose()?)
         };
@@ -97,13 +102,7 @@ impl Op for QdqConv {
             // Per output channel means shape [M, 1, …] (or one value); anything else: the chain's own broadcasts.
             let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == shape.len() - 1);
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
-                use super::elementwise::{arith, Arith};
-                let acc = Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count"));
-                let y = arith(Arith::Mul, &super::array::cast(&acc, DType::F32)?, &Tensor::F32(scale.clone()), false)?;
-                return Ok(vec![match bias {
-                    Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
-                    None => y,
-                }]);
+                return unfused_chain(Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count")), scale, bias);
             }
             (per_index(scale, m, "scale")?, bias.map(|b| per_index(b, m, "bias")).transpose()?)
         } else {
