@@ -4,6 +4,7 @@
 //!
 //! Data flows one way: bytes → `onnx` → `graph::Model` → `runtime` → outputs.
 
+pub mod compare;
 pub mod error;
 pub mod graph;
 pub mod kernels;

@@ -25,6 +25,9 @@ pub enum Scheme {
     Bf16,
     /// int8 weights, `DequantizeLinear` + float op.
     Int8Weight,
+    /// 4-bit weights (16 levels), `DequantizeLinear` + float op: mostly a
+    /// stress test of a model's sensitivity.
+    Int4Weight,
     /// int8 weights, activations quantised at run time
     /// (`DynamicQuantizeLinear` + `MatMulInteger`/`ConvInteger`).
     Int8Dynamic,
@@ -43,6 +46,7 @@ impl Scheme {
             Scheme::Fp16 => "fp16",
             Scheme::Bf16 => "bf16",
             Scheme::Int8Weight => "int8_weight",
+            Scheme::Int4Weight => "int4_weight",
             Scheme::Int8Dynamic => "int8_dynamic",
             Scheme::Int8Static => "int8_static",
             Scheme::Int4Block => "int4_block",

@@ -24,7 +24,7 @@ pub fn accepts(node: &Node, scheme: Scheme) -> bool {
     node.domain.is_empty()
         && match scheme {
             Scheme::Fp32 | Scheme::Fp16 | Scheme::Bf16 => true,
-            Scheme::Int8Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather"),
+            Scheme::Int8Weight | Scheme::Int4Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather"),
             Scheme::Int8Dynamic => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
             Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv"),
             Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm"),
@@ -34,7 +34,7 @@ pub fn accepts(node: &Node, scheme: Scheme) -> bool {
 /// The schemes an op type can take, for error messages.
 pub fn supported_for(op_type: &str) -> String {
     let probe = Node { name: String::new(), op_type: op_type.into(), domain: String::new(), inputs: vec![], outputs: vec![], attributes: vec![], doc_string: String::new() };
-    let all = [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
+    let all = [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int4Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
     let ok: Vec<&str> = all.iter().filter(|s| accepts(&probe, **s)).map(|s| s.name()).collect();
     format!("{op_type} takes {}", ok.join(", "))
 }
@@ -215,7 +215,7 @@ impl Rewriter {
         let outcome = match s.scheme {
             Scheme::Fp32 => Ok(()),
             Scheme::Fp16 | Scheme::Bf16 => self.half_storage(&n, if s.scheme == Scheme::Fp16 { Half::F16 } else { Half::BF16 }, record),
-            Scheme::Int8Weight => self.weight_only(&n, s, record),
+            Scheme::Int8Weight | Scheme::Int4Weight => self.weight_only(&n, s, record),
             Scheme::Int8Dynamic if n.op_type == "Gather" => self.weight_only(&n, s, record),
             Scheme::Int8Dynamic => self.dynamic(index, &n, s, record),
             Scheme::Int8Static => self.static_qdq(index, &n, s, ranges, record),
@@ -303,18 +303,32 @@ impl Rewriter {
         let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input '{name}' is not a float32 initializer")))?;
         // Per-axis DequantizeLinear arrived in opset 13.
         let per_channel = s.per_channel && opset >= 13 && w.ndim() >= 2;
-        let codes = if s.symmetric { Codes::I8 } else { Codes::U8 };
+        // 4-bit levels: INT4/UINT4 tensors need opset 21; below that the same
+        // 16 levels are stored in 8-bit codes (exact, but not smaller).
+        let four_bit = s.scheme == Scheme::Int4Weight;
+        let (levels, storage) = match (four_bit, s.symmetric, opset >= 21) {
+            (false, true, _) => (Codes::I8, Codes::I8),
+            (false, false, _) => (Codes::U8, Codes::U8),
+            (true, true, wide) => (Codes::I4, if wide { Codes::I4 } else { Codes::I8 }),
+            (true, false, wide) => (Codes::U4, if wide { Codes::U4 } else { Codes::U8 }),
+        };
         let grouping = if per_channel { Grouping::PerChannel { axis } } else { Grouping::PerTensor };
-        let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, codes, s.symmetric);
+        let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, levels, s.symmetric);
         let (shape, len) = (w.shape().to_vec(), w.len());
         // The float32 copy goes first: peak memory is the model plus one tensor's codes.
         self.model.graph.initializers.retain(|(nm, _)| nm != &name);
-        let inputs = self.quantized_weight_inputs(&name, &shape, &q, codes);
+        let inputs = self.quantized_weight_inputs(&name, &shape, &q, storage);
         self.converted.insert(name.clone());
         let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
         let dq = self.fresh(&format!("{name}_dequantize"));
         self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
-        self.record_weight(record, n, &name, "int8_weight", len * 4, len + q.params.len() * 5, q.max_abs_error);
+        let label = match (four_bit, storage == levels) {
+            (false, _) => "int8_weight",
+            (true, true) => "int4_weight",
+            (true, false) => "int4_weight (4-bit levels in 8-bit storage: INT4 needs opset 21)",
+        };
+        let after = code_bytes(len, storage) + q.params.len() * (4 + code_bytes(1, storage));
+        self.record_weight(record, n, &name, label, len * 4, after, q.max_abs_error);
         Ok(())
     }
 

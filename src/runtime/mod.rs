@@ -64,6 +64,7 @@ fn execute<'a>(
     nodes: &[Node],
     feeds: Vec<(usize, Value<'a>)>,
     mut timings: Option<&mut Vec<NodeTiming>>,
+    mut observe: Option<Observer<'_>>,
 ) -> Result<(Vec<Tensor>, usize)> {
     let mut values: Vec<Value> = plan
         .sources
@@ -99,6 +100,9 @@ fn execute<'a>(
         }
         for (slot, t) in step.outputs.iter().zip(results) {
             if let Some(slot) = slot {
+                if let Some(f) = observe.as_deref_mut() {
+                    f(&plan.slot_names[*slot], &t)?;
+                }
                 live_bytes += t.byte_size();
                 values[*slot] = Value::Owned(t);
             }
@@ -120,6 +124,10 @@ fn execute<'a>(
     }
     Ok((outputs, peak_bytes))
 }
+
+/// Sees every value a run computes, by name, as it is produced (per-layer
+/// comparison without keeping every intermediate alive).
+pub type Observer<'f> = &'f mut dyn FnMut(&str, &Tensor) -> Result<()>;
 
 /// A planned subgraph with its captured outer names (for control-flow ops).
 pub struct SubGraph {
@@ -150,7 +158,7 @@ impl SubGraph {
                 feeds.push((slot, Value::Borrowed(t)));
             }
         }
-        Ok(execute(&self.plan, &self.graph, &self.graph.nodes, feeds, None)?.0)
+        Ok(execute(&self.plan, &self.graph, &self.graph.nodes, feeds, None, None)?.0)
     }
 }
 
@@ -242,17 +250,23 @@ impl Session {
     }
 
     pub fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<RunResult> {
-        self.run_inner(inputs, None)
+        self.run_inner(inputs, None, None)
+    }
+
+    /// Runs, showing `observe` each computed value (node outputs of the
+    /// top-level graph; values folded at load time are not recomputed).
+    pub fn run_observed(&self, inputs: Vec<(String, Tensor)>, observe: Observer<'_>) -> Result<RunResult> {
+        self.run_inner(inputs, None, Some(observe))
     }
 
     /// Runs and records each node's wall time, in execution order.
     pub fn run_profiled(&self, inputs: Vec<(String, Tensor)>) -> Result<(RunResult, Vec<NodeTiming>)> {
         let mut timings = Vec::with_capacity(self.plan.steps.len());
-        let result = self.run_inner(inputs, Some(&mut timings))?;
+        let result = self.run_inner(inputs, Some(&mut timings), None)?;
         Ok((result, timings))
     }
 
-    fn run_inner(&self, inputs: Vec<(String, Tensor)>, timings: Option<&mut Vec<NodeTiming>>) -> Result<RunResult> {
+    fn run_inner(&self, inputs: Vec<(String, Tensor)>, timings: Option<&mut Vec<NodeTiming>>, observe: Option<Observer<'_>>) -> Result<RunResult> {
         self.check_inputs(&inputs)?;
         let plan = &self.plan;
         let mut feeds = Vec::with_capacity(inputs.len());
@@ -263,7 +277,7 @@ impl Session {
             }
         }
         let nodes = self.fused_nodes.as_deref().unwrap_or(&self.model.graph.nodes);
-        let (tensors, peak_bytes) = execute(plan, &self.model.graph, nodes, feeds, timings)?;
+        let (tensors, peak_bytes) = execute(plan, &self.model.graph, nodes, feeds, timings, observe)?;
         let outputs = self.model.graph.outputs.iter().map(|o| o.name.clone()).zip(tensors).collect();
         Ok(RunResult { outputs, peak_bytes })
     }

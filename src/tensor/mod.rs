@@ -33,6 +33,15 @@ pub enum DType {
 }
 
 impl DType {
+    /// Floating point, including the 8- and 4-bit float formats.
+    pub fn is_float(self) -> bool {
+        match self {
+            DType::F32 | DType::F64 | DType::F16 | DType::BF16 => true,
+            DType::Small(s) => s.is_float(),
+            _ => false,
+        }
+    }
+
     pub fn size_of(self) -> usize {
         match self {
             DType::I8 | DType::U8 | DType::Bool | DType::Small(_) => 1,

@@ -1,0 +1,119 @@
+//! The comparison report as Markdown (what `squish compare --markdown` writes
+//! and what users paste into a pull request).
+
+use std::fmt::Write;
+
+use super::outputs::OutputKind;
+use super::Report;
+
+fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+fn opt_pct(v: Option<f64>) -> String {
+    v.map(pct).unwrap_or_else(|| "–".into())
+}
+
+fn kib(b: usize) -> String {
+    if b >= 1 << 20 {
+        format!("{:.2} MiB", b as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    }
+}
+
+/// How many rows of each ranked table are shown.
+const TOP: usize = 10;
+
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Squish comparison\n\n{} input set(s) through both models.\n", r.samples);
+    if let Some(z) = &r.sizes {
+        let _ = writeln!(s, "| size | original | compressed | ratio |\n|---|---|---|---|");
+        let _ = writeln!(s, "| raw | {} | {} | {:.2}× |", kib(z.original.raw), kib(z.compressed.raw), z.original.raw as f64 / z.compressed.raw.max(1) as f64);
+        let _ = writeln!(s, "| gzip | {} | {} | {:.2}× |\n", kib(z.original.gzip), kib(z.compressed.gzip), z.original.gzip as f64 / z.compressed.gzip.max(1) as f64);
+    }
+    if let Some(l) = &r.latency {
+        let _ = writeln!(
+            s,
+            "Latency on this device (median of {} runs): original {:.2} ms, compressed {:.2} ms ({:.2}× {}).\n",
+            l.runs,
+            l.original_median_ms,
+            l.compressed_median_ms,
+            if l.speedup >= 1.0 { l.speedup } else { 1.0 / l.speedup },
+            if l.speedup >= 1.0 { "faster" } else { "slower" }
+        );
+    }
+    for o in &r.outputs {
+        let g = &o.regression;
+        let _ = writeln!(s, "## Output `{}` ({}, {} examples of {:?})\n", o.name, if o.kind == OutputKind::Classification { "classification" } else { "regression" }, o.examples, o.example_shape);
+        let _ = writeln!(
+            s,
+            "SQNR {:.1} dB · cosine mean {:.6}, min {:.6} · max |Δ| {:.3e} · mean |Δ| {:.3e} · nearest-neighbour agreement {}\n",
+            g.sqnr_db,
+            g.cosine_mean,
+            g.cosine_min,
+            g.max_abs_error,
+            g.mean_abs_error,
+            opt_pct(g.neighbour_agreement)
+        );
+        let Some(c) = &o.classification else { continue };
+        let _ = writeln!(s, "| metric | original | compressed |\n|---|---|---|");
+        let _ = writeln!(s, "| accuracy | {} | {} |", opt_pct(c.accuracy_original), opt_pct(c.accuracy_compressed));
+        let _ = writeln!(s, "| ECE (vs {}) | {} | {:.4} |", c.calibration_reference, c.ece_original.map(|e| format!("{e:.4}")).unwrap_or("–".into()), c.ece_compressed);
+        let _ = writeln!(
+            s,
+            "| overconfident errors (≥ 0.9) | {} | {} |\n",
+            c.overconfident_original.as_ref().map(|v| v.len().to_string()).unwrap_or("–".into()),
+            c.overconfident_compressed.len()
+        );
+        let _ = writeln!(
+            s,
+            "Top-1 agreement {} · top-{} agreement {} · {} flipped · KL mean {:.3e}, max {:.3e} nats\n",
+            pct(c.top1_agreement),
+            c.top_k,
+            pct(c.top_k_agreement),
+            c.flipped_count,
+            c.kl_mean,
+            c.kl_max
+        );
+        let _ = writeln!(s, "| original margin | examples | agreement | accuracy original | accuracy compressed |\n|---|---|---|---|---|");
+        for b in &c.difficulty {
+            let _ = writeln!(s, "| {:.2}–{:.2} | {} | {} | {} | {} |", b.margin_lo, b.margin_hi, b.count, opt_pct(b.agreement), opt_pct(b.accuracy_original), opt_pct(b.accuracy_compressed));
+        }
+        if !c.flipped.is_empty() {
+            let _ = writeln!(s, "\n| example | original (conf.) | compressed (conf.) | label |\n|---|---|---|---|");
+            for f in c.flipped.iter().take(TOP) {
+                let label = f.label.map(|l| l.to_string()).unwrap_or("–".into());
+                let _ = writeln!(s, "| {} | {} ({:.3}) | {} ({:.3}) | {} |", f.index, f.original_class, f.original_confidence, f.compressed_class, f.compressed_confidence, label);
+            }
+            if c.flipped_count > TOP {
+                let _ = writeln!(s, "\n…and {} more in the JSON report.", c.flipped_count - TOP);
+            }
+        }
+        s.push('\n');
+    }
+    if let Some(d) = &r.layers {
+        let _ = writeln!(s, "## Where the error enters\n\n| node | op | tensor | SQNR in → out (dB) | added (dB) | compressed |\n|---|---|---|---|---|---|");
+        for t in d.entry_points.iter().take(TOP) {
+            let _ = writeln!(s, "| {} | {} | {} | {:.1} → {:.1} | {:.1} | {} |", t.node, t.op_type, t.tensor, t.input_sqnr_db, t.sqnr_db, t.introduced_db, if t.compressed { "yes" } else { "no" });
+        }
+        let _ = writeln!(s, "\n## Worst tensors\n\n| tensor | node | SQNR (dB) | cosine | max abs error |\n|---|---|---|---|---|");
+        for t in d.worst_first.iter().take(TOP) {
+            let _ = writeln!(s, "| {} | {} ({}) | {:.1} | {:.6} | {:.3e} |", t.tensor, t.node, t.op_type, t.sqnr_db, t.cosine, t.max_abs_error);
+        }
+        if !d.unaligned.is_empty() {
+            let _ = writeln!(s, "\n{} tensor(s) of the original have no counterpart in the compressed model.", d.unaligned.len());
+        }
+        s.push('\n');
+    }
+    if let Some(z) = &r.sensitivity {
+        let _ = writeln!(s, "## Sensitivity\n\nWith the whole recipe: output error {:.3e}, agreement {}.\n", z.baseline.error, opt_pct(z.baseline.agreement));
+        let _ = writeln!(s, "| node | op | error, only this layer | error, this layer restored | agreement restored |\n|---|---|---|---|---|");
+        for l in &z.ranked {
+            let _ = writeln!(s, "| {} | {} | {:.3e} | {:.3e} | {} |", l.node, l.op_type, l.only_this.error, l.restored.error, opt_pct(l.restored.agreement));
+        }
+        let _ = writeln!(s, "\nSuggested: keep {} layer(s) in fp32: `\"exclude\": {{\"nodes\": {:?}}}`\n", z.exclusion.len(), z.exclusion);
+    }
+    s
+}

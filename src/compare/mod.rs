@@ -1,0 +1,270 @@
+//! Compare an original and a compressed model on the same inputs: output
+//! metrics, per-layer diagnosis, latency and size. Everything here is
+//! computed in Rust so the page, the widget and the CLI report the same
+//! numbers.
+
+pub mod inputs;
+pub mod layers;
+pub mod markdown;
+pub mod metrics;
+pub mod outputs;
+pub mod sensitivity;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SquishError};
+use crate::quant::Record;
+use crate::runtime::{clock, Session};
+use crate::tensor::Tensor;
+use layers::{Alignment, Diagnosis, Stats};
+use outputs::{Collected, OutputKind, OutputReport};
+
+/// One input set: a value for every graph input.
+pub type Feed = Vec<(String, Tensor)>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// k of the top-k agreement.
+    pub top_k: usize,
+    /// Flipped examples listed in full (all are counted).
+    pub max_flips: usize,
+    /// Per-layer diagnosis (runs both models keeping each value briefly).
+    pub layers: bool,
+    /// Timed runs per model (0: no latency), after `warmup_runs` untimed ones.
+    pub latency_runs: usize,
+    pub warmup_runs: usize,
+    /// Output kind by output name, where the guess is wrong.
+    pub kinds: BTreeMap<String, OutputKind>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { top_k: 5, max_flips: 100, layers: true, latency_runs: 10, warmup_runs: 3, kinds: BTreeMap::new() }
+    }
+}
+
+impl Options {
+    pub fn from_json(text: &str) -> Result<Options> {
+        if text.trim().is_empty() {
+            return Ok(Options::default());
+        }
+        serde_json::from_str(text).map_err(|e| SquishError::invalid(format!("compare options: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub runs: usize,
+    pub original_median_ms: f64,
+    pub compressed_median_ms: f64,
+    /// original / compressed (above 1: the compressed model is faster).
+    pub speedup: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Size {
+    pub raw: usize,
+    /// gzip at level 6 (what a web server would send).
+    pub gzip: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sizes {
+    pub original: Size,
+    pub compressed: Size,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    /// Input sets run through both models.
+    pub samples: usize,
+    pub outputs: Vec<OutputReport>,
+    pub layers: Option<Diagnosis>,
+    pub latency: Option<Latency>,
+    pub sizes: Option<Sizes>,
+    pub sensitivity: Option<sensitivity::Sensitivity>,
+}
+
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// Progress: (stage, done, total).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
+
+/// Runs both sessions on every feed and reports the differences. `labels`
+/// (one class per example, or one-hot rows) apply to the classification
+/// outputs; `record` (from `quant::compress`) marks which layers changed.
+pub fn compare(
+    original: &Session,
+    compressed: &Session,
+    feeds: &[Feed],
+    labels: Option<&Tensor>,
+    record: Option<&Record>,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    if feeds.is_empty() {
+        return Err(SquishError::input("(inputs)", "no inputs were given: compare needs at least one input set"));
+    }
+    check_same_interface(original, compressed)?;
+    let (om, cm) = (original.model(), compressed.model());
+    let alignment = options.layers.then(|| Alignment::new(om, cm, record));
+    let mut stats: HashMap<String, Stats> = HashMap::new();
+    let mut collected: Vec<Collected> = om.graph.outputs.iter().map(|_| Collected::default()).collect();
+    for (i, feed) in feeds.iter().enumerate() {
+        progress("running both models", i, feeds.len());
+        let (ro, rc) = match &alignment {
+            Some(al) => {
+                let mut kept: HashMap<String, Tensor> = HashMap::new();
+                let ro = original.run_observed(feed.clone(), &mut |name, t| {
+                    if al.wants(name, t) {
+                        kept.insert(name.to_string(), t.clone());
+                    }
+                    Ok(())
+                })?;
+                let rc = compressed.run_observed(feed.clone(), &mut |name, t| {
+                    if let Some(o) = kept.remove(name) {
+                        stats.entry(name.to_string()).or_default().add(&o, t);
+                    }
+                    Ok(())
+                })?;
+                (ro, rc)
+            }
+            None => (original.run(feed.clone())?, compressed.run(feed.clone())?),
+        };
+        for ((c, (name, a)), (_, b)) in collected.iter_mut().zip(&ro.outputs).zip(&rc.outputs) {
+            c.push(name, a, b)?;
+        }
+    }
+    let mut reports = Vec::new();
+    let mut labels_used = false;
+    for (vi, c) in om.graph.outputs.iter().zip(&collected) {
+        let kind = options.kinds.get(&vi.name).copied().unwrap_or_else(|| outputs::guess_kind(&vi.name, c));
+        let classification = if kind == OutputKind::Classification {
+            let classes = c.example_shape.iter().product::<usize>();
+            let idx = labels.map(|l| outputs::label_indices(l, c.original.len(), classes)).transpose()?;
+            labels_used |= idx.is_some();
+            Some(outputs::classification(c, idx.as_deref(), options.top_k, options.max_flips))
+        } else {
+            None
+        };
+        reports.push(OutputReport {
+            name: vi.name.clone(),
+            kind,
+            examples: c.original.len(),
+            example_shape: c.example_shape.clone(),
+            regression: outputs::regression(c),
+            classification,
+        });
+    }
+    if labels.is_some() && !labels_used {
+        return Err(SquishError::DataFile {
+            format: "labels",
+            detail: "labels were given but no output is a classification (set its kind to \"classification\")".into(),
+        });
+    }
+    for name in options.kinds.keys() {
+        if !om.graph.outputs.iter().any(|o| &o.name == name) {
+            return Err(SquishError::invalid(format!("compare options: the model has no output '{name}'")));
+        }
+    }
+    let layers = alignment.map(|al| al.diagnose(om, &stats));
+    let latency = if options.latency_runs > 0 {
+        progress("timing", 0, 2);
+        let a = median_latency(original, &feeds[0], options)?;
+        progress("timing", 1, 2);
+        let b = median_latency(compressed, &feeds[0], options)?;
+        Some(Latency { runs: options.latency_runs, original_median_ms: a, compressed_median_ms: b, speedup: a / b.max(1e-9) })
+    } else {
+        None
+    };
+    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None })
+}
+
+/// The compressed model must take the same inputs and give the same outputs.
+fn check_same_interface(original: &Session, compressed: &Session) -> Result<()> {
+    let names = |s: &Session, outputs: bool| -> Vec<String> {
+        let g = &s.model().graph;
+        if outputs {
+            g.outputs.iter().map(|v| v.name.clone()).collect()
+        } else {
+            g.real_inputs().map(|v| v.name.clone()).collect()
+        }
+    };
+    for (what, outs) in [("inputs", false), ("outputs", true)] {
+        let (a, b) = (names(original, outs), names(compressed, outs));
+        if a != b {
+            return Err(SquishError::invalid(format!(
+                "the two models have different {what}: original [{}], compressed [{}]",
+                a.join(", "),
+                b.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Median wall time of `latency_runs` runs after `warmup_runs` untimed ones.
+pub fn median_latency(session: &Session, feed: &Feed, options: &Options) -> Result<f64> {
+    for _ in 0..options.warmup_runs {
+        session.run(feed.clone())?;
+    }
+    let mut times = Vec::with_capacity(options.latency_runs);
+    for _ in 0..options.latency_runs {
+        let f = feed.clone();
+        let t0 = clock::now_ms();
+        session.run(f)?;
+        times.push(clock::now_ms() - t0);
+    }
+    Ok(median(&mut times))
+}
+
+pub fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Raw and gzip size of a file.
+pub fn size_of(bytes: &[u8]) -> Size {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::new(6));
+    let gzip = enc.write_all(bytes).and_then(|_| enc.finish()).map(|v| v.len()).unwrap_or(bytes.len());
+    Size { raw: bytes.len(), gzip }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_by_hand() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut []), 0.0);
+    }
+
+    #[test]
+    fn gzip_shrinks_repetition() {
+        let s = size_of(&[7u8; 10_000]);
+        assert_eq!(s.raw, 10_000);
+        assert!(s.gzip < 200, "{}", s.gzip);
+        // And gunzips back (a real gzip stream).
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        enc.write_all(b"squish").unwrap();
+        let z = enc.finish().unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&z[..]), &mut out).unwrap();
+        assert_eq!(out, "squish");
+    }
+}

@@ -1,0 +1,205 @@
+//! Sensitivity: for each layer the recipe compresses, the output error with
+//! only that layer compressed and with only that layer restored to fp32,
+//! ranked, and the exclusion list that `Recipe.exclude.nodes` accepts as is.
+
+use serde::Serialize;
+
+use super::metrics::argmax;
+use super::Feed;
+use crate::error::Result;
+use crate::graph::Model;
+use crate::quant::{compress, LayerSettings, Recipe, Scheme};
+use crate::runtime::Session;
+use crate::tensor::Tensor;
+
+/// Output error of one variant against the original.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Outcome {
+    /// Mean over float outputs of noise energy / signal energy (0 = identical).
+    pub error: f64,
+    /// Top-1 agreement on the first output whose last axis has ≥ 2 classes.
+    pub agreement: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerSensitivity {
+    pub node: String,
+    pub op_type: String,
+    pub only_this: Outcome,
+    pub restored: Outcome,
+    /// Error removed by keeping this layer in fp32 (baseline − restored).
+    pub restore_gain: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sensitivity {
+    /// The whole recipe applied.
+    pub baseline: Outcome,
+    /// Most harmful first (largest restore gain).
+    pub ranked: Vec<LayerSensitivity>,
+    /// The suggested `exclude.nodes`.
+    pub exclusion: Vec<String>,
+    pub rule: String,
+}
+
+/// The original's outputs on every feed, and what variants are measured on.
+pub struct Study {
+    original: Model,
+    recipe: Recipe,
+    calibration: Vec<Feed>,
+    feeds: Vec<Feed>,
+    reference: Vec<Vec<Tensor>>,
+    /// Output index and class count used for agreement.
+    class_output: Option<usize>,
+}
+
+impl Study {
+    pub fn new(original: Model, recipe: Recipe, calibration: Vec<Feed>, feeds: Vec<Feed>) -> Result<Study> {
+        let session = Session::new(original.clone())?;
+        let mut reference = Vec::with_capacity(feeds.len());
+        for f in &feeds {
+            reference.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
+        }
+        let class_output = reference.first().and_then(|outs| {
+            outs.iter().position(|t| t.dtype().is_float() && t.shape().len() >= 2 && t.shape().last().is_some_and(|&c| c >= 2))
+        });
+        Ok(Study { original, recipe, calibration, feeds, reference, class_output })
+    }
+
+    /// The nodes whose weights the recipe changes, in graph order.
+    pub fn layers(&self) -> Result<Vec<(String, String)>> {
+        let (_, record) = compress(&self.original, &self.recipe, &self.calibration)?;
+        let mut seen = Vec::<(String, String)>::new();
+        for c in record.changes {
+            if !seen.iter().any(|(n, _)| *n == c.node) {
+                seen.push((c.node, c.op_type));
+            }
+        }
+        Ok(seen)
+    }
+
+    pub fn baseline(&self) -> Result<Outcome> {
+        self.measure(&self.recipe)
+    }
+
+    /// Both variants for one layer. `all` lists every compressed layer.
+    pub fn layer(&self, node: &str, op_type: &str, all: &[(String, String)], baseline: &Outcome) -> Result<LayerSensitivity> {
+        let mut only = self.recipe.clone();
+        for (other, _) in all.iter().filter(|(n, _)| n != node) {
+            keep_fp32(&mut only, other);
+        }
+        let mut restored = self.recipe.clone();
+        keep_fp32(&mut restored, node);
+        let only_this = self.measure(&only)?;
+        let restored = self.measure(&restored)?;
+        Ok(LayerSensitivity {
+            node: node.to_string(),
+            op_type: op_type.to_string(),
+            only_this,
+            restored,
+            restore_gain: baseline.error - restored.error,
+        })
+    }
+
+    fn measure(&self, recipe: &Recipe) -> Result<Outcome> {
+        let (model, _) = compress(&self.original, recipe, &self.calibration)?;
+        let session = Session::new(model)?;
+        let (mut error_sum, mut error_n, mut agree, mut total) = (0.0, 0usize, 0usize, 0usize);
+        let mut signal = vec![0.0; self.reference.first().map_or(0, |r| r.len())];
+        let mut noise = signal.clone();
+        for (f, want) in self.feeds.iter().zip(&self.reference) {
+            let got = session.run(f.clone())?.outputs;
+            for (j, ((_, g), w)) in got.iter().zip(want).enumerate() {
+                if !w.dtype().is_float() || g.shape() != w.shape() {
+                    continue;
+                }
+                let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
+                for (a, b) in wv.iter().zip(&gv) {
+                    signal[j] += a * a;
+                    noise[j] += (a - b) * (a - b);
+                }
+                if Some(j) == self.class_output {
+                    let c = *w.shape().last().unwrap_or(&1);
+                    for (rw, rg) in wv.chunks(c).zip(gv.chunks(c)) {
+                        agree += (argmax(rw) == argmax(rg)) as usize;
+                        total += 1;
+                    }
+                }
+            }
+        }
+        for (s, n) in signal.iter().zip(&noise) {
+            if *s > 0.0 || *n > 0.0 {
+                error_sum += if *s > 0.0 { n / s } else { f64::INFINITY };
+                error_n += 1;
+            }
+        }
+        Ok(Outcome {
+            error: if error_n == 0 { 0.0 } else { error_sum / error_n as f64 },
+            agreement: (total > 0).then(|| agree as f64 / total as f64),
+        })
+    }
+}
+
+fn keep_fp32(recipe: &mut Recipe, node: &str) {
+    let entry = recipe.layers.entry(node.to_string()).or_insert_with(LayerSettings::default);
+    entry.scheme = Some(Scheme::Fp32);
+}
+
+pub const RULE: &str = "most harmful layers first (largest error removed by restoring the layer alone), \
+     while each removes > 1% of the error, until half of the error is removed; \
+     at most a quarter of the compressed layers (at least one)";
+
+/// Ranks layers and picks the exclusion list (see `RULE`).
+pub fn summarise(baseline: Outcome, mut layers: Vec<LayerSensitivity>) -> Sensitivity {
+    layers.sort_by(|a, b| b.restore_gain.total_cmp(&a.restore_gain).then(b.only_this.error.total_cmp(&a.only_this.error)));
+    let cap = layers.len().div_ceil(4).max(1);
+    let mut exclusion = Vec::new();
+    let mut removed = 0.0;
+    for l in &layers {
+        if exclusion.len() >= cap || removed >= 0.5 * baseline.error || l.restore_gain <= 0.01 * baseline.error {
+            break;
+        }
+        removed += l.restore_gain;
+        exclusion.push(l.node.clone());
+    }
+    Sensitivity { baseline, ranked: layers, exclusion, rule: RULE.into() }
+}
+
+/// The whole study at once (CLI and tests); the page calls `Study::layer`
+/// one layer at a time to show progress.
+pub fn run(study: &Study, progress: super::Progress<'_>) -> Result<Sensitivity> {
+    let all = study.layers()?;
+    let baseline = study.baseline()?;
+    let mut out = Vec::with_capacity(all.len());
+    for (i, (node, op)) in all.iter().enumerate() {
+        progress("sensitivity", i, all.len());
+        out.push(study.layer(node, op, &all, &baseline)?);
+    }
+    Ok(summarise(baseline, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(node: &str, gain: f64) -> LayerSensitivity {
+        let o = Outcome { error: 0.0, agreement: None };
+        LayerSensitivity { node: node.into(), op_type: "MatMul".into(), only_this: o, restored: o, restore_gain: gain }
+    }
+
+    #[test]
+    fn exclusion_rule_by_hand() {
+        let base = Outcome { error: 1.0, agreement: None };
+        // 8 layers → at most 2. Gains 0.3, 0.15 reach 0.45 < 0.5 → both, cap stops.
+        let ls = vec![layer("a", 0.005), layer("b", 0.3), layer("c", 0.15), layer("d", 0.1), layer("e", 0.0), layer("f", 0.0), layer("g", 0.0), layer("h", 0.0)];
+        let s = summarise(base, ls);
+        assert_eq!(s.ranked[0].node, "b");
+        assert_eq!(s.exclusion, vec!["b", "c"]);
+        // One layer removing 60% is enough on its own.
+        let s = summarise(base, vec![layer("x", 0.6), layer("y", 0.3), layer("z", 0.2), layer("w", 0.1), layer("v", 0.1)]);
+        assert_eq!(s.exclusion, vec!["x"]);
+        // Gains at or below 1% of the error are never suggested.
+        let s = summarise(base, vec![layer("x", 0.01), layer("y", 0.0)]);
+        assert!(s.exclusion.is_empty());
+    }
+}
