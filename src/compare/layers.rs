@@ -1,8 +1,9 @@
 //! Per-layer diagnosis: every intermediate tensor of the original aligned by
 //! name with the compressed model's, error statistics accumulated over all
-//! inputs as the values are produced (nothing is kept beyond one input), and
-//! where the error enters: the drop in SQNR between a node's inputs and its
-//! output.
+//! inputs as the values are produced (nothing is kept beyond one input).
+//! Two runs of the compressed model per input: as it is (cumulative error),
+//! and with every aligned value replaced by the original's once measured,
+//! so each layer's error is its own (local error: where the error enters).
 
 use std::collections::{HashMap, HashSet};
 
@@ -76,21 +77,29 @@ pub struct TensorReport {
     pub max_abs_error: f64,
     /// √(noise energy / signal energy).
     pub relative_error: f64,
-    /// The worst SQNR among the node's inputs (150 for graph inputs and weights).
+    /// SQNR of this tensor when the node (and any nodes between it and the
+    /// previous aligned values) gets the original model's inputs: the error
+    /// this layer introduces by itself.
+    pub local_sqnr_db: f64,
+    /// The worst cumulative SQNR among the node's inputs (150 for graph
+    /// inputs and weights), to read how error grows along the graph.
     pub input_sqnr_db: f64,
-    /// `input_sqnr_db − sqnr_db`: how much error this node added.
-    pub introduced_db: f64,
     /// The node's weights were compressed (from the record, else from the graph).
     pub compressed: bool,
 }
+
+/// Local SQNR below which a tensor counts as a place where error enters.
+pub const ENTRY_DB: f64 = 100.0;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
     /// Every aligned tensor, worst SQNR first.
     pub worst_first: Vec<TensorReport>,
-    /// Nodes where error enters, largest `introduced_db` first (> 1 dB only).
+    /// Where error enters: tensors whose local SQNR is below 100 dB (float
+    /// reordering noise sits far above), worst local SQNR first.
     pub entry_points: Vec<TensorReport>,
-    /// Original tensors with no counterpart of the same name (renamed or fused away).
+    /// Original tensors the compressed model does not compute under the same
+    /// name (renamed, fused away or folded).
     pub unaligned: Vec<String>,
     /// Tensors left out, with the reason (shape or dtype differs).
     pub skipped: Vec<(String, String)>,
@@ -152,7 +161,7 @@ impl Alignment {
     }
 
     /// The diagnosis from accumulated statistics.
-    pub fn diagnose(&self, original: &Model, stats: &HashMap<String, Stats>) -> Diagnosis {
+    pub fn diagnose(&self, original: &Model, stats: &HashMap<String, Stats>, local: &HashMap<String, Stats>) -> Diagnosis {
         let graph_inputs: HashSet<&str> = original.graph.inputs.iter().map(|v| v.name.as_str()).collect();
         let sqnr_of = |name: &str| -> Option<f64> {
             let s = stats.get(name)?;
@@ -160,8 +169,12 @@ impl Alignment {
         };
         let mut reports = Vec::new();
         let mut skipped = Vec::new();
+        let mut unaligned = self.unaligned.clone();
         for (tensor, ni) in &self.tensors {
-            let Some(s) = stats.get(tensor) else { continue };
+            let Some(s) = stats.get(tensor) else {
+                unaligned.push(tensor.clone());
+                continue;
+            };
             if let Some(why) = &s.mismatch {
                 skipped.push((tensor.clone(), why.clone()));
                 continue;
@@ -187,16 +200,16 @@ impl Alignment {
                 cosine: cosine_from(s.xy, s.xx, s.yy),
                 max_abs_error: s.max_abs,
                 relative_error: if s.xx > 0.0 { (s.noise / s.xx).sqrt() } else if s.noise > 0.0 { f64::INFINITY } else { 0.0 },
+                local_sqnr_db: local.get(tensor).map_or(SQNR_CAP_DB, |l| sqnr_db(l.xx, l.noise)),
                 input_sqnr_db: input_sqnr,
-                introduced_db: input_sqnr - sqnr,
                 compressed: self.changed_nodes.contains(&n.name),
             });
         }
         let mut worst_first = reports.clone();
         worst_first.sort_by(|a, b| a.sqnr_db.total_cmp(&b.sqnr_db).then(a.position.cmp(&b.position)));
-        let mut entry_points: Vec<TensorReport> = reports.into_iter().filter(|r| r.introduced_db > 1.0).collect();
-        entry_points.sort_by(|a, b| b.introduced_db.total_cmp(&a.introduced_db).then(a.position.cmp(&b.position)));
-        Diagnosis { worst_first, entry_points, unaligned: self.unaligned.clone(), skipped }
+        let mut entry_points: Vec<TensorReport> = reports.into_iter().filter(|r| r.local_sqnr_db < ENTRY_DB).collect();
+        entry_points.sort_by(|a, b| a.local_sqnr_db.total_cmp(&b.local_sqnr_db).then(a.position.cmp(&b.position)));
+        Diagnosis { worst_first, entry_points, unaligned, skipped }
     }
 }
 

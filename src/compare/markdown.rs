@@ -94,9 +94,9 @@ pub fn render(r: &Report) -> String {
         s.push('\n');
     }
     if let Some(d) = &r.layers {
-        let _ = writeln!(s, "## Where the error enters\n\n| node | op | tensor | SQNR in → out (dB) | added (dB) | compressed |\n|---|---|---|---|---|---|");
+        let _ = writeln!(s, "## Where the error enters\n\nLocal SQNR: the layer fed the original's inputs. Cumulative: the compressed model as it runs.\n\n| node | op | tensor | local SQNR (dB) | cumulative in → out (dB) | compressed |\n|---|---|---|---|---|---|");
         for t in d.entry_points.iter().take(TOP) {
-            let _ = writeln!(s, "| {} | {} | {} | {:.1} → {:.1} | {:.1} | {} |", t.node, t.op_type, t.tensor, t.input_sqnr_db, t.sqnr_db, t.introduced_db, if t.compressed { "yes" } else { "no" });
+            let _ = writeln!(s, "| {} | {} | {} | {:.1} | {:.1} → {:.1} | {} |", t.node, t.op_type, t.tensor, t.local_sqnr_db, t.input_sqnr_db, t.sqnr_db, if t.compressed { "yes" } else { "no" });
         }
         let _ = writeln!(s, "\n## Worst tensors\n\n| tensor | node | SQNR (dB) | cosine | max abs error |\n|---|---|---|---|---|");
         for t in d.worst_first.iter().take(TOP) {

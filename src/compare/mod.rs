@@ -114,6 +114,7 @@ pub fn compare(
     let (om, cm) = (original.model(), compressed.model());
     let alignment = options.layers.then(|| Alignment::new(om, cm, record));
     let mut stats: HashMap<String, Stats> = HashMap::new();
+    let mut local: HashMap<String, Stats> = HashMap::new();
     let mut collected: Vec<Collected> = om.graph.outputs.iter().map(|_| Collected::default()).collect();
     for (i, feed) in feeds.iter().enumerate() {
         progress("running both models", i, feeds.len());
@@ -126,9 +127,22 @@ pub fn compare(
                     }
                     Ok(())
                 })?;
+                // Cumulative error: the compressed model on its own.
                 let rc = compressed.run_observed(feed.clone(), &mut |name, t| {
+                    if let Some(o) = kept.get(name) {
+                        stats.entry(name.to_string()).or_default().add(o, t);
+                    }
+                    Ok(())
+                })?;
+                // Local error: each aligned value is compared, then replaced by
+                // the original's, so the next layer starts from exact inputs.
+                compressed.run_observed(feed.clone(), &mut |name, t| {
                     if let Some(o) = kept.remove(name) {
-                        stats.entry(name.to_string()).or_default().add(&o, t);
+                        let s = local.entry(name.to_string()).or_default();
+                        s.add(&o, t);
+                        if s.mismatch.is_none() && o.dtype() == t.dtype() {
+                            *t = o;
+                        }
                     }
                     Ok(())
                 })?;
@@ -172,7 +186,7 @@ pub fn compare(
             return Err(SquishError::invalid(format!("compare options: the model has no output '{name}'")));
         }
     }
-    let layers = alignment.map(|al| al.diagnose(om, &stats));
+    let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
     let latency = if options.latency_runs > 0 {
         progress("timing", 0, 2);
         let a = median_latency(original, &feeds[0], options)?;

@@ -100,8 +100,9 @@ fn execute<'a>(
         }
         for (slot, t) in step.outputs.iter().zip(results) {
             if let Some(slot) = slot {
+                let mut t = t;
                 if let Some(f) = observe.as_deref_mut() {
-                    f(&plan.slot_names[*slot], &t)?;
+                    f(&plan.slot_names[*slot], &mut t)?;
                 }
                 live_bytes += t.byte_size();
                 values[*slot] = Value::Owned(t);
@@ -126,8 +127,10 @@ fn execute<'a>(
 }
 
 /// Sees every value a run computes, by name, as it is produced (per-layer
-/// comparison without keeping every intermediate alive).
-pub type Observer<'f> = &'f mut dyn FnMut(&str, &Tensor) -> Result<()>;
+/// comparison without keeping every intermediate alive). It may replace the
+/// value (to feed a layer the original model's inputs); it must keep the
+/// shape and dtype the readers expect.
+pub type Observer<'f> = &'f mut dyn FnMut(&str, &mut Tensor) -> Result<()>;
 
 /// A planned subgraph with its captured outer names (for control-flow ops).
 pub struct SubGraph {

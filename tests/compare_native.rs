@@ -1,0 +1,180 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
+//! Compare and diagnose on the digits classifier: a deliberately destructive
+//! recipe (int4, one scale per tensor, every layer), the diagnosis finds the
+//! damaged layer, and the suggested exclusion list raises agreement.
+
+mod common;
+
+use common::read;
+use squish::compare::inputs::{bind, random_feeds, read_npz, RandomSpec};
+use squish::compare::sensitivity::{self, Study};
+use squish::compare::{compare, markdown, Feed, Options};
+use squish::onnx::{load_model, model_to_bytes};
+use squish::quant::{compress, Recipe};
+use squish::tensor::npy::read_npy;
+use squish::{Model, Session, Tensor};
+
+const DESTRUCTIVE: &str = r#"{"scheme":"int4_weight","per_channel":false}"#;
+
+fn digits() -> Model {
+    load_model(&read("digits_mlp/model.onnx")).unwrap()
+}
+
+fn test_feed() -> Vec<Feed> {
+    vec![vec![("X".into(), read_npy(&read("digits_mlp/X_test.npy")).unwrap())]]
+}
+
+fn labels() -> Tensor {
+    read_npy(&read("digits_mlp/y_test.npy")).unwrap()
+}
+
+fn session(m: &Model) -> Session {
+    // Through bytes: the file the user downloads is what is compared.
+    Session::new(load_model(&model_to_bytes(m)).unwrap()).unwrap()
+}
+
+fn quiet() -> impl FnMut(&str, usize, usize) {
+    |_: &str, _: usize, _: usize| {}
+}
+
+#[test]
+fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
+    let original = digits();
+    let recipe = Recipe::from_json(DESTRUCTIVE).unwrap();
+    let (damaged, record) = compress(&original, &recipe, &[]).unwrap();
+    assert_eq!(record.changes.len(), 3, "every MatMul is compressed: {:?}", record.changes);
+    let opts = Options { latency_runs: 0, ..Options::default() };
+    let report = compare(&session(&original), &session(&damaged), &test_feed(), Some(&labels()), Some(&record), &opts, &mut quiet()).unwrap();
+    let out = &report.outputs[0];
+    let c = out.classification.as_ref().expect("probabilities are a classification");
+    assert_eq!(out.examples, 450);
+    assert!((c.accuracy_original.unwrap() - 0.9778).abs() < 1e-3, "{:?}", c.accuracy_original);
+    println!("int4 per-tensor: agreement {:.4}, accuracy {:?}, {} flipped", c.top1_agreement, c.accuracy_compressed, c.flipped_count);
+    assert!(c.top1_agreement < 0.99, "the recipe must actually damage the model: {}", c.top1_agreement);
+    assert_eq!(c.flipped_count, ((1.0 - c.top1_agreement) * 450.0).round() as usize);
+
+    // Ground truth for "damaged most": the layer whose weights lost most
+    // (lowest SQNR of the dequantised weight against the original).
+    let weights: Vec<(String, String)> = record.changes.iter().map(|c| (c.node.clone(), c.tensor.clone())).collect();
+    let names: Vec<String> = weights.iter().map(|(_, t)| t.clone()).collect();
+    let dq = Session::observing(&damaged, &names).unwrap().run(test_feed().remove(0)).unwrap().outputs;
+    let weight_sqnr = |tensor: &str| {
+        let w = original.graph.initializer(tensor).unwrap().to_f64_vec();
+        let q = dq.iter().find(|(n, _)| n == tensor).unwrap().1.to_f64_vec();
+        let noise: f64 = w.iter().zip(&q).map(|(a, b)| (a - b) * (a - b)).sum();
+        squish::compare::metrics::sqnr_db(w.iter().map(|a| a * a).sum(), noise)
+    };
+    let mut by_weight: Vec<(f64, String)> = weights.iter().map(|(n, t)| (weight_sqnr(t), n.clone())).collect();
+    by_weight.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!("weight SQNR: {by_weight:?}");
+    let worst = &by_weight[0].1;
+    assert!(by_weight[1].0 - by_weight[0].0 > 0.5, "the test needs a clearly worst layer: {by_weight:?}");
+
+    // The diagnosis ranks that layer first among the places where error enters.
+    let diag = report.layers.as_ref().unwrap();
+    for t in diag.entry_points.iter().take(5) {
+        println!("  entry {} ({}) local {:.1} dB, cumulative {:.1} → {:.1} dB, compressed {}", t.node, t.op_type, t.local_sqnr_db, t.input_sqnr_db, t.sqnr_db, t.compressed);
+    }
+    let first = &diag.entry_points[0];
+    assert_eq!(&first.node, worst, "diagnosis puts {} first; the weights say {worst}", first.node);
+    assert!(first.compressed);
+    // Only compressed layers introduce error (Relu, Add, Softmax pass it on).
+    assert!(diag.entry_points.iter().all(|t| t.compressed || t.op_type != "MatMul"));
+    assert!(diag.unaligned.is_empty(), "names are kept by compression: {:?}", diag.unaligned);
+
+    // Sensitivity: restore each layer alone, measure the output error removed.
+    let study = Study::new(original.clone(), recipe.clone(), vec![], test_feed()).unwrap();
+    let sens = sensitivity::run(&study, &mut quiet()).unwrap();
+    for l in &sens.ranked {
+        println!("  {} restore gain {:.4e}, only-this error {:.4e}, restored agreement {:?}", l.node, l.restore_gain, l.only_this.error, l.restored.agreement);
+    }
+    assert_eq!(sens.ranked.len(), 3);
+    assert!((sens.baseline.agreement.unwrap() - c.top1_agreement).abs() < 1e-9);
+
+    // One click: keep the suggested layers in fp32, recompress, compare again.
+    assert!(!sens.exclusion.is_empty());
+    let mut fixed = recipe.clone();
+    fixed.exclude.nodes = sens.exclusion.clone();
+    let (repaired, _) = compress(&original, &fixed, &[]).unwrap();
+    let again = compare(&session(&original), &session(&repaired), &test_feed(), Some(&labels()), None, &opts, &mut quiet()).unwrap();
+    let c2 = again.outputs[0].classification.as_ref().unwrap();
+    println!("after excluding {:?}: agreement {:.4}", sens.exclusion, c2.top1_agreement);
+    assert!(c2.top1_agreement > c.top1_agreement, "{} → {}", c.top1_agreement, c2.top1_agreement);
+
+    let md = markdown::render(&report);
+    assert!(md.contains("## Where the error enters") && md.contains(worst.as_str()));
+    // The JSON report serialises (no NaN/inf: SQNR is capped).
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("\"entry_points\"") && !json.contains("NaN"));
+}
+
+#[test]
+fn identical_models_compare_as_identical() {
+    let m = digits();
+    let opts = Options { latency_runs: 2, warmup_runs: 1, ..Options::default() };
+    let r = compare(&session(&m), &session(&m), &test_feed(), None, None, &opts, &mut quiet()).unwrap();
+    let c = r.outputs[0].classification.as_ref().unwrap();
+    assert_eq!(c.top1_agreement, 1.0);
+    assert_eq!(c.flipped_count, 0);
+    assert_eq!(c.kl_max, 0.0);
+    assert_eq!(r.outputs[0].regression.sqnr_db, squish::compare::metrics::SQNR_CAP_DB);
+    assert!(r.layers.as_ref().unwrap().entry_points.is_empty());
+    assert!(r.latency.as_ref().unwrap().original_median_ms > 0.0);
+}
+
+#[test]
+fn random_inputs_are_seeded_and_checked() {
+    let m = digits();
+    let spec: RandomSpec = serde_json::from_str(r#"{"seed": 7, "count": 3, "dims": {"N": 5}, "default_dim": 4}"#).unwrap();
+    let a = random_feeds(&m, &spec).unwrap();
+    let b = random_feeds(&m, &spec).unwrap();
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[0][0].1.shape(), &[4, 64]);
+    assert_eq!(a[1][0].1, b[1][0].1);
+    assert_ne!(a[0][0].1, a[1][0].1);
+    let spec: RandomSpec = serde_json::from_str(r#"{"ranges": {"Y": [0, 1]}}"#).unwrap();
+    assert!(random_feeds(&m, &spec).unwrap_err().to_string().contains("input 'Y'"));
+    let spec: RandomSpec = serde_json::from_str(r#"{"default_dim": 100000000}"#).unwrap();
+    assert!(random_feeds(&m, &spec).unwrap_err().to_string().contains("more than"));
+    // Random inputs run through compare.
+    let spec: RandomSpec = serde_json::from_str(r#"{"count": 4, "ranges": {"X": [0, 16]}}"#).unwrap();
+    let feeds = random_feeds(&m, &spec).unwrap();
+    let opts = Options { latency_runs: 0, ..Options::default() };
+    let (q, _) = compress(&m, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
+    let r = compare(&session(&m), &session(&q), &feeds, None, None, &opts, &mut quiet()).unwrap();
+    assert_eq!(r.outputs[0].examples, 4);
+}
+
+#[test]
+fn npz_inputs_bind_by_name_and_bad_inputs_are_named() {
+    let m = digits();
+    let arrays = read_npz(&read("compare/digits_inputs.npz")).unwrap();
+    let feed = bind(&m, arrays).unwrap();
+    assert_eq!(feed[0].0, "X");
+    assert_eq!(feed[0].1.shape(), &[3, 64]);
+    assert_eq!(feed[0].1.dtype(), squish::DType::F32, "float64 in the file is converted to the declared float32");
+    let compressed_npz = read_npz(&read("compare/digits_inputs_compressed.npz")).unwrap();
+    assert_eq!(bind(&m, compressed_npz).unwrap()[0].1, feed[0].1);
+    assert!(read_npz(b"PK\x03\x04 truncated").unwrap_err().to_string().contains("npz file"));
+    let wrong = vec![("Z".to_string(), Tensor::from_vec(&[1, 64], vec![0f32; 64]).unwrap())];
+    assert!(bind(&m, wrong).unwrap_err().to_string().contains("input 'Z': the model has no such input (it takes: X)"));
+    // Labels that do not fit the examples are named as labels.
+    let opts = Options { latency_runs: 0, layers: false, ..Options::default() };
+    let bad = Tensor::from_vec(&[2], vec![1i64, 2]).unwrap();
+    let err = compare(&session(&m), &session(&m), &test_feed(), Some(&bad), None, &opts, &mut quiet()).unwrap_err();
+    assert!(err.to_string().contains("labels file: 2 values for 450 examples"), "{err}");
+    // A compressed model with other inputs is refused, not run.
+    let mut other = m.clone();
+    other.graph.inputs[0].name = "renamed".into();
+    for n in &mut other.graph.nodes {
+        for i in &mut n.inputs {
+            if i == "X" {
+                *i = "renamed".into();
+            }
+        }
+    }
+    let err = compare(&session(&m), &session(&other), &test_feed(), None, None, &opts, &mut quiet()).unwrap_err();
+    assert!(err.to_string().contains("different inputs"), "{err}");
+    let err = compare(&session(&m), &session(&m), &[], None, None, &opts, &mut quiet()).unwrap_err();
+    assert!(err.to_string().contains("no inputs"), "{err}");
+}
