@@ -67,16 +67,184 @@ pub fn compress_model(bytes: Vec<u8>, recipe: &str, calibration: Array) -> Resul
     // Owned bytes are freed once decoded: peak memory stays near twice the weights.
     let file_bytes = bytes.len();
     let model = onnx::load_model_owned(bytes).map_err(js_err)?;
-    let mut feeds = Vec::with_capacity(calibration.length() as usize);
-    for (i, sample) in calibration.iter().enumerate() {
-        let sample: Array = sample.dyn_into().map_err(|_| JsError::new(&format!("calibration sample {i} is not an array of tensors")))?;
-        feeds.push(named_tensors(&sample).map_err(|e| JsError::new(&format!("calibration sample {i}: {e}")))?);
-    }
+    let feeds = feeds_from_js(&calibration, "calibration sample")?;
     let (compressed, record) = crate::quant::compress_owned(model, &recipe, &feeds, Some(file_bytes)).map_err(js_err)?;
     let obj = Object::new();
     set(&obj, "model", &js_sys::Uint8Array::from(&onnx::model_to_bytes(&compressed)[..]).into())?;
     set(&obj, "record", &to_js(&record)?)?;
     Ok(obj.into())
+}
+
+/// Feeds from JS: an array of input sets, each an array of named tensors.
+fn feeds_from_js(feeds: &Array, what: &str) -> Result<Vec<Vec<(String, Tensor)>>, JsError> {
+    let mut out = Vec::with_capacity(feeds.length() as usize);
+    for (i, sample) in feeds.iter().enumerate() {
+        let sample: Array = sample.dyn_into().map_err(|_| JsError::new(&format!("{what} {i} is not an array of tensors")))?;
+        out.push(named_tensors(&sample).map_err(|e| JsError::new(&format!("{what} {i}: {e}")))?);
+    }
+    Ok(out)
+}
+
+fn feeds_to_js(feeds: &[Vec<(String, Tensor)>]) -> Result<Array, JsError> {
+    let out = Array::new();
+    for feed in feeds {
+        let one = Array::new();
+        for (name, t) in feed {
+            one.push(&tensor_to_js(Some(name), t)?);
+        }
+        out.push(&one);
+    }
+    Ok(out)
+}
+
+/// Compares two models on `feeds` (input sets). `labels`: a tensor object
+/// or null. `record`: the record `compressModel` returned, or null.
+/// `options`: JSON (README: "Comparing"), may be empty. `progress(stage,
+/// done, total)` is called between steps. Returns `{ report, markdown }`.
+#[wasm_bindgen(js_name = compareModels)]
+pub fn compare_models(
+    original: &[u8],
+    compressed: &[u8],
+    feeds: Array,
+    labels: JsValue,
+    record: JsValue,
+    options: &str,
+    progress: Option<js_sys::Function>,
+) -> Result<JsValue, JsError> {
+    use crate::compare;
+    let options = compare::Options::from_json(options).map_err(js_err)?;
+    let feeds = feeds_from_js(&feeds, "input set")?;
+    let labels = if labels.is_null() || labels.is_undefined() { None } else { Some(tensor_from_js(&labels).map_err(|e| JsError::new(&format!("labels: {e}")))?) };
+    let record: Option<crate::quant::Record> = if record.is_null() || record.is_undefined() {
+        None
+    } else {
+        Some(serde_wasm_bindgen::from_value(record).map_err(|e| JsError::new(&format!("record: {e}")))?)
+    };
+    let a = crate::load_session(original).map_err(|e| JsError::new(&format!("original model: {e}")))?;
+    let b = crate::load_session(compressed).map_err(|e| JsError::new(&format!("compressed model: {e}")))?;
+    let mut report_progress = |stage: &str, done: usize, total: usize| {
+        if let Some(f) = &progress {
+            let _ = f.call3(&JsValue::NULL, &stage.into(), &JsValue::from_f64(done as f64), &JsValue::from_f64(total as f64));
+        }
+    };
+    let mut report = compare::compare(&a, &b, &feeds, labels.as_ref(), record.as_ref(), &options, &mut report_progress).map_err(js_err)?;
+    report_progress("measuring sizes", 0, 1);
+    report.sizes = Some(compare::Sizes { original: compare::size_of(original), compressed: compare::size_of(compressed) });
+    let obj = Object::new();
+    set(&obj, "markdown", &compare::markdown::render(&report).into())?;
+    set(&obj, "report", &to_js(&report)?)?;
+    Ok(obj.into())
+}
+
+/// Seeded random input sets from the model's declared inputs (`spec`: JSON,
+/// README "Comparing"). Returns an array of input sets.
+#[wasm_bindgen(js_name = randomInputs)]
+pub fn random_inputs(model: &[u8], spec: &str) -> Result<Array, JsError> {
+    let spec: crate::compare::inputs::RandomSpec =
+        if spec.trim().is_empty() { Default::default() } else { serde_json::from_str(spec).map_err(|e| JsError::new(&format!("random inputs: {e}")))? };
+    let model = onnx::load_model(model).map_err(js_err)?;
+    feeds_to_js(&crate::compare::inputs::random_feeds(&model, &spec).map_err(js_err)?)
+}
+
+/// Input sets from a file (.npz, .npy, .pb, .json, .csv), bound to the model's inputs.
+#[wasm_bindgen(js_name = readInputFile)]
+pub fn read_input_file(model: &[u8], file_name: &str, bytes: &[u8]) -> Result<Array, JsError> {
+    let model = onnx::load_model(model).map_err(js_err)?;
+    feeds_to_js(&crate::compare::inputs::read_file(&model, file_name, bytes).map_err(js_err)?)
+}
+
+/// Labels from a file (.npy, .csv, .json) as a tensor object.
+#[wasm_bindgen(js_name = readLabels)]
+pub fn read_labels(file_name: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
+    tensor_to_js(None, &crate::compare::inputs::read_labels(file_name, bytes).map_err(js_err)?)
+}
+
+/// WAV → `{ tensor: [1, samples] float32 mono, sampleRate }` (resampled to `rate` when given).
+#[wasm_bindgen(js_name = readWav)]
+pub fn read_wav(bytes: &[u8], rate: Option<u32>) -> Result<JsValue, JsError> {
+    let (t, sr) = crate::compare::inputs::read_wav(bytes, rate).map_err(js_err)?;
+    let obj = Object::new();
+    set(&obj, "tensor", &tensor_to_js(None, &t)?)?;
+    set(&obj, "sampleRate", &JsValue::from_f64(sr as f64))?;
+    Ok(obj.into())
+}
+
+/// Decoded RGBA pixels → a float tensor. `spec`: JSON `ImageSpec`, or a
+/// preset name (imagenet, unit, symmetric, raw) with optional overrides as
+/// `{ "preset": "imagenet", "width": 96, … }`.
+#[wasm_bindgen(js_name = imageTensor)]
+pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &str) -> Result<JsValue, JsError> {
+    let spec = image_spec(spec).map_err(|e| JsError::new(&format!("image preprocessing: {e}")))?;
+    tensor_to_js(None, &crate::compare::inputs::image_tensor(rgba, width, height, &spec).map_err(js_err)?)
+}
+
+fn image_spec(text: &str) -> Result<crate::compare::inputs::ImageSpec, String> {
+    use crate::compare::inputs::ImageSpec;
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let preset = v.as_object_mut().and_then(|o| o.remove("preset")).and_then(|p| p.as_str().map(String::from)).unwrap_or_else(|| "imagenet".into());
+    let base = ImageSpec::preset(&preset).ok_or_else(|| format!("unknown preset '{preset}' (imagenet, unit, symmetric, raw)"))?;
+    let mut merged = serde_json::to_value(serde_json::json!({
+        "width": base.width, "height": base.height, "layout": base.layout, "channels": base.channels,
+        "scale": base.scale, "mean": base.mean, "std": base.std,
+    }))
+    .map_err(|e| e.to_string())?;
+    if let (Some(m), Some(o)) = (merged.as_object_mut(), v.as_object()) {
+        for (k, val) in o {
+            m.insert(k.clone(), val.clone());
+        }
+    }
+    serde_json::from_value(merged).map_err(|e| e.to_string())
+}
+
+/// Sensitivity, one layer per call so the page can show progress and cancel
+/// between layers: `layers()`, then `measure(node)` for each, then `finish()`.
+#[wasm_bindgen]
+pub struct SensitivityStudy {
+    study: crate::compare::sensitivity::Study,
+    layers: Vec<(String, String)>,
+    baseline: crate::compare::sensitivity::Outcome,
+    done: Vec<crate::compare::sensitivity::LayerSensitivity>,
+}
+
+#[wasm_bindgen]
+impl SensitivityStudy {
+    #[wasm_bindgen(constructor)]
+    pub fn new(original: &[u8], recipe: &str, calibration: Array, feeds: Array) -> Result<SensitivityStudy, JsError> {
+        use crate::compare::sensitivity::Study;
+        let recipe = crate::quant::Recipe::from_json(recipe).map_err(js_err)?;
+        let model = onnx::load_model(original).map_err(js_err)?;
+        let calibration = feeds_from_js(&calibration, "calibration sample")?;
+        let feeds = feeds_from_js(&feeds, "input set")?;
+        let study = Study::new(model, recipe, calibration, feeds).map_err(js_err)?;
+        let layers = study.layers().map_err(js_err)?;
+        let baseline = study.baseline().map_err(js_err)?;
+        Ok(SensitivityStudy { study, layers, baseline, done: Vec::new() })
+    }
+
+    /// `[node, …]`: the layers the recipe compresses.
+    pub fn layers(&self) -> Array {
+        self.layers.iter().map(|(n, _)| JsValue::from_str(n)).collect()
+    }
+
+    /// Measures one layer (only it compressed; it alone restored).
+    pub fn measure(&mut self, node: &str) -> Result<JsValue, JsError> {
+        let (n, op) = self.layers.iter().find(|(n, _)| n == node).ok_or_else(|| JsError::new(&format!("node '{node}' is not compressed by the recipe")))?;
+        let r = self.study.layer(n, op, &self.layers, &self.baseline).map_err(js_err)?;
+        let js = to_js(&r)?;
+        self.done.retain(|d| d.node != node);
+        self.done.push(r);
+        Ok(js)
+    }
+
+    /// `{ sensitivity, markdown }`: the ranked list and the suggested
+    /// `exclude.nodes` from the layers measured.
+    pub fn finish(&self) -> Result<JsValue, JsError> {
+        let s = crate::compare::sensitivity::summarise(self.baseline, self.done.clone());
+        let obj = Object::new();
+        set(&obj, "markdown", &crate::compare::markdown::sensitivity(&s).into())?;
+        set(&obj, "sensitivity", &to_js(&s)?)?;
+        Ok(obj.into())
+    }
 }
 
 #[wasm_bindgen]

@@ -428,6 +428,57 @@ pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &ImageSpec) 
     Tensor::from_vec(&shape, out)
 }
 
+
+fn extension(file_name: &str) -> String {
+    file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// Input sets from one file, by extension: `.npz` (arrays by input name),
+/// `.json`, `.csv`, `.npy` or `.pb` (one-input models, or a `.pb` whose
+/// tensor is named after the input).
+pub fn read_file(model: &Model, file_name: &str, bytes: &[u8]) -> Result<Vec<Feed>> {
+    let text = || std::str::from_utf8(bytes).map_err(|_| data_err("text", format!("'{file_name}' is not UTF-8 text")));
+    let single = |t: Tensor, name: Option<String>| -> Result<Vec<Feed>> {
+        let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+        let name = match name.filter(|n| inputs.iter().any(|v| v.name == *n)) {
+            Some(n) => n,
+            None if inputs.len() == 1 => inputs[0].name.clone(),
+            None => return Err(data_err("inputs", format!("'{file_name}' holds one array but the model takes {} inputs; use .npz or a folder of input_J files", inputs.len()))),
+        };
+        Ok(vec![bind(model, vec![(name, t)])?])
+    };
+    match extension(file_name).as_str() {
+        "npz" => Ok(vec![bind(model, read_npz(bytes)?)?]),
+        "json" => read_json(text()?, model),
+        "csv" | "tsv" | "txt" => read_csv(text()?, model),
+        "npy" => single(read_npy(bytes)?, None),
+        "pb" => {
+            let tp = crate::onnx::proto::decode_tensor(bytes)?;
+            let t = crate::onnx::tensor_io::tensor_from_proto(&tp)?;
+            single(t, Some(tp.name))
+        }
+        other => Err(data_err("inputs", format!("'{file_name}': unsupported extension '.{other}' (use .npz, .npy, .pb, .json or .csv)"))),
+    }
+}
+
+/// Labels: `.npy`, a one-column (or one-row) `.csv`, or a JSON array.
+pub fn read_labels(file_name: &str, bytes: &[u8]) -> Result<Tensor> {
+    let text = || std::str::from_utf8(bytes).map_err(|_| data_err("labels", format!("'{file_name}' is not UTF-8 text")));
+    match extension(file_name).as_str() {
+        "npy" => read_npy(bytes),
+        "csv" | "txt" => {
+            let m = csv_matrix(text()?)?;
+            let n = m.len();
+            m.reshaped(&[n])
+        }
+        "json" => {
+            let v: serde_json::Value = serde_json::from_str(text()?).map_err(|e| data_err("labels", e.to_string()))?;
+            json_tensor(&v, "labels")
+        }
+        other => Err(data_err("labels", format!("'{file_name}': unsupported extension '.{other}' (use .npy, .csv or .json)"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,15 +47,12 @@ pub fn render(r: &Report) -> String {
     for o in &r.outputs {
         let g = &o.regression;
         let _ = writeln!(s, "## Output `{}` ({}, {} examples of {:?})\n", o.name, if o.kind == OutputKind::Classification { "classification" } else { "regression" }, o.examples, o.example_shape);
+        // Neighbours matter for embeddings; among near one-hot class rows they are ties.
+        let neighbours = if o.kind == OutputKind::Regression { format!(" · nearest-neighbour agreement {}", opt_pct(g.neighbour_agreement)) } else { String::new() };
         let _ = writeln!(
             s,
-            "SQNR {:.1} dB · cosine mean {:.6}, min {:.6} · max |Δ| {:.3e} · mean |Δ| {:.3e} · nearest-neighbour agreement {}\n",
-            g.sqnr_db,
-            g.cosine_mean,
-            g.cosine_min,
-            g.max_abs_error,
-            g.mean_abs_error,
-            opt_pct(g.neighbour_agreement)
+            "SQNR {:.1} dB · cosine mean {:.6}, min {:.6} · max |Δ| {:.3e} · mean |Δ| {:.3e}{neighbours}\n",
+            g.sqnr_db, g.cosine_mean, g.cosine_min, g.max_abs_error, g.mean_abs_error
         );
         let Some(c) = &o.classification else { continue };
         let _ = writeln!(s, "| metric | original | compressed |\n|---|---|---|");
@@ -108,12 +105,19 @@ pub fn render(r: &Report) -> String {
         s.push('\n');
     }
     if let Some(z) = &r.sensitivity {
-        let _ = writeln!(s, "## Sensitivity\n\nWith the whole recipe: output error {:.3e}, agreement {}.\n", z.baseline.error, opt_pct(z.baseline.agreement));
-        let _ = writeln!(s, "| node | op | error, only this layer | error, this layer restored | agreement restored |\n|---|---|---|---|---|");
-        for l in &z.ranked {
-            let _ = writeln!(s, "| {} | {} | {:.3e} | {:.3e} | {} |", l.node, l.op_type, l.only_this.error, l.restored.error, opt_pct(l.restored.agreement));
-        }
-        let _ = writeln!(s, "\nSuggested: keep {} layer(s) in fp32: `\"exclude\": {{\"nodes\": {:?}}}`\n", z.exclusion.len(), z.exclusion);
+        s.push_str(&sensitivity(z));
     }
+    s
+}
+
+/// The sensitivity section alone (the page and CLI run the study after the comparison).
+pub fn sensitivity(z: &super::sensitivity::Sensitivity) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## Sensitivity\n\nWith the whole recipe: output error {:.3e}, agreement {}.\n", z.baseline.error, opt_pct(z.baseline.agreement));
+    let _ = writeln!(s, "| node | op | error, only this layer | error, this layer restored | agreement restored |\n|---|---|---|---|---|");
+    for l in &z.ranked {
+        let _ = writeln!(s, "| {} | {} | {:.3e} | {:.3e} | {} |", l.node, l.op_type, l.only_this.error, l.restored.error, opt_pct(l.restored.agreement));
+    }
+    let _ = writeln!(s, "\nSuggested: keep {} layer(s) in fp32: `\"exclude\": {{\"nodes\": {:?}}}`\n\n({})\n", z.exclusion.len(), z.exclusion, z.rule);
     s
 }

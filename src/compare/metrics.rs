@@ -194,10 +194,16 @@ pub fn nearest_neighbours(rows: &[Vec<f64>]) -> Option<Vec<usize>> {
     )
 }
 
+/// Largest n²·d the nearest-neighbour search runs (a few seconds of wasm).
+pub const NEIGHBOUR_WORK_LIMIT: f64 = 2e9;
+
 /// Share of examples whose nearest neighbour is the same in both sets of
-/// embeddings (needs at least three examples to mean anything).
+/// embeddings (needs at least three examples to mean anything; `None` too
+/// when the quadratic search would exceed `NEIGHBOUR_WORK_LIMIT`).
 pub fn neighbour_agreement(original: &[Vec<f64>], compressed: &[Vec<f64>]) -> Option<f64> {
-    if original.len() < 3 {
+    let n = original.len() as f64;
+    let d = original.first().map_or(0, |r| r.len()) as f64;
+    if original.len() < 3 || n * n * d > NEIGHBOUR_WORK_LIMIT {
         return None;
     }
     let a = nearest_neighbours(original)?;

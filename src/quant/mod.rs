@@ -181,7 +181,7 @@ struct Resolved {
 }
 
 /// What compression did to one weight tensor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub tensor: String,
     pub node: String,
@@ -193,7 +193,7 @@ pub struct Change {
 }
 
 /// A layer the recipe selected (or that had weights) but that stayed fp32, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
     pub node: String,
     pub op_type: String,
@@ -201,7 +201,7 @@ pub struct Skipped {
 }
 
 /// Everything compression changed, for the CLI table, the page and `compare`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub changes: Vec<Change>,
     pub skipped: Vec<Skipped>,

@@ -6,6 +6,7 @@ import { loadEngine } from './engine.mjs';
 import { formatSummary } from './format.mjs';
 import { convertModel, runModel } from './run.mjs';
 import { compressModel } from './compress.mjs';
+import { compareModels } from './compare.mjs';
 
 const USAGE = `usage: squish <command> [options]
 
@@ -19,6 +20,14 @@ commands:
                                 quantises as the recipe says (README: "Recipes");
                                 prints each tensor's scheme, size and error.
                                 DIR: input_J files, or sub-folders of them
+  compare ORIG.onnx COMPRESSED.onnx [--inputs DIR|FILE | --random N [--seed S]
+          [--dims name=V,...]] [--labels y.npy] [--report report.json]
+          [--markdown report.md] [--runs N] [--options O.json]
+          [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]]
+                                output metrics, per-layer diagnosis, latency
+                                and sizes (README: "Comparing"). FILE: .npz,
+                                .npy, .pb, .json, .csv. --recipe adds the
+                                per-layer sensitivity and an exclusion list
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -100,6 +109,16 @@ async function compress(args) {
   }
 }
 
+async function compare(args) {
+  const names = ['inputs', 'random', 'seed', 'dims', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe'];
+  const { opts, rest } = parseOptions(args, names);
+  if (rest.length !== 2) throw new UsageError('compare takes ORIGINAL.onnx COMPRESSED.onnx and options');
+  if (opts.inputs && opts.random) throw new UsageError('give --inputs or --random, not both');
+  if (opts['suggest-recipe'] && !opts.recipe) throw new UsageError('--suggest-recipe needs --recipe');
+  const engine = await loadEngine();
+  console.log(compareModels(engine, rest, opts));
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
   switch (command) {
@@ -111,6 +130,8 @@ async function main(argv) {
       return convert(rest);
     case 'compress':
       return compress(rest);
+    case 'compare':
+      return compare(rest);
     case 'version': {
       const info = (await loadEngine()).buildInfo();
       console.log(`squish ${info.version} (kernels: ${info.kernels})`);

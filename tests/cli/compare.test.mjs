@@ -1,0 +1,85 @@
+// `squish compare` end to end: the digits classifier against a destructive
+// int4 variant, reports written, exclusion list applied, bad inputs named.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'www/cli/squish.mjs');
+const fx = (p) => join(root, 'tests/fixtures', p);
+const digits = fx('digits_mlp/model.onnx');
+
+function squish(...args) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function compressed(dir, recipe, name) {
+  const r = join(dir, `${name}.json`);
+  writeFileSync(r, JSON.stringify(recipe));
+  const out = join(dir, `${name}.onnx`);
+  const c = squish('compress', digits, '--recipe', r, '--out', out);
+  assert.equal(c.code, 0, c.err);
+  return { recipe: r, model: out };
+}
+
+test('compare writes JSON and Markdown reports and a repaired recipe that raises agreement', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-compare-'));
+  const bad = compressed(dir, { scheme: 'int4_weight', per_channel: false }, 'int4');
+  const args = ['--inputs', fx('digits_mlp/X_test.npy'), '--labels', fx('digits_mlp/y_test.npy'), '--runs', '3'];
+  const r = squish('compare', digits, bad.model, ...args, '--report', join(dir, 'r.json'), '--markdown', join(dir, 'r.md'),
+    '--recipe', bad.recipe, '--suggest-recipe', join(dir, 'fixed.json'));
+  assert.equal(r.code, 0, r.err);
+  const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+  assert.equal(report.schema, 1);
+  const c = report.outputs[0].classification;
+  assert.equal(report.outputs[0].examples, 450);
+  assert.ok(Math.abs(c.accuracy_original - 0.9778) < 1e-3);
+  assert.ok(c.top1_agreement < 0.99);
+  assert.equal(report.layers.entry_points[0].node, 'MatMul');
+  assert.ok(report.sizes.compressed.raw < report.sizes.original.raw && report.sizes.compressed.gzip > 0);
+  assert.ok(report.latency.original_median_ms > 0);
+  assert.deepEqual(report.sensitivity.exclusion, ['MatMul2']);
+  assert.match(readFileSync(join(dir, 'r.md'), 'utf8'), /## Where the error enters[\s\S]*## Sensitivity/);
+  const fixed = JSON.parse(readFileSync(join(dir, 'fixed.json'), 'utf8'));
+  assert.deepEqual(fixed.exclude.nodes, ['MatMul2']);
+  // Recompress with the suggestion, compare again: agreement rises.
+  const c2 = squish('compress', digits, '--recipe', join(dir, 'fixed.json'), '--out', join(dir, 'fixed.onnx'));
+  assert.equal(c2.code, 0, c2.err);
+  const r2 = squish('compare', digits, join(dir, 'fixed.onnx'), ...args, '--report', join(dir, 'r2.json'));
+  assert.equal(r2.code, 0, r2.err);
+  const after = JSON.parse(readFileSync(join(dir, 'r2.json'), 'utf8')).outputs[0].classification;
+  assert.ok(after.top1_agreement > c.top1_agreement, `${c.top1_agreement} → ${after.top1_agreement}`);
+});
+
+test('compare on seeded random inputs, and errors that name what is wrong', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-compare-'));
+  const q = compressed(dir, { scheme: 'int8_dynamic' }, 'int8');
+  const r = squish('compare', digits, q.model, '--random', '5', '--dims', 'N=2', '--runs', '0', '--report', join(dir, 'r.json'));
+  assert.equal(r.code, 0, r.err);
+  const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+  assert.equal(report.samples, 5);
+  assert.equal(report.latency, null);
+
+  const labels = join(dir, 'y.csv');
+  writeFileSync(labels, '1\n2\n');
+  const bad = squish('compare', digits, q.model, '--inputs', fx('digits_mlp/X_test.npy'), '--labels', labels, '--report', join(dir, 'bad.json'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /labels file: 2 values for 450 examples/);
+  assert.ok(!existsSync(join(dir, 'bad.json')), 'no report is written on error');
+
+  const wrongShape = join(dir, 'x.csv');
+  writeFileSync(wrongShape, '1,2,3\n4,5,6\n');
+  const ws = squish('compare', digits, q.model, '--inputs', wrongShape);
+  assert.equal(ws.code, 1);
+  assert.match(ws.err, /input 'X': dimension 1 must be 64/);
+
+  const other = squish('compare', digits, fx('mtcnn_pnet/model.onnx'), '--random', '1');
+  assert.equal(other.code, 1);
+  assert.match(other.err, /different inputs/);
+  assert.equal(squish('compare', digits).code, 2);
+});

@@ -1,0 +1,94 @@
+// `squish compare`: both models on the same inputs; a JSON report (schema in
+// the README), a Markdown one, and with --recipe a sensitivity study whose
+// exclusion list can be pasted into the recipe.
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readCalibration } from './compress.mjs';
+
+function readFile(path, what) {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${what} '${path}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+}
+
+/** Written via a temporary file so a failed run leaves no half report. */
+function writeAtomic(path, data) {
+  const tmp = `${path}.partial-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** Input sets from a folder (input_J files, or sub-folders of them) or one file. */
+function readInputSets(engine, originalBytes, path, inputs) {
+  if (!existsSync(path)) throw new Error(`inputs '${path}' do not exist`);
+  if (statSync(path).isDirectory()) return readCalibration(engine, path, inputs);
+  try {
+    return engine.readInputFile(originalBytes, path, readFileSync(path));
+  } catch (e) {
+    throw new Error(`inputs '${path}': ${e.message}`);
+  }
+}
+
+function parseDims(text) {
+  const dims = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const [k, v] = part.split('=');
+    if (!k || !/^\d+$/.test(v ?? '')) throw new Error(`--dims takes name=value pairs, e.g. batch=1,sequence=128 (got '${part}')`);
+    dims[k] = Number(v);
+  }
+  return dims;
+}
+
+export function compareModels(engine, paths, opts) {
+  const original = readFile(paths[0], 'model');
+  const compressed = readFile(paths[1], 'model');
+  const session = new engine.Engine(original);
+  const { inputs } = session.summary();
+  session.free();
+  let feeds;
+  if (opts.inputs) {
+    feeds = readInputSets(engine, original, opts.inputs, inputs);
+  } else {
+    const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: opts.dims ? parseDims(opts.dims) : {} };
+    if (!Number.isInteger(spec.count) || spec.count < 1) throw new Error(`--random takes a positive count, got '${opts.random}'`);
+    feeds = engine.randomInputs(original, JSON.stringify(spec));
+  }
+  const labels = opts.labels ? engine.readLabels(opts.labels, readFile(opts.labels, 'labels')) : null;
+  const options = opts.options ? JSON.parse(readFile(opts.options, 'options').toString('utf8')) : {};
+  if (opts.runs !== undefined) options.latency_runs = Number(opts.runs);
+  const t0 = performance.now();
+  const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, null, JSON.stringify(options), null);
+  const lines = [`compared in ${((performance.now() - t0) / 1000).toFixed(2)} s`];
+  let md = markdown;
+  if (opts.recipe) {
+    const recipe = readFile(opts.recipe, 'recipe').toString('utf8');
+    const calibration = opts.calibration ? readCalibration(engine, opts.calibration, inputs) : [];
+    const study = new engine.SensitivityStudy(original, recipe, calibration, feeds);
+    const layers = study.layers();
+    layers.forEach((node, i) => {
+      process.stderr.write(`\rsensitivity: layer ${i + 1}/${layers.length}`);
+      study.measure(node);
+    });
+    if (layers.length) process.stderr.write('\n');
+    const { sensitivity, markdown: section } = study.finish();
+    study.free();
+    report.sensitivity = sensitivity;
+    md += section;
+    if (opts['suggest-recipe']) {
+      const r = JSON.parse(recipe);
+      r.exclude = { ...(r.exclude ?? {}), nodes: [...new Set([...(r.exclude?.nodes ?? []), ...report.sensitivity.exclusion])] };
+      writeAtomic(opts['suggest-recipe'], `${JSON.stringify(r, null, 2)}\n`);
+      lines.push(`wrote ${opts['suggest-recipe']} (the recipe with the suggested exclusions)`);
+    }
+  }
+  if (opts.report) {
+    writeAtomic(opts.report, `${JSON.stringify(report, null, 2)}\n`);
+    lines.push(`wrote ${opts.report}`);
+  }
+  if (opts.markdown) {
+    writeAtomic(opts.markdown, md);
+    lines.push(`wrote ${opts.markdown}`);
+  }
+  return `${md}\n${lines.join('\n')}`;
+}
