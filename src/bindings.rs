@@ -153,6 +153,26 @@ pub fn read_input_file(model: &[u8], file_name: &str, bytes: &[u8]) -> Result<Ar
     feeds_to_js(&crate::compare::inputs::read_file(&model, file_name, bytes).map_err(js_err)?)
 }
 
+/// One input set per text through a `tokenizer.json` (BERT WordPiece).
+#[wasm_bindgen(js_name = textInputs)]
+pub fn text_inputs(model: &[u8], tokenizer: &str, texts: Vec<String>, max_length: Option<usize>) -> Result<Array, JsError> {
+    let model = onnx::load_model(model).map_err(js_err)?;
+    let tok = crate::text::Tokenizer::from_json(tokenizer).map_err(js_err)?;
+    feeds_to_js(&crate::compare::inputs::text_feeds(&model, &tok, &texts, max_length).map_err(js_err)?)
+}
+
+/// Token ids of one text (`{ ids, typeIds, attentionMask }`).
+#[wasm_bindgen]
+pub fn tokenize(tokenizer: &str, text: &str, max_length: Option<usize>) -> Result<JsValue, JsError> {
+    let tok = crate::text::Tokenizer::from_json(tokenizer).map_err(js_err)?;
+    let e = tok.encode(text, max_length);
+    let obj = Object::new();
+    set(&obj, "ids", &js_sys::Uint32Array::from(&e.ids[..]).into())?;
+    set(&obj, "typeIds", &js_sys::Uint32Array::from(&e.type_ids[..]).into())?;
+    set(&obj, "attentionMask", &js_sys::Uint32Array::from(&e.attention_mask[..]).into())?;
+    Ok(obj.into())
+}
+
 /// Labels from a file (.npy, .csv, .json) as a tensor object.
 #[wasm_bindgen(js_name = readLabels)]
 pub fn read_labels(file_name: &str, bytes: &[u8]) -> Result<JsValue, JsError> {

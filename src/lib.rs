@@ -12,6 +12,7 @@ pub mod onnx;
 pub mod quant;
 pub mod runtime;
 pub mod tensor;
+pub mod text;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

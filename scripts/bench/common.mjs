@@ -113,3 +113,36 @@ export function compressFigures(mod, bytes, now) {
   }
   return { ms: stats(times).median_ms, memory_bytes: memory, model_bytes: bytes.length };
 }
+
+/**
+ * The comparison target of the compare issue: bert_minilm fp32 against its
+ * int8_dynamic variant on 32 random inputs of length 128, per-layer
+ * diagnosis included (compression itself is timed separately above).
+ */
+export function compareFigures(mod, bytes, now) {
+  const { model: int8 } = mod.compressModel(bytes.slice(), JSON.stringify({ scheme: 'int8_dynamic' }), []);
+  const spec = { count: 32, seed: 1, ranges: { input_ids: [1000, 30000], attention_mask: [1, 2], token_type_ids: [0, 1] } };
+  const t0 = now();
+  const feeds = mod.randomInputs(bytes, JSON.stringify(spec));
+  // Time per stage: each progress call closes the previous stage.
+  const stages = {};
+  let [current, last] = ['random inputs', now()];
+  const close = (next) => {
+    const t = now();
+    stages[current] = (stages[current] ?? 0) + (t - last);
+    [current, last] = [next, t];
+  };
+  const { report } = mod.compareModels(bytes, int8, feeds, null, null, JSON.stringify({ latency_runs: 10, warmup_runs: 3 }), close);
+  close(null);
+  const ms = now() - t0;
+  const worst = report.layers.entry_points[0];
+  return {
+    kind: 'compare',
+    ms,
+    samples: report.samples,
+    tensors: report.layers.worst_first.length,
+    cosine_min: report.outputs[0].regression.cosine_min,
+    worst_entry: worst ? `${worst.node} (${worst.op_type}) local ${worst.local_sqnr_db.toFixed(1)} dB` : 'none',
+    stages,
+  };
+}

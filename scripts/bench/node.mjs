@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { loadEngine } from '../../www/cli/engine.mjs';
-import { compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+import { compareFigures, compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'error';
@@ -59,6 +59,11 @@ export async function benchNode(models, { warmup, runs, log }) {
       compress.push({ kind: 'compress', runtime: 'node', variant: 'simd128', ...compressFigures(fresh, readFileSync(bert.path), now) });
     } catch (e) {
       compress.push({ kind: 'compress', runtime: 'node', variant: 'simd128', error: e.message });
+    }
+    try {
+      compress.push({ runtime: 'node', variant: 'simd128', ...compareFigures(squish, readFileSync(bert.path), now) });
+    } catch (e) {
+      compress.push({ kind: 'compare', runtime: 'node', variant: 'simd128', error: e.message });
     }
   }
   return { results, kernels, compress };

@@ -3,7 +3,7 @@
 import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 import * as simd from '/www/pkg/simd/squish.js';
 import * as relaxed from '/www/pkg/relaxed/squish.js';
-import { compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+import { compareFigures, compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
 
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
@@ -60,6 +60,13 @@ window.runCompress = async (url) => {
       out.push({ kind: 'compress', runtime: 'chromium', variant, ...compressFigures(mod, bytes, now) });
     } catch (e) {
       out.push({ kind: 'compress', runtime: 'chromium', variant, error: String(e.message ?? e) });
+    }
+  }
+  for (const [variant, mod] of Object.entries(builds)) {
+    try {
+      out.push({ runtime: 'chromium', variant, ...compareFigures(mod, bytes, now) });
+    } catch (e) {
+      out.push({ kind: 'compare', runtime: 'chromium', variant, error: String(e.message ?? e) });
     }
   }
   return out;

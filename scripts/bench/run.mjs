@@ -160,5 +160,10 @@ for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant 
 console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
 console.log(int8Summary(all.results));
 console.log('\ncompressing bert_minilm to int8_dynamic (bytes → compressed bytes, in the wasm build):');
-for (const c of all.compress) console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${c.ms.toFixed(0)} ms, wasm memory ${(c.memory_bytes / 2 ** 20).toFixed(0)} MiB = ${(c.memory_bytes / c.model_bytes).toFixed(2)}× the ${(c.model_bytes / 2 ** 20).toFixed(1)} MiB model`}`);
+for (const c of all.compress.filter((c) => c.kind === 'compress')) console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${c.ms.toFixed(0)} ms, wasm memory ${(c.memory_bytes / 2 ** 20).toFixed(0)} MiB = ${(c.memory_bytes / c.model_bytes).toFixed(2)}× the ${(c.model_bytes / 2 ** 20).toFixed(1)} MiB model`}`);
+console.log('\ncomparing bert_minilm fp32 vs its int8_dynamic on 32 random inputs of length 128, per-layer diagnosis and latency (10 runs each) included:');
+for (const c of all.compress.filter((c) => c.kind === 'compare')) {
+  const stages = c.stages ? Object.entries(c.stages).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ') : '';
+  console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${(c.ms / 1000).toFixed(1)} s (${stages}); ${c.tensors} tensors diagnosed, output cosine min ${c.cosine_min.toFixed(5)}, worst entry ${c.worst_entry}`}`);
+}
 console.log(`\nwrote target/bench/bench.json in ${((Date.now() - started) / 1000).toFixed(0)} s`);

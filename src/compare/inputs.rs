@@ -461,6 +461,52 @@ pub fn read_file(model: &Model, file_name: &str, bytes: &[u8]) -> Result<Vec<Fee
     }
 }
 
+/// One input set per text: `input_ids`, `attention_mask` and
+/// `token_type_ids` (whichever the model takes, matched by name) as `[1, L]`.
+/// L is the model's fixed sequence length when it declares one (padding
+/// with the pad id), else the text's own length (after truncation to
+/// `max_length`, or the tokenizer's).
+pub fn text_feeds(model: &Model, tokenizer: &crate::text::Tokenizer, texts: &[String], max_length: Option<usize>) -> Result<Vec<Feed>> {
+    let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+    let role = |name: &str| -> Option<usize> {
+        let n = name.to_ascii_lowercase();
+        if n.contains("mask") {
+            Some(1)
+        } else if n.contains("type") || n.contains("segment") {
+            Some(2)
+        } else if n.contains("ids") || n.contains("input") {
+            Some(0)
+        } else {
+            None
+        }
+    };
+    for vi in &inputs {
+        if role(&vi.name).is_none() {
+            return Err(SquishError::input(&vi.name, "not a text input (expected input_ids, attention_mask or token_type_ids)"));
+        }
+    }
+    let fixed_len = inputs.iter().find_map(|vi| match &vi.ty {
+        crate::graph::ValueType::Tensor { shape: Some(d), .. } => match d.get(1) {
+            Some(Dim::Fixed(v)) if *v > 0 => Some(*v as usize),
+            _ => None,
+        },
+        _ => None,
+    });
+    let mut feeds = Vec::with_capacity(texts.len());
+    for text in texts {
+        let e = tokenizer.encode(text, fixed_len.or(max_length));
+        let len = fixed_len.unwrap_or(e.ids.len());
+        let pad = |v: &[u32], fill: u32| -> Vec<i64> { v.iter().map(|&x| x as i64).chain(std::iter::repeat(fill as i64)).take(len).collect() };
+        let columns = [pad(&e.ids, tokenizer.pad_id()), pad(&e.attention_mask, 0), pad(&e.type_ids, 0)];
+        let arrays = inputs
+            .iter()
+            .map(|vi| Ok((vi.name.clone(), Tensor::from_vec(&[1, len], columns[role(&vi.name).expect("checked above")].clone())?)))
+            .collect::<Result<Vec<_>>>()?;
+        feeds.push(bind(model, arrays)?);
+    }
+    Ok(feeds)
+}
+
 /// Labels: `.npy`, a one-column (or one-row) `.csv`, or a JSON array.
 pub fn read_labels(file_name: &str, bytes: &[u8]) -> Result<Tensor> {
     let text = || std::str::from_utf8(bytes).map_err(|_| data_err("labels", format!("'{file_name}' is not UTF-8 text")));

@@ -47,7 +47,12 @@ export function compareModels(engine, paths, opts) {
   const { inputs } = session.summary();
   session.free();
   let feeds;
-  if (opts.inputs) {
+  if (opts.text) {
+    if (!opts.tokenizer) throw new Error('--text needs --tokenizer tokenizer.json');
+    const texts = readFile(opts.text, 'text').toString('utf8').split(/\r?\n/).filter((l) => l.trim());
+    const tok = readFile(opts.tokenizer, 'tokenizer').toString('utf8');
+    feeds = engine.textInputs(original, tok, texts, opts['max-length'] ? Number(opts['max-length']) : undefined);
+  } else if (opts.inputs) {
     feeds = readInputSets(engine, original, opts.inputs, inputs);
   } else {
     const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: opts.dims ? parseDims(opts.dims) : {} };
