@@ -92,7 +92,7 @@ impl Tokenizer {
             .map(|a| a.iter().filter_map(|t| Some((str_field(t, "content")?.to_string(), t.get("id")?.as_u64()? as u32))).filter(|(c, _)| !c.is_empty()).collect())
             .unwrap_or_default();
         // Longest first, so "[CLS]x" never matches a shorter token first.
-        added.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        added.sort_by_key(|(c, _)| std::cmp::Reverse(c.len()));
         let (prefix_ids, suffix_ids) = post_processor(j.get("post_processor"), &vocab)?;
         let max_length = j.get("truncation").and_then(|t| t.get("max_length")).and_then(|v| v.as_u64()).map(|v| v as usize);
         let pad_id = j.get("padding").and_then(|p| p.get("pad_id")).and_then(|v| v.as_u64()).map(|v| v as u32).or_else(|| vocab.get("[PAD]").copied()).unwrap_or(0);

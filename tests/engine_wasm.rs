@@ -70,3 +70,24 @@ fn quantised_digits_keep_their_accuracy() {
         assert!(correct >= min_correct, "[{}] {recipe}: {correct}/450 correct", kernels::active_name());
     }
 }
+
+/// compare under wasm: the SIMD int8 path, the run observer, the clock and
+/// gzip all work there; the diagnosis finds the quantised layers.
+#[wasm_bindgen_test(unsupported = test)]
+fn compare_digits_with_its_int8_variant() {
+    use squish::compare::{compare, Options};
+    use squish::quant::{compress, Recipe};
+    let original = squish::onnx::load_model(DIGITS).unwrap();
+    let (q, record) = compress(&original, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
+    let (a, b) = (squish::Session::new(original).unwrap(), squish::Session::new(q).unwrap());
+    let feeds = vec![vec![("X".to_string(), read_npy(X_TEST).unwrap())]];
+    let labels = read_npy(Y_TEST).unwrap();
+    let opts = Options { latency_runs: 2, warmup_runs: 1, ..Options::default() };
+    let r = compare(&a, &b, &feeds, Some(&labels), Some(&record), &opts, &mut |_, _, _| {}).unwrap();
+    let c = r.outputs[0].classification.as_ref().unwrap();
+    assert!(c.top1_agreement > 0.99, "[{}] agreement {}", kernels::active_name(), c.top1_agreement);
+    assert!((c.accuracy_original.unwrap() - 0.9778).abs() < 1e-3);
+    let entries = &r.layers.as_ref().unwrap().entry_points;
+    assert!(!entries.is_empty() && entries.iter().all(|t| t.compressed || t.op_type != "MatMul"));
+    assert!(squish::compare::size_of(DIGITS).gzip < DIGITS.len());
+}

@@ -84,7 +84,7 @@ pub fn random_feeds(model: &Model, spec: &RandomSpec) -> Result<Vec<Feed>> {
             let dtype = vi.ty.dtype().ok_or_else(|| SquishError::input(&vi.name, "the model does not declare a supported element type"))?;
             let range = spec.ranges.get(&vi.name).copied();
             if let Some((lo, hi)) = range {
-                if !(lo < hi) || !lo.is_finite() || !hi.is_finite() {
+                if lo >= hi || !lo.is_finite() || !hi.is_finite() {
                     return Err(SquishError::input(&vi.name, format!("range [{lo}, {hi}) is empty or not finite")));
                 }
             }
@@ -216,7 +216,7 @@ pub fn read_json(text: &str, model: &Model) -> Result<Vec<Feed>> {
         serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => a
             .iter()
             .enumerate()
-            .map(|(i, x)| x.as_object().ok_or_else(|| data_err("JSON", format!("item {i} is not an object"))).and_then(|o| one(o)))
+            .map(|(i, x)| x.as_object().ok_or_else(|| data_err("JSON", format!("item {i} is not an object"))).and_then(&one))
             .collect(),
         serde_json::Value::Array(_) => {
             let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();

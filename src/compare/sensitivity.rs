@@ -8,7 +8,7 @@ use super::metrics::argmax;
 use super::Feed;
 use crate::error::Result;
 use crate::graph::Model;
-use crate::quant::{compress, LayerSettings, Recipe, Scheme};
+use crate::quant::{compress, Recipe, Scheme};
 use crate::runtime::Session;
 use crate::tensor::Tensor;
 
@@ -141,7 +141,7 @@ impl Study {
 }
 
 fn keep_fp32(recipe: &mut Recipe, node: &str) {
-    let entry = recipe.layers.entry(node.to_string()).or_insert_with(LayerSettings::default);
+    let entry = recipe.layers.entry(node.to_string()).or_default();
     entry.scheme = Some(Scheme::Fp32);
 }
 
