@@ -8,6 +8,7 @@ import { drawDigit } from '../ui/digit-view.js';
 import { renderProbabilities } from '../ui/prob-bars.js';
 import { DEMO, argmax, fetchBytes } from './demo.js';
 import { styles } from './styles.js';
+import { ComparePanel } from './compare-panel.js';
 
 class SquishPlayground extends HTMLElement {
   #bridge = new EngineBridge();
@@ -15,6 +16,9 @@ class SquishPlayground extends HTMLElement {
   #samples = null; // { data: Float32Array, count, labels: BigInt64Array }
   #index = 0;
   #demoLoaded = false;
+  /** The model being compressed: { bytes, name, demo: { samples, labels } | null }. */
+  #model = null;
+  #compare = new ComparePanel(() => this.#model);
 
   connectedCallback() {
     if (this.shadowRoot) return;
@@ -47,6 +51,7 @@ class SquishPlayground extends HTMLElement {
             h('label', { class: 'button' }, 'Open model…', ui.fileInput))),
         ui.summary),
       ui.demo,
+      this.#compare.element,
     );
     this.#start();
   }
@@ -68,6 +73,9 @@ class SquishPlayground extends HTMLElement {
     try {
       const [model, samples, labels] = await Promise.all(
         [DEMO.modelUrl, DEMO.samplesUrl, DEMO.labelsUrl].map(fetchBytes));
+      // Copies for compression: the originals move to the worker below.
+      this.#model = { bytes: model.slice(0), name: DEMO.name, demo: { samples: samples.slice(0), labels: labels.slice(0) } };
+      this.#compare.modelChanged();
       const info = await this.#bridge.call('info');
       this.#ui.build.textContent = `wasm ${info.kernels}`;
       const summary = await this.#bridge.call('load', { key: 'demo', bytes: model }, { transfer: [model] });
@@ -119,7 +127,10 @@ class SquishPlayground extends HTMLElement {
     if (!file) return;
     try {
       const bytes = await file.arrayBuffer();
+      const kept = bytes.slice(0);
       const summary = await this.#bridge.call('inspect', { bytes }, { transfer: [bytes] });
+      this.#model = { bytes: kept, name: file.name, demo: null };
+      this.#compare.modelChanged();
       this.#ui.modelTitle.textContent = `Model: ${file.name}`;
       renderSummary(this.#ui.summary, summary, file.name);
       this.#ui.demo.hidden = true;

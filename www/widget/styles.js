@@ -31,6 +31,30 @@ canvas { width: 160px; height: 160px; image-rendering: pixelated; border: 1px so
 .bar .value { text-align: right; font-variant-numeric: tabular-nums; }
 .error { background: #fdecea; border: 1px solid #f3b8b3; color: #8a1c14; border-radius: 8px; padding: 10px 14px; margin-bottom: 16px; white-space: pre-wrap; }
 .status { color: #5b6475; font-size: 12px; }
+button.primary { background: #3346a8; border-color: #3346a8; color: #fff; }
+button.primary:hover { background: #26388f; }
+.two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; align-items: start; }
+.row { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
+.field { display: inline-flex; gap: 6px; align-items: center; font-size: 12px; color: #5b6475; margin-right: 8px; }
+.field input[type=number] { width: 72px; }
+textarea { width: 100%; font: 12px ui-monospace, monospace; border: 1px solid #c5cbd6; border-radius: 6px; padding: 6px; }
+select, input[type=number], input[type=text] { font: inherit; border: 1px solid #c5cbd6; border-radius: 6px; padding: 2px 6px; background: #fff; }
+progress { width: 180px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 10px; margin: 12px 0; }
+.tile { border: 1px solid #dde1e8; border-radius: 8px; padding: 8px 12px; }
+.tile-label { font-size: 12px; color: #5b6475; }
+.tile-value { font-size: 18px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.output, .layers { margin: 14px 0; }
+.output h4, .layers h4, [data-testid=sensitivity-result] h4 { margin: 8px 0 4px; }
+table { border-collapse: collapse; font-size: 12px; margin: 6px 0; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid #eef0f4; padding: 3px 8px; text-align: left; }
+th { color: #5b6475; font-weight: 600; }
+.calibration { display: flex; gap: 8px; flex-wrap: wrap; }
+figure { margin: 0; }
+figcaption { font-size: 11px; color: #5b6475; }
+.chart { width: 100%; max-width: 720px; height: auto; display: block; }
+.chart.small { width: 220px; }
+details { margin: 6px 0; }
 [hidden] { display: none !important; }
-@media (max-width: 720px) { .demo, .io { grid-template-columns: 1fr; } }
+@media (max-width: 720px) { .demo, .io, .two { grid-template-columns: 1fr; } }
 `;

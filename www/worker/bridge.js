@@ -14,6 +14,10 @@ export class EngineBridge {
     w.onmessage = ({ data }) => {
       const p = this.#pending.get(data.id);
       if (!p) return;
+      if (data.progress) {
+        p.onProgress?.(data.progress);
+        return;
+      }
       this.#pending.delete(data.id);
       if (data.ok) p.resolve(data.result);
       else p.reject(new Error(data.error));
@@ -33,13 +37,16 @@ export class EngineBridge {
     this.#worker = null;
   }
 
-  /** Calls `method` in the worker. `transfer` lists buffers to move, not copy. */
-  call(method, args = {}, { signal, transfer = [] } = {}) {
+  /**
+   * Calls `method` in the worker. `transfer` lists buffers to move, not copy;
+   * `onProgress({ stage, done, total })` hears long calls advance.
+   */
+  call(method, args = {}, { signal, transfer = [], onProgress } = {}) {
     if (signal?.aborted) return Promise.reject(new DOMException('cancelled', 'AbortError'));
     if (!this.#worker) this.#spawn();
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, onProgress });
       signal?.addEventListener('abort', () => {
         if (this.#pending.has(id)) this.#fail(new DOMException('cancelled', 'AbortError'));
       }, { once: true });

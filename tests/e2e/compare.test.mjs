@@ -1,0 +1,150 @@
+// "Compress & compare" in the built page: the destructive recipe on the
+// digits demo is diagnosed, sensitivity suggests layers, one click keeps
+// them in fp32 and agreement rises; cancel keeps the results; bad inputs
+// are named; image and audio inputs reach one-input models.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser, repoRoot, startServer } from './helpers.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const pctOf = async (locator) => Number((await locator.textContent()).match(/([\d.]+)%/)[1]);
+
+async function openDemo() {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(server.url);
+  await page.getByTestId('predicted-class').waitFor({ state: 'visible', timeout: 5000 });
+  return { page, errors };
+}
+
+async function compareAndWait(page) {
+  await page.getByTestId('compare').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
+}
+
+test('destructive recipe: diagnosis, sensitivity, one click to keep layers in fp32, agreement rises', async () => {
+  const { page, errors } = await openDemo();
+  await page.getByTestId('recipe-preset').selectOption('int4 per tensor, every layer (destructive)');
+  await page.getByTestId('compare').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
+  const agreement = page.getByTestId('tile-agreement');
+  const before = await pctOf(agreement);
+  assert.ok(before < 99, `agreement ${before}%`);
+  assert.match(await page.getByTestId('tile-accuracy').textContent(), /97\.78% → /);
+  assert.match(await page.getByTestId('tile-size').textContent(), /KiB → .*KiB/);
+  assert.match(await page.getByTestId('tile-latency').textContent(), /median of 20 runs/);
+  // The first place where error enters is the first MatMul (its weights lost most).
+  const firstEntry = page.getByTestId('entry-points').locator('tbody tr').first();
+  assert.match(await firstEntry.textContent(), /^MatMulMatMul/);
+  assert.ok(await page.getByTestId('difficulty').isVisible());
+  assert.ok(await page.getByTestId('reliability').isVisible());
+
+  await page.getByTestId('run-sensitivity').click();
+  const keep = page.getByTestId('keep-fp32');
+  await keep.waitFor({ timeout: 30_000 });
+  // Ranked by the error restoring the layer removes; the last MatMul is suggested.
+  assert.match(await page.getByTestId('sensitivity').locator('tbody tr').first().textContent(), /^MatMul2MatMul.*✓$/);
+  assert.match(await keep.textContent(), /Keep these 1 layer/);
+  await keep.click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
+  await page.waitForFunction((b) => {
+    const t = document.querySelector('squish-playground').shadowRoot.querySelector('[data-testid=tile-agreement]');
+    return t && Number(t.textContent.match(/([\d.]+)%/)[1]) > b;
+  }, before, { timeout: 10_000 });
+  assert.match(await page.getByTestId('recipe').inputValue(), /"MatMul2"/);
+
+  mkdirSync(join(repoRoot, 'target/e2e'), { recursive: true });
+  await page.getByTestId('compare-card').screenshot({ path: join(repoRoot, 'target/e2e/compare.png') });
+  // The compressed model downloads as an ONNX file.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-model').click()]);
+  assert.equal(download.suggestedFilename(), 'digits_mlp.squished.onnx');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('cancel stops the worker and keeps the previous results; bad inputs are named', async () => {
+  const { page } = await openDemo();
+  await compareAndWait(page);
+  const agreement = await page.getByTestId('tile-agreement').textContent();
+  // A long warm-up keeps the worker busy long enough to cancel it.
+  await page.getByLabel('warm-up runs').fill('2000000');
+  await page.getByTestId('compare').click();
+  await page.getByTestId('compare-status').filter({ hasText: /timing/ }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('cancel').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Cancelled/ }).waitFor({ timeout: 5000 });
+  assert.equal(await page.getByTestId('tile-agreement').textContent(), agreement);
+  // A fresh worker serves the next comparison.
+  await page.getByLabel('warm-up runs').fill('3');
+  await compareAndWait(page);
+
+  // A CSV with the wrong width: the error names the input, results stay.
+  await page.getByTestId('input-source').selectOption('file');
+  await page.getByTestId('input-file').setInputFiles({ name: 'x.csv', mimeType: 'text/csv', buffer: Buffer.from('1,2,3\n4,5,6\n') });
+  await page.getByTestId('compare').click();
+  const error = page.getByTestId('compare-error');
+  await error.waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match(await error.textContent(), /input 'X': dimension 1 must be 64/);
+  assert.equal(await page.getByTestId('tile-agreement').textContent(), agreement);
+  // Bad recipe JSON is named too.
+  await page.getByTestId('recipe').fill('{"scheme": ');
+  await page.getByTestId('compare').click();
+  assert.match(await error.textContent(), /recipe: invalid JSON/);
+  await page.close();
+});
+
+/** A mono 16-bit PCM WAV of a sine wave. */
+function wav(seconds, rate, freq) {
+  const n = Math.round(seconds * rate);
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * n, 4); b.write('WAVE', 8); b.write('fmt ', 12);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(2 * rate, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write('data', 36); b.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(12000 * Math.sin((2 * Math.PI * freq * i) / rate)), 44 + 2 * i);
+  return b;
+}
+
+test('images and audio become inputs of one-input models', async () => {
+  const { page, errors } = await openDemo();
+  // Images: two screenshots of the page, resized to the 48×48 face-landmark CNN.
+  const shots = [await page.screenshot(), await page.screenshot({ clip: { x: 0, y: 0, width: 300, height: 200 } })];
+  await page.getByTestId('open-model').setInputFiles(join(repoRoot, 'tests/fixtures/mtcnn_onet/model.onnx'));
+  await page.getByTestId('model-summary').filter({ hasText: 'model.onnx' }).waitFor({ timeout: 5000 });
+  assert.equal(await page.getByTestId('input-source').inputValue(), 'random', 'the demo source leaves with the demo model');
+  await page.getByTestId('input-source').selectOption('images');
+  await page.getByTestId('image-files').setInputFiles(shots.map((buffer, i) => ({ name: `shot${i}.png`, mimeType: 'image/png', buffer })));
+  await page.getByLabel('width').fill('48');
+  await page.getByLabel('height').fill('48');
+  await page.getByLabel('timed runs').fill('3');
+  await compareAndWait(page);
+  assert.match(await page.getByTestId('compare-status').textContent(), /Compared 2 input sets?/);
+  assert.match(await page.getByTestId('report').textContent(), /Output probs/);
+
+  // Audio: the mel-spectrogram front-end takes raw 16 kHz samples.
+  await page.getByTestId('open-model').setInputFiles(join(repoRoot, 'tests/fixtures/oww_melspectrogram/model.onnx'));
+  await page.getByTestId('model-summary').filter({ hasText: 'model.onnx' }).waitFor({ timeout: 5000 });
+  await page.getByTestId('input-source').selectOption('audio');
+  await page.locator('squish-playground').locator('input[accept=".wav,audio/wav"]').setInputFiles([
+    { name: 'a.wav', mimeType: 'audio/wav', buffer: wav(0.5, 8000, 440) },
+    { name: 'b.wav', mimeType: 'audio/wav', buffer: wav(0.5, 16000, 880) },
+  ]);
+  await compareAndWait(page);
+  assert.match(await page.getByTestId('compare-status').textContent(), /Compared 2 input sets?/);
+  assert.match(await page.getByTestId('report').textContent(), /Output output · regression/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,0 +1,282 @@
+// The "Compress & compare" card: a recipe, the user's inputs (files, images,
+// audio, text, or seeded random values), then compression, comparison,
+// per-layer diagnosis and sensitivity, all in a worker of its own (Cancel
+// terminates it; the digits demo keeps its worker). On any error the
+// previous results and the recipe stay on screen.
+import { EngineBridge } from '../worker/bridge.js';
+import { h } from '../ui/format.js';
+import { renderReport, renderSensitivity } from '../ui/compare-view.js';
+
+export const PRESETS = {
+  'int8 dynamic (onnxruntime format)': { scheme: 'int8_dynamic' },
+  'int8 static, calibrated on the inputs (QDQ)': { scheme: 'int8_static', calibration: { method: 'minmax' } },
+  'int8 weights only': { scheme: 'int8_weight' },
+  'int4 blocks of 32 (MatMulNBits)': { scheme: 'int4_block', block_size: 32 },
+  'float16 weights': { scheme: 'fp16' },
+  'int4 per tensor, every layer (destructive)': { scheme: 'int4_weight', per_channel: false },
+};
+
+const SOURCES = { demo: 'Demo test set (450 digits, with labels)', random: 'Random values (seeded)', file: 'A file: .npz, .npy, .pb, .json, .csv',
+  images: 'Images (PNG/JPEG)', audio: 'Audio (WAV)', text: 'Text + tokenizer.json' };
+
+const read = (file) => file.arrayBuffer();
+
+function field(label, control) {
+  return h('label', { class: 'field' }, h('span', {}, label), control);
+}
+
+export class ComparePanel {
+  #bridge = new EngineBridge();
+  #getModel;
+  #ui = {};
+  #abort = null;
+  #last = null; // { compressed: Uint8Array, report, markdown, feeds, labels, recipe }
+
+  /** `getModel()` → { bytes: ArrayBuffer, name, demo: { samples, labels } | null } */
+  constructor(getModel) {
+    this.#getModel = getModel;
+    const ui = this.#ui;
+    ui.preset = h('select', { 'data-testid': 'recipe-preset', onchange: () => { ui.recipe.value = JSON.stringify(PRESETS[ui.preset.value], null, 1); } },
+      Object.keys(PRESETS).map((k) => h('option', { value: k }, k)));
+    ui.recipe = h('textarea', { rows: 4, spellcheck: 'false', 'data-testid': 'recipe', 'aria-label': 'recipe JSON' }, JSON.stringify(Object.values(PRESETS)[0], null, 1));
+    ui.source = h('select', { 'data-testid': 'input-source', onchange: () => this.#showSource() }, Object.entries(SOURCES).map(([k, v]) => h('option', { value: k }, v)));
+    ui.count = h('input', { type: 'number', min: 1, value: 16, 'aria-label': 'input sets' });
+    ui.seed = h('input', { type: 'number', value: 0, 'aria-label': 'seed' });
+    ui.dims = h('input', { type: 'text', placeholder: 'batch=1,sequence=128', 'aria-label': 'dimensions' });
+    ui.file = h('input', { type: 'file', accept: '.npz,.npy,.pb,.json,.csv', 'data-testid': 'input-file' });
+    ui.images = h('input', { type: 'file', accept: 'image/png,image/jpeg', multiple: '', 'data-testid': 'image-files' });
+    ui.folder = h('input', { type: 'file', webkitdirectory: '', 'data-testid': 'image-folder' });
+    ui.imagePreset = h('select', {}, ['imagenet', 'unit', 'symmetric', 'raw'].map((p) => h('option', { value: p }, p)));
+    ui.width = h('input', { type: 'number', value: 224, min: 1, 'aria-label': 'width' });
+    ui.height = h('input', { type: 'number', value: 224, min: 1, 'aria-label': 'height' });
+    ui.layout = h('select', {}, h('option', { value: 'nchw' }, 'NCHW'), h('option', { value: 'nhwc' }, 'NHWC'));
+    ui.channels = h('select', {}, ['rgb', 'bgr', 'gray'].map((c) => h('option', { value: c }, c.toUpperCase())));
+    ui.audio = h('input', { type: 'file', accept: '.wav,audio/wav', multiple: '' });
+    ui.rate = h('input', { type: 'number', value: 16000, min: 1, 'aria-label': 'sample rate' });
+    ui.text = h('textarea', { rows: 3, placeholder: 'one input per line', 'data-testid': 'texts' });
+    ui.tokenizer = h('input', { type: 'file', accept: '.json' });
+    ui.labels = h('input', { type: 'file', accept: '.npy,.csv,.json', 'data-testid': 'labels-file' });
+    ui.runs = h('input', { type: 'number', value: 20, min: 0, 'aria-label': 'timed runs' });
+    ui.warmup = h('input', { type: 'number', value: 30, min: 0, 'aria-label': 'warm-up runs' });
+    ui.forms = {
+      demo: h('div', {}),
+      random: h('div', { class: 'row' }, field('input sets', ui.count), field('seed', ui.seed), field('symbolic dims', ui.dims)),
+      file: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Choose file…', ui.file)),
+      images: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Images…', ui.images), h('label', { class: 'button' }, 'Folder of class sub-folders…', ui.folder),
+        field('preset', ui.imagePreset), field('width', ui.width), field('height', ui.height), field('layout', ui.layout), field('channels', ui.channels)),
+      audio: h('div', { class: 'row' }, h('label', { class: 'button' }, 'WAV files…', ui.audio), field('model sample rate', ui.rate)),
+      text: h('div', { class: 'row' }, ui.text, h('label', { class: 'button' }, 'tokenizer.json…', ui.tokenizer)),
+    };
+    ui.go = h('button', { class: 'primary', 'data-testid': 'compare', onclick: () => this.#compare() }, 'Compress & compare');
+    ui.cancel = h('button', { 'data-testid': 'cancel', hidden: '', onclick: () => this.#abort?.abort() }, 'Cancel');
+    ui.progress = h('progress', { hidden: '', max: 1, value: 0 });
+    ui.status = h('span', { class: 'status', 'data-testid': 'compare-status', 'aria-live': 'polite' });
+    ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'compare-error', hidden: '' });
+    ui.results = h('div', { 'data-testid': 'report' });
+    ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to keep in fp32 (sensitivity)');
+    ui.sensitivity = h('div', { 'data-testid': 'sensitivity-result' });
+    ui.downloads = h('div', { class: 'row', hidden: '' },
+      h('button', { 'data-testid': 'download-model', onclick: () => this.#download('model') }, 'Download compressed model'),
+      h('button', { onclick: () => this.#download('json') }, 'Report (JSON)'),
+      h('button', { onclick: () => this.#download('md') }, 'Report (Markdown)'));
+    this.element = h('section', { class: 'card', 'data-testid': 'compare-card' },
+      h('h3', {}, 'Compress & compare'),
+      h('div', { class: 'two' },
+        h('div', {}, field('recipe', ui.preset), ui.recipe),
+        h('div', {}, field('inputs', ui.source), Object.values(ui.forms), h('div', { class: 'row' }, h('label', { class: 'button' }, 'Labels (optional)…', ui.labels), field('timed runs', ui.runs), field('warm-up', ui.warmup)))),
+      h('div', { class: 'row' }, ui.go, ui.cancel, ui.progress, ui.status),
+      ui.error, ui.results, ui.sensitivityButton, ui.sensitivity, ui.downloads);
+    this.#showSource();
+  }
+
+  /** The demo source only exists while the demo model is the one loaded. */
+  modelChanged() {
+    const demo = !!this.#getModel()?.demo;
+    this.#ui.source.querySelector('option[value=demo]').hidden = !demo;
+    if (!demo && this.#ui.source.value === 'demo') this.#ui.source.value = 'random';
+    this.#showSource();
+  }
+
+  #showSource() {
+    for (const [k, el] of Object.entries(this.#ui.forms)) el.hidden = k !== this.#ui.source.value;
+  }
+
+  #progress({ stage, done, total }) {
+    this.#ui.progress.max = Math.max(1, total);
+    this.#ui.progress.value = done;
+    this.#ui.status.textContent = `${stage}… ${total > 1 ? `${done}/${total}` : ''}`;
+  }
+
+  /** Runs `task(signal)` with the progress bar and Cancel shown; errors keep the screen. */
+  async #busy(label, task) {
+    const ui = this.#ui;
+    this.#abort = new AbortController();
+    ui.go.disabled = true;
+    ui.sensitivityButton.disabled = true;
+    ui.cancel.hidden = false;
+    ui.progress.hidden = false;
+    ui.status.textContent = `${label}…`;
+    ui.error.hidden = true;
+    try {
+      await task(this.#abort.signal);
+      return true;
+    } catch (e) {
+      if (e.name === 'AbortError') ui.status.textContent = 'Cancelled. The previous results are kept.';
+      else {
+        ui.error.textContent = e.message;
+        ui.error.hidden = false;
+        ui.status.textContent = '';
+      }
+      return false;
+    } finally {
+      ui.go.disabled = false;
+      ui.sensitivityButton.disabled = false;
+      ui.cancel.hidden = true;
+      ui.progress.hidden = true;
+      this.#abort = null;
+    }
+  }
+
+  #call(method, args, signal) {
+    return this.#bridge.call(method, args, { signal, onProgress: (p) => this.#progress(p) });
+  }
+
+  async #inputs(model, signal) {
+    const ui = this.#ui;
+    const m = model.bytes.slice(0);
+    const one = (input, what) => {
+      const f = input.files?.[0];
+      if (!f) throw new Error(`choose ${what} first`);
+      return f;
+    };
+    let feeds;
+    let labels = null;
+    switch (ui.source.value) {
+      case 'demo':
+        feeds = await this.#call('readInputFile', { model: m, name: 'X_test.npy', bytes: model.demo.samples.slice(0) }, signal);
+        labels = await this.#call('readLabels', { name: 'y_test.npy', bytes: model.demo.labels.slice(0) }, signal);
+        break;
+      case 'random': {
+        const dims = Object.fromEntries(ui.dims.value.split(',').filter((p) => p.trim()).map((p) => {
+          const [k, v] = p.split('=').map((s) => s.trim());
+          if (!k || !/^\d+$/.test(v ?? '')) throw new Error(`symbolic dims: write name=value pairs, e.g. batch=1 (got '${p}')`);
+          return [k, Number(v)];
+        }));
+        feeds = await this.#call('randomInputs', { model: m, spec: { count: Number(ui.count.value), seed: Number(ui.seed.value), dims } }, signal);
+        break;
+      }
+      case 'file': {
+        const f = one(ui.file, 'an input file');
+        feeds = await this.#call('readInputFile', { model: m, name: f.name, bytes: await read(f) }, signal);
+        break;
+      }
+      case 'images': {
+        const files = [...(ui.folder.files?.length ? ui.folder.files : ui.images.files ?? [])].filter((f) => /\.(png|jpe?g)$/i.test(f.name));
+        if (!files.length) throw new Error('choose PNG or JPEG images (or a folder of them) first');
+        const spec = { preset: ui.imagePreset.value, width: Number(ui.width.value), height: Number(ui.height.value), layout: ui.layout.value, channels: ui.channels.value };
+        const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await read(f) })));
+        feeds = await this.#call('imageInputs', { model: m, files: payload, spec }, signal);
+        labels = folderLabels(files);
+        break;
+      }
+      case 'audio': {
+        const files = [...(ui.audio.files ?? [])];
+        if (!files.length) throw new Error('choose WAV files first');
+        const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await read(f) })));
+        feeds = await this.#call('audioInputs', { model: m, files: payload, rate: Number(ui.rate.value) }, signal);
+        break;
+      }
+      case 'text': {
+        const texts = ui.text.value.split('\n').filter((l) => l.trim());
+        if (!texts.length) throw new Error('write at least one line of text');
+        const tok = await one(ui.tokenizer, 'a tokenizer.json').text();
+        feeds = await this.#call('textInputs', { model: m, tokenizer: tok, texts }, signal);
+        break;
+      }
+      default:
+        throw new Error(`unknown input source '${ui.source.value}'`);
+    }
+    const lf = ui.labels.files?.[0];
+    if (lf) labels = await this.#call('readLabels', { name: lf.name, bytes: await read(lf) }, signal);
+    return { feeds, labels };
+  }
+
+  async #compare() {
+    const model = this.#getModel();
+    if (!model) return;
+    let recipe;
+    try {
+      recipe = JSON.parse(this.#ui.recipe.value);
+    } catch (e) {
+      this.#ui.error.textContent = `recipe: invalid JSON: ${e.message}`;
+      this.#ui.error.hidden = false;
+      return;
+    }
+    const t0 = performance.now();
+    await this.#busy('Compressing', async (signal) => {
+      const { feeds, labels } = await this.#inputs(model, signal);
+      const calibration = feeds.slice(0, 16);
+      this.#ui.status.textContent = 'Compressing…';
+      const { model: compressed, record } = await this.#call('compress', { original: model.bytes.slice(0), recipe: JSON.stringify(recipe), calibration }, signal);
+      const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value) };
+      const { report, markdown } = await this.#call('compare', { original: model.bytes.slice(0), compressed: compressed.slice(0), feeds, labels, record, options }, signal);
+      this.#last = { compressed, report, markdown, feeds, labels, recipe, name: model.name };
+      renderReport(this.#ui.results, report);
+      this.#ui.sensitivity.replaceChildren();
+      this.#ui.sensitivityButton.hidden = false;
+      this.#ui.downloads.hidden = false;
+      this.#ui.status.textContent = `Compared ${report.samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+    });
+  }
+
+  async #sensitivity() {
+    const last = this.#last;
+    const model = this.#getModel();
+    if (!last || !model) return;
+    await this.#busy('Sensitivity', async (signal) => {
+      const recipe = JSON.stringify(last.recipe);
+      const layers = await this.#call('sensitivityStart', { original: model.bytes.slice(0), recipe, calibration: last.feeds.slice(0, 16), feeds: last.feeds }, signal);
+      for (const [i, node] of layers.entries()) {
+        this.#progress({ stage: `sensitivity: ${node}`, done: i, total: layers.length });
+        await this.#call('sensitivityMeasure', { node }, signal);
+      }
+      const { sensitivity, markdown } = await this.#call('sensitivityFinish', {}, signal);
+      last.report.sensitivity = sensitivity;
+      last.markdown += markdown;
+      renderSensitivity(this.#ui.sensitivity, sensitivity, (nodes) => this.#keep(nodes));
+      this.#ui.status.textContent = `Measured ${layers.length} layer(s).`;
+    });
+  }
+
+  /** One click: add the suggested layers to exclude.nodes, recompress, compare again. */
+  #keep(nodes) {
+    const recipe = JSON.parse(this.#ui.recipe.value);
+    recipe.exclude = { ...(recipe.exclude ?? {}), nodes: [...new Set([...(recipe.exclude?.nodes ?? []), ...nodes])] };
+    this.#ui.recipe.value = JSON.stringify(recipe, null, 1);
+    return this.#compare();
+  }
+
+  #download(kind) {
+    const last = this.#last;
+    if (!last) return;
+    const base = last.name.replace(/\.onnx$/i, '');
+    const [data, type, name] = {
+      model: [last.compressed, 'application/octet-stream', `${base}.squished.onnx`],
+      json: [JSON.stringify(last.report, null, 2), 'application/json', `${base}.compare.json`],
+      md: [last.markdown, 'text/markdown', `${base}.compare.md`],
+    }[kind];
+    const url = URL.createObjectURL(new Blob([data], { type }));
+    const a = h('a', { href: url, download: name });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+}
+
+/** Labels from image sub-folder names (classes in sorted folder order), or null. */
+function folderLabels(files) {
+  const folders = files.map((f) => (f.webkitRelativePath || '').split('/').slice(-2, -1)[0]);
+  if (folders.some((d) => !d) || new Set(folders).size < 2) return null;
+  const classes = [...new Set(folders)].sort();
+  const data = new BigInt64Array(folders.map((d) => BigInt(classes.indexOf(d))));
+  return { dtype: 'int64', dims: [data.length], data };
+}
