@@ -1,17 +1,25 @@
-"""Builds the BERT WordPiece tokenizer fixture and the reference ids.
+"""Builds the tokenizer fixtures and the reference ids.
 
-A real `tokenizer.json` (BertNormalizer, BertPreTokenizer, WordPiece,
-TemplateProcessing [CLS] … [SEP], truncation) is trained with Hugging Face
-`tokenizers` on a small corpus (no model hub is reachable here), then the
-same library encodes the test sentences: `expected.json` holds its ids.
+Real `tokenizer.json` files are trained with Hugging Face `tokenizers` on a
+small corpus (no model hub is reachable here), then the same library encodes
+the test sentences:
+- `tokenizer.json` / `expected.json`: BERT WordPiece (BertNormalizer,
+  BertPreTokenizer, WordPiece, TemplateProcessing [CLS] … [SEP], truncation);
+- `tokenizer_bpe.json` / `expected_bpe.json`: RoBERTa-style byte-level BPE
+  (ByteLevel without prefix space, RobertaProcessing <s> … </s>, truncation);
+- `tokenizer_bpe_prefix.json` / `expected_bpe_prefix.json`: byte-level BPE
+  with a prefix space, a Sequence normalizer (NFKC, Lowercase), no
+  post-processor.
+Needs `pip install tokenizers==0.23.3` (not part of the test requirements:
+the fixtures are committed).
 
     .cache/venv/bin/python scripts/make_tokenizer_fixture.py
 """
 import json
 from pathlib import Path
 
-from tokenizers import BertWordPieceTokenizer
-from tokenizers.processors import TemplateProcessing
+from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer, normalizers
+from tokenizers.processors import RobertaProcessing, TemplateProcessing
 
 OUT = Path(__file__).resolve().parent.parent / "tests/fixtures/text"
 MAX_LENGTH = 24
@@ -109,13 +117,30 @@ def main():
     )
     tok.enable_truncation(max_length=MAX_LENGTH)
     OUT.mkdir(parents=True, exist_ok=True)
-    tok.save(str(OUT / "tokenizer.json"))
+    write(tok, "tokenizer.json", "expected.json")
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = ByteLevelBPETokenizer(add_prefix_space=False)
+    bpe.train_from_iterator(CORPUS, vocab_size=700, min_frequency=1, special_tokens=specials)
+    bpe._tokenizer.post_processor = RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")))
+    bpe.enable_truncation(max_length=MAX_LENGTH)
+    write(bpe, "tokenizer_bpe.json", "expected_bpe.json")
+
+    prefixed = ByteLevelBPETokenizer(add_prefix_space=True)
+    prefixed._tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    prefixed.train_from_iterator(CORPUS, vocab_size=500, min_frequency=1, special_tokens=specials)
+    write(prefixed, "tokenizer_bpe_prefix.json", "expected_bpe_prefix.json")
+
+
+def write(tok, tokenizer_file, expected_file):
+    tok.save(str(OUT / tokenizer_file))
     expected = []
     for s in SENTENCES:
         e = tok.encode(s)
         expected.append({"text": s, "ids": e.ids, "type_ids": e.type_ids, "tokens": e.tokens})
-    (OUT / "expected.json").write_text(json.dumps({"max_length": MAX_LENGTH, "cases": expected}, ensure_ascii=False, indent=1) + "\n")
-    print(f"{len(expected)} sentences, vocab {tok.get_vocab_size()}")
+    max_length = tok.truncation["max_length"] if tok.truncation else None
+    (OUT / expected_file).write_text(json.dumps({"max_length": max_length, "cases": expected}, ensure_ascii=False, indent=1) + "\n")
+    print(f"{tokenizer_file}: {len(expected)} sentences, vocab {tok.get_vocab_size()}")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ pub fn read_input_file(model: &[u8], file_name: &str, bytes: &[u8]) -> Result<Ar
     feeds_to_js(&crate::compare::inputs::read_file(&model, file_name, bytes).map_err(js_err)?)
 }
 
-/// One input set per text through a `tokenizer.json` (BERT WordPiece).
+/// One input set per text through a `tokenizer.json` (WordPiece or byte-level BPE).
 #[wasm_bindgen(js_name = textInputs)]
 pub fn text_inputs(model: &[u8], tokenizer: &str, texts: Vec<String>, max_length: Option<usize>) -> Result<Array, JsError> {
     let model = onnx::load_model(model).map_err(js_err)?;

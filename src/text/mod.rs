@@ -1,8 +1,11 @@
-//! Text to token ids through a Hugging Face `tokenizer.json` with a BERT
-//! pipeline: added (special) tokens matched in the raw text, BertNormalizer,
-//! BertPreTokenizer, WordPiece, a TemplateProcessing/BertProcessing
-//! post-processor and right truncation. Written to give the same ids as the
-//! `tokenizers` library (checked against it on the fixture sentences).
+//! Text to token ids through a Hugging Face `tokenizer.json`: added
+//! (special) tokens matched in the raw text; BertNormalizer or Unicode
+//! normal forms / lowercase; BertPreTokenizer + WordPiece (BERT) or
+//! ByteLevel + BPE (GPT-2, RoBERTa); Template/Bert/Roberta post-processors;
+//! right truncation. Written to give the same ids as the `tokenizers`
+//! library (checked against it on the fixture sentences).
+
+mod bpe;
 
 use std::collections::HashMap;
 
@@ -12,12 +15,12 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Result, SquishError};
 
-fn err(detail: impl Into<String>) -> SquishError {
+pub(crate) fn err(detail: impl Into<String>) -> SquishError {
     SquishError::DataFile { format: "tokenizer.json", detail: detail.into() }
 }
 
 #[derive(Debug, Clone)]
-struct Normalizer {
+struct BertNormalizer {
     clean_text: bool,
     handle_chinese_chars: bool,
     strip_accents: bool,
@@ -25,12 +28,30 @@ struct Normalizer {
 }
 
 #[derive(Debug, Clone)]
+enum Normalize {
+    Bert(BertNormalizer),
+    Nfc,
+    Nfd,
+    Nfkc,
+    Nfkd,
+    Lowercase,
+}
+
+enum Model {
+    WordPiece { vocab: HashMap<String, u32>, unk: u32, prefix: String, max_chars_per_word: usize },
+    Bpe(bpe::Bpe),
+}
+
+enum PreTokenize {
+    None,
+    Bert,
+    ByteLevel { add_prefix_space: bool, use_regex: bool, chars: [char; 256] },
+}
+
 pub struct Tokenizer {
-    vocab: HashMap<String, u32>,
-    unk: u32,
-    prefix: String,
-    max_chars_per_word: usize,
-    normalizer: Option<Normalizer>,
+    model: Model,
+    normalizers: Vec<Normalize>,
+    pre_tokenizer: PreTokenize,
     /// Tokens matched whole in the raw text before anything else: (content, id).
     added: Vec<(String, u32)>,
     /// Ids before and after the sequence (e.g. [CLS] … [SEP]).
@@ -38,6 +59,16 @@ pub struct Tokenizer {
     suffix_ids: Vec<u32>,
     pub max_length: Option<usize>,
     pad_id: u32,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let model = match &self.model {
+            Model::WordPiece { vocab, .. } => format!("WordPiece, {} entries", vocab.len()),
+            Model::Bpe(_) => "byte-level BPE".to_string(),
+        };
+        write!(f, "Tokenizer({model}, {} added tokens)", self.added.len())
+    }
 }
 
 /// One encoded text.
@@ -56,11 +87,6 @@ impl Tokenizer {
     pub fn from_json(text: &str) -> Result<Tokenizer> {
         let j: Value = serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
         let model = j.get("model").ok_or_else(|| err("no 'model' section"))?;
-        match str_field(model, "type") {
-            Some("WordPiece") => {}
-            Some(other) => return Err(err(format!("model type '{other}' is not supported (WordPiece only; BPE and Unigram are not implemented yet)"))),
-            None => return Err(err("model has no 'type'")),
-        }
         let vocab: HashMap<String, u32> = model
             .get("vocab")
             .and_then(|v| v.as_object())
@@ -68,23 +94,41 @@ impl Tokenizer {
             .iter()
             .map(|(k, v)| v.as_u64().filter(|&i| i <= u32::MAX as u64).map(|i| (k.clone(), i as u32)).ok_or_else(|| err(format!("vocab entry '{k}' is not an id"))))
             .collect::<Result<_>>()?;
-        let unk_token = str_field(model, "unk_token").unwrap_or("[UNK]");
-        let unk = *vocab.get(unk_token).ok_or_else(|| err(format!("unk_token '{unk_token}' is not in the vocabulary")))?;
-        let normalizer = match j.get("normalizer") {
-            None | Some(Value::Null) => None,
-            Some(n) if str_field(n, "type") == Some("BertNormalizer") => {
-                let flag = |k: &str, d: bool| n.get(k).and_then(|v| v.as_bool()).unwrap_or(d);
-                let lowercase = flag("lowercase", true);
-                // strip_accents: null means "whatever lowercase says".
-                let strip_accents = n.get("strip_accents").and_then(|v| v.as_bool()).unwrap_or(lowercase);
-                Some(Normalizer { clean_text: flag("clean_text", true), handle_chinese_chars: flag("handle_chinese_chars", true), strip_accents, lowercase })
+        let pad_id = j.get("padding").and_then(|p| p.get("pad_id")).and_then(|v| v.as_u64()).map(|v| v as u32).or_else(|| vocab.get("[PAD]").or(vocab.get("<pad>")).copied()).unwrap_or(0);
+        let (prefix_ids, suffix_ids) = post_processor(j.get("post_processor"), &vocab)?;
+        let model = match str_field(model, "type") {
+            Some("WordPiece") => {
+                let unk_token = str_field(model, "unk_token").unwrap_or("[UNK]");
+                let unk = *vocab.get(unk_token).ok_or_else(|| err(format!("unk_token '{unk_token}' is not in the vocabulary")))?;
+                Model::WordPiece {
+                    unk,
+                    prefix: str_field(model, "continuing_subword_prefix").unwrap_or("##").to_string(),
+                    max_chars_per_word: model.get("max_input_chars_per_word").and_then(|v| v.as_u64()).unwrap_or(100) as usize,
+                    vocab,
+                }
             }
-            Some(n) => return Err(err(format!("normalizer '{}' is not supported (BertNormalizer only)", str_field(n, "type").unwrap_or("?")))),
+            Some("BPE") => Model::Bpe(bpe::Bpe::from_json(model, vocab)?),
+            Some(other) => return Err(err(format!("model type '{other}' is not supported (WordPiece and BPE are; Unigram is not implemented)"))),
+            None => return Err(err("model has no 'type'")),
         };
-        match j.get("pre_tokenizer") {
-            None | Some(Value::Null) => {}
-            Some(p) if str_field(p, "type") == Some("BertPreTokenizer") => {}
-            Some(p) => return Err(err(format!("pre_tokenizer '{}' is not supported (BertPreTokenizer only)", str_field(p, "type").unwrap_or("?")))),
+        let normalizers = match j.get("normalizer") {
+            None | Some(Value::Null) => vec![],
+            Some(n) => normalizer_steps(n)?,
+        };
+        let pre_tokenizer = match j.get("pre_tokenizer") {
+            None | Some(Value::Null) => PreTokenize::None,
+            Some(p) => match str_field(p, "type") {
+                Some("BertPreTokenizer") => PreTokenize::Bert,
+                Some("ByteLevel") => PreTokenize::ByteLevel {
+                    add_prefix_space: p.get("add_prefix_space").and_then(|v| v.as_bool()).unwrap_or(false),
+                    use_regex: p.get("use_regex").and_then(|v| v.as_bool()).unwrap_or(true),
+                    chars: bpe::byte_chars(),
+                },
+                other => return Err(err(format!("pre_tokenizer '{}' is not supported (BertPreTokenizer and ByteLevel are)", other.unwrap_or("?")))),
+            },
+        };
+        if matches!(model, Model::Bpe(_)) != matches!(pre_tokenizer, PreTokenize::ByteLevel { .. }) {
+            return Err(err("only WordPiece with BertPreTokenizer and BPE with ByteLevel are supported"));
         }
         let mut added: Vec<(String, u32)> = j
             .get("added_tokens")
@@ -93,21 +137,8 @@ impl Tokenizer {
             .unwrap_or_default();
         // Longest first, so "[CLS]x" never matches a shorter token first.
         added.sort_by_key(|(c, _)| std::cmp::Reverse(c.len()));
-        let (prefix_ids, suffix_ids) = post_processor(j.get("post_processor"), &vocab)?;
         let max_length = j.get("truncation").and_then(|t| t.get("max_length")).and_then(|v| v.as_u64()).map(|v| v as usize);
-        let pad_id = j.get("padding").and_then(|p| p.get("pad_id")).and_then(|v| v.as_u64()).map(|v| v as u32).or_else(|| vocab.get("[PAD]").copied()).unwrap_or(0);
-        Ok(Tokenizer {
-            vocab,
-            unk,
-            prefix: str_field(model, "continuing_subword_prefix").unwrap_or("##").to_string(),
-            max_chars_per_word: model.get("max_input_chars_per_word").and_then(|v| v.as_u64()).unwrap_or(100) as usize,
-            normalizer,
-            added,
-            prefix_ids,
-            suffix_ids,
-            max_length,
-            pad_id,
-        })
+        Ok(Tokenizer { model, normalizers, pre_tokenizer, added, prefix_ids, suffix_ids, max_length, pad_id })
     }
 
     /// Ids for one text: special tokens, truncation to `max_length` (the
@@ -118,12 +149,18 @@ impl Tokenizer {
             match special {
                 Some(id) => ids.push(id),
                 None => {
-                    let normalized = match &self.normalizer {
-                        Some(n) => normalize(piece, n),
-                        None => piece.to_string(),
-                    };
-                    for word in pre_tokenize(&normalized) {
-                        self.wordpiece(word, &mut ids);
+                    let normalized = self.normalizers.iter().fold(piece.to_string(), |t, n| normalize(t, n));
+                    match (&self.pre_tokenizer, &self.model) {
+                        (PreTokenize::ByteLevel { add_prefix_space, use_regex, chars }, Model::Bpe(bpe)) => {
+                            let text = if *add_prefix_space && !normalized.starts_with(' ') { format!(" {normalized}") } else { normalized };
+                            let words = if *use_regex { bpe::gpt2_split(&text) } else { vec![text.as_str()] };
+                            for w in words {
+                                let mapped: String = w.bytes().map(|b| chars[b as usize]).collect();
+                                bpe.tokenize(&mapped, &mut ids);
+                            }
+                        }
+                        (PreTokenize::Bert, _) => pre_tokenize(&normalized).into_iter().for_each(|w| self.wordpiece(w, &mut ids)),
+                        _ => normalized.split(char::is_whitespace).filter(|w| !w.is_empty()).for_each(|w| self.wordpiece(w, &mut ids)),
                     }
                 }
             }
@@ -168,8 +205,10 @@ impl Tokenizer {
 
     /// Greedy longest-match-first; a word with no full cover is one [UNK].
     fn wordpiece(&self, word: &str, ids: &mut Vec<u32>) {
-        if word.chars().count() > self.max_chars_per_word {
-            ids.push(self.unk);
+        let Model::WordPiece { vocab, unk, prefix, max_chars_per_word } = &self.model else { return };
+        let unk = *unk;
+        if word.chars().count() > *max_chars_per_word {
+            ids.push(unk);
             return;
         }
         let mut pieces = Vec::new();
@@ -179,8 +218,8 @@ impl Tokenizer {
             let mut found = None;
             while start < end {
                 let sub = &word[start..end];
-                let key = if start > 0 { format!("{}{sub}", self.prefix) } else { sub.to_string() };
-                if let Some(&id) = self.vocab.get(&key) {
+                let key = if start > 0 { format!("{prefix}{sub}") } else { sub.to_string() };
+                if let Some(&id) = vocab.get(&key) {
                     found = Some(id);
                     break;
                 }
@@ -195,7 +234,7 @@ impl Tokenizer {
                     start = end;
                 }
                 None => {
-                    ids.push(self.unk);
+                    ids.push(unk);
                     return;
                 }
             }
@@ -230,6 +269,17 @@ fn post_processor(p: Option<&Value>, vocab: &HashMap<String, u32>) -> Result<(Ve
             }
             Ok((before, after))
         }
+        // ByteLevel only adjusts offsets; ids are unchanged.
+        Some("ByteLevel") => Ok((vec![], vec![])),
+        Some("Sequence") => {
+            let (mut before, mut after) = (vec![], vec![]);
+            for p in p.get("processors").and_then(|v| v.as_array()).ok_or_else(|| err("post_processor Sequence has no 'processors'"))? {
+                let (b, a) = post_processor(Some(p), vocab)?;
+                before.extend(b);
+                after.extend(a);
+            }
+            Ok((before, after))
+        }
         Some(other) => Err(err(format!("post_processor '{other}' is not supported"))),
         None => Err(err("post_processor has no type")),
     }
@@ -260,7 +310,40 @@ fn is_chinese_char(c: char) -> bool {
         | 0x2B740..=0x2B81F | 0x2B920..=0x2CEAF | 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
 }
 
-fn normalize(text: &str, n: &Normalizer) -> String {
+fn normalizer_steps(n: &Value) -> Result<Vec<Normalize>> {
+    let flag = |k: &str, d: bool| n.get(k).and_then(|v| v.as_bool()).unwrap_or(d);
+    Ok(match str_field(n, "type") {
+        Some("BertNormalizer") => {
+            let lowercase = flag("lowercase", true);
+            // strip_accents: null means "whatever lowercase says".
+            let strip_accents = n.get("strip_accents").and_then(|v| v.as_bool()).unwrap_or(lowercase);
+            vec![Normalize::Bert(BertNormalizer { clean_text: flag("clean_text", true), handle_chinese_chars: flag("handle_chinese_chars", true), strip_accents, lowercase })]
+        }
+        Some("NFC") => vec![Normalize::Nfc],
+        Some("NFD") => vec![Normalize::Nfd],
+        Some("NFKC") => vec![Normalize::Nfkc],
+        Some("NFKD") => vec![Normalize::Nfkd],
+        Some("Lowercase") => vec![Normalize::Lowercase],
+        Some("Sequence") => {
+            let steps = n.get("normalizers").and_then(|v| v.as_array()).ok_or_else(|| err("normalizer Sequence has no 'normalizers'"))?;
+            steps.iter().map(normalizer_steps).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect()
+        }
+        other => return Err(err(format!("normalizer '{}' is not supported (BertNormalizer, NFC/NFD/NFKC/NFKD, Lowercase, Sequence)", other.unwrap_or("?")))),
+    })
+}
+
+fn normalize(text: String, step: &Normalize) -> String {
+    match step {
+        Normalize::Bert(n) => bert_normalize(&text, n),
+        Normalize::Nfc => text.nfc().collect(),
+        Normalize::Nfd => text.nfd().collect(),
+        Normalize::Nfkc => text.nfkc().collect(),
+        Normalize::Nfkd => text.nfkd().collect(),
+        Normalize::Lowercase => text.to_lowercase(),
+    }
+}
+
+fn bert_normalize(text: &str, n: &BertNormalizer) -> String {
     let mut s = String::with_capacity(text.len());
     for c in text.chars() {
         if n.clean_text && (c == '\0' || c == '\u{fffd}' || is_control(c)) {
@@ -334,8 +417,10 @@ mod tests {
 
     #[test]
     fn unsupported_pipelines_are_named() {
-        let bpe = TINY.replace("\"type\": \"WordPiece\"", "\"type\": \"BPE\"");
-        assert!(Tokenizer::from_json(&bpe).unwrap_err().to_string().contains("model type 'BPE' is not supported"));
+        let unigram = TINY.replace("\"type\": \"WordPiece\"", "\"type\": \"Unigram\"");
+        assert!(Tokenizer::from_json(&unigram).unwrap_err().to_string().contains("model type 'Unigram' is not supported"));
+        let mixed = TINY.replace("\"type\": \"BertPreTokenizer\"", "\"type\": \"ByteLevel\"");
+        assert!(Tokenizer::from_json(&mixed).unwrap_err().to_string().contains("only WordPiece with BertPreTokenizer"));
         assert!(Tokenizer::from_json("{").unwrap_err().to_string().contains("tokenizer.json file: invalid JSON"));
         let no_unk = TINY.replace("\"[UNK]\": 1,", "");
         assert!(Tokenizer::from_json(&no_unk).unwrap_err().to_string().contains("unk_token '[UNK]'"));
