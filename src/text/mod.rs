@@ -45,7 +45,7 @@ enum Model {
 enum PreTokenize {
     None,
     Bert,
-    ByteLevel { add_prefix_space: bool, use_regex: bool, chars: [char; 256] },
+    ByteLevel { add_prefix_space: bool, use_regex: bool, chars: Box<[char; 256]> },
 }
 
 pub struct Tokenizer {
@@ -122,7 +122,7 @@ impl Tokenizer {
                 Some("ByteLevel") => PreTokenize::ByteLevel {
                     add_prefix_space: p.get("add_prefix_space").and_then(|v| v.as_bool()).unwrap_or(false),
                     use_regex: p.get("use_regex").and_then(|v| v.as_bool()).unwrap_or(true),
-                    chars: bpe::byte_chars(),
+                    chars: Box::new(bpe::byte_chars()),
                 },
                 other => return Err(err(format!("pre_tokenizer '{}' is not supported (BertPreTokenizer and ByteLevel are)", other.unwrap_or("?")))),
             },
@@ -149,7 +149,7 @@ impl Tokenizer {
             match special {
                 Some(id) => ids.push(id),
                 None => {
-                    let normalized = self.normalizers.iter().fold(piece.to_string(), |t, n| normalize(t, n));
+                    let normalized = self.normalizers.iter().fold(piece.to_string(), normalize);
                     match (&self.pre_tokenizer, &self.model) {
                         (PreTokenize::ByteLevel { add_prefix_space, use_regex, chars }, Model::Bpe(bpe)) => {
                             let text = if *add_prefix_space && !normalized.starts_with(' ') { format!(" {normalized}") } else { normalized };
