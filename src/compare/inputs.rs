@@ -35,7 +35,7 @@ pub struct RandomSpec {
     pub dims: BTreeMap<String, usize>,
     pub default_dim: usize,
     /// `[low, high)` per input name. Floats default to a standard normal,
-    /// integers to [0, 10), booleans to a fair coin.
+    /// integers to [0, 10) (masks and type ids to {0, 1}), booleans to a fair coin.
     pub ranges: BTreeMap<String, (f64, f64)>,
 }
 
@@ -63,6 +63,17 @@ pub fn concrete_shape(vi: &ValueInfo, spec: &RandomSpec) -> Result<Vec<usize>> {
         return Err(SquishError::input(&vi.name, format!("shape {shape:?} has {n} elements, more than the {MAX_RANDOM_ELEMENTS} allowed for random inputs")));
     }
     Ok(shape)
+}
+
+/// Integers default to [0, 10), masks and segment/type ids to {0, 1}
+/// (an out-of-range token type fails the embedding lookup).
+fn default_int_range(name: &str) -> (f64, f64) {
+    let n = name.to_ascii_lowercase();
+    if ["mask", "type", "segment"].iter().any(|k| n.contains(k)) {
+        (0.0, 2.0)
+    } else {
+        (0.0, 10.0)
+    }
 }
 
 /// `spec.count` seeded input sets: the same seed gives the same values on
@@ -97,7 +108,7 @@ pub fn random_feeds(model: &Model, spec: &RandomSpec) -> Result<Vec<Feed>> {
             } else if dtype == DType::Bool {
                 Tensor::from_vec(&shape, (0..n).map(|_| rng.random_bool(0.5)).collect())?
             } else {
-                let (lo, hi) = range.unwrap_or((0.0, 10.0));
+                let (lo, hi) = range.unwrap_or_else(|| default_int_range(&vi.name));
                 let (lo, hi) = (lo.ceil() as i64, hi.ceil() as i64);
                 if lo >= hi {
                     return Err(SquishError::input(&vi.name, "the range holds no integer"));
@@ -548,6 +559,14 @@ mod tests {
         assert!(json_tensor(&v, "x").unwrap_err().to_string().contains("ragged"));
         let v: serde_json::Value = serde_json::from_str("[[1, \"a\"]]").unwrap();
         assert!(json_tensor(&v, "x").is_err());
+    }
+
+    #[test]
+    fn integer_defaults_keep_masks_and_type_ids_valid() {
+        assert_eq!(default_int_range("token_type_ids"), (0.0, 2.0));
+        assert_eq!(default_int_range("attention_mask"), (0.0, 2.0));
+        assert_eq!(default_int_range("segment_ids"), (0.0, 2.0));
+        assert_eq!(default_int_range("input_ids"), (0.0, 10.0));
     }
 
     #[test]

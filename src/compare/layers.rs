@@ -120,9 +120,12 @@ impl Alignment {
         let produced: HashMap<&str, usize> =
             compressed.graph.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i))).collect();
         let (mut tensors, mut unaligned) = (Vec::new(), Vec::new());
+        // Values computed from weights alone (Constant, Identity of a weight,
+        // shape arithmetic) are weights too: the compression record covers them.
+        let mut constant: HashSet<&str> = original.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
         for (i, n) in original.graph.nodes.iter().enumerate() {
-            // Constants are weights, compared by the compression record.
-            if n.op_type == "Constant" {
+            if n.inputs.iter().filter(|x| !x.is_empty()).all(|x| constant.contains(x.as_str())) && n.attributes.iter().all(|a| !matches!(a.value, crate::graph::AttrValue::Graph(_) | crate::graph::AttrValue::Graphs(_))) {
+                constant.extend(n.outputs.iter().map(|o| o.as_str()));
                 continue;
             }
             for o in n.outputs.iter().filter(|o| !o.is_empty()) {

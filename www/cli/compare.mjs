@@ -3,6 +3,7 @@
 // exclusion list can be pasted into the recipe.
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readCalibration } from './compress.mjs';
+import { parseDims, parseRanges } from '../ui/random-spec.js';
 
 function readFile(path, what) {
   try {
@@ -30,16 +31,6 @@ function readInputSets(engine, originalBytes, path, inputs) {
   }
 }
 
-function parseDims(text) {
-  const dims = {};
-  for (const part of text.split(',').filter(Boolean)) {
-    const [k, v] = part.split('=');
-    if (!k || !/^\d+$/.test(v ?? '')) throw new Error(`--dims takes name=value pairs, e.g. batch=1,sequence=128 (got '${part}')`);
-    dims[k] = Number(v);
-  }
-  return dims;
-}
-
 export function compareModels(engine, paths, opts) {
   const original = readFile(paths[0], 'model');
   const compressed = readFile(paths[1], 'model');
@@ -55,7 +46,7 @@ export function compareModels(engine, paths, opts) {
   } else if (opts.inputs) {
     feeds = readInputSets(engine, original, opts.inputs, inputs);
   } else {
-    const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: opts.dims ? parseDims(opts.dims) : {} };
+    const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: parseDims(opts.dims ?? '', '--dims'), ranges: parseRanges(opts.ranges ?? '', '--ranges') };
     if (!Number.isInteger(spec.count) || spec.count < 1) throw new Error(`--random takes a positive count, got '${opts.random}'`);
     feeds = engine.randomInputs(original, JSON.stringify(spec));
   }

@@ -21,7 +21,7 @@ commands:
                                 prints each tensor's scheme, size and error.
                                 DIR: input_J files, or sub-folders of them
   compare ORIG.onnx COMPRESSED.onnx [--inputs DIR|FILE | --random N [--seed S]
-          [--dims name=V,...] | --text LINES.txt --tokenizer tokenizer.json
+          [--dims name=V,...] [--ranges name=LO:HI,...] | --text LINES.txt --tokenizer tokenizer.json
           [--max-length L]] [--labels y.npy] [--report report.json]
           [--markdown report.md] [--runs N] [--options O.json]
           [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]]
@@ -111,7 +111,7 @@ async function compress(args) {
 }
 
 async function compare(args) {
-  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe'];
+  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe'];
   const { opts, rest } = parseOptions(args, names);
   if (rest.length !== 2) throw new UsageError('compare takes ORIGINAL.onnx COMPRESSED.onnx and options');
   if ([opts.inputs, opts.random, opts.text].filter(Boolean).length > 1) throw new UsageError('give one of --inputs, --random and --text');

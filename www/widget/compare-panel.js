@@ -6,6 +6,7 @@
 import { EngineBridge } from '../worker/bridge.js';
 import { h } from '../ui/format.js';
 import { renderReport, renderSensitivity } from '../ui/compare-view.js';
+import { parseDims, parseRanges } from '../ui/random-spec.js';
 
 export const PRESETS = {
   'int8 dynamic (onnxruntime format)': { scheme: 'int8_dynamic' },
@@ -43,6 +44,7 @@ export class ComparePanel {
     ui.count = h('input', { type: 'number', min: 1, value: 16, 'aria-label': 'input sets' });
     ui.seed = h('input', { type: 'number', value: 0, 'aria-label': 'seed' });
     ui.dims = h('input', { type: 'text', placeholder: 'batch=1,sequence=128', 'aria-label': 'dimensions' });
+    ui.ranges = h('input', { type: 'text', placeholder: 'input_ids=0:30522', 'aria-label': 'value ranges' });
     ui.file = h('input', { type: 'file', accept: '.npz,.npy,.pb,.json,.csv', 'data-testid': 'input-file' });
     ui.images = h('input', { type: 'file', accept: 'image/png,image/jpeg', multiple: '', 'data-testid': 'image-files' });
     ui.folder = h('input', { type: 'file', webkitdirectory: '', 'data-testid': 'image-folder' });
@@ -60,7 +62,7 @@ export class ComparePanel {
     ui.warmup = h('input', { type: 'number', value: 30, min: 0, 'aria-label': 'warm-up runs' });
     ui.forms = {
       demo: h('div', {}),
-      random: h('div', { class: 'row' }, field('input sets', ui.count), field('seed', ui.seed), field('symbolic dims', ui.dims)),
+      random: h('div', { class: 'row' }, field('input sets', ui.count), field('seed', ui.seed), field('symbolic dims', ui.dims), field('value ranges', ui.ranges)),
       file: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Choose file…', ui.file)),
       images: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Images…', ui.images), h('label', { class: 'button' }, 'Folder of class sub-folders…', ui.folder),
         field('preset', ui.imagePreset), field('width', ui.width), field('height', ui.height), field('layout', ui.layout), field('channels', ui.channels)),
@@ -157,12 +159,8 @@ export class ComparePanel {
         labels = await this.#call('readLabels', { name: 'y_test.npy', bytes: model.demo.labels.slice(0) }, signal);
         break;
       case 'random': {
-        const dims = Object.fromEntries(ui.dims.value.split(',').filter((p) => p.trim()).map((p) => {
-          const [k, v] = p.split('=').map((s) => s.trim());
-          if (!k || !/^\d+$/.test(v ?? '')) throw new Error(`symbolic dims: write name=value pairs, e.g. batch=1 (got '${p}')`);
-          return [k, Number(v)];
-        }));
-        feeds = await this.#call('randomInputs', { model: m, spec: { count: Number(ui.count.value), seed: Number(ui.seed.value), dims } }, signal);
+        const spec = { count: Number(ui.count.value), seed: Number(ui.seed.value), dims: parseDims(ui.dims.value, 'symbolic dims'), ranges: parseRanges(ui.ranges.value, 'value ranges') };
+        feeds = await this.#call('randomInputs', { model: m, spec }, signal);
         break;
       }
       case 'file': {
