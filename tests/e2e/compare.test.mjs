@@ -4,7 +4,8 @@
 // are named; image and audio inputs reach one-input models.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, repoRoot, startServer } from './helpers.mjs';
 
@@ -133,6 +134,17 @@ test('images and audio become inputs of one-input models', async () => {
   await compareAndWait(page);
   assert.match(await page.getByTestId('compare-status').textContent(), /Compared 2 input sets?/);
   assert.match(await page.getByTestId('report').textContent(), /Output probs/);
+
+  // A folder of class sub-folders: the folder names become labels (sorted: cat 0, dog 1).
+  const root = mkdtempSync(join(tmpdir(), 'squish-images-'));
+  for (const [cls, i] of [['cat', 0], ['cat', 1], ['dog', 0]]) {
+    mkdirSync(join(root, cls), { recursive: true });
+    writeFileSync(join(root, cls, `${i}.png`), shots[(i + cls.length) % 2]);
+  }
+  await page.getByTestId('image-folder').setInputFiles(root);
+  await compareAndWait(page);
+  assert.match(await page.getByTestId('compare-status').textContent(), /Compared 3 input set\(s\)/);
+  assert.match(await page.getByTestId('tile-accuracy').textContent(), /against your labels/);
 
   // Audio: the mel-spectrogram front-end takes raw 16 kHz samples.
   await page.getByTestId('open-model').setInputFiles(join(repoRoot, 'tests/fixtures/oww_melspectrogram/model.onnx'));
