@@ -178,3 +178,69 @@ fn npz_inputs_bind_by_name_and_bad_inputs_are_named() {
     let err = compare(&session(&m), &session(&m), &[], None, None, &opts, &mut quiet()).unwrap_err();
     assert!(err.to_string().contains("no inputs"), "{err}");
 }
+
+/// A text model stand-in: int64 `input_ids` and `attention_mask` of shape
+/// [1, seq] (seq symbolic), output `ids * mask` as float.
+fn text_model() -> Model {
+    use prost::Message;
+    use squish::onnx::proto::{self, tensor_shape_proto::{DimValue, Dimension}, type_proto, GraphProto, ModelProto, OperatorSetIdProto};
+    let vi = |name: &str, elem_type: i32| proto::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(proto::TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type,
+                shape: Some(proto::TensorShapeProto {
+                    dim: vec![
+                        Dimension { value: Some(DimValue::DimValue(1)), denotation: String::new() },
+                        Dimension { value: Some(DimValue::DimParam("seq".into())), denotation: String::new() },
+                    ],
+                }),
+            })),
+            denotation: String::new(),
+        }),
+        ..Default::default()
+    };
+    let to_float = vec![proto::AttributeProto { name: "to".into(), r#type: proto::attribute_type::INT, i: proto::data_type::FLOAT as i64, ..Default::default() }];
+    let bytes = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            name: "text".into(),
+            node: vec![
+                common::node_with("Mul", "masked", &["input_ids", "attention_mask"], &["m"], vec![]),
+                common::node_with("Cast", "to_float", &["m"], &["hidden"], to_float),
+            ],
+            input: vec![vi("input_ids", proto::data_type::INT64), vi("attention_mask", proto::data_type::INT64)],
+            output: vec![vi("hidden", proto::data_type::FLOAT)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    load_model(&bytes).unwrap()
+}
+
+#[test]
+fn texts_of_different_lengths_pad_to_the_longest_and_compare() {
+    use squish::compare::inputs::text_feeds;
+    use squish::text::Tokenizer;
+    let m = text_model();
+    let tok = Tokenizer::from_json(std::str::from_utf8(&read("text/tokenizer.json")).unwrap()).unwrap();
+    let texts: Vec<String> = ["Hello, world!", "The quick brown fox jumps over the lazy dog.", "café"].iter().map(|s| s.to_string()).collect();
+    let feeds = text_feeds(&m, &tok, &texts, None).unwrap();
+    let longest = tok.encode(&texts[1], None).ids.len();
+    for (feed, text) in feeds.iter().zip(&texts) {
+        let ids = feed.iter().find(|(n, _)| n == "input_ids").unwrap().1.to_i64_vec().unwrap();
+        let mask = feed.iter().find(|(n, _)| n == "attention_mask").unwrap().1.to_i64_vec().unwrap();
+        assert_eq!(ids.len(), longest);
+        let own = tok.encode(text, None).ids.len();
+        assert_eq!(mask.iter().sum::<i64>() as usize, own, "{text}: mask covers its own tokens");
+        assert!(ids[own..].iter().all(|&i| i == tok.pad_id() as i64));
+    }
+    let opts = Options { latency_runs: 0, ..Options::default() };
+    let r = compare(&session(&m), &session(&m), &feeds, None, None, &opts, &mut quiet()).unwrap();
+    assert_eq!(r.outputs[0].examples, 3);
+    // Inputs the tokenizer cannot fill are named.
+    let err = text_feeds(&digits(), &tok, &texts, None).unwrap_err();
+    assert!(err.to_string().contains("input 'X': not a text input"), "{err}");
+}

@@ -474,9 +474,9 @@ pub fn read_file(model: &Model, file_name: &str, bytes: &[u8]) -> Result<Vec<Fee
 
 /// One input set per text: `input_ids`, `attention_mask` and
 /// `token_type_ids` (whichever the model takes, matched by name) as `[1, L]`.
-/// L is the model's fixed sequence length when it declares one (padding
-/// with the pad id), else the text's own length (after truncation to
-/// `max_length`, or the tokenizer's).
+/// L is the model's fixed sequence length when it declares one, else the
+/// longest text's length (after truncation to `max_length`, or the
+/// tokenizer's); shorter texts are padded with the pad id and a zero mask.
 pub fn text_feeds(model: &Model, tokenizer: &crate::text::Tokenizer, texts: &[String], max_length: Option<usize>) -> Result<Vec<Feed>> {
     let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
     let role = |name: &str| -> Option<usize> {
@@ -503,10 +503,12 @@ pub fn text_feeds(model: &Model, tokenizer: &crate::text::Tokenizer, texts: &[St
         },
         _ => None,
     });
+    let encodings: Vec<_> = texts.iter().map(|t| tokenizer.encode(t, fixed_len.or(max_length))).collect();
+    // Without a fixed length, every text pads to the longest: outputs then
+    // have one shape per example, which the comparison needs.
+    let len = fixed_len.unwrap_or_else(|| encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0));
     let mut feeds = Vec::with_capacity(texts.len());
-    for text in texts {
-        let e = tokenizer.encode(text, fixed_len.or(max_length));
-        let len = fixed_len.unwrap_or(e.ids.len());
+    for e in encodings {
         let pad = |v: &[u32], fill: u32| -> Vec<i64> { v.iter().map(|&x| x as i64).chain(std::iter::repeat(fill as i64)).take(len).collect() };
         let columns = [pad(&e.ids, tokenizer.pad_id()), pad(&e.attention_mask, 0), pad(&e.type_ids, 0)];
         let arrays = inputs
