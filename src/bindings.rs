@@ -120,8 +120,10 @@ pub fn compare_models(
     } else {
         Some(serde_wasm_bindgen::from_value(record).map_err(|e| JsError::new(&format!("record: {e}")))?)
     };
-    let a = crate::load_session(original).map_err(|e| JsError::new(&format!("original model: {e}")))?;
-    let b = crate::load_session(compressed).map_err(|e| JsError::new(&format!("compressed model: {e}")))?;
+    let session = |bytes: &[u8], which: &str| {
+        onnx::load_model(bytes).and_then(Session::for_comparison).map_err(|e| JsError::new(&format!("{which} model: {e}")))
+    };
+    let (a, b) = (session(original, "original")?, session(compressed, "compressed")?);
     let mut report_progress = |stage: &str, done: usize, total: usize| {
         if let Some(f) = &progress {
             let _ = f.call3(&JsValue::NULL, &stage.into(), &JsValue::from_f64(done as f64), &JsValue::from_f64(total as f64));

@@ -30,7 +30,7 @@ fn labels() -> Tensor {
 
 fn session(m: &Model) -> Session {
     // Through bytes: the file the user downloads is what is compared.
-    Session::new(load_model(&model_to_bytes(m)).unwrap()).unwrap()
+    Session::for_comparison(load_model(&model_to_bytes(m)).unwrap()).unwrap()
 }
 
 fn quiet() -> impl FnMut(&str, usize, usize) {

@@ -79,7 +79,7 @@ fn compare_digits_with_its_int8_variant() {
     use squish::quant::{compress, Recipe};
     let original = squish::onnx::load_model(DIGITS).unwrap();
     let (q, record) = compress(&original, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
-    let (a, b) = (squish::Session::new(original).unwrap(), squish::Session::new(q).unwrap());
+    let (a, b) = (squish::Session::for_comparison(original).unwrap(), squish::Session::for_comparison(q).unwrap());
     let feeds = vec![vec![("X".to_string(), read_npy(X_TEST).unwrap())]];
     let labels = read_npy(Y_TEST).unwrap();
     let opts = Options { latency_runs: 2, warmup_runs: 1, ..Options::default() };

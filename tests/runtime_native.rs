@@ -137,3 +137,53 @@ fn inference_carries_symbolic_batch_through_an_mlp() {
     assert_eq!(shape("probabilities")[1], Dim::Fixed(10));
     assert_eq!(facts["probabilities"].dtype, Some(squish::DType::F32));
 }
+
+/// Conv (1×1, 2 → 2 channels, bias) followed by `act`, input [1, 2, 2, 2].
+fn conv_then(act: NodeProto, extra: Vec<TensorProto>) -> Vec<u8> {
+    let f = |name: &str, dims: &[i64], v: &[f32]| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v.to_vec(), ..Default::default() };
+    let mut inits = vec![f("w", &[2, 2, 1, 1], &[1.0, -2.0, 0.5, 3.0]), f("b", &[2], &[0.25, -0.75])];
+    inits.extend(extra);
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            node: vec![node("Conv", "conv", &["x", "w", "b"], &["c"], vec![]), act],
+            initializer: inits,
+            input: vec![tensor_vi("x", &[1, 2, 2, 2])],
+            output: vec![tensor_vi("y", &[1, 2, 2, 2])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn conv_then_relu_or_clip_fuses_and_stays_bit_identical() {
+    let scalar = |name: &str, v: f32| TensorProto { name: name.into(), dims: vec![], data_type: data_type::FLOAT, float_data: vec![v], ..Default::default() };
+    let cases = [
+        (conv_then(node("Relu", "act", &["c"], &["y"], vec![]), vec![]), "Relu"),
+        (conv_then(node("Clip", "act", &["c", "lo", "hi"], &["y"], vec![]), vec![scalar("lo", -0.5), scalar("hi", 1.5)]), "Clip"),
+        (conv_then(node("Clip", "act", &["c", "", "hi"], &["y"], vec![]), vec![scalar("hi", 0.0)]), "Clip without min"),
+    ];
+    let x = Tensor::from_vec(&[1, 2, 2, 2], vec![1.0f32, -1.0, f32::NAN, 0.3, 0.2, 2.0, -0.4, -0.0]).unwrap();
+    for (bytes, what) in cases {
+        let fused = load_session(&bytes).unwrap();
+        let plain = squish::Session::for_comparison(squish::onnx::load_model(&bytes).unwrap()).unwrap();
+        assert_eq!(fused.plan().steps.len(), 1, "{what}: Conv and the activation run as one step");
+        assert_eq!(plain.plan().steps.len(), 2, "{what}: the comparison session keeps both");
+        let a = fused.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+        let b = plain.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+        let bits = |v: &[f64]| v.iter().map(|f| (*f as f32).to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b), "{what}: {a:?} vs {b:?}");
+        assert!(a.iter().any(|v| v.is_nan()), "{what}: NaN passes through");
+    }
+    // A Conv output read by two nodes is not fused (the other reader needs it).
+    let two_readers = ModelProto::decode(&conv_then(node("Relu", "act", &["c"], &["y"], vec![]), vec![])[..]).unwrap();
+    let mut m = two_readers;
+    let g = m.graph.as_mut().unwrap();
+    g.node.push(node("Identity", "peek", &["c"], &["peeked"], vec![]));
+    g.output.push(tensor_vi("peeked", &[1, 2, 2, 2]));
+    let s = load_session(&m.encode_to_vec()).unwrap();
+    assert_eq!(s.plan().steps.len(), 3);
+}

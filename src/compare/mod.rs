@@ -95,7 +95,9 @@ pub const REPORT_SCHEMA: u32 = 1;
 /// Progress: (stage, done, total).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 
-/// Runs both sessions on every feed and reports the differences. `labels`
+/// Runs both sessions on every feed and reports the differences. Make the
+/// sessions with `Session::for_comparison` so that every float value is
+/// computed under its own name (a plain session fuses Conv → Relu|Clip). `labels`
 /// (one class per example, or one-hot rows) apply to the classification
 /// outputs; `record` (from `quant::compress`) marks which layers changed.
 pub fn compare(

@@ -19,9 +19,21 @@ pub const SCALED_CONV_INTEGER: &str = "ConvIntegerScaled";
 pub const QDQ_MATMUL: &str = "QdqMatMul";
 /// Conv(DequantizeLinear(xq), DequantizeLinear(constant wq), bias) on integers.
 pub const QDQ_CONV: &str = "QdqConv";
+/// Float Conv → Relu, or → Clip (opset ≥ 11: bounds as inputs 3 and 4),
+/// applied in Conv's bias pass: one read and write of the output less.
+pub const CONV_ACTIVATION: &str = "ConvActivation";
 
-/// The fused node list, or `None` when nothing matched.
-pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
+/// Which fusions a session applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fusion {
+    All,
+    /// No fusion that hides a float value of the original graph.
+    KeepFloatValues,
+}
+
+/// The fused node list, or `None` when nothing matched. `opset`: the
+/// default domain's version (Clip takes its bounds as inputs from 11).
+pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
     let nodes = &g.nodes;
     let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
@@ -99,12 +111,48 @@ pub fn fuse(g: &Graph) -> Option<Vec<Node>> {
         );
     }
     fuse_qdq(g, &only, &mut removed, &mut replacement);
+    if fusion == Fusion::All {
+        fuse_conv_activation(g, &only, opset >= 11, &mut removed, &mut replacement);
+    }
     if replacement.is_empty() {
         return None;
     }
     // The planner orders nodes topologically, so the fused node may stand
     // where its MatMulInteger stood even if the scale is computed later.
     Some(nodes.iter().enumerate().filter_map(|(i, n)| replacement.remove(&i).or_else(|| (!removed[i]).then(|| n.clone()))).collect())
+}
+
+/// Float `Conv` whose only reader is `Relu`, or `Clip` at opset ≥ 11, becomes
+/// `ConvActivation` writing the activation's output.
+fn fuse_conv_activation(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, clip_takes_inputs: bool, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+    let nodes = &g.nodes;
+    for (i, n) in nodes.iter().enumerate() {
+        if n.op_type != "Conv" || !n.domain.is_empty() || removed[i] || replacement.contains_key(&i) || n.outputs.len() != 1 || n.inputs.len() < 2 {
+            continue;
+        }
+        let (a, kind) = match (only(&n.outputs[0], "Relu"), only(&n.outputs[0], "Clip")) {
+            (Some(a), _) => (a, 1),
+            (None, Some(a)) if clip_takes_inputs => (a, 2),
+            _ => continue,
+        };
+        let act = &nodes[a];
+        if removed[a] || act.inputs.first() != Some(&n.outputs[0]) || act.outputs.len() != 1 {
+            continue;
+        }
+        let mut inputs = n.inputs.clone();
+        inputs.resize(3, String::new());
+        if kind == 2 {
+            inputs.extend(act.inputs.iter().skip(1).cloned());
+        }
+        let mut attributes = n.attributes.clone();
+        attributes.push(crate::graph::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
+        removed[i] = true;
+        removed[a] = true;
+        replacement.insert(
+            i,
+            Node { name: n.name.clone(), op_type: CONV_ACTIVATION.into(), domain: INTERNAL_DOMAIN.into(), inputs, outputs: act.outputs.clone(), attributes, doc_string: String::new() },
+        );
+    }
 }
 
 /// MatMul/Conv whose activation input is `DequantizeLinear(xq, per-tensor

@@ -166,13 +166,25 @@ impl SubGraph {
 }
 
 impl Session {
-    pub fn new(mut model: Model) -> Result<Session> {
+    pub fn new(model: Model) -> Result<Session> {
+        Session::with_fusion(model, fuse::Fusion::All)
+    }
+
+    /// A session that computes every float value of the graph under its own
+    /// name (activations are not fused into the convolution before them),
+    /// for per-layer comparison. Integer chains are still fused: their
+    /// inner values exist only in the compressed model.
+    pub fn for_comparison(model: Model) -> Result<Session> {
+        Session::with_fusion(model, fuse::Fusion::KeepFloatValues)
+    }
+
+    fn with_fusion(mut model: Model, fusion: fuse::Fusion) -> Result<Session> {
         let registry = Registry::standard();
         let opsets = model.opsets.clone();
         let scope = Scope { opsets: &opsets, registry: &registry };
         plan::check_supported(&model.graph, &scope)?;
         // Plan the fused node list in place of the model's, then put the model's back.
-        let fused = fuse::fuse(&model.graph);
+        let fused = fuse::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
         let original = fused.map(|f| std::mem::replace(&mut model.graph.nodes, f));
         let plan = Plan::for_graph(&model.graph, &scope, &[]);
         let fused_nodes = original.map(|o| std::mem::replace(&mut model.graph.nodes, o));

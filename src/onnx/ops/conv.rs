@@ -7,16 +7,28 @@ use super::spatial::{for_each_index, Geometry, Window};
 use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
+use crate::runtime::fuse::{CONV_ACTIVATION, INTERNAL_DOMAIN};
 use crate::tensor::{checked_numel, Tensor};
 
 pub fn register(r: &mut Registry) {
     r.insert("", "Conv", build_conv);
     r.insert("", "ConvTranspose", build_conv_transpose);
+    r.insert(INTERNAL_DOMAIN, CONV_ACTIVATION, build_conv_activation);
+}
+
+/// What the load-time fusion `Conv → Relu|Clip` applies in the bias pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Activation {
+    None,
+    Relu,
+    /// Bounds from inputs 3 and 4 (optional scalars), as Clip (opset ≥ 11) takes them.
+    Clip,
 }
 
 struct Conv {
     window: Window,
     group: usize,
+    activation: Activation,
 }
 
 pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
@@ -29,7 +41,27 @@ pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 }
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)? }))
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: Activation::None }))
+}
+
+/// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
+fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    let activation = match a.int("activation", 0)? {
+        1 => Activation::Relu,
+        2 => Activation::Clip,
+        v => return Err(a.error("activation", format!("must be 1 (Relu) or 2 (Clip), got {v}"))),
+    };
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation }))
+}
+
+/// A Clip bound: absent, or a scalar of any numeric type.
+fn clip_bound(inputs: &[Option<&Tensor>], i: usize) -> Result<Option<f32>> {
+    match inputs.get(i).copied().flatten() {
+        None => Ok(None),
+        Some(t) if t.len() == 1 => Ok(t.to_f64_vec().first().map(|&v| v as f32)),
+        Some(t) => Err(SquishError::op(format!("Clip bound {} must be a scalar, has shape {:?}", i - 2, t.shape()))),
+    }
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
@@ -183,10 +215,31 @@ impl Op for Conv {
                 }
             }
         }
-        if let Some(bias) = bias {
+        // Bias and the fused activation in one pass, with Relu's and Clip's
+        // own comparisons (NaN passes through), so results are bit-identical.
+        let (lo, hi) = match self.activation {
+            Activation::None => (None, None),
+            Activation::Relu => (Some(0.0f32), None),
+            Activation::Clip => (clip_bound(inputs, 3)?, clip_bound(inputs, 4)?),
+        };
+        if bias.is_some() || lo.is_some() || hi.is_some() {
             for (i, chunk) in out.chunks_exact_mut(plane.max(1)).enumerate() {
-                let bv = bias[i % m];
-                chunk.iter_mut().for_each(|v| *v += bv);
+                let bv = bias.map(|b| b[i % m]);
+                for v in chunk.iter_mut() {
+                    if let Some(b) = bv {
+                        *v += b;
+                    }
+                    if let Some(l) = lo {
+                        if *v < l {
+                            *v = l;
+                        }
+                    }
+                    if let Some(h) = hi {
+                        if *v > h {
+                            *v = h;
+                        }
+                    }
+                }
             }
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
