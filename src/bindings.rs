@@ -196,26 +196,8 @@ pub fn read_wav(bytes: &[u8], rate: Option<u32>) -> Result<JsValue, JsError> {
 /// `{ "preset": "imagenet", "width": 96, … }`.
 #[wasm_bindgen(js_name = imageTensor)]
 pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &str) -> Result<JsValue, JsError> {
-    let spec = image_spec(spec).map_err(|e| JsError::new(&format!("image preprocessing: {e}")))?;
+    let spec = crate::compare::inputs::ImageSpec::from_json(spec).map_err(js_err)?;
     tensor_to_js(None, &crate::compare::inputs::image_tensor(rgba, width, height, &spec).map_err(js_err)?)
-}
-
-fn image_spec(text: &str) -> Result<crate::compare::inputs::ImageSpec, String> {
-    use crate::compare::inputs::ImageSpec;
-    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let preset = v.as_object_mut().and_then(|o| o.remove("preset")).and_then(|p| p.as_str().map(String::from)).unwrap_or_else(|| "imagenet".into());
-    let base = ImageSpec::preset(&preset).ok_or_else(|| format!("unknown preset '{preset}' (imagenet, unit, symmetric, raw)"))?;
-    let mut merged = serde_json::to_value(serde_json::json!({
-        "width": base.width, "height": base.height, "layout": base.layout, "channels": base.channels,
-        "scale": base.scale, "mean": base.mean, "std": base.std,
-    }))
-    .map_err(|e| e.to_string())?;
-    if let (Some(m), Some(o)) = (merged.as_object_mut(), v.as_object()) {
-        for (k, val) in o {
-            m.insert(k.clone(), val.clone());
-        }
-    }
-    serde_json::from_value(merged).map_err(|e| e.to_string())
 }
 
 /// Sensitivity, one layer per call so the page can show progress and cancel
@@ -238,8 +220,7 @@ impl SensitivityStudy {
         let calibration = feeds_from_js(&calibration, "calibration sample")?;
         let feeds = feeds_from_js(&feeds, "input set")?;
         let study = Study::new(model, recipe, calibration, feeds).map_err(js_err)?;
-        let layers = study.layers().map_err(js_err)?;
-        let baseline = study.baseline().map_err(js_err)?;
+        let (layers, baseline) = study.baseline().map_err(js_err)?;
         Ok(SensitivityStudy { study, layers, baseline, done: Vec::new() })
     }
 

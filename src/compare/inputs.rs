@@ -8,7 +8,7 @@ use std::io::Read;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Feed;
 use crate::error::{Result, SquishError};
@@ -323,7 +323,7 @@ pub fn resample_linear(x: &[f32], from: u32, to: u32) -> Vec<f32> {
 }
 
 /// How a decoded image becomes a tensor.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImageSpec {
     pub width: usize,
@@ -364,6 +364,24 @@ impl ImageSpec {
             "raw" => base(1.0, vec![0.0], vec![1.0]),
             _ => return None,
         })
+    }
+}
+
+impl ImageSpec {
+    /// `{ "preset": "imagenet", "width": 96, … }`: a preset (default
+    /// imagenet) with any fields overridden.
+    pub fn from_json(text: &str) -> Result<ImageSpec> {
+        let bad = |detail: String| SquishError::Decode { what: "image preprocessing settings".into(), detail };
+        let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let preset = v.as_object_mut().and_then(|o| o.remove("preset")).and_then(|p| p.as_str().map(String::from)).unwrap_or_else(|| "imagenet".into());
+        let base = ImageSpec::preset(&preset).ok_or_else(|| bad(format!("unknown preset '{preset}' (imagenet, unit, symmetric, raw)")))?;
+        let mut merged = serde_json::to_value(base).map_err(|e| bad(e.to_string()))?;
+        if let (Some(m), Some(o)) = (merged.as_object_mut(), v.as_object()) {
+            for (k, val) in o {
+                m.insert(k.clone(), val.clone());
+            }
+        }
+        serde_json::from_value(merged).map_err(|e| bad(e.to_string()))
     }
 }
 
@@ -602,5 +620,10 @@ mod tests {
         assert!(image_tensor(&rgba[..7], 2, 1, &spec).is_err());
         spec.std = vec![0.0];
         assert!(image_tensor(&rgba, 2, 1, &spec).is_err());
+        // A preset with overrides; unknown presets and keys are named.
+        let s = ImageSpec::from_json(r#"{"preset": "symmetric", "width": 96, "layout": "nhwc"}"#).unwrap();
+        assert_eq!((s.width, s.height, s.layout.as_str(), s.mean.clone()), (96, 224, "nhwc", vec![0.5]));
+        assert!(ImageSpec::from_json(r#"{"preset": "sepia"}"#).unwrap_err().to_string().contains("unknown preset 'sepia'"));
+        assert!(ImageSpec::from_json(r#"{"widht": 3}"#).unwrap_err().to_string().contains("widht"));
     }
 }

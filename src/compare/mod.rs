@@ -114,6 +114,12 @@ pub fn compare(
     }
     check_same_interface(original, compressed)?;
     let (om, cm) = (original.model(), compressed.model());
+    // Checked before any run: a typo should not cost a whole comparison.
+    for name in options.kinds.keys() {
+        if !om.graph.outputs.iter().any(|o| &o.name == name) {
+            return Err(SquishError::invalid(format!("compare options: the model has no output '{name}'")));
+        }
+    }
     let alignment = options.layers.then(|| Alignment::new(om, cm, record));
     let mut stats: HashMap<String, Stats> = HashMap::new();
     let mut local: HashMap<String, Stats> = HashMap::new();
@@ -182,11 +188,6 @@ pub fn compare(
             format: "labels",
             detail: "labels were given but no output is a classification (set its kind to \"classification\")".into(),
         });
-    }
-    for name in options.kinds.keys() {
-        if !om.graph.outputs.iter().any(|o| &o.name == name) {
-            return Err(SquishError::invalid(format!("compare options: the model has no output '{name}'")));
-        }
     }
     let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
     let latency = if options.latency_runs > 0 {

@@ -66,20 +66,17 @@ impl Study {
         Ok(Study { original, recipe, calibration, feeds, reference, class_output })
     }
 
-    /// The nodes whose weights the recipe changes, in graph order.
-    pub fn layers(&self) -> Result<Vec<(String, String)>> {
-        let (_, record) = compress(&self.original, &self.recipe, &self.calibration)?;
-        let mut seen = Vec::<(String, String)>::new();
+    /// The whole recipe applied (one compression): the nodes whose weights
+    /// it changes, in graph order, and the output error it causes.
+    pub fn baseline(&self) -> Result<(Vec<(String, String)>, Outcome)> {
+        let (model, record) = compress(&self.original, &self.recipe, &self.calibration)?;
+        let mut layers = Vec::<(String, String)>::new();
         for c in record.changes {
-            if !seen.iter().any(|(n, _)| *n == c.node) {
-                seen.push((c.node, c.op_type));
+            if !layers.iter().any(|(n, _)| *n == c.node) {
+                layers.push((c.node, c.op_type));
             }
         }
-        Ok(seen)
-    }
-
-    pub fn baseline(&self) -> Result<Outcome> {
-        self.measure(&self.recipe)
+        Ok((layers, self.score(model)?))
     }
 
     /// Both variants for one layer. `all` lists every compressed layer.
@@ -102,7 +99,11 @@ impl Study {
     }
 
     fn measure(&self, recipe: &Recipe) -> Result<Outcome> {
-        let (model, _) = compress(&self.original, recipe, &self.calibration)?;
+        self.score(compress(&self.original, recipe, &self.calibration)?.0)
+    }
+
+    /// Output error and agreement of a compressed variant against the original.
+    fn score(&self, model: Model) -> Result<Outcome> {
         let session = Session::new(model)?;
         let (mut error_sum, mut error_n, mut agree, mut total) = (0.0, 0usize, 0usize, 0usize);
         let mut signal = vec![0.0; self.reference.first().map_or(0, |r| r.len())];
@@ -168,8 +169,7 @@ pub fn summarise(baseline: Outcome, mut layers: Vec<LayerSensitivity>) -> Sensit
 /// The whole study at once (CLI and tests); the page calls `Study::layer`
 /// one layer at a time to show progress.
 pub fn run(study: &Study, progress: super::Progress<'_>) -> Result<Sensitivity> {
-    let all = study.layers()?;
-    let baseline = study.baseline()?;
+    let (all, baseline) = study.baseline()?;
     let mut out = Vec::with_capacity(all.len());
     for (i, (node, op)) in all.iter().enumerate() {
         progress("sensitivity", i, all.len());

@@ -97,18 +97,8 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
         for r in [i, c, m, last] {
             removed[r] = true;
         }
-        replacement.insert(
-            i,
-            Node {
-                name: n.name.clone(),
-                op_type: if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER }.into(),
-                domain: INTERNAL_DOMAIN.into(),
-                inputs,
-                outputs: vec![output],
-                attributes: if conv { n.attributes.clone() } else { vec![] },
-                doc_string: String::new(),
-            },
-        );
+        let op = if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER };
+        replacement.insert(i, internal(n, op, inputs, vec![output], if conv { n.attributes.clone() } else { vec![] }));
     }
     fuse_qdq(g, &only, &mut removed, &mut replacement);
     if fusion == Fusion::All {
@@ -120,6 +110,12 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
     // The planner orders nodes topologically, so the fused node may stand
     // where its MatMulInteger stood even if the scale is computed later.
     Some(nodes.iter().enumerate().filter_map(|(i, n)| replacement.remove(&i).or_else(|| (!removed[i]).then(|| n.clone()))).collect())
+}
+
+/// The runtime-only node that stands for a fused chain starting at `first`
+/// (it keeps that node's name, so errors still point at the user's node).
+fn internal(first: &Node, op_type: &str, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<crate::graph::Attribute>) -> Node {
+    Node { name: first.name.clone(), op_type: op_type.into(), domain: INTERNAL_DOMAIN.into(), inputs, outputs, attributes, doc_string: String::new() }
 }
 
 /// Float `Conv` whose only reader is `Relu`, or `Clip` at opset ≥ 11, becomes
@@ -148,10 +144,7 @@ fn fuse_conv_activation(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, c
         attributes.push(crate::graph::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
         removed[i] = true;
         removed[a] = true;
-        replacement.insert(
-            i,
-            Node { name: n.name.clone(), op_type: CONV_ACTIVATION.into(), domain: INTERNAL_DOMAIN.into(), inputs, outputs: act.outputs.clone(), attributes, doc_string: String::new() },
-        );
+        replacement.insert(i, internal(n, CONV_ACTIVATION, inputs, act.outputs.clone(), attributes));
     }
 }
 
@@ -223,17 +216,7 @@ fn fuse_qdq(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, removed: &mut
         for r in [i, pa, pb] {
             removed[r] = true;
         }
-        replacement.insert(
-            i,
-            Node {
-                name: n.name.clone(),
-                op_type: if conv { QDQ_CONV } else { QDQ_MATMUL }.into(),
-                domain: INTERNAL_DOMAIN.into(),
-                inputs,
-                outputs: n.outputs.clone(),
-                attributes: if conv { n.attributes.clone() } else { vec![] },
-                doc_string: String::new(),
-            },
-        );
+        let op = if conv { QDQ_CONV } else { QDQ_MATMUL };
+        replacement.insert(i, internal(n, op, inputs, n.outputs.clone(), if conv { n.attributes.clone() } else { vec![] }));
     }
 }

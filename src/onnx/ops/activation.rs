@@ -152,6 +152,16 @@ struct Clip {
     attr_bounds: Option<(f32, f32)>,
 }
 
+/// A Clip bound given as input `i` (opset ≥ 11): absent, or a scalar of
+/// any numeric type. Shared with the fused `ConvActivation`.
+pub(super) fn clip_bound(inputs: &[Option<&Tensor>], i: usize, name: &str) -> Result<Option<f64>> {
+    match inputs.get(i).copied().flatten() {
+        None => Ok(None),
+        Some(t) if t.len() == 1 => Ok(t.to_f64_vec().first().copied()),
+        Some(t) => Err(SquishError::op(format!("Clip {name} must be a scalar, has shape {:?}", t.shape()))),
+    }
+}
+
 fn build_clip(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
     let attr_bounds = if ctx.opset < 11 { Some((a.float("min", f32::MIN)?, a.float("max", f32::MAX)?)) } else { None };
@@ -161,16 +171,9 @@ fn build_clip(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 impl Op for Clip {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required(inputs, 0)?;
-        let bound = |i: usize| -> Result<Option<f64>> {
-            match inputs.get(i).copied().flatten() {
-                None => Ok(None),
-                Some(t) if t.len() == 1 => Ok(t.to_f64_vec().first().copied()),
-                Some(t) => Err(SquishError::op(format!("bound {i} must be a scalar, has shape {:?}", t.shape()))),
-            }
-        };
         let (lo, hi) = match self.attr_bounds {
             Some((lo, hi)) => (Some(lo as f64), Some(hi as f64)),
-            None => (bound(1)?, bound(2)?),
+            None => (clip_bound(inputs, 1, "min")?, clip_bound(inputs, 2, "max")?),
         };
         // min(max(x, lo), hi): when lo > hi every value becomes hi, as the spec says.
         macro_rules! clip {

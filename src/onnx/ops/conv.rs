@@ -3,6 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
+use super::activation::clip_bound;
 use super::spatial::{for_each_index, Geometry, Window};
 use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
@@ -53,15 +54,6 @@ fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
         v => return Err(a.error("activation", format!("must be 1 (Relu) or 2 (Clip), got {v}"))),
     };
     Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation }))
-}
-
-/// A Clip bound: absent, or a scalar of any numeric type.
-fn clip_bound(inputs: &[Option<&Tensor>], i: usize) -> Result<Option<f32>> {
-    match inputs.get(i).copied().flatten() {
-        None => Ok(None),
-        Some(t) if t.len() == 1 => Ok(t.to_f64_vec().first().map(|&v| v as f32)),
-        Some(t) => Err(SquishError::op(format!("Clip bound {} must be a scalar, has shape {:?}", i - 2, t.shape()))),
-    }
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
@@ -220,7 +212,7 @@ impl Op for Conv {
         let (lo, hi) = match self.activation {
             Activation::None => (None, None),
             Activation::Relu => (Some(0.0f32), None),
-            Activation::Clip => (clip_bound(inputs, 3)?, clip_bound(inputs, 4)?),
+            Activation::Clip => (clip_bound(inputs, 3, "min")?.map(|v| v as f32), clip_bound(inputs, 4, "max")?.map(|v| v as f32)),
         };
         if bias.is_some() || lo.is_some() || hi.is_some() {
             for (i, chunk) in out.chunks_exact_mut(plane.max(1)).enumerate() {
