@@ -2,33 +2,22 @@
 // digits demo is diagnosed, sensitivity suggests layers, one click keeps
 // them in fp32 and agreement rises; cancel keeps the results; bad inputs
 // are named; image and audio inputs reach one-input models.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, repoRoot, startServer } from './helpers.mjs';
+import { repoRoot, servedBrowser } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const ctx = servedBrowser();
 
 const pctOf = async (locator) => Number((await locator.textContent()).match(/([\d.]+)%/)[1]);
 
 async function openDemo() {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const page = await ctx.browser.newPage({ viewport: { width: 1200, height: 1000 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(server.url);
+  await page.goto(ctx.server.url);
   await page.getByTestId('predicted-class').waitFor({ state: 'visible', timeout: 5000 });
   return { page, errors };
 }

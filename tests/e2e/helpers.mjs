@@ -1,6 +1,7 @@
 // Shared by the browser end-to-end specs: serve dist/ with Vite's preview
 // server on a free loopback port, and launch Debian's Chromium headless.
 import { createServer } from 'node:net';
+import { after, before } from 'node:test';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { preview } from 'vite';
@@ -41,4 +42,21 @@ export async function launchBrowser() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+}
+
+/**
+ * For a spec file: one preview server and one browser, started before its
+ * tests and closed after them. Read `ctx.server` / `ctx.browser` inside tests.
+ */
+export function servedBrowser() {
+  const ctx = { server: null, browser: null };
+  before(async () => {
+    ctx.server = await startServer();
+    ctx.browser = await launchBrowser();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.close();
+  });
+  return ctx;
 }

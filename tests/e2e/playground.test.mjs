@@ -1,25 +1,14 @@
 // The built page end to end in headless Chromium: the demo prediction shows
 // up quickly and is right, nothing is fetched from another origin, errors
 // keep what was on screen, and a screenshot lands in target/e2e/.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, repoRoot, startServer } from './helpers.mjs';
+import { repoRoot, servedBrowser } from './helpers.mjs';
 import { loadEngine } from '../../www/cli/engine.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const ctx = servedBrowser();
 
 /** The class onnxruntime predicts for test sample `i` (from its recorded probabilities). */
 async function expectedClass(i) {
@@ -30,13 +19,13 @@ async function expectedClass(i) {
 }
 
 test('demo prediction appears within 3 s, is correct, and only same-origin requests are made', async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const page = await ctx.browser.newPage({ viewport: { width: 1100, height: 900 } });
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const t0 = Date.now();
-  await page.goto(server.url);
+  await page.goto(ctx.server.url);
   const predicted = page.getByTestId('predicted-class');
   await predicted.waitFor({ state: 'visible', timeout: 3000 });
   const elapsed = Date.now() - t0;
@@ -59,7 +48,7 @@ test('demo prediction appears within 3 s, is correct, and only same-origin reque
 
   mkdirSync(join(repoRoot, 'target/e2e'), { recursive: true });
   await page.screenshot({ path: join(repoRoot, 'target/e2e/playground.png'), fullPage: true });
-  const origin = new URL(server.url).origin;
+  const origin = new URL(ctx.server.url).origin;
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   assert.deepEqual(foreign, [], `requests outside ${origin}`);
   assert.ok(requests.some((u) => u.endsWith('.wasm')), 'the wasm build was fetched');
@@ -68,8 +57,8 @@ test('demo prediction appears within 3 s, is correct, and only same-origin reque
 });
 
 test('opening a broken model shows a clear error and keeps the demo on screen', async () => {
-  const page = await browser.newPage();
-  await page.goto(server.url);
+  const page = await ctx.browser.newPage();
+  await page.goto(ctx.server.url);
   await page.getByTestId('predicted-class').waitFor({ state: 'visible', timeout: 5000 });
   const model = readFileSync(join(repoRoot, 'tests/fixtures/digits_mlp/model.onnx'));
   await page.getByTestId('open-model').setInputFiles({

@@ -1,24 +1,10 @@
 // `squish compare`: both models on the same inputs; a JSON report (schema in
 // the README), a Markdown one, and with --recipe a sensitivity study whose
 // exclusion list can be pasted into the recipe.
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readCalibration } from './compress.mjs';
+import { readFile, writeAtomic } from './files.mjs';
 import { parseDims, parseRanges } from '../ui/random-spec.js';
-
-function readFile(path, what) {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${what} '${path}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  }
-}
-
-/** Written via a temporary file so a failed run leaves no half report. */
-function writeAtomic(path, data) {
-  const tmp = `${path}.partial-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 /** Input sets from a folder (input_J files, or sub-folders of them) or one file. */
 function readInputSets(engine, originalBytes, path, inputs) {

@@ -1,9 +1,10 @@
 // `squish compress`: recipe + optional calibration inputs → compressed model
 // and a per-tensor table of what changed. The output file is written only
-// when compression succeeded (via a temporary file and a rename).
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// when compression succeeded (`writeAtomic`).
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readInputs } from './run.mjs';
+import { readFile, writeAtomic } from './files.mjs';
 
 /** Calibration samples: DIR holds input_J files (one sample) or sub-folders of them. */
 export function readCalibration(engine, dir, inputs) {
@@ -38,12 +39,7 @@ export function formatRecord(record) {
 }
 
 export function compressModel(engine, bytes, recipePath, calibrationDir, outPath) {
-  let recipe;
-  try {
-    recipe = readFileSync(recipePath, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read recipe '${recipePath}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  }
+  const recipe = readFile(recipePath, 'recipe').toString('utf8');
   let calibration = [];
   if (calibrationDir) {
     const session = new engine.Engine(bytes);
@@ -54,8 +50,6 @@ export function compressModel(engine, bytes, recipePath, calibrationDir, outPath
   const t0 = performance.now();
   const { model, record } = engine.compressModel(bytes, recipe, calibration);
   const ms = performance.now() - t0;
-  const tmp = `${outPath}.partial-${process.pid}`;
-  writeFileSync(tmp, model);
-  renameSync(tmp, outPath);
+  writeAtomic(outPath, model);
   return `${formatRecord(record)}\ncompressed in ${ms.toFixed(0)} ms; wrote ${outPath} (${model.length} bytes)`;
 }

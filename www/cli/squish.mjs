@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // squish: the command line over the same wasm build the page uses.
-import { readFileSync } from 'node:fs';
+import { readFile } from './files.mjs';
 import { basename } from 'node:path';
 import { loadEngine } from './engine.mjs';
 import { formatSummary } from './format.mjs';
@@ -34,13 +34,6 @@ commands:
 
 class UsageError extends Error {}
 
-function readModel(path) {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read '${path}': ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-  }
-}
 
 async function inspect(args) {
   const json = args.includes('--json');
@@ -48,7 +41,7 @@ async function inspect(args) {
   const unknown = files.find((a) => a.startsWith('--'));
   if (unknown) throw new UsageError(`inspect: unknown option ${unknown}`);
   if (files.length !== 1) throw new UsageError('inspect takes exactly one model file');
-  const bytes = readModel(files[0]);
+  const bytes = readFile(files[0]);
   const engine = await loadEngine();
   let summary;
   try {
@@ -78,7 +71,7 @@ function parseOptions(args, names) {
 async function run(args) {
   const { opts, rest } = parseOptions(args, ['inputs', 'out']);
   if (rest.length !== 1 || !opts.inputs || !opts.out) throw new UsageError('run takes MODEL.onnx --inputs DIR --out DIR');
-  const bytes = readModel(rest[0]);
+  const bytes = readFile(rest[0]);
   const engine = await loadEngine();
   try {
     console.log(runModel(engine, bytes, opts.inputs, opts.out));
@@ -89,7 +82,7 @@ async function run(args) {
 
 async function convert(args) {
   if (args.length !== 2) throw new UsageError('convert takes MODEL.onnx OUT.onnx');
-  const bytes = readModel(args[0]);
+  const bytes = readFile(args[0]);
   const engine = await loadEngine();
   try {
     console.log(convertModel(engine, bytes, args[1]));
@@ -101,7 +94,7 @@ async function convert(args) {
 async function compress(args) {
   const { opts, rest } = parseOptions(args, ['recipe', 'out', 'calibration']);
   if (rest.length !== 1 || !opts.recipe || !opts.out) throw new UsageError('compress takes MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR]');
-  const bytes = readModel(rest[0]);
+  const bytes = readFile(rest[0]);
   const engine = await loadEngine();
   try {
     console.log(compressModel(engine, bytes, opts.recipe, opts.calibration, opts.out));

@@ -22,8 +22,15 @@ function transferables(tensors) {
   return tensors.map((t) => t.data.buffer);
 }
 
-// A method returns its result, or [result, transferables]: results that are
-// arrays themselves (input sets, layer lists) always use the pair form.
+/** A result whose buffers move to the page instead of being copied. */
+class Transfer {
+  constructor(result, buffers) {
+    this.result = result;
+    this.buffers = buffers;
+  }
+}
+
+// A method returns its result (any value, arrays included), or a Transfer.
 const methods = {
   async info() {
     return (await wasm()).buildInfo();
@@ -44,38 +51,38 @@ const methods = {
     const t0 = performance.now();
     const result = engine.run(inputs);
     result.ms = performance.now() - t0;
-    return [result, transferables(result.outputs)];
+    return new Transfer(result, transferables(result.outputs));
   },
   async readNpy({ bytes }) {
     const t = (await wasm()).readNpy(new Uint8Array(bytes));
-    return [t, transferables([t])];
+    return new Transfer(t, transferables([t]));
   },
   // Compression and comparison. Model bytes arrive as copies (the page keeps its own).
   async compress({ original, recipe, calibration = [] }) {
     const { model, record } = (await wasm()).compressModel(new Uint8Array(original), recipe, calibration);
-    return [{ model, record }, [model.buffer]];
+    return new Transfer({ model, record }, [model.buffer]);
   },
   async compare({ original, compressed, feeds, labels = null, record = null, options = {} }, progress) {
     const mod = await wasm();
     return mod.compareModels(new Uint8Array(original), new Uint8Array(compressed), feeds, labels, record, JSON.stringify(options), progress);
   },
   async randomInputs({ model, spec }) {
-    return [(await wasm()).randomInputs(new Uint8Array(model), JSON.stringify(spec)), []];
+    return (await wasm()).randomInputs(new Uint8Array(model), JSON.stringify(spec));
   },
   async readInputFile({ model, name, bytes }) {
-    return [(await wasm()).readInputFile(new Uint8Array(model), name, new Uint8Array(bytes)), []];
+    return (await wasm()).readInputFile(new Uint8Array(model), name, new Uint8Array(bytes));
   },
   async readLabels({ name, bytes }) {
     return (await wasm()).readLabels(name, new Uint8Array(bytes));
   },
   async textInputs({ model, tokenizer, texts, maxLength }) {
-    return [(await wasm()).textInputs(new Uint8Array(model), tokenizer, texts, maxLength), []];
+    return (await wasm()).textInputs(new Uint8Array(model), tokenizer, texts, maxLength);
   },
   // One input set per audio file: mono float samples, resampled to `rate`.
   async audioInputs({ model, files, rate }) {
     const mod = await wasm();
     const name = modelInputName(mod, model);
-    return [files.map(({ bytes }) => [{ ...mod.readWav(new Uint8Array(bytes), rate || undefined).tensor, name }]), []];
+    return files.map(({ bytes }) => [{ ...mod.readWav(new Uint8Array(bytes), rate || undefined).tensor, name }]);
   },
   // One input set per image: decoded here (createImageBitmap works in
   // workers), then resized and normalised in Rust.
@@ -98,13 +105,13 @@ const methods = {
       const t = mod.imageTensor(new Uint8Array(rgba.buffer), bitmap.width, bitmap.height, JSON.stringify(spec));
       out.push([{ ...t, name }]);
     }
-    return [out, []];
+    return out;
   },
   async sensitivityStart({ original, recipe, calibration = [], feeds }) {
     const { SensitivityStudy } = await wasm();
     study?.free();
     study = new SensitivityStudy(new Uint8Array(original), recipe, calibration, feeds);
-    return [study.layers(), []];
+    return study.layers();
   },
   async sensitivityMeasure({ node }) {
     if (!study) throw new Error('no sensitivity study in progress');
@@ -129,7 +136,7 @@ self.onmessage = async ({ data: { id, method, args } }) => {
     if (!fn) throw new Error(`unknown worker method '${method}'`);
     const progress = (stage, done, total) => self.postMessage({ id, progress: { stage, done, total } });
     const out = await fn(args, progress);
-    const [result, transfer] = Array.isArray(out) ? out : [out, []];
+    const [result, transfer] = out instanceof Transfer ? [out.result, out.buffers] : [out, []];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (e) {
     self.postMessage({ id, ok: false, error: e?.message ?? String(e) });
