@@ -187,3 +187,132 @@ fn conv_then_relu_or_clip_fuses_and_stays_bit_identical() {
     let s = load_session(&m.encode_to_vec()).unwrap();
     assert_eq!(s.plan().steps.len(), 3);
 }
+
+/// A float model `x [2, 3, 4] → y` from `nodes` and `inits`, opset 17.
+fn float_model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, y_dims: &[i64]) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto { node: nodes, initializer: inits, input: vec![tensor_vi("x", &[2, 3, 4])], output: vec![tensor_vi("y", y_dims)], ..Default::default() }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn floats(name: &str, dims: &[i64], values: Vec<f32>) -> TensorProto {
+    TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: values, ..Default::default() }
+}
+
+/// Runs `bytes` fused and unfused on awkward values and checks the fused
+/// session has `steps` steps and the same output bits.
+fn fused_equals_unfused(bytes: &[u8], steps: usize, what: &str) {
+    let fused = load_session(bytes).unwrap();
+    let plain = squish::Session::for_comparison(squish::onnx::load_model(bytes).unwrap()).unwrap();
+    assert_eq!(fused.plan().steps.len(), steps, "{what}: fused step count");
+    assert!(plain.plan().steps.len() > steps, "{what}: the comparison session keeps the chain");
+    let mut v: Vec<f32> = (0..24).map(|i| (i as f32 - 11.5) * 0.77).collect();
+    v[3] = f32::NAN;
+    v[5] = -0.0;
+    v[7] = 1e-30;
+    v[9] = 40.0;
+    let x = Tensor::from_vec(&[2, 3, 4], v).unwrap();
+    let a = fused.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+    let b = plain.run(vec![("x".into(), x)]).unwrap().outputs[0].1.to_f64_vec();
+    let bits = |v: &[f64]| v.iter().map(|f| (*f as f32).to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a), bits(&b), "{what}: {a:?} vs {b:?}");
+}
+
+#[test]
+fn exported_erf_gelu_chains_fuse_and_stay_bit_identical() {
+    let c = |name: &str, v: f32| node("Constant", name, &[], &[name], vec![tensor_attr("value", &[], &[v])]);
+    // torch's export: (x · (erf(x / √2) + 1)) · 0.5, constants as Constant nodes.
+    let torch = vec![
+        c("sqrt2", std::f32::consts::SQRT_2),
+        c("one", 1.0),
+        c("half", 0.5),
+        node("Div", "div", &["x", "sqrt2"], &["t"], vec![]),
+        node("Erf", "erf", &["t"], &["e"], vec![]),
+        node("Add", "add", &["e", "one"], &["a"], vec![]),
+        node("Mul", "mul", &["x", "a"], &["m"], vec![]),
+        node("Mul", "mul1", &["m", "half"], &["y"], vec![]),
+    ];
+    fused_equals_unfused(&float_model(torch.clone(), vec![], &[2, 3, 4]), 1, "x / √2, (x·e)·½");
+    // The other spelling: x · (1/√2), constants as initializers, (½·x) · e.
+    let inits = vec![floats("r", &[], vec![std::f32::consts::FRAC_1_SQRT_2]), floats("one", &[1], vec![1.0]), floats("half", &[], vec![0.5])];
+    let other = vec![
+        node("Mul", "scale", &["r", "x"], &["t"], vec![]),
+        node("Erf", "erf", &["t"], &["e"], vec![]),
+        node("Add", "add", &["one", "e"], &["a"], vec![]),
+        node("Mul", "halve", &["x", "half"], &["h"], vec![]),
+        node("Mul", "mul", &["h", "a"], &["y"], vec![]),
+    ];
+    fused_equals_unfused(&float_model(other, inits, &[2, 3, 4]), 1, "x · r, (½x)·e");
+    // An inner value that is also a graph output keeps the chain unfused.
+    let mut m = ModelProto::decode(&float_model(torch, vec![], &[2, 3, 4])[..]).unwrap();
+    m.graph.as_mut().unwrap().output.push(tensor_vi("e", &[2, 3, 4]));
+    assert_eq!(load_session(&m.encode_to_vec()).unwrap().plan().steps.len(), 5);
+}
+
+#[test]
+fn matmul_then_constant_bias_fuses_and_stays_bit_identical() {
+    let w = floats("w", &[4, 5], (0..20).map(|i| (i as f32 * 0.37).sin()).collect());
+    let bias = |dims: &[i64]| floats("b", dims, vec![0.5, -1.25, 3.0, 1e-3, -0.0]);
+    for (dims, through_identity) in [(&[5][..], false), (&[1, 5][..], false), (&[5][..], true)] {
+        let mut nodes = vec![node("MatMul", "mm", &["x", "w"], &["p"], vec![])];
+        let b_name = if through_identity {
+            nodes.push(node("Identity", "id", &["b"], &["b_id"], vec![]));
+            "b_id"
+        } else {
+            "b"
+        };
+        nodes.push(node("Add", "add", &[b_name, "p"], &["y"], vec![]));
+        fused_equals_unfused(&float_model(nodes, vec![w.clone(), bias(dims)], &[2, 3, 5]), 1, &format!("bias {dims:?}, identity {through_identity}"));
+    }
+    // A bias of another length is a broadcast the fused op does not take: not fused.
+    let nodes = vec![node("MatMul", "mm", &["x", "w"], &["p"], vec![]), node("Add", "add", &["p", "b"], &["y"], vec![])];
+    let s = load_session(&float_model(nodes, vec![w, floats("b", &[3, 1], vec![1.0, 2.0, 3.0])], &[2, 3, 5])).unwrap();
+    assert_eq!(s.plan().steps.len(), 2);
+}
+
+#[test]
+fn dying_values_lend_their_buffers_to_the_next_op() {
+    // x → Relu → (2 − ·) → (· / 4) → Reshape → Softmax → Sub(·, c): every step can
+    // write into its input's buffer, so peak memory stays at one tensor.
+    let inits = vec![
+        floats("two", &[], vec![2.0]),
+        floats("four", &[1], vec![4.0]),
+        floats("c", &[4], vec![0.5, -0.5, 1.0, 0.0]),
+        TensorProto { name: "shape".into(), dims: vec![2], data_type: data_type::INT64, int64_data: vec![6, 4], ..Default::default() },
+    ];
+    let nodes = vec![
+        node("Relu", "relu", &["x"], &["r"], vec![]),
+        node("Sub", "sub", &["two", "r"], &["s"], vec![]),
+        node("Div", "div", &["s", "four"], &["d"], vec![]),
+        node("Reshape", "reshape", &["d", "shape"], &["m"], vec![]),
+        node("Softmax", "softmax", &["m"], &["p"], vec![]),
+        node("Sub", "shift", &["p", "c"], &["y"], vec![]),
+    ];
+    let bytes = float_model(nodes, inits, &[6, 4]);
+    let s = load_session(&bytes).unwrap();
+    let xs: Vec<f32> = (0..24).map(|i| (i as f32 - 10.0) * 0.3).collect();
+    let run = s.run(vec![("x".into(), Tensor::from_vec(&[2, 3, 4], xs.clone()).unwrap())]).unwrap();
+    assert_eq!(run.peak_bytes, 24 * 4, "one buffer all the way");
+    // The same arithmetic written out.
+    let d: Vec<f32> = xs.iter().map(|&x| (2.0 - x.max(0.0)) / 4.0).collect();
+    let mut want = Vec::new();
+    for row in d.chunks(4) {
+        let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f64> = row.iter().map(|&v| ((v - m) as f64).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        want.extend(e.iter().zip([0.5, -0.5, 1.0, 0.0]).map(|(v, c)| v / sum - c));
+    }
+    let got = run.outputs[0].1.to_f64_vec();
+    assert_eq!(run.outputs[0].1.shape(), &[6, 4]);
+    assert!(common::worst_excess(&got, &want, 1e-6) <= 0.0, "{got:?} vs {want:?}");
+    // A value read twice by one node is never lent (Mul(x, x) needs both).
+    let sq = float_model(vec![node("Relu", "relu", &["x"], &["r"], vec![]), node("Mul", "sq", &["r", "r"], &["y"], vec![])], vec![], &[2, 3, 4]);
+    let s = load_session(&sq).unwrap();
+    let out = s.run(vec![("x".into(), Tensor::from_vec(&[2, 3, 4], xs.clone()).unwrap())]).unwrap().outputs[0].1.to_f64_vec();
+    let want: Vec<f64> = xs.iter().map(|&x| (x.max(0.0) * x.max(0.0)) as f64).collect();
+    assert_eq!(out, want);
+}

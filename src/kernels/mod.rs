@@ -37,6 +37,25 @@ pub fn pack_b_f32(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
     out
 }
 
+/// The constants of an exact-erf GELU written out as ops, as exporters
+/// emit it: `t = x / divisor` (or `x · divisor` when `!divide`),
+/// `e = erf(t) + one`, then `(x · e) · half`, or `(x · half) · e` when
+/// `half_first`. The kernels replay exactly these float operations, so the
+/// fused pass equals the op-by-op chain bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeluChain {
+    pub divisor: f32,
+    pub divide: bool,
+    pub one: f32,
+    pub half: f32,
+    pub half_first: bool,
+}
+
+impl GeluChain {
+    /// ONNX `Gelu` (approximate = "none"): `0.5 · x · (1 + erf(x / √2))`.
+    pub const STANDARD: GeluChain = GeluChain { divisor: std::f32::consts::FRAC_1_SQRT_2, divide: false, one: 1.0, half: 0.5, half_first: true };
+}
+
 /// Which kernel set this build runs, for the page and the CLI.
 pub fn active_name() -> &'static str {
     if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {

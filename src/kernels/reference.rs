@@ -81,6 +81,15 @@ pub fn erf_scalar(x: f32) -> f32 {
     x * p / q
 }
 
+/// GELU in place, as the op chain `c` describes (see `GeluChain`).
+pub fn gelu_f32(x: &mut [f32], c: super::GeluChain) {
+    for v in x {
+        let t = if c.divide { *v / c.divisor } else { *v * c.divisor };
+        let e = erf_scalar(t) + c.one;
+        *v = if c.half_first { (*v * c.half) * e } else { (*v * e) * c.half };
+    }
+}
+
 /// `max(x, 0)` in place; NaN stays NaN.
 pub fn relu_f32(x: &mut [f32]) {
     for v in x {

@@ -197,7 +197,12 @@ pub fn axpy_f32(alpha: f32, x: &[f32], y: &mut [f32]) {
 fn exp_v(x: v128) -> v128 {
     let nan = f32x4_ne(x, x);
     let x = f32x4_pmin(f32x4_pmax(x, f32x4_splat(-87.3)), f32x4_splat(88.7));
-    let n = f32x4_nearest(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)));
+    // Adding 1.5·2²³ rounds x·log2 e to the nearest integer (ties to even, as
+    // `f32x4.nearest`) and leaves that integer in the low mantissa bits, which
+    // spares V8's slow float → int conversion.
+    const MAGIC: f32 = 12_582_912.0;
+    let t = f32x4_add(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)), f32x4_splat(MAGIC));
+    let n = f32x4_sub(t, f32x4_splat(MAGIC));
     let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, f32x4_splat(0.693_359_4))), f32x4_mul(n, f32x4_splat(-2.121_944_4e-4)));
     let mut p = f32x4_splat(1.987_569_1e-4);
     for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
@@ -205,7 +210,7 @@ fn exp_v(x: v128) -> v128 {
     }
     let e_r = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), f32x4_splat(1.0));
     // 2^n as 2^(n>>1) · 2^(n - n>>1): both factors stay normal for n in [-126, 128].
-    let ni = i32x4_trunc_sat_f32x4(n);
+    let ni = i32x4_sub(t, i32x4_splat(MAGIC.to_bits() as i32));
     let n1 = i32x4_shr(ni, 1);
     let n2 = i32x4_sub(ni, n1);
     let pow2 = |e: v128| i32x4_shl(i32x4_add(e, i32x4_splat(127)), 23);
@@ -216,13 +221,38 @@ fn exp_v(x: v128) -> v128 {
 
 /// `exp` in place.
 pub fn exp_f32(x: &mut [f32]) {
+    map_lanes(x, exp_v);
+}
+
+/// erf of four lanes: the reference's rational approximation, the same
+/// operations in the same order (so equal to it bit for bit).
+#[inline(always)]
+fn erf_v(v: v128) -> v128 {
+    use super::reference::{ERF_DEN, ERF_NUM};
+    let v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(-4.0)), f32x4_splat(4.0));
+    let x2 = f32x4_mul(v, v);
+    let mut p = f32x4_splat(ERF_NUM[0]);
+    for &c in &ERF_NUM[1..] {
+        p = f32x4_add(f32x4_mul(p, x2), f32x4_splat(c));
+    }
+    let mut q = f32x4_splat(ERF_DEN[0]);
+    for &c in &ERF_DEN[1..] {
+        q = f32x4_add(f32x4_mul(q, x2), f32x4_splat(c));
+    }
+    f32x4_div(f32x4_mul(v, p), q)
+}
+
+/// Applies `f` to every four lanes of `x` in place; the tail goes through a
+/// zero-padded vector, so tails get exactly the lanes' arithmetic.
+#[inline(always)]
+fn map_lanes(x: &mut [f32], f: impl Fn(v128) -> v128) {
     let n = x.len();
     let mut i = 0;
     // SAFETY: i + 4 <= n for every vector access.
     unsafe {
         while i + 4 <= n {
             let p = x.as_mut_ptr().add(i);
-            store(p, exp_v(load(p)));
+            store(p, f(load(p)));
             i += 4;
         }
     }
@@ -230,39 +260,25 @@ pub fn exp_f32(x: &mut [f32]) {
         let mut tail = [0.0f32; 4];
         tail[..n - i].copy_from_slice(&x[i..]);
         // SAFETY: tail has 4 floats.
-        unsafe { store(tail.as_mut_ptr(), exp_v(load(tail.as_ptr()))) };
+        unsafe { store(tail.as_mut_ptr(), f(load(tail.as_ptr()))) };
         x[i..].copy_from_slice(&tail[..n - i]);
     }
 }
 
-/// erf in place: the reference's rational approximation, four lanes at a time.
+/// erf in place.
 pub fn erf_f32(x: &mut [f32]) {
-    use super::reference::{ERF_DEN, ERF_NUM};
-    let n = x.len();
-    let mut i = 0;
-    let erf_v = |v: v128| {
-        let v = f32x4_pmin(f32x4_pmax(v, f32x4_splat(-4.0)), f32x4_splat(4.0));
-        let x2 = f32x4_mul(v, v);
-        let mut p = f32x4_splat(ERF_NUM[0]);
-        for &c in &ERF_NUM[1..] {
-            p = f32x4_add(f32x4_mul(p, x2), f32x4_splat(c));
-        }
-        let mut q = f32x4_splat(ERF_DEN[0]);
-        for &c in &ERF_DEN[1..] {
-            q = f32x4_add(f32x4_mul(q, x2), f32x4_splat(c));
-        }
-        f32x4_div(f32x4_mul(v, p), q)
-    };
-    // SAFETY: i + 4 <= n for every vector access.
-    unsafe {
-        while i + 4 <= n {
-            let p = x.as_mut_ptr().add(i);
-            store(p, erf_v(load(p)));
-            i += 4;
-        }
-    }
-    for v in &mut x[i..] {
-        *v = super::reference::erf_scalar(*v);
+    map_lanes(x, erf_v);
+}
+
+/// GELU in place, as the op chain `c` describes (see `GeluChain`). Each
+/// spelling gets its own loop: no per-vector branch on the flags.
+pub fn gelu_f32(x: &mut [f32], c: super::GeluChain) {
+    let (d, one, half) = (f32x4_splat(c.divisor), f32x4_splat(c.one), f32x4_splat(c.half));
+    match (c.divide, c.half_first) {
+        (true, false) => map_lanes(x, |v| f32x4_mul(f32x4_mul(v, f32x4_add(erf_v(f32x4_div(v, d)), one)), half)),
+        (true, true) => map_lanes(x, |v| f32x4_mul(f32x4_mul(v, half), f32x4_add(erf_v(f32x4_div(v, d)), one))),
+        (false, false) => map_lanes(x, |v| f32x4_mul(f32x4_mul(v, f32x4_add(erf_v(f32x4_mul(v, d)), one)), half)),
+        (false, true) => map_lanes(x, |v| f32x4_mul(f32x4_mul(v, half), f32x4_add(erf_v(f32x4_mul(v, d)), one))),
     }
 }
 

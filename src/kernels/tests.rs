@@ -15,6 +15,8 @@ pub mod bounds {
     pub const EXP_F32_REL: f64 = 3.0 * f32::EPSILON as f64;
     /// erf's rational approximation: 4 ε absolute (|erf| ≤ 1).
     pub const ERF_F32_ABS: f64 = 4.0 * f32::EPSILON as f64;
+    /// GELU: x · (erf within 4 ε, plus 1) and two roundings: 8 ε · (1 + |x|).
+    pub const GELU_F32_ABS: f64 = 8.0 * f32::EPSILON as f64;
     /// Softmax: exp (≤ 3 ulp) plus a row sum of n terms.
     pub fn softmax_f32(n: usize) -> f64 {
         (n as f64 + 8.0) * f32::EPSILON as f64
@@ -288,6 +290,31 @@ macro_rules! kernel_suite {
                 for (xi, yi) in orig.iter().zip(&x) {
                     let e = crate::onnx::ops::elementwise::erf(*xi as f64);
                     assert!((*yi as f64 - e).abs() <= bounds::ERF_F32_ABS, "erf({xi}) = {yi}, exact {e}");
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn gelu_equals_its_op_chain_and_the_exact_function() {
+                let x: Vec<f32> = (-9000..=9000).step_by(7).map(|i| i as f32 / 1000.0).chain([0.0, -0.0, 1e-30, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]).collect();
+                let chains = [
+                    crate::kernels::GeluChain::STANDARD,
+                    crate::kernels::GeluChain { divisor: std::f32::consts::SQRT_2, divide: true, one: 1.0, half: 0.5, half_first: false },
+                ];
+                for c in chains {
+                    let mut y = x.clone();
+                    k::gelu_f32(&mut y, c);
+                    // The chain op by op, with this implementation's erf.
+                    let mut t: Vec<f32> = x.iter().map(|v| if c.divide { v / c.divisor } else { v * c.divisor }).collect();
+                    k::erf_f32(&mut t);
+                    for ((xi, ti), yi) in x.iter().zip(&t).zip(&y) {
+                        let e = ti + c.one;
+                        let chain = if c.half_first { (xi * c.half) * e } else { (xi * e) * c.half };
+                        assert!(chain.to_bits() == yi.to_bits() || (chain.is_nan() && yi.is_nan()), "gelu({xi}) = {yi}, chain {chain}");
+                        if xi.is_finite() {
+                            let exact = 0.5 * *xi as f64 * (1.0 + crate::onnx::ops::elementwise::erf(*xi as f64 / std::f64::consts::SQRT_2));
+                            assert!((*yi as f64 - exact).abs() <= bounds::GELU_F32_ABS * (1.0 + xi.abs() as f64), "gelu({xi}) = {yi}, exact {exact}");
+                        }
+                    }
                 }
             }
 

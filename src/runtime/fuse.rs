@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::graph::{AttrValue, Graph, Node};
+use crate::tensor::Tensor;
 
 /// Domain of runtime-only ops (never written to a file).
 pub const INTERNAL_DOMAIN: &str = "squish.internal";
@@ -23,6 +24,8 @@ pub const QDQ_CONV: &str = "QdqConv";
 /// applied in Conv's bias pass: one read and write of the output less.
 pub const CONV_ACTIVATION: &str = "ConvActivation";
 
+pub use super::fuse_float::{GELU_CHAIN, MATMUL_BIAS};
+
 /// Which fusions a session applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fusion {
@@ -35,33 +38,14 @@ pub enum Fusion {
 /// default domain's version (Clip takes its bounds as inputs from 11).
 pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
     let nodes = &g.nodes;
-    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        for inp in n.inputs.iter().filter(|s| !s.is_empty()) {
-            consumers.entry(inp.as_str()).or_default().push(i);
-        }
+    // Keep graphs with subgraphs simple: no fusion.
+    if nodes.iter().flat_map(|n| &n.attributes).any(|a| matches!(a.value, AttrValue::Graph(_) | AttrValue::Graphs(_))) {
+        return None;
     }
-    // Values read inside subgraphs or returned by the graph must stay visible.
-    let mut pinned: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
-    for n in nodes {
-        for a in &n.attributes {
-            if let AttrValue::Graph(_) | AttrValue::Graphs(_) = a.value {
-                return None; // keep graphs with subgraphs simple: no fusion
-            }
-        }
-    }
-    pinned.extend(g.inputs.iter().map(|v| v.name.as_str()));
-    let only = |value: &str, op: &str| -> Option<usize> {
-        if pinned.contains(value) {
-            return None;
-        }
-        match consumers.get(value).map(|v| v.as_slice()) {
-            Some([c]) if nodes[*c].op_type == op && nodes[*c].domain.is_empty() => Some(*c),
-            _ => None,
-        }
-    };
+    let links = Links::new(g);
+    let only = |value: &str, op: &str| links.only(value, op);
     // A float constant bias (its shape is checked when the fused op runs).
-    let float_constant = |name: &str| g.initializer(name).is_some_and(|t| t.as_f32().is_some());
+    let float_constant = |name: &str| links.constant(name).is_some_and(|t| t.as_f32().is_some());
     let mut removed = vec![false; nodes.len()];
     let mut replacement: HashMap<usize, Node> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
@@ -85,7 +69,9 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
         inputs.push(scale.clone());
         let mut output = mul.outputs[0].clone();
         let mut last = m;
-        if let Some(a) = only(&mul.outputs[0], "Add") {
+        // The bias Add's output is a float value of the original graph: a
+        // comparison session keeps it visible.
+        if let Some(a) = only(&mul.outputs[0], "Add").filter(|_| fusion == Fusion::All) {
             let add = &nodes[a];
             let bias = if add.inputs[0] == mul.outputs[0] { &add.inputs[1] } else { &add.inputs[0] };
             if add.inputs.len() == 2 && float_constant(bias) {
@@ -100,9 +86,11 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
         let op = if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER };
         replacement.insert(i, internal(n, op, inputs, vec![output], if conv { n.attributes.clone() } else { vec![] }));
     }
-    fuse_qdq(g, &only, &mut removed, &mut replacement);
+    fuse_qdq(&links, &mut removed, &mut replacement);
     if fusion == Fusion::All {
         fuse_conv_activation(g, &only, opset >= 11, &mut removed, &mut replacement);
+        super::fuse_float::fuse_matmul_bias(&links, &mut removed, &mut replacement);
+        super::fuse_float::fuse_gelu(&links, &mut removed, &mut replacement);
     }
     if replacement.is_empty() {
         return None;
@@ -112,9 +100,80 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
     Some(nodes.iter().enumerate().filter_map(|(i, n)| replacement.remove(&i).or_else(|| (!removed[i]).then(|| n.clone()))).collect())
 }
 
+/// Who produces and who reads each value of a graph, and which values must
+/// stay visible (graph inputs and outputs).
+pub(super) struct Links<'g> {
+    pub g: &'g Graph,
+    consumers: HashMap<&'g str, Vec<usize>>,
+    producer: HashMap<&'g str, usize>,
+    pinned: HashSet<&'g str>,
+}
+
+impl<'g> Links<'g> {
+    fn new(g: &'g Graph) -> Links<'g> {
+        let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut producer = HashMap::new();
+        for (i, n) in g.nodes.iter().enumerate() {
+            for inp in n.inputs.iter().filter(|s| !s.is_empty()) {
+                consumers.entry(inp.as_str()).or_default().push(i);
+            }
+            for o in &n.outputs {
+                producer.insert(o.as_str(), i);
+            }
+        }
+        let pinned = g.outputs.iter().chain(&g.inputs).map(|v| v.name.as_str()).collect();
+        Links { g, consumers, producer, pinned }
+    }
+
+    /// The one node reading `value`, if it is a default-domain `op` and
+    /// `value` is not a graph input or output.
+    pub fn only(&self, value: &str, op: &str) -> Option<usize> {
+        if self.pinned.contains(value) {
+            return None;
+        }
+        match self.consumers.get(value).map(|v| v.as_slice()) {
+            Some([c]) if self.g.nodes[*c].op_type == op && self.g.nodes[*c].domain.is_empty() => Some(*c),
+            _ => None,
+        }
+    }
+
+    pub fn producer(&self, value: &str) -> Option<usize> {
+        self.producer.get(value).copied()
+    }
+
+    /// The value of a constant: an initializer that is not a graph input, a
+    /// `Constant` node's `value`, or either through `Identity` nodes.
+    pub fn constant(&self, name: &str) -> Option<&'g Tensor> {
+        let mut name = name;
+        for _ in 0..16 {
+            if let Some(t) = self.g.initializer(name) {
+                return (!self.g.inputs.iter().any(|v| v.name == name)).then_some(t);
+            }
+            let n = &self.g.nodes[self.producer(name)?];
+            match (n.op_type.as_str(), n.domain.is_empty()) {
+                ("Identity", true) => name = n.inputs.first()?,
+                ("Constant", true) => {
+                    return match n.attr("value") {
+                        Some(AttrValue::Tensor(t)) => Some(t),
+                        _ => None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// A constant holding one f32.
+    pub fn scalar_f32(&self, name: &str) -> Option<f32> {
+        let t = self.constant(name)?.as_f32()?;
+        (t.len() == 1).then(|| *t.iter().next().expect("one value"))
+    }
+}
+
 /// The runtime-only node that stands for a fused chain starting at `first`
 /// (it keeps that node's name, so errors still point at the user's node).
-fn internal(first: &Node, op_type: &str, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<crate::graph::Attribute>) -> Node {
+pub(super) fn internal(first: &Node, op_type: &str, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<crate::graph::Attribute>) -> Node {
     Node { name: first.name.clone(), op_type: op_type.into(), domain: INTERNAL_DOMAIN.into(), inputs, outputs, attributes, doc_string: String::new() }
 }
 
@@ -151,22 +210,17 @@ fn fuse_conv_activation(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, c
 /// MatMul/Conv whose activation input is `DequantizeLinear(xq, per-tensor
 /// scale)` and whose weight is `DequantizeLinear` of constant 8-bit codes
 /// (per tensor, or per output channel) become `QdqMatMul`/`QdqConv`.
-fn fuse_qdq(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
-    let nodes = &g.nodes;
-    let mut producer: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        for o in &n.outputs {
-            producer.insert(o.as_str(), i);
-        }
-    }
-    let constant = |name: &str| g.initializer(name).filter(|_| !g.inputs.iter().any(|v| v.name == name));
+fn fuse_qdq(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+    let nodes = &links.g.nodes;
+    let only = |value: &str, op: &str| links.only(value, op);
+    let constant = |name: &str| links.constant(name);
     let int_axis = |n: &Node, name: &str, default: i64| match n.attr(name) {
         Some(AttrValue::Int(v)) => *v,
         _ => default,
     };
     // A DequantizeLinear feeding only node `user`, not blocked: (index, inputs padded to 3).
     let dq_into = |value: &str, user: usize| -> Option<(usize, Vec<String>)> {
-        let &p = producer.get(value)?;
+        let p = links.producer(value)?;
         let dq = &nodes[p];
         if dq.op_type != "DequantizeLinear" || !dq.domain.is_empty() || int_axis(dq, "block_size", 0) != 0 || only(value, &nodes[user].op_type) != Some(user) {
             return None;

@@ -4,6 +4,7 @@
 
 pub(crate) mod clock;
 pub mod fuse;
+mod fuse_float;
 mod plan;
 
 use std::collections::HashMap;
@@ -85,9 +86,25 @@ fn execute<'a>(
     let mut peak_bytes = live_bytes;
     for step in &plan.steps {
         let node = &nodes[step.node];
+        // An input that dies here and is read once may lend its buffer to the output.
+        let mut lent = None;
+        for &at in step.op.reusable_inputs() {
+            let Some(Some(slot)) = step.inputs.get(at).copied() else { continue };
+            if step.frees.contains(&slot) && step.inputs.iter().filter(|s| **s == Some(slot)).count() == 1 && matches!(values[slot], Value::Owned(_)) {
+                if let Value::Owned(t) = std::mem::replace(&mut values[slot], Value::Empty) {
+                    live_bytes -= t.byte_size();
+                    lent = Some((at, t));
+                }
+                break;
+            }
+        }
         let args: Vec<Option<&Tensor>> = step.inputs.iter().map(|s| s.and_then(|s| values[s].get())).collect();
         let t0 = timings.as_ref().map(|_| clock::now_ms());
-        let results = step.op.eval(&args).map_err(|e| e.in_node(node))?;
+        let results = match lent {
+            Some((at, t)) => step.op.eval_reusing(&args, at, t),
+            None => step.op.eval(&args),
+        }
+        .map_err(|e| e.in_node(node))?;
         if let (Some(t), Some(t0)) = (timings.as_deref_mut(), t0) {
             t.push(NodeTiming { node: node.name.clone(), op_type: node.op_type.clone(), ms: clock::now_ms() - t0 });
         }

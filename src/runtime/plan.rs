@@ -163,7 +163,8 @@ impl Plan {
             }
         }
         for (slot, si) in last_use {
-            if self.sources[slot] == Source::Node && !self.outputs.contains(&slot) {
+            // Graph inputs too: the run owns its feeds, so their buffers can be lent.
+            if matches!(self.sources[slot], Source::Node | Source::GraphInput(_)) && !self.outputs.contains(&slot) {
                 self.steps[si].frees.push(slot);
             }
         }

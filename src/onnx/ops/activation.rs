@@ -10,7 +10,7 @@ use num_traits::Float;
 use super::elementwise::{broadcast_shapes, broadcast_with, erf_f32};
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::kernels::active as k;
+use crate::kernels::{active as k, GeluChain};
 use crate::tensor::{into_flat, Tensor};
 
 pub fn register(r: &mut Registry) {
@@ -24,6 +24,50 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Clip", build_clip);
     r.insert("", "Softmax", build_softmax);
     r.insert("", "LogSoftmax", build_softmax);
+    r.insert(crate::runtime::fuse::INTERNAL_DOMAIN, crate::runtime::fuse::GELU_CHAIN, build_gelu_chain);
+}
+
+/// The runtime's fused exact-erf GELU (`runtime::fuse_float`): f32 only,
+/// since the chain it replaces divides by an f32 constant.
+struct GeluChainOp(GeluChain);
+
+fn build_gelu_chain(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    Ok(Box::new(GeluChainOp(GeluChain {
+        divisor: a.float("divisor", 1.0)?,
+        divide: a.int("divide", 0)? != 0,
+        one: a.float("one", 1.0)?,
+        half: a.float("half", 0.5)?,
+        half_first: a.int("half_first", 0)? != 0,
+    })))
+}
+
+/// GELU of an f32 tensor through the vector kernel.
+fn gelu_f32(a: &ArrayD<f32>, chain: GeluChain) -> Tensor {
+    let shape = a.shape().to_vec();
+    let mut v = into_flat(a.clone());
+    k::gelu_f32(&mut v, chain);
+    Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"))
+}
+
+impl Op for GeluChainOp {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        Ok(vec![gelu_f32(super::required_f32(inputs, 0, "input")?, self.0)])
+    }
+
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        match super::owned_f32(x) {
+            Ok(mut a) => {
+                k::gelu_f32(a.as_slice_mut().expect("standard layout"), self.0);
+                Ok(vec![Tensor::F32(a)])
+            }
+            Err(other) => super::eval_with(self, inputs, at, &other),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -116,6 +160,7 @@ impl Op for PointwiseOp {
                 k::relu_f32(&mut v);
                 Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"))
             }
+            Tensor::F32(a) if matches!(p, Pointwise::Gelu { tanh: false }) => gelu_f32(a, GeluChain::STANDARD),
             Tensor::F32(a) => Tensor::F32(a.mapv(|v| p.apply(v))),
             Tensor::F64(a) => Tensor::F64(a.mapv(|v| p.apply(v))),
             Tensor::F16(a) => Tensor::F16(a.mapv(|v| f16::from_f32(p.apply(v.to_f32())))),
@@ -125,6 +170,24 @@ impl Op for PointwiseOp {
             Tensor::I8(a) if matches!(p, Pointwise::Relu) => Tensor::I8(a.mapv(|v| v.max(0))),
             other => return Err(SquishError::op(format!("{p:?} does not support {}", other.dtype()))),
         }])
+    }
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        let p = self.0;
+        let mut a = match super::owned_f32(x) {
+            Ok(a) => a,
+            Err(other) => return super::eval_with(self, inputs, at, &other),
+        };
+        let v = a.as_slice_mut().expect("standard layout");
+        match p {
+            Pointwise::Relu => k::relu_f32(v),
+            Pointwise::Gelu { tanh: false } => k::gelu_f32(v, GeluChain::STANDARD),
+            _ => v.iter_mut().for_each(|x| *x = p.apply(*x)),
+        }
+        Ok(vec![Tensor::F32(a)])
     }
 }
 
@@ -234,6 +297,27 @@ impl Softmax {
 }
 
 impl Op for Softmax {
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    /// Rows that are contiguous (the usual last axis) are done in place.
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        let rank = x.shape().len() as i64;
+        let axis = if self.axis < 0 { self.axis + rank } else { self.axis };
+        if rank == 0 || !(self.flatten || axis + 1 == rank) || !(0..rank).contains(&axis) {
+            return super::eval_with(self, inputs, at, &x);
+        }
+        match super::owned_f32(x) {
+            Ok(mut a) => {
+                let row: usize = a.shape()[axis as usize..].iter().product();
+                self.rows(a.as_slice_mut().expect("standard layout"), row);
+                Ok(vec![Tensor::F32(a)])
+            }
+            Err(other) => super::eval_with(self, inputs, at, &other),
+        }
+    }
+
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = super::required_f32(inputs, 0, "input")?;
         let rank = x.ndim() as i64;

@@ -182,6 +182,37 @@ fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>>
     arith_generic(op, a, b, false)
 }
 
+/// `dst = dst ∘ other` (or `other ∘ dst` when `!dst_is_left`) in place, for
+/// the f32 broadcasts that keep `dst`'s shape: equal shapes, a scalar, or
+/// `other` repeating along `dst`'s leading axes. False: not such a case.
+fn arith_f32_in_place(op: Arith, dst: &mut ArrayD<f32>, other: &ArrayD<f32>, dst_is_left: bool) -> bool {
+    let core: Vec<usize> = other.shape().iter().copied().skip_while(|&d| d == 1).collect();
+    let keeps_shape = other.ndim() <= dst.ndim() && (other.len() == 1 || dst.shape().ends_with(&core));
+    let (Some(d), Some(o)) = (dst.as_slice_mut(), other.as_slice()) else { return false };
+    if !keeps_shape || o.is_empty() || d.is_empty() {
+        return false;
+    }
+    // Same IEEE operations as the SIMD kernels, so the same bits.
+    fn apply(d: &mut [f32], o: &[f32], f: impl Fn(f32, f32) -> f32) {
+        if o.len() == 1 {
+            let y = o[0];
+            d.iter_mut().for_each(|x| *x = f(*x, y));
+        } else {
+            d.chunks_exact_mut(o.len()).for_each(|row| row.iter_mut().zip(o).for_each(|(x, &y)| *x = f(*x, y)));
+        }
+    }
+    match (op, dst_is_left) {
+        (Arith::Add, _) => apply(d, o, |x, y| x + y),
+        (Arith::Mul, _) => apply(d, o, |x, y| x * y),
+        (Arith::Sub, true) => apply(d, o, |x, y| x - y),
+        (Arith::Sub, false) => apply(d, o, |x, y| y - x),
+        (Arith::Div, true) => apply(d, o, |x, y| x / y),
+        (Arith::Div, false) => apply(d, o, |x, y| y / x),
+        _ => return false,
+    }
+    true
+}
+
 /// One arithmetic op on two tensors of the same type.
 pub fn arith(op: Arith, a: &Tensor, b: &Tensor, fmod: bool) -> Result<Tensor> {
     Ok(match (a, b) {
@@ -228,6 +259,26 @@ fn build_arith(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 }
 
 impl Op for ArithOp {
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0, 1]
+    }
+
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, owned: Tensor) -> Result<Vec<Tensor>> {
+        let other = inputs.get(1 - at.min(1)).copied().flatten();
+        if let (2, false, false, Some(Tensor::F32(b))) = (inputs.len(), self.mean, self.fmod, other) {
+            match super::owned_f32(owned) {
+                Ok(mut a) => {
+                    if arith_f32_in_place(self.op, &mut a, b, at == 0) {
+                        return Ok(vec![Tensor::F32(a)]);
+                    }
+                    return super::eval_with(self, inputs, at, &Tensor::F32(a));
+                }
+                Err(t) => return super::eval_with(self, inputs, at, &t),
+            }
+        }
+        super::eval_with(self, inputs, at, &owned)
+    }
+
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let ts: Vec<&Tensor> = inputs.iter().flatten().copied().collect();
         let first = *ts.first().ok_or_else(|| SquishError::op("needs at least one input"))?;
@@ -433,6 +484,24 @@ impl Op for Unary {
             })),
             other => return Err(SquishError::op(format!("{name} does not support {}", other.dtype()))),
         }])
+    }
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        let Some(f32_fn) = self.f32_fn.filter(|_| self.f64_fn.is_some()) else { return super::eval_with(self, inputs, at, &x) };
+        let mut a = match super::owned_f32(x) {
+            Ok(a) => a,
+            Err(other) => return super::eval_with(self, inputs, at, &other),
+        };
+        let v = a.as_slice_mut().expect("standard layout");
+        match self.name {
+            "Erf" => k::erf_f32(v),
+            "Exp" => k::exp_f32(v),
+            _ => v.iter_mut().for_each(|x| *x = f32_fn(*x)),
+        }
+        Ok(vec![Tensor::F32(a)])
     }
 }
 

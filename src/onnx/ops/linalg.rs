@@ -12,6 +12,35 @@ use crate::tensor::Tensor;
 pub fn register(r: &mut Registry) {
     r.insert("", "MatMul", build_matmul);
     r.insert("", "Gemm", build_gemm);
+    r.insert(crate::runtime::fuse::INTERNAL_DOMAIN, crate::runtime::fuse::MATMUL_BIAS, |ctx| {
+        Ok(Box::new(MatMulBias(MatMul { packed: constant_matrix(ctx, 1, false) })))
+    });
+}
+
+/// `y + bias` with numpy broadcasting; a bias of one row (`[n]`, `[1, n]`)
+/// is added to each row of `y` in place while `y` is fresh in cache.
+fn add_bias(mut y: ArrayD<f32>, bias: &ArrayD<f32>) -> Result<Tensor> {
+    let n = *y.shape().last().unwrap_or(&0);
+    let one_row = bias.ndim() <= y.ndim() && bias.len() == n && bias.shape().last() == Some(&n) && n > 0;
+    if let (true, Some(b), Some(rows)) = (one_row, bias.as_slice(), y.as_slice_mut()) {
+        // 1·b is exact, so this is y + b bit for bit.
+        rows.chunks_exact_mut(n).for_each(|row| k::axpy_f32(1.0, b, row));
+        return Ok(Tensor::F32(y));
+    }
+    arith(Arith::Add, &Tensor::F32(y), &Tensor::F32(bias.clone()), false)
+}
+
+/// `MatMul → Add(constant bias)` fused at load time (`runtime::fuse_float`).
+struct MatMulBias(MatMul);
+
+impl Op for MatMulBias {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let y = match self.0.eval(&inputs[..2.min(inputs.len())])?.pop() {
+            Some(Tensor::F32(y)) => y,
+            _ => return Err(SquishError::op("MatMul produced no float output")),
+        };
+        Ok(vec![add_bias(y, required_f32(inputs, 2, "bias")?)?])
+    }
 }
 
 /// A constant right-hand operand (k×n), packed once at load time.
@@ -197,8 +226,7 @@ impl Op for Gemm {
             if shape != y.shape() {
                 return Err(SquishError::op(format!("C of shape {:?} does not broadcast to {:?}", c.shape(), y.shape())));
             }
-            let c = if self.beta == 1.0 { c.clone() } else { c.mapv(|v| v * self.beta) };
-            return Ok(vec![arith(Arith::Add, &Tensor::F32(y), &Tensor::F32(c), false)?]);
+            return Ok(vec![if self.beta == 1.0 { add_bias(y, c)? } else { add_bias(y, &c.mapv(|v| v * self.beta))? }]);
         }
         Ok(vec![Tensor::F32(y)])
     }

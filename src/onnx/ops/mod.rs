@@ -29,9 +29,42 @@ use crate::tensor::Tensor;
 
 use super::attrs::Attrs;
 
+/// An owned f32 tensor as a standard-layout array (copied only when it is
+/// strided); any other tensor is handed back.
+pub(super) fn owned_f32(t: Tensor) -> std::result::Result<ndarray::ArrayD<f32>, Tensor> {
+    match t {
+        Tensor::F32(a) if a.is_standard_layout() => Ok(a),
+        Tensor::F32(a) => Ok(a.as_standard_layout().into_owned()),
+        other => Err(other),
+    }
+}
+
+/// `op.eval` with `t` standing at input `at` (for ops whose in-place path
+/// does not cover a case).
+pub(super) fn eval_with(op: &dyn Op, inputs: &[Option<&Tensor>], at: usize, t: &Tensor) -> Result<Vec<Tensor>> {
+    let mut args = inputs.to_vec();
+    args[at] = Some(t);
+    op.eval(&args)
+}
+
 /// A planned operator. `inputs[i]` is `None` for an omitted optional input.
 pub trait Op {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
+
+    /// Input positions whose buffer this op can write its output into, in
+    /// order of preference. The runtime hands one over (`eval_reusing`) when
+    /// this step is the value's last reader and the run owns it.
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[]
+    }
+
+    /// `eval` with input `at` given by value (`inputs[at]` is `None`), so the
+    /// output may take over its buffer. Must compute exactly what `eval` does.
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, owned: Tensor) -> Result<Vec<Tensor>> {
+        let mut args = inputs.to_vec();
+        args[at] = Some(&owned);
+        self.eval(&args)
+    }
 }
 
 /// What a builder may look at: the node, the opset its domain imports, the

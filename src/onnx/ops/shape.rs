@@ -96,6 +96,17 @@ impl Op for Reshape {
         let target = reshape_target(x.shape(), &spec, self.allow_zero)?;
         Ok(vec![x.clone().reshaped(&target)?])
     }
+
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    /// The data moves over unchanged: no copy.
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], _at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        let spec = int_values(required(inputs, 1)?, "shape")?;
+        let target = reshape_target(x.shape(), &spec, self.allow_zero)?;
+        Ok(vec![x.reshaped(&target)?])
+    }
 }
 
 struct Flatten {
@@ -108,7 +119,20 @@ fn build_flatten(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 
 impl Op for Flatten {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = required(inputs, 0)?;
+        self.flatten(required(inputs, 0)?.clone())
+    }
+
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    fn eval_reusing(&self, _inputs: &[Option<&Tensor>], _at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        self.flatten(x)
+    }
+}
+
+impl Flatten {
+    fn flatten(&self, x: Tensor) -> Result<Vec<Tensor>> {
         let rank = x.shape().len() as i64;
         if self.axis < -rank || self.axis > rank {
             return Err(SquishError::op(format!("axis {} is out of range for rank {rank}", self.axis)));
@@ -116,7 +140,7 @@ impl Op for Flatten {
         let axis = if self.axis < 0 { self.axis + rank } else { self.axis } as usize;
         let outer: usize = x.shape()[..axis].iter().product();
         let inner: usize = x.shape()[axis..].iter().product();
-        Ok(vec![x.clone().reshaped(&[outer, inner])?])
+        Ok(vec![x.reshaped(&[outer, inner])?])
     }
 }
 
@@ -138,12 +162,27 @@ fn build_axes_op(ctx: &BuildCtx, insert: bool) -> Result<Box<dyn Op>> {
 impl Op for AxesOp {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required(inputs, 0)?;
+        Ok(vec![x.clone().reshaped(&self.target(x.shape(), inputs)?)?])
+    }
+
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], _at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        let target = self.target(x.shape(), inputs)?;
+        Ok(vec![x.reshaped(&target)?])
+    }
+}
+
+impl AxesOp {
+    /// The output shape for an input of `shape`.
+    fn target(&self, shape: &[usize], inputs: &[Option<&Tensor>]) -> Result<Vec<usize>> {
         let axes = match &self.attr_axes {
             Some(a) => Some(a.clone()),
             None => opt_int_input(inputs, 1, "axes")?,
         };
-        let shape = x.shape();
-        let target = if self.insert {
+        Ok(if self.insert {
             let axes = axes.ok_or_else(|| SquishError::op("Unsqueeze needs axes"))?;
             let rank = shape.len() + axes.len();
             let mut norm = axes.iter().map(|&a| norm_axis(a, rank)).collect::<Result<Vec<_>>>()?;
@@ -174,8 +213,7 @@ impl Op for AxesOp {
                     shape.iter().enumerate().filter(|(i, _)| !norm.contains(i)).map(|(_, &d)| d).collect()
                 }
             }
-        };
-        Ok(vec![x.clone().reshaped(&target)?])
+        })
     }
 }
 

@@ -1,0 +1,109 @@
+//! Load-time fusions of float chains that transformer exports spell out op
+//! by op. Like the integer fusions they change only the session's execution
+//! list, and each fused op replays the chain's float operations in order, so
+//! results are bit-identical:
+//!
+//! * `MatMul(x, constant W) → Add(·, constant bias)` becomes `MatMulBias`:
+//!   the bias is added to each output row while it is still in cache.
+//! * the exact-erf GELU, `Div|Mul → Erf → Add → Mul → Mul`, becomes `GeluChain`
+//!   (one pass instead of five, see `kernels::GeluChain`).
+
+use std::collections::HashMap;
+
+use super::fuse::{internal, Links};
+use crate::graph::{AttrValue, Attribute, Node};
+
+/// `MatMulBias(A, W, bias)`: `A · W + bias`, W a constant matrix.
+pub const MATMUL_BIAS: &str = "MatMulBias";
+/// `GeluChain(x)`, attributes `divisor`, `one`, `half` (floats) and `divide`,
+/// `half_first` (ints) as in `kernels::GeluChain`.
+pub const GELU_CHAIN: &str = "GeluChain";
+
+/// The other input of a two-input node, given one of them.
+fn other_input<'n>(n: &'n Node, one: &str) -> Option<&'n str> {
+    match n.inputs.as_slice() {
+        [a, b] if a == one => Some(b),
+        [a, b] if b == one => Some(a),
+        _ => None,
+    }
+}
+
+fn free(i: usize, removed: &[bool], replacement: &HashMap<usize, Node>) -> bool {
+    !removed[i] && !replacement.contains_key(&i)
+}
+
+pub(super) fn fuse_matmul_bias(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+    let nodes = &links.g.nodes;
+    for (i, n) in nodes.iter().enumerate() {
+        if n.op_type != "MatMul" || !n.domain.is_empty() || n.inputs.len() != 2 || n.outputs.len() != 1 || !free(i, removed, replacement) {
+            continue;
+        }
+        let Some(w) = links.constant(&n.inputs[1]).and_then(|t| t.as_f32()).filter(|w| w.ndim() == 2) else { continue };
+        let Some(a) = links.only(&n.outputs[0], "Add").filter(|&a| free(a, removed, replacement)) else { continue };
+        let add = &nodes[a];
+        let Some(bias) = other_input(add, &n.outputs[0]) else { continue };
+        // A bias of rank ≤ 2 cannot raise the product's rank (≥ 2 whenever W is packed).
+        let cols = w.shape()[1];
+        let fits = links.constant(bias).and_then(|t| t.as_f32()).is_some_and(|b| b.ndim() <= 2 && b.len() == cols && b.shape().last() == Some(&cols));
+        if !fits || add.outputs.len() != 1 {
+            continue;
+        }
+        removed[i] = true;
+        removed[a] = true;
+        let inputs = vec![n.inputs[0].clone(), n.inputs[1].clone(), bias.to_string()];
+        replacement.insert(i, internal(n, MATMUL_BIAS, inputs, add.outputs.clone(), vec![]));
+    }
+}
+
+pub(super) fn fuse_gelu(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+    let nodes = &links.g.nodes;
+    for (e, erf) in nodes.iter().enumerate() {
+        if erf.op_type != "Erf" || !erf.domain.is_empty() || erf.inputs.len() != 1 || erf.outputs.len() != 1 || !free(e, removed, replacement) {
+            continue;
+        }
+        // t = x / divisor, or x · divisor, read only by the Erf.
+        let Some(s) = links.producer(&erf.inputs[0]).filter(|&s| free(s, removed, replacement)) else { continue };
+        let scale = &nodes[s];
+        let divide = scale.op_type == "Div";
+        if !(divide || scale.op_type == "Mul") || !scale.domain.is_empty() || scale.inputs.len() != 2 || links.only(&erf.inputs[0], "Erf") != Some(e) {
+            continue;
+        }
+        // Div's constant is its divisor (input 1); Mul's is either input.
+        let (x, divisor) = match (links.scalar_f32(&scale.inputs[1]), links.scalar_f32(&scale.inputs[0])) {
+            (Some(d), _) => (&scale.inputs[0], d),
+            (None, Some(d)) if !divide => (&scale.inputs[1], d),
+            _ => continue,
+        };
+        // e = erf(t) + one.
+        let Some(p) = links.only(&erf.outputs[0], "Add").filter(|&p| free(p, removed, replacement)) else { continue };
+        let Some(one) = other_input(&nodes[p], &erf.outputs[0]).and_then(|c| links.scalar_f32(c)) else { continue };
+        let plus = &nodes[p].outputs[0];
+        // (x · e) · half, or (x · half) · e.
+        let Some(m1) = links.only(plus, "Mul").filter(|&m| free(m, removed, replacement)) else { continue };
+        let Some(other) = other_input(&nodes[m1], plus) else { continue };
+        let (half, half_first, chain) = if other == x.as_str() {
+            let Some(m2) = links.only(&nodes[m1].outputs[0], "Mul").filter(|&m| free(m, removed, replacement)) else { continue };
+            let Some(half) = other_input(&nodes[m2], &nodes[m1].outputs[0]).and_then(|c| links.scalar_f32(c)) else { continue };
+            (half, false, [s, e, p, m1, m2])
+        } else {
+            // `other` must be x · half, read only here.
+            let Some(h) = links.producer(other).filter(|&h| free(h, removed, replacement) && nodes[h].op_type == "Mul" && nodes[h].domain.is_empty()) else { continue };
+            let Some(half) = other_input(&nodes[h], x).and_then(|c| links.scalar_f32(c)) else { continue };
+            if links.only(other, "Mul") != Some(m1) || nodes[h].inputs.iter().filter(|v| *v == x).count() != 1 {
+                continue;
+            }
+            (half, true, [s, h, e, p, m1])
+        };
+        let last = *chain.last().expect("five nodes");
+        if nodes[last].outputs.len() != 1 {
+            continue;
+        }
+        let float = |name: &str, v: f32| Attribute { name: name.into(), value: AttrValue::Float(v) };
+        let int = |name: &str, v: bool| Attribute { name: name.into(), value: AttrValue::Int(v as i64) };
+        let attributes = vec![float("divisor", divisor), float("one", one), float("half", half), int("divide", divide), int("half_first", half_first)];
+        for &r in &chain {
+            removed[r] = true;
+        }
+        replacement.insert(s, internal(scale, GELU_CHAIN, vec![x.clone()], nodes[last].outputs.clone(), attributes));
+    }
+}
