@@ -120,10 +120,22 @@ fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out:
     out[..oh * ow].fill(0.0);
     // phases[ph] holds columns ph, ph + sx, ph + 2·sx, … of every row.
     let phase_len: Vec<usize> = (0..sx).map(|ph| if ph < w { (w - ph).div_ceil(sx) } else { 0 }).collect();
+    // Plain indexed loops: an iterator chain here cost more than the taps.
     let phases: Vec<Vec<f32>> = if sx == 1 {
         Vec::new()
     } else {
-        (0..sx).map(|ph| (0..h).flat_map(|iy| (0..phase_len[ph]).map(move |j| x[iy * w + ph + j * sx])).collect()).collect()
+        (0..sx)
+            .map(|ph| {
+                let len = phase_len[ph];
+                let mut p = vec![0.0f32; h * len];
+                for (row, dst) in x.chunks_exact(w.max(1)).zip(p.chunks_exact_mut(len.max(1))) {
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        *d = row[ph + j * sx];
+                    }
+                }
+                p
+            })
+            .collect()
     };
     for ky in 0..kh {
         for kx in 0..kw {
