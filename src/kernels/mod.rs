@@ -93,6 +93,27 @@ pub fn pack_a_i16(m: usize, k: usize, a: &[i16]) -> Vec<i16> {
     out
 }
 
+/// `pack_a_i16` straight from raw 8-bit A (m×k, row-major), subtracting
+/// each row's zero point on the way: one pass, one buffer.
+pub fn pack_a_i16_centred<T: Copy + Into<i16>>(m: usize, k: usize, a: &[T], row_zp: &[i16]) -> Vec<i16> {
+    assert!(a.len() >= m * k && row_zp.len() >= m, "pack_a_i16_centred: A too small");
+    let kq = k.div_ceil(2);
+    let mut out = vec![0i16; m.div_ceil(IGEMM_MR) * kq * 2 * IGEMM_MR];
+    if k == 0 {
+        return out;
+    }
+    for (i, (row, &z)) in a.chunks_exact(k).zip(row_zp).take(m).enumerate() {
+        let (ib, r) = (i / IGEMM_MR, i % IGEMM_MR);
+        let dst = &mut out[ib * kq * 2 * IGEMM_MR + r * 2..];
+        for (q, pair) in row.chunks(2).enumerate() {
+            for (d, &v) in dst[q * 2 * IGEMM_MR..].iter_mut().zip(pair) {
+                *d = v.into() - z;
+            }
+        }
+    }
+    out
+}
+
 /// Packs B (k×n, row-major, zero points already subtracted) for
 /// `gemm_i16_packed`: panels of 8 columns; per pair of `k` steps the panel
 /// holds `[c0 k0, c0 k1, c1 k0, c1 k1, …, c7 k1]` (16 values).

@@ -427,24 +427,28 @@ unsafe fn tile_i16_4x8(kq: usize, ap: *const i16, panel: *const i16) -> [[v128; 
 pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
     let n = x.len();
     let (mut lo, mut hi) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
+    let mut nan = f32x4_splat(0.0);
     let mut i = 0;
     // SAFETY: i + 4 <= n for every vector access.
     unsafe {
         while i + 4 <= n {
             let v = load(x.as_ptr().add(i));
-            lo = f32x4_min(lo, v);
-            hi = f32x4_max(hi, v);
+            // pmin/pmax are the reference's comparisons (and one instruction
+            // each in V8, unlike min/max); NaN is tracked on the side.
+            lo = f32x4_pmin(lo, v);
+            hi = f32x4_pmax(hi, v);
+            nan = v128_or(nan, f32x4_ne(v, v));
             i += 4;
         }
     }
     let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
     let (mut l, mut h) = super::reference::min_max_f32(&x[i..]);
+    if v128_any_true(nan) || l.is_nan() {
+        return (f32::NAN, f32::NAN);
+    }
     for (a, b) in lanes(lo).into_iter().zip(lanes(hi)) {
-        if a.is_nan() || b.is_nan() || l.is_nan() {
-            return (f32::NAN, f32::NAN);
-        }
-        l = l.min(a);
-        h = h.max(b);
+        l = if a < l { a } else { l };
+        h = if b > h { b } else { h };
     }
     (l, h)
 }
@@ -455,7 +459,14 @@ pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
     assert!(x.len() == out.len(), "quantize_u8: length mismatch");
     let n = x.len();
     let (sv, zv, lo, hi) = (f32x4_splat(scale), f32x4_splat(zero_point), f32x4_splat(0.0), f32x4_splat(255.0));
-    let q = |v: v128| i32x4_trunc_sat_f32x4(f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(f32x4_div(v, sv)), zv), lo), hi));
+    // The clamped value is a whole number in [0, 255]; adding 2²³ puts it in
+    // the low mantissa bits (cheaper than V8's float → int conversion). NaN
+    // gives 0, as the reference's `as u8` does.
+    const MAGIC: f32 = 8_388_608.0;
+    let q = |v: v128| {
+        let c = f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(f32x4_div(v, sv)), zv), lo), hi);
+        v128_andnot(i32x4_sub(f32x4_add(c, f32x4_splat(MAGIC)), i32x4_splat(MAGIC.to_bits() as i32)), f32x4_ne(c, c))
+    };
     let mut i = 0;
     // SAFETY: i + 16 <= n for every access; out has n bytes.
     unsafe {

@@ -170,6 +170,16 @@ macro_rules! kernel_suite {
                 let mut x = vec![1.0f32; 9];
                 x[5] = f32::NAN;
                 assert!(k::min_max_f32(&x).0.is_nan());
+                // NaN and ±Inf inside the vector body and in the tail.
+                let mut x = vec![0.5f32; 21];
+                x[3] = f32::NAN;
+                x[4] = f32::INFINITY;
+                x[5] = f32::NEG_INFINITY;
+                x[20] = f32::NAN;
+                assert!(k::min_max_f32(&x[..16]).0.is_nan());
+                let mut q = vec![7u8; 21];
+                k::quantize_u8(&x, 0.02, 100.0, &mut q);
+                assert_eq!((q[3], q[4], q[5], q[20], q[0]), (0, 255, 0, 0, 125));
             }
 
             #[wasm_bindgen_test(unsupported = test)]

@@ -139,21 +139,22 @@ impl PackedIntB {
     }
 
     /// `(A − a_zp) · B` for raw 8-bit A (`rows × k`) with one zero point per row.
-    fn multiply(&self, raw: &[i16], unsigned: bool, row_zp: &[i16], rows: usize) -> Vec<i32> {
+    fn multiply(&self, a: &Tensor, row_zp: &[i16], rows: usize) -> Result<Vec<i32>> {
         let (kk, n) = (self.k, self.n);
         let mut out = vec![0i32; rows * n];
         match &self.layout {
             IntLayout::Pairs(panels) => {
-                let mut centred = raw.to_vec();
-                for (row, &z) in centred.chunks_exact_mut(kk.max(1)).zip(row_zp) {
-                    row.iter_mut().for_each(|v| *v -= z);
-                }
-                k::gemm_i16_packed(rows, kk, n, &pack_a_i16(rows, kk, &centred), panels, &mut out);
+                let ap = match a {
+                    Tensor::U8(x) => crate::kernels::pack_a_i16_centred(rows, kk, &super::linalg::contiguous(x), row_zp),
+                    Tensor::I8(x) => crate::kernels::pack_a_i16_centred(rows, kk, &super::linalg::contiguous(x), row_zp),
+                    other => return Err(SquishError::op(format!("input A must be uint8 or int8, got {}", other.dtype()))),
+                };
+                k::gemm_i16_packed(rows, kk, n, &ap, panels, &mut out);
             }
             IntLayout::SignSplit { panels, col_sums } => {
                 // u8 activations shift by 128 into i8; (a − zp) = a' + (128 − zp).
-                let shift = if unsigned { 128 } else { 0 };
-                let a8: Vec<i8> = raw.iter().map(|&v| (v - shift) as i8).collect();
+                let shift = if a.dtype() == DType::U8 { 128 } else { 0 };
+                let a8: Vec<i8> = int8_values(a, "input A")?.iter().map(|&v| (v - shift) as i8).collect();
                 k::gemm_i8_pn_packed(rows, kk, n, &crate::kernels::pack_a_i8(rows, kk, &a8), panels, &mut out);
                 for (r, row) in out.chunks_exact_mut(n.max(1)).enumerate() {
                     let offset = (shift - row_zp[r]) as i32;
@@ -163,7 +164,7 @@ impl PackedIntB {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -234,18 +235,18 @@ impl IntMatMul {
         }
         let kk = *ash.last().expect("rank ≥ 1");
         let m = if ash.len() >= 2 { ash[ash.len() - 2] } else { 1 };
-        let mut av = int8_values(a, "input A")?;
         if let (Some(p), true) = (&self.packed, ash.len() >= 2) {
             if kk != p.k {
                 return Err(SquishError::op(format!("inner dimensions differ: {ash:?} × [{}, {}]", p.k, p.n)));
             }
-            let rows = if kk == 0 { ash[..ash.len() - 1].iter().product() } else { av.len() / kk };
+            let rows = if kk == 0 { ash[..ash.len() - 1].iter().product() } else { a.len() / kk };
             let row_zp = row_zero_points(inputs.get(azi).copied().flatten(), a.dtype(), rows, m)?;
-            let out = p.multiply(&av, a.dtype() == DType::U8, &row_zp, rows);
+            let out = p.multiply(a, &row_zp, rows)?;
             let mut shape = ash[..ash.len() - 1].to_vec();
             shape.push(p.n);
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows·n values"));
         }
+        let mut av = int8_values(a, "input A")?;
         center(&mut av, a.dtype(), inputs.get(azi).copied().flatten(), kk, m, "A")?;
         let b = required(inputs, bi)?;
         let n = *b.shape().last().ok_or_else(|| SquishError::op("input B must have rank ≥ 1"))?;
