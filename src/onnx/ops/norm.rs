@@ -102,7 +102,25 @@ fn build_layer_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 
 impl Op for LayerNorm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let x = required_f32(inputs, 0, "X")?;
+        self.normalise(required_f32(inputs, 0, "X")?.clone(), inputs)
+    }
+
+    fn reusable_inputs(&self) -> &'static [usize] {
+        &[0]
+    }
+
+    /// Rows are normalised where they are.
+    fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, x: Tensor) -> Result<Vec<Tensor>> {
+        match super::owned_f32(x) {
+            Ok(a) => self.normalise(a, inputs),
+            Err(other) => super::eval_with(self, inputs, at, &other),
+        }
+    }
+}
+
+impl LayerNorm {
+    /// `inputs[0]` is not read: `x` stands for it.
+    fn normalise(&self, x: ArrayD<f32>, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let axis = super::norm_axis(self.axis, x.ndim())?;
         let row: usize = x.shape()[axis..].iter().product();
         let rows = if row == 0 { 0 } else { x.len() / row };
@@ -117,7 +135,7 @@ impl Op for LayerNorm {
         let scale = bcast(1, "Scale")?.ok_or_else(|| SquishError::op("Scale is required"))?;
         let bias = bcast(2, "B")?;
         let shape = x.shape().to_vec();
-        let mut v = into_flat(x.clone());
+        let mut v = into_flat(x);
         let mut means = Vec::with_capacity(rows);
         let mut inv_stds = Vec::with_capacity(rows);
         for r in v.chunks_exact_mut(row.max(1)).take(rows) {
