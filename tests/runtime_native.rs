@@ -316,3 +316,59 @@ fn dying_values_lend_their_buffers_to_the_next_op() {
     let want: Vec<f64> = xs.iter().map(|&x| (x.max(0.0) * x.max(0.0)) as f64).collect();
     assert_eq!(out, want);
 }
+
+#[test]
+fn an_int8_table_is_gathered_as_codes_and_never_expanded() {
+    use common::node_with;
+    let idx_vi = |name: &str| {
+        let mut v = tensor_vi(name, &[2, 2]);
+        if let Some(proto::type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            t.elem_type = data_type::INT64;
+        }
+        v
+    };
+    let int_attr = |name: &str, v: i64| AttributeProto { name: name.into(), r#type: proto::attribute_type::INT, i: v, ..Default::default() };
+    let codes: Vec<i32> = vec![-128, -1, 0, 1, 127, 5, 9, -7, 3, 100, -100, 64, 2, 2, 2];
+    for per_row in [false, true] {
+        let n_params = if per_row { 5 } else { 1 };
+        let scales: Vec<f32> = (0..n_params).map(|i| 0.01 + 0.37 * i as f32).collect();
+        let zps: Vec<i32> = (0..n_params).map(|i| i as i32 * 3 - 4).collect();
+        let inits = vec![
+            TensorProto { name: "codes".into(), dims: vec![5, 3], data_type: data_type::INT8, int32_data: codes.clone(), ..Default::default() },
+            TensorProto { name: "scale".into(), dims: if per_row { vec![5] } else { vec![] }, data_type: data_type::FLOAT, float_data: scales.clone(), ..Default::default() },
+            TensorProto { name: "zp".into(), dims: if per_row { vec![5] } else { vec![] }, data_type: data_type::INT8, int32_data: zps.clone(), ..Default::default() },
+        ];
+        let nodes = vec![
+            node_with("DequantizeLinear", "dq", &["codes", "scale", "zp"], &["table"], vec![int_attr("axis", 0)]),
+            node_with("Gather", "gather", &["table", "ids"], &["y"], vec![]),
+        ];
+        let bytes = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+            graph: Some(GraphProto { node: nodes, initializer: inits, input: vec![idx_vi("ids")], output: vec![tensor_vi("y", &[2, 2, 3])], ..Default::default() }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let s = load_session(&bytes).unwrap();
+        assert_eq!(s.plan().steps.len(), 1, "per_row {per_row}: one fused step");
+        assert!(s.plan().folded.is_empty(), "per_row {per_row}: no float copy of the table");
+        let ids = Tensor::from_vec(&[2, 2], vec![4i64, 0, -1, 2]).unwrap();
+        let got = s.run(vec![("ids".into(), ids)]).unwrap().outputs[0].1.to_f64_vec();
+        let mut want = Vec::new();
+        for r in [4usize, 0, 4, 2] {
+            let p = if per_row { r } else { 0 };
+            want.extend((0..3).map(|j| ((codes[r * 3 + j] - zps[p]) as f32 * scales[p]) as f64));
+        }
+        assert_eq!(got, want, "per_row {per_row}");
+        // The unfused graph (the table is also an output, so it stays) agrees bit for bit.
+        let mut m = ModelProto::decode(&bytes[..]).unwrap();
+        m.graph.as_mut().unwrap().output.push(tensor_vi("table", &[5, 3]));
+        let plain = load_session(&m.encode_to_vec()).unwrap();
+        assert!(!plain.plan().folded.is_empty());
+        let ids = Tensor::from_vec(&[2, 2], vec![4i64, 0, -1, 2]).unwrap();
+        assert_eq!(plain.run(vec![("ids".into(), ids)]).unwrap().outputs[0].1.to_f64_vec(), got, "per_row {per_row}: unfused");
+        let bad = Tensor::from_vec(&[2, 2], vec![0i64, 5, 0, 0]).unwrap();
+        let err = s.run(vec![("ids".into(), bad)]).unwrap_err().to_string();
+        assert!(err.contains("index 5 is out of range") && err.contains("gather"), "{err}");
+    }
+}

@@ -24,7 +24,7 @@ pub const QDQ_CONV: &str = "QdqConv";
 /// applied in Conv's bias pass: one read and write of the output less.
 pub const CONV_ACTIVATION: &str = "ConvActivation";
 
-pub use super::fuse_float::{GELU_CHAIN, MATMUL_BIAS};
+pub use super::fuse_float::{GATHER_DEQUANTIZE, GELU_CHAIN, MATMUL_BIAS};
 
 /// Which fusions a session applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,8 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
         replacement.insert(i, internal(n, op, inputs, vec![output], if conv { n.attributes.clone() } else { vec![] }));
     }
     fuse_qdq(&links, &mut removed, &mut replacement);
+    // The dequantised table is a weight, never compared: fused in every session.
+    super::fuse_float::fuse_gather_dequantize(&links, &mut removed, &mut replacement);
     if fusion == Fusion::All {
         fuse_conv_activation(g, &only, opset >= 11, &mut removed, &mut replacement);
         super::fuse_float::fuse_matmul_bias(&links, &mut removed, &mut replacement);

@@ -7,6 +7,10 @@
 //!   the bias is added to each output row while it is still in cache.
 //! * the exact-erf GELU, `Div|Mul → Erf → Add → Mul → Mul`, becomes `GeluChain`
 //!   (one pass instead of five, see `kernels::GeluChain`).
+//! * `Gather(DequantizeLinear(constant 8-bit table), indices)` becomes
+//!   `GatherDequantize`: the rows are gathered as codes and dequantised after,
+//!   so an int8 embedding table stays int8 in memory instead of being
+//!   expanded to float32 at load (bert_minilm: 47 MB).
 
 use std::collections::HashMap;
 
@@ -18,6 +22,9 @@ pub const MATMUL_BIAS: &str = "MatMulBias";
 /// `GeluChain(x)`, attributes `divisor`, `one`, `half` (floats) and `divide`,
 /// `half_first` (ints) as in `kernels::GeluChain`.
 pub const GELU_CHAIN: &str = "GeluChain";
+/// `GatherDequantize(codes, scale, zero_point or "", indices)`: Gather on axis
+/// 0 of a table dequantised per tensor or per row.
+pub const GATHER_DEQUANTIZE: &str = "GatherDequantize";
 
 /// The other input of a two-input node, given one of them.
 fn other_input<'n>(n: &'n Node, one: &str) -> Option<&'n str> {
@@ -105,5 +112,37 @@ pub(super) fn fuse_gelu(links: &Links, removed: &mut [bool], replacement: &mut H
             removed[r] = true;
         }
         replacement.insert(s, internal(scale, GELU_CHAIN, vec![x.clone()], nodes[last].outputs.clone(), attributes));
+    }
+}
+
+pub(super) fn fuse_gather_dequantize(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+    use crate::tensor::DType;
+    let nodes = &links.g.nodes;
+    let int = |n: &Node, name: &str, default: i64| match n.attr(name) {
+        Some(AttrValue::Int(v)) => *v,
+        _ => default,
+    };
+    for (d, dq) in nodes.iter().enumerate() {
+        if dq.op_type != "DequantizeLinear" || !dq.domain.is_empty() || dq.inputs.len() < 2 || dq.outputs.len() != 1 || !free(d, removed, replacement) {
+            continue;
+        }
+        let Some(gi) = links.only(&dq.outputs[0], "Gather").filter(|&g| free(g, removed, replacement)) else { continue };
+        let gather = &nodes[gi];
+        let Some(codes) = links.constant(&dq.inputs[0]).filter(|t| matches!(t.dtype(), DType::U8 | DType::I8) && !t.shape().is_empty()) else { continue };
+        let Some(scale) = links.constant(&dq.inputs[1]).and_then(|t| t.as_f32()) else { continue };
+        let zp = dq.inputs.get(2).filter(|z| !z.is_empty());
+        let zp_ok = zp.is_none_or(|z| links.constant(z).is_some_and(|t| t.dtype() == codes.dtype() && t.len() == scale.len()));
+        let rank = codes.shape().len() as i64;
+        let rows = codes.shape()[0];
+        // Per tensor, or one scale per row of the table (axis 0).
+        let per_row = scale.len() == rows && scale.ndim() == 1 && (int(dq, "axis", 1) + rank) % rank == 0;
+        let params_ok = (scale.len() == 1 || per_row) && int(dq, "block_size", 0) == 0 && zp_ok;
+        if !params_ok || gather.inputs.len() != 2 || gather.inputs[0] != dq.outputs[0] || (int(gather, "axis", 0) + rank) % rank != 0 {
+            continue;
+        }
+        removed[d] = true;
+        removed[gi] = true;
+        let inputs = vec![dq.inputs[0].clone(), dq.inputs[1].clone(), zp.cloned().unwrap_or_default(), gather.inputs[1].clone()];
+        replacement.insert(gi, internal(gather, GATHER_DEQUANTIZE, inputs, gather.outputs.clone(), vec![]));
     }
 }
