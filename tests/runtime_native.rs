@@ -372,3 +372,57 @@ fn an_int8_table_is_gathered_as_codes_and_never_expanded() {
         assert!(err.contains("index 5 is out of range") && err.contains("gather"), "{err}");
     }
 }
+
+#[test]
+fn conv_integer_with_constant_filters_matches_filters_given_at_run_time() {
+    use common::node_with;
+    let typed = |name: &str, dims: &[i64], elem: i32| {
+        let mut v = tensor_vi(name, dims);
+        if let Some(proto::type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            t.elem_type = elem;
+        }
+        v
+    };
+    let ints = |name: &str, v: &[i64]| AttributeProto { name: name.into(), r#type: proto::attribute_type::INTS, ints: v.to_vec(), ..Default::default() };
+    let int = |name: &str, v: i64| AttributeProto { name: name.into(), r#type: proto::attribute_type::INT, i: v, ..Default::default() };
+    // (kernel, strides, pads, group): 1×1 direct, strided and padded 3×3, grouped.
+    for (k, s, p, group) in [(1i64, 1i64, 0i64, 1i64), (3, 2, 1, 1), (3, 1, 1, 2), (1, 2, 0, 2)] {
+        let (c, m, h) = (4usize, 6usize, 5usize);
+        let cg = c / group as usize;
+        let wlen = m * cg * (k * k) as usize;
+        let wdims = [m as i64, cg as i64, k, k];
+        let wvals: Vec<i32> = (0..wlen).map(|i| ((i * 37 + 11) % 256) as i32).collect();
+        let attrs = vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s]), ints("pads", &[p, p, p, p]), int("group", group)];
+        let model = |w_constant: bool| {
+            let mut inits = vec![TensorProto { name: "xz".into(), dims: vec![], data_type: data_type::UINT8, int32_data: vec![131], ..Default::default() },
+                TensorProto { name: "wz".into(), dims: vec![], data_type: data_type::UINT8, int32_data: vec![128], ..Default::default() }];
+            let mut inputs = vec![typed("x", &[1, c as i64, h as i64, h as i64], data_type::UINT8)];
+            if w_constant {
+                inits.push(TensorProto { name: "w".into(), dims: wdims.to_vec(), data_type: data_type::UINT8, int32_data: wvals.clone(), ..Default::default() });
+            } else {
+                inputs.push(typed("w", &wdims, data_type::UINT8));
+            }
+            ModelProto {
+                ir_version: 8,
+                opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+                graph: Some(GraphProto {
+                    node: vec![node_with("ConvInteger", "conv", &["x", "w", "xz", "wz"], &["y"], attrs.clone())],
+                    initializer: inits,
+                    input: inputs,
+                    output: vec![typed("y", &[], data_type::INT32)],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let x = Tensor::from_vec(&[1, c, h, h], (0..c * h * h).map(|i| ((i * 53 + 7) % 256) as u8).collect::<Vec<u8>>()).unwrap();
+        let w = Tensor::from_vec(&[m, cg, k as usize, k as usize], wvals.iter().map(|&v| v as u8).collect::<Vec<u8>>()).unwrap();
+        let packed = load_session(&model(true)).unwrap().run(vec![("x".into(), x.clone())]).unwrap();
+        let plain = load_session(&model(false)).unwrap().run(vec![("x".into(), x.clone()), ("w".into(), w)]).unwrap();
+        let (a, b) = (&packed.outputs[0].1, &plain.outputs[0].1);
+        assert_eq!(a.shape(), b.shape(), "k{k} s{s} p{p} g{group}");
+        assert_eq!(a.to_f64_vec(), b.to_f64_vec(), "k{k} s{s} p{p} g{group}");
+        assert!(a.to_f64_vec().iter().any(|&v| v != 0.0));
+    }
+}

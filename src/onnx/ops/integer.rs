@@ -306,14 +306,49 @@ pub(super) struct IntConv {
     requantize: bool,
     window: Window,
     group: usize,
+    /// Constant filters, centred and packed per group at load time.
+    packed_w: Option<PackedFilters>,
+}
+
+/// A constant filter bank `[M, C/group, kh, kw]` with its zero points
+/// subtracted, packed as the GEMM's left operand, one panel set per group.
+struct PackedFilters {
+    shape: Vec<usize>,
+    per_group: Vec<Vec<i16>>,
+}
+
+impl PackedFilters {
+    /// `None` when the filters or their zero points are not constants (or are
+    /// malformed: the run reports that).
+    fn new(ctx: &BuildCtx, wi: usize, wzi: usize, group: usize) -> Option<PackedFilters> {
+        let w = ctx.constant(wi)?;
+        let zp = match ctx.node.inputs.get(wzi).filter(|s| !s.is_empty()) {
+            Some(_) => Some(ctx.constant(wzi)?),
+            None => None,
+        };
+        let shape = w.shape().to_vec();
+        let m = *shape.first()?;
+        let per_filter: usize = shape[1..].iter().product();
+        if shape.len() < 3 || group == 0 || m % group != 0 {
+            return None;
+        }
+        let mut wv = int8_values(w, "weights w").ok()?;
+        center(&mut wv, w.dtype(), zp, per_filter, m, "w").ok()?;
+        let mg = m / group;
+        let per_group = wv.chunks(mg * per_filter).map(|wg| pack_a_i16(mg, per_filter, wg)).collect();
+        Some(PackedFilters { shape, per_group })
+    }
 }
 
 pub(super) fn int_conv(ctx: &BuildCtx) -> Result<IntConv> {
-    Ok(IntConv { requantize: false, window: Window::from_attrs(ctx)?, group: group_attr(ctx)? })
+    let group = group_attr(ctx)?;
+    Ok(IntConv { requantize: false, window: Window::from_attrs(ctx)?, group, packed_w: PackedFilters::new(ctx, 1, 3, group) })
 }
 
 fn build_conv(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
-    Ok(Box::new(IntConv { requantize, window: Window::from_attrs(ctx)?, group: group_attr(ctx)? }))
+    let group = group_attr(ctx)?;
+    let (wi, wzi) = if requantize { (3, 5) } else { (1, 3) };
+    Ok(Box::new(IntConv { requantize, window: Window::from_attrs(ctx)?, group, packed_w: PackedFilters::new(ctx, wi, wzi, group) }))
 }
 
 impl IntConv {
@@ -334,9 +369,16 @@ impl IntConv {
         }
         let mut xv = int8_values(x, "input x")?;
         center(&mut xv, x.dtype(), x_zp, 1, 1, "x")?;
-        let mut wv = int8_values(w, "weights w")?;
-        let per_filter: usize = w.shape()[1..].iter().product();
-        center(&mut wv, w.dtype(), w_zp, per_filter, m, "w")?;
+        let packed = self.packed_w.as_ref().filter(|p| p.shape == w.shape());
+        let wv = match packed {
+            Some(_) => Vec::new(),
+            None => {
+                let mut wv = int8_values(w, "weights w")?;
+                let per_filter: usize = w.shape()[1..].iter().product();
+                center(&mut wv, w.dtype(), w_zp, per_filter, m, "w")?;
+                wv
+            }
+        };
         let geom = self.window.resolve(&x.shape()[2..], Some(&w.shape()[2..]))?;
         let mut out_shape = vec![n, m];
         out_shape.extend(&geom.output);
@@ -345,14 +387,24 @@ impl IntConv {
         let (mg, plane) = (m / group, g.output[0] * g.output[1]);
         let kdim = cg * g.kernel[0] * g.kernel[1];
         let mut acc = vec![0i32; n * m * plane];
+        // A 1×1 window with unit stride and no padding reads the input as it is.
+        let direct = g.kernel == [1, 1] && g.strides == [1, 1] && g.dilations == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
         // Zero-padding the centred input is padding with the zero point, as onnxruntime does.
-        let mut col = vec![0i16; kdim * plane];
+        let mut col = if direct { Vec::new() } else { vec![0i16; kdim * plane] };
         for b in 0..n {
             for gi in 0..group {
                 let xg = &xv[(b * c + gi * cg) * h * wd..(b * c + (gi + 1) * cg) * h * wd];
-                im2col(xg, cg, h, wd, &g, &mut col);
-                let wg = &wv[gi * mg * kdim..(gi + 1) * mg * kdim];
-                gemm_i32(mg, kdim, plane, wg, &col, &mut acc[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane]);
+                let cols: &[i16] = if direct {
+                    xg
+                } else {
+                    im2col(xg, cg, h, wd, &g, &mut col);
+                    &col
+                };
+                let out = &mut acc[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
+                match packed {
+                    Some(p) => k::gemm_i16_packed(mg, kdim, plane, &p.per_group[gi], &pack_b_i16(kdim, plane, cols), out),
+                    None => gemm_i32(mg, kdim, plane, &wv[gi * mg * kdim..(gi + 1) * mg * kdim], cols, out),
+                }
             }
         }
         Ok((acc, out_shape))
