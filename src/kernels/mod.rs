@@ -56,6 +56,31 @@ impl GeluChain {
     pub const STANDARD: GeluChain = GeluChain { divisor: std::f32::consts::FRAC_1_SQRT_2, divide: false, one: 1.0, half: 0.5, half_first: true };
 }
 
+/// Geometry of a direct depthwise convolution of one zero-padded plane
+/// (`ph × pw`, padding already applied) into one `oh × ow` output plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthwiseShape {
+    pub ph: usize,
+    pub pw: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sy: usize,
+    pub sx: usize,
+    pub dy: usize,
+    pub dx: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl DepthwiseShape {
+    /// Every tap of every output lies inside the padded plane (and strides and
+    /// dilations are ≥ 1): what the kernels assume.
+    pub fn is_valid(&self) -> bool {
+        let fits = |o: usize, s: usize, k: usize, d: usize, p: usize| o == 0 || k == 0 || (o - 1) * s + (k - 1) * d < p;
+        self.sy > 0 && self.sx > 0 && self.dy > 0 && self.dx > 0 && fits(self.oh, self.sy, self.kh, self.dy, self.ph) && fits(self.ow, self.sx, self.kw, self.dx, self.pw)
+    }
+}
+
 /// Which kernel set this build runs, for the page and the CLI.
 pub fn active_name() -> &'static str {
     if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {

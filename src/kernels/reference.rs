@@ -81,6 +81,24 @@ pub fn erf_scalar(x: f32) -> f32 {
     x * p / q
 }
 
+/// Depthwise convolution of one padded plane: each output sums its taps in
+/// (ky, kx) order, starting from zero.
+pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &mut [f32]) {
+    assert!(s.is_valid() && padded.len() >= s.ph * s.pw && w.len() >= s.kh * s.kw && out.len() >= s.oh * s.ow, "depthwise_f32: bad geometry");
+    for oy in 0..s.oh {
+        for ox in 0..s.ow {
+            let mut acc = 0.0f32;
+            for ky in 0..s.kh {
+                let row = &padded[(oy * s.sy + ky * s.dy) * s.pw..];
+                for kx in 0..s.kw {
+                    acc += w[ky * s.kw + kx] * row[ox * s.sx + kx * s.dx];
+                }
+            }
+            out[oy * s.ow + ox] = acc;
+        }
+    }
+}
+
 /// GELU in place, as the op chain `c` describes (see `GeluChain`).
 pub fn gelu_f32(x: &mut [f32], c: super::GeluChain) {
     for v in x {

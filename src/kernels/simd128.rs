@@ -189,6 +189,77 @@ pub fn axpy_f32(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Depthwise convolution of one padded plane, four outputs of a row at a
+/// time with every tap's weight in a register. Strided planes are first split
+/// into `sx` column phases (with slack for the last vector), so each tap is
+/// one contiguous load. Taps are summed in the reference's order.
+pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &mut [f32]) {
+    assert!(s.is_valid() && padded.len() >= s.ph * s.pw && w.len() >= s.kh * s.kw && out.len() >= s.oh * s.ow, "depthwise_f32: bad geometry");
+    if s.oh == 0 || s.ow == 0 {
+        return;
+    }
+    // phases[p] row r holds columns p, p + sx, … of padded row r, then zeros.
+    let plen = s.pw.div_ceil(s.sx) + 4;
+    let mut phases = vec![0.0f32; s.sx * s.ph * plen];
+    for p in 0..s.sx {
+        for (r, row) in padded.chunks_exact(s.pw).take(s.ph).enumerate() {
+            let dst = &mut phases[(p * s.ph + r) * plen..];
+            for (d, &v) in dst.iter_mut().zip(row.iter().skip(p).step_by(s.sx)) {
+                *d = v;
+            }
+        }
+    }
+    let taps: Vec<(v128, usize)> = (0..s.kh * s.kw)
+        .map(|t| {
+            let (ky, kx) = (t / s.kw, t % s.kw);
+            let c = kx * s.dx;
+            // Offset of the tap's first value, relative to output column 0 of row oy·sy.
+            (f32x4_splat(w[t]), ((c % s.sx) * s.ph + ky * s.dy) * plen + c / s.sx)
+        })
+        .collect();
+    for oy in 0..s.oh {
+        let base = oy * s.sy * plen;
+        let mut ox = 0;
+        // Four output vectors at a time: four independent chains of taps
+        // (one chain alone waits on each multiply-add's latency).
+        while ox + 16 <= s.ow {
+            let mut acc = [f32x4_splat(0.0); 4];
+            for &(wv, off) in &taps {
+                // SAFETY: as below, for outputs ox … ox + 15 < ow.
+                let p = unsafe { phases.as_ptr().add(base + off + ox) };
+                for (q, a) in acc.iter_mut().enumerate() {
+                    *a = madd(wv, unsafe { load(p.add(4 * q)) }, *a);
+                }
+            }
+            for (q, a) in acc.iter().enumerate() {
+                // SAFETY: the row has ow ≥ ox + 16 outputs.
+                unsafe { store(out.as_mut_ptr().add(oy * s.ow + ox + 4 * q), *a) };
+            }
+            ox += 16;
+        }
+        while ox < s.ow {
+            let mut acc = f32x4_splat(0.0);
+            for &(wv, off) in &taps {
+                // SAFETY: is_valid bounds every tap of every output by the
+                // padded plane, and the 4 slack columns cover the last vector.
+                acc = madd(wv, unsafe { load(phases.as_ptr().add(base + off + ox)) }, acc);
+            }
+            let n = (s.ow - ox).min(4);
+            let dst = &mut out[oy * s.ow + ox..oy * s.ow + ox + n];
+            if n == 4 {
+                // SAFETY: dst has exactly 4 floats.
+                unsafe { store(dst.as_mut_ptr(), acc) };
+            } else {
+                let mut tmp = [0.0f32; 4];
+                // SAFETY: tmp has 4 floats.
+                unsafe { store(tmp.as_mut_ptr(), acc) };
+                dst.copy_from_slice(&tmp[..n]);
+            }
+            ox += 4;
+        }
+    }
+}
+
 /// Vector `exp`: n = round(x·log2 e), r = x − n·ln 2 (two-part constant),
 /// a degree-6 polynomial for e^r, then 2^n through the exponent bits.
 /// Inputs are clamped to [−87.3, 88.7] (beyond: 0-ish and +inf as f32 would

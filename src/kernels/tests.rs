@@ -329,6 +329,31 @@ macro_rules! kernel_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn depthwise_within_bound_of_f64_oracle() {
+                let mut rng = Rng::new(21);
+                for shape in super::depthwise_shapes() {
+                    let padded = rng.vec(shape.ph * shape.pw, 1.0);
+                    let w = rng.vec(shape.kh * shape.kw, 1.0);
+                    let mut out = vec![f32::NAN; shape.oh * shape.ow];
+                    k::depthwise_f32(&padded, &w, shape, &mut out);
+                    for oy in 0..shape.oh {
+                        for ox in 0..shape.ow {
+                            let (mut exact, mut abs) = (0.0f64, 0.0f64);
+                            for ky in 0..shape.kh {
+                                for kx in 0..shape.kw {
+                                    let x = padded[(oy * shape.sy + ky * shape.dy) * shape.pw + ox * shape.sx + kx * shape.dx] as f64;
+                                    exact += w[ky * shape.kw + kx] as f64 * x;
+                                    abs += (w[ky * shape.kw + kx] as f64 * x).abs();
+                                }
+                            }
+                            let got = out[oy * shape.ow + ox] as f64;
+                            assert!((got - exact).abs() <= bounds::gemm_f32(shape.kh * shape.kw, abs), "{shape:?} at ({oy},{ox}): {got} vs {exact}");
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn max_propagates_nan() {
                 assert_eq!(k::max_f32(&[]), f32::NEG_INFINITY);
                 assert_eq!(k::max_f32(&[1.0, 5.0, -2.0, 4.0, 3.0]), 5.0);
@@ -366,6 +391,41 @@ macro_rules! kernel_suite {
 kernel_suite!(reference_suite, crate::kernels::reference);
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 kernel_suite!(simd128_suite, crate::kernels::simd128);
+
+/// Depthwise geometries: 1×1 to 5×5 windows, strides 1–3, dilations 1–2,
+/// widths that leave vector tails, and empty outputs.
+pub fn depthwise_shapes() -> Vec<crate::kernels::DepthwiseShape> {
+    let mut v = Vec::new();
+    for (kh, kw) in [(1, 1), (3, 3), (5, 5), (3, 1), (1, 3)] {
+        for (sy, sx) in [(1, 1), (2, 2), (1, 3)] {
+            for (dy, dx) in [(1, 1), (2, 2)] {
+                for (ph, pw) in [(7, 9), (12, 17), (kh, kw)] {
+                    let out = |p: usize, k: usize, s: usize, d: usize| if p + 1 > (k - 1) * d { (p - (k - 1) * d - 1) / s + 1 } else { 0 };
+                    let shape = crate::kernels::DepthwiseShape { ph, pw, kh, kw, sy, sx, dy, dx, oh: out(ph, kh, sy, dy), ow: out(pw, kw, sx, dx) };
+                    assert!(shape.is_valid(), "{shape:?}");
+                    v.push(shape);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Without relaxed SIMD the vector depthwise kernel adds the same products in
+/// the same order as the reference: equal bit for bit.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(target_feature = "relaxed-simd")))]
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn baseline_simd_depthwise_is_bit_identical_to_reference() {
+    let mut rng = Rng::new(22);
+    for shape in depthwise_shapes() {
+        let padded = rng.vec(shape.ph * shape.pw, 1.0);
+        let w = rng.vec(shape.kh * shape.kw, 1.0);
+        let (mut a, mut b) = (vec![0.0; shape.oh * shape.ow], vec![0.0; shape.oh * shape.ow]);
+        crate::kernels::reference::depthwise_f32(&padded, &w, shape, &mut a);
+        crate::kernels::simd128::depthwise_f32(&padded, &w, shape, &mut b);
+        assert_eq!(a, b, "{shape:?}");
+    }
+}
 
 /// Without relaxed SIMD the vector GEMM adds the same products in the same
 /// order as the reference, so the two must agree bit for bit.

@@ -109,56 +109,45 @@ pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, 
     }
 }
 
-/// One channel, one filter (depthwise convolution), tap by tap: each kernel
-/// tap adds `w · (shifted input row)` to whole output rows with the axpy
-/// kernel. Strided inputs are first split into `stride` column phases so
-/// that every tap reads a contiguous run.
+/// One channel, one filter (depthwise convolution): the plane is copied
+/// into a zero-padded one and the direct kernel sums every tap per output.
 fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) {
-    let (kh, kw) = (g.kernel[0], g.kernel[1]);
-    let (oh, ow) = (g.output[0], g.output[1]);
-    let (sy, sx) = (g.strides[0], g.strides[1]);
-    out[..oh * ow].fill(0.0);
-    // phases[ph] holds columns ph, ph + sx, ph + 2·sx, … of every row.
-    let phase_len: Vec<usize> = (0..sx).map(|ph| if ph < w { (w - ph).div_ceil(sx) } else { 0 }).collect();
-    // Plain indexed loops: an iterator chain here cost more than the taps.
-    let phases: Vec<Vec<f32>> = if sx == 1 {
-        Vec::new()
+    let (pt, pl) = (g.pad_begin[0], g.pad_begin[1]);
+    let (ph, pw) = (h + pt + g.pad_end[0], w + pl + g.pad_end[1]);
+    let mut padded = vec![0.0f32; ph * pw];
+    for (src, dst) in x.chunks_exact(w.max(1)).take(h).zip(padded[pt * pw..].chunks_exact_mut(pw.max(1))) {
+        dst[pl..pl + w].copy_from_slice(src);
+    }
+    let shape = crate::kernels::DepthwiseShape {
+        ph,
+        pw,
+        kh: g.kernel[0],
+        kw: g.kernel[1],
+        sy: g.strides[0],
+        sx: g.strides[1],
+        dy: g.dilations[0],
+        dx: g.dilations[1],
+        oh: g.output[0],
+        ow: g.output[1],
+    };
+    if shape.is_valid() {
+        k::depthwise_f32(&padded, wt, shape, out);
     } else {
-        (0..sx)
-            .map(|ph| {
-                let len = phase_len[ph];
-                let mut p = vec![0.0f32; h * len];
-                for (row, dst) in x.chunks_exact(w.max(1)).zip(p.chunks_exact_mut(len.max(1))) {
-                    for (j, d) in dst.iter_mut().enumerate() {
-                        *d = row[ph + j * sx];
+        // Windows that reach past the padded input (possible only with odd
+        // explicit pads): the reference sums the taps inside and skips the rest.
+        out[..shape.oh * shape.ow].fill(0.0);
+        for oy in 0..shape.oh {
+            for ox in 0..shape.ow {
+                let mut acc = 0.0f32;
+                for ky in 0..shape.kh {
+                    for kx in 0..shape.kw {
+                        let (r, c) = (oy * shape.sy + ky * shape.dy, ox * shape.sx + kx * shape.dx);
+                        if r < ph && c < pw {
+                            acc += wt[ky * shape.kw + kx] * padded[r * pw + c];
+                        }
                     }
                 }
-                p
-            })
-            .collect()
-    };
-    for ky in 0..kh {
-        for kx in 0..kw {
-            let wv = wt[ky * kw + kx];
-            let t = (kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
-            let (q, ph) = (t.div_euclid(sx as isize), t.rem_euclid(sx as isize) as usize);
-            let len = phase_len[ph] as isize;
-            // Output columns whose source index ox + q lies inside the phase row.
-            let lo = (-q).max(0).min(ow as isize) as usize;
-            let hi = (len - q).clamp(0, ow as isize) as usize;
-            if lo >= hi {
-                continue;
-            }
-            for oy in 0..oh {
-                let iy = (oy * sy + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let src_row: &[f32] = if sx == 1 { &x[iy as usize * w..(iy as usize + 1) * w] } else {
-                    &phases[ph][iy as usize * phase_len[ph]..(iy as usize + 1) * phase_len[ph]]
-                };
-                let src = &src_row[(lo as isize + q) as usize..(hi as isize + q) as usize];
-                k::axpy_f32(wv, src, &mut out[oy * ow + lo..oy * ow + hi]);
+                out[oy * shape.ow + ox] = acc;
             }
         }
     }

@@ -455,6 +455,14 @@ mod tests {
         assert!(err.contains("NaN"), "{err}");
     }
 
+    fn as_u8(v: &[i16]) -> Tensor {
+        Tensor::from_vec(&[v.len()], v.iter().map(|&x| x as u8).collect::<Vec<u8>>()).unwrap()
+    }
+
+    fn as_i8(v: &[i16]) -> Tensor {
+        Tensor::from_vec(&[v.len()], v.iter().map(|&x| x as i8).collect::<Vec<i8>>()).unwrap()
+    }
+
     #[wasm_bindgen_test(unsupported = test)]
     fn both_packed_layouts_give_the_exact_product() {
         let (kk, n, rows) = (37, 10, 6);
@@ -467,7 +475,7 @@ mod tests {
         for split in [false, true] {
             let packed = PackedIntB::new(kk, n, &b, split);
             assert_eq!(matches!(packed.layout, IntLayout::SignSplit { .. }), split);
-            assert_eq!(packed.multiply(&raw, true, &row_zp, rows), want, "sign split: {split}");
+            assert_eq!(packed.multiply(&as_u8(&raw), &row_zp, rows).unwrap(), want, "sign split: {split}");
         }
         // i8 activations, and a weight outside [-127, 127] falls back to pairs.
         let signed: Vec<i16> = raw.iter().map(|&v| v - 128).collect();
@@ -476,9 +484,9 @@ mod tests {
         let want2: Vec<i32> = (0..rows * n).map(|o| (0..kk).map(|p| signed[(o / n) * kk + p] as i32 * b2[p * n + o % n] as i32).sum()).collect();
         let packed = PackedIntB::new(kk, n, &b2, true);
         assert!(matches!(packed.layout, IntLayout::Pairs(_)));
-        assert_eq!(packed.multiply(&signed, false, &vec![0; rows], rows), want2);
+        assert_eq!(packed.multiply(&as_i8(&signed), &vec![0; rows], rows).unwrap(), want2);
         let packed = PackedIntB::new(kk, n, &b, true);
         let want3: Vec<i32> = (0..rows * n).map(|o| (0..kk).map(|p| signed[(o / n) * kk + p] as i32 * b[p * n + o % n] as i32).sum()).collect();
-        assert_eq!(packed.multiply(&signed, false, &vec![0; rows], rows), want3);
+        assert_eq!(packed.multiply(&as_i8(&signed), &vec![0; rows], rows).unwrap(), want3);
     }
 }
