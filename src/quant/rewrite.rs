@@ -187,6 +187,23 @@ impl Rewriter {
         self.model.graph.initializer(name)?.as_f32()
     }
 
+    /// A float32 constant to read (not to convert): a weight, or one reached
+    /// through `Identity` nodes (torch exports share equal tensors that way).
+    fn read_constant(&self, name: &str) -> Option<&ArrayD<f32>> {
+        let mut name = name;
+        for _ in 0..16 {
+            if let Some(w) = self.weight(name) {
+                return Some(w);
+            }
+            let producer = self.model.graph.nodes.iter().find(|n| n.outputs.first().is_some_and(|o| o == name))?;
+            if producer.op_type != "Identity" || !producer.domain.is_empty() {
+                return None;
+            }
+            name = producer.inputs.first()?;
+        }
+        None
+    }
+
     fn checked_weight(&self, name: &str) -> Result<Option<&ArrayD<f32>>> {
         let Some(w) = self.weight(name) else { return Ok(None) };
         if let Some((i, v)) = params::first_non_finite(w.as_slice().expect("initializers are contiguous")) {

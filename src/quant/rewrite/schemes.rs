@@ -41,7 +41,7 @@ impl Rewriter {
         let c_name = if beta == 1.0 {
             c
         } else {
-            let scaled = self.weight(&c).ok_or_else(|| Stop::Skip(format!("Gemm with beta {beta} and a computed C is not quantised")))?.mapv(|v| v * beta);
+            let scaled = self.read_constant(&c).ok_or_else(|| Stop::Skip(format!("Gemm with beta {beta} and a computed C is not quantised")))?.mapv(|v| v * beta);
             self.add_init(&format!("{c}_times_beta"), Tensor::F32(scaled))
         };
         let product = self.fresh(&format!("{}_product", n.outputs[0]));
@@ -113,7 +113,7 @@ impl Rewriter {
         }
         let bias = n.inputs.get(2).filter(|b| !b.is_empty()).cloned();
         let bias_value = match &bias {
-            Some(b) => Some(self.weight(b).ok_or_else(|| Stop::Skip(format!("bias '{b}' is not a float32 initializer")))?.clone()),
+            Some(b) => Some(self.read_constant(b).ok_or_else(|| Stop::Skip(format!("bias '{b}' is not a float32 constant")))?.clone()),
             None => None,
         };
         let m = w.shape()[0];
