@@ -249,3 +249,35 @@ fn fused_integer_conv_equals_the_unfused_chain() {
         assert_eq!(ta, tb);
     }
 }
+
+/// torch shares equal tensors through Identity nodes: a Conv whose bias is
+/// `Identity(initializer)` is still quantised, and the result still runs and
+/// agrees with the float model.
+#[test]
+fn conv_bias_behind_identity_is_quantised() {
+    use common::{node_with, tensor_vi};
+    use prost::Message;
+    use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
+    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v, ..Default::default() };
+    let bytes = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            node: vec![node_with("Identity", "share", &["b0"], &["b"], vec![]), node_with("Conv", "conv", &["x", "w", "b"], &["y"], vec![])],
+            initializer: vec![floats("w", &[4, 3, 1, 1], (0..12).map(|i| (i as f32 * 0.7).sin()).collect()), floats("b0", &[4], vec![0.5, -0.25, 1.0, 0.0])],
+            input: vec![tensor_vi("x", &[1, 3, 2, 2])],
+            output: vec![tensor_vi("y", &[1, 4, 2, 2])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let model = load_model(&bytes).unwrap();
+    let (out, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
+    assert!(record.changes.iter().any(|c| c.node == "conv" && c.scheme == "int8_dynamic"), "{:?}", record.skipped);
+    assert!(!record.skipped.iter().any(|s| s.node == "conv"), "{:?}", record.skipped);
+    let x = Tensor::from_vec(&[1, 3, 2, 2], (0..12).map(|i| i as f32 * 0.1 - 0.5).collect::<Vec<f32>>()).unwrap();
+    let run = |m: Model| Session::new(m).unwrap().run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+    let (want, got) = (run(model), run(load_model(&model_to_bytes(&out)).unwrap()));
+    assert!(common::worst_excess(&got, &want, 0.02) <= 0.0, "{got:?} vs {want:?}");
+}
