@@ -37,43 +37,43 @@ impl Op for GatherDequantize {
         let (codes, idx_t) = (required(inputs, 0)?, required(inputs, 3)?);
         let scale = required_f32(inputs, 1, "scale")?;
         let rows = *codes.shape().first().ok_or_else(|| SquishError::op("the table must have rank ≥ 1"))?;
-        let inner = if rows == 0 { 0 } else { codes.len() / rows };
-        // Only the gathered rows are widened: the table stays as it is.
-        let (u8s, i8s) = match codes {
-            Tensor::U8(a) => (Some(super::linalg::contiguous(a)), None),
-            Tensor::I8(a) => (None, Some(super::linalg::contiguous(a))),
-            other => return Err(SquishError::op(format!("the table must be uint8 or int8, got {}", other.dtype()))),
-        };
         let zps: Vec<i32> = match inputs.get(2).copied().flatten() {
             Some(z) => z.to_f64_vec().iter().map(|&v| v as i32).collect(),
             None => vec![0; scale.len()],
         };
-        let per_row = scale.len() != 1;
-        if (per_row && scale.len() != rows) || zps.len() != scale.len() {
+        if (scale.len() != 1 && scale.len() != rows) || zps.len() != scale.len() {
             return Err(SquishError::op(format!("scale has {} values and zero point {}; expected 1 or {rows} each", scale.len(), zps.len())));
         }
         let scales: Vec<f32> = scale.iter().copied().collect();
         let idx = super::int_values(idx_t, "indices")?;
-        let mut out = Vec::with_capacity(idx.len() * inner);
-        for &i in &idx {
-            let r = if i < 0 { i + rows as i64 } else { i };
-            if r < 0 || r >= rows as i64 {
-                return Err(SquishError::op(format!("index {i} is out of range for axis 0 of size {rows}")));
-            }
-            let r = r as usize;
-            let p = if per_row { r } else { 0 };
-            let (s, z) = (scales[p], zps[p]);
-            let span = r * inner..(r + 1) * inner;
-            match (&u8s, &i8s) {
-                (Some(t), _) => out.extend(t[span].iter().map(|&v| (v as i32 - z) as f32 * s)),
-                (_, Some(t)) => out.extend(t[span].iter().map(|&v| (v as i32 - z) as f32 * s)),
-                _ => unreachable!("one table type matched above"),
-            }
-        }
+        // Only the gathered rows are widened: the table stays as it is.
+        let out = match codes {
+            Tensor::U8(a) => dequantize_rows(&super::linalg::contiguous(a), rows, &idx, &scales, &zps)?,
+            Tensor::I8(a) => dequantize_rows(&super::linalg::contiguous(a), rows, &idx, &scales, &zps)?,
+            other => return Err(SquishError::op(format!("the table must be uint8 or int8, got {}", other.dtype()))),
+        };
         let mut shape = idx_t.shape().to_vec();
         shape.extend_from_slice(&codes.shape()[1..]);
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).map_err(|e| SquishError::op(e.to_string()))?)])
     }
+}
+
+/// Rows `idx` of a `rows × …` table, each `(q − zp) as f32 · scale` with the
+/// table's one parameter pair or its row's.
+fn dequantize_rows<T: Copy + Into<i32>>(table: &[T], rows: usize, idx: &[i64], scales: &[f32], zps: &[i32]) -> Result<Vec<f32>> {
+    let inner = if rows == 0 { 0 } else { table.len() / rows };
+    let mut out = Vec::with_capacity(idx.len() * inner);
+    for &i in idx {
+        let r = if i < 0 { i + rows as i64 } else { i };
+        if r < 0 || r >= rows as i64 {
+            return Err(SquishError::op(format!("index {i} is out of range for axis 0 of size {rows}")));
+        }
+        let r = r as usize;
+        let p = if scales.len() == 1 { 0 } else { r };
+        let (s, z) = (scales[p], zps[p]);
+        out.extend(table[r * inner..(r + 1) * inner].iter().map(|&v| (v.into() - z) as f32 * s));
+    }
+    Ok(out)
 }
 
 /// A per-tensor or per-`n` float vector, expanded to `n` values.
