@@ -281,3 +281,24 @@ fn conv_bias_behind_identity_is_quantised() {
     let (want, got) = (run(model), run(load_model(&model_to_bytes(&out)).unwrap()));
     assert!(common::worst_excess(&got, &want, 0.02) <= 0.0, "{got:?} vs {want:?}");
 }
+
+/// silero_vad_legacy keeps its convolutions inside `If` branches, reading
+/// outer initializers: fp16 stores those as float16 (the Cast sits in the
+/// outer graph, the branches read it by name) and the model still agrees.
+#[test]
+fn fp16_converts_outer_weights_read_inside_if_branches() {
+    let dir = "silero_vad_legacy";
+    let model = load_model(&read(&format!("{dir}/model.onnx"))).unwrap();
+    let feeds: Vec<(String, Tensor)> =
+        model.graph.real_inputs().enumerate().map(|(j, vi)| (vi.name.clone(), common::read_pb(&format!("{dir}/test_data_set_0/input_{j}.pb")).1)).collect();
+    let (out, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"fp16"}"#).unwrap(), &[]).unwrap();
+    let in_if: Vec<_> = record.changes.iter().filter(|c| c.op_type == "If").collect();
+    assert!(in_if.len() >= 10, "{:?}", record.changes);
+    // The outer weights (0.7 MB) halve; the LSTM weights stored inside the branches stay.
+    assert!(record.model_bytes_after < record.model_bytes_before * 85 / 100, "{} → {}", record.model_bytes_before, record.model_bytes_after);
+    let want = Session::new(model).unwrap().run(feeds.clone()).unwrap();
+    let got = Session::new(load_model(&model_to_bytes(&out)).unwrap()).unwrap().run(feeds).unwrap();
+    for ((name, a), (_, b)) in got.outputs.iter().zip(&want.outputs) {
+        assert!(common::worst_excess(&a.to_f64_vec(), &b.to_f64_vec(), 1e-2) <= 0.0, "{name}");
+    }
+}
