@@ -302,3 +302,56 @@ fn fp16_converts_outer_weights_read_inside_if_branches() {
         assert!(common::worst_excess(&a.to_f64_vec(), &b.to_f64_vec(), 1e-2) <= 0.0, "{name}");
     }
 }
+
+/// Relu and Clip after an int8 dynamic Conv or MatMul run in the fused op's
+/// last pass; the result equals running them as separate ops bit for bit.
+#[test]
+fn activation_after_an_integer_product_is_fused_bit_identically() {
+    use common::{node_with, tensor_vi};
+    use prost::Message;
+    use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
+    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v, ..Default::default() };
+    let cases = [
+        ("Conv", vec![node_with("Relu", "act", &["p"], &["y"], vec![])]),
+        ("Conv", vec![node_with("Clip", "act", &["p", "lo", "hi"], &["y"], vec![])]),
+        ("MatMul", vec![node_with("Relu", "act", &["p"], &["y"], vec![])]),
+        ("MatMul", vec![node_with("Clip", "act", &["p", "", "hi"], &["y"], vec![])]),
+    ];
+    for (op, tail) in cases {
+        let (producer, w, out_dims) = if op == "Conv" {
+            (node_with("Conv", "prod", &["x", "w", "b"], &["p"], vec![]), floats("w", &[4, 3, 1, 1], (0..12).map(|i| (i as f32 * 0.9).cos()).collect()), vec![1, 4, 2, 2])
+        } else {
+            (node_with("MatMul", "prod", &["xm", "w"], &["p"], vec![]), floats("w", &[2, 4], (0..8).map(|i| (i as f32 * 0.9).cos()).collect()), vec![1, 3, 2, 4])
+        };
+        let mut nodes = vec![producer];
+        if op == "MatMul" {
+            nodes.insert(0, node_with("Reshape", "flat", &["x", "shape"], &["xm"], vec![]));
+        }
+        nodes.extend(tail.clone());
+        let inits = vec![
+            w,
+            floats("b", &[4], vec![0.1, -0.2, 0.3, 0.0]),
+            floats("lo", &[], vec![-0.25]),
+            floats("hi", &[], vec![0.5]),
+            TensorProto { name: "shape".into(), dims: vec![4], data_type: data_type::INT64, int64_data: vec![1, 3, 2, 2], ..Default::default() },
+        ];
+        let bytes = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+            graph: Some(GraphProto { node: nodes, initializer: inits, input: vec![tensor_vi("x", &[1, 3, 2, 2])], output: vec![tensor_vi("y", &out_dims)], ..Default::default() }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let (q, _) = compress(&load_model(&bytes).unwrap(), &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
+        let x = Tensor::from_vec(&[1, 3, 2, 2], (0..12).map(|i| (i as f32 * 0.37).sin() * 2.0).collect::<Vec<f32>>()).unwrap();
+        let fused = Session::new(q.clone()).unwrap();
+        let (a, timings) = fused.run_profiled(vec![("x".into(), x.clone())]).unwrap();
+        let what = format!("{op} → {}", tail[0].op_type);
+        assert!(!timings.iter().any(|t| t.op_type == "Relu" || t.op_type == "Clip"), "{what}: activation fused: {timings:?}");
+        // Observing the activation's input keeps it a separate op.
+        let b = Session::observing(&q, &["p".to_string()]).unwrap().run(vec![("x".into(), x)]).unwrap();
+        let bits = |t: &Tensor| t.to_f64_vec().iter().map(|v| (*v as f32).to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.outputs[0].1), bits(&b.outputs[0].1), "{what}");
+        assert!(a.outputs[0].1.to_f64_vec().iter().any(|&v| v == 0.0 || v == 0.5 || v == -0.25), "{what}: the bounds bite");
+    }
+}

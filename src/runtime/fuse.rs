@@ -80,11 +80,22 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
                 last = a;
             }
         }
+        let mut attributes = if conv { n.attributes.clone() } else { vec![] };
+        // A Relu or Clip after it runs in the same pass (it hides a float value).
+        if fusion == Fusion::All {
+            if let Some((a, kind)) = activation_after(g, &only, &output, opset >= 11, &removed) {
+                inputs.resize(6, String::new());
+                inputs.extend(nodes[a].inputs.iter().skip(1).cloned());
+                attributes.push(crate::graph::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
+                output = nodes[a].outputs[0].clone();
+                removed[a] = true;
+            }
+        }
         for r in [i, c, m, last] {
             removed[r] = true;
         }
         let op = if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER };
-        replacement.insert(i, internal(n, op, inputs, vec![output], if conv { n.attributes.clone() } else { vec![] }));
+        replacement.insert(i, internal(n, op, inputs, vec![output], attributes));
     }
     fuse_qdq(&links, &mut removed, &mut replacement);
     // The dequantised table is a weight, never compared: fused in every session.
@@ -179,6 +190,18 @@ pub(super) fn internal(first: &Node, op_type: &str, inputs: Vec<String>, outputs
     Node { name: first.name.clone(), op_type: op_type.into(), domain: INTERNAL_DOMAIN.into(), inputs, outputs, attributes, doc_string: String::new() }
 }
 
+/// The Relu, or Clip taking its bounds as inputs, that alone reads `value`
+/// (as its data input): its index and 1 for Relu, 2 for Clip.
+fn activation_after(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, value: &str, clip_takes_inputs: bool, removed: &[bool]) -> Option<(usize, i64)> {
+    let (a, kind) = match (only(value, "Relu"), only(value, "Clip")) {
+        (Some(a), _) => (a, 1),
+        (None, Some(a)) if clip_takes_inputs => (a, 2),
+        _ => return None,
+    };
+    let act = &g.nodes[a];
+    (!removed[a] && act.inputs.first().map(String::as_str) == Some(value) && act.outputs.len() == 1).then_some((a, kind))
+}
+
 /// Float `Conv` whose only reader is `Relu`, or `Clip` at opset ≥ 11, becomes
 /// `ConvActivation` writing the activation's output.
 fn fuse_conv_activation(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, clip_takes_inputs: bool, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
@@ -187,15 +210,8 @@ fn fuse_conv_activation(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, c
         if n.op_type != "Conv" || !n.domain.is_empty() || removed[i] || replacement.contains_key(&i) || n.outputs.len() != 1 || n.inputs.len() < 2 {
             continue;
         }
-        let (a, kind) = match (only(&n.outputs[0], "Relu"), only(&n.outputs[0], "Clip")) {
-            (Some(a), _) => (a, 1),
-            (None, Some(a)) if clip_takes_inputs => (a, 2),
-            _ => continue,
-        };
+        let Some((a, kind)) = activation_after(g, only, &n.outputs[0], clip_takes_inputs, removed) else { continue };
         let act = &nodes[a];
-        if removed[a] || act.inputs.first() != Some(&n.outputs[0]) || act.outputs.len() != 1 {
-            continue;
-        }
         let mut inputs = n.inputs.clone();
         inputs.resize(3, String::new());
         if kind == 2 {

@@ -217,6 +217,47 @@ struct Clip {
 
 /// A Clip bound given as input `i` (opset ≥ 11): absent, or a scalar of
 /// any numeric type. Shared with the fused `ConvActivation`.
+/// The activation a load-time fusion applies in a producer's last pass
+/// (attribute `activation`: 0 none, 1 Relu, 2 Clip with bounds as inputs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum FusedActivation {
+    None,
+    Relu,
+    Clip,
+}
+
+impl FusedActivation {
+    pub(super) fn from_attrs(ctx: &BuildCtx) -> Result<FusedActivation> {
+        let a = ctx.attrs();
+        Ok(match a.int("activation", 0)? {
+            0 => FusedActivation::None,
+            1 => FusedActivation::Relu,
+            2 => FusedActivation::Clip,
+            v => return Err(a.error("activation", format!("must be 0, 1 (Relu) or 2 (Clip), got {v}"))),
+        })
+    }
+
+    /// Lower and upper bounds; Clip's are inputs `at` and `at + 1`.
+    pub(super) fn bounds(self, inputs: &[Option<&Tensor>], at: usize) -> Result<(Option<f32>, Option<f32>)> {
+        Ok(match self {
+            FusedActivation::None => (None, None),
+            FusedActivation::Relu => (Some(0.0), None),
+            FusedActivation::Clip => (clip_bound(inputs, at, "min")?.map(|v| v as f32), clip_bound(inputs, at + 1, "max")?.map(|v| v as f32)),
+        })
+    }
+}
+
+/// Relu's and Clip's own comparisons (NaN passes through), so a fused pass is
+/// bit-identical to the separate op. One plain loop per bound: they vectorise.
+pub(super) fn apply_bounds(v: &mut [f32], lo: Option<f32>, hi: Option<f32>) {
+    if let Some(l) = lo {
+        v.iter_mut().for_each(|x| *x = if *x < l { l } else { *x });
+    }
+    if let Some(h) = hi {
+        v.iter_mut().for_each(|x| *x = if *x > h { h } else { *x });
+    }
+}
+
 pub(super) fn clip_bound(inputs: &[Option<&Tensor>], i: usize, name: &str) -> Result<Option<f64>> {
     match inputs.get(i).copied().flatten() {
         None => Ok(None),

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::activation::clip_bound;
+use super::activation::{apply_bounds, FusedActivation};
 use super::spatial::{for_each_index, Geometry, Window};
 use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
@@ -17,19 +17,11 @@ pub fn register(r: &mut Registry) {
     r.insert(INTERNAL_DOMAIN, CONV_ACTIVATION, build_conv_activation);
 }
 
-/// What the load-time fusion `Conv → Relu|Clip` applies in the bias pass.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Activation {
-    None,
-    Relu,
-    /// Bounds from inputs 3 and 4 (optional scalars), as Clip (opset ≥ 11) takes them.
-    Clip,
-}
-
 struct Conv {
     window: Window,
     group: usize,
-    activation: Activation,
+    /// What the load-time fusion `Conv → Relu|Clip` applies in the bias pass.
+    activation: FusedActivation,
 }
 
 pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
@@ -42,18 +34,12 @@ pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 }
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: Activation::None }))
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: FusedActivation::None }))
 }
 
 /// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
 fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    let a = ctx.attrs();
-    let activation = match a.int("activation", 0)? {
-        1 => Activation::Relu,
-        2 => Activation::Clip,
-        v => return Err(a.error("activation", format!("must be 1 (Relu) or 2 (Clip), got {v}"))),
-    };
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation }))
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: FusedActivation::from_attrs(ctx)? }))
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
@@ -208,31 +194,15 @@ impl Op for Conv {
                 }
             }
         }
-        // Bias and the fused activation in one pass, with Relu's and Clip's
-        // own comparisons (NaN passes through), so results are bit-identical.
-        let (lo, hi) = match self.activation {
-            Activation::None => (None, None),
-            Activation::Relu => (Some(0.0f32), None),
-            Activation::Clip => (clip_bound(inputs, 3, "min")?.map(|v| v as f32), clip_bound(inputs, 4, "max")?.map(|v| v as f32)),
-        };
+        // Bias and the fused activation per output plane while it is in cache,
+        // with Relu's and Clip's own comparisons: bit-identical.
+        let (lo, hi) = self.activation.bounds(inputs, 3)?;
         if bias.is_some() || lo.is_some() || hi.is_some() {
             for (i, chunk) in out.chunks_exact_mut(plane.max(1)).enumerate() {
-                let bv = bias.map(|b| b[i % m]);
-                for v in chunk.iter_mut() {
-                    if let Some(b) = bv {
-                        *v += b;
-                    }
-                    if let Some(l) = lo {
-                        if *v < l {
-                            *v = l;
-                        }
-                    }
-                    if let Some(h) = hi {
-                        if *v > h {
-                            *v = h;
-                        }
-                    }
+                if let Some(b) = bias.map(|b| b[i % m]) {
+                    chunk.iter_mut().for_each(|v| *v += b);
                 }
+                apply_bounds(chunk, lo, hi);
             }
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])

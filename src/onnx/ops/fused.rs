@@ -7,6 +7,8 @@
 //!   arithmetic as the chain (bit-identical).
 //! * `ConvIntegerScaled(x, w, x_zp, w_zp, scale, [bias])`: the same chain
 //!   after ConvInteger (scale and bias per output channel, bit-identical).
+//! * Both may end with a fused Relu or Clip (attribute `activation`, Clip's
+//!   bounds as inputs 6 and 7), applied with the ops' own comparisons.
 //! * `QdqMatMul(xq, wq, x_zp, w_zp, x_scale, w_scale)` and
 //!   `QdqConv(xq, wq, x_zp, w_zp, x_scale, w_scale, [bias])`: MatMul/Conv of
 //!   two DequantizeLinear outputs, computed on the integer GEMM and scaled
@@ -14,6 +16,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
+use super::activation::{apply_bounds, FusedActivation};
 use super::integer::{build_int_matmul, int_conv, IntConv, IntMatMul};
 use super::{optional_f32, required, required_f32, Op, Registry};
 use crate::error::{Result, SquishError};
@@ -21,10 +24,12 @@ use crate::runtime::fuse::{GATHER_DEQUANTIZE, INTERNAL_DOMAIN, QDQ_CONV, QDQ_MAT
 use crate::tensor::{DType, Tensor};
 
 pub fn register(r: &mut Registry) {
-    r.insert(INTERNAL_DOMAIN, SCALED_MATMUL_INTEGER, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: false })));
-    r.insert(INTERNAL_DOMAIN, QDQ_MATMUL, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: true })));
-    r.insert(INTERNAL_DOMAIN, QDQ_CONV, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: false })));
-    r.insert(INTERNAL_DOMAIN, SCALED_CONV_INTEGER, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: true })));
+    r.insert(INTERNAL_DOMAIN, SCALED_MATMUL_INTEGER, |ctx| {
+        Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: false, activation: FusedActivation::from_attrs(ctx)? }))
+    });
+    r.insert(INTERNAL_DOMAIN, QDQ_MATMUL, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: true, activation: FusedActivation::None })));
+    r.insert(INTERNAL_DOMAIN, QDQ_CONV, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: false, activation: FusedActivation::None })));
+    r.insert(INTERNAL_DOMAIN, SCALED_CONV_INTEGER, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: true, activation: FusedActivation::from_attrs(ctx)? })));
     r.insert(INTERNAL_DOMAIN, GATHER_DEQUANTIZE, |_| Ok(Box::new(GatherDequantize)));
 }
 
@@ -87,12 +92,21 @@ fn per_index(t: &ArrayD<f32>, n: usize, what: &str) -> Result<Vec<f32>> {
 
 /// The unfused chain's own semantics, step by step (Cast, Mul, Add with
 /// ONNX broadcasting), for scales or biases the one-pass loops do not cover.
-fn unfused_chain(acc: Tensor, scale: &ArrayD<f32>, bias: Option<&ArrayD<f32>>) -> Result<Vec<Tensor>> {
+fn unfused_chain(acc: Tensor, scale: &ArrayD<f32>, bias: Option<&ArrayD<f32>>, (lo, hi): (Option<f32>, Option<f32>)) -> Result<Vec<Tensor>> {
     use super::elementwise::{arith, Arith};
     let y = arith(Arith::Mul, &super::array::cast(&acc, DType::F32)?, &Tensor::F32(scale.clone()), false)?;
-    Ok(vec![match bias {
+    let y = match bias {
         Some(b) => arith(Arith::Add, &y, &Tensor::F32(b.clone()), false)?,
         None => y,
+    };
+    Ok(vec![match y {
+        Tensor::F32(a) => {
+            let shape = a.shape().to_vec();
+            let mut v = crate::tensor::into_flat(a);
+            apply_bounds(&mut v, lo, hi);
+            Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same count"))
+        }
+        other => other,
     }])
 }
 
@@ -100,6 +114,8 @@ struct ScaledMatMul {
     product: IntMatMul,
     /// Scales are x_scale and w_scale (inputs 4, 5) rather than one product.
     qdq: bool,
+    /// A fused Relu or Clip (bounds at inputs 6 and 7).
+    activation: FusedActivation,
 }
 
 impl Op for ScaledMatMul {
@@ -115,10 +131,11 @@ impl Op for ScaledMatMul {
             let bias = optional_f32(inputs, 5, "bias")?;
             let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == n && t.shape().last() == Some(&n));
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
-                return unfused_chain(Tensor::I32(acc), scale, bias);
+                return unfused_chain(Tensor::I32(acc), scale, bias, self.activation.bounds(inputs, 6)?);
             }
             (per_index(scale, n, "scale")?, bias.map(|b| per_index(b, n, "bias")).transpose()?)
         };
+        let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let shape = acc.shape().to_vec();
         let acc = acc.into_raw_vec_and_offset().0;
         let mut out = vec![0.0f32; acc.len()];
@@ -127,6 +144,7 @@ impl Op for ScaledMatMul {
                 Some(b) => (0..a.len()).for_each(|j| o[j] = a[j] as f32 * s[j] + b[j]),
                 None => (0..a.len()).for_each(|j| o[j] = a[j] as f32 * s[j]),
             }
+            apply_bounds(o, lo, hi);
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
     }
@@ -137,6 +155,8 @@ struct QdqConv {
     /// ConvInteger's chain: one `scale` (input 4) and an optional bias (5),
     /// rather than x_scale, w_scale (4, 5) and bias (6).
     dynamic: bool,
+    /// A fused Relu or Clip (bounds at inputs 6 and 7).
+    activation: FusedActivation,
 }
 
 impl Op for QdqConv {
@@ -151,7 +171,7 @@ impl Op for QdqConv {
             // Per output channel means shape [M, 1, …] (or one value); anything else: the chain's own broadcasts.
             let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == shape.len() - 1);
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
-                return unfused_chain(Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count")), scale, bias);
+                return unfused_chain(Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count")), scale, bias, self.activation.bounds(inputs, 6)?);
             }
             (per_index(scale, m, "scale")?, bias.map(|b| per_index(b, m, "bias")).transpose()?)
         } else {
@@ -159,13 +179,15 @@ impl Op for QdqConv {
             let s: Vec<f32> = per_index(required_f32(inputs, 5, "w_scale")?, m, "w_scale")?.iter().map(|w| xs * w).collect();
             (s, optional_f32(inputs, 6, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?)
         };
+        let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let mut out = vec![0.0f32; acc.len()];
         for (i, (o, a)) in out.chunks_mut(plane.max(1)).zip(acc.chunks(plane.max(1))).enumerate() {
             let sc = s[i % m];
-            match &bias {
-                Some(b) => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc + b[i % m]),
+            match bias.as_ref().map(|b| b[i % m]) {
+                Some(bv) => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc + bv),
                 None => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc),
             }
+            apply_bounds(o, lo, hi);
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
     }
