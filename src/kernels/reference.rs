@@ -183,7 +183,10 @@ pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
 pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
     assert!(x.len() == out.len(), "quantize_u8: length mismatch");
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = ((v / scale).round_ties_even() + zero_point).clamp(0.0, 255.0) as u8;
+        let q = v / scale;
+        // NaN is spelled out: in the relaxed build LLVM may vectorise `as u8`
+        // with a truncation whose NaN result is the engine's choice.
+        *o = if q.is_nan() { 0 } else { (q.round_ties_even() + zero_point).clamp(0.0, 255.0) as u8 };
     }
 }
 

@@ -534,9 +534,13 @@ pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
     // the low mantissa bits (cheaper than V8's float → int conversion). NaN
     // gives 0, as the reference's `as u8` does.
     const MAGIC: f32 = 8_388_608.0;
+    // The NaN mask is taken from the quotient: with relaxed SIMD enabled LLVM
+    // may turn the pmin/pmax clamp into min/max whose NaN result is the
+    // engine's choice.
     let q = |v: v128| {
-        let c = f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(f32x4_div(v, sv)), zv), lo), hi);
-        v128_andnot(i32x4_sub(f32x4_add(c, f32x4_splat(MAGIC)), i32x4_splat(MAGIC.to_bits() as i32)), f32x4_ne(c, c))
+        let d = f32x4_div(v, sv);
+        let c = f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(d), zv), lo), hi);
+        v128_andnot(i32x4_sub(f32x4_add(c, f32x4_splat(MAGIC)), i32x4_splat(MAGIC.to_bits() as i32)), f32x4_ne(d, d))
     };
     let mut i = 0;
     // SAFETY: i + 16 <= n for every access; out has n bytes.

@@ -89,7 +89,8 @@ fn per_tensor_fast_path(quantize: bool, x: &Tensor, scale: f32, zp: i32, out_typ
                 Some(Tensor::U8(ArrayD::from_shape_vec(shape, q).ok()?))
             }
             DType::I8 => {
-                let q = xs.iter().map(|&v| ((v / scale).round_ties_even() + zp as f32).clamp(-128.0, 127.0) as i8).collect();
+                // NaN spelled out, as in `quantize_u8` (relaxed builds may vectorise `as`).
+                let q = xs.iter().map(|&v| v / scale).map(|q| if q.is_nan() { 0 } else { (q.round_ties_even() + zp as f32).clamp(-128.0, 127.0) as i8 }).collect();
                 Some(Tensor::I8(ArrayD::from_shape_vec(shape, q).ok()?))
             }
             _ => None,
