@@ -2,7 +2,7 @@
 //! (`Constant` nodes are hoisted into initializers first); new nodes keep the
 //! original node's output names so consumers need no change.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -17,37 +17,6 @@ mod schemes;
 /// Smallest float initializer converted by the 16-bit storage schemes
 /// (shape-like constants and scalars are not worth a Cast node).
 const MIN_HALF_ELEMENTS: usize = 16;
-
-/// Names that `n`'s subgraphs (If branches, at any depth) read from the
-/// enclosing graph: read inside and not defined there, sorted.
-fn outer_reads(n: &Node) -> Vec<String> {
-    fn walk(g: &crate::graph::Graph, out: &mut BTreeSet<String>) {
-        let mut defined: HashSet<&str> = g.initializers.iter().map(|(name, _)| name.as_str()).collect();
-        defined.extend(g.inputs.iter().map(|v| v.name.as_str()));
-        defined.extend(g.nodes.iter().flat_map(|n| n.outputs.iter().map(String::as_str)));
-        let mut inner = BTreeSet::new();
-        for m in &g.nodes {
-            inner.extend(m.inputs.iter().filter(|s| !s.is_empty()).cloned());
-            for a in &m.attributes {
-                match &a.value {
-                    AttrValue::Graph(sub) => walk(sub, &mut inner),
-                    AttrValue::Graphs(subs) => subs.iter().for_each(|sub| walk(sub, &mut inner)),
-                    _ => {}
-                }
-            }
-        }
-        out.extend(inner.into_iter().filter(|name| !defined.contains(name.as_str())));
-    }
-    let mut out = BTreeSet::new();
-    for a in &n.attributes {
-        match &a.value {
-            AttrValue::Graph(sub) => walk(sub, &mut out),
-            AttrValue::Graphs(subs) => subs.iter().for_each(|sub| walk(sub, &mut out)),
-            _ => {}
-        }
-    }
-    out.into_iter().collect()
-}
 
 /// Whether a node of this type can take `scheme` at all.
 pub fn accepts(node: &Node, scheme: Scheme) -> bool {
@@ -252,7 +221,7 @@ impl Rewriter {
             return Ok(()); // a Constant hoisted into an initializer
         }
         let n = self.model.graph.nodes[index].clone();
-        let has_weights = n.inputs.iter().chain(&outer_reads(&n)).any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
+        let has_weights = n.inputs.iter().chain(&crate::runtime::node_captures(&n)).any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
         let skip = |record: &mut Record, reason: String| record.skipped.push(Skipped { node: n.name.clone(), op_type: n.op_type.clone(), reason });
         if s.scheme == Scheme::Fp32 || !accepts(&n, s.scheme) {
             if has_weights && s.scheme != Scheme::Fp32 {
@@ -290,7 +259,7 @@ impl Rewriter {
         // A node with subgraphs (If) also reads outer weights inside them: the
         // Cast is added to this graph, and the branches read its output by name.
         let mut names = n.inputs.clone();
-        names.extend(outer_reads(n).into_iter().filter(|r| !n.inputs.contains(r)));
+        names.extend(crate::runtime::node_captures(n).into_iter().filter(|r| !n.inputs.contains(r)));
         for name in names {
             // Small constants (Clip bounds, shapes) are left alone, ±Inf included.
             if self.weight(&name).is_none_or(|w| w.len() < MIN_HALF_ELEMENTS) || self.converted.contains(&name) {
