@@ -34,12 +34,6 @@ impl Facts {
     }
 }
 
-fn int_attr(node: &Node, name: &str, default: i64) -> i64 {
-    match node.attr(name) {
-        Some(AttrValue::Int(v)) => *v,
-        _ => default,
-    }
-}
 
 fn ints_attr<'a>(node: &'a Node, name: &str) -> Option<&'a [i64]> {
     match node.attr(name) {
@@ -110,7 +104,7 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
             out
         }
         "Cast" => {
-            let to = crate::onnx::dtype_from_onnx(int_attr(node, "to", 0) as i32);
+            let to = crate::onnx::dtype_from_onnx(node.int_attr("to", 0) as i32);
             vec![Facts { dtype: to, shape: x.shape.clone(), value: x.value.clone() }]
         }
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Sum" | "Mean" | "Mod" | "Where" | "Equal" | "Greater"
@@ -141,8 +135,8 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
             let (a, b) = (x.shape.clone(), get(1).shape);
             let shape = match (a, b) {
                 (Some(a), Some(b)) if a.len() == 2 && b.len() == 2 => {
-                    let m = if int_attr(node, "transA", 0) != 0 { a[1].clone() } else { a[0].clone() };
-                    let n = if int_attr(node, "transB", 0) != 0 { b[0].clone() } else { b[1].clone() };
+                    let m = if node.int_attr("transA", 0) != 0 { a[1].clone() } else { a[0].clone() };
+                    let n = if node.int_attr("transB", 0) != 0 { b[0].clone() } else { b[1].clone() };
                     Some(vec![m, n])
                 }
                 _ => None,
@@ -165,7 +159,7 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
             let dil = ints_attr(node, "dilations").map(<[i64]>::to_vec).unwrap_or(vec![1; r]);
             let pads = ints_attr(node, "pads").map(<[i64]>::to_vec).unwrap_or(vec![0; 2 * r]);
             let auto = matches!(node.attr("auto_pad"), Some(AttrValue::String(s)) if s.starts_with(b"SAME"));
-            let ceil = int_attr(node, "ceil_mode", 0) != 0;
+            let ceil = node.int_attr("ceil_mode", 0) != 0;
             if kernel.len() != r || strides.len() != r || dil.len() != r || pads.len() != 2 * r {
                 return vec![Facts::with(x.dtype, None)];
             }
@@ -184,7 +178,7 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
         }
         "Flatten" => {
             let shape = x.shape.clone().and_then(|s| {
-                let axis = norm(int_attr(node, "axis", 1), s.len() + 1)?;
+                let axis = norm(node.int_attr("axis", 1), s.len() + 1)?;
                 let prod = |ds: &[Dim]| ds.iter().map(fixed).try_fold(1i64, |acc, d| d.map(|d| acc * d));
                 Some(vec![prod(&s[..axis]).map_or(Dim::Unknown, Dim::Fixed), prod(&s[axis..]).map_or(Dim::Unknown, Dim::Fixed)])
             });
@@ -210,7 +204,7 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
                     .iter()
                     .enumerate()
                     .map(|(i, &d)| match d {
-                        0 if int_attr(node, "allowzero", 0) == 0 => input.get(i).cloned().unwrap_or(Dim::Unknown),
+                        0 if node.int_attr("allowzero", 0) == 0 => input.get(i).cloned().unwrap_or(Dim::Unknown),
                         -1 => Dim::Unknown,
                         d => Dim::Fixed(d),
                     })
@@ -247,7 +241,7 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
         "Concat" => {
             let shapes: Option<Vec<Vec<Dim>>> = ins.iter().map(|f| f.shape.clone()).collect();
             let shape = shapes.and_then(|s| {
-                let axis = norm(int_attr(node, "axis", 0), s.first()?.len())?;
+                let axis = norm(node.int_attr("axis", 0), s.first()?.len())?;
                 let mut out = s[0].clone();
                 out[axis] = s.iter().map(|d| fixed(&d[axis])).try_fold(0i64, |a, d| d.map(|d| a + d)).map_or(Dim::Unknown, Dim::Fixed);
                 Some(out)
@@ -258,11 +252,11 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
         "Gather" => {
             let idx = get(1);
             let shape = match (x.shape.clone(), idx.shape.clone()) {
-                (Some(d), Some(i)) => norm(int_attr(node, "axis", 0), d.len()).map(|a| [&d[..a], &i[..], &d[a + 1..]].concat()),
+                (Some(d), Some(i)) => norm(node.int_attr("axis", 0), d.len()).map(|a| [&d[..a], &i[..], &d[a + 1..]].concat()),
                 _ => None,
             };
             let value = match (&x.value, &idx.value) {
-                (Some(v), Some(i)) if int_attr(node, "axis", 0) == 0 => {
+                (Some(v), Some(i)) if node.int_attr("axis", 0) == 0 => {
                     i.iter().map(|&j| v.get(if j < 0 { (j + v.len() as i64) as usize } else { j as usize }).copied()).collect()
                 }
                 _ => None,

@@ -58,6 +58,33 @@ impl Graph {
         self.initializers.iter().find(|(n, _)| n == name).map(|(_, t)| t)
     }
 
+    /// The value of a constant: an initializer that no graph input overrides,
+    /// a `Constant` node's `value`, or either reached through `Identity` nodes
+    /// (torch exports share equal tensors that way).
+    pub fn constant(&self, name: &str) -> Option<&Tensor> {
+        let mut name = name;
+        for _ in 0..16 {
+            if name.is_empty() {
+                return None;
+            }
+            if let Some(t) = self.initializer(name) {
+                return (!self.inputs.iter().any(|v| v.name == name)).then_some(t);
+            }
+            let n = self.nodes.iter().find(|n| n.outputs.iter().any(|o| o == name))?;
+            match (n.op_type.as_str(), n.domain.is_empty()) {
+                ("Identity", true) => name = n.inputs.first()?,
+                ("Constant", true) => {
+                    return match n.attr("value") {
+                        Some(AttrValue::Tensor(t)) => Some(t),
+                        _ => None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// Graph inputs that are not also initializers (IR < 4 lists weights as inputs).
     pub fn real_inputs(&self) -> impl Iterator<Item = &ValueInfo> {
         self.inputs.iter().filter(move |vi| self.initializer(&vi.name).is_none())
@@ -79,6 +106,14 @@ pub struct Node {
 impl Node {
     pub fn attr(&self, name: &str) -> Option<&AttrValue> {
         self.attributes.iter().find(|a| a.name == name).map(|a| &a.value)
+    }
+
+    /// An int attribute, or `default` when it is absent (or not an int).
+    pub fn int_attr(&self, name: &str, default: i64) -> i64 {
+        match self.attr(name) {
+            Some(AttrValue::Int(v)) => *v,
+            _ => default,
+        }
     }
 }
 

@@ -77,12 +77,6 @@ fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>, attri
     Node { name, op_type: op.into(), domain: String::new(), inputs, outputs, attributes, doc_string: String::new() }
 }
 
-fn int_attr(n: &Node, name: &str, default: i64) -> i64 {
-    match n.attr(name) {
-        Some(AttrValue::Int(v)) => *v,
-        _ => default,
-    }
-}
 
 fn float_attr(n: &Node, name: &str, default: f32) -> f32 {
     match n.attr(name) {
@@ -188,20 +182,9 @@ impl Rewriter {
     }
 
     /// A float32 constant to read (not to convert): a weight, or one reached
-    /// through `Identity` nodes (torch exports share equal tensors that way).
+    /// through `Identity` nodes (`Graph::constant`).
     fn read_constant(&self, name: &str) -> Option<&ArrayD<f32>> {
-        let mut name = name;
-        for _ in 0..16 {
-            if let Some(w) = self.weight(name) {
-                return Some(w);
-            }
-            let producer = self.model.graph.nodes.iter().find(|n| n.outputs.first().is_some_and(|o| o == name))?;
-            if producer.op_type != "Identity" || !producer.domain.is_empty() {
-                return None;
-            }
-            name = producer.inputs.first()?;
-        }
-        None
+        self.model.graph.constant(name)?.as_f32()
     }
 
     fn checked_weight(&self, name: &str) -> Result<Option<&ArrayD<f32>>> {
@@ -302,7 +285,7 @@ impl Rewriter {
     fn weight_slot(&self, n: &Node) -> Option<(usize, usize)> {
         match n.op_type.as_str() {
             "MatMul" => Some((1, 1)),
-            "Gemm" => Some((1, if int_attr(n, "transB", 0) != 0 { 0 } else { 1 })),
+            "Gemm" => Some((1, if n.int_attr("transB", 0) != 0 { 0 } else { 1 })),
             "Conv" => Some((1, 0)),
             "ConvTranspose" => Some((1, 1)),
             "Gather" => Some((0, 0)),

@@ -154,27 +154,9 @@ impl<'g> Links<'g> {
         self.producer.get(value).copied()
     }
 
-    /// The value of a constant: an initializer that is not a graph input, a
-    /// `Constant` node's `value`, or either through `Identity` nodes.
+    /// The value of a constant (`Graph::constant`).
     pub fn constant(&self, name: &str) -> Option<&'g Tensor> {
-        let mut name = name;
-        for _ in 0..16 {
-            if let Some(t) = self.g.initializer(name) {
-                return (!self.g.inputs.iter().any(|v| v.name == name)).then_some(t);
-            }
-            let n = &self.g.nodes[self.producer(name)?];
-            match (n.op_type.as_str(), n.domain.is_empty()) {
-                ("Identity", true) => name = n.inputs.first()?,
-                ("Constant", true) => {
-                    return match n.attr("value") {
-                        Some(AttrValue::Tensor(t)) => Some(t),
-                        _ => None,
-                    }
-                }
-                _ => return None,
-            }
-        }
-        None
+        self.g.constant(name)
     }
 
     /// A constant holding one f32.
@@ -232,15 +214,11 @@ fn fuse_qdq(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize
     let nodes = &links.g.nodes;
     let only = |value: &str, op: &str| links.only(value, op);
     let constant = |name: &str| links.constant(name);
-    let int_axis = |n: &Node, name: &str, default: i64| match n.attr(name) {
-        Some(AttrValue::Int(v)) => *v,
-        _ => default,
-    };
     // A DequantizeLinear feeding only node `user`, not blocked: (index, inputs padded to 3).
     let dq_into = |value: &str, user: usize| -> Option<(usize, Vec<String>)> {
         let p = links.producer(value)?;
         let dq = &nodes[p];
-        if dq.op_type != "DequantizeLinear" || !dq.domain.is_empty() || int_axis(dq, "block_size", 0) != 0 || only(value, &nodes[user].op_type) != Some(user) {
+        if dq.op_type != "DequantizeLinear" || !dq.domain.is_empty() || dq.int_attr("block_size", 0) != 0 || only(value, &nodes[user].op_type) != Some(user) {
             return None;
         }
         let mut inputs = dq.inputs.clone();
@@ -250,7 +228,7 @@ fn fuse_qdq(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize
     for (i, n) in nodes.iter().enumerate() {
         // Grouped (depthwise) convolutions stay on the float direct kernel:
         // im2col on the integer GEMM is slower there (mobilenetv2: 47 → 84 ms).
-        let conv = n.op_type == "Conv" && int_axis(n, "group", 1) == 1;
+        let conv = n.op_type == "Conv" && n.int_attr("group", 1) == 1;
         if n.op_type == "Conv" && !conv {
             continue;
         }
@@ -273,7 +251,7 @@ fn fuse_qdq(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize
             continue;
         }
         // Per-channel weights must be per output channel: axis 1 of [K, N], axis 0 of a filter bank.
-        let axis = int_axis(&nodes[pb], "axis", 1);
+        let axis = &nodes[pb].int_attr("axis", 1);
         let rank = wq.shape().len() as i64;
         let out_axis = if conv { 0 } else { 1 };
         if w_scale_len != Some(1) && (axis + rank) % rank != out_axis {

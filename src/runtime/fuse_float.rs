@@ -118,10 +118,6 @@ pub(super) fn fuse_gelu(links: &Links, removed: &mut [bool], replacement: &mut H
 pub(super) fn fuse_gather_dequantize(links: &Links, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
     use crate::tensor::DType;
     let nodes = &links.g.nodes;
-    let int = |n: &Node, name: &str, default: i64| match n.attr(name) {
-        Some(AttrValue::Int(v)) => *v,
-        _ => default,
-    };
     for (d, dq) in nodes.iter().enumerate() {
         if dq.op_type != "DequantizeLinear" || !dq.domain.is_empty() || dq.inputs.len() < 2 || dq.outputs.len() != 1 || !free(d, removed, replacement) {
             continue;
@@ -135,9 +131,9 @@ pub(super) fn fuse_gather_dequantize(links: &Links, removed: &mut [bool], replac
         let rank = codes.shape().len() as i64;
         let rows = codes.shape()[0];
         // Per tensor, or one scale per row of the table (axis 0).
-        let per_row = scale.len() == rows && scale.ndim() == 1 && (int(dq, "axis", 1) + rank) % rank == 0;
-        let params_ok = (scale.len() == 1 || per_row) && int(dq, "block_size", 0) == 0 && zp_ok;
-        if !params_ok || gather.inputs.len() != 2 || gather.inputs[0] != dq.outputs[0] || (int(gather, "axis", 0) + rank) % rank != 0 {
+        let per_row = scale.len() == rows && scale.ndim() == 1 && (dq.int_attr("axis", 1) + rank) % rank == 0;
+        let params_ok = (scale.len() == 1 || per_row) && dq.int_attr("block_size", 0) == 0 && zp_ok;
+        if !params_ok || gather.inputs.len() != 2 || gather.inputs[0] != dq.outputs[0] || (gather.int_attr("axis", 0) + rank) % rank != 0 {
             continue;
         }
         removed[d] = true;

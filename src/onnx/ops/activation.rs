@@ -171,6 +171,7 @@ impl Op for PointwiseOp {
             other => return Err(SquishError::op(format!("{p:?} does not support {}", other.dtype()))),
         }])
     }
+
     fn reusable_inputs(&self) -> &'static [usize] {
         &[0]
     }
@@ -215,8 +216,6 @@ struct Clip {
     attr_bounds: Option<(f32, f32)>,
 }
 
-/// A Clip bound given as input `i` (opset ≥ 11): absent, or a scalar of
-/// any numeric type. Shared with the fused `ConvActivation`.
 /// The activation a load-time fusion applies in a producer's last pass
 /// (attribute `activation`: 0 none, 1 Relu, 2 Clip with bounds as inputs).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -258,6 +257,8 @@ pub(super) fn apply_bounds(v: &mut [f32], lo: Option<f32>, hi: Option<f32>) {
     }
 }
 
+/// A Clip bound given as input `i` (opset ≥ 11): absent, or a scalar of
+/// any numeric type. Shared with the fused activations.
 pub(super) fn clip_bound(inputs: &[Option<&Tensor>], i: usize, name: &str) -> Result<Option<f64>> {
     match inputs.get(i).copied().flatten() {
         None => Ok(None),

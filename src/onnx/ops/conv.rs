@@ -97,7 +97,7 @@ pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, 
 
 /// One channel, one filter (depthwise convolution): the plane is copied
 /// into a zero-padded one and the direct kernel sums every tap per output.
-fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) {
+fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) -> Result<()> {
     let (pt, pl) = (g.pad_begin[0], g.pad_begin[1]);
     let (ph, pw) = (h + pt + g.pad_end[0], w + pl + g.pad_end[1]);
     let mut padded = vec![0.0f32; ph * pw];
@@ -116,27 +116,13 @@ fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out:
         oh: g.output[0],
         ow: g.output[1],
     };
-    if shape.is_valid() {
-        k::depthwise_f32(&padded, wt, shape, out);
-    } else {
-        // Windows that reach past the padded input (possible only with odd
-        // explicit pads): the reference sums the taps inside and skips the rest.
-        out[..shape.oh * shape.ow].fill(0.0);
-        for oy in 0..shape.oh {
-            for ox in 0..shape.ow {
-                let mut acc = 0.0f32;
-                for ky in 0..shape.kh {
-                    for kx in 0..shape.kw {
-                        let (r, c) = (oy * shape.sy + ky * shape.dy, ox * shape.sx + kx * shape.dx);
-                        if r < ph && c < pw {
-                            acc += wt[ky * shape.kw + kx] * padded[r * pw + c];
-                        }
-                    }
-                }
-                out[oy * shape.ow + ox] = acc;
-            }
-        }
+    // Window::resolve sizes the output so that every window fits the padded
+    // input; anything else is a geometry this code does not produce.
+    if !shape.is_valid() {
+        return Err(SquishError::op(format!("depthwise geometry {shape:?} reaches outside the padded input")));
     }
+    k::depthwise_f32(&padded, wt, shape, out);
+    Ok(())
 }
 
 impl Op for Conv {
@@ -187,7 +173,7 @@ impl Op for Conv {
                 if pointwise {
                     k::gemm_f32(mg, cg, plane, wg, xg, og);
                 } else if depthwise {
-                    depthwise_plane(xg, h, w, wg, &g, og);
+                    depthwise_plane(xg, h, w, wg, &g, og)?;
                 } else {
                     im2col(xg, cg, h, w, &g, &mut col);
                     k::gemm_f32(mg, kdim, plane, wg, &col, og);

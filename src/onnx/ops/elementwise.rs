@@ -137,6 +137,14 @@ fn arith_generic<T: Number>(op: Arith, a: &ArrayD<T>, b: &ArrayD<T>, fmod: bool)
     err.map_or(Ok(out), Err)
 }
 
+/// Whether `small` broadcasts to `shape` by repeating whole along its leading
+/// axes (a single value included): the result keeps `shape`, and `small`'s
+/// data lines up with each trailing block.
+fn repeats_along_leading_axes(shape: &[usize], small: &ArrayD<f32>) -> bool {
+    let core: Vec<usize> = small.shape().iter().copied().skip_while(|&d| d == 1).collect();
+    small.ndim() <= shape.len() && (small.len() == 1 || shape.ends_with(&core))
+}
+
 /// f32 fast paths: equal shapes, or `b` repeating along `a`'s leading axes
 /// (bias adds), run the SIMD kernels on contiguous slices.
 fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
@@ -170,8 +178,7 @@ fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>>
             }
             return Ok(ArrayD::from_shape_vec(IxDyn(b.shape()), out).expect("same shape"));
         }
-        let b_core: Vec<usize> = b.shape().iter().copied().skip_while(|&d| d == 1).collect();
-        if b.len() > 1 && b.ndim() <= a.ndim() && a.shape().ends_with(&b_core) {
+        if b.len() > 1 && repeats_along_leading_axes(a.shape(), b) {
             let mut out = vec![0.0; sa.len()];
             for (o, x) in out.chunks_exact_mut(sb.len()).zip(sa.chunks_exact(sb.len())) {
                 kernel(x, sb, o);
@@ -186,8 +193,7 @@ fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>>
 /// the f32 broadcasts that keep `dst`'s shape: equal shapes, a scalar, or
 /// `other` repeating along `dst`'s leading axes. False: not such a case.
 fn arith_f32_in_place(op: Arith, dst: &mut ArrayD<f32>, other: &ArrayD<f32>, dst_is_left: bool) -> bool {
-    let core: Vec<usize> = other.shape().iter().copied().skip_while(|&d| d == 1).collect();
-    let keeps_shape = other.ndim() <= dst.ndim() && (other.len() == 1 || dst.shape().ends_with(&core));
+    let keeps_shape = repeats_along_leading_axes(dst.shape(), other);
     let (Some(d), Some(o)) = (dst.as_slice_mut(), other.as_slice()) else { return false };
     if !keeps_shape || o.is_empty() || d.is_empty() {
         return false;
@@ -485,6 +491,7 @@ impl Op for Unary {
             other => return Err(SquishError::op(format!("{name} does not support {}", other.dtype()))),
         }])
     }
+
     fn reusable_inputs(&self) -> &'static [usize] {
         &[0]
     }

@@ -123,6 +123,7 @@ impl Op for ScaledMatMul {
         let acc = self.product.product(&inputs[..4.min(inputs.len())])?;
         let n = *acc.shape().last().unwrap_or(&1);
         let scale = required_f32(inputs, 4, "scale")?;
+        let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let (s, bias) = if self.qdq {
             let xs = per_index(scale, 1, "x_scale")?[0];
             let ws = per_index(required_f32(inputs, 5, "w_scale")?, n, "w_scale")?;
@@ -131,11 +132,10 @@ impl Op for ScaledMatMul {
             let bias = optional_f32(inputs, 5, "bias")?;
             let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == n && t.shape().last() == Some(&n));
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
-                return unfused_chain(Tensor::I32(acc), scale, bias, self.activation.bounds(inputs, 6)?);
+                return unfused_chain(Tensor::I32(acc), scale, bias, (lo, hi));
             }
             (per_index(scale, n, "scale")?, bias.map(|b| per_index(b, n, "bias")).transpose()?)
         };
-        let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let shape = acc.shape().to_vec();
         let acc = acc.into_raw_vec_and_offset().0;
         let mut out = vec![0.0f32; acc.len()];
@@ -165,13 +165,14 @@ impl Op for QdqConv {
         let (acc, shape) = self.conv.accumulate(x, inputs.get(2).copied().flatten(), w, inputs.get(3).copied().flatten())?;
         let m = shape[1];
         let plane: usize = shape[2..].iter().product();
+        let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let (s, bias) = if self.dynamic {
             let scale = required_f32(inputs, 4, "scale")?;
             let bias = optional_f32(inputs, 5, "bias")?;
             // Per output channel means shape [M, 1, …] (or one value); anything else: the chain's own broadcasts.
             let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == shape.len() - 1);
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
-                return unfused_chain(Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count")), scale, bias, self.activation.bounds(inputs, 6)?);
+                return unfused_chain(Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count")), scale, bias, (lo, hi));
             }
             (per_index(scale, m, "scale")?, bias.map(|b| per_index(b, m, "bias")).transpose()?)
         } else {
@@ -179,7 +180,6 @@ impl Op for QdqConv {
             let s: Vec<f32> = per_index(required_f32(inputs, 5, "w_scale")?, m, "w_scale")?.iter().map(|w| xs * w).collect();
             (s, optional_f32(inputs, 6, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?)
         };
-        let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let mut out = vec![0.0f32; acc.len()];
         for (i, (o, a)) in out.chunks_mut(plane.max(1)).zip(acc.chunks(plane.max(1))).enumerate() {
             let sc = s[i % m];

@@ -41,7 +41,7 @@ pub(super) fn owned_f32(t: Tensor) -> std::result::Result<ndarray::ArrayD<f32>, 
 
 /// `op.eval` with `t` standing at input `at` (for ops whose in-place path
 /// does not cover a case).
-pub(super) fn eval_with(op: &dyn Op, inputs: &[Option<&Tensor>], at: usize, t: &Tensor) -> Result<Vec<Tensor>> {
+pub(super) fn eval_with<O: Op + ?Sized>(op: &O, inputs: &[Option<&Tensor>], at: usize, t: &Tensor) -> Result<Vec<Tensor>> {
     let mut args = inputs.to_vec();
     args[at] = Some(t);
     op.eval(&args)
@@ -61,9 +61,7 @@ pub trait Op {
     /// `eval` with input `at` given by value (`inputs[at]` is `None`), so the
     /// output may take over its buffer. Must compute exactly what `eval` does.
     fn eval_reusing(&self, inputs: &[Option<&Tensor>], at: usize, owned: Tensor) -> Result<Vec<Tensor>> {
-        let mut args = inputs.to_vec();
-        args[at] = Some(&owned);
-        self.eval(&args)
+        eval_with(self, inputs, at, &owned)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ndarray::Array2;
 
-use super::{attr, code_bytes, code_tensor, f32_tensor, float_attr, int_attr, node, Rewriter, Step, Stop};
+use super::{attr, code_bytes, code_tensor, f32_tensor, float_attr, node, Rewriter, Step, Stop};
 use crate::error::SquishError;
 use crate::graph::{AttrValue, Node};
 use crate::quant::params::{self, Affine, Codes, Grouping};
@@ -19,7 +19,7 @@ const GROUPED_CONV: &str = "grouped (depthwise) convolutions stay float: Squish 
 impl Rewriter {
     /// The `[K, N]` weight of a MatMul or Gemm (transposed when `transB`), or why not.
     fn matrix_weight(&self, n: &Node) -> std::result::Result<(String, Array2<f32>), Stop> {
-        if n.op_type == "Gemm" && int_attr(n, "transA", 0) != 0 {
+        if n.op_type == "Gemm" && n.int_attr("transA", 0) != 0 {
             return Err(Stop::Skip("Gemm with transA is not quantised".into()));
         }
         let name = n.inputs.get(1).cloned().unwrap_or_default();
@@ -28,7 +28,7 @@ impl Rewriter {
             return Err(Stop::Skip(format!("weight '{name}' has shape {:?}; only 2-D weights are quantised", w.shape())));
         }
         let w = w.into_dimensionality::<ndarray::Ix2>().expect("2-D");
-        let w = if n.op_type == "Gemm" && int_attr(n, "transB", 0) != 0 { w.t().as_standard_layout().into_owned() } else { w };
+        let w = if n.op_type == "Gemm" && n.int_attr("transB", 0) != 0 { w.t().as_standard_layout().into_owned() } else { w };
         Ok((name, w))
     }
 
@@ -103,7 +103,7 @@ impl Rewriter {
     /// with one zero point, so weights are uint8 with zero point 128
     /// (symmetric, per channel) or one asymmetric range.
     fn dynamic_conv(&mut self, index: usize, n: &Node, s: Resolved, record: &mut Record) -> Step {
-        if int_attr(n, "group", 1) != 1 {
+        if n.int_attr("group", 1) != 1 {
             return Err(Stop::Skip(GROUPED_CONV.into()));
         }
         let name = n.inputs.get(1).cloned().unwrap_or_default();
@@ -153,7 +153,7 @@ impl Rewriter {
     /// QDQ: the activation input through QuantizeLinear/DequantizeLinear with
     /// its calibrated range (uint8), the weights int8 behind DequantizeLinear.
     pub(super) fn static_qdq(&mut self, index: usize, n: &Node, s: Resolved, ranges: &BTreeMap<String, (f32, f32)>, record: &mut Record) -> Step {
-        if n.op_type == "Conv" && int_attr(n, "group", 1) != 1 {
+        if n.op_type == "Conv" && n.int_attr("group", 1) != 1 {
             return Err(Stop::Skip(GROUPED_CONV.into()));
         }
         let x = n.inputs[0].clone();
@@ -162,7 +162,7 @@ impl Rewriter {
         if self.weight(&n.inputs[slot]).is_none() && !self.converted.contains(&n.inputs[slot]) {
             return Err(Stop::Skip(format!("weights '{}' are not a float32 initializer", n.inputs[slot])));
         }
-        if n.op_type == "Gemm" && int_attr(n, "transA", 0) != 0 {
+        if n.op_type == "Gemm" && n.int_attr("transA", 0) != 0 {
             return Err(Stop::Skip("Gemm with transA is not quantised".into()));
         }
         let weight_settings = Resolved { symmetric: true, ..s };
