@@ -11,7 +11,9 @@ integers uniform in [0, 1000).
     python3 scripts/make_references.py MODELS_DIR OUT_DIR
 """
 import argparse
+import importlib.metadata
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -37,6 +39,11 @@ def make_input(inp, rng, dims):
     raise SystemExit(f"{inp.name}: input type {inp.type} not handled")
 
 
+def toolset():
+    """Every installed distribution at its version: what the references depend on."""
+    return "\n".join(sorted(f"{d.metadata['Name'].lower()}=={d.version}" for d in importlib.metadata.distributions()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("models")
@@ -44,6 +51,13 @@ def main():
     ap.add_argument("--dim", action="append", default=[], help="NAME=VALUE for symbolic dimensions")
     args = ap.parse_args()
     dims = dict((k, int(v)) for k, v in (d.split("=") for d in args.dim))
+    # References made by other package versions are remade (the lock changed).
+    stamp = os.path.join(args.out, "toolset")
+    if not (os.path.exists(stamp) and open(stamp).read() == toolset()):
+        shutil.rmtree(args.out, ignore_errors=True)
+        os.makedirs(args.out)
+        with open(stamp, "w") as f:
+            f.write(toolset())
     for fname in sorted(os.listdir(args.models)):
         if not fname.endswith(".onnx"):
             continue

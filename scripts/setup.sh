@@ -70,7 +70,10 @@ if (( want_test )); then
   fi
 fi
 # 5. For tests: a Python venv with onnx (conformance generators) and
-#    onnxruntime (reference outputs), pinned in scripts/requirements-test.txt.
+#    onnxruntime (reference outputs), installed from the hash-locked closure
+#    scripts/requirements-test.txt (made by scripts/lock-python.sh from
+#    requirements-test.in): every package at one version, wheels only, so a
+#    new machine writes byte-identical test data.
 if (( want_test )); then
   venv=.cache/venv
   req_hash=$(sha256sum scripts/requirements-test.txt | cut -d' ' -f1)
@@ -78,11 +81,12 @@ if (( want_test )); then
     say "python test tools: up to date ($venv)"
   else
     command -v python3 >/dev/null || die "python3 is required for test data generation"
-    say "creating $venv with $(tr '\n' ' ' < scripts/requirements-test.txt | sed 's/#[^=]*pinned\. //')"
+    say "creating $venv with $(grep -E '^[a-z]' scripts/requirements-test.in | tr '\n' ' ')(hash-locked with their dependencies)"
     rm -rf "$venv"
     python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt \
-      || die "pip could not install scripts/requirements-test.txt"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary :all: \
+      -r scripts/requirements-test.txt \
+      || die "pip could not install scripts/requirements-test.txt (hash-locked; regenerate with scripts/lock-python.sh)"
     echo "$req_hash" > "$venv/.req-sha256"
   fi
 fi
