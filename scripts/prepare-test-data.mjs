@@ -26,7 +26,7 @@ export function prepareTestData() {
     py(['scripts/make_references.py', models, '.cache/bench-refs']);
     Object.assign(env, { SQUISH_BENCH_MODELS: models, SQUISH_BENCH_REFS: join(root, '.cache/bench-refs') });
   } else {
-    console.log(`[test-data] no timing models at ${models}: their tests will report "skipped"`);
+    console.log(`[test-data] no timing models at ${models}: the bench-models and bench-python layers are not run`);
   }
   return env;
 }

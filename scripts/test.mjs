@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test layer, streams their output, and closes with one line
 // "N passed, N failed" over all of them. Exits non-zero if anything failed.
-//   node scripts/test.mjs [--only rust|wasm-node|wasm-browser|cli|python|e2e]
+//   node scripts/test.mjs [--only LAYER[,LAYER…]]  (rust, wasm-node, wasm-browser, cli, python, e2e, bench-models, bench-python)
 // Expects `npm run build` to have run (the CLI and e2e layers use dist/ and www/pkg/).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,11 +26,13 @@ function webdriverConfig() {
 const LAYER_TIMEOUT_MIN = 20;
 
 const LAYERS = [
-  { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo', args: ['test'], parse: 'cargo' },
+  // --no-fail-fast: one failing test binary must not hide the others' results.
+  { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo',
+    args: ['test', '--no-fail-fast'], parse: 'cargo' },
   { name: 'wasm-node', what: 'wasm in Node (baseline SIMD128 build)', cmd: 'cargo',
-    args: ['test', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
+    args: ['test', '--no-fail-fast', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
   { name: 'wasm-browser', what: 'wasm in headless Chromium (relaxed-SIMD build)', cmd: 'cargo',
-    args: ['test', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
+    args: ['test', '--no-fail-fast', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
     env: () => ({
       RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd',
       WASM_BINDGEN_USE_BROWSER: '1',
@@ -44,9 +46,16 @@ const LAYERS = [
     retryOn: /driver failed to bind port/ },
   { name: 'cli', what: 'CLI (Node, wasm build)', cmd: process.execPath, args: ['--test', 'tests/cli/'], parse: 'node' },
   { name: 'python', what: 'cross-checks with onnxruntime (convert, run, every compressed variant)', cmd: join(root, '.cache/venv/bin/python'),
-    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py', 'tests/python/test_bert_int8_cosine.py'], parse: 'unittest' },
+    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py'], parse: 'unittest' },
   { name: 'e2e', what: 'page end to end (Playwright, headless Chromium)', cmd: process.execPath,
     args: ['--test', 'tests/e2e/'], parse: 'node' },
+  // The timing models are too large for the repository: these layers run
+  // when ../shared/bench-models (or $SQUISH_BENCH_MODELS) exists and are
+  // reported as "not run" otherwise (their tests fail when run without them).
+  { name: 'bench-models', what: 'timing models vs onnxruntime (native)', cmd: 'cargo', needsBenchModels: true,
+    args: ['test', '--test', 'bench_models_native', '--', '--ignored'], parse: 'cargo' },
+  { name: 'bench-python', what: 'bert_minilm int8 cosine vs onnxruntime quantize_dynamic', needsBenchModels: true,
+    cmd: join(root, '.cache/venv/bin/python'), args: ['-m', 'unittest', '-v', 'tests/python/test_bert_int8_cosine.py'], parse: 'unittest' },
 ];
 
 function count(kind, text) {
@@ -102,8 +111,9 @@ function runLayer(layer) {
 }
 
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
-const layers = only ? LAYERS.filter((l) => l.name === only) : LAYERS;
-if (layers.length === 0) {
+const wanted = only ? only.split(',') : null;
+const layers = wanted ? LAYERS.filter((l) => wanted.includes(l.name)) : LAYERS;
+if (layers.length === 0 || (wanted && layers.length !== wanted.length)) {
   console.error(`unknown layer '${only}'; one of: ${LAYERS.map((l) => l.name).join(', ')}`);
   process.exit(2);
 }
@@ -111,6 +121,10 @@ const results = [];
 const dataEnv = prepareTestData();
 Object.assign(process.env, dataEnv);
 for (const layer of layers) {
+  if (layer.needsBenchModels && !process.env.SQUISH_BENCH_MODELS) {
+    results.push({ ...layer, passed: 0, failed: 0, seconds: 0, notRun: 'no timing models (../shared/bench-models)' });
+    continue;
+  }
   let r = await runLayer(layer);
   if (r.failed > 0 && layer.retryOn?.test(r.text)) {
     console.log(`\n[test] ${layer.name}: retrying once (${layer.retryOn.source})`);
@@ -121,6 +135,10 @@ for (const layer of layers) {
 
 console.log('\n=== summary');
 for (const r of results) {
+  if (r.notRun) {
+    console.log(`${r.name.padEnd(13)} not run: ${r.notRun}  ${r.what}`);
+    continue;
+  }
   console.log(`${r.name.padEnd(13)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${r.seconds.toFixed(0).padStart(4)} s  ${r.what}`);
 }
 const passed = results.reduce((s, r) => s + r.passed, 0);
