@@ -12,6 +12,13 @@ differ in the last bit), and that one-step difference travels through
 every later layer: oww_embedding with MSE ranges shows it from layer 11 of
 20. There the bound is max |d| <= 1e-2 * max(1, max |ref|), with the
 intermediate one-code flips checked by hand (README).
+
+onnxruntime runs with the session option `session.x64quantprecision=1`: on
+x86 CPUs without VNNI (AVX2 only, like some of the machines this suite runs
+on) its default u8 x s8 kernel (vpmaddubsw) saturates pairs of products at
+16 bits, so its int8 outputs depend on the CPU, not on the file. The option
+makes it exact; `test_onnxruntime_saturation_probe` shows which path this
+machine has (README, "Quantisation recipes").
 """
 import glob
 import json
@@ -58,6 +65,23 @@ def read_pb(path):
     return numpy_helper.to_array(t)
 
 
+def exact_session(model):
+    """An onnxruntime CPU session whose integer GEMMs never saturate."""
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.x64quantprecision", "1")
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def saturation_probe_model(k=64):
+    """MatMulInteger of u8 255s by s8 127s: exact 255*127*k, saturating 32767*k/2."""
+    from onnx import TensorProto, helper
+    w = numpy_helper.from_array(np.full((k, 4), 127, np.int8), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, k])
+    y = helper.make_tensor_value_info("y", TensorProto.INT32, [1, 4])
+    g = helper.make_graph([helper.make_node("MatMulInteger", ["x", "w"], ["y"])], "probe", [x], [y], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+
+
 def cross_check(test, model_path, data_dir, recipe, tol, tmp):
     recipe_path = os.path.join(tmp, "recipe.json")
     with open(recipe_path, "w") as f:
@@ -65,7 +89,7 @@ def cross_check(test, model_path, data_dir, recipe, tol, tmp):
     out = os.path.join(tmp, "compressed.onnx")
     squish("compress", model_path, "--recipe", recipe_path, "--out", out, "--calibration", data_dir)
     onnx.checker.check_model(out)
-    sess = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    sess = exact_session(out)
     feeds = {inp.name: read_pb(os.path.join(data_dir, f"input_{j}.pb")) for j, inp in enumerate(sess.get_inputs())}
     want = sess.run(None, feeds)
     got_dir = os.path.join(tmp, "out")
@@ -96,6 +120,18 @@ class QuantCrossCheck(unittest.TestCase):
                 with self.subTest(model=name, recipe=label), tempfile.TemporaryDirectory() as tmp:
                     before, after = cross_check(self, path, data, recipe, tol, tmp)
                     print(f"{name:20s} {label:22s} {before:>10d} -> {after:>10d} bytes", flush=True)
+
+    def test_onnxruntime_saturation_probe(self):
+        """The exact session computes integer products exactly; the default
+        one may saturate (AVX2 without VNNI): printed, not asserted, since
+        either is correct for the CPU at hand."""
+        k = 64
+        x = {"x": np.full((1, k), 255, np.uint8)}
+        exact = exact_session(saturation_probe_model(k)).run(None, x)[0]
+        np.testing.assert_array_equal(exact, np.full((1, 4), 255 * 127 * k, np.int32))
+        default = ort.InferenceSession(saturation_probe_model(k), providers=["CPUExecutionProvider"]).run(None, x)[0]
+        path = "exact" if np.array_equal(default, exact) else f"saturating ({default[0, 0]} instead of {exact[0, 0]})"
+        print(f"onnxruntime's default u8 x s8 GEMM on this CPU: {path}", flush=True)
 
     def test_failed_compression_writes_no_file(self):
         with tempfile.TemporaryDirectory() as tmp:
