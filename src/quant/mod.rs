@@ -187,6 +187,10 @@ pub struct Change {
     pub node: String,
     pub op_type: String,
     pub scheme: String,
+    /// How the quantisation parameters group the values, as written
+    /// ("per channel (axis 0)", "per tensor", "blocks of 32 along K", …).
+    #[serde(default)]
+    pub grouping: String,
     pub bytes_before: usize,
     pub bytes_after: usize,
     pub max_abs_error: f32,
@@ -200,11 +204,24 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A layer that got less than the recipe asked for (a coarser grouping of
+/// the quantisation parameters, or wider storage), and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub node: String,
+    pub op_type: String,
+    pub tensor: String,
+    pub detail: String,
+}
+
 /// Everything compression changed, for the CLI table, the page and `compare`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub changes: Vec<Change>,
     pub skipped: Vec<Skipped>,
+    /// Layers that got less than asked; shown wherever the record is.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
     /// Activations quantised with calibrated ranges: (tensor, low, high).
     pub activation_ranges: Vec<(String, f32, f32)>,
     /// Serialised model size before and after.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use ndarray::{ArrayD, IxDyn};
 
 use super::params::{self, Codes, Grouping, Half, Quantized};
-use super::{Change, Record, Resolved, Scheme, Skipped};
+use super::{Change, Record, Resolved, Scheme, Skipped, Warning};
 use crate::error::{Result, SquishError};
 use crate::graph::{AttrValue, Attribute, Model, Node};
 use crate::tensor::{small::SmallType, Tensor};
@@ -268,7 +268,7 @@ impl Rewriter {
             let stored = self.replace_initializer(&name, &format!("{name}_{scheme}"), t);
             let cast_name = self.fresh(&format!("{name}_cast"));
             self.prelude.push(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
-            record.changes.push(Change { tensor: name, node: n.name.clone(), op_type: n.op_type.clone(), scheme: scheme.into(), bytes_before: len * 4, bytes_after: len * 2, max_abs_error: err });
+            self.record_weight(record, n, &name, scheme, "every value".into(), (len * 4, len * 2), err);
         }
         Ok(())
     }
@@ -293,20 +293,20 @@ impl Rewriter {
         }
     }
 
-    /// int8 weights behind a DequantizeLinear whose output keeps the weight's name.
+    /// int8 (or 4-bit) weights behind a DequantizeLinear; the weight's name is
+    /// then produced by that node (or by the per-channel scaling after it).
     fn weight_only(&mut self, n: &Node, s: Resolved, record: &mut Record) -> Step {
         let (slot, axis) = self.weight_slot(n).ok_or_else(|| Stop::Skip(supported_for(&n.op_type)))?;
         let name = n.inputs.get(slot).cloned().unwrap_or_default();
         if self.converted.contains(&name) {
             return Ok(());
         }
-        if self.opset() < 10 {
-            return Err(Stop::Skip(format!("DequantizeLinear needs opset ≥ 10; the model imports {}", self.opset())));
-        }
         let opset = self.opset();
+        if opset < 10 {
+            return Err(Stop::Skip(format!("DequantizeLinear needs opset ≥ 10; the model imports {opset}")));
+        }
         let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input '{name}' is not a float32 initializer")))?;
-        // Per-axis DequantizeLinear arrived in opset 13.
-        let per_channel = s.per_channel && opset >= 13 && w.ndim() >= 2;
+        let per_channel = s.per_channel && w.ndim() >= 2;
         // 4-bit levels: INT4/UINT4 tensors need opset 21; below that the same
         // 16 levels are stored in 8-bit codes (exact, but not smaller).
         let four_bit = s.scheme == Scheme::Int4Weight;
@@ -321,19 +321,61 @@ impl Rewriter {
         let (shape, len) = (w.shape().to_vec(), w.len());
         // The float32 copy goes first: peak memory is the model plus one tensor's codes.
         self.model.graph.initializers.retain(|(nm, _)| nm != &name);
-        let inputs = self.quantized_weight_inputs(&name, &shape, &q, storage);
         self.converted.insert(name.clone());
-        let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
-        let dq = self.fresh(&format!("{name}_dequantize"));
-        self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
-        let label = match (four_bit, storage == levels) {
-            (false, _) => "int8_weight",
-            (true, true) => "int4_weight",
-            (true, false) => "int4_weight (4-bit levels in 8-bit storage: INT4 needs opset 21)",
+        // Per-axis DequantizeLinear arrived in opset 13; before it, per-channel
+        // parameters are applied by float ops after a per-tensor one.
+        let (grouping_label, param_bytes) = if per_channel && opset < 13 {
+            self.dequantize_per_channel_before_13(&name, &shape, axis, &q, storage);
+            let zp_bytes = if s.symmetric { 0 } else { 4 };
+            (format!("per channel (axis {axis}; scales applied by Mul: DequantizeLinear has no axis before opset 13)"), q.params.len() * (4 + zp_bytes))
+        } else {
+            let inputs = self.quantized_weight_inputs(&name, &shape, &q, storage);
+            let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
+            let dq = self.fresh(&format!("{name}_dequantize"));
+            self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
+            let label = if per_channel { format!("per channel (axis {axis})") } else { "per tensor".into() };
+            (label, q.params.len() * (4 + code_bytes(1, storage)))
         };
-        let after = code_bytes(len, storage) + q.params.len() * (4 + code_bytes(1, storage));
-        self.record_weight(record, n, &name, label, len * 4, after, q.max_abs_error);
+        let label = if four_bit { "int4_weight" } else { "int8_weight" };
+        if storage != levels {
+            let detail = "4-bit levels stored in 8-bit codes: INT4 tensors need opset 21 (the model imports {opset}), so the weights are not smaller than int8";
+            self.warn(record, n, &name, detail.replace("{opset}", &opset.to_string()));
+        }
+        self.record_weight(record, n, &name, label, grouping_label, (len * 4, code_bytes(len, storage) + param_bytes), q.max_abs_error);
         Ok(())
+    }
+
+    /// Per-channel dequantisation for opset < 13: codes through a per-tensor
+    /// `DequantizeLinear` (scale 1, zero point 0: the codes as exact floats),
+    /// then `Sub` of the per-channel zero points (asymmetric only) and `Mul`
+    /// by the per-channel scales, shaped to broadcast along `axis`. This is
+    /// `(q − zp)·scale`, the arithmetic of a per-axis DequantizeLinear.
+    fn dequantize_per_channel_before_13(&mut self, name: &str, shape: &[usize], axis: usize, q: &Quantized, storage: Codes) {
+        let codes = self.add_init(&format!("{name}_quantized"), code_tensor(shape, &q.codes, storage));
+        let one = self.add_init(&format!("{name}_unit_scale"), Tensor::scalar(1.0f32));
+        let zero = self.add_init(&format!("{name}_zero_point"), code_tensor(&[], &[0], storage));
+        let mut bshape = vec![1; shape.len()];
+        bshape[axis] = q.params.len();
+        let as_float = self.fresh(&format!("{name}_codes"));
+        let dq = node("DequantizeLinear", self.fresh(&format!("{name}_dequantize")), vec![codes, one, zero], vec![as_float.clone()], vec![]);
+        self.prelude.push(dq);
+        let centred = if q.params.iter().all(|p| p.zero_point == 0) {
+            as_float
+        } else {
+            let zps = self.add_init(&format!("{name}_channel_zero_points"), f32_tensor(&bshape, q.params.iter().map(|p| p.zero_point as f32).collect()));
+            let out = self.fresh(&format!("{name}_centred"));
+            let sub = node("Sub", self.fresh(&format!("{name}_subtract_zero_points")), vec![as_float, zps], vec![out.clone()], vec![]);
+            self.prelude.push(sub);
+            out
+        };
+        let scales = self.add_init(&format!("{name}_channel_scales"), f32_tensor(&bshape, q.params.iter().map(|p| p.scale).collect()));
+        let mul = node("Mul", self.fresh(&format!("{name}_scale")), vec![centred, scales], vec![name.to_string()], vec![]);
+        self.prelude.push(mul);
+    }
+
+    /// Records that a layer got less than the recipe asked for.
+    pub(super) fn warn(&self, record: &mut Record, n: &Node, tensor: &str, detail: String) {
+        record.warnings.push(Warning { node: n.name.clone(), op_type: n.op_type.clone(), tensor: tensor.into(), detail });
     }
 
     /// Initializers for codes, scales and zero points of a quantised weight.
@@ -346,9 +388,20 @@ impl Rewriter {
         vec![wq, scale, zp]
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn record_weight(&self, record: &mut Record, n: &Node, tensor: &str, scheme: &str, before: usize, after: usize, err: f32) {
-        record.changes.push(Change { tensor: tensor.into(), node: n.name.clone(), op_type: n.op_type.clone(), scheme: scheme.into(), bytes_before: before, bytes_after: after, max_abs_error: err });
+    /// One entry of the record: `bytes` before and after, the grouping of
+    /// the quantisation parameters as written.
+    pub(super) fn record_weight(&self, record: &mut Record, n: &Node, tensor: &str, scheme: &str, grouping: String, bytes: (usize, usize), err: f32) {
+        let (bytes_before, bytes_after) = bytes;
+        record.changes.push(Change {
+            tensor: tensor.into(),
+            node: n.name.clone(),
+            op_type: n.op_type.clone(),
+            scheme: scheme.into(),
+            grouping,
+            bytes_before,
+            bytes_after,
+            max_abs_error: err,
+        });
     }
 
     /// The rewritten model: prelude nodes, then every node or its replacement;

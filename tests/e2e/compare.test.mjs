@@ -43,6 +43,9 @@ test('destructive recipe: diagnosis, sensitivity, one click to keep layers in fp
   assert.match(await firstEntry.textContent(), /^MatMulMatMul/);
   assert.ok(await page.getByTestId('difficulty').isVisible());
   assert.ok(await page.getByTestId('reliability').isVisible());
+  // The record says what compression did, and warns that opset 17 stores 4-bit levels in 8-bit codes.
+  assert.match(await page.getByTestId('record').textContent(), /3 tensor\(s\) compressed/);
+  assert.match(await page.getByTestId('record-warnings').textContent(), /MatMul \(MatMul\) 'coefficient': 4-bit levels stored in 8-bit codes/);
 
   await page.getByTestId('run-sensitivity').click();
   const keep = page.getByTestId('keep-fp32');

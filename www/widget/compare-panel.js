@@ -6,6 +6,7 @@
 import { EngineBridge } from '../worker/bridge.js';
 import { h } from '../ui/format.js';
 import { renderReport, renderSensitivity } from '../ui/compare-view.js';
+import { renderRecord } from '../ui/record-view.js';
 import { parseDims, parseRanges } from '../ui/random-spec.js';
 
 export const PRESETS = {
@@ -74,6 +75,7 @@ export class ComparePanel {
     ui.progress = h('progress', { hidden: '', max: 1, value: 0 });
     ui.status = h('span', { class: 'status', 'data-testid': 'compare-status', 'aria-live': 'polite' });
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'compare-error', hidden: '' });
+    ui.record = h('div', {});
     ui.results = h('div', { 'data-testid': 'report' });
     ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to keep in fp32 (sensitivity)');
     ui.sensitivity = h('div', { 'data-testid': 'sensitivity-result' });
@@ -87,7 +89,7 @@ export class ComparePanel {
         h('div', {}, field('recipe', ui.preset), ui.recipe),
         h('div', {}, field('inputs', ui.source), Object.values(ui.forms), h('div', { class: 'row' }, h('label', { class: 'button' }, 'Labels (optional)…', ui.labels), field('timed runs', ui.runs), field('warm-up', ui.warmup)))),
       h('div', { class: 'row' }, ui.go, ui.cancel, ui.progress, ui.status),
-      ui.error, ui.results, ui.sensitivityButton, ui.sensitivity, ui.downloads);
+      ui.error, ui.record, ui.results, ui.sensitivityButton, ui.sensitivity, ui.downloads);
     this.#showSource();
   }
 
@@ -219,6 +221,7 @@ export class ComparePanel {
       const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value) };
       const { report, markdown } = await this.#call('compare', { original: model.bytes.slice(0), compressed: compressed.slice(0), feeds, labels, record, options }, signal);
       this.#last = { compressed, report, markdown, feeds, labels, recipe, name: model.name };
+      renderRecord(this.#ui.record, record);
       renderReport(this.#ui.results, report);
       this.#ui.sensitivity.replaceChildren();
       this.#ui.sensitivityButton.hidden = false;

@@ -55,6 +55,7 @@ figcaption { font-size: 11px; color: #5b6475; }
 .chart { width: 100%; max-width: 720px; height: auto; display: block; }
 .chart.small { width: 220px; }
 details { margin: 6px 0; }
+ul.warnings { background: #fff8e1; border: 1px solid #f0d27a; border-radius: 8px; padding: 8px 14px 8px 30px; margin: 8px 0; color: #5c4400; }
 [hidden] { display: none !important; }
 @media (max-width: 720px) { .demo, .io, .two { grid-template-columns: 1fr; } }
 `;

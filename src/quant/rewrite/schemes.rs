@@ -95,7 +95,8 @@ impl Rewriter {
         self.rescale(n, y_int, &xs, ws, y, &mut out);
         out.extend(tail);
         self.replaced[index] = Some(out);
-        self.record_weight(record, n, &name, "int8_dynamic", w.len() * 4, w.len() + q.params.len() * 5, err);
+        let grouping = if s.per_channel { "per channel (axis 1)" } else { "per tensor" };
+        self.record_weight(record, n, &name, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 5), err);
         Ok(())
     }
 
@@ -146,7 +147,12 @@ impl Rewriter {
         self.rescale(n, y_int, &xs, ws, y, &mut out);
         out.extend(tail);
         self.replaced[index] = Some(out);
-        self.record_weight(record, n, &name, "int8_dynamic", w.len() * 4, w.len() + q.params.len() * 4 + 1, q.max_abs_error);
+        if s.per_channel && !s.symmetric {
+            let why = "per-tensor weight range instead of per channel: onnxruntime's ConvInteger takes one weight zero point, so asymmetric weights get one range (use symmetric weights for per-channel scales)";
+            self.warn(record, n, &name, why.into());
+        }
+        let grouping = if per_channel { "per channel (axis 0)" } else { "per tensor" };
+        self.record_weight(record, n, &name, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 4 + 1), q.max_abs_error);
         Ok(())
     }
 
@@ -250,7 +256,8 @@ impl Rewriter {
                 mm.domain = "com.microsoft".into();
                 out.push(mm);
                 self.needs_ms_domain = true;
-                self.record_weight(record, n, &name, &format!("{scheme} (MatMulNBits)"), w.len() * 4, after, q.max_abs_error);
+                let grouping = format!("blocks of {block} along K");
+                self.record_weight(record, n, &name, &format!("{scheme} (MatMulNBits)"), grouping, (w.len() * 4, after), q.max_abs_error);
             }
             BlockFormat::Qdq => {
                 if self.opset() < 21 {
@@ -274,7 +281,8 @@ impl Rewriter {
                 self.prelude.push(node("DequantizeLinear", dq_name, inputs, vec![w_dq.clone()], attrs));
                 out.push(node("MatMul", self.fresh(&format!("{}_MatMul", n.name)), vec![n.inputs[0].clone(), w_dq], vec![y], vec![]));
                 let after = code_bytes(w.len(), codes) + q.params.len() * 4 + code_bytes(q.params.len(), codes);
-                self.record_weight(record, n, &name, &format!("{scheme} (QDQ)"), w.len() * 4, after, q.max_abs_error);
+                let grouping = format!("blocks of {block} along K");
+                self.record_weight(record, n, &name, &format!("{scheme} (QDQ)"), grouping, (w.len() * 4, after), q.max_abs_error);
             }
         }
         out.extend(tail);
