@@ -3,9 +3,15 @@
 // their JS bindings (wasm-bindgen), wasm-opt on both, then the page (Vite).
 // The CLI (www/cli) uses the baseline build directly; it needs no extra step.
 //   node scripts/build.mjs [--wasm-only] [--only simd|relaxed]  (--only: one wasm build, for quick iteration)
+//
+// Steps whose inputs have not changed are skipped: cargo decides for itself,
+// and wasm-bindgen + wasm-opt and Vite each keep a stamp with the SHA-256 of
+// their inputs (the cargo output; the page's sources and the wasm builds), so
+// a second `npm start` with nothing changed serves the page in seconds.
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,20 +34,70 @@ function run(cmd, args, env = {}) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
 }
 
+function output(cmd, args) {
+  return execFileSync(cmd, args, { cwd: root, encoding: 'utf8' }).trim();
+}
+
+/// Every file under `dir` (sorted), skipping the named sub-folders.
+function filesUnder(dir, skip = []) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!skip.includes(p)) out.push(...filesUnder(p, skip));
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+/// SHA-256 over the given strings and files (paths and contents).
+function digest(strings, files) {
+  const h = createHash('sha256');
+  for (const s of strings) h.update(`${s}\0`);
+  for (const f of files) {
+    h.update(`${relative(root, f)}\0`);
+    h.update(readFileSync(f));
+  }
+  return h.digest('hex');
+}
+
+/// Runs `step` unless `stamp` holds `hash` and every output exists; then records the hash.
+function unlessUnchanged(what, stamp, hash, outputs, step) {
+  const fresh = existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && outputs.every((o) => existsSync(o));
+  if (fresh) {
+    console.log(`[build] ${what}: unchanged, skipped`);
+    return;
+  }
+  step();
+  writeFileSync(stamp, hash);
+}
+
 const started = Date.now();
+const tools = [output('wasm-bindgen', ['--version']), output(join(root, 'node_modules/.bin/wasm-opt'), ['--version'])];
 for (const b of BUILDS.filter((b) => !onlyBuild || b.name === onlyBuild)) {
   // RUSTFLAGS replaces .cargo/config.toml's flags, so +simd128 is repeated here.
   run('cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', b.targetDir],
     { RUSTFLAGS: b.rustflags });
   const wasm = join(root, b.targetDir, 'wasm32-unknown-unknown/release/squish.wasm');
   const out = join(root, 'www/pkg', b.name);
-  run('wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'squish', wasm]);
   const bg = join(out, 'squish_bg.wasm');
-  run(join(root, 'node_modules/.bin/wasm-opt'), ['-O3', ...b.opt, bg, '-o', bg]);
-  console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
+  const hash = digest([...tools, ...b.opt], [wasm]);
+  unlessUnchanged(`wasm-bindgen + wasm-opt (${b.name})`, join(root, b.targetDir, `squish-${b.name}.stamp`), hash,
+    [bg, join(out, 'squish.js')], () => {
+      run('wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'squish', wasm]);
+      run(join(root, 'node_modules/.bin/wasm-opt'), ['-O3', ...b.opt, bg, '-o', bg]);
+      console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
+    });
 }
 if (!wasmOnly) {
-  run(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'www/vite.config.js', '--logLevel', 'warn']);
-  if (!existsSync(join(root, 'dist/index.html'))) throw new Error('vite build produced no dist/index.html');
+  const config = ['package-lock.json', 'package.json'].map((f) => join(root, f));
+  // The page's sources and wasm builds, and the demo model it bundles from the fixtures.
+  const hash = digest([], [...config, ...filesUnder(join(root, 'www')), ...filesUnder(join(root, 'tests/fixtures/digits_mlp'))]);
+  unlessUnchanged('page (vite build)', join(root, 'target/page.stamp'), hash, [join(root, 'dist/index.html')], () => {
+    run(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'www/vite.config.js', '--logLevel', 'warn']);
+    if (!existsSync(join(root, 'dist/index.html'))) throw new Error('vite build produced no dist/index.html');
+  });
 }
 console.log(`[build] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
