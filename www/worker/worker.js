@@ -13,6 +13,9 @@ async function wasm() {
     }
     const mod = (await relaxedSimd()) ? await import('../pkg/relaxed/squish.js') : await import('../pkg/simd/squish.js');
     await mod.default();
+    // For memory measurements (scripts/bench/page-memory.mjs): the size of
+    // this worker's wasm memory, which only grows, so it bounds the peak.
+    self.squishMemoryBytes = () => mod.memoryBytes();
     return mod;
   })();
   return wasmPromise;
