@@ -114,15 +114,15 @@ pub fn compare_models(
     use crate::compare;
     let options = compare::Options::from_json(options).map_err(js_err)?;
     let feeds = feeds_from_js(&feeds, "input set")?;
-    let labels = if labels.is_null() || labels.is_undefined() { None } else { Some(tensor_from_js(&labels).map_err(|e| JsError::new(&format!("labels: {e}")))?) };
+    let labels =
+        if labels.is_null() || labels.is_undefined() { None } else { Some(tensor_from_js(&labels).map_err(|e| JsError::new(&format!("labels: {e}")))?) };
     let record: Option<crate::quant::Record> = if record.is_null() || record.is_undefined() {
         None
     } else {
         Some(serde_wasm_bindgen::from_value(record).map_err(|e| JsError::new(&format!("record: {e}")))?)
     };
-    let session = |bytes: &[u8], which: &str| {
-        onnx::load_model(bytes).and_then(Session::for_comparison).map_err(|e| JsError::new(&format!("{which} model: {e}")))
-    };
+    let session =
+        |bytes: &[u8], which: &str| onnx::load_model(bytes).and_then(Session::for_comparison).map_err(|e| JsError::new(&format!("{which} model: {e}")));
     let (a, b) = (session(original, "original")?, session(compressed, "compressed")?);
     let mut report_progress = |stage: &str, done: usize, total: usize| {
         if let Some(f) = &progress {
@@ -447,7 +447,9 @@ impl GemmBench {
         if m % 4 != 0 || n % 8 != 0 || m * k > 1 << 26 || k * n > 1 << 26 {
             return Err(JsError::new("GemmBench needs m a multiple of 4, n of 8, and operands under 2^26 elements"));
         }
-        let fill = |len: usize, seed: u32| (0..len).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5).collect::<Vec<f32>>();
+        let fill = |len: usize, seed: u32| {
+            (0..len).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5).collect::<Vec<f32>>()
+        };
         let (a, b) = (fill(m * k, 1), fill(k * n, 2));
         let a_packed = kernels::ceiling::pack_a(m, k, &a);
         let b_packed = kernels::ceiling::pack_b(k, n, &b);

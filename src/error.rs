@@ -90,14 +90,10 @@ impl SquishError {
     /// Attaches the failing node to an error raised inside an operator.
     pub fn in_node(self, node: &crate::graph::Node) -> Self {
         match self {
-            SquishError::Node { node: n, detail, .. } if n.is_empty() => {
-                SquishError::Node { node: node.name.clone(), op_type: node.op_type.clone(), detail }
+            SquishError::Node { node: n, detail, .. } if n.is_empty() => SquishError::Node { node: node.name.clone(), op_type: node.op_type.clone(), detail },
+            SquishError::Tensor { detail, tensor } => {
+                SquishError::Node { node: node.name.clone(), op_type: node.op_type.clone(), detail: format!("{tensor}: {detail}") }
             }
-            SquishError::Tensor { detail, tensor } => SquishError::Node {
-                node: node.name.clone(),
-                op_type: node.op_type.clone(),
-                detail: format!("{tensor}: {detail}"),
-            },
             other => other,
         }
     }

@@ -13,15 +13,13 @@ mod common;
 use std::path::PathBuf;
 
 use common::worst_excess;
-use squish::onnx::{proto, tensor_io};
 use squish::load_session;
+use squish::onnx::{proto, tensor_io};
 
 const HOW: &str = "run them with `npm run test:bench-models` (needs ../shared/bench-models or SQUISH_BENCH_MODELS)";
 
 fn dirs() -> (PathBuf, PathBuf) {
-    let var = |name: &str| {
-        std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| panic!("{name} is not set: {HOW}"))
-    };
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from).unwrap_or_else(|| panic!("{name} is not set: {HOW}"));
     let (models, refs) = (var("SQUISH_BENCH_MODELS"), var("SQUISH_BENCH_REFS"));
     assert!(models.is_dir(), "no timing models: folder {} does not exist; {HOW}", models.display());
     (models, refs)

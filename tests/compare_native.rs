@@ -73,7 +73,10 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
     // The diagnosis ranks that layer first among the places where error enters.
     let diag = report.layers.as_ref().unwrap();
     for t in diag.entry_points.iter().take(5) {
-        println!("  entry {} ({}) local {:.1} dB, cumulative {:.1} → {:.1} dB, compressed {}", t.node, t.op_type, t.local_sqnr_db, t.input_sqnr_db, t.sqnr_db, t.compressed);
+        println!(
+            "  entry {} ({}) local {:.1} dB, cumulative {:.1} → {:.1} dB, compressed {}",
+            t.node, t.op_type, t.local_sqnr_db, t.input_sqnr_db, t.sqnr_db, t.compressed
+        );
     }
     let first = &diag.entry_points[0];
     assert_eq!(&first.node, worst, "diagnosis puts {} first; the weights say {worst}", first.node);
@@ -183,7 +186,11 @@ fn npz_inputs_bind_by_name_and_bad_inputs_are_named() {
 /// [1, seq] (seq symbolic), output `ids * mask` as float.
 fn text_model() -> Model {
     use prost::Message;
-    use squish::onnx::proto::{self, tensor_shape_proto::{DimValue, Dimension}, type_proto, GraphProto, ModelProto, OperatorSetIdProto};
+    use squish::onnx::proto::{
+        self,
+        tensor_shape_proto::{DimValue, Dimension},
+        type_proto, GraphProto, ModelProto, OperatorSetIdProto,
+    };
     let vi = |name: &str, elem_type: i32| proto::ValueInfoProto {
         name: name.into(),
         r#type: Some(proto::TypeProto {
@@ -200,7 +207,8 @@ fn text_model() -> Model {
         }),
         ..Default::default()
     };
-    let to_float = vec![proto::AttributeProto { name: "to".into(), r#type: proto::attribute_type::INT, i: proto::data_type::FLOAT as i64, ..Default::default() }];
+    let to_float =
+        vec![proto::AttributeProto { name: "to".into(), r#type: proto::attribute_type::INT, i: proto::data_type::FLOAT as i64, ..Default::default() }];
     let bytes = ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],

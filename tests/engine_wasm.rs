@@ -4,7 +4,7 @@
 
 use squish::onnx::{proto, tensor_io};
 use squish::tensor::npy::read_npy;
-use squish::{load_session, kernels, Tensor};
+use squish::{kernels, load_session, Tensor};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const DIGITS: &[u8] = include_bytes!("fixtures/digits_mlp/model.onnx");
@@ -19,12 +19,7 @@ fn pb(bytes: &[u8]) -> Tensor {
 
 /// Rows of 10 class probabilities whose arg-max equals the label.
 fn correct_predictions(probs: &Tensor, labels: &[i64]) -> usize {
-    probs
-        .to_f64_vec()
-        .chunks_exact(10)
-        .zip(labels)
-        .filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y)
-        .count()
+    probs.to_f64_vec().chunks_exact(10).zip(labels).filter(|(p, &y)| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == y).count()
 }
 
 #[wasm_bindgen_test(unsupported = test)]

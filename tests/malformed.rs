@@ -72,7 +72,10 @@ fn every_unsupported_op_is_listed_with_node_domain_and_opset() {
 
 #[test]
 fn cycles_and_missing_values_are_named() {
-    let e = err_of(&model(vec![node("Relu", "a", &["x", "b_out"], &["a_out"]), node("Relu", "b", &["a_out"], &["b_out"]), node("Identity", "c", &["a_out"], &["y"])], vec![]));
+    let e = err_of(&model(
+        vec![node("Relu", "a", &["x", "b_out"], &["a_out"]), node("Relu", "b", &["a_out"], &["b_out"]), node("Identity", "c", &["a_out"], &["y"])],
+        vec![],
+    ));
     assert!(e.contains("cycle through nodes: a, b"), "{e}");
     let e = err_of(&model(vec![node("Add", "add", &["x", "bias"], &["y"])], vec![]));
     assert!(e.contains("node 'add'") && e.contains("'bias'") && e.contains("missing initializer"), "{e}");

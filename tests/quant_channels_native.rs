@@ -15,7 +15,7 @@ use prost::Message;
 use squish::compare::metrics::{cosine, sqnr_db};
 use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
 use squish::onnx::{load_model, model_to_bytes};
-use squish::quant::{compress, Record, Recipe};
+use squish::quant::{compress, Recipe, Record};
 use squish::{Model, Session, Tensor};
 
 fn feeds_of(dir: &str, model: &Model) -> Vec<(String, Tensor)> {
@@ -61,9 +61,7 @@ fn input_variants(feeds: &[(String, Tensor)]) -> Vec<Vec<(String, Tensor)>> {
     let plans = [(0, 1.0), (1, 1.0), (2, 1.0), (0, 0.5), (1, 0.5), (2, 0.5), (0, 2.0), (1, 2.0)];
     plans
         .iter()
-        .map(|&(third, scale)| {
-            feeds.iter().map(|(n, t)| (n.clone(), vary(t, third * t.shape().last().copied().unwrap_or(1) / 3, scale))).collect()
-        })
+        .map(|&(third, scale)| feeds.iter().map(|(n, t)| (n.clone(), vary(t, third * t.shape().last().copied().unwrap_or(1) / 3, scale))).collect())
         .collect()
 }
 
@@ -113,7 +111,13 @@ fn int8_weight_is_at_least_as_close_to_fp32_as_int8_dynamic_on_every_fixture_cnn
 /// A Conv whose output channels differ in scale by 10^4, as after folding
 /// BatchNorm: `opset` 11 or 13, otherwise the same bytes.
 fn folded_conv(opset: i64) -> Model {
-    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v, ..Default::default() };
+    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        float_data: v,
+        ..Default::default()
+    };
     // Channel c has magnitude 10^(c-2): one scale per tensor would round the small ones to 0.
     let w: Vec<f32> = (0..4 * 3 * 9).map(|i| ((i as f32 * 0.37).sin() + 0.3) * 10f32.powi((i / 27) as i32 - 2)).collect();
     let bytes = ModelProto {

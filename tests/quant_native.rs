@@ -151,7 +151,6 @@ fn float16_guard_keeps_out_of_range_weights_in_float32() {
     assert!(record.changes.iter().any(|c| c.tensor == name));
 }
 
-
 /// Every scheme on every fixture model: compresses without error, saves,
 /// reloads and runs on the fixture's test input with finite outputs close
 /// to the original's (loose bound: this checks plumbing, not accuracy).
@@ -170,17 +169,14 @@ fn every_scheme_on_every_fixture_runs() {
     let dirs = ["digits_mlp", "mtcnn_onet", "mtcnn_pnet", "oww_embedding", "oww_hey_jarvis", "oww_melspectrogram", "ppocr_cls", "silero_vad_legacy"];
     for dir in dirs {
         let model = load_model(&read(&format!("{dir}/model.onnx"))).unwrap();
-        let feeds: Vec<(String, Tensor)> = model
-            .graph
-            .real_inputs()
-            .enumerate()
-            .map(|(j, vi)| (vi.name.clone(), common::read_pb(&format!("{dir}/test_data_set_0/input_{j}.pb")).1))
-            .collect();
+        let feeds: Vec<(String, Tensor)> =
+            model.graph.real_inputs().enumerate().map(|(j, vi)| (vi.name.clone(), common::read_pb(&format!("{dir}/test_data_set_0/input_{j}.pb")).1)).collect();
         let reference = Session::new(model.clone()).unwrap().run(feeds.clone()).unwrap();
         for recipe in recipes {
             let (out, record) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[feeds.clone()]).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
             let again = load_model(&model_to_bytes(&out)).unwrap();
-            let got = Session::new(again).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}")).run(feeds.clone()).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
+            let got =
+                Session::new(again).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}")).run(feeds.clone()).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
             for ((name, a), (_, b)) in got.outputs.iter().zip(&reference.outputs) {
                 assert_eq!(a.shape(), b.shape(), "{dir} {recipe} {name}");
                 let (a, b) = (a.to_f64_vec(), b.to_f64_vec());
@@ -199,7 +195,8 @@ fn every_scheme_on_every_fixture_runs() {
 #[test]
 fn fused_integer_matmul_equals_the_unfused_chain() {
     let (model, _) = compressed(r#"{"scheme":"int8_dynamic"}"#);
-    let casts: Vec<String> = model.graph.nodes.iter().filter(|n| n.op_type == "Cast" && n.inputs[0].ends_with("_int32")).map(|n| n.outputs[0].clone()).collect();
+    let casts: Vec<String> =
+        model.graph.nodes.iter().filter(|n| n.op_type == "Cast" && n.inputs[0].ends_with("_int32")).map(|n| n.outputs[0].clone()).collect();
     assert_eq!(casts.len(), 3);
     let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
     let fused = Session::new(model.clone()).unwrap();
@@ -224,7 +221,13 @@ fn qdq_matmul_runs_on_integers_and_matches_dequantise_then_float() {
     let fused = Session::new(model.clone()).unwrap();
     let (a, timings) = fused.run_profiled(vec![("X".into(), x.clone())]).unwrap();
     assert_eq!(timings.iter().filter(|t| t.op_type == "QdqMatMul").count(), 3, "{:?}", timings.iter().map(|t| &t.op_type).collect::<Vec<_>>());
-    let dq: Vec<String> = model.graph.nodes.iter().filter(|n| n.op_type == "DequantizeLinear" && n.inputs[0].ends_with("_quantized") && !model.graph.initializers.iter().any(|(i, _)| i == &n.inputs[0])).map(|n| n.outputs[0].clone()).collect();
+    let dq: Vec<String> = model
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.op_type == "DequantizeLinear" && n.inputs[0].ends_with("_quantized") && !model.graph.initializers.iter().any(|(i, _)| i == &n.inputs[0]))
+        .map(|n| n.outputs[0].clone())
+        .collect();
     assert_eq!(dq.len(), 3);
     let b = Session::observing(&model, &dq).unwrap().run(vec![("X".into(), x)]).unwrap();
     let (a, b) = (a.outputs[0].1.to_f64_vec(), b.outputs[0].1.to_f64_vec());
@@ -258,7 +261,13 @@ fn conv_bias_behind_identity_is_quantised() {
     use common::{node_with, tensor_vi};
     use prost::Message;
     use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
-    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v, ..Default::default() };
+    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        float_data: v,
+        ..Default::default()
+    };
     let bytes = ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
@@ -310,7 +319,13 @@ fn activation_after_an_integer_product_is_fused_bit_identically() {
     use common::{node_with, tensor_vi};
     use prost::Message;
     use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
-    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v, ..Default::default() };
+    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        float_data: v,
+        ..Default::default()
+    };
     let cases = [
         ("Conv", vec![node_with("Relu", "act", &["p"], &["y"], vec![])]),
         ("Conv", vec![node_with("Clip", "act", &["p", "lo", "hi"], &["y"], vec![])]),
@@ -319,9 +334,17 @@ fn activation_after_an_integer_product_is_fused_bit_identically() {
     ];
     for (op, tail) in cases {
         let (producer, w, out_dims) = if op == "Conv" {
-            (node_with("Conv", "prod", &["x", "w", "b"], &["p"], vec![]), floats("w", &[4, 3, 1, 1], (0..12).map(|i| (i as f32 * 0.9).cos()).collect()), vec![1, 4, 2, 2])
+            (
+                node_with("Conv", "prod", &["x", "w", "b"], &["p"], vec![]),
+                floats("w", &[4, 3, 1, 1], (0..12).map(|i| (i as f32 * 0.9).cos()).collect()),
+                vec![1, 4, 2, 2],
+            )
         } else {
-            (node_with("MatMul", "prod", &["xm", "w"], &["p"], vec![]), floats("w", &[2, 4], (0..8).map(|i| (i as f32 * 0.9).cos()).collect()), vec![1, 3, 2, 4])
+            (
+                node_with("MatMul", "prod", &["xm", "w"], &["p"], vec![]),
+                floats("w", &[2, 4], (0..8).map(|i| (i as f32 * 0.9).cos()).collect()),
+                vec![1, 3, 2, 4],
+            )
         };
         let mut nodes = vec![producer];
         if op == "MatMul" {
@@ -338,7 +361,13 @@ fn activation_after_an_integer_product_is_fused_bit_identically() {
         let bytes = ModelProto {
             ir_version: 8,
             opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
-            graph: Some(GraphProto { node: nodes, initializer: inits, input: vec![tensor_vi("x", &[1, 3, 2, 2])], output: vec![tensor_vi("y", &out_dims)], ..Default::default() }),
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits,
+                input: vec![tensor_vi("x", &[1, 3, 2, 2])],
+                output: vec![tensor_vi("y", &out_dims)],
+                ..Default::default()
+            }),
             ..Default::default()
         }
         .encode_to_vec();

@@ -25,7 +25,13 @@ fn model(nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> Vec<u8> {
     ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
-        graph: Some(GraphProto { node: nodes, initializer: initializers, input: vec![tensor_vi("x", &[3])], output: vec![tensor_vi("y", &[3])], ..Default::default() }),
+        graph: Some(GraphProto {
+            node: nodes,
+            initializer: initializers,
+            input: vec![tensor_vi("x", &[3])],
+            output: vec![tensor_vi("y", &[3])],
+            ..Default::default()
+        }),
         ..Default::default()
     }
     .encode_to_vec()
@@ -68,9 +74,13 @@ fn a_folded_node_that_fails_is_reported_at_load_with_its_name() {
 #[test]
 fn an_input_overriding_an_initializer_is_not_folded() {
     // IR < 4 style: "w" is both an initializer (default) and a graph input.
-    let mut m = ModelProto::decode(&model(vec![node("Add", "add", &["x", "w"], &["y"], vec![])], vec![
-        TensorProto { name: "w".into(), dims: vec![3], data_type: data_type::FLOAT, float_data: vec![1.0, 1.0, 1.0], ..Default::default() },
-    ])[..]).unwrap();
+    let mut m = ModelProto::decode(
+        &model(
+            vec![node("Add", "add", &["x", "w"], &["y"], vec![])],
+            vec![TensorProto { name: "w".into(), dims: vec![3], data_type: data_type::FLOAT, float_data: vec![1.0, 1.0, 1.0], ..Default::default() }],
+        )[..],
+    )
+    .unwrap();
     m.graph.as_mut().unwrap().input.push(tensor_vi("w", &[3]));
     let s = load_session(&m.encode_to_vec()).unwrap();
     let x = Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap();
@@ -140,7 +150,13 @@ fn inference_carries_symbolic_batch_through_an_mlp() {
 
 /// Conv (1×1, 2 → 2 channels, bias) followed by `act`, input [1, 2, 2, 2].
 fn conv_then(act: NodeProto, extra: Vec<TensorProto>) -> Vec<u8> {
-    let f = |name: &str, dims: &[i64], v: &[f32]| TensorProto { name: name.into(), dims: dims.to_vec(), data_type: data_type::FLOAT, float_data: v.to_vec(), ..Default::default() };
+    let f = |name: &str, dims: &[i64], v: &[f32]| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        float_data: v.to_vec(),
+        ..Default::default()
+    };
     let mut inits = vec![f("w", &[2, 2, 1, 1], &[1.0, -2.0, 0.5, 3.0]), f("b", &[2], &[0.25, -0.75])];
     inits.extend(extra);
     ModelProto {
@@ -193,7 +209,13 @@ fn float_model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, y_dims: &[i64]) -
     ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
-        graph: Some(GraphProto { node: nodes, initializer: inits, input: vec![tensor_vi("x", &[2, 3, 4])], output: vec![tensor_vi("y", y_dims)], ..Default::default() }),
+        graph: Some(GraphProto {
+            node: nodes,
+            initializer: inits,
+            input: vec![tensor_vi("x", &[2, 3, 4])],
+            output: vec![tensor_vi("y", y_dims)],
+            ..Default::default()
+        }),
         ..Default::default()
     }
     .encode_to_vec()
@@ -335,8 +357,20 @@ fn an_int8_table_is_gathered_as_codes_and_never_expanded() {
         let zps: Vec<i32> = (0..n_params).map(|i| i as i32 * 3 - 4).collect();
         let inits = vec![
             TensorProto { name: "codes".into(), dims: vec![5, 3], data_type: data_type::INT8, int32_data: codes.clone(), ..Default::default() },
-            TensorProto { name: "scale".into(), dims: if per_row { vec![5] } else { vec![] }, data_type: data_type::FLOAT, float_data: scales.clone(), ..Default::default() },
-            TensorProto { name: "zp".into(), dims: if per_row { vec![5] } else { vec![] }, data_type: data_type::INT8, int32_data: zps.clone(), ..Default::default() },
+            TensorProto {
+                name: "scale".into(),
+                dims: if per_row { vec![5] } else { vec![] },
+                data_type: data_type::FLOAT,
+                float_data: scales.clone(),
+                ..Default::default()
+            },
+            TensorProto {
+                name: "zp".into(),
+                dims: if per_row { vec![5] } else { vec![] },
+                data_type: data_type::INT8,
+                int32_data: zps.clone(),
+                ..Default::default()
+            },
         ];
         let nodes = vec![
             node_with("DequantizeLinear", "dq", &["codes", "scale", "zp"], &["table"], vec![int_attr("axis", 0)]),
@@ -345,7 +379,13 @@ fn an_int8_table_is_gathered_as_codes_and_never_expanded() {
         let bytes = ModelProto {
             ir_version: 8,
             opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
-            graph: Some(GraphProto { node: nodes, initializer: inits, input: vec![idx_vi("ids")], output: vec![tensor_vi("y", &[2, 2, 3])], ..Default::default() }),
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits,
+                input: vec![idx_vi("ids")],
+                output: vec![tensor_vi("y", &[2, 2, 3])],
+                ..Default::default()
+            }),
             ..Default::default()
         }
         .encode_to_vec();
@@ -394,11 +434,19 @@ fn conv_integer_with_constant_filters_matches_filters_given_at_run_time() {
         let wvals: Vec<i32> = (0..wlen).map(|i| ((i * 37 + 11) % 256) as i32).collect();
         let attrs = vec![ints("kernel_shape", &[k, k]), ints("strides", &[s, s]), ints("pads", &[p, p, p, p]), int("group", group)];
         let model = |w_constant: bool| {
-            let mut inits = vec![TensorProto { name: "xz".into(), dims: vec![], data_type: data_type::UINT8, int32_data: vec![131], ..Default::default() },
-                TensorProto { name: "wz".into(), dims: vec![], data_type: data_type::UINT8, int32_data: vec![128], ..Default::default() }];
+            let mut inits = vec![
+                TensorProto { name: "xz".into(), dims: vec![], data_type: data_type::UINT8, int32_data: vec![131], ..Default::default() },
+                TensorProto { name: "wz".into(), dims: vec![], data_type: data_type::UINT8, int32_data: vec![128], ..Default::default() },
+            ];
             let mut inputs = vec![typed("x", &[1, c as i64, h as i64, h as i64], data_type::UINT8)];
             if w_constant {
-                inits.push(TensorProto { name: "w".into(), dims: wdims.to_vec(), data_type: data_type::UINT8, int32_data: wvals.clone(), ..Default::default() });
+                inits.push(TensorProto {
+                    name: "w".into(),
+                    dims: wdims.to_vec(),
+                    data_type: data_type::UINT8,
+                    int32_data: wvals.clone(),
+                    ..Default::default()
+                });
             } else {
                 inputs.push(typed("w", &wdims, data_type::UINT8));
             }

@@ -224,15 +224,16 @@ pub fn read_json(text: &str, model: &Model) -> Result<Vec<Feed>> {
     };
     match &v {
         serde_json::Value::Object(o) => Ok(vec![one(o)?]),
-        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => a
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x.as_object().ok_or_else(|| data_err("JSON", format!("item {i} is not an object"))).and_then(&one))
-            .collect(),
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => {
+            a.iter().enumerate().map(|(i, x)| x.as_object().ok_or_else(|| data_err("JSON", format!("item {i} is not an object"))).and_then(&one)).collect()
+        }
         serde_json::Value::Array(_) => {
             let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
             if inputs.len() != 1 {
-                return Err(data_err("JSON", format!("a bare array fits one-input models; this one takes {} (use an object keyed by input name)", inputs.len())));
+                return Err(data_err(
+                    "JSON",
+                    format!("a bare array fits one-input models; this one takes {} (use an object keyed by input name)", inputs.len()),
+                ));
             }
             Ok(vec![bind(model, vec![(inputs[0].name.clone(), json_tensor(&v, &inputs[0].name)?)])?])
         }
@@ -348,15 +349,8 @@ impl ImageSpec {
     /// Presets: `imagenet` (224², RGB, ImageNet mean/std), `unit` ([0, 1]),
     /// `symmetric` ([-1, 1]), `raw` (0–255).
     pub fn preset(name: &str) -> Option<ImageSpec> {
-        let base = |scale: f32, mean: Vec<f32>, std: Vec<f32>| ImageSpec {
-            width: 224,
-            height: 224,
-            layout: "nchw".into(),
-            channels: "rgb".into(),
-            scale,
-            mean,
-            std,
-        };
+        let base =
+            |scale: f32, mean: Vec<f32>, std: Vec<f32>| ImageSpec { width: 224, height: 224, layout: "nchw".into(), channels: "rgb".into(), scale, mean, std };
         Some(match name {
             "imagenet" => base(1.0 / 255.0, vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225]),
             "unit" => base(1.0 / 255.0, vec![0.0], vec![1.0]),
@@ -457,7 +451,6 @@ pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &ImageSpec) 
     Tensor::from_vec(&shape, out)
 }
 
-
 fn extension(file_name: &str) -> String {
     file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
 }
@@ -472,7 +465,12 @@ pub fn read_file(model: &Model, file_name: &str, bytes: &[u8]) -> Result<Vec<Fee
         let name = match name.filter(|n| inputs.iter().any(|v| v.name == *n)) {
             Some(n) => n,
             None if inputs.len() == 1 => inputs[0].name.clone(),
-            None => return Err(data_err("inputs", format!("'{file_name}' holds one array but the model takes {} inputs; use .npz or a folder of input_J files", inputs.len()))),
+            None => {
+                return Err(data_err(
+                    "inputs",
+                    format!("'{file_name}' holds one array but the model takes {} inputs; use .npz or a folder of input_J files", inputs.len()),
+                ))
+            }
         };
         Ok(vec![bind(model, vec![(name, t)])?])
     };

@@ -124,7 +124,9 @@ impl Alignment {
         // shape arithmetic) are weights too: the compression record covers them.
         let mut constant: HashSet<&str> = original.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
         for (i, n) in original.graph.nodes.iter().enumerate() {
-            if n.inputs.iter().filter(|x| !x.is_empty()).all(|x| constant.contains(x.as_str())) && n.attributes.iter().all(|a| !matches!(a.value, crate::graph::AttrValue::Graph(_) | crate::graph::AttrValue::Graphs(_))) {
+            if n.inputs.iter().filter(|x| !x.is_empty()).all(|x| constant.contains(x.as_str()))
+                && n.attributes.iter().all(|a| !matches!(a.value, crate::graph::AttrValue::Graph(_) | crate::graph::AttrValue::Graphs(_)))
+            {
                 constant.extend(n.outputs.iter().map(|o| o.as_str()));
                 continue;
             }
@@ -148,8 +150,7 @@ impl Alignment {
                     let Some(out) = n.outputs.first() else { return false };
                     let Some(&ci) = produced.get(out.as_str()) else { return false };
                     let c = &compressed.graph.nodes[ci];
-                    c.op_type != n.op_type
-                        || n.inputs.iter().any(|i| original.graph.initializer(i).is_some() && compressed.graph.initializer(i).is_none())
+                    c.op_type != n.op_type || n.inputs.iter().any(|i| original.graph.initializer(i).is_some() && compressed.graph.initializer(i).is_none())
                 })
                 .map(|n| n.name.clone())
                 .collect(),
@@ -202,7 +203,13 @@ impl Alignment {
                 sqnr_db: sqnr,
                 cosine: cosine_from(s.xy, s.xx, s.yy),
                 max_abs_error: s.max_abs,
-                relative_error: if s.xx > 0.0 { (s.noise / s.xx).sqrt() } else if s.noise > 0.0 { f64::INFINITY } else { 0.0 },
+                relative_error: if s.xx > 0.0 {
+                    (s.noise / s.xx).sqrt()
+                } else if s.noise > 0.0 {
+                    f64::INFINITY
+                } else {
+                    0.0
+                },
                 local_sqnr_db: local.get(tensor).map_or(SQNR_CAP_DB, |l| sqnr_db(l.xx, l.noise)),
                 input_sqnr_db: input_sqnr,
                 compressed: self.changed_nodes.contains(&n.name),

@@ -31,7 +31,13 @@ pub fn render(r: &Report) -> String {
     if let Some(z) = &r.sizes {
         let _ = writeln!(s, "| size | original | compressed | ratio |\n|---|---|---|---|");
         let _ = writeln!(s, "| raw | {} | {} | {:.2}× |", kib(z.original.raw), kib(z.compressed.raw), z.original.raw as f64 / z.compressed.raw.max(1) as f64);
-        let _ = writeln!(s, "| gzip | {} | {} | {:.2}× |\n", kib(z.original.gzip), kib(z.compressed.gzip), z.original.gzip as f64 / z.compressed.gzip.max(1) as f64);
+        let _ = writeln!(
+            s,
+            "| gzip | {} | {} | {:.2}× |\n",
+            kib(z.original.gzip),
+            kib(z.compressed.gzip),
+            z.original.gzip as f64 / z.compressed.gzip.max(1) as f64
+        );
     }
     if let Some(l) = &r.latency {
         let _ = writeln!(
@@ -46,9 +52,17 @@ pub fn render(r: &Report) -> String {
     }
     for o in &r.outputs {
         let g = &o.regression;
-        let _ = writeln!(s, "## Output `{}` ({}, {} examples of {:?})\n", o.name, if o.kind == OutputKind::Classification { "classification" } else { "regression" }, o.examples, o.example_shape);
+        let _ = writeln!(
+            s,
+            "## Output `{}` ({}, {} examples of {:?})\n",
+            o.name,
+            if o.kind == OutputKind::Classification { "classification" } else { "regression" },
+            o.examples,
+            o.example_shape
+        );
         // Neighbours matter for embeddings; among near one-hot class rows they are ties.
-        let neighbours = if o.kind == OutputKind::Regression { format!(" · nearest-neighbour agreement {}", opt_pct(g.neighbour_agreement)) } else { String::new() };
+        let neighbours =
+            if o.kind == OutputKind::Regression { format!(" · nearest-neighbour agreement {}", opt_pct(g.neighbour_agreement)) } else { String::new() };
         let _ = writeln!(
             s,
             "SQNR {:.1} dB · cosine mean {:.6}, min {:.6} · max |Δ| {:.3e} · mean |Δ| {:.3e}{neighbours}\n",
@@ -57,7 +71,13 @@ pub fn render(r: &Report) -> String {
         let Some(c) = &o.classification else { continue };
         let _ = writeln!(s, "| metric | original | compressed |\n|---|---|---|");
         let _ = writeln!(s, "| accuracy | {} | {} |", opt_pct(c.accuracy_original), opt_pct(c.accuracy_compressed));
-        let _ = writeln!(s, "| ECE (vs {}) | {} | {:.4} |", c.calibration_reference, c.ece_original.map(|e| format!("{e:.4}")).unwrap_or("–".into()), c.ece_compressed);
+        let _ = writeln!(
+            s,
+            "| ECE (vs {}) | {} | {:.4} |",
+            c.calibration_reference,
+            c.ece_original.map(|e| format!("{e:.4}")).unwrap_or("–".into()),
+            c.ece_compressed
+        );
         let _ = writeln!(
             s,
             "| overconfident errors (≥ 0.9) | {} | {} |\n",
@@ -76,13 +96,26 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(s, "| original margin | examples | agreement | accuracy original | accuracy compressed |\n|---|---|---|---|---|");
         for b in &c.difficulty {
-            let _ = writeln!(s, "| {:.2}–{:.2} | {} | {} | {} | {} |", b.margin_lo, b.margin_hi, b.count, opt_pct(b.agreement), opt_pct(b.accuracy_original), opt_pct(b.accuracy_compressed));
+            let _ = writeln!(
+                s,
+                "| {:.2}–{:.2} | {} | {} | {} | {} |",
+                b.margin_lo,
+                b.margin_hi,
+                b.count,
+                opt_pct(b.agreement),
+                opt_pct(b.accuracy_original),
+                opt_pct(b.accuracy_compressed)
+            );
         }
         if !c.flipped.is_empty() {
             let _ = writeln!(s, "\n| example | original (conf.) | compressed (conf.) | label |\n|---|---|---|---|");
             for f in c.flipped.iter().take(TOP) {
                 let label = f.label.map(|l| l.to_string()).unwrap_or("–".into());
-                let _ = writeln!(s, "| {} | {} ({:.3}) | {} ({:.3}) | {} |", f.index, f.original_class, f.original_confidence, f.compressed_class, f.compressed_confidence, label);
+                let _ = writeln!(
+                    s,
+                    "| {} | {} ({:.3}) | {} ({:.3}) | {} |",
+                    f.index, f.original_class, f.original_confidence, f.compressed_class, f.compressed_confidence, label
+                );
             }
             if c.flipped_count > TOP {
                 let _ = writeln!(s, "\n…and {} more in the JSON report.", c.flipped_count - TOP);
@@ -93,7 +126,17 @@ pub fn render(r: &Report) -> String {
     if let Some(d) = &r.layers {
         let _ = writeln!(s, "## Where the error enters\n\nLocal SQNR: the layer fed the original's inputs. Cumulative: the compressed model as it runs.\n\n| node | op | tensor | local SQNR (dB) | cumulative in → out (dB) | compressed |\n|---|---|---|---|---|---|");
         for t in d.entry_points.iter().take(TOP) {
-            let _ = writeln!(s, "| {} | {} | {} | {:.1} | {:.1} → {:.1} | {} |", t.node, t.op_type, t.tensor, t.local_sqnr_db, t.input_sqnr_db, t.sqnr_db, if t.compressed { "yes" } else { "no" });
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.1} | {:.1} → {:.1} | {} |",
+                t.node,
+                t.op_type,
+                t.tensor,
+                t.local_sqnr_db,
+                t.input_sqnr_db,
+                t.sqnr_db,
+                if t.compressed { "yes" } else { "no" }
+            );
         }
         let _ = writeln!(s, "\n## Worst tensors\n\n| tensor | node | SQNR (dB) | cosine | max abs error |\n|---|---|---|---|---|");
         for t in d.worst_first.iter().take(TOP) {

@@ -215,11 +215,7 @@ fn check_same_interface(original: &Session, compressed: &Session) -> Result<()> 
     for (what, outs) in [("inputs", false), ("outputs", true)] {
         let (a, b) = (names(original, outs), names(compressed, outs));
         if a != b {
-            return Err(SquishError::invalid(format!(
-                "the two models have different {what}: original [{}], compressed [{}]",
-                a.join(", "),
-                b.join(", ")
-            )));
+            return Err(SquishError::invalid(format!("the two models have different {what}: original [{}], compressed [{}]", a.join(", "), b.join(", "))));
         }
     }
     Ok(())

@@ -60,9 +60,9 @@ impl Study {
         for f in &feeds {
             reference.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
         }
-        let class_output = reference.first().and_then(|outs| {
-            outs.iter().position(|t| t.dtype().is_float() && t.shape().len() >= 2 && t.shape().last().is_some_and(|&c| c >= 2))
-        });
+        let class_output = reference
+            .first()
+            .and_then(|outs| outs.iter().position(|t| t.dtype().is_float() && t.shape().len() >= 2 && t.shape().last().is_some_and(|&c| c >= 2)));
         Ok(Study { original, recipe, calibration, feeds, reference, class_output })
     }
 
@@ -89,13 +89,7 @@ impl Study {
         keep_fp32(&mut restored, node);
         let only_this = self.measure(&only)?;
         let restored = self.measure(&restored)?;
-        Ok(LayerSensitivity {
-            node: node.to_string(),
-            op_type: op_type.to_string(),
-            only_this,
-            restored,
-            restore_gain: baseline.error - restored.error,
-        })
+        Ok(LayerSensitivity { node: node.to_string(), op_type: op_type.to_string(), only_this, restored, restore_gain: baseline.error - restored.error })
     }
 
     fn measure(&self, recipe: &Recipe) -> Result<Outcome> {
@@ -134,10 +128,7 @@ impl Study {
                 error_n += 1;
             }
         }
-        Ok(Outcome {
-            error: if error_n == 0 { 0.0 } else { error_sum / error_n as f64 },
-            agreement: (total > 0).then(|| agree as f64 / total as f64),
-        })
+        Ok(Outcome { error: if error_n == 0 { 0.0 } else { error_sum / error_n as f64 }, agreement: (total > 0).then(|| agree as f64 / total as f64) })
     }
 }
 
@@ -191,7 +182,8 @@ mod tests {
     fn exclusion_rule_by_hand() {
         let base = Outcome { error: 1.0, agreement: None };
         // 8 layers → at most 2. Gains 0.3, 0.15 reach 0.45 < 0.5 → both, cap stops.
-        let ls = vec![layer("a", 0.005), layer("b", 0.3), layer("c", 0.15), layer("d", 0.1), layer("e", 0.0), layer("f", 0.0), layer("g", 0.0), layer("h", 0.0)];
+        let ls =
+            vec![layer("a", 0.005), layer("b", 0.3), layer("c", 0.15), layer("d", 0.1), layer("e", 0.0), layer("f", 0.0), layer("g", 0.0), layer("h", 0.0)];
         let s = summarise(base, ls);
         assert_eq!(s.ranked[0].node, "b");
         assert_eq!(s.exclusion, vec!["b", "c"]);

@@ -34,7 +34,6 @@ impl Facts {
     }
 }
 
-
 fn ints_attr<'a>(node: &'a Node, name: &str) -> Option<&'a [i64]> {
     match node.attr(name) {
         Some(AttrValue::Ints(v)) => Some(v),
@@ -93,10 +92,44 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
     let x = get(0);
     let same = || vec![Facts::with(x.dtype, x.shape.clone())];
     match node.op_type.as_str() {
-        "Identity" | "Relu" | "Sigmoid" | "Tanh" | "LeakyRelu" | "HardSigmoid" | "HardSwish" | "Elu" | "Selu" | "Celu"
-        | "Softplus" | "Gelu" | "Mish" | "ThresholdedRelu" | "PRelu" | "Clip" | "Softmax" | "LogSoftmax" | "Abs" | "Neg"
-        | "Exp" | "Log" | "Sqrt" | "Reciprocal" | "Floor" | "Ceil" | "Round" | "Erf" | "Sin" | "Cos" | "Tan" | "Sign"
-        | "Softsign" | "BatchNormalization" | "InstanceNormalization" | "LRN" | "Dropout" | "LayerNormalization" => {
+        "Identity"
+        | "Relu"
+        | "Sigmoid"
+        | "Tanh"
+        | "LeakyRelu"
+        | "HardSigmoid"
+        | "HardSwish"
+        | "Elu"
+        | "Selu"
+        | "Celu"
+        | "Softplus"
+        | "Gelu"
+        | "Mish"
+        | "ThresholdedRelu"
+        | "PRelu"
+        | "Clip"
+        | "Softmax"
+        | "LogSoftmax"
+        | "Abs"
+        | "Neg"
+        | "Exp"
+        | "Log"
+        | "Sqrt"
+        | "Reciprocal"
+        | "Floor"
+        | "Ceil"
+        | "Round"
+        | "Erf"
+        | "Sin"
+        | "Cos"
+        | "Tan"
+        | "Sign"
+        | "Softsign"
+        | "BatchNormalization"
+        | "InstanceNormalization"
+        | "LRN"
+        | "Dropout"
+        | "LayerNormalization" => {
             let mut out = same();
             if node.op_type == "Identity" {
                 out[0].value = x.value.clone();
@@ -107,8 +140,8 @@ fn rule(node: &Node, ins: &[Facts]) -> Vec<Facts> {
             let to = crate::onnx::dtype_from_onnx(node.int_attr("to", 0) as i32);
             vec![Facts { dtype: to, shape: x.shape.clone(), value: x.value.clone() }]
         }
-        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Sum" | "Mean" | "Mod" | "Where" | "Equal" | "Greater"
-        | "GreaterOrEqual" | "Less" | "LessOrEqual" | "And" | "Or" | "Xor" => {
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Sum" | "Mean" | "Mod" | "Where" | "Equal" | "Greater" | "GreaterOrEqual" | "Less"
+        | "LessOrEqual" | "And" | "Or" | "Xor" => {
             let shapes: Option<Vec<Vec<Dim>>> = ins.iter().map(|f| f.shape.clone()).collect();
             let shape = shapes.map(|s| s.iter().skip(1).fold(s[0].clone(), |acc, d| broadcast(&acc, d)));
             let dtype = match node.op_type.as_str() {

@@ -42,10 +42,9 @@ pub struct ModelSummary {
 
 fn value_summary(vi: &ValueInfo) -> ValueSummary {
     let (dtype, shape) = match &vi.ty {
-        ValueType::Tensor { elem_type, shape } => (
-            data_type::name(*elem_type).to_string(),
-            shape.as_ref().map(|dims| dims.iter().map(|d| d.to_string()).collect()),
-        ),
+        ValueType::Tensor { elem_type, shape } => {
+            (data_type::name(*elem_type).to_string(), shape.as_ref().map(|dims| dims.iter().map(|d| d.to_string()).collect()))
+        }
         ValueType::Other(tp) => {
             use crate::onnx::proto::type_proto::Value;
             let kind = match &tp.value {
@@ -88,11 +87,7 @@ pub fn summarize(model: &Model, file_bytes: u64) -> ModelSummary {
         graph_name: g.name.clone(),
         producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
         ir_version: model.ir_version,
-        opsets: model
-            .opsets
-            .iter()
-            .map(|(d, v)| OpsetSummary { domain: if d.is_empty() { "ai.onnx".into() } else { d.clone() }, version: *v })
-            .collect(),
+        opsets: model.opsets.iter().map(|(d, v)| OpsetSummary { domain: if d.is_empty() { "ai.onnx".into() } else { d.clone() }, version: *v }).collect(),
         inputs: g.real_inputs().map(value_summary).collect(),
         outputs: g.outputs.iter().map(value_summary).collect(),
         node_count: g.nodes.len(),

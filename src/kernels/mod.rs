@@ -2,16 +2,16 @@
 //! with the same signature; `active` is the one the runtime calls. The same
 //! property suite (`tests.rs`) checks every implementation.
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod ceiling;
 pub mod reference;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub mod ceiling;
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub use simd128 as active;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub use reference as active;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use simd128 as active;
 
 #[cfg(test)]
 mod tests;
@@ -77,7 +77,12 @@ impl DepthwiseShape {
     /// dilations are ≥ 1): what the kernels assume.
     pub fn is_valid(&self) -> bool {
         let fits = |o: usize, s: usize, k: usize, d: usize, p: usize| o == 0 || k == 0 || (o - 1) * s + (k - 1) * d < p;
-        self.sy > 0 && self.sx > 0 && self.dy > 0 && self.dx > 0 && fits(self.oh, self.sy, self.kh, self.dy, self.ph) && fits(self.ow, self.sx, self.kw, self.dx, self.pw)
+        self.sy > 0
+            && self.sx > 0
+            && self.dy > 0
+            && self.dx > 0
+            && fits(self.oh, self.sy, self.kh, self.dy, self.ph)
+            && fits(self.ow, self.sx, self.kw, self.dx, self.pw)
     }
 }
 

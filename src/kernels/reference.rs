@@ -119,7 +119,15 @@ pub fn relu_f32(x: &mut [f32]) {
 
 /// NaN-propagating maximum (the semantics of wasm's `f32x4.max`).
 pub fn max_f32(x: &[f32]) -> f32 {
-    x.iter().fold(f32::NEG_INFINITY, |m, &v| if v.is_nan() || m.is_nan() { f32::NAN } else if v > m { v } else { m })
+    x.iter().fold(f32::NEG_INFINITY, |m, &v| {
+        if v.is_nan() || m.is_nan() {
+            f32::NAN
+        } else if v > m {
+            v
+        } else {
+            m
+        }
+    })
 }
 
 /// Softmax over consecutive rows of length `row` (in place):

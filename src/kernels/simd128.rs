@@ -388,7 +388,13 @@ pub fn max_f32(x: &[f32]) -> f32 {
     let lanes = [f32x4_extract_lane::<0>(m), f32x4_extract_lane::<1>(m), f32x4_extract_lane::<2>(m), f32x4_extract_lane::<3>(m)];
     let mut best = f32::NEG_INFINITY;
     for &v in lanes.iter().chain(&x[i..]) {
-        best = if v.is_nan() || best.is_nan() { f32::NAN } else if v > best { v } else { best };
+        best = if v.is_nan() || best.is_nan() {
+            f32::NAN
+        } else if v > best {
+            v
+        } else {
+            best
+        };
     }
     best
 }

@@ -52,20 +52,8 @@ impl Rng {
 /// Shapes every GEMM implementation must handle: tile edges, empty
 /// dimensions, and a few random ones.
 pub fn gemm_shapes() -> Vec<(usize, usize, usize)> {
-    let mut shapes = vec![
-        (1, 1, 1),
-        (4, 8, 8),
-        (4, 1, 4),
-        (5, 9, 13),
-        (3, 7, 3),
-        (0, 3, 4),
-        (3, 0, 4),
-        (3, 4, 0),
-        (8, 16, 12),
-        (33, 17, 65),
-        (64, 64, 64),
-        (7, 130, 9),
-    ];
+    let mut shapes =
+        vec![(1, 1, 1), (4, 8, 8), (4, 1, 4), (5, 9, 13), (3, 7, 3), (0, 3, 4), (3, 0, 4), (3, 4, 0), (8, 16, 12), (33, 17, 65), (64, 64, 64), (7, 130, 9)];
     let mut rng = Rng::new(7);
     for _ in 0..24 {
         shapes.push((1 + rng.below(20), 1 + rng.below(40), 1 + rng.below(20)));
@@ -77,8 +65,8 @@ macro_rules! kernel_suite {
     ($suite:ident, $imp:path) => {
         mod $suite {
             use super::{bounds, gemm_shapes, Rng};
-            use $imp as k;
             use wasm_bindgen_test::wasm_bindgen_test;
+            use $imp as k;
 
             #[wasm_bindgen_test(unsupported = test)]
             fn gemm_within_bound_of_f64_oracle() {
@@ -97,11 +85,7 @@ macro_rules! kernel_suite {
                                 abs_sum += t.abs();
                             }
                             let err = (c[i * n + j] as f64 - exact).abs();
-                            assert!(
-                                err <= bounds::gemm_f32(kk, abs_sum),
-                                "gemm {m}x{kk}x{n} at ({i},{j}): got {}, exact {exact}, err {err}",
-                                c[i * n + j]
-                            );
+                            assert!(err <= bounds::gemm_f32(kk, abs_sum), "gemm {m}x{kk}x{n} at ({i},{j}): got {}, exact {exact}, err {err}", c[i * n + j]);
                         }
                     }
                 }
@@ -188,8 +172,20 @@ macro_rules! kernel_suite {
                 let mut shapes = gemm_shapes();
                 shapes.push((5, 1023, 7));
                 for (m, kk, n) in shapes {
-                    let a: Vec<i8> = (0..m * kk).map(|_| match rng.below(8) { 0 => -128, 1 => 127, _ => rng.below(256) as i16 as i8 }).collect();
-                    let b: Vec<i16> = (0..kk * n).map(|_| match rng.below(8) { 0 => -127, 1 => 127, _ => rng.below(255) as i16 - 127 }).collect();
+                    let a: Vec<i8> = (0..m * kk)
+                        .map(|_| match rng.below(8) {
+                            0 => -128,
+                            1 => 127,
+                            _ => rng.below(256) as i16 as i8,
+                        })
+                        .collect();
+                    let b: Vec<i16> = (0..kk * n)
+                        .map(|_| match rng.below(8) {
+                            0 => -127,
+                            1 => 127,
+                            _ => rng.below(255) as i16 - 127,
+                        })
+                        .collect();
                     let bp = crate::kernels::pack_b_pn(kk, n, &b).expect("in range");
                     let mut c = vec![i32::MIN; m * n];
                     k::gemm_i8_pn_packed(m, kk, n, &crate::kernels::pack_a_i8(m, kk, &a), &bp, &mut c);
@@ -220,12 +216,8 @@ macro_rules! kernel_suite {
                     let a = rng.vec(n, 10.0);
                     let b: Vec<f32> = rng.vec(n, 10.0).iter().map(|v| if *v == 0.0 { 1.0 } else { *v }).collect();
                     let mut out = vec![0.0f32; n];
-                    let cases: [(fn(&[f32], &[f32], &mut [f32]), fn(f64, f64) -> f64); 4] = [
-                        (k::add_f32, |x, y| x + y),
-                        (k::sub_f32, |x, y| x - y),
-                        (k::mul_f32, |x, y| x * y),
-                        (k::div_f32, |x, y| x / y),
-                    ];
+                    let cases: [(fn(&[f32], &[f32], &mut [f32]), fn(f64, f64) -> f64); 4] =
+                        [(k::add_f32, |x, y| x + y), (k::sub_f32, |x, y| x - y), (k::mul_f32, |x, y| x * y), (k::div_f32, |x, y| x / y)];
                     for (kernel, exact) in cases {
                         kernel(&a, &b, &mut out);
                         for i in 0..n {
@@ -305,7 +297,8 @@ macro_rules! kernel_suite {
 
             #[wasm_bindgen_test(unsupported = test)]
             fn gelu_equals_its_op_chain_and_the_exact_function() {
-                let x: Vec<f32> = (-9000..=9000).step_by(7).map(|i| i as f32 / 1000.0).chain([0.0, -0.0, 1e-30, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]).collect();
+                let x: Vec<f32> =
+                    (-9000..=9000).step_by(7).map(|i| i as f32 / 1000.0).chain([0.0, -0.0, 1e-30, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]).collect();
                 let chains = [
                     crate::kernels::GeluChain::STANDARD,
                     crate::kernels::GeluChain { divisor: std::f32::consts::SQRT_2, divide: true, one: 1.0, half: 0.5, half_first: false },

@@ -14,12 +14,7 @@ impl<'a> Attrs<'a> {
     }
 
     pub fn error(&self, attribute: &str, detail: impl Into<String>) -> SquishError {
-        SquishError::Attribute {
-            node: self.node.name.clone(),
-            op_type: self.node.op_type.clone(),
-            attribute: attribute.to_string(),
-            detail: detail.into(),
-        }
+        SquishError::Attribute { node: self.node.name.clone(), op_type: self.node.op_type.clone(), attribute: attribute.to_string(), detail: detail.into() }
     }
 
     fn wrong_kind(&self, name: &str, want: &str, got: &AttrValue) -> SquishError {

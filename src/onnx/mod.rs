@@ -96,9 +96,8 @@ pub fn load_model_owned(bytes: Vec<u8>) -> Result<Model> {
 }
 
 fn model_from_proto(mut mp: proto::ModelProto) -> Result<Model> {
-    let graph = mp.graph.take().ok_or_else(|| {
-        SquishError::invalid("the file has no graph (is it an ONNX model? truncated files often decode to an empty model)")
-    })?;
+    let graph =
+        mp.graph.take().ok_or_else(|| SquishError::invalid("the file has no graph (is it an ONNX model? truncated files often decode to an empty model)"))?;
     if !mp.functions.is_empty() {
         let names: Vec<_> = mp.functions.iter().map(|f| format!("{}:{}", f.domain, f.name)).collect();
         return Err(SquishError::invalid(format!(
@@ -161,12 +160,7 @@ fn node_from_proto(np: &proto::NodeProto, index: usize) -> Result<Node> {
     let name = if np.name.is_empty() { format!("{}_{index}", np.op_type) } else { np.name.clone() };
     let mut attributes = Vec::with_capacity(np.attribute.len());
     for ap in &np.attribute {
-        let attr_err = |detail: String| SquishError::Attribute {
-            node: name.clone(),
-            op_type: np.op_type.clone(),
-            attribute: ap.name.clone(),
-            detail,
-        };
+        let attr_err = |detail: String| SquishError::Attribute { node: name.clone(), op_type: np.op_type.clone(), attribute: ap.name.clone(), detail };
         if !ap.ref_attr_name.is_empty() {
             return Err(attr_err("refers to a function attribute outside a function".into()));
         }
@@ -217,12 +211,8 @@ fn attr_value_from_proto(ap: &proto::AttributeProto, node: &str) -> Result<AttrV
         at::FLOAT => AttrValue::Float(ap.f),
         at::INT => AttrValue::Int(ap.i),
         at::STRING => AttrValue::String(ap.s.clone()),
-        at::TENSOR => AttrValue::Tensor(tensor_from_proto(
-            ap.t.as_ref().ok_or_else(|| SquishError::invalid("declared a tensor but holds none"))?,
-        )?),
-        at::GRAPH => AttrValue::Graph(Box::new(sub(
-            ap.g.as_deref().ok_or_else(|| SquishError::invalid("declared a graph but holds none"))?,
-        )?)),
+        at::TENSOR => AttrValue::Tensor(tensor_from_proto(ap.t.as_ref().ok_or_else(|| SquishError::invalid("declared a tensor but holds none"))?)?),
+        at::GRAPH => AttrValue::Graph(Box::new(sub(ap.g.as_deref().ok_or_else(|| SquishError::invalid("declared a graph but holds none"))?)?)),
         at::FLOATS => AttrValue::Floats(ap.floats.clone()),
         at::INTS => AttrValue::Ints(ap.ints.clone()),
         at::STRINGS => AttrValue::Strings(ap.strings.clone()),

@@ -13,22 +13,14 @@ pub fn model_to_bytes(model: &Model) -> Vec<u8> {
 pub(super) fn model_to_proto(model: &Model) -> proto::ModelProto {
     proto::ModelProto {
         ir_version: model.ir_version,
-        opset_import: model
-            .opsets
-            .iter()
-            .map(|(domain, version)| proto::OperatorSetIdProto { domain: domain.clone(), version: *version })
-            .collect(),
+        opset_import: model.opsets.iter().map(|(domain, version)| proto::OperatorSetIdProto { domain: domain.clone(), version: *version }).collect(),
         producer_name: model.producer_name.clone(),
         producer_version: model.producer_version.clone(),
         domain: model.domain.clone(),
         model_version: model.model_version,
         doc_string: model.doc_string.clone(),
         graph: Some(graph_to_proto(&model.graph)),
-        metadata_props: model
-            .metadata
-            .iter()
-            .map(|(k, v)| proto::StringStringEntryProto { key: k.clone(), value: v.clone() })
-            .collect(),
+        metadata_props: model.metadata.iter().map(|(k, v)| proto::StringStringEntryProto { key: k.clone(), value: v.clone() }).collect(),
         functions: Vec::new(),
     }
 }

@@ -13,10 +13,7 @@ fn le_values<T, const N: usize>(raw: &[u8], conv: fn([u8; N]) -> T) -> Vec<T> {
 
 fn typed_len_check(name: &str, field: &str, got: usize, want: usize) -> Result<()> {
     if got != want {
-        return Err(SquishError::tensor(
-            name,
-            format!("{field} holds {got} values but the dims declare {want}"),
-        ));
+        return Err(SquishError::tensor(name, format!("{field} holds {got} values but the dims declare {want}")));
     }
     Ok(())
 }
@@ -39,9 +36,7 @@ pub fn tensor_from_proto(tp: &TensorProto) -> Result<Tensor> {
     }
     let shape = shape_from_dims(&tp.dims, name)?;
     let numel = checked_numel(&shape, name)?;
-    let dtype = dtype_from_onnx(tp.data_type).ok_or_else(|| {
-        SquishError::tensor(name, format!("data type {} is not supported", dt::name(tp.data_type)))
-    })?;
+    let dtype = dtype_from_onnx(tp.data_type).ok_or_else(|| SquishError::tensor(name, format!("data type {} is not supported", dt::name(tp.data_type))))?;
     if let DType::Small(st) = dtype {
         return small_from_proto(tp, name, st, &shape, numel);
     }
@@ -49,10 +44,7 @@ pub fn tensor_from_proto(tp: &TensorProto) -> Result<Tensor> {
     if !raw.is_empty() || numel == 0 {
         let want = numel * dtype.size_of();
         if raw.len() != want {
-            return Err(SquishError::tensor(
-                name,
-                format!("raw_data has {} bytes but dims {:?} of {dtype} need {want}", raw.len(), tp.dims),
-            ));
+            return Err(SquishError::tensor(name, format!("raw_data has {} bytes but dims {:?} of {dtype} need {want}", raw.len(), tp.dims)));
         }
         let t = match dtype {
             DType::F32 => Tensor::from_vec(&shape, le_values(raw, f32::from_le_bytes)),
@@ -151,10 +143,7 @@ fn per_byte(st: SmallType) -> usize {
 pub fn pack(st: SmallType, codes: &[u8]) -> Vec<u8> {
     let k = per_byte(st);
     let mask = ((1u16 << st.bits()) - 1) as u8;
-    codes
-        .chunks(k)
-        .map(|c| c.iter().enumerate().fold(0u8, |acc, (i, &v)| acc | ((v & mask) << (i as u32 * st.bits()))))
-        .collect()
+    codes.chunks(k).map(|c| c.iter().enumerate().fold(0u8, |acc, (i, &v)| acc | ((v & mask) << (i as u32 * st.bits())))).collect()
 }
 
 fn unpack(st: SmallType, bytes: &[u8], numel: usize) -> Vec<u8> {
@@ -169,10 +158,7 @@ fn small_from_proto(tp: &TensorProto, name: &str, st: SmallType, shape: &[usize]
     let want = numel.div_ceil(per_byte(st));
     let bytes: Vec<u8> = if !tp.raw_data.is_empty() || numel == 0 {
         if tp.raw_data.len() != want {
-            return Err(SquishError::tensor(
-                name,
-                format!("raw_data has {} bytes but dims {:?} of {} need {want}", tp.raw_data.len(), tp.dims, st.name()),
-            ));
+            return Err(SquishError::tensor(name, format!("raw_data has {} bytes but dims {:?} of {} need {want}", tp.raw_data.len(), tp.dims, st.name())));
         }
         tp.raw_data.clone()
     } else {

@@ -218,7 +218,13 @@ mod tests {
 
     fn gaussian_with_outlier() -> Histogram {
         // Deterministic bell-shaped sample in [-1, 1] plus one outlier at 20.
-        let mut v: Vec<f32> = (0..20000).map(|i| { let u = (i as f32 + 0.5) / 20000.0; let t = (u * 2.0 - 1.0) * 3.0; (t * t * t) / 27.0 }).collect();
+        let mut v: Vec<f32> = (0..20000)
+            .map(|i| {
+                let u = (i as f32 + 0.5) / 20000.0;
+                let t = (u * 2.0 - 1.0) * 3.0;
+                (t * t * t) / 27.0
+            })
+            .collect();
         v.push(20.0);
         let mut h = Histogram::new(-1.0, 20.0);
         h.add(&v);

@@ -254,14 +254,21 @@ pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Vec<(String,
         let n = &nodes[*i];
         if let Some(o) = recipe.layers.get(&n.name) {
             if let (Some(s), false) = (o.scheme, rewrite::accepts(n, settings.scheme)) {
-                return Err(SquishError::Recipe(format!("node '{}' ({}) cannot take scheme {}: {}", n.name, n.op_type, s.name(), rewrite::supported_for(&n.op_type))));
+                return Err(SquishError::Recipe(format!(
+                    "node '{}' ({}) cannot take scheme {}: {}",
+                    n.name,
+                    n.op_type,
+                    s.name(),
+                    rewrite::supported_for(&n.op_type)
+                )));
             }
         }
         if ![32, 64, 128].contains(&settings.block_size) {
             return Err(SquishError::Recipe(format!("block_size must be 32, 64 or 128, got {}", settings.block_size)));
         }
     }
-    let static_nodes: Vec<usize> = plan.iter().filter(|(i, s)| s.scheme == Scheme::Int8Static && rewrite::accepts(&nodes[*i], Scheme::Int8Static)).map(|(i, _)| *i).collect();
+    let static_nodes: Vec<usize> =
+        plan.iter().filter(|(i, s)| s.scheme == Scheme::Int8Static && rewrite::accepts(&nodes[*i], Scheme::Int8Static)).map(|(i, _)| *i).collect();
     let ranges = if static_nodes.is_empty() {
         Default::default()
     } else {

@@ -71,9 +71,14 @@ impl Affine {
 pub enum Grouping {
     PerTensor,
     /// One group per index of `axis`.
-    PerChannel { axis: usize },
+    PerChannel {
+        axis: usize,
+    },
     /// Runs of `block` consecutive indices of `axis`, per index of every other axis.
-    Blocked { axis: usize, block: usize },
+    Blocked {
+        axis: usize,
+        block: usize,
+    },
 }
 
 /// A quantised tensor: codes in the tensor's layout and parameters laid out
@@ -104,11 +109,14 @@ pub fn group_of(shape: &[usize], grouping: Grouping) -> (Vec<usize>, Box<dyn Fn(
             let blocks = dim.div_ceil(block);
             let mut pshape = shape.to_vec();
             pshape[axis] = blocks;
-            (pshape, Box::new(move |i| {
-                let outer = i / (inner * dim).max(1);
-                let pos = (i / inner.max(1)) % dim.max(1);
-                (outer * blocks + pos / block) * inner + i % inner.max(1)
-            }))
+            (
+                pshape,
+                Box::new(move |i| {
+                    let outer = i / (inner * dim).max(1);
+                    let pos = (i / inner.max(1)) % dim.max(1);
+                    (outer * blocks + pos / block) * inner + i % inner.max(1)
+                }),
+            )
         }
     }
 }
@@ -127,7 +135,13 @@ pub fn quantize(x: &[f32], shape: &[usize], grouping: Grouping, codes: Codes, sy
     let params: Vec<Affine> = lo
         .iter()
         .zip(&hi)
-        .map(|(&l, &h)| if l > h { Affine { scale: 1.0, zero_point: if symmetric { (codes.lo + codes.hi + 1) / 2 } else { codes.lo.max(0) } } } else { Affine::new(l, h, codes, symmetric) })
+        .map(|(&l, &h)| {
+            if l > h {
+                Affine { scale: 1.0, zero_point: if symmetric { (codes.lo + codes.hi + 1) / 2 } else { codes.lo.max(0) } }
+            } else {
+                Affine::new(l, h, codes, symmetric)
+            }
+        })
         .collect();
     let mut max_abs_error = 0.0f32;
     let codes_out = x

@@ -33,8 +33,17 @@ pub fn accepts(node: &Node, scheme: Scheme) -> bool {
 
 /// The schemes an op type can take, for error messages.
 pub fn supported_for(op_type: &str) -> String {
-    let probe = Node { name: String::new(), op_type: op_type.into(), domain: String::new(), inputs: vec![], outputs: vec![], attributes: vec![], doc_string: String::new() };
-    let all = [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int4Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
+    let probe = Node {
+        name: String::new(),
+        op_type: op_type.into(),
+        domain: String::new(),
+        inputs: vec![],
+        outputs: vec![],
+        attributes: vec![],
+        doc_string: String::new(),
+    };
+    let all =
+        [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int4Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
     let ok: Vec<&str> = all.iter().filter(|s| accepts(&probe, **s)).map(|s| s.name()).collect();
     format!("{op_type} takes {}", ok.join(", "))
 }
@@ -76,7 +85,6 @@ fn attr(name: &str, value: AttrValue) -> Attribute {
 fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<Attribute>) -> Node {
     Node { name, op_type: op.into(), domain: String::new(), inputs, outputs, attributes, doc_string: String::new() }
 }
-
 
 fn float_attr(n: &Node, name: &str, default: f32) -> f32 {
     match n.attr(name) {
@@ -438,7 +446,14 @@ impl Rewriter {
         // Input lists of IR < 4 models name every initializer; keep them consistent.
         let inits: HashSet<&str> = self.model.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
         let real: HashSet<String> = self.model.graph.nodes.iter().flat_map(|n| n.inputs.clone()).collect();
-        let keep: Vec<_> = self.model.graph.inputs.iter().filter(|v| inits.contains(v.name.as_str()) || real.contains(&v.name) || !self.converted.contains(&v.name)).cloned().collect();
+        let keep: Vec<_> = self
+            .model
+            .graph
+            .inputs
+            .iter()
+            .filter(|v| inits.contains(v.name.as_str()) || real.contains(&v.name) || !self.converted.contains(&v.name))
+            .cloned()
+            .collect();
         self.model.graph.inputs = keep;
         Ok(self.model)
     }
@@ -457,4 +472,3 @@ impl From<SquishError> for Stop {
 }
 
 pub(super) type Step = std::result::Result<(), Stop>;
-

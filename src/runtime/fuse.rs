@@ -186,7 +186,13 @@ fn activation_after(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, value
 
 /// Float `Conv` whose only reader is `Relu`, or `Clip` at opset ≥ 11, becomes
 /// `ConvActivation` writing the activation's output.
-fn fuse_conv_activation(g: &Graph, only: &dyn Fn(&str, &str) -> Option<usize>, clip_takes_inputs: bool, removed: &mut [bool], replacement: &mut HashMap<usize, Node>) {
+fn fuse_conv_activation(
+    g: &Graph,
+    only: &dyn Fn(&str, &str) -> Option<usize>,
+    clip_takes_inputs: bool,
+    removed: &mut [bool],
+    replacement: &mut HashMap<usize, Node>,
+) {
     let nodes = &g.nodes;
     for (i, n) in nodes.iter().enumerate() {
         if n.op_type != "Conv" || !n.domain.is_empty() || removed[i] || replacement.contains_key(&i) || n.outputs.len() != 1 || n.inputs.len() < 2 {

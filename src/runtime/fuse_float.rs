@@ -94,7 +94,9 @@ pub(super) fn fuse_gelu(links: &Links, removed: &mut [bool], replacement: &mut H
             (half, false, [s, e, p, m1, m2])
         } else {
             // `other` must be x · half, read only here.
-            let Some(h) = links.producer(other).filter(|&h| free(h, removed, replacement) && nodes[h].op_type == "Mul" && nodes[h].domain.is_empty()) else { continue };
+            let Some(h) = links.producer(other).filter(|&h| free(h, removed, replacement) && nodes[h].op_type == "Mul" && nodes[h].domain.is_empty()) else {
+                continue;
+            };
             let Some(half) = other_input(&nodes[h], x).and_then(|c| links.scalar_f32(c)) else { continue };
             if links.only(other, "Mul") != Some(m1) || nodes[h].inputs.iter().filter(|v| *v == x).count() != 1 {
                 continue;

@@ -172,9 +172,7 @@ impl SubGraph {
         let mut feeds = Vec::with_capacity(outer.len());
         for (slot, src) in self.plan.sources.iter().enumerate() {
             if let Source::Outer(i) = src {
-                let t = outer[*i].ok_or_else(|| {
-                    SquishError::op(format!("outer value '{}' read by the subgraph is missing", self.plan.slot_names[slot]))
-                })?;
+                let t = outer[*i].ok_or_else(|| SquishError::op(format!("outer value '{}' read by the subgraph is missing", self.plan.slot_names[slot])))?;
                 feeds.push((slot, Value::Borrowed(t)));
             }
         }
@@ -265,10 +263,7 @@ impl Session {
                     }
                     Dim::Symbolic(s) => match bound.get(s.as_str()) {
                         Some(&b) if b != g => {
-                            return Err(SquishError::input(
-                                &vi.name,
-                                format!("dimension {i} is '{s}', already bound to {b} by an earlier dimension, got {g}"),
-                            ))
+                            return Err(SquishError::input(&vi.name, format!("dimension {i} is '{s}', already bound to {b} by an earlier dimension, got {g}")))
                         }
                         _ => {
                             bound.insert(s, g);

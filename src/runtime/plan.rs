@@ -117,17 +117,11 @@ impl Plan {
         for (ni, node) in g.nodes.iter().enumerate() {
             for out in node.outputs.iter().filter(|o| !o.is_empty()) {
                 if let Some(&prev) = producer.get(out) {
-                    return Err(SquishError::invalid(format!(
-                        "value '{out}' is produced by both node '{}' and node '{}'",
-                        g.nodes[prev].name, node.name
-                    )));
+                    return Err(SquishError::invalid(format!("value '{out}' is produced by both node '{}' and node '{}'", g.nodes[prev].name, node.name)));
                 }
                 let shadows_outer = slots.get(out).is_some_and(|&s| s < outer.len());
                 if slots.contains_key(out) && !shadows_outer {
-                    return Err(SquishError::invalid(format!(
-                        "node '{}' writes '{out}', which is already a graph input or initializer",
-                        node.name
-                    )));
+                    return Err(SquishError::invalid(format!("node '{}' writes '{out}', which is already a graph input or initializer", node.name)));
                 }
                 producer.insert(out.clone(), ni);
                 add(out, Source::Node, &mut slots);
@@ -144,11 +138,7 @@ impl Plan {
         let outputs = g
             .outputs
             .iter()
-            .map(|o| {
-                slots.get(&o.name).copied().ok_or_else(|| {
-                    SquishError::invalid(format!("graph output '{}' is not produced by any node", o.name))
-                })
-            })
+            .map(|o| slots.get(&o.name).copied().ok_or_else(|| SquishError::invalid(format!("graph output '{}' is not produced by any node", o.name))))
             .collect::<Result<Vec<_>>>()?;
         let mut plan = Plan { steps, slot_names, sources, outputs, folded };
         plan.compute_frees();
@@ -171,8 +161,7 @@ impl Plan {
         // Outputs nobody reads (unused second outputs) are freed right away.
         let read: HashSet<usize> = self.steps.iter().flat_map(|s| s.inputs.iter().flatten().copied()).collect();
         for step in &mut self.steps {
-            let unused: Vec<usize> =
-                step.outputs.iter().flatten().copied().filter(|o| !self.outputs.contains(o) && !read.contains(o)).collect();
+            let unused: Vec<usize> = step.outputs.iter().flatten().copied().filter(|o| !self.outputs.contains(o) && !read.contains(o)).collect();
             step.frees.extend(unused);
         }
     }
@@ -180,12 +169,7 @@ impl Plan {
 
 /// Kahn's algorithm, stable with respect to file order. Reports the first
 /// input that nothing produces, and every node caught in a cycle.
-fn topological_order(
-    g: &Graph,
-    captures: &[Vec<String>],
-    producer: &HashMap<String, usize>,
-    slots: &HashMap<String, usize>,
-) -> Result<Vec<usize>> {
+fn topological_order(g: &Graph, captures: &[Vec<String>], producer: &HashMap<String, usize>, slots: &HashMap<String, usize>) -> Result<Vec<usize>> {
     let n = g.nodes.len();
     let mut indegree = vec![0usize; n];
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -201,9 +185,7 @@ fn topological_order(
                     return Err(SquishError::Node {
                         node: node.name.clone(),
                         op_type: node.op_type.clone(),
-                        detail: format!(
-                            "input '{input}' is not a graph input, an initializer or the output of any node (missing initializer?)"
-                        ),
+                        detail: format!("input '{input}' is not a graph input, an initializer or the output of any node (missing initializer?)"),
                     })
                 }
             }
@@ -297,8 +279,7 @@ fn build_steps(
             }])
         })?;
         let input_slots: Vec<Option<usize>> = node.inputs.iter().map(|i| if i.is_empty() { None } else { slots.get(i).copied() }).collect();
-        let constants: Vec<Option<&Tensor>> =
-            input_slots.iter().map(|s| s.and_then(|s| known.get(&s).or_else(|| init_value(s)))).collect();
+        let constants: Vec<Option<&Tensor>> = input_slots.iter().map(|s| s.and_then(|s| known.get(&s).or_else(|| init_value(s)))).collect();
         let ctx = BuildCtx { node, opset, scope, captures: &captures[ni], constants: &constants };
         let op = builder(&ctx).map_err(|e| e.in_node(node))?;
         let all_constant = captures[ni].is_empty() && input_slots.iter().zip(&constants).all(|(s, c)| s.is_none() || c.is_some());
@@ -314,12 +295,7 @@ fn build_steps(
                 continue;
             }
         }
-        let inputs = node
-            .inputs
-            .iter()
-            .chain(&captures[ni])
-            .map(|i| if i.is_empty() { None } else { slots.get(i).copied() })
-            .collect();
+        let inputs = node.inputs.iter().chain(&captures[ni]).map(|i| if i.is_empty() { None } else { slots.get(i).copied() }).collect();
         let outputs = node.outputs.iter().map(|o| if o.is_empty() { None } else { slots.get(o).copied() }).collect();
         steps.push(Step { node: ni, op, inputs, outputs, frees: Vec::new() });
     }

@@ -183,14 +183,8 @@ macro_rules! map_tensor_pair {
             ($crate::tensor::Tensor::I64($a), $crate::tensor::Tensor::I64($b)) => Ok($crate::tensor::Tensor::I64($body)),
             ($crate::tensor::Tensor::U64($a), $crate::tensor::Tensor::U64($b)) => Ok($crate::tensor::Tensor::U64($body)),
             ($crate::tensor::Tensor::Bool($a), $crate::tensor::Tensor::Bool($b)) => Ok($crate::tensor::Tensor::Bool($body)),
-            ($crate::tensor::Tensor::Small(t, $a), $crate::tensor::Tensor::Small(u, $b)) if t == u => {
-                Ok($crate::tensor::Tensor::Small(t.clone(), $body))
-            }
-            (x, y) => Err($crate::error::SquishError::op(format!(
-                "inputs must have the same type, got {} and {}",
-                x.dtype(),
-                y.dtype()
-            ))),
+            ($crate::tensor::Tensor::Small(t, $a), $crate::tensor::Tensor::Small(u, $b)) if t == u => Ok($crate::tensor::Tensor::Small(t.clone(), $body)),
+            (x, y) => Err($crate::error::SquishError::op(format!("inputs must have the same type, got {} and {}", x.dtype(), y.dtype()))),
         }
     };
 }
@@ -215,11 +209,7 @@ macro_rules! with_pair {
             ($crate::tensor::Tensor::U64($a), $crate::tensor::Tensor::U64($b)) => Ok($body),
             ($crate::tensor::Tensor::Bool($a), $crate::tensor::Tensor::Bool($b)) => Ok($body),
             ($crate::tensor::Tensor::Small(t, $a), $crate::tensor::Tensor::Small(u, $b)) if t == u => Ok($body),
-            (x, y) => Err($crate::error::SquishError::op(format!(
-                "inputs must have the same type, got {} and {}",
-                x.dtype(),
-                y.dtype()
-            ))),
+            (x, y) => Err($crate::error::SquishError::op(format!("inputs must have the same type, got {} and {}", x.dtype(), y.dtype()))),
         }
     };
 }
@@ -266,9 +256,10 @@ impl_element!(bool, Bool);
 pub fn checked_numel(shape: &[usize], what: &str) -> Result<usize> {
     let mut n: u64 = 1;
     for &d in shape {
-        n = n.checked_mul(d as u64).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
-            SquishError::tensor(what, format!("shape {shape:?} has more than {MAX_ELEMENTS} elements"))
-        })?;
+        n = n
+            .checked_mul(d as u64)
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| SquishError::tensor(what, format!("shape {shape:?} has more than {MAX_ELEMENTS} elements")))?;
     }
     Ok(n as usize)
 }
@@ -282,9 +273,10 @@ pub fn shape_from_dims(dims: &[i64], what: &str) -> Result<Vec<usize>> {
         if d < 0 {
             return Err(SquishError::tensor(what, format!("negative dimension {d} in dims {dims:?}")));
         }
-        n = n.checked_mul(d as u64).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
-            SquishError::tensor(what, format!("shape {dims:?} has more than {MAX_ELEMENTS} elements"))
-        })?;
+        n = n
+            .checked_mul(d as u64)
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| SquishError::tensor(what, format!("shape {dims:?} has more than {MAX_ELEMENTS} elements")))?;
     }
     Ok(dims.iter().map(|&d| d as usize).collect())
 }
@@ -294,13 +286,9 @@ impl Tensor {
     pub fn from_vec<T: Element>(shape: &[usize], data: Vec<T>) -> Result<Tensor> {
         let expected = checked_numel(shape, "value")?;
         if expected != data.len() {
-            return Err(SquishError::tensor(
-                "value",
-                format!("shape {shape:?} needs {expected} elements, got {}", data.len()),
-            ));
+            return Err(SquishError::tensor("value", format!("shape {shape:?} needs {expected} elements, got {}", data.len())));
         }
-        let arr = ArrayD::from_shape_vec(IxDyn(shape), data)
-            .map_err(|e| SquishError::tensor("value", e.to_string()))?;
+        let arr = ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| SquishError::tensor("value", e.to_string()))?;
         Ok(T::wrap(arr))
     }
 
@@ -399,10 +387,7 @@ impl Tensor {
     pub fn reshaped(self, shape: &[usize]) -> Result<Tensor> {
         let n = checked_numel(shape, "reshape target")?;
         if n != self.len() {
-            return Err(SquishError::tensor(
-                "reshape",
-                format!("cannot reshape {:?} ({} elements) to {shape:?} ({n} elements)", self.shape(), self.len()),
-            ));
+            return Err(SquishError::tensor("reshape", format!("cannot reshape {:?} ({} elements) to {shape:?} ({n} elements)", self.shape(), self.len())));
         }
         fn go<T: Clone>(a: ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
             ArrayD::from_shape_vec(IxDyn(shape), into_flat(a)).expect("element count checked above")

@@ -41,12 +41,7 @@ pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
     let payload = &bytes[end..];
     let need = numel * header.dtype.size_of();
     if payload.len() < need {
-        return Err(err(format!(
-            "data is truncated: shape {:?} of {} needs {need} bytes, file has {}",
-            header.shape,
-            header.dtype,
-            payload.len()
-        )));
+        return Err(err(format!("data is truncated: shape {:?} of {} needs {need} bytes, file has {}", header.shape, header.dtype, payload.len())));
     }
     let data = &payload[..need];
     let h = &header;
@@ -90,9 +85,8 @@ fn dict_value<'a>(text: &'a str, key: &str) -> Result<&'a str> {
 
 fn parse_header(text: &str) -> Result<Header> {
     let descr_raw = dict_value(text, "descr")?;
-    let quote = descr_raw.chars().next().filter(|c| *c == '\'' || *c == '"').ok_or_else(|| {
-        err("only simple dtypes are supported (structured arrays are not)")
-    })?;
+    let quote =
+        descr_raw.chars().next().filter(|c| *c == '\'' || *c == '"').ok_or_else(|| err("only simple dtypes are supported (structured arrays are not)"))?;
     let descr = descr_raw[1..].split(quote).next().unwrap_or("");
     let (endian, code) = descr.split_at(descr.len().min(1));
     if endian == ">" && !matches!(code, "i1" | "u1" | "b1") {
@@ -135,10 +129,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn npy(descr: &str, shape: &str, fortran: bool, data: &[u8]) -> Vec<u8> {
-        let mut header = format!(
-            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
-            if fortran { "True" } else { "False" }
-        );
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}", if fortran { "True" } else { "False" });
         while (10 + header.len() + 1) % 64 != 0 {
             header.push(' ');
         }

@@ -59,11 +59,7 @@ impl Bpe {
         }
         let mut symbols: Vec<String> = word.chars().map(String::from).collect();
         loop {
-            let best = symbols
-                .windows(2)
-                .enumerate()
-                .filter_map(|(i, w)| self.merges.get(&(w[0].clone(), w[1].clone())).map(|&r| (r, i)))
-                .min();
+            let best = symbols.windows(2).enumerate().filter_map(|(i, w)| self.merges.get(&(w[0].clone(), w[1].clone())).map(|&r| (r, i))).min();
             let Some((rank, _)) = best else { break };
             // Merge every occurrence of that pair, left to right.
             let mut out = Vec::with_capacity(symbols.len());
@@ -196,7 +192,8 @@ mod tests {
 
     #[test]
     fn merges_by_rank() {
-        let vocab: HashMap<String, u32> = ["l", "o", "w", "lo", "low", "e", "r", "er", "lower"].iter().enumerate().map(|(i, s)| (s.to_string(), i as u32)).collect();
+        let vocab: HashMap<String, u32> =
+            ["l", "o", "w", "lo", "low", "e", "r", "er", "lower"].iter().enumerate().map(|(i, s)| (s.to_string(), i as u32)).collect();
         let model: Value = serde_json::json!({ "type": "BPE", "merges": ["l o", "lo w", "e r", "low er"] });
         let bpe = Bpe::from_json(&model, vocab).unwrap();
         let mut ids = vec![];

@@ -92,9 +92,17 @@ impl Tokenizer {
             .and_then(|v| v.as_object())
             .ok_or_else(|| err("model.vocab is missing"))?
             .iter()
-            .map(|(k, v)| v.as_u64().filter(|&i| i <= u32::MAX as u64).map(|i| (k.clone(), i as u32)).ok_or_else(|| err(format!("vocab entry '{k}' is not an id"))))
+            .map(|(k, v)| {
+                v.as_u64().filter(|&i| i <= u32::MAX as u64).map(|i| (k.clone(), i as u32)).ok_or_else(|| err(format!("vocab entry '{k}' is not an id")))
+            })
             .collect::<Result<_>>()?;
-        let pad_id = j.get("padding").and_then(|p| p.get("pad_id")).and_then(|v| v.as_u64()).map(|v| v as u32).or_else(|| vocab.get("[PAD]").or(vocab.get("<pad>")).copied()).unwrap_or(0);
+        let pad_id = j
+            .get("padding")
+            .and_then(|p| p.get("pad_id"))
+            .and_then(|v| v.as_u64())
+            .map(|v| v as u32)
+            .or_else(|| vocab.get("[PAD]").or(vocab.get("<pad>")).copied())
+            .unwrap_or(0);
         let (prefix_ids, suffix_ids) = post_processor(j.get("post_processor"), &vocab)?;
         let model = match str_field(model, "type") {
             Some("WordPiece") => {
@@ -133,7 +141,9 @@ impl Tokenizer {
         let mut added: Vec<(String, u32)> = j
             .get("added_tokens")
             .and_then(|a| a.as_array())
-            .map(|a| a.iter().filter_map(|t| Some((str_field(t, "content")?.to_string(), t.get("id")?.as_u64()? as u32))).filter(|(c, _)| !c.is_empty()).collect())
+            .map(|a| {
+                a.iter().filter_map(|t| Some((str_field(t, "content")?.to_string(), t.get("id")?.as_u64()? as u32))).filter(|(c, _)| !c.is_empty()).collect()
+            })
             .unwrap_or_default();
         // Longest first, so "[CLS]x" never matches a shorter token first.
         added.sort_by_key(|(c, _)| std::cmp::Reverse(c.len()));
@@ -248,7 +258,9 @@ fn post_processor(p: Option<&Value>, vocab: &HashMap<String, u32>) -> Result<(Ve
     let Some(p) = p.filter(|p| !p.is_null()) else { return Ok((vec![], vec![])) };
     match str_field(p, "type") {
         Some("BertProcessing") | Some("RobertaProcessing") => {
-            let id = |k: &str| p.get(k).and_then(|v| v.get(1)).and_then(|v| v.as_u64()).map(|v| v as u32).ok_or_else(|| err(format!("post_processor.{k} is malformed")));
+            let id = |k: &str| {
+                p.get(k).and_then(|v| v.get(1)).and_then(|v| v.as_u64()).map(|v| v as u32).ok_or_else(|| err(format!("post_processor.{k} is malformed")))
+            };
             Ok((vec![id("cls")?], vec![id("sep")?]))
         }
         Some("TemplateProcessing") => {
@@ -265,7 +277,11 @@ fn post_processor(p: Option<&Value>, vocab: &HashMap<String, u32>) -> Result<(Ve
                     Some(a) => a.iter().filter_map(|v| v.as_u64().map(|v| v as u32)).collect(),
                     None => vec![*vocab.get(name).ok_or_else(|| err(format!("special token '{name}' has no id")))?],
                 };
-                if seen_seq { after.extend(ids) } else { before.extend(ids) }
+                if seen_seq {
+                    after.extend(ids)
+                } else {
+                    before.extend(ids)
+                }
             }
             Ok((before, after))
         }
@@ -300,7 +316,13 @@ fn is_punctuation(c: char) -> bool {
     c.is_ascii_punctuation()
         || matches!(
             get_general_category(c),
-            G::ConnectorPunctuation | G::DashPunctuation | G::ClosePunctuation | G::FinalPunctuation | G::InitialPunctuation | G::OtherPunctuation | G::OpenPunctuation
+            G::ConnectorPunctuation
+                | G::DashPunctuation
+                | G::ClosePunctuation
+                | G::FinalPunctuation
+                | G::InitialPunctuation
+                | G::OtherPunctuation
+                | G::OpenPunctuation
         )
 }
 
@@ -317,7 +339,12 @@ fn normalizer_steps(n: &Value) -> Result<Vec<Normalize>> {
             let lowercase = flag("lowercase", true);
             // strip_accents: null means "whatever lowercase says".
             let strip_accents = n.get("strip_accents").and_then(|v| v.as_bool()).unwrap_or(lowercase);
-            vec![Normalize::Bert(BertNormalizer { clean_text: flag("clean_text", true), handle_chinese_chars: flag("handle_chinese_chars", true), strip_accents, lowercase })]
+            vec![Normalize::Bert(BertNormalizer {
+                clean_text: flag("clean_text", true),
+                handle_chinese_chars: flag("handle_chinese_chars", true),
+                strip_accents,
+                lowercase,
+            })]
         }
         Some("NFC") => vec![Normalize::Nfc],
         Some("NFD") => vec![Normalize::Nfd],

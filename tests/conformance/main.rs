@@ -31,7 +31,9 @@ use squish::{load_session, Tensor};
 
 enum Outcome {
     /// Passed; the number of output elements not compared (undefined by the spec).
-    Pass { undefined: usize },
+    Pass {
+        undefined: usize,
+    },
     Fail(String),
     Skip(String),
 }
@@ -41,13 +43,7 @@ fn root() -> PathBuf {
 }
 
 fn read_list(path: &Path) -> BTreeSet<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
 }
 
 fn load_pb(path: &Path) -> Result<(String, Tensor), Outcome> {
@@ -63,9 +59,7 @@ fn load_pb(path: &Path) -> Result<(String, Tensor), Outcome> {
     if tp.dims.is_empty() && tp.data_type == 0 {
         return Err(Outcome::Skip("non-tensor data".into()));
     }
-    tensor_io::tensor_from_proto(&tp)
-        .map(|t| (tp.name.clone(), t))
-        .map_err(|e| Outcome::Fail(format!("reading {}: {e}", path.display())))
+    tensor_io::tensor_from_proto(&tp).map(|t| (tp.name.clone(), t)).map_err(|e| Outcome::Fail(format!("reading {}: {e}", path.display())))
 }
 
 /// The backend tests' element rule.
@@ -113,9 +107,7 @@ fn compare(got: &Tensor, want: &Tensor, undefined: Option<&[bool]>) -> Result<()
 type DataSet = (Vec<(String, Tensor)>, Vec<(String, Tensor)>);
 
 fn read_data(dir: &Path) -> Result<Vec<DataSet>, Outcome> {
-    let mut sets: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
-        .unwrap_or_default();
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default();
     sets.sort();
     let mut data = Vec::new();
     for set in &sets {
@@ -131,9 +123,7 @@ fn read_data(dir: &Path) -> Result<Vec<DataSet>, Outcome> {
 fn uses_non_tensor_values(model: &[u8]) -> bool {
     proto::decode_model(model).is_ok_and(|m| {
         let g = m.graph.unwrap_or_default();
-        g.input.iter().chain(&g.output).any(|v| {
-            !matches!(v.r#type.as_ref().and_then(|t| t.value.as_ref()), Some(proto::type_proto::Value::TensorType(_)))
-        })
+        g.input.iter().chain(&g.output).any(|v| !matches!(v.r#type.as_ref().and_then(|t| t.value.as_ref()), Some(proto::type_proto::Value::TensorType(_))))
     })
 }
 
@@ -260,21 +250,15 @@ fn main() {
     let all = args.iter().any(|a| a == "--all") || std::env::var_os("CONFORMANCE_ALL").is_some();
     let grow = args.iter().any(|a| a == "--grow-allow-list");
     let filter: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with("--"));
-    let cases_dir = std::env::var_os("SQUISH_ONNX_NODE_TESTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".cache/onnx-node/node"));
+    let cases_dir = std::env::var_os("SQUISH_ONNX_NODE_TESTS").map(PathBuf::from).unwrap_or_else(|| root().join(".cache/onnx-node/node"));
     let allow_path = root().join("tests/conformance/allow.txt");
     let allow = read_list(&allow_path);
     if !cases_dir.is_dir() {
-        eprintln!(
-            "conformance: no generated cases in {} — run `python3 scripts/gen_conformance.py .cache/onnx-node` (npm test does)",
-            cases_dir.display()
-        );
+        eprintln!("conformance: no generated cases in {} — run `python3 scripts/gen_conformance.py .cache/onnx-node` (npm test does)", cases_dir.display());
         println!("test result: FAILED. 0 passed; 1 failed; 0 ignored");
         std::process::exit(1);
     }
-    let mut names: Vec<String> =
-        std::fs::read_dir(&cases_dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&cases_dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     let mut missing: Vec<&String> = Vec::new();
     if !all {

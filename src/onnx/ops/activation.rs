@@ -14,10 +14,7 @@ use crate::kernels::{active as k, GeluChain};
 use crate::tensor::{into_flat, Tensor};
 
 pub fn register(r: &mut Registry) {
-    for name in [
-        "Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Gelu",
-        "Mish", "ThresholdedRelu",
-    ] {
+    for name in ["Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Gelu", "Mish", "ThresholdedRelu"] {
         r.insert("", name, build_pointwise);
     }
     r.insert("", "PRelu", |_| Ok(Box::new(PRelu)));
@@ -95,19 +92,48 @@ impl Pointwise {
     fn apply<F: Float>(self, x: F) -> F {
         let (zero, one) = (F::zero(), F::one());
         match self {
-            Pointwise::Relu => if x < zero { zero } else { x },
+            Pointwise::Relu => {
+                if x < zero {
+                    zero
+                } else {
+                    x
+                }
+            }
             Pointwise::Sigmoid => {
                 // Stable for large |x|: never exponentiate a positive number.
-                if x >= zero { one / (one + (-x).exp()) } else { let e = x.exp(); e / (one + e) }
+                if x >= zero {
+                    one / (one + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (one + e)
+                }
             }
             Pointwise::Tanh => x.tanh(),
-            Pointwise::LeakyRelu(a) => if x < zero { x * c(a) } else { x },
+            Pointwise::LeakyRelu(a) => {
+                if x < zero {
+                    x * c(a)
+                } else {
+                    x
+                }
+            }
             Pointwise::HardSigmoid(a, b) => (x * c(a) + c(b)).max(zero).min(one),
             Pointwise::HardSwish => x * (x / c(6.0) + c(0.5)).max(zero).min(one),
-            Pointwise::Elu(a) => if x < zero { c::<F>(a) * (x.exp() - one) } else { x },
+            Pointwise::Elu(a) => {
+                if x < zero {
+                    c::<F>(a) * (x.exp() - one)
+                } else {
+                    x
+                }
+            }
             Pointwise::Selu(a, g) => c::<F>(g) * if x <= zero { c::<F>(a) * (x.exp() - one) } else { x },
             Pointwise::Celu(a) => x.max(zero) + (c::<F>(a) * ((x / c(a)).exp() - one)).min(zero),
-            Pointwise::Softplus => if x > c(20.0) { x } else { x.exp().ln_1p() },
+            Pointwise::Softplus => {
+                if x > c(20.0) {
+                    x
+                } else {
+                    x.exp().ln_1p()
+                }
+            }
             Pointwise::Gelu { tanh: false } => {
                 let v = x.to_f32().unwrap_or(f32::NAN);
                 F::from(0.5 * v * (1.0 + erf_f32(v * std::f32::consts::FRAC_1_SQRT_2))).unwrap_or(F::nan())
@@ -117,7 +143,13 @@ impl Pointwise {
                 c::<F>(0.5) * x * (one + (k0 * (x + c::<F>(0.044715) * x * x * x)).tanh())
             }
             Pointwise::Mish => x * Pointwise::Softplus.apply(x).tanh(),
-            Pointwise::ThresholdedRelu(a) => if x > c(a) { x } else { zero },
+            Pointwise::ThresholdedRelu(a) => {
+                if x > c(a) {
+                    x
+                } else {
+                    zero
+                }
+            }
         }
     }
 }
@@ -286,8 +318,14 @@ impl Op for Clip {
                 let lo = lo.map(|v| v as $t);
                 let hi = hi.map(|v| v as $t);
                 $a.mapv(|v| {
-                    let v = match lo { Some(l) if v < l => l, _ => v };
-                    match hi { Some(h) if v > h => h, _ => v }
+                    let v = match lo {
+                        Some(l) if v < l => l,
+                        _ => v,
+                    };
+                    match hi {
+                        Some(h) if v > h => h,
+                        _ => v,
+                    }
                 })
             }};
         }
@@ -407,9 +445,7 @@ mod tests {
             domain: String::new(),
             inputs: vec!["x".into()],
             outputs: vec!["y".into()],
-            attributes: axis
-                .map(|a| vec![crate::graph::Attribute { name: "axis".into(), value: crate::graph::AttrValue::Int(a) }])
-                .unwrap_or_default(),
+            attributes: axis.map(|a| vec![crate::graph::Attribute { name: "axis".into(), value: crate::graph::AttrValue::Int(a) }]).unwrap_or_default(),
             doc_string: String::new(),
         }
     }

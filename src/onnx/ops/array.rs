@@ -3,9 +3,9 @@
 
 use half::{bf16, f16};
 
+use super::int_values;
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
-use super::int_values;
 use crate::onnx::dtype_from_onnx;
 use crate::onnx::proto::data_type;
 use crate::tensor::{DType, Tensor};
@@ -42,8 +42,7 @@ struct Cast {
 fn build_cast(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
     let code = a.required_int("to")? as i32;
-    let to = dtype_from_onnx(code)
-        .ok_or_else(|| a.error("to", format!("cast to {} is not supported", data_type::name(code))))?;
+    let to = dtype_from_onnx(code).ok_or_else(|| a.error("to", format!("cast to {} is not supported", data_type::name(code))))?;
     Ok(Box::new(Cast { to, saturate: a.int("saturate", 1)? != 0 }))
 }
 

@@ -137,10 +137,7 @@ impl Op for Conv {
         let (m, cg, _, _) = as_2d(wt.shape(), "weights W")?;
         let group = self.group;
         if c % group != 0 || m % group != 0 || cg * group != c {
-            return Err(SquishError::op(format!(
-                "input has {c} channels, weights {:?} and group {group} do not match",
-                wt.shape()
-            )));
+            return Err(SquishError::op(format!("input has {c} channels, weights {:?} and group {group} do not match", wt.shape())));
         }
         let geom = self.window.resolve(&x.shape()[2..], Some(&wt.shape()[2..]))?;
         let mut out_shape = vec![n, m];
@@ -343,14 +340,7 @@ struct Spatial {
 
 /// ConvTranspose for 3-D and higher: a direct scatter of every input value
 /// through the kernel (these are rare; 1-D and 2-D take the GEMM path).
-fn conv_transpose_nd(
-    x: &ArrayD<f32>,
-    wt: &ArrayD<f32>,
-    bias: Option<&ArrayD<f32>>,
-    group: usize,
-    g: &Spatial,
-    out_shape: &[usize],
-) -> Result<Tensor> {
+fn conv_transpose_nd(x: &ArrayD<f32>, wt: &ArrayD<f32>, bias: Option<&ArrayD<f32>>, group: usize, g: &Spatial, out_shape: &[usize]) -> Result<Tensor> {
     let (n, c) = (x.shape()[0], x.shape()[1]);
     let mg = wt.shape()[1];
     let (cg, m) = (c / group, mg * group);

@@ -84,11 +84,31 @@ macro_rules! float_number {
                     Arith::Div => x / y,
                     Arith::Pow => x.powf(y),
                     // NaN propagates, as in onnxruntime.
-                    Arith::Max => if x.is_nan() || y.is_nan() { f64::NAN as _ } else if x >= y { x } else { y },
-                    Arith::Min => if x.is_nan() || y.is_nan() { f64::NAN as _ } else if x <= y { x } else { y },
+                    Arith::Max => {
+                        if x.is_nan() || y.is_nan() {
+                            f64::NAN as _
+                        } else if x >= y {
+                            x
+                        } else {
+                            y
+                        }
+                    }
+                    Arith::Min => {
+                        if x.is_nan() || y.is_nan() {
+                            f64::NAN as _
+                        } else if x <= y {
+                            x
+                        } else {
+                            y
+                        }
+                    }
                     Arith::Mod => {
                         let r = x % y;
-                        if fmod || r == 0.0 || (r < 0.0) == (y < 0.0) { r } else { r + y }
+                        if fmod || r == 0.0 || (r < 0.0) == (y < 0.0) {
+                            r
+                        } else {
+                            r + y
+                        }
                     }
                 }))
             }
@@ -369,8 +389,28 @@ impl Op for Not {
 }
 
 const UNARY_NAMES: [&str; 22] = [
-    "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Erf", "Sin", "Cos", "Tan", "Asin",
-    "Acos", "Atan", "Sinh", "Cosh", "Sign", "IsNaN", "IsInf", "Softsign",
+    "Abs",
+    "Neg",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Reciprocal",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Erf",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
+    "Sinh",
+    "Cosh",
+    "Sign",
+    "IsNaN",
+    "IsInf",
+    "Softsign",
 ];
 
 struct Unary {
@@ -452,7 +492,15 @@ macro_rules! unary_table {
                 "Atan" => <$t>::atan,
                 "Sinh" => <$t>::sinh,
                 "Cosh" => <$t>::cosh,
-                "Sign" => |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
+                "Sign" => |x| {
+                    if x > 0.0 {
+                        1.0
+                    } else if x < 0.0 {
+                        -1.0
+                    } else {
+                        x
+                    }
+                },
                 "Softsign" => |x| x / (1.0 + x.abs()),
                 _ => return None,
             })
@@ -475,7 +523,11 @@ impl Op for Unary {
             // The hot transcendental functions have vector kernels.
             Tensor::F32(a) if matches!(name, "Erf" | "Exp") => {
                 let mut v = crate::tensor::into_flat(a.clone());
-                if name == "Erf" { k::erf_f32(&mut v) } else { k::exp_f32(&mut v) }
+                if name == "Erf" {
+                    k::erf_f32(&mut v)
+                } else {
+                    k::exp_f32(&mut v)
+                }
                 Tensor::F32(ArrayD::from_shape_vec(IxDyn(a.shape()), v).expect("same shape"))
             }
             Tensor::F32(a) => Tensor::F32(a.mapv(f32_fn)),
@@ -519,7 +571,16 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn erf_matches_known_values() {
-        for (x, want) in [(0.0, 0.0), (f64::INFINITY, 1.0), (-40.0, -1.0), (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (3.0, 0.9999779095030014), (-1.5, -0.9661051464753108)] {
+        for (x, want) in [
+            (0.0, 0.0),
+            (f64::INFINITY, 1.0),
+            (-40.0, -1.0),
+            (0.5, 0.5204998778130465),
+            (1.0, 0.8427007929497149),
+            (2.0, 0.9953222650189527),
+            (3.0, 0.9999779095030014),
+            (-1.5, -0.9661051464753108),
+        ] {
             assert!((erf(x) - want).abs() < 1e-14, "erf({x}) = {} not {want}", erf(x));
         }
     }

@@ -27,9 +27,13 @@ pub fn register(r: &mut Registry) {
     r.insert(INTERNAL_DOMAIN, SCALED_MATMUL_INTEGER, |ctx| {
         Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: false, activation: FusedActivation::from_attrs(ctx)? }))
     });
-    r.insert(INTERNAL_DOMAIN, QDQ_MATMUL, |ctx| Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: true, activation: FusedActivation::None })));
+    r.insert(INTERNAL_DOMAIN, QDQ_MATMUL, |ctx| {
+        Ok(Box::new(ScaledMatMul { product: *build_int_matmul(ctx, false)?, qdq: true, activation: FusedActivation::None }))
+    });
     r.insert(INTERNAL_DOMAIN, QDQ_CONV, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: false, activation: FusedActivation::None })));
-    r.insert(INTERNAL_DOMAIN, SCALED_CONV_INTEGER, |ctx| Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: true, activation: FusedActivation::from_attrs(ctx)? })));
+    r.insert(INTERNAL_DOMAIN, SCALED_CONV_INTEGER, |ctx| {
+        Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: true, activation: FusedActivation::from_attrs(ctx)? }))
+    });
     r.insert(INTERNAL_DOMAIN, GATHER_DEQUANTIZE, |_| Ok(Box::new(GatherDequantize)));
 }
 

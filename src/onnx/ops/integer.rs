@@ -469,9 +469,7 @@ mod tests {
         let b: Vec<i16> = (0..kk * n).map(|i| ((i * 7919) % 255) as i16 - 127).collect();
         let raw: Vec<i16> = (0..rows * kk).map(|i| ((i * 104729) % 256) as i16).collect();
         let row_zp: Vec<i16> = (0..rows).map(|r| (r * 40) as i16).collect();
-        let want: Vec<i32> = (0..rows * n)
-            .map(|o| (0..kk).map(|p| (raw[(o / n) * kk + p] - row_zp[o / n]) as i32 * b[p * n + o % n] as i32).sum())
-            .collect();
+        let want: Vec<i32> = (0..rows * n).map(|o| (0..kk).map(|p| (raw[(o / n) * kk + p] - row_zp[o / n]) as i32 * b[p * n + o % n] as i32).sum()).collect();
         for split in [false, true] {
             let packed = PackedIntB::new(kk, n, &b, split);
             assert_eq!(matches!(packed.layout, IntLayout::SignSplit { .. }), split);

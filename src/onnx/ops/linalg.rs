@@ -100,11 +100,7 @@ pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
 
 /// `matmul_f32`'s shape logic for any element type, with `gemm(m, k, n, a, b, c)`
 /// computing one product of dense row-major matrices.
-pub fn batched_matmul<T: Copy, U: Copy + Default>(
-    a: &ArrayD<T>,
-    b: &ArrayD<T>,
-    gemm: impl Fn(usize, usize, usize, &[T], &[T], &mut [U]),
-) -> Result<ArrayD<U>> {
+pub fn batched_matmul<T: Copy, U: Copy + Default>(a: &ArrayD<T>, b: &ArrayD<T>, gemm: impl Fn(usize, usize, usize, &[T], &[T], &mut [U])) -> Result<ArrayD<U>> {
     if a.ndim() == 0 || b.ndim() == 0 {
         return Err(SquishError::op("MatMul inputs must have rank ≥ 1"));
     }
@@ -134,26 +130,11 @@ pub fn batched_matmul<T: Copy, U: Copy + Default>(
     let av = a2.broadcast(IxDyn(&full_a)).expect("batch shapes broadcast");
     let bv = b2.broadcast(IxDyn(&full_b)).expect("batch shapes broadcast");
     // Operands whose batch axes already equal the broadcast ones are used in place.
-    let a_flat = if ash[..ash.len() - 2] == batch[..] {
-        contiguous(a)
-    } else {
-        std::borrow::Cow::Owned(av.iter().copied().collect::<Vec<T>>())
-    };
-    let b_flat = if bsh[..bsh.len() - 2] == batch[..] {
-        contiguous(b)
-    } else {
-        std::borrow::Cow::Owned(bv.iter().copied().collect::<Vec<T>>())
-    };
+    let a_flat = if ash[..ash.len() - 2] == batch[..] { contiguous(a) } else { std::borrow::Cow::Owned(av.iter().copied().collect::<Vec<T>>()) };
+    let b_flat = if bsh[..bsh.len() - 2] == batch[..] { contiguous(b) } else { std::borrow::Cow::Owned(bv.iter().copied().collect::<Vec<T>>()) };
     let mut out = vec![U::default(); nbatch * m * n];
     for bi in 0..nbatch {
-        gemm(
-            m,
-            ka,
-            n,
-            &a_flat[bi * m * ka..(bi + 1) * m * ka],
-            &b_flat[bi * ka * n..(bi + 1) * ka * n],
-            &mut out[bi * m * n..(bi + 1) * m * n],
-        );
+        gemm(m, ka, n, &a_flat[bi * m * ka..(bi + 1) * m * ka], &b_flat[bi * ka * n..(bi + 1) * ka * n], &mut out[bi * m * n..(bi + 1) * m * n]);
     }
     let mut shape = batch;
     if !a_vec {
@@ -209,7 +190,12 @@ impl Op for Gemm {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let a_in = required_f32(inputs, 0, "input A")?;
         let a_owned;
-        let a = if self.trans_a { a_owned = as_matrix(a_in, true, "A")?; &a_owned } else { a_in };
+        let a = if self.trans_a {
+            a_owned = as_matrix(a_in, true, "A")?;
+            &a_owned
+        } else {
+            a_in
+        };
         if a.ndim() != 2 {
             return Err(SquishError::op(format!("Gemm input A must be 2-D, got shape {:?}", a.shape())));
         }

@@ -2,15 +2,15 @@
 //! turns a node into a ready-to-run `Op` once, at planning time, so that
 //! attribute errors surface when the model loads.
 
-pub(crate) mod array;
-mod index;
-mod integer;
 pub(crate) mod activation;
-pub(crate) mod elementwise;
+pub(crate) mod array;
 mod contrib;
 mod control;
-mod fused;
 mod conv;
+pub(crate) mod elementwise;
+mod fused;
+mod index;
+mod integer;
 mod linalg;
 mod norm;
 mod pool;
@@ -18,8 +18,8 @@ mod quant;
 mod reduce;
 mod resize;
 mod rnn;
-mod spatial;
 mod shape;
+mod spatial;
 
 use std::collections::HashMap;
 
@@ -186,11 +186,7 @@ pub fn optional_f32<'t>(inputs: &[Option<&'t Tensor>], i: usize, what: &str) -> 
 
 /// Fetches input `i`, which the op requires.
 pub fn required<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tensor> {
-    inputs
-        .get(i)
-        .copied()
-        .flatten()
-        .ok_or_else(|| crate::error::SquishError::op(format!("required input {i} is missing")))
+    inputs.get(i).copied().flatten().ok_or_else(|| crate::error::SquishError::op(format!("required input {i} is missing")))
 }
 
 /// Builds the op for `node` as the planner would (for unit tests of ops).

@@ -31,11 +31,7 @@ struct BatchNorm {
 
 fn build_batch_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
-    Ok(Box::new(BatchNorm {
-        epsilon: a.float("epsilon", 1e-5)?,
-        training: a.int("training_mode", 0)? != 0,
-        momentum: a.float("momentum", 0.9)?,
-    }))
+    Ok(Box::new(BatchNorm { epsilon: a.float("epsilon", 1e-5)?, training: a.int("training_mode", 0)? != 0, momentum: a.float("momentum", 0.9)? }))
 }
 
 impl Op for BatchNorm {
@@ -127,9 +123,9 @@ impl LayerNorm {
         let bcast = |i: usize, what: &str| -> Result<Option<Vec<f32>>> {
             let Some(t) = inputs.get(i).copied().flatten() else { return Ok(None) };
             let a = t.as_f32().ok_or_else(|| SquishError::op(format!("{what} must be float32")))?;
-            let v = a.broadcast(IxDyn(&x.shape()[axis..])).ok_or_else(|| {
-                SquishError::op(format!("{what} of shape {:?} does not broadcast to {:?}", a.shape(), &x.shape()[axis..]))
-            })?;
+            let v = a
+                .broadcast(IxDyn(&x.shape()[axis..]))
+                .ok_or_else(|| SquishError::op(format!("{what} of shape {:?} does not broadcast to {:?}", a.shape(), &x.shape()[axis..])))?;
             Ok(Some(v.iter().copied().collect()))
         };
         let scale = bcast(1, "Scale")?.ok_or_else(|| SquishError::op("Scale is required"))?;

@@ -90,7 +90,8 @@ fn per_tensor_fast_path(quantize: bool, x: &Tensor, scale: f32, zp: i32, out_typ
             }
             DType::I8 => {
                 // NaN spelled out, as in `quantize_u8` (relaxed builds may vectorise `as`).
-                let q = xs.iter().map(|&v| v / scale).map(|q| if q.is_nan() { 0 } else { (q.round_ties_even() + zp as f32).clamp(-128.0, 127.0) as i8 }).collect();
+                let q =
+                    xs.iter().map(|&v| v / scale).map(|q| if q.is_nan() { 0 } else { (q.round_ties_even() + zp as f32).clamp(-128.0, 127.0) as i8 }).collect();
                 Some(Tensor::I8(ArrayD::from_shape_vec(shape, q).ok()?))
             }
             _ => None,
@@ -120,7 +121,9 @@ impl Op for QuantOp {
         let zps: Vec<f64> = zp.map(|z| z.to_f64_vec()).unwrap_or_else(|| vec![0.0; scales.len()]);
         let shape = x.shape().to_vec();
         if scales.len() == 1 && scale.dtype() == DType::F32 {
-            if let Some(t) = per_tensor_fast_path(self.quantize, x, scales[0] as f32, zps[0] as i32, zp.map(|z| z.dtype()).or(self.saturate_to).unwrap_or(DType::U8)) {
+            if let Some(t) =
+                per_tensor_fast_path(self.quantize, x, scales[0] as f32, zps[0] as i32, zp.map(|z| z.dtype()).or(self.saturate_to).unwrap_or(DType::U8))
+            {
                 return Ok(vec![t]);
             }
         }

@@ -8,10 +8,8 @@ use super::{norm_axis, opt_int_input, required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::tensor::{DType, Tensor};
 
-const REDUCE_OPS: [&str; 10] = [
-    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
-    "ReduceLogSumExp", "ReduceSumSquare",
-];
+const REDUCE_OPS: [&str; 10] =
+    ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"];
 
 pub fn register(r: &mut Registry) {
     for name in REDUCE_OPS {
@@ -148,12 +146,7 @@ struct ArgOp {
 
 fn build_arg(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
-    Ok(Box::new(ArgOp {
-        max,
-        axis: a.int("axis", 0)?,
-        keepdims: a.int("keepdims", 1)? != 0,
-        select_last: a.int("select_last_index", 0)? != 0,
-    }))
+    Ok(Box::new(ArgOp { max, axis: a.int("axis", 0)?, keepdims: a.int("keepdims", 1)? != 0, select_last: a.int("select_last_index", 0)? != 0 }))
 }
 
 impl Op for ArgOp {

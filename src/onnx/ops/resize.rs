@@ -132,7 +132,11 @@ impl Resize {
                         Rounding::Ceil => true,
                     }
                 };
-                if right { vec![0.0, 1.0] } else { vec![1.0, 0.0] }
+                if right {
+                    vec![0.0, 1.0]
+                } else {
+                    vec![1.0, 0.0]
+                }
             }
             Mode::Linear if self.antialias && scale < 1.0 => {
                 let start = (-1.0 / scale).floor() as i64 + 1;
@@ -163,9 +167,21 @@ impl Resize {
                 let center = inf / 2.0;
                 center * (1.0 - adjustment) + (x + 0.5) / scale - 0.5
             }
-            Coord::PytorchHalfPixel => if output > 1 { (x + 0.5) / scale - 0.5 } else { -0.5 },
+            Coord::PytorchHalfPixel => {
+                if output > 1 {
+                    (x + 0.5) / scale - 0.5
+                } else {
+                    -0.5
+                }
+            }
             // The spec divides by the unrounded output length (scale · input).
-            Coord::AlignCorners => if output == 1 { 0.0 } else { x * (inf - 1.0) / (scale * inf - 1.0) },
+            Coord::AlignCorners => {
+                if output == 1 {
+                    0.0
+                } else {
+                    x * (inf - 1.0) / (scale * inf - 1.0)
+                }
+            }
             Coord::Asymmetric => x / scale,
             Coord::TfCropAndResize => {
                 if output > 1 {
@@ -268,7 +284,11 @@ impl Op for Resize {
                 }
                 policy => {
                     let pick = (0..k).map(ratio).fold(if policy == Aspect::NotLarger { f64::INFINITY } else { 0.0 }, |m, v| {
-                        if policy == Aspect::NotLarger { m.min(v) } else { m.max(v) }
+                        if policy == Aspect::NotLarger {
+                            m.min(v)
+                        } else {
+                            m.max(v)
+                        }
                     });
                     for &ax in &axes {
                         scales[ax] = pick;

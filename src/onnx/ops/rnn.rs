@@ -51,13 +51,31 @@ impl Act {
             Act::Tanh => x.tanh(),
             Act::Relu => x.max(0.0),
             Act::HardSigmoid(a, b) => (a * x + b).clamp(0.0, 1.0),
-            Act::LeakyRelu(a) => if x < 0.0 { a * x } else { x },
+            Act::LeakyRelu(a) => {
+                if x < 0.0 {
+                    a * x
+                } else {
+                    x
+                }
+            }
             Act::Affine(a, b) => a * x + b,
             Act::ScaledTanh(a, b) => a * (b * x).tanh(),
-            Act::Elu(a) => if x < 0.0 { a * (x.exp() - 1.0) } else { x },
+            Act::Elu(a) => {
+                if x < 0.0 {
+                    a * (x.exp() - 1.0)
+                } else {
+                    x
+                }
+            }
             Act::Softsign => x / (1.0 + x.abs()),
             Act::Softplus => x.exp().ln_1p(),
-            Act::ThresholdedRelu(a) => if x > a { x } else { 0.0 },
+            Act::ThresholdedRelu(a) => {
+                if x > a {
+                    x
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }
@@ -104,14 +122,7 @@ fn build_lstm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
         acts.push(trio);
     }
     let clip = a.opt_float("clip")?;
-    Ok(Box::new(Lstm {
-        hidden: hidden as usize,
-        directions,
-        acts,
-        clip,
-        input_forget: a.int("input_forget", 0)? != 0,
-        batch_major: a.int("layout", 0)? != 0,
-    }))
+    Ok(Box::new(Lstm { hidden: hidden as usize, directions, acts, clip, input_forget: a.int("input_forget", 0)? != 0, batch_major: a.int("layout", 0)? != 0 }))
 }
 
 fn expect_shape(a: &ArrayD<f32>, want: &[usize], what: &str) -> Result<()> {
@@ -155,7 +166,12 @@ impl Op for Lstm {
             expect_shape(s, &want, what)?;
             let mut v = s.iter().copied().collect::<Vec<_>>();
             if self.batch_major {
-                v = (0..nd * batch * hs).map(|i| { let (d, b, j) = (i / (batch * hs), (i / hs) % batch, i % hs); v[(b * nd + d) * hs + j] }).collect();
+                v = (0..nd * batch * hs)
+                    .map(|i| {
+                        let (d, b, j) = (i / (batch * hs), (i / hs) % batch, i % hs);
+                        v[(b * nd + d) * hs + j]
+                    })
+                    .collect();
             }
             Ok(v)
         };
@@ -236,7 +252,9 @@ impl Op for Lstm {
         if self.batch_major {
             let yt = ArrayD::from_shape_vec(IxDyn(&[seq, nd, batch, hs]), y).expect("sized").permuted_axes(IxDyn(&[2, 0, 1, 3]));
             let st = |v: Vec<f32>| {
-                Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[nd, batch, hs]), v).expect("sized").permuted_axes(IxDyn(&[1, 0, 2])).as_standard_layout().into_owned())
+                Tensor::F32(
+                    ArrayD::from_shape_vec(IxDyn(&[nd, batch, hs]), v).expect("sized").permuted_axes(IxDyn(&[1, 0, 2])).as_standard_layout().into_owned(),
+                )
             };
             return Ok(vec![Tensor::F32(yt.as_standard_layout().into_owned()), st(yh), st(yc)]);
         }

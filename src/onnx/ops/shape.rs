@@ -71,9 +71,9 @@ pub fn reshape_target(input: &[usize], spec: &[i64], allow_zero: bool) -> Result
                 out.push(1);
             }
             -1 => return Err(SquishError::op(format!("shape {spec:?} has more than one -1"))),
-            0 if !allow_zero => out.push(*input.get(i).ok_or_else(|| {
-                SquishError::op(format!("shape {spec:?} copies dimension {i} but the input has rank {}", input.len()))
-            })?),
+            0 if !allow_zero => {
+                out.push(*input.get(i).ok_or_else(|| SquishError::op(format!("shape {spec:?} copies dimension {i} but the input has rank {}", input.len())))?)
+            }
             d if d < 0 => return Err(SquishError::op(format!("invalid dimension {d} in shape {spec:?}"))),
             d => out.push(d as usize),
         }

@@ -73,9 +73,7 @@ impl Window {
     pub fn resolve(&self, input: &[usize], kernel_from_weights: Option<&[usize]>) -> Result<Geometry> {
         let r = input.len();
         let kernel = match (&self.kernel, kernel_from_weights) {
-            (Some(k), Some(w)) if k.as_slice() != w => {
-                return Err(SquishError::op(format!("kernel_shape {k:?} disagrees with the weights' {w:?}")))
-            }
+            (Some(k), Some(w)) if k.as_slice() != w => return Err(SquishError::op(format!("kernel_shape {k:?} disagrees with the weights' {w:?}"))),
             (Some(k), _) => k.clone(),
             (None, Some(w)) => w.to_vec(),
             (None, None) => return Err(SquishError::op("kernel_shape is required")),
@@ -116,10 +114,7 @@ impl Window {
             }
             let padded = input[i] + pad_begin[i] + pad_end[i];
             if padded < extent {
-                return Err(SquishError::op(format!(
-                    "window of extent {extent} does not fit spatial axis {i} of size {} (padded {padded})",
-                    input[i]
-                )));
+                return Err(SquishError::op(format!("window of extent {extent} does not fit spatial axis {i} of size {} (padded {padded})", input[i])));
             }
             let span = padded - extent;
             output[i] = if self.ceil_mode {

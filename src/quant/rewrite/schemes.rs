@@ -41,7 +41,8 @@ impl Rewriter {
         let c_name = if beta == 1.0 {
             c
         } else {
-            let scaled = self.read_constant(&c).ok_or_else(|| Stop::Skip(format!("Gemm with beta {beta} and a computed C is not quantised")))?.mapv(|v| v * beta);
+            let scaled =
+                self.read_constant(&c).ok_or_else(|| Stop::Skip(format!("Gemm with beta {beta} and a computed C is not quantised")))?.mapv(|v| v * beta);
             self.add_init(&format!("{c}_times_beta"), Tensor::F32(scaled))
         };
         let product = self.fresh(&format!("{}_product", n.outputs[0]));
@@ -231,7 +232,8 @@ impl Rewriter {
                     }
                 }
                 let scales: Vec<f32> = (0..nn * kb).map(|i| q.params[(i % kb) * nn + i / kb].scale).collect();
-                let b_name = self.add_init(&format!("{name}_nbits"), Tensor::U8(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[nn, kb, blob]), b).expect("shape")));
+                let b_name =
+                    self.add_init(&format!("{name}_nbits"), Tensor::U8(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[nn, kb, blob]), b).expect("shape")));
                 let s_name = self.add_init(&format!("{name}_scales"), f32_tensor(&[nn * kb], scales));
                 let mut inputs = vec![n.inputs[0].clone(), b_name, s_name];
                 let mut after = nn * kb * (blob + 4);
@@ -244,7 +246,12 @@ impl Rewriter {
                         }
                     }
                     after += z.len();
-                    inputs.push(self.add_init(&format!("{name}_zero_points"), Tensor::U8(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[nn * row]), z).expect("shape"))));
+                    inputs.push(
+                        self.add_init(
+                            &format!("{name}_zero_points"),
+                            Tensor::U8(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[nn * row]), z).expect("shape")),
+                        ),
+                    );
                 }
                 let attrs = vec![
                     attr("K", AttrValue::Int(kk as i64)),
