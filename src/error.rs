@@ -87,13 +87,12 @@ impl SquishError {
         SquishError::Node { node: String::new(), op_type: String::new(), detail: detail.into() }
     }
 
-    /// Attaches the failing node to an error raised inside an operator.
-    pub fn in_node(self, node: &crate::graph::Node) -> Self {
+    /// Attaches the failing node (its name and op type) to an error raised
+    /// inside an operator.
+    pub fn in_node(self, name: &str, op_type: &str) -> Self {
         match self {
-            SquishError::Node { node: n, detail, .. } if n.is_empty() => SquishError::Node { node: node.name.clone(), op_type: node.op_type.clone(), detail },
-            SquishError::Tensor { detail, tensor } => {
-                SquishError::Node { node: node.name.clone(), op_type: node.op_type.clone(), detail: format!("{tensor}: {detail}") }
-            }
+            SquishError::Node { node: n, detail, .. } if n.is_empty() => SquishError::Node { node: name.into(), op_type: op_type.into(), detail },
+            SquishError::Tensor { detail, tensor } => SquishError::Node { node: name.into(), op_type: op_type.into(), detail: format!("{tensor}: {detail}") },
             other => other,
         }
     }

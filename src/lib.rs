@@ -2,27 +2,44 @@
 //! by side and report what changed. Compiled to WebAssembly for the page and
 //! the CLI; the same crate runs natively for tests.
 //!
-//! Data flows one way: bytes → `onnx` → `graph::Model` → `runtime` → outputs.
+//! Data flows one way: bytes → `formats::onnx` → `ir::Model` → `compress`
+//! → `ir::Model` → `runtime` → outputs → `compare` → report.
+//!
+//! # Layers
+//!
+//! Bottom to top. A module may import from its own layer and the layers
+//! below it, never from a layer above (`tests/layers.rs` checks every
+//! `crate::` path against this list):
+//!
+//! 1. `error` — the one error type
+//! 2. `kernels` — scalar reference and SIMD twins on slices
+//! 3. `tensor` — typed n-d values
+//! 4. `ir` — model, graph, node, value facts, the graph editor
+//! 5. `formats` — ONNX files, data files, tokenizers
+//! 6. `ops` — operators: evaluation and output facts
+//! 7. `runtime` — plan once, run many; load-time passes
+//! 8. `compress` — recipe, record, methods (quantise, prune, distil)
+//! 9. `compare` — what changed between two models
+//! 10. `wasm` — the WebAssembly API (the only place errors become JS errors)
 
 pub mod compare;
+pub mod compress;
 pub mod error;
-pub mod graph;
+pub mod formats;
+pub mod ir;
 pub mod kernels;
-pub mod onnx;
-pub mod quant;
+pub mod ops;
 pub mod runtime;
 pub mod tensor;
-pub mod text;
-
 #[cfg(target_arch = "wasm32")]
-mod bindings;
+mod wasm;
 
 pub use error::{Result, SquishError};
-pub use graph::Model;
+pub use ir::Model;
 pub use runtime::Session;
 pub use tensor::{DType, Tensor};
 
 /// Loads and plans a model from ONNX bytes.
 pub fn load_session(bytes: &[u8]) -> Result<Session> {
-    Session::new(onnx::load_model(bytes)?)
+    Session::new(formats::onnx::load_model(bytes)?)
 }

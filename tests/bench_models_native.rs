@@ -13,8 +13,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::worst_excess;
+use squish::formats::onnx::{proto, tensor_io};
 use squish::load_session;
-use squish::onnx::{proto, tensor_io};
 
 const HOW: &str = "run them with `npm run test:bench-models` (needs ../shared/bench-models or SQUISH_BENCH_MODELS)";
 

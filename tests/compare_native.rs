@@ -6,12 +6,13 @@
 mod common;
 
 use common::read;
-use squish::compare::inputs::{bind, random_feeds, read_npz, RandomSpec};
 use squish::compare::sensitivity::{self, Study};
 use squish::compare::{compare, markdown, Feed, Options};
-use squish::onnx::{load_model, model_to_bytes};
-use squish::quant::{compress, Recipe};
-use squish::tensor::npy::read_npy;
+use squish::compress::{compress, Recipe};
+use squish::formats::data::feeds::{bind, random_feeds, RandomSpec};
+use squish::formats::data::npy::read_npy;
+use squish::formats::data::npz::read_npz;
+use squish::formats::onnx::{load_model, model_to_bytes};
 use squish::{Model, Session, Tensor};
 
 const DESTRUCTIVE: &str = r#"{"scheme":"int4_weight","per_channel":false}"#;
@@ -42,7 +43,7 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
     let original = digits();
     let recipe = Recipe::from_json(DESTRUCTIVE).unwrap();
     let (damaged, record) = compress(&original, &recipe, &[]).unwrap();
-    assert_eq!(record.changes.len(), 3, "every MatMul is compressed: {:?}", record.changes);
+    assert_eq!(record.entries.len(), 3, "every MatMul is compressed: {:?}", record.entries);
     let opts = Options { latency_runs: 0, ..Options::default() };
     let report = compare(&session(&original), &session(&damaged), &test_feed(), Some(&labels()), Some(&record), &opts, &mut quiet()).unwrap();
     let out = &report.outputs[0];
@@ -55,7 +56,7 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
 
     // Ground truth for "damaged most": the layer whose weights lost most
     // (lowest SQNR of the dequantised weight against the original).
-    let weights: Vec<(String, String)> = record.changes.iter().map(|c| (c.node.clone(), c.tensor.clone())).collect();
+    let weights: Vec<(String, String)> = record.entries.iter().map(|c| (c.node.clone(), c.tensor.clone())).collect();
     let names: Vec<String> = weights.iter().map(|(_, t)| t.clone()).collect();
     let dq = Session::observing(&damaged, &names).unwrap().run(test_feed().remove(0)).unwrap().outputs;
     let weight_sqnr = |tensor: &str| {
@@ -96,8 +97,8 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
 
     // One click: keep the suggested layers in fp32, recompress, compare again.
     assert!(!sens.exclusion.is_empty());
-    let mut fixed = recipe.clone();
-    fixed.exclude.nodes = sens.exclusion.clone();
+    let fixed = sensitivity::suggested_recipe(&recipe, &sens);
+    assert!(fixed.to_json().contains(&format!(r#""exclude":{{"nodes":["{}"]}}"#, sens.exclusion[0])), "{}", fixed.to_json());
     let (repaired, _) = compress(&original, &fixed, &[]).unwrap();
     let again = compare(&session(&original), &session(&repaired), &test_feed(), Some(&labels()), None, &opts, &mut quiet()).unwrap();
     let c2 = again.outputs[0].classification.as_ref().unwrap();
@@ -186,7 +187,7 @@ fn npz_inputs_bind_by_name_and_bad_inputs_are_named() {
 /// [1, seq] (seq symbolic), output `ids * mask` as float.
 fn text_model() -> Model {
     use prost::Message;
-    use squish::onnx::proto::{
+    use squish::formats::onnx::proto::{
         self,
         tensor_shape_proto::{DimValue, Dimension},
         type_proto, GraphProto, ModelProto, OperatorSetIdProto,
@@ -230,8 +231,8 @@ fn text_model() -> Model {
 
 #[test]
 fn texts_of_different_lengths_pad_to_the_longest_and_compare() {
-    use squish::compare::inputs::text_feeds;
-    use squish::text::Tokenizer;
+    use squish::formats::data::feeds::text_feeds;
+    use squish::formats::tokenizer::Tokenizer;
     let m = text_model();
     let tok = Tokenizer::from_json(std::str::from_utf8(&read("text/tokenizer.json")).unwrap()).unwrap();
     let texts: Vec<String> = ["Hello, world!", "The quick brown fox jumps over the lazy dog.", "café"].iter().map(|s| s.to_string()).collect();

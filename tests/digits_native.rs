@@ -5,8 +5,8 @@
 mod common;
 
 use common::{read, read_pb, worst_excess};
-use squish::onnx::{load_model, model_to_bytes};
-use squish::tensor::npy::read_npy;
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::{load_model, model_to_bytes};
 use squish::{load_session, Session};
 
 #[test]

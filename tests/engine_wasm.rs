@@ -2,8 +2,8 @@
 //! the relaxed-SIMD build) and natively: fixtures are embedded, so the same
 //! checks run everywhere.
 
-use squish::onnx::{proto, tensor_io};
-use squish::tensor::npy::read_npy;
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::{proto, tensor_io};
 use squish::{kernels, load_session, Tensor};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -54,8 +54,8 @@ fn truncated_model_is_an_error_not_a_trap() {
 /// int4 blocks on MatMulNBits; accuracy targets from the quantisation issue.
 #[wasm_bindgen_test(unsupported = test)]
 fn quantised_digits_keep_their_accuracy() {
-    use squish::quant::{compress, Recipe};
-    let model = squish::onnx::load_model(DIGITS).unwrap();
+    use squish::compress::{compress, Recipe};
+    let model = squish::formats::onnx::load_model(DIGITS).unwrap();
     let labels = read_npy(Y_TEST).unwrap().to_i64_vec().unwrap();
     for (recipe, min_correct) in [(r#"{"scheme":"int8_dynamic"}"#, 438), (r#"{"scheme":"int4_block"}"#, 420), (r#"{"scheme":"int8_weight"}"#, 438)] {
         let (q, _) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[]).unwrap();
@@ -71,8 +71,8 @@ fn quantised_digits_keep_their_accuracy() {
 #[wasm_bindgen_test(unsupported = test)]
 fn compare_digits_with_its_int8_variant() {
     use squish::compare::{compare, Options};
-    use squish::quant::{compress, Recipe};
-    let original = squish::onnx::load_model(DIGITS).unwrap();
+    use squish::compress::{compress, Recipe};
+    let original = squish::formats::onnx::load_model(DIGITS).unwrap();
     let (q, record) = compress(&original, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
     let (a, b) = (squish::Session::for_comparison(original).unwrap(), squish::Session::for_comparison(q).unwrap());
     let feeds = vec![vec![("X".to_string(), read_npy(X_TEST).unwrap())]];

@@ -5,7 +5,7 @@ mod common;
 
 use common::{node_with, read, tensor_vi};
 use prost::Message;
-use squish::onnx::proto::{self, data_type, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use squish::formats::onnx::proto::{self, data_type, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use squish::{load_session, Tensor};
 
 fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {

@@ -13,9 +13,9 @@ mod common;
 use common::{node_with, read, read_pb, tensor_vi};
 use prost::Message;
 use squish::compare::metrics::{cosine, sqnr_db};
-use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
-use squish::onnx::{load_model, model_to_bytes};
-use squish::quant::{compress, Recipe, Record};
+use squish::compress::{compress, Recipe, Record};
+use squish::formats::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
+use squish::formats::onnx::{load_model, model_to_bytes};
 use squish::{Model, Session, Tensor};
 
 fn feeds_of(dir: &str, model: &Model) -> Vec<(String, Tensor)> {
@@ -151,7 +151,7 @@ fn per_channel_weights_below_opset_13_equal_per_axis_dequantize() {
     for (recipe, extra) in [(r#"{"scheme":"int8_weight"}"#, None), (r#"{"scheme":"int8_weight","symmetric":false}"#, Some("Sub"))] {
         let (old, record) = compressed(&folded_conv(11), recipe);
         let (new, _) = compressed(&folded_conv(13), recipe);
-        let change = record.changes.iter().find(|c| c.tensor == "w").expect("w is quantised");
+        let change = record.entries.iter().find(|c| c.tensor == "w").expect("w is quantised");
         assert!(change.grouping.starts_with("per channel (axis 0"), "{}", change.grouping);
         assert!(record.warnings.is_empty(), "{:?}", record.warnings);
         let mut want_ops = vec!["DequantizeLinear"];
@@ -181,7 +181,7 @@ fn coarser_than_asked_is_a_warning() {
     let (_, record) = compressed(&folded_conv(13), r#"{"scheme":"int8_dynamic","symmetric":false}"#);
     let w = record.warnings.iter().find(|w| w.node == "conv").expect("asymmetric ConvInteger warns");
     assert!(w.detail.contains("per-tensor") && w.tensor == "w", "{w:?}");
-    assert_eq!(record.changes[0].grouping, "per tensor");
+    assert_eq!(record.entries[0].grouping, "per tensor");
     let (_, record) = compressed(&folded_conv(13), r#"{"scheme":"int4_weight"}"#);
     assert!(record.warnings.iter().any(|w| w.node == "conv" && w.detail.contains("8-bit codes")), "{:?}", record.warnings);
     // Asked per tensor, or symmetric: nothing to warn about.

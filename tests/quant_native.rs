@@ -6,9 +6,9 @@
 mod common;
 
 use common::read;
-use squish::onnx::{load_model, model_to_bytes};
-use squish::quant::{compress, Recipe};
-use squish::tensor::npy::read_npy;
+use squish::compress::{compress, Recipe};
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::{load_model, model_to_bytes};
 use squish::{Model, Session, Tensor};
 
 fn digits() -> Model {
@@ -38,7 +38,7 @@ fn accuracy(model: Model) -> f64 {
     correct as f64 / y.len() as f64
 }
 
-fn compressed(recipe: &str) -> (Model, squish::quant::Record) {
+fn compressed(recipe: &str) -> (Model, squish::compress::Record) {
     compress(&digits(), &Recipe::from_json(recipe).unwrap(), &calibration()).unwrap()
 }
 
@@ -61,7 +61,7 @@ fn every_scheme_runs_and_keeps_digits_accuracy() {
     ];
     for (recipe, min_acc) in cases {
         let (model, record) = compressed(recipe);
-        assert!(!record.changes.is_empty(), "{recipe}: nothing changed");
+        assert!(!record.entries.is_empty(), "{recipe}: nothing changed");
         assert!(record.model_bytes_after < record.model_bytes_before, "{recipe}: {} → {} bytes", record.model_bytes_before, record.model_bytes_after);
         let acc = accuracy(model);
         println!("{recipe}: accuracy {acc:.4}, {} → {} bytes", record.model_bytes_before, record.model_bytes_after);
@@ -72,10 +72,10 @@ fn every_scheme_runs_and_keeps_digits_accuracy() {
 #[test]
 fn record_lists_each_weight_with_sizes_and_error() {
     let (_, record) = compressed(r#"{"scheme":"int8_dynamic"}"#);
-    let names: Vec<&str> = record.changes.iter().map(|c| c.op_type.as_str()).collect();
+    let names: Vec<&str> = record.entries.iter().map(|c| c.op_type.as_str()).collect();
     assert!(names.iter().all(|&o| o == "MatMul"), "{names:?}");
-    for c in &record.changes {
-        assert_eq!(c.scheme, "int8_dynamic");
+    for c in &record.entries {
+        assert_eq!(c.settings, "int8_dynamic");
         assert!(c.bytes_after * 3 < c.bytes_before, "{c:?}");
         assert!(c.max_abs_error > 0.0 && c.max_abs_error < 0.05, "{c:?}");
     }
@@ -88,13 +88,13 @@ fn exclusions_and_overrides_give_mixed_precision() {
     assert!(matmuls.len() >= 2);
     let recipe = format!(r#"{{"scheme":"int8_dynamic","exclude":{{"nodes":["{}"]}},"layers":{{"{}":{{"scheme":"fp16"}}}}}}"#, matmuls[0], matmuls[1]);
     let (out, record) = compress(&model, &Recipe::from_json(&recipe).unwrap(), &[]).unwrap();
-    assert!(!record.changes.iter().any(|c| c.node == matmuls[0]), "excluded node changed");
-    assert!(record.changes.iter().any(|c| c.node == matmuls[1] && c.scheme == "fp16"));
+    assert!(!record.entries.iter().any(|c| c.node == matmuls[0]), "excluded node changed");
+    assert!(record.entries.iter().any(|c| c.node == matmuls[1] && c.settings == "fp16"));
     assert!(out.graph.nodes.iter().any(|n| n.name == matmuls[0] && n.op_type == "MatMul"));
     assert!(accuracy(out) >= 0.975);
     // Excluding by op type leaves nothing to do.
     let (_, r) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic","exclude":{"op_types":["MatMul"]}}"#).unwrap(), &[]).unwrap();
-    assert!(r.changes.is_empty());
+    assert!(r.entries.is_empty());
 }
 
 fn error_of(model: &Model, recipe: &str, calib: &[Vec<(String, Tensor)>]) -> String {
@@ -145,10 +145,10 @@ fn float16_guard_keeps_out_of_range_weights_in_float32() {
     }
     let name = name.clone();
     let (_, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"fp16"}"#).unwrap(), &[]).unwrap();
-    assert!(!record.changes.iter().any(|c| c.tensor == name));
-    assert!(record.skipped.iter().any(|s| s.reason.contains(&name) && s.reason.contains("float16 range")), "{:?}", record.skipped);
+    assert!(!record.entries.iter().any(|c| c.tensor == name));
+    assert!(record.kept.iter().any(|s| s.reason.contains(&name) && s.reason.contains("float16 range")), "{:?}", record.kept);
     let (_, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"bf16"}"#).unwrap(), &[]).unwrap();
-    assert!(record.changes.iter().any(|c| c.tensor == name));
+    assert!(record.entries.iter().any(|c| c.tensor == name));
 }
 
 /// Every scheme on every fixture model: compresses without error, saves,
@@ -185,7 +185,7 @@ fn every_scheme_on_every_fixture_runs() {
                 assert!(a.iter().all(|v| v.is_finite()), "{dir} {recipe} {name}: non-finite output");
                 assert!(worst <= 0.5 * scale, "{dir} {recipe} {name}: max |Δ| {worst} vs scale {scale}");
             }
-            println!("{dir:20} {recipe:70} {} changes, {} → {} bytes", record.changes.len(), record.model_bytes_before, record.model_bytes_after);
+            println!("{dir:20} {recipe:70} {} changes, {} → {} bytes", record.entries.len(), record.model_bytes_before, record.model_bytes_after);
         }
     }
 }
@@ -260,7 +260,7 @@ fn fused_integer_conv_equals_the_unfused_chain() {
 fn conv_bias_behind_identity_is_quantised() {
     use common::{node_with, tensor_vi};
     use prost::Message;
-    use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
+    use squish::formats::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
     let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
         name: name.into(),
         dims: dims.to_vec(),
@@ -283,8 +283,8 @@ fn conv_bias_behind_identity_is_quantised() {
     .encode_to_vec();
     let model = load_model(&bytes).unwrap();
     let (out, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
-    assert!(record.changes.iter().any(|c| c.node == "conv" && c.scheme == "int8_dynamic"), "{:?}", record.skipped);
-    assert!(!record.skipped.iter().any(|s| s.node == "conv"), "{:?}", record.skipped);
+    assert!(record.entries.iter().any(|c| c.node == "conv" && c.settings == "int8_dynamic"), "{:?}", record.kept);
+    assert!(!record.kept.iter().any(|s| s.node == "conv"), "{:?}", record.kept);
     let x = Tensor::from_vec(&[1, 3, 2, 2], (0..12).map(|i| i as f32 * 0.1 - 0.5).collect::<Vec<f32>>()).unwrap();
     let run = |m: Model| Session::new(m).unwrap().run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
     let (want, got) = (run(model), run(load_model(&model_to_bytes(&out)).unwrap()));
@@ -301,8 +301,8 @@ fn fp16_converts_outer_weights_read_inside_if_branches() {
     let feeds: Vec<(String, Tensor)> =
         model.graph.real_inputs().enumerate().map(|(j, vi)| (vi.name.clone(), common::read_pb(&format!("{dir}/test_data_set_0/input_{j}.pb")).1)).collect();
     let (out, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"fp16"}"#).unwrap(), &[]).unwrap();
-    let in_if: Vec<_> = record.changes.iter().filter(|c| c.op_type == "If").collect();
-    assert!(in_if.len() >= 10, "{:?}", record.changes);
+    let in_if: Vec<_> = record.entries.iter().filter(|c| c.op_type == "If").collect();
+    assert!(in_if.len() >= 10, "{:?}", record.entries);
     // The outer weights (0.7 MB) halve; the LSTM weights stored inside the branches stay.
     assert!(record.model_bytes_after < record.model_bytes_before * 85 / 100, "{} → {}", record.model_bytes_before, record.model_bytes_after);
     let want = Session::new(model).unwrap().run(feeds.clone()).unwrap();
@@ -318,7 +318,7 @@ fn fp16_converts_outer_weights_read_inside_if_branches() {
 fn activation_after_an_integer_product_is_fused_bit_identically() {
     use common::{node_with, tensor_vi};
     use prost::Message;
-    use squish::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
+    use squish::formats::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
     let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
         name: name.into(),
         dims: dims.to_vec(),

@@ -5,7 +5,7 @@ mod common;
 
 use common::{node_with, tensor_vi};
 use prost::Message;
-use squish::onnx::proto::{self, data_type, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use squish::formats::onnx::proto::{self, data_type, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use squish::{load_session, Tensor};
 
 fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
@@ -94,7 +94,7 @@ fn an_input_overriding_an_initializer_is_not_folded() {
 /// shape and dtype, for every fixture model.
 #[test]
 fn inferred_output_shapes_match_real_runs() {
-    use squish::graph::{infer::infer_for, Dim};
+    use squish::ir::{infer::infer_for, Dim};
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut checked = 0;
     for entry in std::fs::read_dir(&root).unwrap().flatten() {
@@ -110,8 +110,8 @@ fn inferred_output_shapes_match_real_runs() {
             .enumerate()
             .map(|(j, n)| {
                 let b = std::fs::read(dir.join(format!("test_data_set_0/input_{j}.pb"))).unwrap();
-                let tp = squish::onnx::proto::decode_tensor(&b).unwrap();
-                (n.clone(), squish::onnx::tensor_io::tensor_from_proto(&tp).unwrap())
+                let tp = squish::formats::onnx::proto::decode_tensor(&b).unwrap();
+                (n.clone(), squish::formats::onnx::tensor_io::tensor_from_proto(&tp).unwrap())
             })
             .collect();
         let concrete: Vec<_> = inputs.iter().map(|(n, t)| (n.clone(), t.dtype(), t.shape().to_vec())).collect();
@@ -136,9 +136,9 @@ fn inferred_output_shapes_match_real_runs() {
 
 #[test]
 fn inference_carries_symbolic_batch_through_an_mlp() {
-    use squish::graph::{infer::infer, Dim};
+    use squish::ir::{infer::infer, Dim};
     let bytes = std::fs::read(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits_mlp/model.onnx")).unwrap();
-    let model = squish::onnx::load_model(&bytes).unwrap();
+    let model = squish::formats::onnx::load_model(&bytes).unwrap();
     let facts = infer(&model);
     // X is [?, 64]: hidden layers are [?, 64] and [?, 32], the output [?, 10].
     let shape = |n: &str| facts.get(n).and_then(|f| f.shape.clone()).unwrap_or_else(|| panic!("no shape for {n}"));
@@ -185,7 +185,7 @@ fn conv_then_relu_or_clip_fuses_and_stays_bit_identical() {
     let x = Tensor::from_vec(&[1, 2, 2, 2], vec![1.0f32, -1.0, f32::NAN, 0.3, 0.2, 2.0, -0.4, -0.0]).unwrap();
     for (bytes, what) in cases {
         let fused = load_session(&bytes).unwrap();
-        let plain = squish::Session::for_comparison(squish::onnx::load_model(&bytes).unwrap()).unwrap();
+        let plain = squish::Session::for_comparison(squish::formats::onnx::load_model(&bytes).unwrap()).unwrap();
         assert_eq!(fused.plan().steps.len(), 1, "{what}: Conv and the activation run as one step");
         assert_eq!(plain.plan().steps.len(), 2, "{what}: the comparison session keeps both");
         let a = fused.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
@@ -229,7 +229,7 @@ fn floats(name: &str, dims: &[i64], values: Vec<f32>) -> TensorProto {
 /// session has `steps` steps and the same output bits.
 fn fused_equals_unfused(bytes: &[u8], steps: usize, what: &str) {
     let fused = load_session(bytes).unwrap();
-    let plain = squish::Session::for_comparison(squish::onnx::load_model(bytes).unwrap()).unwrap();
+    let plain = squish::Session::for_comparison(squish::formats::onnx::load_model(bytes).unwrap()).unwrap();
     assert_eq!(fused.plan().steps.len(), steps, "{what}: fused step count");
     assert!(plain.plan().steps.len() > steps, "{what}: the comparison session keeps the chain");
     let mut v: Vec<f32> = (0..24).map(|i| (i as f32 - 11.5) * 0.77).collect();

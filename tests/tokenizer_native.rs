@@ -9,7 +9,7 @@
 
 mod common;
 
-use squish::text::Tokenizer;
+use squish::formats::tokenizer::Tokenizer;
 
 #[test]
 fn wordpiece_gives_the_reference_ids() {

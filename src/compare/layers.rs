@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::metrics::{cosine_from, sqnr_db, SQNR_CAP_DB};
-use crate::graph::Model;
-use crate::quant::Record;
+use crate::compress::Record;
+use crate::ir::Model;
 use crate::tensor::Tensor;
 
 /// Running sums over every value of one tensor, over all inputs.
@@ -125,7 +125,7 @@ impl Alignment {
         let mut constant: HashSet<&str> = original.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
         for (i, n) in original.graph.nodes.iter().enumerate() {
             if n.inputs.iter().filter(|x| !x.is_empty()).all(|x| constant.contains(x.as_str()))
-                && n.attributes.iter().all(|a| !matches!(a.value, crate::graph::AttrValue::Graph(_) | crate::graph::AttrValue::Graphs(_)))
+                && n.attributes.iter().all(|a| !matches!(a.value, crate::ir::AttrValue::Graph(_) | crate::ir::AttrValue::Graphs(_)))
             {
                 constant.extend(n.outputs.iter().map(|o| o.as_str()));
                 continue;
@@ -139,7 +139,7 @@ impl Alignment {
             }
         }
         let changed_nodes = match record {
-            Some(r) => r.changes.iter().map(|c| c.node.clone()).collect(),
+            Some(r) => r.changed_nodes().map(String::from).collect(),
             // Without a record: a node whose producer changed op, or whose
             // weight input is now computed (dequantised) instead of stored.
             None => original

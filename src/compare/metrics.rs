@@ -76,10 +76,7 @@ pub fn top_k(row: &[f64], k: usize) -> Vec<usize> {
     idx
 }
 
-/// KL(p ‖ q) in nats; `q` is floored at 1e-12 so a zero there stays finite.
-pub fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
-    p.iter().zip(q).filter(|(&a, _)| a > 0.0).map(|(&a, &b)| a * (a / b.max(1e-12)).ln()).sum::<f64>().max(0.0)
-}
+pub use crate::kernels::stats::kl_divergence;
 
 /// One bin of a reliability diagram.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,7 +3,6 @@
 //! computed in Rust so the page, the widget and the CLI report the same
 //! numbers.
 
-pub mod inputs;
 pub mod layers;
 pub mod markdown;
 pub mod metrics;
@@ -15,15 +14,14 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compress::Record;
 use crate::error::{Result, SquishError};
-use crate::quant::Record;
 use crate::runtime::{clock, Session};
 use crate::tensor::Tensor;
 use layers::{Alignment, Diagnosis, Stats};
 use outputs::{Collected, OutputKind, OutputReport};
 
-/// One input set: a value for every graph input.
-pub type Feed = Vec<(String, Tensor)>;
+pub use crate::formats::data::feeds::Feed;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -99,7 +97,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 /// sessions with `Session::for_comparison` so that every float value is
 /// computed under its own name (a plain session fuses Conv → Relu|Clip). `labels`
 /// (one class per example, or one-hot rows) apply to the classification
-/// outputs; `record` (from `quant::compress`) marks which layers changed.
+/// outputs; `record` (from `compress::compress`) marks which layers changed.
 pub fn compare(
     original: &Session,
     compressed: &Session,

@@ -1,14 +1,16 @@
-//! Sensitivity: for each layer the recipe compresses, the output error with
-//! only that layer compressed and with only that layer restored to fp32,
-//! ranked, and the exclusion list that `Recipe.exclude.nodes` accepts as is.
+//! Sensitivity: for each unit (layer) a recipe's steps compress, the output
+//! error with only that unit compressed and with only that unit left as it
+//! is, ranked, and the exclusion list, which goes into each step's
+//! `exclude.nodes`. It works through the method interface (`Method::exclude`)
+//! and the record's units, so it applies to every method.
 
 use serde::Serialize;
 
 use super::metrics::argmax;
 use super::Feed;
+use crate::compress::{compress, Recipe, Unit};
 use crate::error::Result;
-use crate::graph::Model;
-use crate::quant::{compress, Recipe, Scheme};
+use crate::ir::Model;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
 
@@ -23,6 +25,9 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerSensitivity {
+    /// The recipe step and method that compress this unit.
+    pub step: usize,
+    pub method: String,
     pub node: String,
     pub op_type: String,
     pub only_this: Outcome,
@@ -37,8 +42,11 @@ pub struct Sensitivity {
     pub baseline: Outcome,
     /// Most harmful first (largest restore gain).
     pub ranked: Vec<LayerSensitivity>,
-    /// The suggested `exclude.nodes`.
+    /// The suggested exclusions (node names; each goes into the `exclude.nodes`
+    /// of the step that compressed it: `Recipe::excluding`, `suggested_recipe`).
     pub exclusion: Vec<String>,
+    /// The same, with their steps.
+    pub exclusion_units: Vec<(usize, String)>,
     pub rule: String,
 }
 
@@ -66,30 +74,27 @@ impl Study {
         Ok(Study { original, recipe, calibration, feeds, reference, class_output })
     }
 
-    /// The whole recipe applied (one compression): the nodes whose weights
-    /// it changes, in graph order, and the output error it causes.
-    pub fn baseline(&self) -> Result<(Vec<(String, String)>, Outcome)> {
+    /// The whole recipe applied (one compression): the units it compresses,
+    /// in graph order, and the output error it causes.
+    pub fn baseline(&self) -> Result<(Vec<Unit>, Outcome)> {
         let (model, record) = compress(&self.original, &self.recipe, &self.calibration)?;
-        let mut layers = Vec::<(String, String)>::new();
-        for c in record.changes {
-            if !layers.iter().any(|(n, _)| *n == c.node) {
-                layers.push((c.node, c.op_type));
-            }
-        }
-        Ok((layers, self.score(model)?))
+        Ok((record.units(), self.score(model)?))
     }
 
-    /// Both variants for one layer. `all` lists every compressed layer.
-    pub fn layer(&self, node: &str, op_type: &str, all: &[(String, String)], baseline: &Outcome) -> Result<LayerSensitivity> {
-        let mut only = self.recipe.clone();
-        for (other, _) in all.iter().filter(|(n, _)| n != node) {
-            keep_fp32(&mut only, other);
-        }
-        let mut restored = self.recipe.clone();
-        keep_fp32(&mut restored, node);
-        let only_this = self.measure(&only)?;
-        let restored = self.measure(&restored)?;
-        Ok(LayerSensitivity { node: node.to_string(), op_type: op_type.to_string(), only_this, restored, restore_gain: baseline.error - restored.error })
+    /// Both variants for one unit. `all` lists every compressed unit.
+    pub fn layer(&self, unit: &Unit, all: &[Unit], baseline: &Outcome) -> Result<LayerSensitivity> {
+        let others: Vec<(usize, &str)> = all.iter().filter(|u| *u != unit).map(|u| (u.step, u.node.as_str())).collect();
+        let only_this = self.measure(&self.recipe.excluding(&others))?;
+        let restored = self.measure(&self.recipe.excluding(&[(unit.step, unit.node.as_str())]))?;
+        Ok(LayerSensitivity {
+            step: unit.step,
+            method: unit.method.clone(),
+            node: unit.node.clone(),
+            op_type: unit.op_type.clone(),
+            only_this,
+            restored,
+            restore_gain: baseline.error - restored.error,
+        })
     }
 
     fn measure(&self, recipe: &Recipe) -> Result<Outcome> {
@@ -132,11 +137,6 @@ impl Study {
     }
 }
 
-fn keep_fp32(recipe: &mut Recipe, node: &str) {
-    let entry = recipe.layers.entry(node.to_string()).or_default();
-    entry.scheme = Some(Scheme::Fp32);
-}
-
 pub const RULE: &str = "most harmful layers first (largest error removed by restoring the layer alone), \
      while each removes > 1% of the error, until half of the error is removed; \
      at most a quarter of the compressed layers (at least one)";
@@ -145,16 +145,22 @@ pub const RULE: &str = "most harmful layers first (largest error removed by rest
 pub fn summarise(baseline: Outcome, mut layers: Vec<LayerSensitivity>) -> Sensitivity {
     layers.sort_by(|a, b| b.restore_gain.total_cmp(&a.restore_gain).then(b.only_this.error.total_cmp(&a.only_this.error)));
     let cap = layers.len().div_ceil(4).max(1);
-    let mut exclusion = Vec::new();
+    let mut exclusion_units = Vec::new();
     let mut removed = 0.0;
     for l in &layers {
-        if exclusion.len() >= cap || removed >= 0.5 * baseline.error || l.restore_gain <= 0.01 * baseline.error {
+        if exclusion_units.len() >= cap || removed >= 0.5 * baseline.error || l.restore_gain <= 0.01 * baseline.error {
             break;
         }
         removed += l.restore_gain;
-        exclusion.push(l.node.clone());
+        exclusion_units.push((l.step, l.node.clone()));
     }
-    Sensitivity { baseline, ranked: layers, exclusion, rule: RULE.into() }
+    let exclusion = exclusion_units.iter().map(|(_, n)| n.clone()).collect();
+    Sensitivity { baseline, ranked: layers, exclusion, exclusion_units, rule: RULE.into() }
+}
+
+/// The recipe with the study's suggested exclusions written into its steps.
+pub fn suggested_recipe(recipe: &Recipe, s: &Sensitivity) -> Recipe {
+    recipe.excluding(&s.exclusion_units.iter().map(|(step, n)| (*step, n.as_str())).collect::<Vec<_>>())
 }
 
 /// The whole study at once (CLI and tests); the page calls `Study::layer`
@@ -162,9 +168,9 @@ pub fn summarise(baseline: Outcome, mut layers: Vec<LayerSensitivity>) -> Sensit
 pub fn run(study: &Study, progress: super::Progress<'_>) -> Result<Sensitivity> {
     let (all, baseline) = study.baseline()?;
     let mut out = Vec::with_capacity(all.len());
-    for (i, (node, op)) in all.iter().enumerate() {
+    for (i, unit) in all.iter().enumerate() {
         progress("sensitivity", i, all.len());
-        out.push(study.layer(node, op, &all, &baseline)?);
+        out.push(study.layer(unit, &all, &baseline)?);
     }
     Ok(summarise(baseline, out))
 }
@@ -175,7 +181,7 @@ mod tests {
 
     fn layer(node: &str, gain: f64) -> LayerSensitivity {
         let o = Outcome { error: 0.0, agreement: None };
-        LayerSensitivity { node: node.into(), op_type: "MatMul".into(), only_this: o, restored: o, restore_gain: gain }
+        LayerSensitivity { step: 0, method: "quantize".into(), node: node.into(), op_type: "MatMul".into(), only_this: o, restored: o, restore_gain: gain }
     }
 
     #[test]

@@ -218,3 +218,42 @@ pub fn gemm_i8_pn_packed(m: usize, k: usize, n: usize, ap: &[i8], bp: &[u8], c: 
         }
     }
 }
+
+/// The error function to near f64 precision: its Taylor series for
+/// |x| < 2.5, a continued fraction for erfc beyond (Rust's std has no erf).
+pub fn erf_f64(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let ax = x.abs();
+    if ax > 6.0 {
+        return 1.0f64.copysign(x); // erfc(6) ≈ 2e-17: below f64 resolution at 1.
+    }
+    if ax < 2.5 {
+        // Σ (-1)^n x^(2n+1) / (n! (2n+1)); 60 terms reach f64 precision for |x| < 2.5.
+        let (mut sum, mut term, x2) = (x, x, x * x);
+        for n in 1..60 {
+            let n = n as f64;
+            term *= -x2 / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        sum * std::f64::consts::FRAC_2_SQRT_PI
+    } else {
+        // Lentz's continued fraction for erfc(z) · √π · e^(z²).
+        let z = ax;
+        let (mut f, mut c, mut d) = (z, z, 0.0f64);
+        for i in 1..200 {
+            let a = i as f64 / 2.0;
+            d = z + a * d;
+            d = if d == 0.0 { 1e-300 } else { 1.0 / d };
+            c = z + a / c;
+            let delta = c * d;
+            f *= delta;
+            if (delta - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        let erfc = (-z * z).exp() / f / std::f64::consts::PI.sqrt();
+        (1.0 - erfc).copysign(x)
+    }
+}

@@ -6,25 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::graph::{AttrValue, Graph, Node};
+use crate::ir::{AttrValue, Graph, Node};
 use crate::tensor::Tensor;
 
-/// Domain of runtime-only ops (never written to a file).
-pub const INTERNAL_DOMAIN: &str = "squish.internal";
-/// Inputs: A, B, a_zero_point, b_zero_point, scale, bias (optional);
-/// output: `float(A·B in integers) · scale + bias`.
-pub const SCALED_MATMUL_INTEGER: &str = "MatMulIntegerScaled";
-/// ConvInteger → Cast → Mul(scale) [→ Add(bias)], conv attributes kept.
-pub const SCALED_CONV_INTEGER: &str = "ConvIntegerScaled";
-/// MatMul(DequantizeLinear(xq), DequantizeLinear(constant wq)) on integers.
-pub const QDQ_MATMUL: &str = "QdqMatMul";
-/// Conv(DequantizeLinear(xq), DequantizeLinear(constant wq), bias) on integers.
-pub const QDQ_CONV: &str = "QdqConv";
-/// Float Conv → Relu, or → Clip (opset ≥ 11: bounds as inputs 3 and 4),
-/// applied in Conv's bias pass: one read and write of the output less.
-pub const CONV_ACTIVATION: &str = "ConvActivation";
-
-pub use super::fuse_float::{GATHER_DEQUANTIZE, GELU_CHAIN, MATMUL_BIAS};
+pub use crate::ops::internal::*;
 
 /// Which fusions a session applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +71,7 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
             if let Some((a, kind)) = activation_after(g, &only, &output, opset >= 11, &removed) {
                 inputs.resize(6, String::new());
                 inputs.extend(nodes[a].inputs.iter().skip(1).cloned());
-                attributes.push(crate::graph::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
+                attributes.push(crate::ir::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
                 output = nodes[a].outputs[0].clone();
                 removed[a] = true;
             }
@@ -168,7 +153,7 @@ impl<'g> Links<'g> {
 
 /// The runtime-only node that stands for a fused chain starting at `first`
 /// (it keeps that node's name, so errors still point at the user's node).
-pub(super) fn internal(first: &Node, op_type: &str, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<crate::graph::Attribute>) -> Node {
+pub(super) fn internal(first: &Node, op_type: &str, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<crate::ir::Attribute>) -> Node {
     Node { name: first.name.clone(), op_type: op_type.into(), domain: INTERNAL_DOMAIN.into(), inputs, outputs, attributes, doc_string: String::new() }
 }
 
@@ -206,7 +191,7 @@ fn fuse_conv_activation(
             inputs.extend(act.inputs.iter().skip(1).cloned());
         }
         let mut attributes = n.attributes.clone();
-        attributes.push(crate::graph::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
+        attributes.push(crate::ir::Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
         removed[i] = true;
         removed[a] = true;
         replacement.insert(i, internal(n, CONV_ACTIVATION, inputs, act.outputs.clone(), attributes));

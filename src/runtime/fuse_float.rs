@@ -15,16 +15,8 @@
 use std::collections::HashMap;
 
 use super::fuse::{internal, Links};
-use crate::graph::{AttrValue, Attribute, Node};
-
-/// `MatMulBias(A, W, bias)`: `A · W + bias`, W a constant matrix.
-pub const MATMUL_BIAS: &str = "MatMulBias";
-/// `GeluChain(x)`, attributes `divisor`, `one`, `half` (floats) and `divide`,
-/// `half_first` (ints) as in `kernels::GeluChain`.
-pub const GELU_CHAIN: &str = "GeluChain";
-/// `GatherDequantize(codes, scale, zero_point or "", indices)`: Gather on axis
-/// 0 of a table dequantised per tensor or per row.
-pub const GATHER_DEQUANTIZE: &str = "GatherDequantize";
+use crate::ir::{AttrValue, Attribute, Node};
+use crate::ops::internal::{GATHER_DEQUANTIZE, GELU_CHAIN, MATMUL_BIAS};
 
 /// The other input of a two-input node, given one of them.
 fn other_input<'n>(n: &'n Node, one: &str) -> Option<&'n str> {

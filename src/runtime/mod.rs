@@ -8,16 +8,18 @@ mod fuse_float;
 mod plan;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::{Result, SquishError};
-use crate::graph::{Dim, Graph, Model, Node, ValueType};
-use crate::onnx::ops::Registry;
+use crate::ir::{Dim, Graph, Model, Node, ValueType};
+use crate::ops::Registry;
 use crate::tensor::Tensor;
 pub use plan::{node_captures, Plan, Scope, Source};
 
 pub struct Session {
-    /// The model as loaded (what summaries and saving see).
-    model: Model,
+    /// The model as loaded (what summaries and saving see), shared with
+    /// whoever else holds it (the wasm model handle, other sessions).
+    model: Arc<Model>,
     /// The node list the plan indexes when load-time fusions changed it
     /// (`None`: the model's own; not cloned, Constant nodes can hold weights).
     fused_nodes: Option<Vec<Node>>,
@@ -104,7 +106,7 @@ fn execute<'a>(
             Some((at, t)) => step.op.eval_reusing(&args, at, t),
             None => step.op.eval(&args),
         }
-        .map_err(|e| e.in_node(node))?;
+        .map_err(|e| e.in_node(&node.name, &node.op_type))?;
         if let (Some(t), Some(t0)) = (timings.as_deref_mut(), t0) {
             t.push(NodeTiming { node: node.name.clone(), op_type: node.op_type.clone(), ms: clock::now_ms() - t0 });
         }
@@ -163,9 +165,11 @@ impl SubGraph {
         let plan = Plan::for_graph(graph, scope, captures)?;
         Ok(SubGraph { graph: graph.clone(), plan, captures: captures.len() })
     }
+}
 
+impl crate::ops::Subgraph for SubGraph {
     /// Runs with the outer values in capture order (graph inputs: none).
-    pub fn run(&self, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    fn run(&self, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         if outer.len() != self.captures {
             return Err(SquishError::op(format!("subgraph expects {} outer values, got {}", self.captures, outer.len())));
         }
@@ -181,29 +185,26 @@ impl SubGraph {
 }
 
 impl Session {
-    pub fn new(model: Model) -> Result<Session> {
-        Session::with_fusion(model, fuse::Fusion::All)
+    pub fn new(model: impl Into<Arc<Model>>) -> Result<Session> {
+        Session::with_fusion(model.into(), fuse::Fusion::All)
     }
 
     /// A session that computes every float value of the graph under its own
     /// name (activations are not fused into the convolution before them),
     /// for per-layer comparison. Integer chains are still fused: their
     /// inner values exist only in the compressed model.
-    pub fn for_comparison(model: Model) -> Result<Session> {
-        Session::with_fusion(model, fuse::Fusion::KeepFloatValues)
+    pub fn for_comparison(model: impl Into<Arc<Model>>) -> Result<Session> {
+        Session::with_fusion(model.into(), fuse::Fusion::KeepFloatValues)
     }
 
-    fn with_fusion(mut model: Model, fusion: fuse::Fusion) -> Result<Session> {
+    fn with_fusion(model: Arc<Model>, fusion: fuse::Fusion) -> Result<Session> {
         let registry = Registry::standard();
-        let opsets = model.opsets.clone();
-        let scope = Scope { opsets: &opsets, registry: &registry };
+        let scope = Scope { opsets: &model.opsets, registry: &registry };
         plan::check_supported(&model.graph, &scope)?;
-        // Plan the fused node list in place of the model's, then put the model's back.
-        let fused = fuse::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
-        let original = fused.map(|f| std::mem::replace(&mut model.graph.nodes, f));
-        let plan = Plan::for_graph(&model.graph, &scope, &[]);
-        let fused_nodes = original.map(|o| std::mem::replace(&mut model.graph.nodes, o));
-        Ok(Session { model, fused_nodes, plan: plan? })
+        // The fused node list stands for the model's own; the model is not changed.
+        let fused_nodes = fuse::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
+        let plan = Plan::for_nodes(&model.graph, fused_nodes.as_deref().unwrap_or(&model.graph.nodes), &scope, &[])?;
+        Ok(Session { model, fused_nodes, plan })
     }
 
     /// A session whose outputs are the model's followed by the intermediate
@@ -215,7 +216,7 @@ impl Session {
     pub fn observing_owned(mut m: Model, names: &[String]) -> Result<Session> {
         for name in names {
             if !m.graph.outputs.iter().any(|o| &o.name == name) {
-                m.graph.outputs.push(crate::graph::ValueInfo { name: name.clone(), ty: ValueType::Unknown, doc_string: String::new() });
+                m.graph.outputs.push(crate::ir::ValueInfo { name: name.clone(), ty: ValueType::Unknown, doc_string: String::new() });
             }
         }
         Session::new(m)
@@ -223,6 +224,11 @@ impl Session {
 
     pub fn model(&self) -> &Model {
         &self.model
+    }
+
+    /// The model, shared (no copy).
+    pub fn shared_model(&self) -> Arc<Model> {
+        Arc::clone(&self.model)
     }
 
     pub fn plan(&self) -> &Plan {

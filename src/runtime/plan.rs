@@ -6,14 +6,20 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::error::{Result, SquishError, UnsupportedOp};
-use crate::graph::{opset_of, AttrValue, Graph, Node};
-use crate::onnx::ops::{normalize_domain, BuildCtx, Op, Registry};
+use crate::ir::{opset_of, AttrValue, Graph, Node};
+use crate::ops::{normalize_domain, BuildCtx, Op, Registry, Subgraph, SubgraphPlanner};
 use crate::tensor::Tensor;
 
 /// What ops may consult while being built: opsets and the registry.
 pub struct Scope<'a> {
     pub opsets: &'a [(String, i64)],
     pub registry: &'a Registry,
+}
+
+impl SubgraphPlanner for Scope<'_> {
+    fn plan(&self, graph: &Graph, captures: &[String]) -> Result<Box<dyn Subgraph>> {
+        Ok(Box::new(super::SubGraph::new(graph, self, captures)?))
+    }
 }
 
 /// Where a value comes from before any node runs.
@@ -88,6 +94,12 @@ fn graph_free_names(g: &Graph, out: &mut Vec<String>) {
 impl Plan {
     /// Plans `g`; `outer` lists names of enclosing values it may read.
     pub fn for_graph(g: &Graph, scope: &Scope, outer: &[String]) -> Result<Plan> {
+        Plan::for_nodes(g, &g.nodes, scope, outer)
+    }
+
+    /// Plans `nodes` (the graph's own, or a fused list standing for them)
+    /// over `g`'s inputs, initializers and outputs.
+    pub fn for_nodes(g: &Graph, nodes: &[Node], scope: &Scope, outer: &[String]) -> Result<Plan> {
         let mut slots: HashMap<String, usize> = HashMap::new();
         let mut slot_names = Vec::new();
         let mut sources = Vec::new();
@@ -114,10 +126,10 @@ impl Plan {
             }
         }
         let mut producer: HashMap<String, usize> = HashMap::new();
-        for (ni, node) in g.nodes.iter().enumerate() {
+        for (ni, node) in nodes.iter().enumerate() {
             for out in node.outputs.iter().filter(|o| !o.is_empty()) {
                 if let Some(&prev) = producer.get(out) {
-                    return Err(SquishError::invalid(format!("value '{out}' is produced by both node '{}' and node '{}'", g.nodes[prev].name, node.name)));
+                    return Err(SquishError::invalid(format!("value '{out}' is produced by both node '{}' and node '{}'", nodes[prev].name, node.name)));
                 }
                 let shadows_outer = slots.get(out).is_some_and(|&s| s < outer.len());
                 if slots.contains_key(out) && !shadows_outer {
@@ -127,9 +139,9 @@ impl Plan {
                 add(out, Source::Node, &mut slots);
             }
         }
-        let captures: Vec<Vec<String>> = g.nodes.iter().map(node_captures).collect();
-        let order = topological_order(g, &captures, &producer, &slots)?;
-        let (steps, folded_values) = build_steps(g, scope, &order, &captures, &slots, &sources)?;
+        let captures: Vec<Vec<String>> = nodes.iter().map(node_captures).collect();
+        let order = topological_order(nodes, &captures, &producer, &slots)?;
+        let (steps, folded_values) = build_steps(g, nodes, scope, &order, &captures, &slots, &sources)?;
         let mut folded = Vec::with_capacity(folded_values.len());
         for (slot, t) in folded_values {
             sources[slot] = Source::Folded(folded.len());
@@ -169,11 +181,11 @@ impl Plan {
 
 /// Kahn's algorithm, stable with respect to file order. Reports the first
 /// input that nothing produces, and every node caught in a cycle.
-fn topological_order(g: &Graph, captures: &[Vec<String>], producer: &HashMap<String, usize>, slots: &HashMap<String, usize>) -> Result<Vec<usize>> {
-    let n = g.nodes.len();
+fn topological_order(nodes: &[Node], captures: &[Vec<String>], producer: &HashMap<String, usize>, slots: &HashMap<String, usize>) -> Result<Vec<usize>> {
+    let n = nodes.len();
     let mut indegree = vec![0usize; n];
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (ni, node) in g.nodes.iter().enumerate() {
+    for (ni, node) in nodes.iter().enumerate() {
         for input in node.inputs.iter().chain(&captures[ni]).filter(|i| !i.is_empty()) {
             match producer.get(input) {
                 Some(&p) => {
@@ -203,7 +215,7 @@ fn topological_order(g: &Graph, captures: &[Vec<String>], producer: &HashMap<Str
         }
     }
     if order.len() < n {
-        let stuck: Vec<&str> = (0..n).filter(|&i| indegree[i] > 0).map(|i| g.nodes[i].name.as_str()).collect();
+        let stuck: Vec<&str> = (0..n).filter(|&i| indegree[i] > 0).map(|i| nodes[i].name.as_str()).collect();
         return Err(SquishError::invalid(format!("the graph has a cycle through nodes: {}", stuck.join(", "))));
     }
     Ok(order)
@@ -244,8 +256,10 @@ pub fn check_supported(g: &Graph, scope: &Scope) -> Result<()> {
 /// Builds every op in order. Nodes whose inputs are all constants (and that
 /// have no subgraphs) are run once here instead: their outputs are returned
 /// as `(slot, value)` and they get no step.
+#[allow(clippy::too_many_arguments)]
 fn build_steps(
     g: &Graph,
+    nodes: &[Node],
     scope: &Scope,
     order: &[usize],
     captures: &[Vec<String>],
@@ -263,8 +277,8 @@ fn build_steps(
     };
     let mut steps = Vec::with_capacity(order.len());
     for &ni in order {
-        let node = &g.nodes[ni];
-        let internal = (node.domain == super::fuse::INTERNAL_DOMAIN).then_some(1);
+        let node = &nodes[ni];
+        let internal = (node.domain == crate::ops::internal::INTERNAL_DOMAIN).then_some(1);
         let opset = opset_of(scope.opsets, &node.domain).or(internal).ok_or_else(|| SquishError::Node {
             node: node.name.clone(),
             op_type: node.op_type.clone(),
@@ -280,11 +294,11 @@ fn build_steps(
         })?;
         let input_slots: Vec<Option<usize>> = node.inputs.iter().map(|i| if i.is_empty() { None } else { slots.get(i).copied() }).collect();
         let constants: Vec<Option<&Tensor>> = input_slots.iter().map(|s| s.and_then(|s| known.get(&s).or_else(|| init_value(s)))).collect();
-        let ctx = BuildCtx { node, opset, scope, captures: &captures[ni], constants: &constants };
-        let op = builder(&ctx).map_err(|e| e.in_node(node))?;
+        let ctx = BuildCtx { node, opset, planner: scope, captures: &captures[ni], constants: &constants };
+        let op = builder(&ctx).map_err(|e| e.in_node(&node.name, &node.op_type))?;
         let all_constant = captures[ni].is_empty() && input_slots.iter().zip(&constants).all(|(s, c)| s.is_none() || c.is_some());
         if all_constant {
-            let values = op.eval(&constants).map_err(|e| e.in_node(node))?;
+            let values = op.eval(&constants).map_err(|e| e.in_node(&node.name, &node.op_type))?;
             let outputs: Vec<Option<usize>> = node.outputs.iter().map(|o| if o.is_empty() { None } else { slots.get(o).copied() }).collect();
             if values.len() >= outputs.iter().flatten().count() {
                 for (slot, v) in outputs.iter().zip(values) {
@@ -299,7 +313,7 @@ fn build_steps(
         let outputs = node.outputs.iter().map(|o| if o.is_empty() { None } else { slots.get(o).copied() }).collect();
         steps.push(Step { node: ni, op, inputs, outputs, frees: Vec::new() });
     }
-    let produced: HashSet<usize> = g.nodes.iter().flat_map(|n| n.outputs.iter()).filter_map(|o| slots.get(o).copied()).collect();
+    let produced: HashSet<usize> = nodes.iter().flat_map(|n| n.outputs.iter()).filter_map(|o| slots.get(o).copied()).collect();
     let folded = known.into_iter().filter(|(slot, _)| produced.contains(slot)).collect();
     Ok((steps, folded))
 }

@@ -1,6 +1,7 @@
 //! Dense tensors: one `ndarray` array per element type, behind one enum.
 
-pub mod npy;
+pub mod cast;
+pub mod codes;
 pub mod small;
 
 use half::{bf16, f16};

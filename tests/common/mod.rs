@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use squish::onnx::{proto, tensor_io};
+use squish::formats::onnx::{proto, tensor_io};
 use squish::Tensor;
 
 pub fn fixture(rel: &str) -> PathBuf {

@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use squish::onnx::{proto, tensor_io};
+use squish::formats::onnx::{proto, tensor_io};
 use squish::{load_session, Tensor};
 
 enum Outcome {

@@ -4,8 +4,7 @@
 //! Expected outputs for them depend on the generator's libraries (numpy,
 //! ml_dtypes), not on the spec; the harness leaves them out and counts them.
 
-use squish::graph::Graph;
-use squish::onnx::dtype_from_onnx;
+use squish::ir::Graph;
 use squish::tensor::small::SmallType;
 use squish::{DType, Tensor};
 
@@ -29,9 +28,9 @@ fn integer_range(dtype: DType) -> Option<(f64, f64)> {
 }
 
 /// The type a Cast or CastLike node converts to.
-fn target_type(graph: &Graph, node: &squish::graph::Node, feeds: &[(String, Tensor)]) -> Option<DType> {
+fn target_type(graph: &Graph, node: &squish::ir::Node, feeds: &[(String, Tensor)]) -> Option<DType> {
     match node.op_type.as_str() {
-        "Cast" => dtype_from_onnx(i32::try_from(node.int_attr("to", 0)).ok()?),
+        "Cast" => DType::from_onnx(i32::try_from(node.int_attr("to", 0)).ok()?),
         "CastLike" => {
             let like = node.inputs.get(1)?;
             feeds.iter().find(|(n, _)| n == like).map(|(_, t)| t.dtype()).or_else(|| graph.constant(like).map(|t| t.dtype()))

@@ -1,0 +1,80 @@
+//! Compression: methods behind one interface, the recipe that composes them
+//! and the record of what they changed.
+//!
+//! A method is `Model × its recipe section × calibration data → Model`, plus
+//! its entries in the record (`Method`). A recipe is a list of steps, each a
+//! method's section, applied in order (`recipe`); `compress` runs them and
+//! stamps the result with the recipe and the Squish version (provenance).
+//! Today's method: `quant` (the `"quantize"` section).
+
+pub mod calibrate;
+pub mod quant;
+pub mod recipe;
+pub mod record;
+
+use crate::error::Result;
+use crate::formats::data::feeds::Feed;
+use crate::ir::Model;
+pub use recipe::{Recipe, Step};
+pub use record::{Entry, Kept, Record, StepRecord, Unit, Warning};
+
+/// A compression method, configured by its recipe section.
+pub trait Method {
+    /// The section's key in a recipe ("quantize").
+    fn name(&self) -> &'static str;
+
+    /// Checks what the section names against the model (nodes that do not
+    /// exist, settings a node cannot take) before any step runs.
+    fn check(&self, model: &Model) -> Result<()>;
+
+    /// Applies the method; `calibration` holds input sets (may be empty when
+    /// the method needs none). Adds its entries through `record`.
+    fn apply(&self, model: Model, calibration: &[Feed], record: &mut StepRecord) -> Result<Model>;
+
+    /// Leaves `node` as it is: what sensitivity restores one unit at a time,
+    /// and what a suggested exclusion writes into the section.
+    fn exclude(&mut self, node: &str);
+}
+
+/// Metadata keys of the provenance every compressed model carries.
+pub const METADATA_VERSION: &str = "squish.version";
+pub const METADATA_RECIPE: &str = "squish.recipe";
+
+/// Applies every step of `recipe` to a copy of `model`. Nothing is modified
+/// on error.
+pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Feed]) -> Result<(Model, Record)> {
+    compress_owned(model.clone(), recipe, calibration, None)
+}
+
+/// `compress` consuming the model (methods free each float weight as soon as
+/// its compressed form exists). `file_bytes`: the size of the file the model
+/// came from, when known (re-encoding a large model to measure it would
+/// double its memory).
+pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Feed], file_bytes: Option<usize>) -> Result<(Model, Record)> {
+    for step in &recipe.steps {
+        step.method().check(&model)?;
+    }
+    let model_bytes_before = file_bytes.unwrap_or_else(|| crate::formats::onnx::encoded_len(&model));
+    let mut record = Record { model_bytes_before, recipe: recipe.to_json(), ..Record::default() };
+    let mut model = model;
+    for (i, step) in recipe.steps.iter().enumerate() {
+        let method = step.method();
+        model = method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() })?;
+    }
+    stamp_provenance(&mut model, &record.recipe);
+    record.model_bytes_after = crate::formats::onnx::encoded_len(&model);
+    Ok((model, record))
+}
+
+/// Writes the recipe and the Squish version into the model's metadata. A
+/// recipe already there (a model compressed again) is kept under
+/// `squish.recipe.1`, `.2`, … in the order they were applied.
+fn stamp_provenance(model: &mut Model, recipe: &str) {
+    let earlier = model.metadata.iter().filter(|(k, _)| k.starts_with(&format!("{METADATA_RECIPE}."))).count();
+    for (k, _) in model.metadata.iter_mut().filter(|(k, _)| k == METADATA_RECIPE) {
+        *k = format!("{METADATA_RECIPE}.{}", earlier + 1);
+    }
+    model.metadata.retain(|(k, _)| k != METADATA_VERSION);
+    model.metadata.push((METADATA_VERSION.into(), env!("CARGO_PKG_VERSION").into()));
+    model.metadata.push((METADATA_RECIPE.into(), recipe.into()));
+}

@@ -1,0 +1,454 @@
+//! Graph rewrites for each scheme. Weights are found as initializers
+//! (`Constant` nodes are hoisted into initializers first); new nodes keep the
+//! original node's output names so consumers need no change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::params::{self, Codes, Grouping, Half, Quantized};
+use super::{Resolved, Scheme};
+use crate::compress::record::StepRecord;
+use crate::error::{Result, SquishError};
+use crate::ir::{AttrValue, Attribute, Model, Node};
+use crate::tensor::{small::SmallType, Tensor};
+
+mod schemes;
+
+/// Smallest float initializer converted by the 16-bit storage schemes
+/// (shape-like constants and scalars are not worth a Cast node).
+const MIN_HALF_ELEMENTS: usize = 16;
+
+/// Whether a node of this type can take `scheme` at all.
+pub fn accepts(node: &Node, scheme: Scheme) -> bool {
+    let op = node.op_type.as_str();
+    node.domain.is_empty()
+        && match scheme {
+            Scheme::Fp32 | Scheme::Fp16 | Scheme::Bf16 => true,
+            Scheme::Int8Weight | Scheme::Int4Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather"),
+            Scheme::Int8Dynamic => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
+            Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv"),
+            Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm"),
+        }
+}
+
+/// The schemes an op type can take, for error messages.
+pub fn supported_for(op_type: &str) -> String {
+    let probe = Node {
+        name: String::new(),
+        op_type: op_type.into(),
+        domain: String::new(),
+        inputs: vec![],
+        outputs: vec![],
+        attributes: vec![],
+        doc_string: String::new(),
+    };
+    let all =
+        [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int4Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
+    let ok: Vec<&str> = all.iter().filter(|s| accepts(&probe, **s)).map(|s| s.name()).collect();
+    format!("{op_type} takes {}", ok.join(", "))
+}
+
+/// The activation inputs (input 0) of the nodes that `int8_static` quantises.
+pub fn static_activation_names(model: &Model, nodes: &[usize]) -> Vec<String> {
+    let mut v: Vec<String> = nodes
+        .iter()
+        .map(|&i| &model.graph.nodes[i])
+        .filter(|n| accepts(n, Scheme::Int8Static) && n.inputs.len() > 1 && model.graph.initializer(&n.inputs[1]).is_some())
+        .map(|n| n.inputs[0].clone())
+        .filter(|x| model.graph.initializer(x).is_none())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+pub struct Rewriter {
+    model: Model,
+    /// Per original node: what replaces it (`None`: kept as is).
+    replaced: Vec<Option<Vec<Node>>>,
+    /// Nodes that only read initializers (Cast, DequantizeLinear of weights): they go first.
+    prelude: Vec<Node>,
+    names: HashSet<String>,
+    /// Initializers already converted in place (shared weights are converted once).
+    converted: HashSet<String>,
+    /// Activation → outputs of its DynamicQuantizeLinear (quantised, scale, zero point).
+    dynamic: HashMap<String, [String; 3]>,
+    /// Activation → its QuantizeLinear/DequantizeLinear output.
+    qdq: HashMap<String, String>,
+    needs_ms_domain: bool,
+}
+
+fn attr(name: &str, value: AttrValue) -> Attribute {
+    Attribute { name: name.into(), value }
+}
+
+fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<Attribute>) -> Node {
+    Node { name, op_type: op.into(), domain: String::new(), inputs, outputs, attributes, doc_string: String::new() }
+}
+
+fn float_attr(n: &Node, name: &str, default: f32) -> f32 {
+    match n.attr(name) {
+        Some(AttrValue::Float(v)) => *v,
+        _ => default,
+    }
+}
+
+fn f32_tensor(shape: &[usize], v: Vec<f32>) -> Tensor {
+    Tensor::F32(ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape matches"))
+}
+
+/// Codes as a tensor of the quantised type.
+fn code_tensor(shape: &[usize], codes: &[i16], kind: Codes) -> Tensor {
+    let s = IxDyn(shape);
+    match kind {
+        Codes::I8 => Tensor::I8(ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as i8).collect()).expect("shape")),
+        Codes::U8 => Tensor::U8(ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as u8).collect()).expect("shape")),
+        Codes::I4 => Tensor::Small(SmallType::I4, ArrayD::from_shape_vec(s, codes.iter().map(|&c| (c as i8 as u8) & 0xF).collect()).expect("shape")),
+        _ => Tensor::Small(SmallType::U4, ArrayD::from_shape_vec(s, codes.iter().map(|&c| c as u8).collect()).expect("shape")),
+    }
+}
+
+/// Stored size of `n` codes in the format.
+fn code_bytes(n: usize, kind: Codes) -> usize {
+    if kind == Codes::I4 || kind == Codes::U4 {
+        n.div_ceil(2)
+    } else {
+        n
+    }
+}
+
+impl Rewriter {
+    pub fn new(mut model: Model) -> Rewriter {
+        // Constant nodes holding a tensor become initializers: one place to
+        // find weights. The nodes stay in the list (replaced by nothing) so
+        // that indices still match the original model's.
+        let inputs: HashSet<String> = model.graph.inputs.iter().map(|v| v.name.clone()).collect();
+        let mut replaced = vec![None; model.graph.nodes.len()];
+        for (i, n) in model.graph.nodes.iter_mut().enumerate() {
+            let hoist = n.op_type == "Constant" && n.domain.is_empty() && n.outputs.len() == 1 && !inputs.contains(&n.outputs[0]);
+            // The tensor moves (the node is dropped at `finish`): weights are not held twice.
+            if let (true, Some(a)) = (hoist, n.attributes.iter_mut().find(|a| a.name == "value" && matches!(a.value, AttrValue::Tensor(_)))) {
+                let AttrValue::Tensor(t) = std::mem::replace(&mut a.value, AttrValue::Ints(Vec::new())) else { unreachable!("matched above") };
+                model.graph.initializers.push((n.outputs[0].clone(), t));
+                replaced[i] = Some(Vec::new());
+            }
+        }
+        let mut names: HashSet<String> = model.graph.initializers.iter().map(|(n, _)| n.clone()).collect();
+        for n in &model.graph.nodes {
+            names.extend(n.inputs.iter().chain(&n.outputs).cloned());
+            names.insert(n.name.clone());
+        }
+        names.extend(model.graph.inputs.iter().chain(&model.graph.outputs).map(|v| v.name.clone()));
+        Rewriter {
+            model,
+            replaced,
+            prelude: Vec::new(),
+            names,
+            converted: HashSet::new(),
+            dynamic: HashMap::new(),
+            qdq: HashMap::new(),
+            needs_ms_domain: false,
+        }
+    }
+
+    /// The model being rewritten (Constant weights already hoisted into initializers).
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// A copy of the model as it can run now (hoisted Constant nodes dropped).
+    pub fn runnable_copy(&self) -> Model {
+        let mut m = self.model.clone();
+        m.graph.nodes = m.graph.nodes.into_iter().zip(&self.replaced).filter(|(_, r)| r.is_none()).map(|(n, _)| n).collect();
+        m
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut i = 1;
+        while self.names.contains(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    fn add_init(&mut self, base: &str, t: Tensor) -> String {
+        let name = self.fresh(base);
+        self.model.graph.initializers.push((name.clone(), t));
+        name
+    }
+
+    /// A float32 weight input: an initializer no graph input can override.
+    /// Borrowed: weights can be most of a model's memory.
+    fn weight(&self, name: &str) -> Option<&ArrayD<f32>> {
+        if name.is_empty() || self.model.graph.inputs.iter().any(|v| v.name == name) {
+            return None;
+        }
+        self.model.graph.initializer(name)?.as_f32()
+    }
+
+    /// A float32 constant to read (not to convert): a weight, or one reached
+    /// through `Identity` nodes (`Graph::constant`).
+    fn read_constant(&self, name: &str) -> Option<&ArrayD<f32>> {
+        self.model.graph.constant(name)?.as_f32()
+    }
+
+    fn checked_weight(&self, name: &str) -> Result<Option<&ArrayD<f32>>> {
+        let Some(w) = self.weight(name) else { return Ok(None) };
+        if let Some((i, v)) = params::first_non_finite(w.as_slice().expect("initializers are contiguous")) {
+            return Err(SquishError::tensor(name, format!("element {i} is {v}; NaN/Inf weights cannot be compressed (fix or exclude the layer)")));
+        }
+        Ok(Some(w))
+    }
+
+    fn opset(&self) -> i64 {
+        self.model.opset("").unwrap_or(1)
+    }
+
+    pub fn apply(&mut self, index: usize, s: Resolved, ranges: &BTreeMap<String, (f32, f32)>, record: &mut StepRecord) -> Result<()> {
+        if self.replaced[index].is_some() {
+            return Ok(()); // a Constant hoisted into an initializer
+        }
+        let n = self.model.graph.nodes[index].clone();
+        let has_weights = n.inputs.iter().chain(&crate::runtime::node_captures(&n)).any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
+        if s.scheme == Scheme::Fp32 || !accepts(&n, s.scheme) {
+            if has_weights && s.scheme != Scheme::Fp32 {
+                record.kept(&n, supported_for(&n.op_type));
+            }
+            return Ok(());
+        }
+        let outcome = match s.scheme {
+            Scheme::Fp32 => Ok(()),
+            Scheme::Fp16 | Scheme::Bf16 => self.half_storage(&n, if s.scheme == Scheme::Fp16 { Half::F16 } else { Half::BF16 }, record),
+            Scheme::Int8Weight | Scheme::Int4Weight => self.weight_only(&n, s, record),
+            Scheme::Int8Dynamic if n.op_type == "Gather" => self.weight_only(&n, s, record),
+            Scheme::Int8Dynamic => self.dynamic(index, &n, s, record),
+            Scheme::Int8Static => self.static_qdq(index, &n, s, ranges, record),
+            Scheme::Int4Block | Scheme::Int8Block => self.blocked(index, &n, s, record),
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Stop::Skip(reason)) => {
+                if has_weights {
+                    record.kept(&n, reason);
+                }
+                Ok(())
+            }
+            Err(Stop::Fail(e)) => Err(e),
+        }
+    }
+
+    /// Stores every large float initializer the node reads as float16 or
+    /// bfloat16, followed by a Cast back to float32 under the original name.
+    fn half_storage(&mut self, n: &Node, format: Half, record: &mut StepRecord) -> Step {
+        if format == Half::BF16 && self.opset() < 13 {
+            return Err(Stop::Skip(format!("Cast from bfloat16 needs opset ≥ 13; the model imports {} (use fp16)", self.opset())));
+        }
+        // A node with subgraphs (If) also reads outer weights inside them: the
+        // Cast is added to this graph, and the branches read its output by name.
+        let mut names = n.inputs.clone();
+        names.extend(crate::runtime::node_captures(n).into_iter().filter(|r| !n.inputs.contains(r)));
+        for name in names {
+            // Small constants (Clip bounds, shapes) are left alone, ±Inf included.
+            if self.weight(&name).is_none_or(|w| w.len() < MIN_HALF_ELEMENTS) || self.converted.contains(&name) {
+                continue;
+            }
+            let w = self.checked_weight(&name)?.expect("checked above");
+            let (shape, len) = (w.shape().to_vec(), w.len());
+            let flat = w.as_slice().expect("contiguous");
+            if let Some(why) = params::half_refusal(flat, format) {
+                record.kept(n, format!("'{name}' stays float32: {why}"));
+                continue;
+            }
+            let (t, err, scheme) = match format {
+                Half::F16 => {
+                    let (v, e) = params::to_f16(flat);
+                    (Tensor::F16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "fp16")
+                }
+                Half::BF16 => {
+                    let (v, e) = params::to_bf16(flat);
+                    (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "bf16")
+                }
+            };
+            let stored = self.replace_initializer(&name, &format!("{name}_{scheme}"), t.clone());
+            let cast_name = self.fresh(&format!("{name}_cast"));
+            self.prelude.push(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
+            let zeros = t.to_f64_vec().iter().filter(|v| **v == 0.0).count();
+            record.entry(&name, n, scheme, "every value".into(), (len * 4, len * 2), zeros as f64 / len.max(1) as f64, err);
+        }
+        Ok(())
+    }
+
+    /// Removes initializer `old`, adds `t` under a fresh name based on `base`,
+    /// and marks `old` converted (its name is now produced by a node).
+    fn replace_initializer(&mut self, old: &str, base: &str, t: Tensor) -> String {
+        self.model.graph.initializers.retain(|(n, _)| n != old);
+        self.converted.insert(old.to_string());
+        self.add_init(base, t)
+    }
+
+    /// The weight input of a node and the axis of its output channels.
+    fn weight_slot(&self, n: &Node) -> Option<(usize, usize)> {
+        match n.op_type.as_str() {
+            "MatMul" => Some((1, 1)),
+            "Gemm" => Some((1, if n.int_attr("transB", 0) != 0 { 0 } else { 1 })),
+            "Conv" => Some((1, 0)),
+            "ConvTranspose" => Some((1, 1)),
+            "Gather" => Some((0, 0)),
+            _ => None,
+        }
+    }
+
+    /// int8 (or 4-bit) weights behind a DequantizeLinear; the weight's name is
+    /// then produced by that node (or by the per-channel scaling after it).
+    fn weight_only(&mut self, n: &Node, s: Resolved, record: &mut StepRecord) -> Step {
+        let (slot, axis) = self.weight_slot(n).ok_or_else(|| Stop::Skip(supported_for(&n.op_type)))?;
+        let name = n.inputs.get(slot).cloned().unwrap_or_default();
+        if self.converted.contains(&name) {
+            return Ok(());
+        }
+        let opset = self.opset();
+        if opset < 10 {
+            return Err(Stop::Skip(format!("DequantizeLinear needs opset ≥ 10; the model imports {opset}")));
+        }
+        let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("input '{name}' is not a float32 initializer")))?;
+        let per_channel = s.per_channel && w.ndim() >= 2;
+        // 4-bit levels: INT4/UINT4 tensors need opset 21; below that the same
+        // 16 levels are stored in 8-bit codes (exact, but not smaller).
+        let four_bit = s.scheme == Scheme::Int4Weight;
+        let (levels, storage) = match (four_bit, s.symmetric, opset >= 21) {
+            (false, true, _) => (Codes::I8, Codes::I8),
+            (false, false, _) => (Codes::U8, Codes::U8),
+            (true, true, wide) => (Codes::I4, if wide { Codes::I4 } else { Codes::I8 }),
+            (true, false, wide) => (Codes::U4, if wide { Codes::U4 } else { Codes::U8 }),
+        };
+        let grouping = if per_channel { Grouping::PerChannel { axis } } else { Grouping::PerTensor };
+        let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, levels, s.symmetric);
+        let (shape, len) = (w.shape().to_vec(), w.len());
+        // The float32 copy goes first: peak memory is the model plus one tensor's codes.
+        self.model.graph.initializers.retain(|(nm, _)| nm != &name);
+        self.converted.insert(name.clone());
+        // Per-axis DequantizeLinear arrived in opset 13; before it, per-channel
+        // parameters are applied by float ops after a per-tensor one.
+        let (grouping_label, param_bytes) = if per_channel && opset < 13 {
+            self.dequantize_per_channel_before_13(&name, &shape, axis, &q, storage);
+            let zp_bytes = if s.symmetric { 0 } else { 4 };
+            (format!("per channel (axis {axis}; scales applied by Mul: DequantizeLinear has no axis before opset 13)"), q.params.len() * (4 + zp_bytes))
+        } else {
+            let inputs = self.quantized_weight_inputs(&name, &shape, &q, storage);
+            let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
+            let dq = self.fresh(&format!("{name}_dequantize"));
+            self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
+            let label = if per_channel { format!("per channel (axis {axis})") } else { "per tensor".into() };
+            (label, q.params.len() * (4 + code_bytes(1, storage)))
+        };
+        let label = if four_bit { "int4_weight" } else { "int8_weight" };
+        if storage != levels {
+            let detail = "4-bit levels stored in 8-bit codes: INT4 tensors need opset 21 (the model imports {opset}), so the weights are not smaller than int8";
+            record.warn(n, &name, detail.replace("{opset}", &opset.to_string()));
+        }
+        record.entry(&name, n, label, grouping_label, (len * 4, code_bytes(len, storage) + param_bytes), q.sparsity(), q.max_abs_error);
+        Ok(())
+    }
+
+    /// Per-channel dequantisation for opset < 13: codes through a per-tensor
+    /// `DequantizeLinear` (scale 1, zero point 0: the codes as exact floats),
+    /// then `Sub` of the per-channel zero points (asymmetric only) and `Mul`
+    /// by the per-channel scales, shaped to broadcast along `axis`. This is
+    /// `(q − zp)·scale`, the arithmetic of a per-axis DequantizeLinear.
+    fn dequantize_per_channel_before_13(&mut self, name: &str, shape: &[usize], axis: usize, q: &Quantized, storage: Codes) {
+        let codes = self.add_init(&format!("{name}_quantized"), code_tensor(shape, &q.codes, storage));
+        let one = self.add_init(&format!("{name}_unit_scale"), Tensor::scalar(1.0f32));
+        let zero = self.add_init(&format!("{name}_zero_point"), code_tensor(&[], &[0], storage));
+        let mut bshape = vec![1; shape.len()];
+        bshape[axis] = q.params.len();
+        let as_float = self.fresh(&format!("{name}_codes"));
+        let dq = node("DequantizeLinear", self.fresh(&format!("{name}_dequantize")), vec![codes, one, zero], vec![as_float.clone()], vec![]);
+        self.prelude.push(dq);
+        let centred = if q.params.iter().all(|p| p.zero_point == 0) {
+            as_float
+        } else {
+            let zps = self.add_init(&format!("{name}_channel_zero_points"), f32_tensor(&bshape, q.params.iter().map(|p| p.zero_point as f32).collect()));
+            let out = self.fresh(&format!("{name}_centred"));
+            let sub = node("Sub", self.fresh(&format!("{name}_subtract_zero_points")), vec![as_float, zps], vec![out.clone()], vec![]);
+            self.prelude.push(sub);
+            out
+        };
+        let scales = self.add_init(&format!("{name}_channel_scales"), f32_tensor(&bshape, q.params.iter().map(|p| p.scale).collect()));
+        let mul = node("Mul", self.fresh(&format!("{name}_scale")), vec![centred, scales], vec![name.to_string()], vec![]);
+        self.prelude.push(mul);
+    }
+
+    /// Initializers for codes, scales and zero points of a quantised weight.
+    pub(super) fn quantized_weight_inputs(&mut self, name: &str, shape: &[usize], q: &Quantized, codes: Codes) -> Vec<String> {
+        let wq = self.add_init(&format!("{name}_quantized"), code_tensor(shape, &q.codes, codes));
+        let scales: Vec<f32> = q.params.iter().map(|p| p.scale).collect();
+        let zps: Vec<i16> = q.params.iter().map(|p| p.zero_point as i16).collect();
+        let scale = self.add_init(&format!("{name}_scale"), f32_tensor(&q.param_shape, scales));
+        let zp = self.add_init(&format!("{name}_zero_point"), code_tensor(&q.param_shape, &zps, codes));
+        vec![wq, scale, zp]
+    }
+
+    /// The rewritten model: prelude nodes, then every node or its replacement;
+    /// initializers nothing reads any more are dropped.
+    pub fn finish(mut self) -> Result<Model> {
+        let mut nodes = std::mem::take(&mut self.prelude);
+        for (orig, rep) in std::mem::take(&mut self.model.graph.nodes).into_iter().zip(std::mem::take(&mut self.replaced)) {
+            match rep {
+                Some(r) => nodes.extend(r),
+                None => nodes.push(orig),
+            }
+        }
+        // Subgraphs (If branches) read outer initializers by name too.
+        fn reads(nodes: &[Node], used: &mut HashSet<String>) {
+            for n in nodes {
+                used.extend(n.inputs.iter().cloned());
+                for a in &n.attributes {
+                    match &a.value {
+                        AttrValue::Graph(g) => reads(&g.nodes, used),
+                        AttrValue::Graphs(gs) => gs.iter().for_each(|g| reads(&g.nodes, used)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut used = HashSet::new();
+        reads(&nodes, &mut used);
+        used.extend(self.model.graph.outputs.iter().map(|v| v.name.clone()));
+        self.model.graph.initializers.retain(|(n, _)| used.contains(n));
+        self.model.graph.nodes = nodes;
+        if self.needs_ms_domain && self.model.opset("com.microsoft").is_none() {
+            self.model.opsets.push(("com.microsoft".into(), 1));
+        }
+        // Input lists of IR < 4 models name every initializer; keep them consistent.
+        let inits: HashSet<&str> = self.model.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
+        let real: HashSet<String> = self.model.graph.nodes.iter().flat_map(|n| n.inputs.clone()).collect();
+        let keep: Vec<_> = self
+            .model
+            .graph
+            .inputs
+            .iter()
+            .filter(|v| inits.contains(v.name.as_str()) || real.contains(&v.name) || !self.converted.contains(&v.name))
+            .cloned()
+            .collect();
+        self.model.graph.inputs = keep;
+        Ok(self.model)
+    }
+}
+
+/// Why a scheme step stopped: the layer stays fp32 (recorded), or a real error.
+pub(super) enum Stop {
+    Skip(String),
+    Fail(SquishError),
+}
+
+impl From<SquishError> for Stop {
+    fn from(e: SquishError) -> Self {
+        Stop::Fail(e)
+    }
+}
+
+pub(super) type Step = std::result::Result<(), Stop>;

@@ -1,0 +1,210 @@
+//! The recipe: one JSON format for the CLI, the page, the widget and shared
+//! links (`www/recipe.schema.json` publishes it; README "Recipes").
+//!
+//! ```json
+//! { "version": 1, "prune": {…}, "distill": {…}, "quantize": {…} }
+//! { "version": 1, "steps": [{ "prune": {…} }, { "distill": {…} }, { "prune": {…} }] }
+//! ```
+//!
+//! Sections run in the order prune → distil → quantise; `steps` gives any
+//! order and repeats. A recipe without sections (`{"scheme": "int8_dynamic",
+//! …}`, the format before version 1) is read as its `quantize` section. Every
+//! form becomes the same list of steps, so equivalent recipes give
+//! byte-identical models; `to_json` writes the canonical form.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::quant;
+use super::Method;
+use crate::error::{Result, SquishError};
+
+/// The schema version this Squish reads and writes.
+pub const RECIPE_VERSION: u64 = 1;
+
+/// Section keys in the order a sectioned recipe applies them.
+pub const SECTION_ORDER: [&str; 3] = ["prune", "distill", "quantize"];
+
+/// Top-level keys of a recipe written before version 1 (the quantize section's).
+const LEGACY_KEYS: [&str; 8] = ["scheme", "per_channel", "symmetric", "block_size", "format", "exclude", "layers", "calibration"];
+
+/// One step: a method and its section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Step {
+    #[serde(rename = "quantize")]
+    Quantize(quant::Section),
+}
+
+impl Step {
+    pub fn method(&self) -> &dyn Method {
+        match self {
+            Step::Quantize(s) => s,
+        }
+    }
+
+    pub fn method_mut(&mut self) -> &mut dyn Method {
+        match self {
+            Step::Quantize(s) => s,
+        }
+    }
+
+    /// Parses one section by its key.
+    fn parse(key: &str, value: Value) -> Result<Step> {
+        match key {
+            "quantize" => Ok(Step::Quantize(quant::Section::from_value(value)?)),
+            "prune" | "distill" => Err(SquishError::Recipe(format!(
+                "section '{key}': {} is not available in this version of Squish (quantize is)",
+                if key == "prune" { "pruning" } else { "distillation" }
+            ))),
+            other => Err(SquishError::Recipe(format!("unknown section '{other}' (expected one of {})", SECTION_ORDER.join(", ")))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipe {
+    pub steps: Vec<Step>,
+}
+
+fn recipe_err(detail: impl Into<String>) -> SquishError {
+    SquishError::Recipe(detail.into())
+}
+
+impl Recipe {
+    pub fn from_json(text: &str) -> Result<Recipe> {
+        let v: Value = serde_json::from_str(text).map_err(|e| recipe_err(format!("invalid JSON: {e}")))?;
+        let Value::Object(mut top) = v else { return Err(recipe_err("a recipe is a JSON object")) };
+        check_version(top.remove("version"))?;
+        if top.contains_key("target") {
+            return Err(recipe_err("key 'target' (search for the smallest model meeting a quality target) is not available in this version of Squish"));
+        }
+        let steps = if let Some(list) = top.remove("steps") {
+            if let Some(k) = top.keys().next() {
+                return Err(recipe_err(format!("key '{k}' next to 'steps': with a list of steps, every section goes inside it")));
+            }
+            steps_from_list(list)?
+        } else {
+            steps_from_sections(top)?
+        };
+        if steps.is_empty() {
+            return Err(recipe_err("no step: give at least one section (e.g. {\"quantize\": {\"scheme\": \"int8_dynamic\"}})"));
+        }
+        Ok(Recipe { steps })
+    }
+
+    /// The canonical JSON: `{"version":1,"steps":[…]}`, keys in a fixed order.
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Canonical<'a> {
+            version: u64,
+            steps: &'a [Step],
+        }
+        serde_json::to_string(&Canonical { version: RECIPE_VERSION, steps: &self.steps }).expect("recipes serialise")
+    }
+
+    /// The recipe with `node` left as it is by step `step` (sensitivity, and
+    /// the suggested exclusions).
+    pub fn excluding(&self, units: &[(usize, &str)]) -> Recipe {
+        let mut r = self.clone();
+        for &(step, node) in units {
+            if let Some(s) = r.steps.get_mut(step) {
+                s.method_mut().exclude(node);
+            }
+        }
+        r
+    }
+}
+
+fn check_version(v: Option<Value>) -> Result<()> {
+    match v {
+        None => Ok(()),
+        Some(Value::Number(n)) if n.as_u64() == Some(RECIPE_VERSION) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v > RECIPE_VERSION) => {
+            Err(recipe_err(format!("version {n} is newer than this Squish reads ({RECIPE_VERSION}); update Squish")))
+        }
+        Some(other) => Err(recipe_err(format!("version must be {RECIPE_VERSION}, got {other}"))),
+    }
+}
+
+/// `[{ "prune": {…} }, { "quantize": {…} }, …]`: one section per item.
+fn steps_from_list(list: Value) -> Result<Vec<Step>> {
+    let Value::Array(items) = list else { return Err(recipe_err("'steps' must be a list of sections")) };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let Value::Object(obj) = item else { return Err(recipe_err(format!("steps[{i}] must be an object holding one section"))) };
+            if obj.len() != 1 {
+                let keys: Vec<&String> = obj.keys().collect();
+                return Err(recipe_err(format!("steps[{i}] must hold exactly one section, found {keys:?}")));
+            }
+            let (key, value) = obj.into_iter().next().expect("one entry");
+            Step::parse(&key, value).map_err(|e| recipe_err(format!("steps[{i}]: {}", e.to_string().trim_start_matches("recipe: "))))
+        })
+        .collect()
+}
+
+/// Sections in the fixed order; the legacy top-level form is the quantize section.
+fn steps_from_sections(mut top: Map<String, Value>) -> Result<Vec<Step>> {
+    let legacy: Map<String, Value> = LEGACY_KEYS.iter().filter_map(|k| top.remove(*k).map(|v| (k.to_string(), v))).collect();
+    if let Some(k) = top.keys().find(|k| !SECTION_ORDER.contains(&k.as_str())).filter(|_| !legacy.is_empty()) {
+        return Err(recipe_err(format!("unknown key '{k}' (a recipe without sections takes the quantize keys: {})", LEGACY_KEYS.join(", "))));
+    }
+    if !legacy.is_empty() {
+        if top.contains_key("quantize") {
+            let k = legacy.keys().next().expect("non-empty");
+            return Err(recipe_err(format!("'{k}' at the top level and a 'quantize' section: put every quantize setting inside the section")));
+        }
+        top.insert("quantize".into(), Value::Object(legacy));
+    }
+    if let Some(k) = top.keys().find(|k| !SECTION_ORDER.contains(&k.as_str())) {
+        return Err(recipe_err(format!("unknown key '{k}' (expected version, steps, {})", SECTION_ORDER.join(", "))));
+    }
+    SECTION_ORDER.iter().filter_map(|k| top.remove(*k).map(|v| Step::parse(k, v))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn every_form_reads_as_the_same_steps() {
+        let legacy = Recipe::from_json(r#"{"scheme":"int8_dynamic","exclude":{"nodes":["a"]}}"#).unwrap();
+        let section = Recipe::from_json(r#"{"version":1,"quantize":{"scheme":"int8_dynamic","exclude":{"nodes":["a"]}}}"#).unwrap();
+        let steps = Recipe::from_json(r#"{"steps":[{"quantize":{"exclude":{"nodes":["a"]},"scheme":"int8_dynamic"}}]}"#).unwrap();
+        assert_eq!(legacy, section);
+        assert_eq!(section, steps);
+        assert_eq!(legacy.to_json(), steps.to_json());
+        let canonical = legacy.to_json();
+        assert!(canonical.starts_with(r#"{"version":1,"steps":[{"quantize":{"scheme":"int8_dynamic""#), "{canonical}");
+        assert_eq!(Recipe::from_json(&canonical).unwrap(), legacy, "the canonical form reads back");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn errors_name_the_key_and_the_section() {
+        let err = |text: &str| Recipe::from_json(text).unwrap_err().to_string();
+        assert!(err(r#"{"quantize":{"scheme":"int8_dynamic","bogus":1}}"#).contains("section 'quantize': unknown field `bogus`"));
+        assert!(err(r#"{"scheme":"int8_dynamic","bogus":1}"#).contains("unknown key 'bogus' (a recipe without sections takes the quantize keys: scheme"));
+        assert!(err(r#"{"quantise":{}}"#).contains("unknown key 'quantise'"));
+        assert!(err(r#"{"version":2,"quantize":{"scheme":"fp16"}}"#).contains("version 2 is newer"));
+        assert!(err(r#"{"version":"1"}"#).contains("version must be 1"));
+        assert!(err(r#"{"scheme":"fp16","quantize":{"scheme":"fp16"}}"#).contains("'scheme' at the top level and a 'quantize' section"));
+        assert!(err(r#"{"steps":[{"quantize":{"scheme":"fp16"},"prune":{}}]}"#).contains("steps[0] must hold exactly one section"));
+        assert!(err(r#"{"steps":[{"quantize":{"scheme":"fp16"}}],"quantize":{}}"#).contains("key 'quantize' next to 'steps'"));
+        assert!(err(r#"{"steps":[{"quantize":{}}]}"#).contains("steps[0]: section 'quantize': no scheme given"));
+        assert!(err(r#"{"prune":{"sparsity":0.5}}"#).contains("section 'prune': pruning is not available"));
+        assert!(err(r#"{"target":{"agreement":0.99},"quantize":{"scheme":"fp16"}}"#).contains("key 'target'"));
+        assert!(err("{}").contains("no step"));
+        assert!(err("[1]").contains("a recipe is a JSON object"));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn excluding_a_unit_keeps_it_as_it_is() {
+        let r = Recipe::from_json(r#"{"scheme":"int4_weight","layers":{"b":{"scheme":"int8_weight"}}}"#).unwrap();
+        let e = r.excluding(&[(0, "a"), (0, "b"), (3, "c")]);
+        let Step::Quantize(q) = &e.steps[0];
+        assert_eq!(q.exclude.nodes, ["a", "b"]);
+        assert!(q.layers.is_empty(), "an override of an excluded node is dropped");
+    }
+}

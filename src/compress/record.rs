@@ -1,0 +1,132 @@
+//! The record: everything the recipe's steps changed, in one list for every
+//! method. `compare` (per-layer diagnosis, sensitivity), the CLI and the page
+//! read it; none of them needs a method's internals.
+
+use serde::{Deserialize, Serialize};
+
+/// What one step did to one weight tensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Index of the recipe step, and its method ("quantize", …).
+    pub step: usize,
+    pub method: String,
+    pub tensor: String,
+    pub node: String,
+    pub op_type: String,
+    /// The method's settings for this tensor, as a label ("int8_dynamic", …).
+    pub settings: String,
+    /// How its parameters group the values, as written ("per channel (axis 0)",
+    /// "per tensor", "blocks of 32 along K", "every value").
+    pub grouping: String,
+    pub bytes_before: usize,
+    pub bytes_after: usize,
+    /// Share of the stored weights that are exactly zero afterwards.
+    pub sparsity: f64,
+    /// Largest |w − w'| over the tensor.
+    pub max_abs_error: f32,
+}
+
+/// A layer a step selected (or that has weights) but left as it is, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub step: usize,
+    pub method: String,
+    pub node: String,
+    pub op_type: String,
+    pub reason: String,
+}
+
+/// A layer that got less than the recipe asked for (a coarser grouping of
+/// the parameters, or wider storage), and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub step: usize,
+    pub method: String,
+    pub node: String,
+    pub op_type: String,
+    pub tensor: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub entries: Vec<Entry>,
+    pub kept: Vec<Kept>,
+    pub warnings: Vec<Warning>,
+    /// Activations quantised with calibrated ranges: (tensor, low, high).
+    pub calibrated_ranges: Vec<(String, f32, f32)>,
+    /// Serialised model size before and after.
+    pub model_bytes_before: usize,
+    pub model_bytes_after: usize,
+    /// The recipe applied, in canonical form (also in the model's metadata).
+    pub recipe: String,
+}
+
+impl Record {
+    /// The compressed units (layers) in first-entry order, with their step:
+    /// what sensitivity measures one at a time.
+    pub fn units(&self) -> Vec<Unit> {
+        let mut out: Vec<Unit> = Vec::new();
+        for e in &self.entries {
+            if !out.iter().any(|u| u.step == e.step && u.node == e.node) {
+                out.push(Unit { step: e.step, method: e.method.clone(), node: e.node.clone(), op_type: e.op_type.clone() });
+            }
+        }
+        out
+    }
+
+    /// Names of every node some step changed.
+    pub fn changed_nodes(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.node.as_str())
+    }
+}
+
+/// One unit a step compresses independently of the others (a layer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    pub step: usize,
+    pub method: String,
+    pub node: String,
+    pub op_type: String,
+}
+
+/// The entries one step adds to the record: it knows its index and method.
+pub struct StepRecord<'r> {
+    pub record: &'r mut Record,
+    pub step: usize,
+    pub method: &'static str,
+}
+
+impl StepRecord<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn entry(&mut self, tensor: &str, node: &crate::ir::Node, settings: &str, grouping: String, bytes: (usize, usize), sparsity: f64, err: f32) {
+        self.record.entries.push(Entry {
+            step: self.step,
+            method: self.method.into(),
+            tensor: tensor.into(),
+            node: node.name.clone(),
+            op_type: node.op_type.clone(),
+            settings: settings.into(),
+            grouping,
+            bytes_before: bytes.0,
+            bytes_after: bytes.1,
+            sparsity,
+            max_abs_error: err,
+        });
+    }
+
+    pub fn kept(&mut self, node: &crate::ir::Node, reason: String) {
+        self.record.kept.push(Kept { step: self.step, method: self.method.into(), node: node.name.clone(), op_type: node.op_type.clone(), reason });
+    }
+
+    pub fn warn(&mut self, node: &crate::ir::Node, tensor: &str, detail: String) {
+        self.record.warnings.push(Warning {
+            step: self.step,
+            method: self.method.into(),
+            node: node.name.clone(),
+            op_type: node.op_type.clone(),
+            tensor: tensor.into(),
+            detail,
+        });
+    }
+}

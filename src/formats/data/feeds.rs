@@ -1,0 +1,249 @@
+//! Input sets for a model ("feeds"): named arrays bound to its declared
+//! inputs, read from a file, made from texts, or drawn at random (seeded,
+//! from the declared shapes).
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+
+use super::{csv::read_csv, data_err, extension, json::read_json, npy::read_npy, npz::read_npz};
+use crate::error::{Result, SquishError};
+use crate::ir::{Dim, Model, ValueInfo};
+use crate::tensor::cast::cast;
+use crate::tensor::{checked_numel, DType, Tensor};
+
+/// One input set: a value for every graph input.
+pub type Feed = Vec<(String, Tensor)>;
+
+/// Largest random input, in elements (a typo in a dimension must not
+/// allocate gigabytes).
+pub const MAX_RANDOM_ELEMENTS: usize = 1 << 26;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomSpec {
+    pub seed: u64,
+    /// Input sets to make.
+    pub count: usize,
+    /// Values for symbolic dimensions by name (e.g. `"batch": 1`); other
+    /// dynamic dimensions take `default_dim`.
+    pub dims: BTreeMap<String, usize>,
+    pub default_dim: usize,
+    /// `[low, high)` per input name. Floats default to a standard normal,
+    /// integers to [0, 10) (masks and type ids to {0, 1}), booleans to a fair coin.
+    pub ranges: BTreeMap<String, (f64, f64)>,
+}
+
+impl Default for RandomSpec {
+    fn default() -> Self {
+        RandomSpec { seed: 0, count: 8, dims: BTreeMap::new(), default_dim: 1, ranges: BTreeMap::new() }
+    }
+}
+
+/// The concrete shape of an input under `spec`.
+pub fn concrete_shape(vi: &ValueInfo, spec: &RandomSpec) -> Result<Vec<usize>> {
+    let crate::ir::ValueType::Tensor { shape: Some(dims), .. } = &vi.ty else {
+        return Err(SquishError::input(&vi.name, "the model does not declare this input's shape; give the input as a file"));
+    };
+    let shape: Vec<usize> = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(v) if *v >= 0 => *v as usize,
+            Dim::Symbolic(s) => spec.dims.get(s).copied().unwrap_or(spec.default_dim),
+            _ => spec.default_dim,
+        })
+        .collect();
+    let n = checked_numel(&shape, &vi.name)?;
+    if n > MAX_RANDOM_ELEMENTS {
+        return Err(SquishError::input(&vi.name, format!("shape {shape:?} has {n} elements, more than the {MAX_RANDOM_ELEMENTS} allowed for random inputs")));
+    }
+    Ok(shape)
+}
+
+/// Integers default to [0, 10), masks and segment/type ids to {0, 1}
+/// (an out-of-range token type fails the embedding lookup).
+fn default_int_range(name: &str) -> (f64, f64) {
+    let n = name.to_ascii_lowercase();
+    if ["mask", "type", "segment"].iter().any(|k| n.contains(k)) {
+        (0.0, 2.0)
+    } else {
+        (0.0, 10.0)
+    }
+}
+
+/// `spec.count` seeded input sets: the same seed gives the same values on
+/// every platform (ChaCha8).
+pub fn random_feeds(model: &Model, spec: &RandomSpec) -> Result<Vec<Feed>> {
+    for name in spec.ranges.keys() {
+        if !model.graph.real_inputs().any(|v| &v.name == name) {
+            return Err(SquishError::input(name, "a range was given for an input the model does not have"));
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let normal = rand_distr::StandardNormal;
+    let mut feeds = Vec::with_capacity(spec.count);
+    for _ in 0..spec.count {
+        let mut feed = Vec::new();
+        for vi in model.graph.real_inputs() {
+            let shape = concrete_shape(vi, spec)?;
+            let n: usize = shape.iter().product();
+            let dtype = vi.ty.dtype().ok_or_else(|| SquishError::input(&vi.name, "the model does not declare a supported element type"))?;
+            let range = spec.ranges.get(&vi.name).copied();
+            if let Some((lo, hi)) = range {
+                if lo >= hi || !lo.is_finite() || !hi.is_finite() {
+                    return Err(SquishError::input(&vi.name, format!("range [{lo}, {hi}) is empty or not finite")));
+                }
+            }
+            let t = if dtype.is_float() {
+                let v: Vec<f32> = match range {
+                    Some((lo, hi)) => (0..n).map(|_| rng.random_range(lo..hi) as f32).collect(),
+                    None => (0..n).map(|_| rng.sample::<f64, _>(normal) as f32).collect(),
+                };
+                cast(&Tensor::from_vec(&shape, v)?, dtype)?
+            } else if dtype == DType::Bool {
+                Tensor::from_vec(&shape, (0..n).map(|_| rng.random_bool(0.5)).collect())?
+            } else {
+                let (lo, hi) = range.unwrap_or_else(|| default_int_range(&vi.name));
+                let (lo, hi) = (lo.ceil() as i64, hi.ceil() as i64);
+                if lo >= hi {
+                    return Err(SquishError::input(&vi.name, "the range holds no integer"));
+                }
+                cast(&Tensor::from_vec(&shape, (0..n).map(|_| rng.random_range(lo..hi)).collect())?, dtype)?
+            };
+            feed.push((vi.name.clone(), t));
+        }
+        feeds.push(feed);
+    }
+    Ok(feeds)
+}
+
+/// Binds named arrays to the model's inputs: by name, or in input order
+/// when the names are numpy's `arr_0, arr_1, …` or `input_0, …`. Numeric
+/// arrays are converted to the declared element type (numpy's float64 and
+/// int64 defaults).
+pub fn bind(model: &Model, arrays: Vec<(String, Tensor)>) -> Result<Feed> {
+    let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+    let positional = |n: &str| n.strip_prefix("arr_").or_else(|| n.strip_prefix("input_")).and_then(|i| i.parse::<usize>().ok());
+    let mut feed = Vec::new();
+    for (name, t) in arrays {
+        let vi = match inputs.iter().find(|v| v.name == name) {
+            Some(v) => *v,
+            None => match positional(&name).and_then(|i| inputs.get(i)) {
+                Some(v) => *v,
+                None => {
+                    let names: Vec<&str> = inputs.iter().map(|v| v.name.as_str()).collect();
+                    return Err(SquishError::input(&name, format!("the model has no such input (it takes: {})", names.join(", "))));
+                }
+            },
+        };
+        let t = match vi.ty.dtype() {
+            Some(want) if want != t.dtype() && want != DType::Bool && t.dtype() != DType::Bool => {
+                cast(&t, want).map_err(|e| SquishError::input(&vi.name, format!("cannot convert {} to {want}: {e}", t.dtype())))?
+            }
+            _ => t,
+        };
+        feed.push((vi.name.clone(), t));
+    }
+    for vi in &inputs {
+        if !feed.iter().any(|(n, _)| *n == vi.name) {
+            return Err(SquishError::input(&vi.name, "no array was given for this input"));
+        }
+    }
+    Ok(feed)
+}
+
+/// Input sets from one file, by extension: `.npz` (arrays by input name),
+/// `.json`, `.csv`, `.npy` or `.pb` (one-input models, or a `.pb` whose
+/// tensor is named after the input).
+pub fn read_file(model: &Model, file_name: &str, bytes: &[u8]) -> Result<Vec<Feed>> {
+    let text = || std::str::from_utf8(bytes).map_err(|_| data_err("text", format!("'{file_name}' is not UTF-8 text")));
+    let single = |t: Tensor, name: Option<String>| -> Result<Vec<Feed>> {
+        let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+        let name = match name.filter(|n| inputs.iter().any(|v| v.name == *n)) {
+            Some(n) => n,
+            None if inputs.len() == 1 => inputs[0].name.clone(),
+            None => {
+                return Err(data_err(
+                    "inputs",
+                    format!("'{file_name}' holds one array but the model takes {} inputs; use .npz or a folder of input_J files", inputs.len()),
+                ))
+            }
+        };
+        Ok(vec![bind(model, vec![(name, t)])?])
+    };
+    match extension(file_name).as_str() {
+        "npz" => Ok(vec![bind(model, read_npz(bytes)?)?]),
+        "json" => read_json(text()?, model),
+        "csv" | "tsv" | "txt" => read_csv(text()?, model),
+        "npy" => single(read_npy(bytes)?, None),
+        "pb" => {
+            let tp = crate::formats::onnx::proto::decode_tensor(bytes)?;
+            let t = crate::formats::onnx::tensor_io::tensor_from_proto(&tp)?;
+            single(t, Some(tp.name))
+        }
+        other => Err(data_err("inputs", format!("'{file_name}': unsupported extension '.{other}' (use .npz, .npy, .pb, .json or .csv)"))),
+    }
+}
+
+/// One input set per text: `input_ids`, `attention_mask` and
+/// `token_type_ids` (whichever the model takes, matched by name) as `[1, L]`.
+/// L is the model's fixed sequence length when it declares one, else the
+/// longest text's length (after truncation to `max_length`, or the
+/// tokenizer's); shorter texts are padded with the pad id and a zero mask.
+pub fn text_feeds(model: &Model, tokenizer: &crate::formats::tokenizer::Tokenizer, texts: &[String], max_length: Option<usize>) -> Result<Vec<Feed>> {
+    let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+    let role = |name: &str| -> Option<usize> {
+        let n = name.to_ascii_lowercase();
+        if n.contains("mask") {
+            Some(1)
+        } else if n.contains("type") || n.contains("segment") {
+            Some(2)
+        } else if n.contains("ids") || n.contains("input") {
+            Some(0)
+        } else {
+            None
+        }
+    };
+    for vi in &inputs {
+        if role(&vi.name).is_none() {
+            return Err(SquishError::input(&vi.name, "not a text input (expected input_ids, attention_mask or token_type_ids)"));
+        }
+    }
+    let fixed_len = inputs.iter().find_map(|vi| match &vi.ty {
+        crate::ir::ValueType::Tensor { shape: Some(d), .. } => match d.get(1) {
+            Some(Dim::Fixed(v)) if *v > 0 => Some(*v as usize),
+            _ => None,
+        },
+        _ => None,
+    });
+    let encodings: Vec<_> = texts.iter().map(|t| tokenizer.encode(t, fixed_len.or(max_length))).collect();
+    // Without a fixed length, every text pads to the longest: outputs then
+    // have one shape per example, which the comparison needs.
+    let len = fixed_len.unwrap_or_else(|| encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0));
+    let mut feeds = Vec::with_capacity(texts.len());
+    for e in encodings {
+        let pad = |v: &[u32], fill: u32| -> Vec<i64> { v.iter().map(|&x| x as i64).chain(std::iter::repeat(fill as i64)).take(len).collect() };
+        let columns = [pad(&e.ids, tokenizer.pad_id()), pad(&e.attention_mask, 0), pad(&e.type_ids, 0)];
+        let arrays = inputs
+            .iter()
+            .map(|vi| Ok((vi.name.clone(), Tensor::from_vec(&[1, len], columns[role(&vi.name).expect("checked above")].clone())?)))
+            .collect::<Result<Vec<_>>>()?;
+        feeds.push(bind(model, arrays)?);
+    }
+    Ok(feeds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_defaults_keep_masks_and_type_ids_valid() {
+        assert_eq!(default_int_range("token_type_ids"), (0.0, 2.0));
+        assert_eq!(default_int_range("attention_mask"), (0.0, 2.0));
+        assert_eq!(default_int_range("segment_ids"), (0.0, 2.0));
+        assert_eq!(default_int_range("input_ids"), (0.0, 10.0));
+    }
+}

@@ -1,0 +1,129 @@
+//! `graph::Model` → ONNX bytes. Everything `load_model` keeps is written back.
+
+use prost::Message;
+
+use super::proto::{self, attribute_type as at, tensor_shape_proto as tsp, type_proto};
+use super::tensor_io::tensor_to_proto;
+use crate::ir::{AttrValue, Dim, Graph, Model, Node, ValueInfo, ValueType};
+
+pub fn model_to_bytes(model: &Model) -> Vec<u8> {
+    model_to_proto(model).encode_to_vec()
+}
+
+pub(super) fn model_to_proto(model: &Model) -> proto::ModelProto {
+    proto::ModelProto {
+        ir_version: model.ir_version,
+        opset_import: model.opsets.iter().map(|(domain, version)| proto::OperatorSetIdProto { domain: domain.clone(), version: *version }).collect(),
+        producer_name: model.producer_name.clone(),
+        producer_version: model.producer_version.clone(),
+        domain: model.domain.clone(),
+        model_version: model.model_version,
+        doc_string: model.doc_string.clone(),
+        graph: Some(graph_to_proto(&model.graph)),
+        metadata_props: model.metadata.iter().map(|(k, v)| proto::StringStringEntryProto { key: k.clone(), value: v.clone() }).collect(),
+        functions: Vec::new(),
+    }
+}
+
+fn graph_to_proto(g: &Graph) -> proto::GraphProto {
+    proto::GraphProto {
+        node: g.nodes.iter().map(node_to_proto).collect(),
+        name: g.name.clone(),
+        initializer: g.initializers.iter().map(|(n, t)| tensor_to_proto(n, t)).collect(),
+        doc_string: g.doc_string.clone(),
+        input: g.inputs.iter().map(value_info_to_proto).collect(),
+        output: g.outputs.iter().map(value_info_to_proto).collect(),
+        value_info: g.value_info.iter().map(value_info_to_proto).collect(),
+        ..Default::default()
+    }
+}
+
+fn node_to_proto(n: &Node) -> proto::NodeProto {
+    proto::NodeProto {
+        input: n.inputs.clone(),
+        output: n.outputs.clone(),
+        name: n.name.clone(),
+        op_type: n.op_type.clone(),
+        domain: n.domain.clone(),
+        doc_string: n.doc_string.clone(),
+        attribute: n
+            .attributes
+            .iter()
+            .map(|a| {
+                let mut ap = proto::AttributeProto { name: a.name.clone(), ..Default::default() };
+                ap.r#type = match &a.value {
+                    AttrValue::Float(v) => {
+                        ap.f = *v;
+                        at::FLOAT
+                    }
+                    AttrValue::Int(v) => {
+                        ap.i = *v;
+                        at::INT
+                    }
+                    AttrValue::String(v) => {
+                        ap.s = v.clone();
+                        at::STRING
+                    }
+                    AttrValue::Tensor(t) => {
+                        ap.t = Some(tensor_to_proto("", t));
+                        at::TENSOR
+                    }
+                    AttrValue::Graph(g) => {
+                        ap.g = Some(Box::new(graph_to_proto(g)));
+                        at::GRAPH
+                    }
+                    AttrValue::Floats(v) => {
+                        ap.floats = v.clone();
+                        at::FLOATS
+                    }
+                    AttrValue::Ints(v) => {
+                        ap.ints = v.clone();
+                        at::INTS
+                    }
+                    AttrValue::Strings(v) => {
+                        ap.strings = v.clone();
+                        at::STRINGS
+                    }
+                    AttrValue::Tensors(v) => {
+                        ap.tensors = v.iter().map(|t| tensor_to_proto("", t)).collect();
+                        at::TENSORS
+                    }
+                    AttrValue::Graphs(v) => {
+                        ap.graphs = v.iter().map(graph_to_proto).collect();
+                        at::GRAPHS
+                    }
+                };
+                ap
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn value_info_to_proto(vi: &ValueInfo) -> proto::ValueInfoProto {
+    let ty = match &vi.ty {
+        ValueType::Unknown => None,
+        // Decoded when it was read, so it decodes again.
+        ValueType::Other { encoded, .. } => proto::TypeProto::decode(&encoded[..]).ok(),
+        ValueType::Tensor { elem_type, shape } => Some(proto::TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: *elem_type,
+                shape: shape.as_ref().map(|dims| proto::TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|d| tsp::Dimension {
+                            value: match d {
+                                Dim::Fixed(v) => Some(tsp::DimValue::DimValue(*v)),
+                                Dim::Symbolic(s) => Some(tsp::DimValue::DimParam(s.clone())),
+                                Dim::Unknown => None,
+                            },
+                            denotation: String::new(),
+                        })
+                        .collect(),
+                }),
+            })),
+            denotation: String::new(),
+        }),
+    };
+    proto::ValueInfoProto { name: vi.name.clone(), r#type: ty, doc_string: vi.doc_string.clone(), ..Default::default() }
+}

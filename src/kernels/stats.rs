@@ -1,0 +1,42 @@
+//! Statistics on f64 slices shared by calibration (`compress`) and
+//! comparison (`compare`). Scalar only: they run once per tensor or per
+//! example, never in a model's inner loop, so they have no SIMD twin.
+
+/// KL(P ‖ Q) in nats of two distributions given as non-negative weights
+/// (histograms or probabilities; each is normalised by its sum). Terms where
+/// P is 0 contribute nothing; Q is floored at 1e-12 so a bin P has and Q
+/// lacks stays finite. Infinite when either has no mass.
+pub fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
+    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
+    if sp <= 0.0 || sq <= 0.0 {
+        return f64::INFINITY;
+    }
+    let kl: f64 = p
+        .iter()
+        .zip(q)
+        .filter(|(&a, _)| a > 0.0)
+        .map(|(&a, &b)| {
+            let (pa, qb) = (a / sp, (b / sq).max(1e-12));
+            pa * (pa / qb).ln()
+        })
+        .sum();
+    kl.max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn kl_by_hand() {
+        assert_eq!(kl_divergence(&[1.0, 2.0, 1.0], &[2.0, 4.0, 2.0]), 0.0);
+        // Unnormalised weights give the same as their probabilities.
+        let want = 0.5 * (0.5f64 / 0.25).ln() + 0.5 * (0.5f64 / 0.75).ln();
+        assert!((kl_divergence(&[1.0, 1.0], &[1.0, 3.0]) - want).abs() < 1e-12);
+        assert!((kl_divergence(&[0.5, 0.5], &[0.25, 0.75]) - want).abs() < 1e-12);
+        // A bin P has and Q lacks is large but finite; no mass is infinite.
+        assert!(kl_divergence(&[0.5, 0.5], &[1.0, 0.0]).is_finite());
+        assert_eq!(kl_divergence(&[0.0, 0.0], &[1.0, 0.0]), f64::INFINITY);
+    }
+}

@@ -1,0 +1,398 @@
+//! Conv and ConvTranspose (f32, NCHW, 1-D and 2-D). Pointwise convolutions
+//! are a plain GEMM, depthwise ones a direct loop, the rest im2col + GEMM.
+
+use ndarray::{ArrayD, IxDyn};
+
+use super::activation::{apply_bounds, FusedActivation};
+use super::spatial::{for_each_index, Geometry, Window};
+use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
+use crate::error::{Result, SquishError};
+use crate::kernels::active as k;
+use crate::ops::internal::{CONV_ACTIVATION, INTERNAL_DOMAIN};
+use crate::tensor::{checked_numel, Tensor};
+
+pub fn register(r: &mut Registry) {
+    r.insert("", "Conv", build_conv);
+    r.insert("", "ConvTranspose", build_conv_transpose);
+    r.insert(INTERNAL_DOMAIN, CONV_ACTIVATION, build_conv_activation);
+}
+
+struct Conv {
+    window: Window,
+    group: usize,
+    /// What the load-time fusion `Conv → Relu|Clip` applies in the bias pass.
+    activation: FusedActivation,
+}
+
+pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
+    let a = ctx.attrs();
+    let g = a.int("group", 1)?;
+    if g < 1 {
+        return Err(a.error("group", format!("must be ≥ 1, got {g}")));
+    }
+    Ok(g as usize)
+}
+
+fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: FusedActivation::None }))
+}
+
+/// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
+fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: FusedActivation::from_attrs(ctx)? }))
+}
+
+/// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
+pub(super) fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
+    match shape {
+        [n, c, w] => Ok((*n, *c, 1, *w)),
+        [n, c, h, w] => Ok((*n, *c, *h, *w)),
+        _ => Err(SquishError::op(format!("{what} must be 3-D or 4-D (1-D or 2-D convolution), got shape {shape:?}"))),
+    }
+}
+
+pub(super) fn lift_geometry(g: Geometry) -> Geometry {
+    if g.kernel.len() == 2 {
+        return g;
+    }
+    let one = |v: &Vec<usize>, fill: usize| vec![fill, v[0]];
+    Geometry {
+        kernel: one(&g.kernel, 1),
+        strides: one(&g.strides, 1),
+        dilations: one(&g.dilations, 1),
+        pad_begin: one(&g.pad_begin, 0),
+        pad_end: one(&g.pad_end, 0),
+        output: one(&g.output, 1),
+    }
+}
+
+/// Unfolds one group's input `[cg, h, w]` into `[cg·kh·kw, oh·ow]` columns.
+pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [T]) {
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (oh, ow) = (g.output[0], g.output[1]);
+    let mut row = 0;
+    for c in 0..cg {
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
+                for oy in 0..oh {
+                    let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+                    let line = &mut dst[oy * ow..(oy + 1) * ow];
+                    if iy < 0 || iy >= h as isize {
+                        line.fill(T::default());
+                        continue;
+                    }
+                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    for (ox, v) in line.iter_mut().enumerate() {
+                        let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
+                        *v = if ix < 0 || ix >= w as isize { T::default() } else { src[ix as usize] };
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// One channel, one filter (depthwise convolution): the plane is copied
+/// into a zero-padded one and the direct kernel sums every tap per output.
+fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) -> Result<()> {
+    let (pt, pl) = (g.pad_begin[0], g.pad_begin[1]);
+    let (ph, pw) = (h + pt + g.pad_end[0], w + pl + g.pad_end[1]);
+    let mut padded = vec![0.0f32; ph * pw];
+    for (src, dst) in x.chunks_exact(w.max(1)).take(h).zip(padded[pt * pw..].chunks_exact_mut(pw.max(1))) {
+        dst[pl..pl + w].copy_from_slice(src);
+    }
+    let shape = crate::kernels::DepthwiseShape {
+        ph,
+        pw,
+        kh: g.kernel[0],
+        kw: g.kernel[1],
+        sy: g.strides[0],
+        sx: g.strides[1],
+        dy: g.dilations[0],
+        dx: g.dilations[1],
+        oh: g.output[0],
+        ow: g.output[1],
+    };
+    // Window::resolve sizes the output so that every window fits the padded
+    // input; anything else is a geometry this code does not produce.
+    if !shape.is_valid() {
+        return Err(SquishError::op(format!("depthwise geometry {shape:?} reaches outside the padded input")));
+    }
+    k::depthwise_f32(&padded, wt, shape, out);
+    Ok(())
+}
+
+impl Op for Conv {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = required_f32(inputs, 0, "input X")?;
+        let wt = required_f32(inputs, 1, "weights W")?;
+        let bias = optional_f32(inputs, 2, "bias B")?;
+        if wt.ndim() != x.ndim() {
+            return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", wt.shape(), x.shape())));
+        }
+        let (n, c, h, w) = as_2d(x.shape(), "input X")?;
+        let (m, cg, _, _) = as_2d(wt.shape(), "weights W")?;
+        let group = self.group;
+        if c % group != 0 || m % group != 0 || cg * group != c {
+            return Err(SquishError::op(format!("input has {c} channels, weights {:?} and group {group} do not match", wt.shape())));
+        }
+        let geom = self.window.resolve(&x.shape()[2..], Some(&wt.shape()[2..]))?;
+        let mut out_shape = vec![n, m];
+        out_shape.extend(&geom.output);
+        let g = lift_geometry(geom);
+        let mg = m / group;
+        let (oh, ow) = (g.output[0], g.output[1]);
+        let plane = oh * ow;
+        checked_numel(&out_shape, "Conv output")?;
+        if let Some(b) = bias {
+            if b.len() != m {
+                return Err(SquishError::op(format!("bias has {} values, expected {m}", b.len())));
+            }
+        }
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout");
+        let ws = wt.as_standard_layout();
+        let ws = ws.as_slice().expect("standard layout");
+        let (kh, kw) = (g.kernel[0], g.kernel[1]);
+        let kdim = cg * kh * kw;
+        let pointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
+        let depthwise = cg == 1 && mg == 1;
+        let mut out = vec![0.0f32; n * m * plane];
+        let mut col = if pointwise || depthwise { Vec::new() } else { vec![0.0f32; kdim * plane] };
+        for b in 0..n {
+            for gi in 0..group {
+                let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
+                let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
+                let og = &mut out[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
+                if pointwise {
+                    k::gemm_f32(mg, cg, plane, wg, xg, og);
+                } else if depthwise {
+                    depthwise_plane(xg, h, w, wg, &g, og)?;
+                } else {
+                    im2col(xg, cg, h, w, &g, &mut col);
+                    k::gemm_f32(mg, kdim, plane, wg, &col, og);
+                }
+            }
+        }
+        // Bias and the fused activation per output plane while it is in cache,
+        // with Relu's and Clip's own comparisons: bit-identical.
+        let (lo, hi) = self.activation.bounds(inputs, 3)?;
+        if bias.is_some() || lo.is_some() || hi.is_some() {
+            for (i, chunk) in out.chunks_exact_mut(plane.max(1)).enumerate() {
+                if let Some(b) = bias.map(|b| b[i % m]) {
+                    chunk.iter_mut().for_each(|v| *v += b);
+                }
+                apply_bounds(chunk, lo, hi);
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
+    }
+}
+
+struct ConvTranspose {
+    window: Window,
+    group: usize,
+    output_padding: Option<Vec<usize>>,
+    output_shape: Option<Vec<usize>>,
+}
+
+fn build_conv_transpose(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    let nonneg = |name: &str| -> Result<Option<Vec<usize>>> {
+        match a.opt_ints(name)? {
+            None => Ok(None),
+            Some(v) if v.iter().all(|&x| x >= 0) => Ok(Some(v.iter().map(|&x| x as usize).collect())),
+            Some(v) => Err(a.error(name, format!("values must be non-negative, got {v:?}"))),
+        }
+    };
+    Ok(Box::new(ConvTranspose {
+        window: Window::from_attrs(ctx)?,
+        group: group_attr(ctx)?,
+        output_padding: nonneg("output_padding")?,
+        output_shape: nonneg("output_shape")?,
+    }))
+}
+
+impl Op for ConvTranspose {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        use super::spatial::AutoPad;
+        let x = required_f32(inputs, 0, "input X")?;
+        let wt = required_f32(inputs, 1, "weights W")?;
+        let bias = optional_f32(inputs, 2, "bias B")?;
+        if x.ndim() < 3 || wt.ndim() != x.ndim() {
+            return Err(SquishError::op(format!("input {:?} and weights {:?} must both have rank ≥ 3", x.shape(), wt.shape())));
+        }
+        let r = x.ndim() - 2;
+        let (n, c, wc, mg) = (x.shape()[0], x.shape()[1], wt.shape()[0], wt.shape()[1]);
+        let group = self.group;
+        if wc != c || c % group != 0 {
+            return Err(SquishError::op(format!("weights {:?} do not fit input {:?} with group {group}", wt.shape(), x.shape())));
+        }
+        let cg = c / group;
+        let m = mg * group;
+        let kernel: Vec<usize> = wt.shape()[2..].to_vec();
+        let win = &self.window;
+        let strides = win.strides.clone().unwrap_or_else(|| vec![1; r]);
+        let dil = win.dilations.clone().unwrap_or_else(|| vec![1; r]);
+        let opad = self.output_padding.clone().unwrap_or_else(|| vec![0; r]);
+        if strides.len() != r || dil.len() != r || opad.len() != r {
+            return Err(SquishError::op("strides, dilations and output_padding must match the spatial rank"));
+        }
+        let input = &x.shape()[2..];
+        let mut pb = vec![0usize; r];
+        let mut out_sp = vec![0usize; r];
+        for i in 0..r {
+            let full = strides[i] * (input[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1;
+            if let Some(os) = &self.output_shape {
+                let want = *os.get(os.len().wrapping_sub(r) + i).ok_or_else(|| SquishError::op("output_shape is too short"))?;
+                let total = full.saturating_sub(want);
+                pb[i] = if win.auto_pad == AutoPad::SameLower { total - total / 2 } else { total / 2 };
+                out_sp[i] = want;
+            } else if matches!(win.auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
+                let want = input[i] * strides[i];
+                let total = full.saturating_sub(want);
+                pb[i] = if win.auto_pad == AutoPad::SameLower { total - total / 2 } else { total / 2 };
+                out_sp[i] = want;
+            } else {
+                let pads = win.pads.clone().unwrap_or_else(|| vec![0; 2 * r]);
+                let (b, e) = (pads[i], pads[i + r]);
+                pb[i] = b;
+                out_sp[i] = full.checked_sub(b + e).ok_or_else(|| SquishError::op("pads exceed the output size"))?;
+            }
+        }
+        let mut out_shape = vec![n, m];
+        out_shape.extend(&out_sp);
+        checked_numel(&out_shape, "ConvTranspose output")?;
+        if r > 2 {
+            let sp = Spatial { input: input.to_vec(), kernel, strides, dilations: dil, pad_begin: pb, output: out_sp };
+            return Ok(vec![conv_transpose_nd(x, wt, bias, group, &sp, &out_shape)?]);
+        }
+        let (_, _, h, w) = as_2d(x.shape(), "input X")?;
+        let lift = |v: &Vec<usize>, fill: usize| if r == 1 { vec![fill, v[0]] } else { v.clone() };
+        let (k2, s2, d2, p2, o2) = (lift(&kernel, 1), lift(&strides, 1), lift(&dil, 1), lift(&pb, 0), lift(&out_sp, 1));
+        let (oh, ow) = (o2[0], o2[1]);
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout");
+        let ws = wt.as_standard_layout();
+        let ws = ws.as_slice().expect("standard layout");
+        let kk = k2[0] * k2[1];
+        let mut out = vec![0.0f32; n * m * oh * ow];
+        // col = Wgᵀ · Xg, then scatter-add every column entry to its output pixel.
+        let mut wt_t = vec![0.0f32; mg * kk * cg];
+        let mut col = vec![0.0f32; mg * kk * h * w];
+        for gi in 0..group {
+            let wg = &ws[gi * cg * mg * kk..(gi + 1) * cg * mg * kk];
+            for ci in 0..cg {
+                for j in 0..mg * kk {
+                    wt_t[j * cg + ci] = wg[ci * mg * kk + j];
+                }
+            }
+            for b in 0..n {
+                let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
+                k::gemm_f32(mg * kk, cg, h * w, &wt_t, xg, &mut col);
+                for mo in 0..mg {
+                    let oplane = &mut out[(b * m + gi * mg + mo) * oh * ow..(b * m + gi * mg + mo + 1) * oh * ow];
+                    for ky in 0..k2[0] {
+                        for kx in 0..k2[1] {
+                            let row = &col[((mo * k2[0] + ky) * k2[1] + kx) * h * w..][..h * w];
+                            for iy in 0..h {
+                                let oy = (iy * s2[0] + ky * d2[0]) as isize - p2[0] as isize;
+                                if oy < 0 || oy >= oh as isize {
+                                    continue;
+                                }
+                                for ix in 0..w {
+                                    let ox = (ix * s2[1] + kx * d2[1]) as isize - p2[1] as isize;
+                                    if ox >= 0 && ox < ow as isize {
+                                        oplane[oy as usize * ow + ox as usize] += row[iy * w + ix];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(bias) = bias {
+            if bias.len() != m {
+                return Err(SquishError::op(format!("bias has {} values, expected {m}", bias.len())));
+            }
+            for (i, chunk) in out.chunks_exact_mut((oh * ow).max(1)).enumerate() {
+                let bv = bias[i % m];
+                chunk.iter_mut().for_each(|v| *v += bv);
+            }
+        }
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
+    }
+}
+
+/// Geometry of a transposed convolution of any spatial rank.
+struct Spatial {
+    input: Vec<usize>,
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    dilations: Vec<usize>,
+    pad_begin: Vec<usize>,
+    output: Vec<usize>,
+}
+
+/// ConvTranspose for 3-D and higher: a direct scatter of every input value
+/// through the kernel (these are rare; 1-D and 2-D take the GEMM path).
+fn conv_transpose_nd(x: &ArrayD<f32>, wt: &ArrayD<f32>, bias: Option<&ArrayD<f32>>, group: usize, g: &Spatial, out_shape: &[usize]) -> Result<Tensor> {
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let mg = wt.shape()[1];
+    let (cg, m) = (c / group, mg * group);
+    let r = g.input.len();
+    let in_plane: usize = g.input.iter().product();
+    let out_plane: usize = g.output.iter().product();
+    let k_plane: usize = g.kernel.iter().product();
+    let stride_of = |dims: &[usize]| {
+        let mut s = vec![1usize; dims.len()];
+        for d in (0..dims.len().saturating_sub(1)).rev() {
+            s[d] = s[d + 1] * dims[d + 1];
+        }
+        s
+    };
+    let (in_st, out_st, k_st) = (stride_of(&g.input), stride_of(&g.output), stride_of(&g.kernel));
+    let xs = x.as_standard_layout();
+    let xs = xs.as_slice().expect("standard layout");
+    let ws = wt.as_standard_layout();
+    let ws = ws.as_slice().expect("standard layout");
+    let mut out = vec![0.0f32; n * m * out_plane];
+    for b in 0..n {
+        for ci in 0..c {
+            let gi = ci / cg;
+            let src = &xs[(b * c + ci) * in_plane..(b * c + ci + 1) * in_plane];
+            for mo in 0..mg {
+                let w = &ws[(ci * mg + mo) * k_plane..(ci * mg + mo + 1) * k_plane];
+                let dst = &mut out[(b * m + gi * mg + mo) * out_plane..(b * m + gi * mg + mo + 1) * out_plane];
+                for_each_index(&g.input, |ip| {
+                    let v = src[(0..r).map(|d| ip[d] * in_st[d]).sum::<usize>()];
+                    for_each_index(&g.kernel, |kp| {
+                        let mut at = 0usize;
+                        for d in 0..r {
+                            let o = (ip[d] * g.strides[d] + kp[d] * g.dilations[d]) as isize - g.pad_begin[d] as isize;
+                            if o < 0 || o >= g.output[d] as isize {
+                                return;
+                            }
+                            at += o as usize * out_st[d];
+                        }
+                        dst[at] += v * w[(0..r).map(|d| kp[d] * k_st[d]).sum::<usize>()];
+                    });
+                });
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        if bias.len() != m {
+            return Err(SquishError::op(format!("bias has {} values, expected {m}", bias.len())));
+        }
+        for (i, chunk) in out.chunks_exact_mut(out_plane.max(1)).enumerate() {
+            let bv = bias.as_slice().map(|s| s[i % m]).unwrap_or(0.0);
+            chunk.iter_mut().for_each(|v| *v += bv);
+        }
+    }
+    Ok(Tensor::F32(ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("sized above")))
+}
