@@ -2,7 +2,10 @@
 // Builds everything: two wasm builds (baseline SIMD128 and relaxed SIMD),
 // their JS bindings (wasm-bindgen), wasm-opt on both, then the page (Vite).
 // The CLI (www/cli) uses the baseline build directly; it needs no extra step.
-//   node scripts/build.mjs [--wasm-only] [--only simd|relaxed]  (--only: one wasm build, for quick iteration)
+//   node scripts/build.mjs [--wasm-only] [--only simd|relaxed] [--bench]
+//   --only: one wasm build, for quick iteration; --bench: the benchmark's
+//   builds instead (feature `bench`: the shipped code plus the GEMM timing
+//   harness) into target/bench-pkg/, never shipped.
 //
 // Steps whose inputs have not changed are skipped: cargo decides for itself,
 // and wasm-bindgen + wasm-opt and Vite each keep a stamp with the SHA-256 of
@@ -17,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmOnly = process.argv.includes('--wasm-only');
 const onlyBuild = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+const bench = process.argv.includes('--bench');
 
 // Features the Rust wasm32 target enables by default, which wasm-opt must be
 // allowed to keep; relaxed SIMD is added only to the relaxed build.
@@ -27,7 +31,8 @@ const BUILDS = [
   { name: 'simd', rustflags: '-C target-feature=+simd128', targetDir: 'target', opt: BASE_FEATURES },
   { name: 'relaxed', rustflags: '-C target-feature=+simd128,+relaxed-simd', targetDir: 'target/relaxed',
     opt: [...BASE_FEATURES, '--enable-relaxed-simd'] },
-];
+].map((b) => (bench ? { ...b, targetDir: join('target/bench', b.name), features: ['--features', 'bench'], pkg: join('target/bench-pkg', b.name) }
+  : { ...b, features: [], pkg: join('www/pkg', b.name) }));
 
 function run(cmd, args, env = {}) {
   console.log(`[build] ${cmd} ${args.join(' ')}`);
@@ -78,10 +83,10 @@ const started = Date.now();
 const tools = [output('wasm-bindgen', ['--version']), output(join(root, 'node_modules/.bin/wasm-opt'), ['--version'])];
 for (const b of BUILDS.filter((b) => !onlyBuild || b.name === onlyBuild)) {
   // RUSTFLAGS replaces .cargo/config.toml's flags, so +simd128 is repeated here.
-  run('cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', b.targetDir],
+  run('cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', b.targetDir, ...b.features],
     { RUSTFLAGS: b.rustflags });
   const wasm = join(root, b.targetDir, 'wasm32-unknown-unknown/release/squish.wasm');
-  const out = join(root, 'www/pkg', b.name);
+  const out = join(root, b.pkg);
   const bg = join(out, 'squish_bg.wasm');
   const hash = digest([...tools, ...b.opt], [wasm]);
   unlessUnchanged(`wasm-bindgen + wasm-opt (${b.name})`, join(root, b.targetDir, `squish-${b.name}.stamp`), hash,
@@ -91,7 +96,7 @@ for (const b of BUILDS.filter((b) => !onlyBuild || b.name === onlyBuild)) {
       console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
     });
 }
-if (!wasmOnly) {
+if (!wasmOnly && !bench) {
   const config = ['package-lock.json', 'package.json'].map((f) => join(root, f));
   // The page's sources and wasm builds, and the demo model it bundles from the fixtures.
   const hash = digest([], [...config, ...filesUnder(join(root, 'www')), ...filesUnder(join(root, 'tests/fixtures/digits_mlp'))]);

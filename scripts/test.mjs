@@ -28,11 +28,11 @@ const LAYER_TIMEOUT_MIN = 20;
 const LAYERS = [
   // --no-fail-fast: one failing test binary must not hide the others' results.
   { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo',
-    args: ['test', '--no-fail-fast'], parse: 'cargo' },
+    args: ['test', '--no-fail-fast', '--features', 'bench'], parse: 'cargo' },
   { name: 'wasm-node', what: 'wasm in Node (baseline SIMD128 build)', cmd: 'cargo',
-    args: ['test', '--no-fail-fast', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
+    args: ['test', '--no-fail-fast', '--features', 'bench', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
   { name: 'wasm-browser', what: 'wasm in headless Chromium (relaxed-SIMD build)', cmd: 'cargo',
-    args: ['test', '--no-fail-fast', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
+    args: ['test', '--no-fail-fast', '--features', 'bench', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
     env: () => ({
       RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd',
       WASM_BINDGEN_USE_BROWSER: '1',
@@ -53,7 +53,7 @@ const LAYERS = [
   // when ../shared/bench-models (or $SQUISH_BENCH_MODELS) exists and are
   // reported as "not run" otherwise (their tests fail when run without them).
   { name: 'bench-models', what: 'timing models vs onnxruntime (native)', cmd: 'cargo', needsBenchModels: true,
-    args: ['test', '--test', 'bench_models_native', '--', '--ignored'], parse: 'cargo' },
+    args: ['test', '--features', 'bench', '--test', 'bench_models_native', '--', '--ignored'], parse: 'cargo' },
   { name: 'bench-python', what: 'bert_minilm int8 cosine vs onnxruntime quantize_dynamic', needsBenchModels: true,
     cmd: join(root, '.cache/venv/bin/python'), args: ['-m', 'unittest', '-v', 'tests/python/test_bert_int8_cosine.py'], parse: 'unittest' },
 ];

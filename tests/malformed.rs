@@ -135,3 +135,25 @@ fn nan_inputs_flow_through_without_panicking() {
     let out = s.run(vec![("X".into(), x)]).unwrap();
     assert!(out.outputs[0].1.to_f64_vec().iter().all(|v| v.is_nan()));
 }
+
+/// The size limit is enforced before any weight is allocated: a model
+/// whose initializers declare more than `MAX_MODEL_BYTES` (here 1 GiB in a
+/// file of a few bytes, the data omitted) and a file larger than the limit
+/// are refused with the limit in the message.
+#[test]
+fn models_over_the_size_limit_are_refused_up_front() {
+    use squish::formats::onnx::{check_size, load_model, MAX_MODEL_BYTES};
+    let huge = TensorProto { name: "w".into(), dims: vec![1 << 28], data_type: data_type::FLOAT, ..Default::default() };
+    let bytes = model(vec![node("Identity", "id", &["w"], &["y"])], vec![huge]);
+    assert!(bytes.len() < 1000);
+    let e = load_model(&bytes).unwrap_err().to_string();
+    let limit = format!("up to {} MiB", MAX_MODEL_BYTES >> 20);
+    assert!(e.contains("declares 1024 MiB of weights") && e.contains(&limit), "{e}");
+    let e = check_size(MAX_MODEL_BYTES + 1).unwrap_err().to_string();
+    assert!(e.contains(&format!("{} MiB", (MAX_MODEL_BYTES + 1) >> 20)) && e.contains(&limit), "{e}");
+    assert!(check_size(MAX_MODEL_BYTES).is_ok());
+    // Weights below the limit with their data missing are still a tensor error, not a size one.
+    let small = TensorProto { name: "w".into(), dims: vec![4], data_type: data_type::FLOAT, ..Default::default() };
+    let e = err_of(&model(vec![node("Identity", "id", &["w"], &["y"])], vec![small]));
+    assert!(e.contains("'w'") && !e.contains("MiB"), "{e}");
+}

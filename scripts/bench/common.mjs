@@ -106,8 +106,12 @@ export function compressFigures(mod, bytes, now) {
   let memory = 0;
   for (let i = 0; i < 3; i++) {
     const t0 = now();
-    const { model } = mod.compressModel(bytes.slice(), JSON.stringify({ scheme: 'int8_dynamic' }), []);
+    const original = new mod.ModelHandle(bytes.slice());
+    const compressed = original.compress(JSON.stringify({ scheme: 'int8_dynamic' }), []);
+    const model = compressed.toBytes();
     times.push(now() - t0);
+    original.free();
+    compressed.free();
     if (!model.length) throw new Error('empty output');
     if (i === 0) memory = mod.memoryBytes();
   }
@@ -120,10 +124,11 @@ export function compressFigures(mod, bytes, now) {
  * diagnosis included (compression itself is timed separately above).
  */
 export function compareFigures(mod, bytes, now) {
-  const { model: int8 } = mod.compressModel(bytes.slice(), JSON.stringify({ scheme: 'int8_dynamic' }), []);
+  const original = new mod.ModelHandle(bytes.slice());
+  const int8 = original.compress(JSON.stringify({ scheme: 'int8_dynamic' }), []);
   const spec = { count: 32, seed: 1, ranges: { input_ids: [1000, 30000], attention_mask: [1, 2], token_type_ids: [0, 1] } };
   const t0 = now();
-  const feeds = mod.randomInputs(bytes, JSON.stringify(spec));
+  const feeds = original.randomInputs(JSON.stringify(spec));
   // Time per stage: each progress call closes the previous stage.
   const stages = {};
   let [current, last] = ['random inputs', now()];
@@ -132,9 +137,11 @@ export function compareFigures(mod, bytes, now) {
     stages[current] = (stages[current] ?? 0) + (t - last);
     [current, last] = [next, t];
   };
-  const { report } = mod.compareModels(bytes, int8, feeds, null, null, JSON.stringify({ latency_runs: 10, warmup_runs: 3 }), close);
+  const { report } = mod.compareModels(original, int8, feeds, null, JSON.stringify({ latency_runs: 10, warmup_runs: 3 }), close);
   close(null);
   const ms = now() - t0;
+  original.free();
+  int8.free();
   const worst = report.layers.entry_points[0];
   return {
     kind: 'compare',

@@ -13,8 +13,11 @@ export function toOrtFeeds(inputs) {
   return Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor(t.dtype, t.data, t.dims)]));
 }
 
+// The benchmark's own build: the shipped one plus the bench-only exports (GemmBench).
+const benchBuild = new URL('../../target/bench-pkg/simd/', import.meta.url);
+
 export async function benchNode(models, { warmup, runs, log }) {
-  const squish = await loadEngine();
+  const squish = await loadEngine({ dir: benchBuild });
   const now = () => performance.now();
   const results = [];
   for (const m of models) {
@@ -29,7 +32,8 @@ export async function benchNode(models, { warmup, runs, log }) {
     const runners = [];
     try {
       const t0 = performance.now();
-      const eng = new squish.Engine(bytes);
+      const eng = new squish.ModelHandle(bytes);
+      eng.run(inputs); // plans the session: part of loading
       runners.push({ engine: 'squish', variant: 'simd128', load_ms: performance.now() - t0, run: async () => eng.run(inputs) });
     } catch (e) {
       runners.push({ engine: 'squish', variant: 'simd128', error: e.message });
@@ -54,7 +58,7 @@ export async function benchNode(models, { warmup, runs, log }) {
   const bert = models.find((m) => m.name === 'bert_minilm');
   if (bert) {
     // A fresh instance, so that its memory size reflects compression alone.
-    const fresh = await loadEngine({ fresh: true });
+    const fresh = await loadEngine({ fresh: true, dir: benchBuild });
     try {
       compress.push({ kind: 'compress', runtime: 'node', variant: 'simd128', ...compressFigures(fresh, readFileSync(bert.path), now) });
     } catch (e) {

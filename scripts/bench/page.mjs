@@ -1,8 +1,9 @@
 // The browser half of the benchmark, driven by run.mjs through Playwright:
 // both Squish builds and onnxruntime-web (wasm, 1 thread) in one page.
 import * as ort from '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
-import * as simd from '/www/pkg/simd/squish.js';
-import * as relaxed from '/www/pkg/relaxed/squish.js';
+// The benchmark's builds: the shipped ones plus the bench-only exports (GemmBench).
+import * as simd from '/target/bench-pkg/simd/squish.js';
+import * as relaxed from '/target/bench-pkg/relaxed/squish.js';
 import { compareFigures, compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
 
 ort.env.wasm.numThreads = 1;
@@ -21,7 +22,8 @@ window.runModel = async ({ name, url, warmup, runs }) => {
   for (const [variant, mod] of Object.entries(builds)) {
     try {
       const t0 = now();
-      const eng = new mod.Engine(bytes);
+      const eng = new mod.ModelHandle(bytes);
+      eng.run(inputs); // plans the session: part of loading
       runners.push({ engine: 'squish', variant, load_ms: now() - t0, run: async () => eng.run(inputs) });
     } catch (e) {
       runners.push({ engine: 'squish', variant, error: e.message });
@@ -53,7 +55,7 @@ window.runKernels = async () => {
 window.runCompress = async (url) => {
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const out = [];
-  for (const [variant, path] of [['simd128', '/www/pkg/simd/squish.js'], ['relaxed', '/www/pkg/relaxed/squish.js']]) {
+  for (const [variant, path] of [['simd128', '/target/bench-pkg/simd/squish.js'], ['relaxed', '/target/bench-pkg/relaxed/squish.js']]) {
     try {
       const mod = await import(`${path}?fresh=${Date.now()}`);
       await mod.default();

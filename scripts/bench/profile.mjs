@@ -19,11 +19,10 @@ if (!paths.length) {
 }
 const engine = await loadEngine();
 for (const path of paths) {
-  const bytes = readFileSync(path);
-  const { inputs } = engine.inspect(bytes);
-  const ranges = Object.fromEntries(inputs.filter((v) => v.name === 'input_ids').map((v) => [v.name, [1000, 30000]]));
-  const feeds = engine.randomInputs(bytes, JSON.stringify({ count: 1, ranges }))[0];
-  const session = new engine.Engine(bytes);
+  const session = new engine.ModelHandle(readFileSync(path));
+  const inputs = session.inputNames();
+  const ranges = Object.fromEntries(inputs.filter((name) => name === 'input_ids').map((name) => [name, [1000, 30000]]));
+  const feeds = session.randomInputs(JSON.stringify({ count: 1, ranges }))[0];
   for (let i = 0; i < 10; i++) session.run(feeds); // warm-up
   const byOp = new Map();
   const byNode = new Map();

@@ -63,7 +63,7 @@ pub struct Latency {
     pub speedup: f64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Size {
     pub raw: usize,
     /// gzip at level 6 (what a web server would send).

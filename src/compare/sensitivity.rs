@@ -4,6 +4,8 @@
 //! `exclude.nodes`. It works through the method interface (`Method::exclude`)
 //! and the record's units, so it applies to every method.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::metrics::argmax;
@@ -52,7 +54,7 @@ pub struct Sensitivity {
 
 /// The original's outputs on every feed, and what variants are measured on.
 pub struct Study {
-    original: Model,
+    original: Arc<Model>,
     recipe: Recipe,
     calibration: Vec<Feed>,
     feeds: Vec<Feed>,
@@ -62,8 +64,9 @@ pub struct Study {
 }
 
 impl Study {
-    pub fn new(original: Model, recipe: Recipe, calibration: Vec<Feed>, feeds: Vec<Feed>) -> Result<Study> {
-        let session = Session::new(original.clone())?;
+    pub fn new(original: impl Into<Arc<Model>>, recipe: Recipe, calibration: Vec<Feed>, feeds: Vec<Feed>) -> Result<Study> {
+        let original = original.into();
+        let session = Session::new(Arc::clone(&original))?;
         let mut reference = Vec::with_capacity(feeds.len());
         for f in &feeds {
             reference.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());

@@ -51,18 +51,26 @@ pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Feed]) -> Result<
 /// came from, when known (re-encoding a large model to measure it would
 /// double its memory).
 pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Feed], file_bytes: Option<usize>) -> Result<(Model, Record)> {
+    let model_bytes_before = file_bytes.unwrap_or_else(|| crate::formats::onnx::encoded_len(&model));
+    let (model, mut record) = apply_steps(model, recipe, calibration)?;
+    record.model_bytes_before = model_bytes_before;
+    record.model_bytes_after = crate::formats::onnx::encoded_len(&model);
+    Ok((model, record))
+}
+
+/// The steps alone, without measuring sizes (`model_bytes_*` stay 0): for a
+/// caller that encodes the result anyway and takes the size from that.
+pub fn apply_steps(model: Model, recipe: &Recipe, calibration: &[Feed]) -> Result<(Model, Record)> {
     for step in &recipe.steps {
         step.method().check(&model)?;
     }
-    let model_bytes_before = file_bytes.unwrap_or_else(|| crate::formats::onnx::encoded_len(&model));
-    let mut record = Record { model_bytes_before, recipe: recipe.to_json(), ..Record::default() };
+    let mut record = Record { recipe: recipe.to_json(), ..Record::default() };
     let mut model = model;
     for (i, step) in recipe.steps.iter().enumerate() {
         let method = step.method();
         model = method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() })?;
     }
     stamp_provenance(&mut model, &record.recipe);
-    record.model_bytes_after = crate::formats::onnx::encoded_len(&model);
     Ok((model, record))
 }
 

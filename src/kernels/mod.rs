@@ -3,6 +3,8 @@
 //! property suite (`tests.rs`) checks every implementation.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// A plain prepacked micro-kernel: the practical GEMM ceiling `npm run bench` compares with.
+#[cfg(feature = "bench")]
 pub mod ceiling;
 pub mod reference;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -7,45 +7,52 @@ import { readFile, writeAtomic } from './files.mjs';
 import { parseDims, parseRanges } from '../ui/random-spec.js';
 
 /** Input sets from a folder (input_J files, or sub-folders of them) or one file. */
-function readInputSets(engine, originalBytes, path, inputs) {
+function readInputSets(engine, model, path, inputs) {
   if (!existsSync(path)) throw new Error(`inputs '${path}' do not exist`);
   if (statSync(path).isDirectory()) return readCalibration(engine, path, inputs);
   try {
-    return engine.readInputFile(originalBytes, path, readFileSync(path));
+    return model.readInputFile(path, readFileSync(path));
   } catch (e) {
     throw new Error(`inputs '${path}': ${e.message}`);
   }
 }
 
 export function compareModels(engine, paths, opts) {
-  const original = readFile(paths[0], 'model');
-  const compressed = readFile(paths[1], 'model');
-  const session = new engine.Engine(original);
-  const { inputs } = session.summary();
-  session.free();
-  let feeds;
+  const original = new engine.ModelHandle(readFile(paths[0], 'model'));
+  const compressed = new engine.ModelHandle(readFile(paths[1], 'model'));
+  try {
+    return compareHandles(engine, original, compressed, opts);
+  } finally {
+    original.free();
+    compressed.free();
+  }
+}
+
+function inputSets(engine, original, opts) {
   if (opts.text) {
     if (!opts.tokenizer) throw new Error('--text needs --tokenizer tokenizer.json');
     const texts = readFile(opts.text, 'text').toString('utf8').split(/\r?\n/).filter((l) => l.trim());
     const tok = readFile(opts.tokenizer, 'tokenizer').toString('utf8');
-    feeds = engine.textInputs(original, tok, texts, opts['max-length'] ? Number(opts['max-length']) : undefined);
-  } else if (opts.inputs) {
-    feeds = readInputSets(engine, original, opts.inputs, inputs);
-  } else {
-    const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: parseDims(opts.dims ?? '', '--dims'), ranges: parseRanges(opts.ranges ?? '', '--ranges') };
-    if (!Number.isInteger(spec.count) || spec.count < 1) throw new Error(`--random takes a positive count, got '${opts.random}'`);
-    feeds = engine.randomInputs(original, JSON.stringify(spec));
+    return original.textInputs(tok, texts, opts['max-length'] ? Number(opts['max-length']) : undefined);
   }
+  if (opts.inputs) return readInputSets(engine, original, opts.inputs, original.summary().inputs);
+  const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: parseDims(opts.dims ?? '', '--dims'), ranges: parseRanges(opts.ranges ?? '', '--ranges') };
+  if (!Number.isInteger(spec.count) || spec.count < 1) throw new Error(`--random takes a positive count, got '${opts.random}'`);
+  return original.randomInputs(JSON.stringify(spec));
+}
+
+function compareHandles(engine, original, compressed, opts) {
+  const feeds = inputSets(engine, original, opts);
   const labels = opts.labels ? engine.readLabels(opts.labels, readFile(opts.labels, 'labels')) : null;
   const options = opts.options ? JSON.parse(readFile(opts.options, 'options').toString('utf8')) : {};
   if (opts.runs !== undefined) options.latency_runs = Number(opts.runs);
   const t0 = performance.now();
-  const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, null, JSON.stringify(options), null);
+  const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, JSON.stringify(options), null);
   const lines = [`compared in ${((performance.now() - t0) / 1000).toFixed(2)} s`];
   let md = markdown;
   if (opts.recipe) {
     const recipe = readFile(opts.recipe, 'recipe').toString('utf8');
-    const calibration = opts.calibration ? readCalibration(engine, opts.calibration, inputs) : [];
+    const calibration = opts.calibration ? readCalibration(engine, opts.calibration, original.summary().inputs) : [];
     const study = new engine.SensitivityStudy(original, recipe, calibration, feeds);
     const layers = study.layers();
     layers.forEach((node, i) => {
@@ -58,9 +65,8 @@ export function compareModels(engine, paths, opts) {
     report.sensitivity = sensitivity;
     md += section;
     if (opts['suggest-recipe']) {
-      const r = JSON.parse(recipe);
-      r.exclude = { ...(r.exclude ?? {}), nodes: [...new Set([...(r.exclude?.nodes ?? []), ...report.sensitivity.exclusion])] };
-      writeAtomic(opts['suggest-recipe'], `${JSON.stringify(r, null, 2)}\n`);
+      const suggested = engine.suggestedRecipe(recipe, sensitivity.exclusion_units);
+      writeAtomic(opts['suggest-recipe'], `${JSON.stringify(JSON.parse(suggested), null, 2)}\n`);
       lines.push(`wrote ${opts['suggest-recipe']} (the recipe with the suggested exclusions)`);
     }
   }

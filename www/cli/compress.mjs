@@ -23,16 +23,17 @@ export function readCalibration(engine, dir, inputs) {
 const kib = (b) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 
 export function formatRecord(record) {
-  const rows = [['tensor', 'node', 'scheme', 'grouping', 'before', 'after', 'max |Δw|']];
-  for (const c of record.changes) {
-    rows.push([c.tensor, `${c.node} (${c.op_type})`, c.scheme, c.grouping, kib(c.bytes_before), kib(c.bytes_after), c.max_abs_error.toExponential(2)]);
+  const rows = [['tensor', 'node', 'step', 'settings', 'grouping', 'before', 'after', 'zeros', 'max |Δw|']];
+  for (const c of record.entries) {
+    rows.push([c.tensor, `${c.node} (${c.op_type})`, `${c.step}: ${c.method}`, c.settings, c.grouping, kib(c.bytes_before), kib(c.bytes_after),
+      `${(100 * c.sparsity).toFixed(1)}%`, c.max_abs_error.toExponential(2)]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  const lines = rows.map((r) => r.map((v, i) => (i >= 4 ? String(v).padStart(widths[i]) : String(v).padEnd(widths[i]))).join('  '));
+  const lines = rows.map((r) => r.map((v, i) => (i >= 5 ? String(v).padStart(widths[i]) : String(v).padEnd(widths[i]))).join('  '));
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  if (!record.changes.length) lines.push('(no tensor changed)');
-  for (const [name, lo, hi] of record.activation_ranges) lines.push(`activation ${name}: calibrated range [${lo.toPrecision(4)}, ${hi.toPrecision(4)}]`);
-  for (const s of record.skipped) lines.push(`kept fp32: ${s.node} (${s.op_type}): ${s.reason}`);
+  if (!record.entries.length) lines.push('(no tensor changed)');
+  for (const [name, lo, hi] of record.calibrated_ranges) lines.push(`activation ${name}: calibrated range [${lo.toPrecision(4)}, ${hi.toPrecision(4)}]`);
+  for (const s of record.kept) lines.push(`kept as is (step ${s.step}, ${s.method}): ${s.node} (${s.op_type}): ${s.reason}`);
   for (const w of record.warnings) lines.push(`WARNING ${w.node} (${w.op_type}) '${w.tensor}': ${w.detail}`);
   const ratio = record.model_bytes_before / Math.max(1, record.model_bytes_after);
   lines.push(`model: ${kib(record.model_bytes_before)} → ${kib(record.model_bytes_after)} (${ratio.toFixed(2)}× smaller)`);
@@ -41,16 +42,18 @@ export function formatRecord(record) {
 
 export function compressModel(engine, bytes, recipePath, calibrationDir, outPath) {
   const recipe = readFile(recipePath, 'recipe').toString('utf8');
-  let calibration = [];
-  if (calibrationDir) {
-    const session = new engine.Engine(bytes);
-    const { inputs } = session.summary();
-    session.free();
-    calibration = readCalibration(engine, calibrationDir, inputs);
+  const model = new engine.ModelHandle(bytes);
+  try {
+    const calibration = calibrationDir ? readCalibration(engine, calibrationDir, model.summary().inputs) : [];
+    const t0 = performance.now();
+    const compressed = model.compress(recipe, calibration);
+    const ms = performance.now() - t0;
+    const record = compressed.compressionRecord();
+    const out = compressed.toBytes();
+    compressed.free();
+    writeAtomic(outPath, out);
+    return `${formatRecord(record)}\ncompressed in ${ms.toFixed(0)} ms; wrote ${outPath} (${out.length} bytes)`;
+  } finally {
+    model.free();
   }
-  const t0 = performance.now();
-  const { model, record } = engine.compressModel(bytes, recipe, calibration);
-  const ms = performance.now() - t0;
-  writeAtomic(outPath, model);
-  return `${formatRecord(record)}\ncompressed in ${ms.toFixed(0)} ms; wrote ${outPath} (${model.length} bytes)`;
 }

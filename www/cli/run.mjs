@@ -24,11 +24,11 @@ export function readInputs(engine, dir, inputs) {
 }
 
 export function runModel(engine, bytes, inputsDir, outDir) {
-  const session = new engine.Engine(bytes);
-  const summary = session.summary();
+  const model = new engine.ModelHandle(bytes);
+  const summary = model.summary();
   const inputs = readInputs(engine, inputsDir, summary.inputs);
   const t0 = performance.now();
-  const result = session.run(inputs);
+  const result = model.run(inputs);
   const ms = performance.now() - t0;
   mkdirSync(outDir, { recursive: true });
   const lines = [];
@@ -37,12 +37,14 @@ export function runModel(engine, bytes, inputsDir, outDir) {
     lines.push(`output_${j}.pb  ${t.name}  ${t.dtype}  [${t.dims.join(', ')}]`);
   });
   lines.push(`ran in ${ms.toFixed(1)} ms, peak activation memory ${(result.peakBytes / 1024).toFixed(1)} KiB`);
-  session.free();
+  model.free();
   return lines.join('\n');
 }
 
 export function convertModel(engine, bytes, outPath) {
-  const out = engine.convertModel(bytes);
+  const model = new engine.ModelHandle(bytes);
+  const out = model.toBytes();
+  model.free();
   writeFileSync(outPath, out);
   return `wrote ${outPath} (${out.length} bytes)`;
 }

@@ -95,6 +95,6 @@ export function renderSensitivity(container, s, onKeep) {
     h('div', { class: 'status' }, `With the whole recipe: output error ${s.baseline.error.toExponential(2)}, agreement ${pct(s.baseline.agreement)}. Suggested: ${s.rule}.`),
     table(['node', 'op', 'error, only this layer compressed', 'error, this layer restored', 'agreement restored', 'suggested'], rows, 'sensitivity'),
     s.exclusion.length
-      ? h('button', { class: 'primary', 'data-testid': 'keep-fp32', onclick: () => onKeep(s.exclusion) }, `Keep these ${s.exclusion.length} layer(s) in fp32 → recompress → compare again`)
+      ? h('button', { class: 'primary', 'data-testid': 'keep-fp32', onclick: () => onKeep(s.exclusion_units) }, `Keep these ${s.exclusion.length} layer(s) in fp32 → recompress → compare again`)
       : h('p', {}, 'No single layer stands out: restoring any one of them removes too little of the error.'));
 }

@@ -7,23 +7,23 @@ export function renderRecord(el, record) {
   const saved = record.model_bytes_before / Math.max(1, record.model_bytes_after);
   const parts = [
     h('h4', {}, 'What compression did'),
-    h('div', { class: 'status' }, `${record.changes.length} tensor(s) compressed · ${record.skipped.length} layer(s) kept fp32 · `
+    h('div', { class: 'status' }, `${record.entries.length} tensor(s) compressed · ${record.kept.length} layer(s) kept as they were · `
       + `model ${formatBytes(record.model_bytes_before)} → ${formatBytes(record.model_bytes_after)} (${saved.toFixed(2)}× smaller)`),
   ];
   if (record.warnings.length) {
     parts.push(h('ul', { class: 'warnings', 'data-testid': 'record-warnings' },
       record.warnings.map((w) => h('li', {}, h('strong', {}, `${w.node} (${w.op_type}) '${w.tensor}': `), w.detail))));
   }
-  if (record.skipped.length) {
-    parts.push(h('details', {}, h('summary', {}, `Kept fp32 (${record.skipped.length})`),
-      h('ul', {}, record.skipped.map((s) => h('li', {}, `${s.node} (${s.op_type}): ${s.reason}`)))));
+  if (record.kept.length) {
+    parts.push(h('details', {}, h('summary', {}, `Kept as they were (${record.kept.length})`),
+      h('ul', {}, record.kept.map((s) => h('li', {}, `${s.node} (${s.op_type}), ${s.method}: ${s.reason}`)))));
   }
-  if (record.changes.length) {
-    const rows = record.changes.map((c) => [c.tensor, `${c.node} (${c.op_type})`, c.scheme, c.grouping,
-      formatBytes(c.bytes_before), formatBytes(c.bytes_after), c.max_abs_error.toExponential(2)]);
-    parts.push(h('details', {}, h('summary', {}, `Compressed tensors (${record.changes.length})`),
-      h('table', { 'data-testid': 'record-changes' },
-        h('thead', {}, h('tr', {}, ['tensor', 'node', 'scheme', 'grouping', 'before', 'after', 'max |Δw|'].map((c) => h('th', {}, c)))),
+  if (record.entries.length) {
+    const rows = record.entries.map((c) => [c.tensor, `${c.node} (${c.op_type})`, c.method, c.settings, c.grouping,
+      formatBytes(c.bytes_before), formatBytes(c.bytes_after), `${(100 * c.sparsity).toFixed(1)}%`, c.max_abs_error.toExponential(2)]);
+    parts.push(h('details', {}, h('summary', {}, `Compressed tensors (${record.entries.length})`),
+      h('table', { 'data-testid': 'record-entries' },
+        h('thead', {}, h('tr', {}, ['tensor', 'node', 'method', 'settings', 'grouping', 'before', 'after', 'zeros', 'max |Δw|'].map((c) => h('th', {}, c)))),
         h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))))));
   }
   el.replaceChildren(h('div', { class: 'record', 'data-testid': 'record' }, parts));

@@ -33,8 +33,9 @@ export class ComparePanel {
   #ui = {};
   #abort = null;
   #last = null; // { compressed: Uint8Array, report, markdown, feeds, labels, recipe }
+  #opened = { model: null, generation: -1 }; // which model this worker holds, in which worker
 
-  /** `getModel()` → { bytes: ArrayBuffer, name, demo: { samples, labels } | null } */
+  /** `getModel()` → { blob: Blob, name, demo: { samples, labels } | null } */
   constructor(getModel) {
     this.#getModel = getModel;
     const ui = this.#ui;
@@ -145,9 +146,25 @@ export class ComparePanel {
     return this.#bridge.call(method, args, { signal, onProgress: (p) => this.#progress(p) });
   }
 
+  /**
+   * Decodes `model` in this panel's worker (once per worker: a cancelled
+   * call ends the worker, and the next one opens the model again) and
+   * returns its summary. On failure the model opened before stays.
+   */
+  async open(model, signal) {
+    const summary = await this.#bridge.call('open', { key: 'model', blob: model.blob }, { signal });
+    this.#opened = { model, generation: this.#bridge.generation };
+    return summary;
+  }
+
+  async #ensureOpen(model, signal) {
+    const live = this.#bridge.running && this.#opened.generation === this.#bridge.generation;
+    if (!live || this.#opened.model !== model) await this.open(model, signal);
+  }
+
   async #inputs(model, signal) {
     const ui = this.#ui;
-    const m = model.bytes.slice(0);
+    const m = 'model';
     const one = (input, what) => {
       const f = input.files?.[0];
       if (!f) throw new Error(`choose ${what} first`);
@@ -157,17 +174,17 @@ export class ComparePanel {
     let labels = null;
     switch (ui.source.value) {
       case 'demo':
-        feeds = await this.#call('readInputFile', { model: m, name: 'X_test.npy', bytes: model.demo.samples.slice(0) }, signal);
+        feeds = await this.#call('readInputFile', { key: m, name: 'X_test.npy', bytes: model.demo.samples.slice(0) }, signal);
         labels = await this.#call('readLabels', { name: 'y_test.npy', bytes: model.demo.labels.slice(0) }, signal);
         break;
       case 'random': {
         const spec = { count: Number(ui.count.value), seed: Number(ui.seed.value), dims: parseDims(ui.dims.value, 'symbolic dims'), ranges: parseRanges(ui.ranges.value, 'value ranges') };
-        feeds = await this.#call('randomInputs', { model: m, spec }, signal);
+        feeds = await this.#call('randomInputs', { key: m, spec }, signal);
         break;
       }
       case 'file': {
         const f = one(ui.file, 'an input file');
-        feeds = await this.#call('readInputFile', { model: m, name: f.name, bytes: await read(f) }, signal);
+        feeds = await this.#call('readInputFile', { key: m, name: f.name, bytes: await read(f) }, signal);
         break;
       }
       case 'images': {
@@ -175,7 +192,7 @@ export class ComparePanel {
         if (!files.length) throw new Error('choose PNG or JPEG images (or a folder of them) first');
         const spec = { preset: ui.imagePreset.value, width: Number(ui.width.value), height: Number(ui.height.value), layout: ui.layout.value, channels: ui.channels.value };
         const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await read(f) })));
-        feeds = await this.#call('imageInputs', { model: m, files: payload, spec }, signal);
+        feeds = await this.#call('imageInputs', { key: m, files: payload, spec }, signal);
         labels = folderLabels(files);
         break;
       }
@@ -183,14 +200,14 @@ export class ComparePanel {
         const files = [...(ui.audio.files ?? [])];
         if (!files.length) throw new Error('choose WAV files first');
         const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await read(f) })));
-        feeds = await this.#call('audioInputs', { model: m, files: payload, rate: Number(ui.rate.value) }, signal);
+        feeds = await this.#call('audioInputs', { key: m, files: payload, rate: Number(ui.rate.value) }, signal);
         break;
       }
       case 'text': {
         const texts = ui.text.value.split('\n').filter((l) => l.trim());
         if (!texts.length) throw new Error('write at least one line of text');
         const tok = await one(ui.tokenizer, 'a tokenizer.json').text();
-        feeds = await this.#call('textInputs', { model: m, tokenizer: tok, texts }, signal);
+        feeds = await this.#call('textInputs', { key: m, tokenizer: tok, texts }, signal);
         break;
       }
       default:
@@ -214,12 +231,13 @@ export class ComparePanel {
     }
     const t0 = performance.now();
     await this.#busy('Compressing', async (signal) => {
+      await this.#ensureOpen(model, signal);
       const { feeds, labels } = await this.#inputs(model, signal);
       const calibration = feeds.slice(0, 16);
       this.#ui.status.textContent = 'Compressing…';
-      const { model: compressed, record } = await this.#call('compress', { original: model.bytes.slice(0), recipe: JSON.stringify(recipe), calibration }, signal);
+      const { model: compressed, record } = await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration, into: 'compressed' }, signal);
       const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value) };
-      const { report, markdown } = await this.#call('compare', { original: model.bytes.slice(0), compressed: compressed.slice(0), feeds, labels, record, options }, signal);
+      const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options }, signal);
       this.#last = { compressed, report, markdown, feeds, labels, recipe, name: model.name };
       renderRecord(this.#ui.record, record);
       renderReport(this.#ui.results, report);
@@ -236,7 +254,8 @@ export class ComparePanel {
     if (!last || !model) return;
     await this.#busy('Sensitivity', async (signal) => {
       const recipe = JSON.stringify(last.recipe);
-      const layers = await this.#call('sensitivityStart', { original: model.bytes.slice(0), recipe, calibration: last.feeds.slice(0, 16), feeds: last.feeds }, signal);
+      await this.#ensureOpen(model, signal);
+      const layers = await this.#call('sensitivityStart', { key: 'model', recipe, calibration: last.feeds.slice(0, 16), feeds: last.feeds }, signal);
       for (const [i, node] of layers.entries()) {
         this.#progress({ stage: `sensitivity: ${node}`, done: i, total: layers.length });
         await this.#call('sensitivityMeasure', { node }, signal);
@@ -249,12 +268,17 @@ export class ComparePanel {
     });
   }
 
-  /** One click: add the suggested layers to exclude.nodes, recompress, compare again. */
-  #keep(nodes) {
-    const recipe = JSON.parse(this.#ui.recipe.value);
-    recipe.exclude = { ...(recipe.exclude ?? {}), nodes: [...new Set([...(recipe.exclude?.nodes ?? []), ...nodes])] };
-    this.#ui.recipe.value = JSON.stringify(recipe, null, 1);
-    return this.#compare();
+  /** One click: the suggested layers go into their steps' exclude.nodes; recompress, compare again. */
+  async #keep(units) {
+    try {
+      const suggested = await this.#call('suggestedRecipe', { recipe: this.#ui.recipe.value, units });
+      this.#ui.recipe.value = JSON.stringify(JSON.parse(suggested), null, 1);
+    } catch (e) {
+      this.#ui.error.textContent = e.message;
+      this.#ui.error.hidden = false;
+      return;
+    }
+    await this.#compare();
   }
 
   #download(kind) {

@@ -16,7 +16,7 @@ class SquishPlayground extends HTMLElement {
   #samples = null; // { data: Float32Array, count, labels: BigInt64Array }
   #index = 0;
   #demoLoaded = false;
-  /** The model being compressed: { bytes, name, demo: { samples, labels } | null }. */
+  /** The model being compressed: { blob, name, demo: { samples, labels } | null }. */
   #model = null;
   #compare = new ComparePanel(() => this.#model);
 
@@ -73,12 +73,13 @@ class SquishPlayground extends HTMLElement {
     try {
       const [model, samples, labels] = await Promise.all(
         [DEMO.modelUrl, DEMO.samplesUrl, DEMO.labelsUrl].map(fetchBytes));
-      // Copies for compression: the originals move to the worker below.
-      this.#model = { bytes: model.slice(0), name: DEMO.name, demo: { samples: samples.slice(0), labels: labels.slice(0) } };
+      // The compare panel's worker opens its own copy from the Blob; the
+      // bytes themselves move to this element's worker below.
+      this.#model = { blob: new Blob([model]), name: DEMO.name, demo: { samples: samples.slice(0), labels: labels.slice(0) } };
       this.#compare.modelChanged();
       const info = await this.#bridge.call('info');
       this.#ui.build.textContent = `wasm ${info.kernels}`;
-      const summary = await this.#bridge.call('load', { key: 'demo', bytes: model }, { transfer: [model] });
+      const summary = await this.#bridge.call('open', { key: 'demo', bytes: model }, { transfer: [model] });
       this.#ui.modelTitle.textContent = `Model: ${DEMO.name} (built-in demo)`;
       renderSummary(this.#ui.summary, summary, DEMO.name);
       const x = await this.#bridge.call('readNpy', { bytes: samples }, { transfer: [samples] });
@@ -125,17 +126,21 @@ class SquishPlayground extends HTMLElement {
     const file = this.#ui.fileInput.files?.[0];
     this.#ui.fileInput.value = '';
     if (!file) return;
+    const shown = [...this.#ui.summary.childNodes];
     try {
-      const bytes = await file.arrayBuffer();
-      const kept = bytes.slice(0);
-      const summary = await this.#bridge.call('inspect', { bytes }, { transfer: [bytes] });
-      this.#model = { bytes: kept, name: file.name, demo: null };
+      // Decoded once, in the compare panel's worker, which keeps it; the
+      // File itself is only a reference to the data (nothing is copied here).
+      this.#ui.summary.textContent = `Opening ${file.name}…`;
+      const model = { blob: file, name: file.name, demo: null };
+      const summary = await this.#compare.open(model);
+      this.#model = model;
       this.#compare.modelChanged();
       this.#ui.modelTitle.textContent = `Model: ${file.name}`;
       renderSummary(this.#ui.summary, summary, file.name);
       this.#ui.demo.hidden = true;
       this.#clearError();
     } catch (e) {
+      this.#ui.summary.replaceChildren(...shown);
       this.#showError(`${file.name}: ${e.message}`);
     }
   }

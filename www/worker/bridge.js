@@ -54,6 +54,11 @@ export class EngineBridge {
     });
   }
 
+  /** Whether a worker is running (a cancelled call ends it; the next call starts a fresh one). */
+  get running() {
+    return this.#worker !== null;
+  }
+
   terminate() {
     this.#fail(new DOMException('terminated', 'AbortError'));
   }

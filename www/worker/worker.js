@@ -1,9 +1,10 @@
 // The engine worker: every wasm call happens here, never on the UI thread.
-// It picks the relaxed-SIMD build where the browser supports it.
+// It picks the relaxed-SIMD build where the browser supports it. Models are
+// decoded once into handles kept by key; everything else names a key.
 import { relaxedSimd, simd } from 'wasm-feature-detect';
 
 let wasmPromise = null;
-const engines = new Map();
+const handles = new Map();
 let study = null; // the SensitivityStudy in progress, one per worker
 
 async function wasm() {
@@ -19,6 +20,18 @@ async function wasm() {
     return mod;
   })();
   return wasmPromise;
+}
+
+function handle(key) {
+  const h = handles.get(key);
+  if (!h) throw new Error(`no model opened under '${key}'`);
+  return h;
+}
+
+/** Stores `h` under `key`, freeing what was there. */
+function keep(key, h) {
+  handles.get(key)?.free();
+  handles.set(key, h);
 }
 
 function transferables(tensors) {
@@ -38,21 +51,23 @@ const methods = {
   async info() {
     return (await wasm()).buildInfo();
   },
-  async inspect({ bytes }) {
-    return (await wasm()).inspect(new Uint8Array(bytes));
+  // A model file (a Blob/File, or bytes) decoded into a handle; the handle
+  // under `key` is replaced only when this one decodes.
+  async open({ key, blob, bytes }) {
+    const { ModelHandle } = await wasm();
+    const data = new Uint8Array(blob ? await blob.arrayBuffer() : bytes);
+    const h = new ModelHandle(data);
+    keep(key, h);
+    return h.summary();
   },
-  async load({ key, bytes }) {
-    const { Engine } = await wasm();
-    const engine = new Engine(new Uint8Array(bytes));
-    engines.get(key)?.free();
-    engines.set(key, engine);
-    return engine.summary();
+  async release({ key }) {
+    handles.get(key)?.free();
+    handles.delete(key);
   },
   async run({ key, inputs }) {
-    const engine = engines.get(key);
-    if (!engine) throw new Error(`no model loaded under '${key}'`);
+    const h = handle(key);
     const t0 = performance.now();
-    const result = engine.run(inputs);
+    const result = h.run(inputs);
     result.ms = performance.now() - t0;
     return new Transfer(result, transferables(result.outputs));
   },
@@ -60,38 +75,41 @@ const methods = {
     const t = (await wasm()).readNpy(new Uint8Array(bytes));
     return new Transfer(t, transferables([t]));
   },
-  // Compression and comparison. Model bytes arrive as copies (the page keeps its own).
-  async compress({ original, recipe, calibration = [] }) {
-    const { model, record } = (await wasm()).compressModel(new Uint8Array(original), recipe, calibration);
+  // The compressed model stays here under `into`; its file goes to the page.
+  async compress({ key, recipe, calibration = [], into }) {
+    const compressed = handle(key).compress(recipe, calibration);
+    const record = compressed.compressionRecord();
+    const model = compressed.toBytes();
+    keep(into, compressed);
     return new Transfer({ model, record }, [model.buffer]);
   },
-  async compare({ original, compressed, feeds, labels = null, record = null, options = {} }, progress) {
+  async compare({ original, compressed, feeds, labels = null, options = {} }, progress) {
     const mod = await wasm();
-    return mod.compareModels(new Uint8Array(original), new Uint8Array(compressed), feeds, labels, record, JSON.stringify(options), progress);
+    return mod.compareModels(handle(original), handle(compressed), feeds, labels, JSON.stringify(options), progress);
   },
-  async randomInputs({ model, spec }) {
-    return (await wasm()).randomInputs(new Uint8Array(model), JSON.stringify(spec));
+  async randomInputs({ key, spec }) {
+    return handle(key).randomInputs(JSON.stringify(spec));
   },
-  async readInputFile({ model, name, bytes }) {
-    return (await wasm()).readInputFile(new Uint8Array(model), name, new Uint8Array(bytes));
+  async readInputFile({ key, name, bytes }) {
+    return handle(key).readInputFile(name, new Uint8Array(bytes));
   },
   async readLabels({ name, bytes }) {
     return (await wasm()).readLabels(name, new Uint8Array(bytes));
   },
-  async textInputs({ model, tokenizer, texts, maxLength }) {
-    return (await wasm()).textInputs(new Uint8Array(model), tokenizer, texts, maxLength);
+  async textInputs({ key, tokenizer, texts, maxLength }) {
+    return handle(key).textInputs(tokenizer, texts, maxLength);
   },
   // One input set per audio file: mono float samples, resampled to `rate`.
-  async audioInputs({ model, files, rate }) {
+  async audioInputs({ key, files, rate }) {
     const mod = await wasm();
-    const name = modelInputName(mod, model);
+    const name = singleInput(key);
     return files.map(({ bytes }) => [{ ...mod.readWav(new Uint8Array(bytes), rate || undefined).tensor, name }]);
   },
   // One input set per image: decoded here (createImageBitmap works in
   // workers), then resized and normalised in Rust.
-  async imageInputs({ model, files, spec }, progress) {
+  async imageInputs({ key, files, spec }, progress) {
     const mod = await wasm();
-    const name = modelInputName(mod, model);
+    const name = singleInput(key);
     const out = [];
     for (const [i, f] of files.entries()) {
       progress('decoding images', i, files.length);
@@ -110,10 +128,10 @@ const methods = {
     }
     return out;
   },
-  async sensitivityStart({ original, recipe, calibration = [], feeds }) {
+  async sensitivityStart({ key, recipe, calibration = [], feeds }) {
     const { SensitivityStudy } = await wasm();
     study?.free();
-    study = new SensitivityStudy(new Uint8Array(original), recipe, calibration, feeds);
+    study = new SensitivityStudy(handle(key), recipe, calibration, feeds);
     return study.layers();
   },
   async sensitivityMeasure({ node }) {
@@ -124,13 +142,17 @@ const methods = {
     if (!study) throw new Error('no sensitivity study in progress');
     return study.finish();
   },
+  // The recipe with the study's suggested exclusions in the right steps.
+  async suggestedRecipe({ recipe, units }) {
+    return (await wasm()).suggestedRecipe(recipe, units);
+  },
 };
 
 /** The single input of a one-input model (audio and image inputs need one). */
-function modelInputName(mod, model) {
-  const { inputs } = mod.inspect(new Uint8Array(model));
+function singleInput(key) {
+  const inputs = handle(key).inputNames();
   if (inputs.length !== 1) throw new Error(`this model takes ${inputs.length} inputs; images and audio fit one-input models (use an .npz file)`);
-  return inputs[0].name;
+  return inputs[0];
 }
 
 self.onmessage = async ({ data: { id, method, args } }) => {

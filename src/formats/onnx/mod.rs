@@ -1,4 +1,5 @@
-//! ONNX I/O: bytes ⇄ `graph::Model`, and the operator registry (`ops`).
+//! ONNX I/O: bytes ⇄ `ir::Model`, tensors ⇄ `TensorProto`, the MatMulNBits
+//! weight format, and the size limit every model passes on the way in.
 
 pub mod nbits;
 pub mod proto;
@@ -14,11 +15,61 @@ use tensor_io::tensor_from_proto;
 
 pub use save::model_to_bytes;
 
+/// The largest model file, and the most weight data a model may declare,
+/// that Squish accepts. wasm32 addresses 4 GiB, and opening, compressing and
+/// comparing a model holds several copies of its weights at once (the
+/// decoded model, the comparison session's prepared weights, the compressed
+/// model and its session: measured at about 5× the file by
+/// `scripts/bench/page-memory.mjs`), so larger models are refused up front
+/// with a clear error instead of running out of memory halfway.
+pub const MAX_MODEL_BYTES: usize = 640 << 20;
+
+/// Refuses a model file larger than `MAX_MODEL_BYTES`.
+pub fn check_size(file_bytes: usize) -> Result<()> {
+    if file_bytes > MAX_MODEL_BYTES {
+        return Err(SquishError::invalid(format!(
+            "the model file has {} MiB; Squish accepts models up to {} MiB (opening, compressing and comparing need several copies of the weights within WebAssembly's 4 GiB)",
+            file_bytes >> 20,
+            MAX_MODEL_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Weight data a graph declares (initializers and Constant tensors,
+/// subgraphs included), from their shapes and types alone: the total and
+/// the largest tensor with its size.
+#[derive(Default)]
+struct Declared {
+    total: u128,
+    largest: (u128, String),
+}
+
+impl Declared {
+    fn tensor(&mut self, t: &proto::TensorProto) {
+        let elements = t.dims.iter().map(|&d| d.max(0) as u128).product::<u128>();
+        let bytes = elements * crate::tensor::DType::from_onnx(t.data_type).map_or(1, |d| d.size_of()) as u128;
+        self.total += bytes;
+        if bytes > self.largest.0 {
+            self.largest = (bytes, t.name.clone());
+        }
+    }
+
+    fn graph(&mut self, g: &proto::GraphProto) {
+        g.initializer.iter().for_each(|t| self.tensor(t));
+        for a in g.node.iter().flat_map(|n| &n.attribute) {
+            a.t.iter().chain(&a.tensors).for_each(|t| self.tensor(t));
+            a.g.as_deref().into_iter().chain(&a.graphs).for_each(|g| self.graph(g));
+        }
+    }
+}
+
 /// Parses an ONNX model file.
 pub fn load_model(bytes: &[u8]) -> Result<Model> {
     if bytes.is_empty() {
         return Err(SquishError::Decode { what: "ONNX model".into(), detail: "the file is empty".into() });
     }
+    check_size(bytes.len())?;
     model_from_proto(proto::decode_model(bytes)?)
 }
 
@@ -29,6 +80,7 @@ pub fn load_model_owned(bytes: Vec<u8>) -> Result<Model> {
     if bytes.is_empty() {
         return Err(SquishError::Decode { what: "ONNX model".into(), detail: "the file is empty".into() });
     }
+    check_size(bytes.len())?;
     let mp = proto::decode_model(&bytes)?;
     drop(bytes);
     model_from_proto(mp)
@@ -37,6 +89,18 @@ pub fn load_model_owned(bytes: Vec<u8>) -> Result<Model> {
 fn model_from_proto(mut mp: proto::ModelProto) -> Result<Model> {
     let graph =
         mp.graph.take().ok_or_else(|| SquishError::invalid("the file has no graph (is it an ONNX model? truncated files often decode to an empty model)"))?;
+    // Before any tensor is built: shapes alone may ask for more than fits.
+    let mut declared = Declared::default();
+    declared.graph(&graph);
+    if declared.total > MAX_MODEL_BYTES as u128 {
+        let (largest, name) = &declared.largest;
+        return Err(SquishError::invalid(format!(
+            "the model declares {} MiB of weights (tensor '{name}' alone: {} MiB), more than Squish accepts: models up to {} MiB (opening, compressing and comparing need several copies of the weights within WebAssembly's 4 GiB)",
+            declared.total >> 20,
+            largest >> 20,
+            MAX_MODEL_BYTES >> 20
+        )));
+    }
     if !mp.functions.is_empty() {
         let names: Vec<_> = mp.functions.iter().map(|f| format!("{}:{}", f.domain, f.name)).collect();
         return Err(SquishError::invalid(format!(
