@@ -1,6 +1,7 @@
 //! The in-memory model: what `onnx` reads into, what compression methods
 //! transform, what `runtime` plans and what `onnx` writes back.
 
+pub mod editor;
 pub mod infer;
 pub mod summary;
 

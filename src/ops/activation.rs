@@ -24,7 +24,7 @@ pub fn register(r: &mut Registry) {
     r.insert(crate::ops::internal::INTERNAL_DOMAIN, crate::ops::internal::GELU_CHAIN, build_gelu_chain);
 }
 
-/// The runtime's fused exact-erf GELU (`runtime::fuse_float`): f32 only,
+/// The runtime's fused exact-erf GELU (`runtime::passes`): f32 only,
 /// since the chain it replaces divides by an f32 constant.
 struct GeluChainOp(GeluChain);
 

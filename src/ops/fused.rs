@@ -1,4 +1,4 @@
-//! Runtime-only ops that `runtime::fuse` substitutes for chains of standard
+//! Runtime-only ops that `runtime::passes` substitute for chains of standard
 //! ops at load time (never written to files): integer products finished in
 //! float in one pass.
 //!

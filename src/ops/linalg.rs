@@ -30,7 +30,7 @@ fn add_bias(mut y: ArrayD<f32>, bias: &ArrayD<f32>) -> Result<Tensor> {
     arith(Arith::Add, &Tensor::F32(y), &Tensor::F32(bias.clone()), false)
 }
 
-/// `MatMul → Add(constant bias)` fused at load time (`runtime::fuse_float`).
+/// `MatMul → Add(constant bias)` fused at load time (`runtime::passes`).
 struct MatMulBias(MatMul);
 
 impl Op for MatMulBias {

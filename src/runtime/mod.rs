@@ -3,8 +3,7 @@
 //! branches) are `SubGraph`s run by the same executor.
 
 pub(crate) mod clock;
-pub mod fuse;
-mod fuse_float;
+pub mod passes;
 mod plan;
 
 use std::collections::HashMap;
@@ -186,7 +185,7 @@ impl crate::ops::Subgraph for SubGraph {
 
 impl Session {
     pub fn new(model: impl Into<Arc<Model>>) -> Result<Session> {
-        Session::with_fusion(model.into(), fuse::Fusion::All)
+        Session::with_fusion(model.into(), passes::Fusion::All)
     }
 
     /// A session that computes every float value of the graph under its own
@@ -194,15 +193,15 @@ impl Session {
     /// for per-layer comparison. Integer chains are still fused: their
     /// inner values exist only in the compressed model.
     pub fn for_comparison(model: impl Into<Arc<Model>>) -> Result<Session> {
-        Session::with_fusion(model.into(), fuse::Fusion::KeepFloatValues)
+        Session::with_fusion(model.into(), passes::Fusion::KeepFloatValues)
     }
 
-    fn with_fusion(model: Arc<Model>, fusion: fuse::Fusion) -> Result<Session> {
+    fn with_fusion(model: Arc<Model>, fusion: passes::Fusion) -> Result<Session> {
         let registry = Registry::standard();
         let scope = Scope { opsets: &model.opsets, registry: &registry };
         plan::check_supported(&model.graph, &scope)?;
         // The fused node list stands for the model's own; the model is not changed.
-        let fused_nodes = fuse::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
+        let fused_nodes = passes::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
         let plan = Plan::for_nodes(&model.graph, fused_nodes.as_deref().unwrap_or(&model.graph.nodes), &scope, &[])?;
         Ok(Session { model, fused_nodes, plan })
     }
