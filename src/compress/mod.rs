@@ -12,6 +12,8 @@ pub mod quant;
 pub mod recipe;
 pub mod record;
 
+use std::borrow::Cow;
+
 use crate::error::Result;
 use crate::formats::data::feeds::Feed;
 use crate::ir::Model;
@@ -28,8 +30,10 @@ pub trait Method {
     fn check(&self, model: &Model) -> Result<()>;
 
     /// Applies the method; `calibration` holds input sets (may be empty when
-    /// the method needs none). Adds its entries through `record`.
-    fn apply(&self, model: Model, calibration: &[Feed], record: &mut StepRecord) -> Result<Model>;
+    /// the method needs none). Adds its entries through `record`. From a
+    /// borrowed model the result copies only what the method keeps; from an
+    /// owned one each replaced weight is freed as soon as it is replaced.
+    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord) -> Result<Model>;
 
     /// Leaves `node` as it is: what sensitivity restores one unit at a time,
     /// and what a suggested exclusion writes into the section.
@@ -40,19 +44,22 @@ pub trait Method {
 pub const METADATA_VERSION: &str = "squish.version";
 pub const METADATA_RECIPE: &str = "squish.recipe";
 
-/// Applies every step of `recipe` to a copy of `model`. Nothing is modified
-/// on error.
+/// Applies every step of `recipe` to `model`, which is left as it is; the
+/// result shares nothing with it and copies only the weights it keeps.
 pub fn compress(model: &Model, recipe: &Recipe, calibration: &[Feed]) -> Result<(Model, Record)> {
-    compress_owned(model.clone(), recipe, calibration, None)
+    let model_bytes_before = crate::formats::onnx::encoded_len(model);
+    let (out, mut record) = apply_steps(Cow::Borrowed(model), recipe, calibration)?;
+    record.model_bytes_before = model_bytes_before;
+    record.model_bytes_after = crate::formats::onnx::encoded_len(&out);
+    Ok((out, record))
 }
 
-/// `compress` consuming the model (methods free each float weight as soon as
-/// its compressed form exists). `file_bytes`: the size of the file the model
-/// came from, when known (re-encoding a large model to measure it would
-/// double its memory).
+/// `compress` consuming the model (each float weight is freed as soon as its
+/// compressed form exists). `file_bytes`: the size of the file the model came
+/// from, when known (re-encoding a large model to measure it costs memory).
 pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Feed], file_bytes: Option<usize>) -> Result<(Model, Record)> {
     let model_bytes_before = file_bytes.unwrap_or_else(|| crate::formats::onnx::encoded_len(&model));
-    let (model, mut record) = apply_steps(model, recipe, calibration)?;
+    let (model, mut record) = apply_steps(Cow::Owned(model), recipe, calibration)?;
     record.model_bytes_before = model_bytes_before;
     record.model_bytes_after = crate::formats::onnx::encoded_len(&model);
     Ok((model, record))
@@ -60,7 +67,7 @@ pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Feed], file_
 
 /// The steps alone, without measuring sizes (`model_bytes_*` stay 0): for a
 /// caller that encodes the result anyway and takes the size from that.
-pub fn apply_steps(model: Model, recipe: &Recipe, calibration: &[Feed]) -> Result<(Model, Record)> {
+pub fn apply_steps(model: Cow<'_, Model>, recipe: &Recipe, calibration: &[Feed]) -> Result<(Model, Record)> {
     for step in &recipe.steps {
         step.method().check(&model)?;
     }
@@ -68,8 +75,9 @@ pub fn apply_steps(model: Model, recipe: &Recipe, calibration: &[Feed]) -> Resul
     let mut model = model;
     for (i, step) in recipe.steps.iter().enumerate() {
         let method = step.method();
-        model = method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() })?;
+        model = Cow::Owned(method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() })?);
     }
+    let mut model = model.into_owned();
     stamp_provenance(&mut model, &record.recipe);
     Ok((model, record))
 }

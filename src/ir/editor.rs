@@ -133,6 +133,36 @@ impl<'g> Editor<'g> {
         self.added.push((name.to_string(), t));
     }
 
+    /// Makes `Constant` node `i` (holding a tensor, output not a graph input)
+    /// an initializer named after its output, and removes the node: one place
+    /// to find weights. From an owned graph the tensor moves, never held twice.
+    pub fn hoist_constant(&mut self, i: usize) -> bool {
+        let n = &self.base.nodes[i];
+        let hoistable = n.op_type == "Constant"
+            && n.domain.is_empty()
+            && n.outputs.len() == 1
+            && !self.base.inputs.iter().any(|v| v.name == n.outputs[0])
+            && matches!(n.attr("value"), Some(AttrValue::Tensor(_)));
+        if !hoistable || self.is_edited(i) {
+            return false;
+        }
+        let output = n.outputs[0].clone();
+        let tensor = match &mut self.base {
+            Cow::Owned(g) => {
+                let a = g.nodes[i].attributes.iter_mut().find(|a| a.name == "value").expect("checked above");
+                let AttrValue::Tensor(t) = std::mem::replace(&mut a.value, AttrValue::Ints(Vec::new())) else { unreachable!("checked above") };
+                t
+            }
+            Cow::Borrowed(g) => match g.nodes[i].attr("value") {
+                Some(AttrValue::Tensor(t)) => t.clone(),
+                _ => unreachable!("checked above"),
+            },
+        };
+        self.add_initializer_as(&output, tensor);
+        self.remove(i);
+        true
+    }
+
     /// Removes an initializer; from an owned graph its memory is freed now.
     pub fn remove_initializer(&mut self, name: &str) {
         self.added.retain(|(n, _)| n != name);
@@ -270,5 +300,88 @@ fn reads(nodes: &[Node], used: &mut HashSet<String>) {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Attribute, ValueInfo, ValueType};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> Node {
+        Node {
+            name: name.into(),
+            op_type: op.into(),
+            domain: String::new(),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: outputs.iter().map(|s| s.to_string()).collect(),
+            attributes: vec![],
+            doc_string: String::new(),
+        }
+    }
+
+    fn value(name: &str) -> ValueInfo {
+        ValueInfo { name: name.into(), ty: ValueType::Unknown, doc_string: String::new() }
+    }
+
+    /// x → MatMul(w) → Add(b) → y, plus a Constant `c` read by nobody but a Mul.
+    fn graph() -> Graph {
+        let mut constant = node("Constant", "const", &[], &["c"]);
+        constant.attributes.push(Attribute { name: "value".into(), value: AttrValue::Tensor(Tensor::scalar(2.0f32)) });
+        Graph {
+            nodes: vec![node("MatMul", "mm", &["x", "w"], &["p"]), node("Add", "add", &["p", "b"], &["q"]), constant, node("Mul", "mul", &["q", "c"], &["y"])],
+            inputs: vec![value("x")],
+            outputs: vec![value("y")],
+            initializers: vec![("w".into(), Tensor::scalar(1.0f32)), ("b".into(), Tensor::scalar(0.5f32)), ("unused".into(), Tensor::scalar(3.0f32))],
+            ..Graph::default()
+        }
+    }
+
+    /// The same edits: MatMul+Add fused under the Add's output name, a new
+    /// weight for it, the Constant hoisted.
+    fn edit(ed: &mut Editor) {
+        assert_eq!(ed.only("p", "Add"), Some(1));
+        assert_eq!(ed.producer("q"), Some(1));
+        assert!(ed.hoist_constant(2));
+        let w2 = ed.add_initializer("w", Tensor::scalar(4.0f32));
+        assert_eq!(w2, "w_1", "fresh names never collide");
+        ed.remove_initializer("w");
+        let mut fused = node("Fused", "mm", &["x", &w2, "b"], &["q"]);
+        fused.domain = "test".into();
+        ed.replace(0, vec![fused]);
+        ed.remove(1);
+        ed.prepend(node("Identity", "first", &["b"], &["b_copy"]));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn borrowed_and_owned_edits_give_the_same_graph_and_keep_names() {
+        let base = graph();
+        let mut borrowed = Editor::borrowed(&base);
+        edit(&mut borrowed);
+        assert_eq!(borrowed.initializer("c").and_then(|t| t.as_f32()).map(|a| a.iter().next().copied()), Some(Some(2.0)));
+        assert!(borrowed.initializer("w").is_none() && borrowed.constant("w_1").is_some());
+        let from_borrowed = borrowed.finish();
+        assert_eq!(base, graph(), "the borrowed base is untouched");
+        let mut owned = Editor::owned(graph());
+        edit(&mut owned);
+        let from_owned = owned.finish();
+        assert_eq!(from_borrowed, from_owned);
+        let ops: Vec<&str> = from_owned.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Identity", "Fused", "Mul"], "prelude first, then replacements in place");
+        let inits: Vec<&str> = from_owned.initializers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(inits, ["b", "c", "w_1"], "unread initializers ('unused', the removed 'w') are swept");
+        assert_eq!(from_owned.outputs[0].name, "y");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn an_unedited_graph_keeps_its_node_list() {
+        let base = graph();
+        assert!(Editor::borrowed(&base).finish_nodes().is_none());
+        let mut ed = Editor::borrowed(&base);
+        ed.remove(3);
+        assert_eq!(ed.finish_nodes().map(|n| n.len()), Some(3));
+        // A graph input is never "the only reader" target: it must stay visible.
+        assert_eq!(Editor::borrowed(&base).only("x", "MatMul"), None);
     }
 }

@@ -38,6 +38,32 @@ impl Model {
     pub fn opset(&self, domain: &str) -> Option<i64> {
         opset_of(&self.opsets, domain)
     }
+
+    /// The model split into its graph (moved when owned, borrowed otherwise)
+    /// and everything else (a model with an empty graph): what a method
+    /// edits and what it carries over.
+    pub fn split(model: std::borrow::Cow<'_, Model>) -> (Model, std::borrow::Cow<'_, Graph>) {
+        match model {
+            std::borrow::Cow::Owned(mut m) => {
+                let g = std::mem::take(&mut m.graph);
+                (m, std::borrow::Cow::Owned(g))
+            }
+            std::borrow::Cow::Borrowed(m) => {
+                let shell = Model {
+                    ir_version: m.ir_version,
+                    opsets: m.opsets.clone(),
+                    producer_name: m.producer_name.clone(),
+                    producer_version: m.producer_version.clone(),
+                    domain: m.domain.clone(),
+                    model_version: m.model_version,
+                    doc_string: m.doc_string.clone(),
+                    metadata: m.metadata.clone(),
+                    graph: Graph::default(),
+                };
+                (shell, std::borrow::Cow::Borrowed(&m.graph))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

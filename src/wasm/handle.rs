@@ -120,7 +120,7 @@ impl ModelHandle {
     pub fn compress(&self, recipe: &str, calibration: Array) -> Result<ModelHandle, JsError> {
         let recipe = Recipe::from_json(recipe).map_err(js_err)?;
         let feeds = feeds_from_js(&calibration, "calibration sample")?;
-        let (model, mut record) = apply_steps(Model::clone(&self.model), &recipe, &feeds).map_err(js_err)?;
+        let (model, mut record) = apply_steps(std::borrow::Cow::Borrowed(&*self.model), &recipe, &feeds).map_err(js_err)?;
         let bytes = onnx::model_to_bytes(&model);
         (record.model_bytes_before, record.model_bytes_after) = (self.size.raw, bytes.len());
         let size = size_of(&bytes);

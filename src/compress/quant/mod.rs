@@ -6,6 +6,8 @@
 pub mod params;
 mod rewrite;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::record::StepRecord;
@@ -222,26 +224,34 @@ impl Method for Section {
     /// Consumes the model, so that each weight's float32 copy is freed as
     /// soon as its compressed form exists (peak memory in the browser).
     /// `calibration` is required when any layer uses `int8_static`.
-    fn apply(&self, model: Model, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
+    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
         self.check(&model)?;
-        let mut out = rewrite::Rewriter::new(model);
-        let nodes = &out.model().graph.nodes;
-        let plan: Vec<(usize, Resolved)> = nodes.iter().enumerate().map(|(i, n)| (i, self.settings_for(n))).collect();
-        let static_nodes: Vec<usize> =
-            plan.iter().filter(|(i, s)| s.scheme == Scheme::Int8Static && rewrite::accepts(&nodes[*i], Scheme::Int8Static)).map(|(i, _)| *i).collect();
-        let ranges = if static_nodes.is_empty() {
-            Default::default()
-        } else {
-            if calibration.is_empty() {
-                return Err(SquishError::Recipe("section 'quantize': scheme int8_static needs calibration inputs (none were given)".into()));
+        // Calibration runs the model as given (before any rewrite).
+        let static_nodes: Vec<usize> = (model.graph.nodes.iter().enumerate())
+            .filter(|(_, n)| self.settings_for(n).scheme == Scheme::Int8Static && rewrite::accepts(n, Scheme::Int8Static))
+            .map(|(i, _)| i)
+            .collect();
+        if !static_nodes.is_empty() && calibration.is_empty() {
+            return Err(SquishError::Recipe("section 'quantize': scheme int8_static needs calibration inputs (none were given)".into()));
+        }
+        let runnable = (!static_nodes.is_empty()).then(|| Model::clone(&model));
+        let (mut shell, graph) = Model::split(model);
+        let mut out = rewrite::Rewriter::new(graph, shell.opsets.clone());
+        let ranges = match runnable {
+            None => Default::default(),
+            Some(m) => {
+                let wanted = rewrite::static_activation_names(out.editor(), &static_nodes);
+                crate::compress::calibrate::ranges(m, &wanted, calibration, &self.calibration)?
             }
-            let wanted = rewrite::static_activation_names(out.model(), &static_nodes);
-            crate::compress::calibrate::ranges(out.runnable_copy(), &wanted, calibration, &self.calibration)?
         };
+        let plan: Vec<(usize, Resolved)> = out.editor().nodes().iter().enumerate().map(|(i, n)| (i, self.settings_for(n))).collect();
         for (i, settings) in plan {
             out.apply(i, settings, &ranges, record)?;
         }
-        out.finish()
+        let (graph, opsets) = out.finish();
+        shell.graph = graph;
+        shell.opsets = opsets;
+        Ok(shell)
     }
 
     /// Keeps `node` in fp32: added to `exclude.nodes`, any override dropped.

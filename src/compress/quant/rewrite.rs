@@ -2,6 +2,7 @@
 //! (`Constant` nodes are hoisted into initializers first); new nodes keep the
 //! original node's output names so consumers need no change.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{ArrayD, IxDyn};
@@ -10,7 +11,8 @@ use super::params::{self, Codes, Grouping, Half, Quantized};
 use super::{Resolved, Scheme};
 use crate::compress::record::StepRecord;
 use crate::error::{Result, SquishError};
-use crate::ir::{AttrValue, Attribute, Model, Node};
+use crate::ir::editor::Editor;
+use crate::ir::{opset_of, AttrValue, Attribute, Graph, Node};
 use crate::tensor::{small::SmallType, Tensor};
 
 mod schemes;
@@ -50,26 +52,25 @@ pub fn supported_for(op_type: &str) -> String {
 }
 
 /// The activation inputs (input 0) of the nodes that `int8_static` quantises.
-pub fn static_activation_names(model: &Model, nodes: &[usize]) -> Vec<String> {
+pub fn static_activation_names(ed: &Editor, nodes: &[usize]) -> Vec<String> {
     let mut v: Vec<String> = nodes
         .iter()
-        .map(|&i| &model.graph.nodes[i])
-        .filter(|n| accepts(n, Scheme::Int8Static) && n.inputs.len() > 1 && model.graph.initializer(&n.inputs[1]).is_some())
+        .map(|&i| &ed.nodes()[i])
+        .filter(|n| accepts(n, Scheme::Int8Static) && n.inputs.len() > 1 && ed.initializer(&n.inputs[1]).is_some())
         .map(|n| n.inputs[0].clone())
-        .filter(|x| model.graph.initializer(x).is_none())
+        .filter(|x| ed.initializer(x).is_none())
         .collect();
     v.sort();
     v.dedup();
     v
 }
 
-pub struct Rewriter {
-    model: Model,
-    /// Per original node: what replaces it (`None`: kept as is).
-    replaced: Vec<Option<Vec<Node>>>,
-    /// Nodes that only read initializers (Cast, DequantizeLinear of weights): they go first.
-    prelude: Vec<Node>,
-    names: HashSet<String>,
+/// The quantiser's state over the graph editor: weights already converted,
+/// activations already quantised (shared by their readers).
+pub struct Rewriter<'g> {
+    ed: Editor<'g>,
+    /// The model's operator sets (the graph alone does not carry them).
+    opsets: Vec<(String, i64)>,
     /// Initializers already converted in place (shared weights are converted once).
     converted: HashSet<String>,
     /// Activation → outputs of its DynamicQuantizeLinear (quantised, scale, zero point).
@@ -118,82 +119,42 @@ fn code_bytes(n: usize, kind: Codes) -> usize {
     }
 }
 
-impl Rewriter {
-    pub fn new(mut model: Model) -> Rewriter {
-        // Constant nodes holding a tensor become initializers: one place to
-        // find weights. The nodes stay in the list (replaced by nothing) so
-        // that indices still match the original model's.
-        let inputs: HashSet<String> = model.graph.inputs.iter().map(|v| v.name.clone()).collect();
-        let mut replaced = vec![None; model.graph.nodes.len()];
-        for (i, n) in model.graph.nodes.iter_mut().enumerate() {
-            let hoist = n.op_type == "Constant" && n.domain.is_empty() && n.outputs.len() == 1 && !inputs.contains(&n.outputs[0]);
-            // The tensor moves (the node is dropped at `finish`): weights are not held twice.
-            if let (true, Some(a)) = (hoist, n.attributes.iter_mut().find(|a| a.name == "value" && matches!(a.value, AttrValue::Tensor(_)))) {
-                let AttrValue::Tensor(t) = std::mem::replace(&mut a.value, AttrValue::Ints(Vec::new())) else { unreachable!("matched above") };
-                model.graph.initializers.push((n.outputs[0].clone(), t));
-                replaced[i] = Some(Vec::new());
-            }
+impl<'g> Rewriter<'g> {
+    /// Starts from `graph`; `Constant` nodes holding a tensor become
+    /// initializers (one place to find weights; indices still match).
+    pub fn new(graph: Cow<'g, Graph>, opsets: Vec<(String, i64)>) -> Rewriter<'g> {
+        let mut ed = Editor::new(graph);
+        for i in 0..ed.nodes().len() {
+            ed.hoist_constant(i);
         }
-        let mut names: HashSet<String> = model.graph.initializers.iter().map(|(n, _)| n.clone()).collect();
-        for n in &model.graph.nodes {
-            names.extend(n.inputs.iter().chain(&n.outputs).cloned());
-            names.insert(n.name.clone());
-        }
-        names.extend(model.graph.inputs.iter().chain(&model.graph.outputs).map(|v| v.name.clone()));
-        Rewriter {
-            model,
-            replaced,
-            prelude: Vec::new(),
-            names,
-            converted: HashSet::new(),
-            dynamic: HashMap::new(),
-            qdq: HashMap::new(),
-            needs_ms_domain: false,
-        }
+        Rewriter { ed, opsets, converted: HashSet::new(), dynamic: HashMap::new(), qdq: HashMap::new(), needs_ms_domain: false }
     }
 
-    /// The model being rewritten (Constant weights already hoisted into initializers).
-    pub fn model(&self) -> &Model {
-        &self.model
-    }
-
-    /// A copy of the model as it can run now (hoisted Constant nodes dropped).
-    pub fn runnable_copy(&self) -> Model {
-        let mut m = self.model.clone();
-        m.graph.nodes = m.graph.nodes.into_iter().zip(&self.replaced).filter(|(_, r)| r.is_none()).map(|(n, _)| n).collect();
-        m
+    pub fn editor(&self) -> &Editor<'g> {
+        &self.ed
     }
 
     fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut i = 1;
-        while self.names.contains(&name) {
-            name = format!("{base}_{i}");
-            i += 1;
-        }
-        self.names.insert(name.clone());
-        name
+        self.ed.fresh(base)
     }
 
     fn add_init(&mut self, base: &str, t: Tensor) -> String {
-        let name = self.fresh(base);
-        self.model.graph.initializers.push((name.clone(), t));
-        name
+        self.ed.add_initializer(base, t)
     }
 
     /// A float32 weight input: an initializer no graph input can override.
     /// Borrowed: weights can be most of a model's memory.
     fn weight(&self, name: &str) -> Option<&ArrayD<f32>> {
-        if name.is_empty() || self.model.graph.inputs.iter().any(|v| v.name == name) {
+        if name.is_empty() || self.ed.base().inputs.iter().any(|v| v.name == name) {
             return None;
         }
-        self.model.graph.initializer(name)?.as_f32()
+        self.ed.initializer(name)?.as_f32()
     }
 
     /// A float32 constant to read (not to convert): a weight, or one reached
     /// through `Identity` nodes (`Graph::constant`).
     fn read_constant(&self, name: &str) -> Option<&ArrayD<f32>> {
-        self.model.graph.constant(name)?.as_f32()
+        self.ed.constant(name)?.as_f32()
     }
 
     fn checked_weight(&self, name: &str) -> Result<Option<&ArrayD<f32>>> {
@@ -205,14 +166,14 @@ impl Rewriter {
     }
 
     fn opset(&self) -> i64 {
-        self.model.opset("").unwrap_or(1)
+        opset_of(&self.opsets, "").unwrap_or(1)
     }
 
     pub fn apply(&mut self, index: usize, s: Resolved, ranges: &BTreeMap<String, (f32, f32)>, record: &mut StepRecord) -> Result<()> {
-        if self.replaced[index].is_some() {
+        if self.ed.is_edited(index) {
             return Ok(()); // a Constant hoisted into an initializer
         }
-        let n = self.model.graph.nodes[index].clone();
+        let n = self.ed.nodes()[index].clone();
         let has_weights = n.inputs.iter().chain(&crate::runtime::node_captures(&n)).any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
         if s.scheme == Scheme::Fp32 || !accepts(&n, s.scheme) {
             if has_weights && s.scheme != Scheme::Fp32 {
@@ -275,7 +236,7 @@ impl Rewriter {
             };
             let stored = self.replace_initializer(&name, &format!("{name}_{scheme}"), t.clone());
             let cast_name = self.fresh(&format!("{name}_cast"));
-            self.prelude.push(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
+            self.ed.prepend(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
             let zeros = t.to_f64_vec().iter().filter(|v| **v == 0.0).count();
             record.entry(&name, n, scheme, "every value".into(), (len * 4, len * 2), zeros as f64 / len.max(1) as f64, err);
         }
@@ -285,7 +246,7 @@ impl Rewriter {
     /// Removes initializer `old`, adds `t` under a fresh name based on `base`,
     /// and marks `old` converted (its name is now produced by a node).
     fn replace_initializer(&mut self, old: &str, base: &str, t: Tensor) -> String {
-        self.model.graph.initializers.retain(|(n, _)| n != old);
+        self.ed.remove_initializer(old);
         self.converted.insert(old.to_string());
         self.add_init(base, t)
     }
@@ -329,7 +290,7 @@ impl Rewriter {
         let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, levels, s.symmetric);
         let (shape, len) = (w.shape().to_vec(), w.len());
         // The float32 copy goes first: peak memory is the model plus one tensor's codes.
-        self.model.graph.initializers.retain(|(nm, _)| nm != &name);
+        self.ed.remove_initializer(&name);
         self.converted.insert(name.clone());
         // Per-axis DequantizeLinear arrived in opset 13; before it, per-channel
         // parameters are applied by float ops after a per-tensor one.
@@ -341,7 +302,7 @@ impl Rewriter {
             let inputs = self.quantized_weight_inputs(&name, &shape, &q, storage);
             let attrs = if per_channel { vec![attr("axis", AttrValue::Int(axis as i64))] } else { vec![] };
             let dq = self.fresh(&format!("{name}_dequantize"));
-            self.prelude.push(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
+            self.ed.prepend(node("DequantizeLinear", dq, inputs, vec![name.clone()], attrs));
             let label = if per_channel { format!("per channel (axis {axis})") } else { "per tensor".into() };
             (label, q.params.len() * (4 + code_bytes(1, storage)))
         };
@@ -367,19 +328,19 @@ impl Rewriter {
         bshape[axis] = q.params.len();
         let as_float = self.fresh(&format!("{name}_codes"));
         let dq = node("DequantizeLinear", self.fresh(&format!("{name}_dequantize")), vec![codes, one, zero], vec![as_float.clone()], vec![]);
-        self.prelude.push(dq);
+        self.ed.prepend(dq);
         let centred = if q.params.iter().all(|p| p.zero_point == 0) {
             as_float
         } else {
             let zps = self.add_init(&format!("{name}_channel_zero_points"), f32_tensor(&bshape, q.params.iter().map(|p| p.zero_point as f32).collect()));
             let out = self.fresh(&format!("{name}_centred"));
             let sub = node("Sub", self.fresh(&format!("{name}_subtract_zero_points")), vec![as_float, zps], vec![out.clone()], vec![]);
-            self.prelude.push(sub);
+            self.ed.prepend(sub);
             out
         };
         let scales = self.add_init(&format!("{name}_channel_scales"), f32_tensor(&bshape, q.params.iter().map(|p| p.scale).collect()));
         let mul = node("Mul", self.fresh(&format!("{name}_scale")), vec![centred, scales], vec![name.to_string()], vec![]);
-        self.prelude.push(mul);
+        self.ed.prepend(mul);
     }
 
     /// Initializers for codes, scales and zero points of a quantised weight.
@@ -392,50 +353,15 @@ impl Rewriter {
         vec![wq, scale, zp]
     }
 
-    /// The rewritten model: prelude nodes, then every node or its replacement;
-    /// initializers nothing reads any more are dropped.
-    pub fn finish(mut self) -> Result<Model> {
-        let mut nodes = std::mem::take(&mut self.prelude);
-        for (orig, rep) in std::mem::take(&mut self.model.graph.nodes).into_iter().zip(std::mem::take(&mut self.replaced)) {
-            match rep {
-                Some(r) => nodes.extend(r),
-                None => nodes.push(orig),
-            }
+    /// The rewritten graph (prelude nodes, then every node or its
+    /// replacement, unread initializers dropped) and the opsets, with
+    /// `com.microsoft` added when a contrib op was written.
+    pub fn finish(self) -> (Graph, Vec<(String, i64)>) {
+        let mut opsets = self.opsets;
+        if self.needs_ms_domain && opset_of(&opsets, "com.microsoft").is_none() {
+            opsets.push(("com.microsoft".into(), 1));
         }
-        // Subgraphs (If branches) read outer initializers by name too.
-        fn reads(nodes: &[Node], used: &mut HashSet<String>) {
-            for n in nodes {
-                used.extend(n.inputs.iter().cloned());
-                for a in &n.attributes {
-                    match &a.value {
-                        AttrValue::Graph(g) => reads(&g.nodes, used),
-                        AttrValue::Graphs(gs) => gs.iter().for_each(|g| reads(&g.nodes, used)),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        let mut used = HashSet::new();
-        reads(&nodes, &mut used);
-        used.extend(self.model.graph.outputs.iter().map(|v| v.name.clone()));
-        self.model.graph.initializers.retain(|(n, _)| used.contains(n));
-        self.model.graph.nodes = nodes;
-        if self.needs_ms_domain && self.model.opset("com.microsoft").is_none() {
-            self.model.opsets.push(("com.microsoft".into(), 1));
-        }
-        // Input lists of IR < 4 models name every initializer; keep them consistent.
-        let inits: HashSet<&str> = self.model.graph.initializers.iter().map(|(n, _)| n.as_str()).collect();
-        let real: HashSet<String> = self.model.graph.nodes.iter().flat_map(|n| n.inputs.clone()).collect();
-        let keep: Vec<_> = self
-            .model
-            .graph
-            .inputs
-            .iter()
-            .filter(|v| inits.contains(v.name.as_str()) || real.contains(&v.name) || !self.converted.contains(&v.name))
-            .cloned()
-            .collect();
-        self.model.graph.inputs = keep;
-        Ok(self.model)
+        (self.ed.finish(), opsets)
     }
 }
 

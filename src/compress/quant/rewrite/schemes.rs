@@ -18,7 +18,7 @@ use crate::tensor::Tensor;
 /// Why grouped convolutions keep float weights under activation quantisation.
 const GROUPED_CONV: &str = "grouped (depthwise) convolutions stay float: Squish has no integer depthwise kernel, and im2col on the integer GEMM is slower than the float direct kernel (use int8_weight to shrink them)";
 
-impl Rewriter {
+impl Rewriter<'_> {
     /// The `[K, N]` weight of a MatMul or Gemm (transposed when `transB`), or why not.
     fn matrix_weight(&self, n: &Node) -> std::result::Result<(String, Array2<f32>), Stop> {
         if n.op_type == "Gemm" && n.int_attr("transA", 0) != 0 {
@@ -97,7 +97,7 @@ impl Rewriter {
         out.push(node("MatMulInteger", self.fresh(&format!("{}_MatMulInteger", n.name)), vec![xq, wq, xz, wz], vec![y_int.clone()], vec![]));
         self.rescale(n, y_int, &xs, ws, y, &mut out);
         out.extend(tail);
-        self.replaced[index] = Some(out);
+        self.ed.replace(index, out);
         let grouping = if s.per_channel { "per channel (axis 1)" } else { "per tensor" };
         record.entry(&name, n, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 5), q.sparsity(), err);
         Ok(())
@@ -149,7 +149,7 @@ impl Rewriter {
         };
         self.rescale(n, y_int, &xs, ws, y, &mut out);
         out.extend(tail);
-        self.replaced[index] = Some(out);
+        self.ed.replace(index, out);
         if s.per_channel && !s.symmetric {
             let why = "per-tensor weight range instead of per channel: onnxruntime's ConvInteger takes one weight zero point, so asymmetric weights get one range (use symmetric weights for per-channel scales)";
             record.warn(n, &name, why.into());
@@ -198,7 +198,7 @@ impl Rewriter {
         let mut rewired = n.clone();
         rewired.inputs[0] = x_dq;
         out.push(rewired);
-        self.replaced[index] = Some(out);
+        self.ed.replace(index, out);
         Ok(())
     }
 
@@ -266,7 +266,7 @@ impl Rewriter {
                 let w_dq = self.fresh(&format!("{name}_dequantized"));
                 let attrs = vec![attr("axis", AttrValue::Int(0)), attr("block_size", AttrValue::Int(block as i64))];
                 let dq_name = self.fresh(&format!("{name}_DequantizeLinear"));
-                self.prelude.push(node("DequantizeLinear", dq_name, inputs, vec![w_dq.clone()], attrs));
+                self.ed.prepend(node("DequantizeLinear", dq_name, inputs, vec![w_dq.clone()], attrs));
                 out.push(node("MatMul", self.fresh(&format!("{}_MatMul", n.name)), vec![n.inputs[0].clone(), w_dq], vec![y], vec![]));
                 let after = code_bytes(w.len(), codes) + q.params.len() * 4 + code_bytes(q.params.len(), codes);
                 let grouping = format!("blocks of {block} along K");
@@ -274,7 +274,7 @@ impl Rewriter {
             }
         }
         out.extend(tail);
-        self.replaced[index] = Some(out);
+        self.ed.replace(index, out);
         Ok(())
     }
 }
