@@ -94,7 +94,8 @@ fn an_input_overriding_an_initializer_is_not_folded() {
 /// shape and dtype, for every fixture model.
 #[test]
 fn inferred_output_shapes_match_real_runs() {
-    use squish::ir::{infer::infer_for, Dim};
+    use squish::ir::Dim;
+    use squish::ops::facts::infer_for;
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut checked = 0;
     for entry in std::fs::read_dir(&root).unwrap().flatten() {
@@ -136,7 +137,8 @@ fn inferred_output_shapes_match_real_runs() {
 
 #[test]
 fn inference_carries_symbolic_batch_through_an_mlp() {
-    use squish::ir::{infer::infer, Dim};
+    use squish::ir::Dim;
+    use squish::ops::facts::infer;
     let bytes = std::fs::read(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits_mlp/model.onnx")).unwrap();
     let model = squish::formats::onnx::load_model(&bytes).unwrap();
     let facts = infer(&model);
@@ -473,4 +475,53 @@ fn conv_integer_with_constant_filters_matches_filters_given_at_run_time() {
         assert_eq!(a.to_f64_vec(), b.to_f64_vec(), "k{k} s{s} p{p} g{group}");
         assert!(a.to_f64_vec().iter().any(|&v| v != 0.0));
     }
+}
+
+/// The memory estimate (the ops' output facts along the plan's liveness)
+/// bounds what runs really need, for every fixture whose shapes are all
+/// inferable; and a run that would need more than the limit is refused
+/// before anything is allocated (here a 32768² outer product: 4 GiB).
+#[test]
+fn memory_is_known_before_a_run_and_too_much_is_refused() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut estimated = 0;
+    for dir in ["digits_mlp", "mtcnn_pnet", "mtcnn_onet", "ppocr_cls", "oww_embedding", "oww_hey_jarvis", "oww_melspectrogram", "silero_vad_legacy"] {
+        let bytes = std::fs::read(root.join(dir).join("model.onnx")).unwrap();
+        let session = load_session(&bytes).unwrap();
+        let names: Vec<String> = session.model().graph.real_inputs().map(|v| v.name.clone()).collect();
+        let inputs: Vec<(String, Tensor)> = names
+            .iter()
+            .enumerate()
+            .map(|(j, n)| {
+                let b = std::fs::read(root.join(dir).join(format!("test_data_set_0/input_{j}.pb"))).unwrap();
+                let tp = squish::formats::onnx::proto::decode_tensor(&b).unwrap();
+                (n.clone(), squish::formats::onnx::tensor_io::tensor_from_proto(&tp).unwrap())
+            })
+            .collect();
+        let estimate = session.estimated_peak_bytes(&inputs);
+        let actual = session.run(inputs).unwrap().peak_bytes;
+        println!("{dir:20} estimated {estimate:?} bytes, actual peak {actual}");
+        if let Some(e) = estimate {
+            assert!(e >= actual, "{dir}: estimate {e} below the actual peak {actual}");
+            estimated += 1;
+        }
+    }
+    assert!(estimated >= 4, "only {estimated} fixtures had a full estimate");
+    let mul = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            node: vec![node_with("Mul", "outer", &["a", "b"], &["y"], vec![])],
+            input: vec![tensor_vi("a", &[32768, 1]), tensor_vi("b", &[1, 32768])],
+            output: vec![tensor_vi("y", &[32768, 32768])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let session = load_session(&mul).unwrap();
+    let v = || Tensor::from_vec(&[32768, 1], vec![1.0f32; 32768]).unwrap();
+    let inputs = vec![("a".to_string(), v()), ("b".to_string(), v().reshaped(&[1, 32768]).unwrap())];
+    let e = session.run(inputs).unwrap_err().to_string();
+    assert!(e.contains("4096 MiB of intermediate values") && e.contains("a [32768, 1]"), "{e}");
 }

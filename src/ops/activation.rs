@@ -22,6 +22,12 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Softmax", build_softmax);
     r.insert("", "LogSoftmax", build_softmax);
     r.insert(crate::ops::internal::INTERNAL_DOMAIN, crate::ops::internal::GELU_CHAIN, build_gelu_chain);
+    r.facts(
+        "",
+        &["Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Gelu", "Mish"],
+        super::facts::like_first,
+    );
+    r.facts("", &["ThresholdedRelu", "PRelu", "Clip", "Softmax", "LogSoftmax"], super::facts::like_first);
 }
 
 /// The runtime's fused exact-erf GELU (`runtime::passes`): f32 only,

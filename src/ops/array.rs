@@ -7,6 +7,8 @@ use crate::error::{Result, SquishError};
 use crate::tensor::codes::data_type;
 use crate::tensor::{DType, Tensor};
 
+use super::facts::{input, Facts};
+use crate::ir::{AttrValue, Node};
 pub fn register(r: &mut Registry) {
     r.insert("", "Identity", |_| Ok(Box::new(Identity)));
     r.insert("", "Cast", build_cast);
@@ -14,6 +16,27 @@ pub fn register(r: &mut Registry) {
     r.insert("", "ConstantOfShape", build_constant_of_shape);
     r.insert("", "Range", |_| Ok(Box::new(Range)));
     r.insert("", "Dropout", |_| Ok(Box::new(Dropout)));
+    r.facts("", &["Identity"], identity_facts);
+    r.facts("", &["Dropout"], super::facts::like_first);
+    r.facts("", &["Cast"], cast_facts);
+    r.facts("", &["Constant"], constant_facts);
+}
+
+/// Like input 0, value included (shape arithmetic passes through).
+fn identity_facts(_: &Node, ins: &[Facts]) -> Vec<Facts> {
+    vec![input(ins, 0)]
+}
+
+fn cast_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    vec![Facts { dtype: DType::from_onnx(node.int_attr("to", 0) as i32), shape: x.shape, value: x.value }]
+}
+
+fn constant_facts(node: &Node, _: &[Facts]) -> Vec<Facts> {
+    match node.attr("value") {
+        Some(AttrValue::Tensor(t)) => vec![Facts::of_tensor(t)],
+        _ => vec![Facts::unknown()],
+    }
 }
 
 struct Identity;

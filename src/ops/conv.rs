@@ -15,6 +15,7 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Conv", build_conv);
     r.insert("", "ConvTranspose", build_conv_transpose);
     r.insert(INTERNAL_DOMAIN, CONV_ACTIVATION, build_conv_activation);
+    r.facts("", &["Conv"], super::facts::window);
 }
 
 struct Conv {

@@ -24,6 +24,11 @@ pub fn register(r: &mut Registry) {
     for name in UNARY_NAMES {
         r.insert("", name, build_unary);
     }
+    use super::facts::{broadcast_bool, broadcast_like_first, like_first};
+    r.facts("", &UNARY_NAMES, like_first);
+    r.facts("", &["IsNaN", "IsInf"], broadcast_bool);
+    r.facts("", &["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod"], broadcast_like_first);
+    r.facts("", &["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor"], broadcast_bool);
 }
 
 /// Numpy broadcasting of two shapes.

@@ -9,6 +9,9 @@ use crate::ops::elementwise::broadcast_shapes;
 use crate::tensor::{checked_numel, Tensor};
 use crate::{map_tensor, map_tensor_pair};
 
+use super::facts::{input, Facts};
+use crate::ir::infer::{fixed, ints_attr, norm};
+use crate::ir::{Dim, Node};
 pub fn register(r: &mut Registry) {
     r.insert("", "Concat", build_concat);
     r.insert("", "Gather", build_gather);
@@ -17,6 +20,67 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Split", build_split);
     r.insert("", "Where", |_| Ok(Box::new(Where)));
     r.insert("", "Tile", |_| Ok(Box::new(Tile)));
+    r.facts("", &["Concat"], concat_facts);
+    r.facts("", &["Gather"], gather_facts);
+    r.facts("", &["Where"], super::facts::broadcast_like_second);
+    r.facts("", &["Slice"], slice_facts);
+}
+
+/// Each sliced axis's length from constant starts/ends/axes/steps (inputs
+/// from opset 10, attributes before); a sliced small value is sliced too.
+fn slice_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let values = |i: usize, attr: &str| ints_attr(node, attr).map(<[i64]>::to_vec).or_else(|| ins.get(i).and_then(|f| f.value.clone()));
+    let (Some(starts), Some(ends), Some(shape)) = (values(1, "starts"), values(2, "ends"), x.shape.clone()) else {
+        return vec![Facts::with(x.dtype, None)];
+    };
+    let axes = values(3, "axes").unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = ins.get(4).and_then(|f| f.value.clone()).unwrap_or_else(|| vec![1; starts.len()]);
+    if axes.len() != starts.len() || ends.len() != starts.len() || steps.len() != starts.len() || steps.contains(&0) {
+        return vec![Facts::with(x.dtype, None)];
+    }
+    let mut out = shape;
+    let mut value = x.value.clone();
+    for (k, &axis) in axes.iter().enumerate() {
+        let Some(a) = norm(axis, out.len()) else { return vec![Facts::with(x.dtype, None)] };
+        let Some(dim) = fixed(&out[a]) else {
+            out[a] = Dim::Unknown;
+            value = None;
+            continue;
+        };
+        let range = slice_indices(slice_for_axis(dim as usize, starts[k], ends[k], steps[k]));
+        out[a] = Dim::Fixed(range.len() as i64);
+        value = value.filter(|_| out.len() == 1).map(|v| range.iter().filter_map(|&i| v.get(i).copied()).collect());
+    }
+    vec![Facts { dtype: x.dtype, shape: Some(out), value }]
+}
+
+/// Shapes joined along `axis`; small values concatenated (shape arithmetic).
+fn concat_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let shapes: Option<Vec<Vec<Dim>>> = ins.iter().map(|f| f.shape.clone()).collect();
+    let shape = shapes.and_then(|s| {
+        let axis = norm(node.int_attr("axis", 0), s.first()?.len())?;
+        let mut out = s[0].clone();
+        out[axis] = s.iter().map(|d| fixed(&d[axis])).try_fold(0i64, |a, d| d.map(|d| a + d)).map_or(Dim::Unknown, Dim::Fixed);
+        Some(out)
+    });
+    let value = ins.iter().map(|f| f.value.clone()).collect::<Option<Vec<_>>>().map(|v| v.concat());
+    vec![Facts { dtype: input(ins, 0).dtype, shape, value }]
+}
+
+/// `data[.., indices, ..]` along `axis`; small values gathered (shape arithmetic).
+fn gather_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let (x, idx) = (input(ins, 0), input(ins, 1));
+    let axis = node.int_attr("axis", 0);
+    let shape = match (&x.shape, &idx.shape) {
+        (Some(d), Some(i)) => norm(axis, d.len()).map(|a| [&d[..a], &i[..], &d[a + 1..]].concat()),
+        _ => None,
+    };
+    let value = match (&x.value, &idx.value) {
+        (Some(v), Some(i)) if axis == 0 => i.iter().map(|&j| v.get(if j < 0 { (j + v.len() as i64) as usize } else { j as usize }).copied()).collect(),
+        _ => None,
+    };
+    vec![Facts { dtype: x.dtype, shape, value }]
 }
 
 /// Dispatches on the variant of `$first` and binds every tensor of `$all`
@@ -135,6 +199,17 @@ fn build_slice(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
         None
     };
     Ok(Box::new(SliceOp { attrs }))
+}
+
+/// The indices an ndarray slice visits, in order (a negative step walks its range backwards).
+fn slice_indices(s: NdSlice) -> Vec<usize> {
+    let (start, end) = (s.start.max(0) as usize, s.end.unwrap_or(s.start).max(0) as usize);
+    let step = s.step.unsigned_abs();
+    if s.step > 0 {
+        (start..end).step_by(step).collect()
+    } else {
+        (start..end).rev().step_by(step).collect()
+    }
 }
 
 /// ONNX slice bounds for one axis, clamped as the spec says, as an ndarray slice.

@@ -9,12 +9,46 @@ use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::tensor::Tensor;
 
+use super::facts::{input, Facts};
+use crate::ir::infer::broadcast;
+use crate::ir::Node;
 pub fn register(r: &mut Registry) {
     r.insert("", "MatMul", build_matmul);
     r.insert("", "Gemm", build_gemm);
     r.insert(crate::ops::internal::INTERNAL_DOMAIN, crate::ops::internal::MATMUL_BIAS, |ctx| {
         Ok(Box::new(MatMulBias(MatMul { packed: constant_matrix(ctx, 1, false) })))
     });
+    r.facts("", &["MatMul"], matmul_facts);
+    r.facts("", &["Gemm"], gemm_facts);
+}
+
+/// Batch axes broadcast, then `[.., M, K] · [.., K, N] → [.., M, N]`.
+fn matmul_facts(_: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let (a, b) = (input(ins, 0), input(ins, 1));
+    let shape = match (a.shape, b.shape) {
+        (Some(a), Some(b)) if a.len() >= 2 && b.len() >= 2 => {
+            let mut s = broadcast(&a[..a.len() - 2], &b[..b.len() - 2]);
+            s.push(a[a.len() - 2].clone());
+            s.push(b[b.len() - 1].clone());
+            Some(s)
+        }
+        _ => None,
+    };
+    vec![Facts::with(a.dtype, shape)]
+}
+
+/// `[M, K] · [K, N]`, either operand transposed by its attribute.
+fn gemm_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let (a, b) = (input(ins, 0), input(ins, 1));
+    let shape = match (a.shape, b.shape) {
+        (Some(a), Some(b)) if a.len() == 2 && b.len() == 2 => {
+            let m = if node.int_attr("transA", 0) != 0 { a[1].clone() } else { a[0].clone() };
+            let n = if node.int_attr("transB", 0) != 0 { b[0].clone() } else { b[1].clone() };
+            Some(vec![m, n])
+        }
+        _ => None,
+    };
+    vec![Facts::with(a.dtype, shape)]
 }
 
 /// `y + bias` with numpy broadcasting; a bias of one row (`[n]`, `[1, n]`)

@@ -9,6 +9,7 @@ mod contrib;
 mod control;
 mod conv;
 pub(crate) mod elementwise;
+pub mod facts;
 mod fused;
 mod index;
 mod integer;
@@ -110,6 +111,7 @@ pub type Builder = fn(&BuildCtx) -> Result<Box<dyn Op>>;
 
 pub struct Registry {
     builders: HashMap<(String, String), Builder>,
+    facts: HashMap<(String, String), facts::FactsRule>,
 }
 
 /// `""` and `"ai.onnx"` name the same domain.
@@ -123,7 +125,7 @@ pub fn normalize_domain(domain: &str) -> &str {
 
 impl Registry {
     pub fn empty() -> Self {
-        Registry { builders: HashMap::new() }
+        Registry { builders: HashMap::new(), facts: HashMap::new() }
     }
 
     /// Every operator Squish implements.
@@ -151,6 +153,21 @@ impl Registry {
 
     pub fn insert(&mut self, domain: &str, op_type: &str, builder: Builder) {
         self.builders.insert((normalize_domain(domain).to_string(), op_type.to_string()), builder);
+    }
+
+    /// Registers the output-facts rule of `op_types` (the family's own ops).
+    pub fn facts(&mut self, domain: &str, op_types: &[&str], rule: facts::FactsRule) {
+        for op in op_types {
+            self.facts.insert((normalize_domain(domain).to_string(), op.to_string()), rule);
+        }
+    }
+
+    /// The facts of `node`'s outputs from its inputs' (unknown without a rule).
+    pub fn output_facts(&self, node: &Node, ins: &[facts::Facts]) -> Vec<facts::Facts> {
+        match self.facts.get(&(normalize_domain(&node.domain).to_string(), node.op_type.clone())) {
+            Some(rule) => rule(node, ins),
+            None => vec![facts::Facts::unknown(); node.outputs.len()],
+        }
     }
 
     pub fn get(&self, domain: &str, op_type: &str) -> Option<Builder> {

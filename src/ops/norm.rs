@@ -12,6 +12,7 @@ pub fn register(r: &mut Registry) {
     r.insert("", "LayerNormalization", build_layer_norm);
     r.insert("", "InstanceNormalization", |ctx| Ok(Box::new(InstanceNorm { epsilon: ctx.attrs().float("epsilon", 1e-5)? })));
     r.insert("", "LRN", build_lrn);
+    r.facts("", &["BatchNormalization", "InstanceNormalization", "LRN", "LayerNormalization"], super::facts::like_first);
 }
 
 fn per_channel(v: &ArrayD<f32>, c: usize, what: &str) -> Result<Vec<f32>> {

@@ -8,11 +8,22 @@ use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::tensor::{checked_numel, Tensor};
 
+use super::facts::Facts;
+use crate::ir::{Dim, Node};
 pub fn register(r: &mut Registry) {
     r.insert("", "MaxPool", |ctx| build_pool(ctx, true));
     r.insert("", "AveragePool", |ctx| build_pool(ctx, false));
     r.insert("", "GlobalAveragePool", |_| Ok(Box::new(GlobalPool { max: false })));
     r.insert("", "GlobalMaxPool", |_| Ok(Box::new(GlobalPool { max: true })));
+    r.facts("", &["MaxPool", "AveragePool"], super::facts::window);
+    r.facts("", &["GlobalAveragePool", "GlobalMaxPool"], global_pool_facts);
+}
+
+/// Global pools keep batch and channels; every spatial axis becomes 1.
+fn global_pool_facts(_: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = super::facts::input(ins, 0);
+    let shape = x.shape.map(|s| s.iter().enumerate().map(|(i, d)| if i < 2 { d.clone() } else { Dim::Fixed(1) }).collect());
+    vec![Facts::with(x.dtype, shape)]
 }
 
 struct Pool {

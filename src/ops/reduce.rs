@@ -11,12 +11,38 @@ use crate::tensor::{DType, Tensor};
 const REDUCE_OPS: [&str; 10] =
     ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"];
 
+use super::facts::{input, Facts};
+use crate::ir::infer::{ints_attr, norm};
+use crate::ir::{Dim, Node};
 pub fn register(r: &mut Registry) {
     for name in REDUCE_OPS {
         r.insert("", name, build_reduce);
     }
     r.insert("", "ArgMax", |ctx| build_arg(ctx, true));
     r.insert("", "ArgMin", |ctx| build_arg(ctx, false));
+    r.facts("", &REDUCE_OPS, reduce_facts);
+    r.facts("", &["ArgMax", "ArgMin"], reduce_facts);
+}
+
+/// Reduced axes dropped, or kept as 1 (`keepdims`); axes from the attribute
+/// (or input 1 from opset 18), all of them when none are given. ArgMax and
+/// ArgMin reduce one axis (default 0) to int64 indices.
+fn reduce_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let arg = node.op_type.starts_with("Arg");
+    let dtype = if arg { Some(DType::I64) } else { x.dtype };
+    let keep = node.int_attr("keepdims", 1) != 0;
+    let axes = if arg { Some(vec![node.int_attr("axis", 0)]) } else { ints_attr(node, "axes").map(<[i64]>::to_vec).or(input(ins, 1).value) };
+    let shape = x.shape.and_then(|s| {
+        let axes: Vec<usize> = match axes {
+            Some(a) if !a.is_empty() => a.iter().map(|&v| norm(v, s.len())).collect::<Option<Vec<_>>>()?,
+            _ if node.int_attr("noop_with_empty_axes", 0) != 0 => return Some(s),
+            _ if ins.get(1).is_some_and(|f| f.value.is_none()) && node.inputs.get(1).is_some_and(|n| !n.is_empty()) => return None,
+            _ => (0..s.len()).collect(),
+        };
+        Some(s.into_iter().enumerate().filter_map(|(i, d)| if !axes.contains(&i) { Some(d) } else { keep.then_some(Dim::Fixed(1)) }).collect())
+    });
+    vec![Facts::with(dtype, shape)]
 }
 
 struct Reduce {

@@ -9,6 +9,10 @@ use crate::map_tensor;
 use crate::ops::elementwise::broadcast_shapes;
 use crate::tensor::Tensor;
 
+use super::facts::{input, Facts};
+use crate::ir::infer::{fixed, ints_attr, norm};
+use crate::ir::{Dim, Node};
+use crate::tensor::DType;
 pub fn register(r: &mut Registry) {
     r.insert("", "Shape", build_shape);
     r.insert("", "Size", |_| Ok(Box::new(Size)));
@@ -18,6 +22,95 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Squeeze", |ctx| build_axes_op(ctx, false));
     r.insert("", "Expand", |_| Ok(Box::new(Expand)));
     r.insert("", "Transpose", build_transpose);
+    r.facts("", &["Flatten"], flatten_facts);
+    r.facts("", &["Transpose"], transpose_facts);
+    r.facts("", &["Shape"], shape_facts);
+    r.facts("", &["Reshape"], reshape_facts);
+    r.facts("", &["Unsqueeze", "Squeeze"], squeeze_facts);
+}
+
+/// `[d0 … d(axis−1)] × [d(axis) …]` collapsed into two dimensions; `axis`
+/// may be the rank itself, and a negative axis counts from the rank.
+fn flatten_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let shape = x.shape.and_then(|s| {
+        let a = node.int_attr("axis", 1);
+        let axis = if a < 0 { a + s.len() as i64 } else { a };
+        let axis = usize::try_from(axis).ok().filter(|&a| a <= s.len())?;
+        let prod = |ds: &[Dim]| ds.iter().map(fixed).try_fold(1i64, |acc, d| d.map(|d| acc * d));
+        Some(vec![prod(&s[..axis]).map_or(Dim::Unknown, Dim::Fixed), prod(&s[axis..]).map_or(Dim::Unknown, Dim::Fixed)])
+    });
+    vec![Facts::with(x.dtype, shape)]
+}
+
+fn transpose_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let shape = x.shape.map(|s| match ints_attr(node, "perm") {
+        Some(p) => p.iter().map(|&a| norm(a, s.len()).map_or(Dim::Unknown, |a| s[a].clone())).collect(),
+        None => s.iter().rev().cloned().collect(),
+    });
+    vec![Facts::with(x.dtype, shape)]
+}
+
+/// The input's dimensions `start..end` (clamped, negative from the rank) as
+/// a value, when every one of them is fixed.
+fn shape_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let Some(s) = x.shape else { return vec![Facts::with(Some(DType::I64), None)] };
+    let r = s.len() as i64;
+    let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+    let (start, end) = (clamp(node.int_attr("start", 0)), clamp(node.int_attr("end", r)));
+    let dims = if start < end { &s[start..end] } else { &[] };
+    let value = dims.iter().map(fixed).collect::<Option<Vec<i64>>>();
+    vec![Facts { dtype: Some(DType::I64), shape: Some(vec![Dim::Fixed(dims.len() as i64)]), value }]
+}
+
+/// The requested shape, with 0 (copy, unless `allowzero`) and a single −1
+/// resolved where the other dimensions are known.
+fn reshape_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let shape = input(ins, 1).value.map(|spec| {
+        let src = x.shape.clone().unwrap_or_default();
+        let mut out: Vec<Dim> = spec
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| match d {
+                0 if node.int_attr("allowzero", 0) == 0 => src.get(i).cloned().unwrap_or(Dim::Unknown),
+                -1 => Dim::Unknown,
+                d => Dim::Fixed(d),
+            })
+            .collect();
+        let total = src.iter().map(fixed).try_fold(1i64, |a, d| d.map(|d| a * d));
+        if let (Some(total), Some(pos)) = (total, spec.iter().position(|&d| d == -1)) {
+            let known = out.iter().enumerate().filter(|(i, _)| *i != pos).map(|(_, d)| fixed(d)).try_fold(1i64, |a, d| d.map(|d| a * d));
+            if let Some(k) = known.filter(|&k| k > 0) {
+                out[pos] = Dim::Fixed(total / k);
+            }
+        }
+        out
+    });
+    vec![Facts::with(x.dtype, shape)]
+}
+
+/// Axes from the attribute (opset < 13) or input 1.
+fn squeeze_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
+    let x = input(ins, 0);
+    let axes = ints_attr(node, "axes").map(<[i64]>::to_vec).or(input(ins, 1).value);
+    let shape = match (x.shape, axes) {
+        (Some(s), Some(axes)) if node.op_type == "Unsqueeze" => {
+            let rank = s.len() + axes.len();
+            let set: Vec<usize> = axes.iter().filter_map(|&a| norm(a, rank)).collect();
+            let mut src = s.into_iter();
+            Some((0..rank).map(|i| if set.contains(&i) { Dim::Fixed(1) } else { src.next().unwrap_or(Dim::Unknown) }).collect())
+        }
+        (Some(s), Some(axes)) => {
+            let set: Vec<usize> = axes.iter().filter_map(|&a| norm(a, s.len())).collect();
+            Some(s.into_iter().enumerate().filter(|(i, _)| !set.contains(i)).map(|(_, d)| d).collect())
+        }
+        _ => None,
+    };
+    // The values are unchanged (a shape scalar becomes a one-element vector).
+    vec![Facts { dtype: x.dtype, shape, value: x.value }]
 }
 
 struct ShapeOp {

@@ -3,6 +3,7 @@
 //! branches) are `SubGraph`s run by the same executor.
 
 pub(crate) mod clock;
+pub mod memory;
 pub mod passes;
 mod plan;
 
@@ -23,6 +24,8 @@ pub struct Session {
     /// (`None`: the model's own; not cloned, Constant nodes can hold weights).
     fused_nodes: Option<Vec<Node>>,
     plan: Plan,
+    /// The memory estimate of the last input signature (runs repeat shapes).
+    estimate: std::sync::Mutex<Option<(memory::Signature, Option<usize>)>>,
 }
 
 /// Wall time of one node in a profiled run.
@@ -203,7 +206,7 @@ impl Session {
         // The fused node list stands for the model's own; the model is not changed.
         let fused_nodes = passes::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
         let plan = Plan::for_nodes(&model.graph, fused_nodes.as_deref().unwrap_or(&model.graph.nodes), &scope, &[])?;
-        Ok(Session { model, fused_nodes, plan })
+        Ok(Session { model, fused_nodes, plan, estimate: Default::default() })
     }
 
     /// A session whose outputs are the model's followed by the intermediate
@@ -298,8 +301,41 @@ impl Session {
         Ok((result, timings))
     }
 
+    /// Peak bytes of inputs and intermediate values a run with these inputs
+    /// needs, when every size is known statically (`runtime::memory`).
+    pub fn estimated_peak_bytes(&self, inputs: &[(String, Tensor)]) -> Option<usize> {
+        let signature: memory::Signature = inputs.iter().map(|(n, t)| (n.clone(), t.dtype(), t.shape().to_vec())).collect();
+        let mut cached = self.estimate.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, estimate)) = cached.as_ref().filter(|(sig, _)| *sig == signature) {
+            return *estimate;
+        }
+        let estimate = memory::estimate_peak(&self.plan, &self.model, &signature);
+        *cached = Some((signature, estimate));
+        estimate
+    }
+
+    /// Refuses a run whose values would not fit (`MAX_ACTIVATION_BYTES`).
+    fn check_memory(&self, inputs: &[(String, Tensor)]) -> Result<()> {
+        match self.estimated_peak_bytes(inputs) {
+            Some(bytes) if bytes > memory::MAX_ACTIVATION_BYTES => {
+                let shapes: Vec<String> = inputs.iter().map(|(n, t)| format!("{n} {:?}", t.shape())).collect();
+                Err(SquishError::input(
+                    inputs.first().map_or("(inputs)", |(n, _)| n.as_str()),
+                    format!(
+                        "with these inputs ({}) a run needs {} MiB of intermediate values, more than the {} MiB Squish allows; use smaller inputs (batch, sequence length, image size)",
+                        shapes.join(", "),
+                        bytes >> 20,
+                        memory::MAX_ACTIVATION_BYTES >> 20
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn run_inner(&self, inputs: Vec<(String, Tensor)>, timings: Option<&mut Vec<NodeTiming>>, observe: Option<Observer<'_>>) -> Result<RunResult> {
         self.check_inputs(&inputs)?;
+        self.check_memory(&inputs)?;
         let plan = &self.plan;
         let mut feeds = Vec::with_capacity(inputs.len());
         for (name, t) in inputs {

@@ -11,7 +11,8 @@
 //! * `--all --grow-allow-list`: adds newly passing cases to `allow.txt`
 //!   (the list only grows).
 //!
-//! A case passes when every output matches in dtype, shape and values
+//! A case passes when every output matches in dtype, shape and values, and
+//! agrees with what the ops' shape rules inferred (`ops::facts`)
 //! (|got − want| ≤ 1e-7 + 1e-3·|want|, the ONNX backend tests' tolerance;
 //! NaN matches NaN). Elements the ONNX spec leaves undefined are not compared
 //! (`undefined.rs`: out-of-range float → integer casts) and the summary counts
@@ -103,6 +104,22 @@ fn compare(got: &Tensor, want: &Tensor, undefined: Option<&[bool]>) -> Result<()
     Ok(())
 }
 
+/// What the ops' shape rules inferred for an output agrees with what the
+/// run produced, wherever the rules decided (dtype; shape when every
+/// dimension is fixed).
+fn facts_agree(facts: Option<&squish::ops::facts::Facts>, got: &Tensor) -> Result<(), String> {
+    let Some(f) = facts else { return Ok(()) };
+    if let Some(d) = f.dtype.filter(|d| *d != got.dtype()) {
+        return Err(format!("dtype {d}, the run gave {}", got.dtype()));
+    }
+    let fixed: Option<Vec<usize>> =
+        f.shape.as_ref().and_then(|s| s.iter().map(|d| if let squish::ir::Dim::Fixed(v) = d { Some(*v as usize) } else { None }).collect());
+    match fixed {
+        Some(shape) if shape != got.shape() => Err(format!("shape {shape:?}, the run gave {:?}", got.shape())),
+        _ => Ok(()),
+    }
+}
+
 /// The input and output sets of a case, or why it cannot run as tensors.
 type DataSet = (Vec<(String, Tensor)>, Vec<(String, Tensor)>);
 
@@ -150,6 +167,8 @@ fn run_case(dir: &Path) -> Outcome {
     for (inputs, outputs) in data {
         let named: Vec<_> = inputs.into_iter().zip(&names).map(|((_, t), n)| (n.clone(), t)).collect();
         let masks: Vec<Option<Vec<bool>>> = (0..outputs.len()).map(|k| undefined::elements(graph, &named, k)).collect();
+        let signature: Vec<_> = named.iter().map(|(n, t)| (n.clone(), t.dtype(), t.shape().to_vec())).collect();
+        let facts = squish::ops::facts::infer_for(session.model(), &signature);
         let got = match session.run(named) {
             Ok(r) => r.outputs,
             Err(e) => return Outcome::Fail(format!("run: {e}")),
@@ -160,6 +179,9 @@ fn run_case(dir: &Path) -> Outcome {
         for (((name, g), (_, w)), mask) in got.iter().zip(&outputs).zip(&masks) {
             if let Err(e) = compare(g, w, mask.as_deref()) {
                 return Outcome::Fail(format!("output '{name}': {e}"));
+            }
+            if let Err(e) = facts_agree(facts.get(name), g) {
+                return Outcome::Fail(format!("output '{name}': the op's shape rule says {e}"));
             }
             not_compared += mask.as_ref().map_or(0, |m| m.iter().filter(|u| **u).count());
         }
