@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test layer, streams their output, and closes with one line
 // "N passed, N failed" over all of them. Exits non-zero if anything failed.
-//   node scripts/test.mjs [--only LAYER[,LAYER…]]  (rust, wasm-node, wasm-browser, cli, python, e2e, bench-models, bench-python)
+//   node scripts/test.mjs [--only LAYER[,LAYER…]]  (lint, rust, wasm-node, wasm-browser, cli, python, e2e, bench-models, bench-python)
 // Expects `npm run build` to have run (the CLI and e2e layers use dist/ and www/pkg/).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ function webdriverConfig() {
 const LAYER_TIMEOUT_MIN = 20;
 
 const LAYERS = [
+  { name: 'lint', what: 'cargo fmt --check, clippy -D warnings (native and wasm32)', cmd: process.execPath, args: ['scripts/lint.mjs'], parse: 'node' },
   // --no-fail-fast: one failing test binary must not hide the others' results.
   { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo',
     args: ['test', '--no-fail-fast', '--features', 'bench'], parse: 'cargo' },

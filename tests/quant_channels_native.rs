@@ -119,7 +119,7 @@ fn folded_conv(opset: i64) -> Model {
         ..Default::default()
     };
     // Channel c has magnitude 10^(c-2): one scale per tensor would round the small ones to 0.
-    let w: Vec<f32> = (0..4 * 3 * 9).map(|i| ((i as f32 * 0.37).sin() + 0.3) * 10f32.powi((i / 27) as i32 - 2)).collect();
+    let w: Vec<f32> = (0..4 * 3 * 9i32).map(|i| ((i as f32 * 0.37).sin() + 0.3) * 10f32.powi(i / 27 - 2)).collect();
     let bytes = ModelProto {
         ir_version: 7,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: opset }],

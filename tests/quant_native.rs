@@ -173,7 +173,8 @@ fn every_scheme_on_every_fixture_runs() {
             model.graph.real_inputs().enumerate().map(|(j, vi)| (vi.name.clone(), common::read_pb(&format!("{dir}/test_data_set_0/input_{j}.pb")).1)).collect();
         let reference = Session::new(model.clone()).unwrap().run(feeds.clone()).unwrap();
         for recipe in recipes {
-            let (out, record) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[feeds.clone()]).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
+            let (out, record) =
+                compress(&model, &Recipe::from_json(recipe).unwrap(), std::slice::from_ref(&feeds)).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));
             let again = load_model(&model_to_bytes(&out)).unwrap();
             let got =
                 Session::new(again).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}")).run(feeds.clone()).unwrap_or_else(|e| panic!("{dir} {recipe}: {e}"));

@@ -354,9 +354,9 @@ fn an_int8_table_is_gathered_as_codes_and_never_expanded() {
     let int_attr = |name: &str, v: i64| AttributeProto { name: name.into(), r#type: proto::attribute_type::INT, i: v, ..Default::default() };
     let codes: Vec<i32> = vec![-128, -1, 0, 1, 127, 5, 9, -7, 3, 100, -100, 64, 2, 2, 2];
     for per_row in [false, true] {
-        let n_params = if per_row { 5 } else { 1 };
+        let n_params: i32 = if per_row { 5 } else { 1 };
         let scales: Vec<f32> = (0..n_params).map(|i| 0.01 + 0.37 * i as f32).collect();
-        let zps: Vec<i32> = (0..n_params).map(|i| i as i32 * 3 - 4).collect();
+        let zps: Vec<i32> = (0..n_params).map(|i| i * 3 - 4).collect();
         let inits = vec![
             TensorProto { name: "codes".into(), dims: vec![5, 3], data_type: data_type::INT8, int32_data: codes.clone(), ..Default::default() },
             TensorProto {

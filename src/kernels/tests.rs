@@ -445,7 +445,7 @@ fn relaxed_build_reports_relaxed_kernels() {
 }
 
 /// The benchmark's ceiling kernel computes the same product.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "bench"))]
 #[wasm_bindgen_test::wasm_bindgen_test]
 fn ceiling_kernel_matches_reference() {
     use crate::kernels::ceiling;

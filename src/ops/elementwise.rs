@@ -172,8 +172,11 @@ fn repeats_along_leading_axes(shape: &[usize], small: &ArrayD<f32>) -> bool {
 
 /// f32 fast paths: equal shapes, or `b` repeating along `a`'s leading axes
 /// (bias adds), run the SIMD kernels on contiguous slices.
+/// A binary SIMD kernel over equal-length slices.
+type BinaryKernel = fn(&[f32], &[f32], &mut [f32]);
+
 fn arith_f32(op: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
-    let kernel: Option<fn(&[f32], &[f32], &mut [f32])> = match op {
+    let kernel: Option<BinaryKernel> = match op {
         Arith::Add => Some(k::add_f32),
         Arith::Sub => Some(k::sub_f32),
         Arith::Mul => Some(k::mul_f32),

@@ -70,7 +70,7 @@ impl Op for GatherDequantize {
 /// Rows `idx` of a `rows × …` table, each `(q − zp) as f32 · scale` with the
 /// table's one parameter pair or its row's.
 fn dequantize_rows<T: Copy + Into<i32>>(table: &[T], rows: usize, idx: &[i64], scales: &[f32], zps: &[i32]) -> Result<Vec<f32>> {
-    let inner = if rows == 0 { 0 } else { table.len() / rows };
+    let inner = table.len().checked_div(rows).unwrap_or(0);
     let mut out = Vec::with_capacity(idx.len() * inner);
     for &i in idx {
         let r = if i < 0 { i + rows as i64 } else { i };

@@ -184,9 +184,12 @@ impl Op for Gather {
     }
 }
 
+/// Starts, ends and (optional) axes of an opset < 10 Slice.
+type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
+
 struct SliceOp {
     /// Opset < 10 takes starts/ends/axes as attributes.
-    attrs: Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>,
+    attrs: Option<SliceAttrs>,
 }
 
 fn build_slice(ctx: &BuildCtx) -> Result<Box<dyn Op>> {

@@ -239,7 +239,7 @@ impl IntMatMul {
             if kk != p.k {
                 return Err(SquishError::op(format!("inner dimensions differ: {ash:?} × [{}, {}]", p.k, p.n)));
             }
-            let rows = if kk == 0 { ash[..ash.len() - 1].iter().product() } else { a.len() / kk };
+            let rows = a.len().checked_div(kk).unwrap_or_else(|| ash[..ash.len() - 1].iter().product());
             let row_zp = row_zero_points(inputs.get(azi).copied().flatten(), a.dtype(), rows, m)?;
             let out = p.multiply(a, &row_zp, rows)?;
             let mut shape = ash[..ash.len() - 1].to_vec();

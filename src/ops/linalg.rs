@@ -96,7 +96,7 @@ impl PackedB {
         if last != self.k {
             return Err(SquishError::op(format!("inner dimensions differ: {:?} × [{}, {}]", a.shape(), self.k, self.n)));
         }
-        let rows = if self.k == 0 { a.shape()[..a.ndim() - 1].iter().product() } else { a.len() / self.k };
+        let rows = a.len().checked_div(self.k).unwrap_or_else(|| a.shape()[..a.ndim() - 1].iter().product());
         let mut out = vec![0.0f32; rows * self.n];
         k::gemm_f32_packed(rows, self.k, self.n, &contiguous(a), &self.panels, &mut out);
         let mut shape = a.shape()[..a.ndim() - 1].to_vec();

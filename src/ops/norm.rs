@@ -120,7 +120,7 @@ impl LayerNorm {
     fn normalise(&self, x: ArrayD<f32>, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let axis = super::norm_axis(self.axis, x.ndim())?;
         let row: usize = x.shape()[axis..].iter().product();
-        let rows = if row == 0 { 0 } else { x.len() / row };
+        let rows = x.len().checked_div(row).unwrap_or(0);
         let bcast = |i: usize, what: &str| -> Result<Option<Vec<f32>>> {
             let Some(t) = inputs.get(i).copied().flatten() else { return Ok(None) };
             let a = t.as_f32().ok_or_else(|| SquishError::op(format!("{what} must be float32")))?;

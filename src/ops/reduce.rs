@@ -117,7 +117,7 @@ impl Op for Reduce {
         };
         let xf = ArrayD::from_shape_vec(IxDyn(x.shape()), x.to_f64_vec()).expect("same count");
         let (_, row, data) = rows_over_axes(&xf, &axes);
-        let outer = if row == 0 { x.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).product() } else { data.len() / row };
+        let outer = data.len().checked_div(row).unwrap_or_else(|| x.shape().iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).product());
         let mut values: Vec<f64> = (0..outer).map(|i| reduce_row(self.kind, &data[i * row..(i + 1) * row])).collect();
         // Over an empty set Max/Min are ∓∞; types without infinities take
         // their lowest/highest value instead (false/true for bool).

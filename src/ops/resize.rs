@@ -267,7 +267,7 @@ impl Op for Resize {
         let mut scales = vec![1.0f64; rank];
         let mut out_shape = in_shape.clone();
         let sizes = match sizes_t {
-            Some(t) if t.len() > 0 => Some(int_values(t, "sizes")?),
+            Some(t) if !t.is_empty() => Some(int_values(t, "sizes")?),
             _ => None,
         };
         if let Some(sizes) = sizes {
@@ -298,7 +298,7 @@ impl Op for Resize {
             }
         } else {
             let s = scales_t.ok_or_else(|| SquishError::op("Resize needs scales or sizes"))?.to_f64_vec();
-            if s.len() != k || s.iter().any(|&v| !(v > 0.0) || !v.is_finite()) {
+            if s.len() != k || s.iter().any(|&v| v.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !v.is_finite()) {
                 return Err(SquishError::op(format!("scales {s:?} must hold {k} positive values")));
             }
             for (i, &ax) in axes.iter().enumerate() {
@@ -308,7 +308,7 @@ impl Op for Resize {
         }
         checked_numel(&out_shape, "Resize output")?;
         let mut roi = vec![(0.0, 1.0); rank];
-        if let Some(t) = roi_t.filter(|t| t.len() > 0 && self.coord == Coord::TfCropAndResize) {
+        if let Some(t) = roi_t.filter(|t| !t.is_empty() && self.coord == Coord::TfCropAndResize) {
             let v = t.to_f64_vec();
             if v.len() != 2 * k {
                 return Err(SquishError::op(format!("roi has {} values, expected {}", v.len(), 2 * k)));

@@ -39,7 +39,7 @@ fn positive(ctx: &BuildCtx, name: &str) -> Result<Option<Vec<usize>>> {
     let a = ctx.attrs();
     match a.opt_ints(name)? {
         None => Ok(None),
-        Some(v) if v.iter().all(|&x| x >= 1 && x <= 1 << 20) => Ok(Some(v.iter().map(|&x| x as usize).collect())),
+        Some(v) if v.iter().all(|&x| (1..=1 << 20).contains(&x)) => Ok(Some(v.iter().map(|&x| x as usize).collect())),
         Some(v) => Err(a.error(name, format!("values must be positive, got {v:?}"))),
     }
 }
@@ -134,7 +134,7 @@ impl Window {
 
 /// Calls `f` with every multi-index of `shape`, last axis fastest.
 pub fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return;
     }
     let mut idx = vec![0usize; shape.len()];

@@ -253,6 +253,9 @@ pub fn check_supported(g: &Graph, scope: &Scope) -> Result<()> {
     }
 }
 
+/// The steps of a plan, and the values of folded nodes by slot.
+type BuiltSteps = (Vec<Step>, Vec<(usize, Tensor)>);
+
 /// Builds every op in order. Nodes whose inputs are all constants (and that
 /// have no subgraphs) are run once here instead: their outputs are returned
 /// as `(slot, value)` and they get no step.
@@ -265,7 +268,7 @@ fn build_steps(
     captures: &[Vec<String>],
     slots: &HashMap<String, usize>,
     sources: &[Source],
-) -> Result<(Vec<Step>, Vec<(usize, Tensor)>)> {
+) -> Result<BuiltSteps> {
     // Load-time values: initializers no graph input overrides, then the
     // outputs of folded nodes as they are computed.
     let mut known: HashMap<usize, Tensor> = HashMap::new();

@@ -101,7 +101,7 @@ impl ModelHandle {
     /// The model as Squish writes it: a compressed model's file (the same
     /// bytes the CLI writes for the same recipe), or the re-encoded original.
     #[wasm_bindgen(js_name = toBytes)]
-    pub fn to_bytes(&mut self) -> Vec<u8> {
+    pub fn take_bytes(&mut self) -> Vec<u8> {
         self.pending_bytes.take().unwrap_or_else(|| onnx::model_to_bytes(&self.model))
     }
 
