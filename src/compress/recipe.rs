@@ -74,7 +74,11 @@ impl Recipe {
     pub fn from_json(text: &str) -> Result<Recipe> {
         let v: Value = serde_json::from_str(text).map_err(|e| recipe_err(format!("invalid JSON: {e}")))?;
         let Value::Object(mut top) = v else { return Err(recipe_err("a recipe is a JSON object")) };
+        let versioned = top.contains_key("version");
         check_version(top.remove("version"))?;
+        if let Some(k) = LEGACY_KEYS.iter().find(|k| versioned && top.contains_key(**k)) {
+            return Err(recipe_err(format!("'{k}' at the top level of a version 1 recipe: put quantize settings in a 'quantize' section")));
+        }
         if top.contains_key("target") {
             return Err(recipe_err("key 'target' (search for the smallest model meeting a quality target) is not available in this version of Squish"));
         }
@@ -196,6 +200,8 @@ mod tests {
         assert!(err(r#"{"prune":{"sparsity":0.5}}"#).contains("section 'prune': pruning is not available"));
         assert!(err(r#"{"target":{"agreement":0.99},"quantize":{"scheme":"fp16"}}"#).contains("key 'target'"));
         assert!(err("{}").contains("no step"));
+        assert!(err(r#"{"version":1,"scheme":"fp16"}"#).contains("'scheme' at the top level of a version 1 recipe"));
+        assert!(err(r#"{"scheme":"int4_block","block_size":48}"#).contains("block_size must be 32, 64 or 128, got 48"));
         assert!(err("[1]").contains("a recipe is a JSON object"));
     }
 

@@ -111,6 +111,13 @@ pub fn suggested_recipe(recipe: &str, units: JsValue) -> Result<String, JsError>
     Ok(recipe.excluding(&refs).to_json())
 }
 
+/// A recipe (any accepted form) in its canonical form, or the error that
+/// names what is wrong with it (the page checks recipes before running them).
+#[wasm_bindgen(js_name = canonicalRecipe)]
+pub fn canonical_recipe(recipe: &str) -> Result<String, JsError> {
+    Ok(crate::compress::Recipe::from_json(recipe).map_err(js_err)?.to_json())
+}
+
 /// Token ids of one text (`{ ids, typeIds, attentionMask }`).
 #[wasm_bindgen]
 pub fn tokenize(tokenizer: &str, text: &str, max_length: Option<usize>) -> Result<JsValue, JsError> {

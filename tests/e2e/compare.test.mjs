@@ -4,7 +4,8 @@
 // are named; image and audio inputs reach one-input models.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, servedBrowser } from './helpers.mjs';
@@ -97,6 +98,32 @@ test('cancel stops the worker and keeps the previous results; bad inputs are nam
   await page.getByTestId('recipe').fill('{"scheme": ');
   await page.getByTestId('compare').click();
   assert.match(await error.textContent(), /recipe: invalid JSON/);
+  // A key the recipe schema does not have is named before anything runs.
+  await page.getByTestId('recipe').fill('{"quantize": {"scheme": "int8_dynamic", "per_chanel": false}}');
+  await page.getByTestId('compare').click();
+  assert.match(await error.textContent(), /recipe: 'quantize\.per_chanel' is not a key a recipe takes here/);
+  await page.getByTestId('recipe').fill('{"scheme": "int9"}');
+  await page.getByTestId('compare').click();
+  assert.match(await error.textContent(), /recipe: 'scheme' must be one of \["fp32","fp16"/);
+  assert.equal(await page.getByTestId('tile-agreement').textContent(), agreement);
+  await page.close();
+});
+
+test('the page and the CLI write the same bytes for the same recipe', async () => {
+  const { page, errors } = await openDemo();
+  await page.getByTestId('recipe').fill('{"quantize": {"scheme": "int8_dynamic"}}');
+  await compareAndWait(page);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-model').click()]);
+  const dir = mkdtempSync(join(tmpdir(), 'squish-bytes-'));
+  const fromPage = join(dir, 'page.onnx');
+  await download.saveAs(fromPage);
+  const recipe = join(dir, 'recipe.json');
+  writeFileSync(recipe, '{"scheme": "int8_dynamic"}'); // the old-style spelling of the same recipe
+  const fromCli = join(dir, 'cli.onnx');
+  execFileSync(process.execPath, [join(repoRoot, 'www/cli/squish.mjs'), 'compress', join(repoRoot, 'tests/fixtures/digits_mlp/model.onnx'), '--recipe', recipe, '--out', fromCli]);
+  assert.ok(readFileSync(fromPage).equals(readFileSync(fromCli)), 'page and CLI files differ');
+  assert.match(readFileSync(fromPage).toString('latin1'), /squish\.recipe/, 'the file names its recipe');
+  assert.deepEqual(errors, []);
   await page.close();
 });
 

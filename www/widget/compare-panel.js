@@ -7,6 +7,7 @@ import { EngineBridge } from '../worker/bridge.js';
 import { h } from '../ui/format.js';
 import { renderReport, renderSensitivity } from '../ui/compare-view.js';
 import { renderRecord } from '../ui/record-view.js';
+import { recipeProblems } from '../ui/recipe-check.js';
 import { parseDims, parseRanges } from '../ui/random-spec.js';
 
 export const PRESETS = {
@@ -226,6 +227,13 @@ export class ComparePanel {
       recipe = JSON.parse(this.#ui.recipe.value);
     } catch (e) {
       this.#ui.error.textContent = `recipe: invalid JSON: ${e.message}`;
+      this.#ui.error.hidden = false;
+      return;
+    }
+    // Checked against the published schema before any work starts.
+    const problems = recipeProblems(recipe);
+    if (problems.length) {
+      this.#ui.error.textContent = `recipe: ${problems.join('; ')}`;
       this.#ui.error.hidden = false;
       return;
     }

@@ -163,6 +163,12 @@ impl Section {
         if !(50.0..=100.0).contains(&p) {
             return Err(SquishError::Recipe(format!("section 'quantize': calibration.percentile must be in [50, 100], got {p}")));
         }
+        for (at, b) in std::iter::once(("", r.defaults.block_size)).chain(r.layers.iter().map(|(n, l)| (n.as_str(), l.block_size))) {
+            if let Some(b) = b.filter(|b| ![32, 64, 128].contains(b)) {
+                let at = if at.is_empty() { String::new() } else { format!("layers.{at}.") };
+                return Err(SquishError::Recipe(format!("section 'quantize': {at}block_size must be 32, 64 or 128, got {b}")));
+            }
+        }
         Ok(r)
     }
 

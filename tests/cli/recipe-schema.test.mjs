@@ -1,0 +1,69 @@
+// The published recipe schema (www/public/recipe.schema.json, which the page
+// checks recipes with before sending them) and the Rust parser agree: every
+// recipe here is accepted by both or refused by both, and the canonical form
+// Rust writes is itself valid.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Validator } from '@cfworker/json-schema';
+import { loadEngine } from '../../www/cli/engine.mjs';
+
+const schema = JSON.parse(readFileSync(new URL('../../www/public/recipe.schema.json', import.meta.url), 'utf8'));
+
+const VALID = [
+  { scheme: 'int8_dynamic' },
+  { version: 1, quantize: { scheme: 'fp16' } },
+  { steps: [{ quantize: { scheme: 'int4_block', block_size: 64, symmetric: false } }] },
+  { layers: { a: { scheme: 'fp16' } } },
+  { scheme: 'int8_static', calibration: { method: 'percentile', percentile: 99.9 } },
+  { scheme: 'int8_weight', per_channel: false, exclude: { nodes: ['x'], op_types: ['Conv'] } },
+  { quantize: { scheme: 'int4_block', format: 'qdq', layers: { m: { scheme: 'fp32' } } } },
+];
+
+const INVALID = [
+  {},
+  [1],
+  { schem: 'int8_dynamic' },
+  { scheme: 'int9' },
+  { quantize: { scheme: 'fp16', bogus: 1 } },
+  { version: 2, quantize: { scheme: 'fp16' } },
+  { version: '1', quantize: { scheme: 'fp16' } },
+  { version: 1, scheme: 'fp16' },
+  { scheme: 'fp16', quantize: { scheme: 'fp16' } },
+  { steps: [] },
+  { steps: [{ quantize: { scheme: 'fp16' }, prune: {} }] },
+  { steps: [{ quantize: {} }] },
+  { quantize: {} },
+  { layers: { a: {} } },
+  { prune: { sparsity: 0.5 } },
+  { distill: {} },
+  { target: { agreement: 0.99 }, quantize: { scheme: 'fp16' } },
+  { scheme: 'int4_block', block_size: 48 },
+  { scheme: 'int8_static', calibration: { percentile: 10 } },
+  { scheme: 'int8_static', calibration: { method: 'kl' } },
+  { scheme: 'fp16', exclude: { layers: ['x'] } },
+];
+
+test('the published schema and the Rust parser accept and refuse the same recipes', async () => {
+  const engine = await loadEngine();
+  const validator = new Validator(schema, '2020-12', false);
+  const rust = (r) => {
+    try {
+      return { ok: true, canonical: engine.canonicalRecipe(JSON.stringify(r)) };
+    } catch (e) {
+      return { ok: false, error: e.message };
+    }
+  };
+  for (const r of VALID) {
+    const v = validator.validate(r);
+    assert.ok(v.valid, `schema refuses ${JSON.stringify(r)}: ${JSON.stringify(v.errors.slice(0, 3))}`);
+    const out = rust(r);
+    assert.ok(out.ok, `Rust refuses ${JSON.stringify(r)}: ${out.error}`);
+    const c = validator.validate(JSON.parse(out.canonical));
+    assert.ok(c.valid, `the canonical form ${out.canonical} is not valid: ${JSON.stringify(c.errors.slice(0, 3))}`);
+  }
+  for (const r of INVALID) {
+    assert.ok(!validator.validate(r).valid, `schema accepts ${JSON.stringify(r)}`);
+    assert.ok(!rust(r).ok, `Rust accepts ${JSON.stringify(r)}`);
+  }
+});
