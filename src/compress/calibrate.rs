@@ -5,11 +5,46 @@
 
 use std::collections::BTreeMap;
 
-use crate::compress::quant::{Calibration, CalibrationMethod};
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Result, SquishError};
 use crate::ir::Model;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
+
+/// Calibration method for static quantisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationMethod {
+    Minmax,
+    Percentile,
+    Entropy,
+    Mse,
+}
+
+/// How activation ranges are calibrated (the recipe's `calibration` key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    #[serde(default = "default_method")]
+    pub method: CalibrationMethod,
+    /// For `percentile`: the share of values kept inside the range.
+    #[serde(default = "default_percentile")]
+    pub percentile: f64,
+}
+
+fn default_method() -> CalibrationMethod {
+    CalibrationMethod::Minmax
+}
+fn default_percentile() -> f64 {
+    99.99
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Calibration { method: default_method(), percentile: default_percentile() }
+    }
+}
 
 const BINS: usize = 2048;
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::StepRecord;
 use super::Method;
+pub use crate::compress::calibrate::{Calibration, CalibrationMethod};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
 use crate::ir::{Model, Node};
@@ -68,16 +69,6 @@ pub enum BlockFormat {
     Qdq,
 }
 
-/// Calibration method for static quantisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CalibrationMethod {
-    Minmax,
-    Percentile,
-    Entropy,
-    Mse,
-}
-
 /// Settings that can be given for the whole model and overridden per layer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,29 +117,6 @@ pub struct Exclude {
 impl Exclude {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty() && self.op_types.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Calibration {
-    #[serde(default = "default_method")]
-    pub method: CalibrationMethod,
-    /// For `percentile`: the share of values kept inside the range.
-    #[serde(default = "default_percentile")]
-    pub percentile: f64,
-}
-
-fn default_method() -> CalibrationMethod {
-    CalibrationMethod::Minmax
-}
-fn default_percentile() -> f64 {
-    99.99
-}
-
-impl Default for Calibration {
-    fn default() -> Self {
-        Calibration { method: default_method(), percentile: default_percentile() }
     }
 }
 

@@ -1,21 +1,8 @@
-//! CSV of numbers: one example per row.
+//! CSV of numbers (an optional header row skipped) as a matrix.
 
 use super::data_err;
-use super::feeds::{bind, Feed};
 use crate::error::Result;
-use crate::ir::{Model, ValueInfo};
 use crate::tensor::Tensor;
-
-/// CSV of numbers (an optional header row is skipped) for a one-input model:
-/// one example per row, batched as `[rows, columns]`.
-pub fn read_csv(text: &str, model: &Model) -> Result<Vec<Feed>> {
-    let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
-    if inputs.len() != 1 {
-        return Err(data_err("CSV", format!("CSV fits one-input models; this one takes {}", inputs.len())));
-    }
-    let t = csv_matrix(text)?;
-    Ok(vec![bind(model, vec![(inputs[0].name.clone(), t)])?])
-}
 
 /// The numbers of a CSV as a `[rows, columns]` float64 tensor.
 pub fn csv_matrix(text: &str) -> Result<Tensor> {

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::{csv::read_csv, data_err, extension, json::read_json, npy::read_npy, npz::read_npz};
+use super::{csv::csv_matrix, data_err, extension, json::json_tensor, npy::read_npy, npz::read_npz};
 use crate::error::{Result, SquishError};
 use crate::ir::{Dim, Model, ValueInfo};
 use crate::tensor::cast::cast;
@@ -152,6 +152,44 @@ pub fn bind(model: &Model, arrays: Vec<(String, Tensor)>) -> Result<Feed> {
         }
     }
     Ok(feed)
+}
+
+/// JSON inputs: a nested array (one-input models), an object of arrays by
+/// input name, or an array of such objects (several input sets).
+pub fn read_json(text: &str, model: &Model) -> Result<Vec<Feed>> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| data_err("JSON", e.to_string()))?;
+    let one = |obj: &serde_json::Map<String, serde_json::Value>| -> Result<Feed> {
+        let arrays = obj.iter().map(|(k, v)| Ok((k.clone(), json_tensor(v, k)?))).collect::<Result<Vec<_>>>()?;
+        bind(model, arrays)
+    };
+    match &v {
+        serde_json::Value::Object(o) => Ok(vec![one(o)?]),
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => {
+            a.iter().enumerate().map(|(i, x)| x.as_object().ok_or_else(|| data_err("JSON", format!("item {i} is not an object"))).and_then(&one)).collect()
+        }
+        serde_json::Value::Array(_) => {
+            let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+            if inputs.len() != 1 {
+                return Err(data_err(
+                    "JSON",
+                    format!("a bare array fits one-input models; this one takes {} (use an object keyed by input name)", inputs.len()),
+                ));
+            }
+            Ok(vec![bind(model, vec![(inputs[0].name.clone(), json_tensor(&v, &inputs[0].name)?)])?])
+        }
+        _ => Err(data_err("JSON", "expected an array or an object of arrays")),
+    }
+}
+
+/// CSV of numbers (an optional header row is skipped) for a one-input model:
+/// one example per row, batched as `[rows, columns]`.
+pub fn read_csv(text: &str, model: &Model) -> Result<Vec<Feed>> {
+    let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
+    if inputs.len() != 1 {
+        return Err(data_err("CSV", format!("CSV fits one-input models; this one takes {}", inputs.len())));
+    }
+    let t = csv_matrix(text)?;
+    Ok(vec![bind(model, vec![(inputs[0].name.clone(), t)])?])
 }
 
 /// Input sets from one file, by extension: `.npz` (arrays by input name),

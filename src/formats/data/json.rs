@@ -1,10 +1,7 @@
-//! JSON arrays: a nested array of numbers, an object of arrays by input
-//! name, or a list of such objects.
+//! JSON arrays of numbers (rectangular, nested) as tensors.
 
 use super::data_err;
-use super::feeds::{bind, Feed};
 use crate::error::Result;
-use crate::ir::{Model, ValueInfo};
 use crate::tensor::Tensor;
 
 /// A rectangular nested JSON array of numbers as a float64 tensor.
@@ -40,33 +37,6 @@ pub fn json_tensor(v: &serde_json::Value, what: &str) -> Result<Tensor> {
     }
     walk(v, 0, &shape, &mut flat, what)?;
     Tensor::from_vec(&shape, flat)
-}
-
-/// JSON inputs: a nested array (one-input models), an object of arrays by
-/// input name, or an array of such objects (several input sets).
-pub fn read_json(text: &str, model: &Model) -> Result<Vec<Feed>> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| data_err("JSON", e.to_string()))?;
-    let one = |obj: &serde_json::Map<String, serde_json::Value>| -> Result<Feed> {
-        let arrays = obj.iter().map(|(k, v)| Ok((k.clone(), json_tensor(v, k)?))).collect::<Result<Vec<_>>>()?;
-        bind(model, arrays)
-    };
-    match &v {
-        serde_json::Value::Object(o) => Ok(vec![one(o)?]),
-        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => {
-            a.iter().enumerate().map(|(i, x)| x.as_object().ok_or_else(|| data_err("JSON", format!("item {i} is not an object"))).and_then(&one)).collect()
-        }
-        serde_json::Value::Array(_) => {
-            let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
-            if inputs.len() != 1 {
-                return Err(data_err(
-                    "JSON",
-                    format!("a bare array fits one-input models; this one takes {} (use an object keyed by input name)", inputs.len()),
-                ));
-            }
-            Ok(vec![bind(model, vec![(inputs[0].name.clone(), json_tensor(&v, &inputs[0].name)?)])?])
-        }
-        _ => Err(data_err("JSON", "expected an array or an object of arrays")),
-    }
 }
 
 #[cfg(test)]
