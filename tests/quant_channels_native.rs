@@ -14,7 +14,7 @@ use common::{node_with, read, read_pb, tensor_vi};
 use prost::Message;
 use squish::compare::metrics::{cosine, sqnr_db};
 use squish::compress::{compress, Recipe, Record};
-use squish::formats::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
+use squish::formats::onnx::proto::{GraphProto, ModelProto, OperatorSetIdProto};
 use squish::formats::onnx::{load_model, model_to_bytes};
 use squish::{Model, Session, Tensor};
 
@@ -111,13 +111,7 @@ fn int8_weight_is_at_least_as_close_to_fp32_as_int8_dynamic_on_every_fixture_cnn
 /// A Conv whose output channels differ in scale by 10^4, as after folding
 /// BatchNorm: `opset` 11 or 13, otherwise the same bytes.
 fn folded_conv(opset: i64) -> Model {
-    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: data_type::FLOAT,
-        float_data: v,
-        ..Default::default()
-    };
+    use common::floats;
     // Channel c has magnitude 10^(c-2): one scale per tensor would round the small ones to 0.
     let w: Vec<f32> = (0..4 * 3 * 9i32).map(|i| ((i as f32 * 0.37).sin() + 0.3) * 10f32.powi(i / 27 - 2)).collect();
     let bytes = ModelProto {

@@ -259,16 +259,10 @@ fn fused_integer_conv_equals_the_unfused_chain() {
 /// agrees with the float model.
 #[test]
 fn conv_bias_behind_identity_is_quantised() {
+    use common::floats;
     use common::{node_with, tensor_vi};
     use prost::Message;
-    use squish::formats::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
-    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: data_type::FLOAT,
-        float_data: v,
-        ..Default::default()
-    };
+    use squish::formats::onnx::proto::{GraphProto, ModelProto, OperatorSetIdProto};
     let bytes = ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
@@ -317,16 +311,10 @@ fn fp16_converts_outer_weights_read_inside_if_branches() {
 /// last pass; the result equals running them as separate ops bit for bit.
 #[test]
 fn activation_after_an_integer_product_is_fused_bit_identically() {
+    use common::floats;
     use common::{node_with, tensor_vi};
     use prost::Message;
     use squish::formats::onnx::proto::{data_type, GraphProto, ModelProto, OperatorSetIdProto, TensorProto};
-    let floats = |name: &str, dims: &[i64], v: Vec<f32>| TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: data_type::FLOAT,
-        float_data: v,
-        ..Default::default()
-    };
     let cases = [
         ("Conv", vec![node_with("Relu", "act", &["p"], &["y"], vec![])]),
         ("Conv", vec![node_with("Clip", "act", &["p", "lo", "hi"], &["y"], vec![])]),

@@ -145,17 +145,7 @@ impl Op for Reduce {
 
 /// The lowest (or highest) value of an integer type, as f64.
 fn int_bound(d: DType, highest: bool) -> f64 {
-    let (lo, hi) = match d {
-        DType::I8 => (i8::MIN as f64, i8::MAX as f64),
-        DType::U8 => (0.0, u8::MAX as f64),
-        DType::I16 => (i16::MIN as f64, i16::MAX as f64),
-        DType::U16 => (0.0, u16::MAX as f64),
-        DType::I32 => (i32::MIN as f64, i32::MAX as f64),
-        DType::U32 => (0.0, u32::MAX as f64),
-        DType::I64 => (i64::MIN as f64, i64::MAX as f64),
-        DType::U64 => (0.0, u64::MAX as f64),
-        _ => (f64::NEG_INFINITY, f64::INFINITY),
-    };
+    let (lo, hi) = d.integer_range().unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
     if highest {
         hi
     } else {

@@ -43,6 +43,25 @@ impl DType {
         }
     }
 
+    /// The range of an integer type (small integer formats included), as f64.
+    pub fn integer_range(self) -> Option<(f64, f64)> {
+        Some(match self {
+            DType::I8 => (i8::MIN as f64, i8::MAX as f64),
+            DType::U8 => (0.0, u8::MAX as f64),
+            DType::I16 => (i16::MIN as f64, i16::MAX as f64),
+            DType::U16 => (0.0, u16::MAX as f64),
+            DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+            DType::U32 => (0.0, u32::MAX as f64),
+            DType::I64 => (i64::MIN as f64, i64::MAX as f64),
+            DType::U64 => (0.0, u64::MAX as f64),
+            DType::Small(SmallType::I4) => (-8.0, 7.0),
+            DType::Small(SmallType::U4) => (0.0, 15.0),
+            DType::Small(SmallType::I2) => (-2.0, 1.0),
+            DType::Small(SmallType::U2) => (0.0, 3.0),
+            _ => return None,
+        })
+    }
+
     pub fn size_of(self) -> usize {
         match self {
             DType::I8 | DType::U8 | DType::Bool | DType::Small(_) => 1,

@@ -57,3 +57,8 @@ pub fn node_with(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attrib
         ..Default::default()
     }
 }
+
+/// A float32 initializer with the given dimensions and values.
+pub fn floats(name: &str, dims: &[i64], v: Vec<f32>) -> proto::TensorProto {
+    proto::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: proto::data_type::FLOAT, float_data: v, ..Default::default() }
+}
