@@ -5,20 +5,41 @@
 //! its entries in the record (`Method`). A recipe is a list of steps, each a
 //! method's section, applied in order (`recipe`); `compress` runs them and
 //! stamps the result with the recipe and the Squish version (provenance).
-//! Today's method: `quant` (the `"quantize"` section).
+//! Methods: `prune` (the `"prune"` section) and `quant` (`"quantize"`);
+//! `hessian` is the damped input-Hessian machinery they share.
 
 pub mod calibrate;
+pub mod hessian;
+pub mod prune;
 pub mod quant;
 pub mod recipe;
 pub mod record;
 
 use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Result;
 use crate::formats::data::feeds::Feed;
 use crate::ir::Model;
 pub use recipe::{Recipe, Step};
 pub use record::{Entry, Kept, Record, StepRecord, Unit, Warning};
+
+/// Nodes (by name) or op types a section leaves as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclude {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub op_types: Vec<String>,
+}
+
+impl Exclude {
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.op_types.is_empty()
+    }
+}
 
 /// A compression method, configured by its recipe section.
 pub trait Method {

@@ -15,7 +15,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::quant;
+use super::{prune, quant};
 use super::Method;
 use crate::error::{Result, SquishError};
 
@@ -31,6 +31,8 @@ const LEGACY_KEYS: [&str; 8] = ["scheme", "per_channel", "symmetric", "block_siz
 /// One step: a method and its section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Step {
+    #[serde(rename = "prune")]
+    Prune(prune::Section),
     #[serde(rename = "quantize")]
     Quantize(quant::Section),
 }
@@ -38,12 +40,14 @@ pub enum Step {
 impl Step {
     pub fn method(&self) -> &dyn Method {
         match self {
+            Step::Prune(s) => s,
             Step::Quantize(s) => s,
         }
     }
 
     pub fn method_mut(&mut self) -> &mut dyn Method {
         match self {
+            Step::Prune(s) => s,
             Step::Quantize(s) => s,
         }
     }
@@ -52,10 +56,8 @@ impl Step {
     fn parse(key: &str, value: Value) -> Result<Step> {
         match key {
             "quantize" => Ok(Step::Quantize(quant::Section::from_value(value)?)),
-            "prune" | "distill" => Err(SquishError::Recipe(format!(
-                "section '{key}': {} is not available in this version of Squish (quantize is)",
-                if key == "prune" { "pruning" } else { "distillation" }
-            ))),
+            "prune" => Ok(Step::Prune(prune::Section::from_value(value)?)),
+            "distill" => Err(SquishError::Recipe("section 'distill': distillation is not available in this version of Squish (prune and quantize are)".into())),
             other => Err(SquishError::Recipe(format!("unknown section '{other}' (expected one of {})", SECTION_ORDER.join(", ")))),
         }
     }
@@ -197,7 +199,8 @@ mod tests {
         assert!(err(r#"{"steps":[{"quantize":{"scheme":"fp16"},"prune":{}}]}"#).contains("steps[0] must hold exactly one section"));
         assert!(err(r#"{"steps":[{"quantize":{"scheme":"fp16"}}],"quantize":{}}"#).contains("key 'quantize' next to 'steps'"));
         assert!(err(r#"{"steps":[{"quantize":{}}]}"#).contains("steps[0]: section 'quantize': no scheme given"));
-        assert!(err(r#"{"prune":{"sparsity":0.5}}"#).contains("section 'prune': pruning is not available"));
+        assert!(err(r#"{"distill":{"teacher":"original"}}"#).contains("section 'distill': distillation is not available"));
+        assert!(err(r#"{"prune":{"sparsity":1.5}}"#).contains("section 'prune': sparsity must be in [0, 1), got 1.5"));
         assert!(err(r#"{"target":{"agreement":0.99},"quantize":{"scheme":"fp16"}}"#).contains("key 'target'"));
         assert!(err("{}").contains("no step"));
         assert!(err(r#"{"version":1,"scheme":"fp16"}"#).contains("'scheme' at the top level of a version 1 recipe"));
@@ -209,7 +212,7 @@ mod tests {
     fn excluding_a_unit_keeps_it_as_it_is() {
         let r = Recipe::from_json(r#"{"scheme":"int4_weight","layers":{"b":{"scheme":"int8_weight"}}}"#).unwrap();
         let e = r.excluding(&[(0, "a"), (0, "b"), (3, "c")]);
-        let Step::Quantize(q) = &e.steps[0];
+        let Step::Quantize(q) = &e.steps[0] else { panic!("a quantize step") };
         assert_eq!(q.exclude.nodes, ["a", "b"]);
         assert!(q.layers.is_empty(), "an override of an excluded node is dropped");
     }

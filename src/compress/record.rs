@@ -24,6 +24,10 @@ pub struct Entry {
     pub sparsity: f64,
     /// Largest |w − w'| over the tensor.
     pub max_abs_error: f32,
+    /// Bytes of a sparse encoding (a bitmap of the non-zeros and their
+    /// values), for pruned tensors: what a sparse format would store.
+    #[serde(default)]
+    pub sparse_bytes: Option<usize>,
 }
 
 /// A layer a step selected (or that has weights) but left as it is, and why.
@@ -98,8 +102,9 @@ pub struct StepRecord<'r> {
 }
 
 impl StepRecord<'_> {
+    /// Adds an entry (returned, for the fields a method sets only sometimes).
     #[allow(clippy::too_many_arguments)]
-    pub fn entry(&mut self, tensor: &str, node: &crate::ir::Node, settings: &str, grouping: String, bytes: (usize, usize), sparsity: f64, err: f32) {
+    pub fn entry(&mut self, tensor: &str, node: &crate::ir::Node, settings: &str, grouping: String, bytes: (usize, usize), sparsity: f64, err: f32) -> &mut Entry {
         self.record.entries.push(Entry {
             step: self.step,
             method: self.method.into(),
@@ -112,7 +117,9 @@ impl StepRecord<'_> {
             bytes_after: bytes.1,
             sparsity,
             max_abs_error: err,
+            sparse_bytes: None,
         });
+        self.record.entries.last_mut().expect("just pushed")
     }
 
     pub fn kept(&mut self, node: &crate::ir::Node, reason: String) {

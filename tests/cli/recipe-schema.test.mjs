@@ -18,6 +18,10 @@ const VALID = [
   { scheme: 'int8_static', calibration: { method: 'percentile', percentile: 99.9 } },
   { scheme: 'int8_weight', per_channel: false, exclude: { nodes: ['x'], op_types: ['Conv'] } },
   { quantize: { scheme: 'int4_block', format: 'qdq', layers: { m: { scheme: 'fp32' } } } },
+  { prune: { method: 'wanda', sparsity: 0.5 } },
+  { prune: { method: 'sparsegpt', pattern: '2:4', damping: 0.02, block_size: 64 }, quantize: { scheme: 'int8_weight' } },
+  { steps: [{ prune: { sparsity: 0.3, scope: 'global', exclude: { op_types: ['Conv'] } } }, { quantize: { scheme: 'fp16' } }] },
+  { prune: { sparsity: 0.5, layers: { a: { pattern: '4:8' } }, include_classifier: true } },
 ];
 
 const INVALID = [
@@ -35,7 +39,12 @@ const INVALID = [
   { steps: [{ quantize: {} }] },
   { quantize: {} },
   { layers: { a: {} } },
-  { prune: { sparsity: 0.5 } },
+  { prune: {} },
+  { prune: { method: 'magnitude' } },
+  { prune: { sparsity: 1 } },
+  { prune: { sparsity: 0.5, pattern: 'channels' } },
+  { prune: { sparsity: 0.5, method: 'obs' } },
+  { prune: { sparsity: 0.5, bogus: true } },
   { distill: {} },
   { target: { agreement: 0.99 }, quantize: { scheme: 'fp16' } },
   { scheme: 'int4_block', block_size: 48 },

@@ -28,6 +28,11 @@ export function formatRecord(record) {
     rows.push([c.tensor, `${c.node} (${c.op_type})`, `${c.step}: ${c.method}`, c.settings, c.grouping, kib(c.bytes_before), kib(c.bytes_after),
       `${(100 * c.sparsity).toFixed(1)}%`, c.max_abs_error.toExponential(2)]);
   }
+  // Pruned tensors also have a sparse encoding (bitmap + non-zeros): its size, when any has one.
+  if (record.entries.some((c) => c.sparse_bytes != null)) {
+    rows[0].splice(7, 0, 'sparse');
+    record.entries.forEach((c, i) => rows[i + 1].splice(7, 0, c.sparse_bytes == null ? '–' : kib(c.sparse_bytes)));
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const lines = rows.map((r) => r.map((v, i) => (i >= 5 ? String(v).padStart(widths[i]) : String(v).padEnd(widths[i]))).join('  '));
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));

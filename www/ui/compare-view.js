@@ -91,10 +91,10 @@ export function renderReport(container, report) {
 export function renderSensitivity(container, s, onKeep) {
   const rows = s.ranked.map((l) => [l.node, l.op_type, l.only_this.error.toExponential(2), l.restored.error.toExponential(2), pct(l.restored.agreement), s.exclusion.includes(l.node) ? '✓' : '']);
   container.replaceChildren(
-    h('h4', {}, 'Sensitivity: which layers to keep in fp32'),
+    h('h4', {}, 'Sensitivity: which layers to leave as they were'),
     h('div', { class: 'status' }, `With the whole recipe: output error ${s.baseline.error.toExponential(2)}, agreement ${pct(s.baseline.agreement)}. Suggested: ${s.rule}.`),
     table(['node', 'op', 'error, only this layer compressed', 'error, this layer restored', 'agreement restored', 'suggested'], rows, 'sensitivity'),
     s.exclusion.length
-      ? h('button', { class: 'primary', 'data-testid': 'keep-fp32', onclick: () => onKeep(s.exclusion_units) }, `Keep these ${s.exclusion.length} layer(s) in fp32 → recompress → compare again`)
+      ? h('button', { class: 'primary', 'data-testid': 'keep-fp32', onclick: () => onKeep(s.exclusion_units) }, `Keep these ${s.exclusion.length} layer(s) as they were (fp32, dense) → recompress → compare again`)
       : h('p', {}, 'No single layer stands out: restoring any one of them removes too little of the error.'));
 }

@@ -10,6 +10,15 @@ export function renderRecord(el, record) {
     h('div', { class: 'status' }, `${record.entries.length} tensor(s) compressed · ${record.kept.length} layer(s) kept as they were · `
       + `model ${formatBytes(record.model_bytes_before)} → ${formatBytes(record.model_bytes_after)} (${saved.toFixed(2)}× smaller)`),
   ];
+  const sparse = record.entries.filter((c) => c.sparse_bytes != null);
+  if (sparse.length) {
+    const dense = sparse.reduce((a, c) => a + c.bytes_after, 0);
+    const enc = sparse.reduce((a, c) => a + c.sparse_bytes, 0);
+    const zeros = sparse.reduce((a, c) => a + c.sparsity * c.bytes_after, 0) / dense;
+    parts.push(h('div', { class: 'status', 'data-testid': 'record-sparsity' },
+      `${sparse.length} pruned tensor(s): ${(100 * zeros).toFixed(1)}% zeros · stored dense ${formatBytes(dense)}, sparse-encoded ${formatBytes(enc)} `
+      + '(the ONNX file stores the zeros densely, so gzip is what shrinks them; neither Squish nor onnxruntime runs them faster yet)'));
+  }
   if (record.warnings.length) {
     parts.push(h('ul', { class: 'warnings', 'data-testid': 'record-warnings' },
       record.warnings.map((w) => h('li', {}, h('strong', {}, `${w.node} (${w.op_type}) '${w.tensor}': `), w.detail))));

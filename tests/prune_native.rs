@@ -1,0 +1,135 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
+//! Pruning on the digits classifier: the acceptance figures of the pruning
+//! issue (accuracy after 50% global magnitude pruning; Wanda and the
+//! reconstruction method closer to the original than magnitude), N:M
+//! patterns, composition with quantisation, and bad recipes.
+
+mod common;
+
+use common::read;
+use squish::compress::{compress, Recipe, Record};
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::{load_model, model_to_bytes};
+use squish::kernels::stats::kl_divergence;
+use squish::{Model, Session, Tensor};
+
+fn digits() -> Model {
+    load_model(&read("digits_mlp/model.onnx")).unwrap()
+}
+
+/// The training split, one calibration sample of batch 1000.
+fn training() -> Vec<Vec<(String, Tensor)>> {
+    vec![vec![("X".into(), read_npy(&read("digits_mlp/X_train.npy")).unwrap())]]
+}
+
+fn probabilities(model: &Model) -> Vec<Vec<f64>> {
+    let model = load_model(&model_to_bytes(model)).unwrap(); // what the user downloads
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let out = Session::new(model).unwrap().run(vec![("X".into(), x)]).unwrap();
+    out.outputs[0].1.to_f64_vec().chunks_exact(10).map(|c| c.to_vec()).collect()
+}
+
+fn accuracy(p: &[Vec<f64>]) -> f64 {
+    let y = read_npy(&read("digits_mlp/y_test.npy")).unwrap().to_i64_vec().unwrap();
+    let right = p.iter().zip(&y).filter(|(row, &l)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as i64 == l).count();
+    right as f64 / y.len() as f64
+}
+
+fn mean_kl(original: &[Vec<f64>], pruned: &[Vec<f64>]) -> f64 {
+    original.iter().zip(pruned).map(|(p, q)| kl_divergence(p, q)).sum::<f64>() / original.len() as f64
+}
+
+fn pruned(recipe: &str) -> (Model, Record) {
+    compress(&digits(), &Recipe::from_json(recipe).unwrap(), &training()).unwrap_or_else(|e| panic!("{recipe}: {e}"))
+}
+
+/// Share of zeros over every MatMul weight of the model.
+fn zero_share(model: &Model) -> f64 {
+    let weights: Vec<&Tensor> =
+        model.graph.nodes.iter().filter(|n| n.op_type == "MatMul").filter_map(|n| model.graph.initializer(&n.inputs[1])).collect();
+    let total: usize = weights.iter().map(|t| t.len()).sum();
+    let zeros: usize = weights.iter().map(|t| t.to_f64_vec().iter().filter(|v| **v == 0.0).count()).sum();
+    zeros as f64 / total as f64
+}
+
+#[test]
+fn digits_acceptance_figures() {
+    let original = probabilities(&digits());
+    let (global, record) = pruned(r#"{"prune":{"method":"magnitude","sparsity":0.5,"scope":"global"}}"#);
+    let acc = accuracy(&probabilities(&global));
+    let zeros = zero_share(&global);
+    println!("50% global magnitude: accuracy {acc:.4}, {:.1}% of all weights zero", 100.0 * zeros);
+    assert!(acc >= 0.964, "accuracy {acc}");
+    assert!(zeros >= 0.45, "{zeros}");
+    let kept = record.kept.iter().find(|k| k.node == "MatMul2").expect("the classifier is kept dense");
+    assert!(kept.reason.contains("final classifier"), "{}", kept.reason);
+    let mut kl = Vec::new();
+    for method in ["magnitude", "wanda", "sparsegpt"] {
+        let (m, record) = pruned(&format!(r#"{{"prune":{{"method":"{method}","sparsity":0.5}}}}"#));
+        let p = probabilities(&m);
+        let e = &record.entries[0];
+        assert!((e.sparsity - 0.5).abs() < 0.01 && e.sparse_bytes.unwrap() < e.bytes_after, "{method}: {e:?}");
+        kl.push(mean_kl(&original, &p));
+        println!("{method:10} 50% per layer: accuracy {:.4}, mean KL to the original {:.5}", accuracy(&p), kl.last().unwrap());
+    }
+    assert!(kl[1] < kl[0] && kl[2] < kl[0], "Wanda {} and reconstruction {} vs magnitude {}", kl[1], kl[2], kl[0]);
+}
+
+/// N:M patterns leave at least M − N zeros in every group of M consecutive
+/// inputs of every output, for each criterion.
+#[test]
+fn n_of_m_patterns_hold_in_every_group() {
+    for method in ["magnitude", "wanda", "sparsegpt"] {
+        for (pattern, n, m) in [("2:4", 2, 4), ("4:8", 4, 8)] {
+            let (model, _) = pruned(&format!(r#"{{"prune":{{"method":"{method}","pattern":"{pattern}","include_classifier":true}}}}"#));
+            for node in model.graph.nodes.iter().filter(|n| n.op_type == "MatMul") {
+                let w = model.graph.initializer(&node.inputs[1]).unwrap();
+                let (k, cols) = (w.shape()[0], w.shape()[1]);
+                let v = w.to_f64_vec();
+                for out in 0..cols {
+                    for g in (0..k).step_by(m) {
+                        let zeros = (g..g + m).filter(|&i| v[i * cols + out] == 0.0).count();
+                        assert!(zeros >= m - n, "{method} {pattern}: output {out}, inputs {g}..{}: {zeros} zeros", g + m);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pruning then quantising in one recipe: the int8 weights keep the zeros.
+#[test]
+fn pruned_zeros_survive_quantisation() {
+    let (model, record) = pruned(r#"{"prune":{"method":"wanda","sparsity":0.6},"quantize":{"scheme":"int8_weight"}}"#);
+    for p in record.entries.iter().filter(|e| e.method == "prune") {
+        let q = record.entries.iter().find(|e| e.method == "quantize" && e.tensor == p.tensor).expect("the pruned tensor is quantised");
+        assert!(q.sparsity >= p.sparsity, "{}: pruned {} → int8 {}", p.tensor, p.sparsity, q.sparsity);
+    }
+    assert!(accuracy(&probabilities(&model)) > 0.9);
+    let canonical = &record.recipe;
+    assert!(canonical.contains(r#""steps":[{"prune":"#) && canonical.contains(r#"{"quantize":"#), "{canonical}");
+}
+
+#[test]
+fn bad_prune_recipes_name_the_field() {
+    let err = |text: &str, calib: bool| -> String {
+        match Recipe::from_json(text) {
+            Err(e) => e.to_string(),
+            Ok(r) => {
+                let data = if calib { training() } else { Vec::new() };
+                compress(&digits(), &r, &data).map(|_| ()).unwrap_err().to_string()
+            }
+        }
+    };
+    assert!(err(r#"{"prune":{"sparsity":1.0}}"#, true).contains("sparsity must be in [0, 1), got 1"));
+    assert!(err(r#"{"prune":{"method":"magnitude"}}"#, true).contains("needs \"sparsity\""));
+    assert!(err(r#"{"prune":{"pattern":"2:4","sparsity":0.3}}"#, true).contains("contradicts pattern \"2:4\""));
+    assert!(err(r#"{"prune":{"pattern":"channels","sparsity":0.3}}"#, true).contains("structured pruning is not available"));
+    assert!(err(r#"{"prune":{"method":"wanda","sparsity":0.5}}"#, false).contains("needs calibration inputs"));
+    assert!(err(r#"{"prune":{"sparsity":0.5,"layers":{"nope":{"sparsity":0.1}}}}"#, true).contains("node 'nope' does not exist"));
+    assert!(err(r#"{"prune":{"sparsity":0.5,"scope":"global","method":"sparsegpt"}}"#, true).contains("scope \"global\""));
+    assert!(err(r#"{"prune":{"sparsity":0.5,"bogus":1}}"#, true).contains("section 'prune': unknown field `bogus`"));
+    let wrong = Tensor::from_vec(&[2, 63], vec![0.0f32; 126]).unwrap();
+    let e = compress(&digits(), &Recipe::from_json(r#"{"prune":{"method":"wanda","sparsity":0.5}}"#).unwrap(), &[vec![("X".into(), wrong)]]).unwrap_err();
+    assert!(e.to_string().contains("calibration") && e.to_string().contains("'X'"), "{e}");
+}
