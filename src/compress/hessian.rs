@@ -76,11 +76,8 @@ fn cholesky_lower(a: &[f64], k: usize) -> Result<Vec<f64>> {
         for p in 0..j {
             d -= l[j * k + p] * l[j * k + p];
         }
-        if !(d > 0.0) || !d.is_finite() {
-            return Err(SquishError::Calibration(format!(
-                "the layer's input Hessian is not positive definite at feature {} (raise \"damping\")",
-                k - 1 - j
-            )));
+        if d.is_nan() || d <= 0.0 || d.is_infinite() {
+            return Err(SquishError::Calibration(format!("the layer's input Hessian is not positive definite at feature {} (raise \"damping\")", k - 1 - j)));
         }
         let d = d.sqrt();
         l[j * k + j] = d;

@@ -15,8 +15,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{prune, quant};
 use super::Method;
+use super::{prune, quant};
 use crate::error::{Result, SquishError};
 
 /// The schema version this Squish reads and writes.

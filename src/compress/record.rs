@@ -104,7 +104,16 @@ pub struct StepRecord<'r> {
 impl StepRecord<'_> {
     /// Adds an entry (returned, for the fields a method sets only sometimes).
     #[allow(clippy::too_many_arguments)]
-    pub fn entry(&mut self, tensor: &str, node: &crate::ir::Node, settings: &str, grouping: String, bytes: (usize, usize), sparsity: f64, err: f32) -> &mut Entry {
+    pub fn entry(
+        &mut self,
+        tensor: &str,
+        node: &crate::ir::Node,
+        settings: &str,
+        grouping: String,
+        bytes: (usize, usize),
+        sparsity: f64,
+        err: f32,
+    ) -> &mut Entry {
         self.record.entries.push(Entry {
             step: self.step,
             method: self.method.into(),

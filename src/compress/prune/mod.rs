@@ -179,7 +179,10 @@ impl Section {
     fn check_settings(&self, node: Option<&str>, method: Criterion, sparsity: Option<f64>, pattern: Pattern) -> Result<()> {
         let at = node.map_or(String::new(), |n| format!("layers.{n}."));
         if matches!(pattern, Pattern::Channels | Pattern::Heads) {
-            return Err(err(format!("{at}pattern \"{}\": structured pruning is not available in this version of Squish (unstructured, 2:4 and 4:8 are)", pattern.name())));
+            return Err(err(format!(
+                "{at}pattern \"{}\": structured pruning is not available in this version of Squish (unstructured, 2:4 and 4:8 are)",
+                pattern.name()
+            )));
         }
         match (sparsity, pattern.n_of_m()) {
             (Some(s), _) if !(0.0..1.0).contains(&s) => Err(err(format!("{at}sparsity must be in [0, 1), got {s}"))),
@@ -222,7 +225,10 @@ impl Method for Section {
                 if t.cols % m != 0 {
                     return Err(err(format!(
                         "node '{}' ({}) cannot take pattern \"{}\": its {} inputs per output are not a multiple of {m}",
-                        t.node, t.op_type, t.settings.pattern.name(), t.cols
+                        t.node,
+                        t.op_type,
+                        t.settings.pattern.name(),
+                        t.cols
                     )));
                 }
             }

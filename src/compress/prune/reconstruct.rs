@@ -12,8 +12,8 @@
 use super::mask::Rule;
 use crate::kernels::active::gemm_f32;
 
-/// Prunes `w` (`rows × cols`) by `rule` (`PerMatrix` is applied per block,
-/// `NofM` per group), updating the kept weights. `dead`: inputs that never
+/// Prunes `w` (`rows × cols`) by `rule` (`PerRow`/`PerMatrix` applied per
+/// block, `NofM` per group), updating the kept weights. `dead`: inputs that never
 /// carried signal, zeroed first. Returns the weights zeroed.
 pub fn prune(w: &mut [f32], rows: usize, cols: usize, r: &[f64], dead: &[bool], rule: Rule, block: usize) -> usize {
     for (c, _) in dead.iter().enumerate().filter(|(_, d)| **d) {
@@ -71,28 +71,25 @@ fn saliency(w1: &[f32], rf: &[f32], cols: usize, i1: usize, b: usize, i: usize, 
     v * v / (d * d)
 }
 
-/// The unstructured mask of a block: its `share` lowest saliencies over all
-/// rows at once. N:M masks are chosen group by group as the block proceeds.
+/// The unstructured mask of a block: the `share` lowest saliencies of each
+/// row (`PerRow`, as Wanda compares weights within an output) or of the
+/// whole block (`PerMatrix`). N:M masks are chosen group by group as the
+/// block proceeds.
 fn block_mask(w1: &[f32], rows: usize, b: usize, rf: &[f32], cols: usize, i1: usize, rule: Rule) -> Vec<bool> {
     let mut mask = vec![false; rows * b];
-    if let Rule::PerMatrix(share) | Rule::PerRow(share) = rule {
-        let scores: Vec<f32> = (0..rows * b).map(|x| saliency(w1, rf, cols, i1, b, x / b, x % b)).collect();
-        let mut sorted = scores.clone();
-        let t = super::mask::threshold(&mut sorted, share);
-        let count = (share * scores.len() as f64).floor() as usize;
-        // Exactly `count` of them: those below the threshold, then ties in order.
-        let mut taken = 0;
-        for (x, s) in scores.iter().enumerate() {
-            if *s < t {
-                mask[x] = true;
-                taken += 1;
-            }
-        }
-        for (x, s) in scores.iter().enumerate() {
-            if taken < count && *s == t {
-                mask[x] = true;
-                taken += 1;
-            }
+    let (share, groups) = match rule {
+        Rule::PerRow(share) => (share, rows),
+        Rule::PerMatrix(share) => (share, 1),
+        _ => return mask,
+    };
+    let per = rows * b / groups;
+    for g in 0..groups {
+        let mut order: Vec<usize> = (g * per..(g + 1) * per).collect();
+        let score = |x: usize| saliency(w1, rf, cols, i1, b, x / b, x % b);
+        // Lowest first; ties in column order, so the mask is deterministic.
+        order.sort_by(|&x, &y| score(x).total_cmp(&score(y)).then(x.cmp(&y)));
+        for &x in order.iter().take((share * per as f64).floor() as usize) {
+            mask[x] = true;
         }
     }
     mask

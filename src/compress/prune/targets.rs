@@ -91,8 +91,31 @@ fn is_classifier(g: &Graph, out: &str) -> bool {
     reaches_output
 }
 
+/// A Gather reading rows of a float matrix constant: an embedding table.
+fn is_table(g: &Graph, n: &Node) -> bool {
+    let data = n.inputs.first().and_then(|d| root_initializer(g, d)).and_then(|w| g.constant(w));
+    data.is_some_and(|t| t.dtype().is_float() && t.shape().len() == 2)
+}
+
+/// What a candidate node is to pruning.
+enum Verdict {
+    Prune(Target),
+    /// A layer left dense, and why.
+    Kept(String),
+    /// Not a layer: a weightless MatMul (attention product), a Gather over shapes.
+    NotALayer,
+}
+
 /// The layer's weight as a target, or why it stays dense.
-fn target_of(g: &Graph, n: &Node, s: &Section) -> std::result::Result<Target, String> {
+fn target_of(g: &Graph, n: &Node, s: &Section) -> Verdict {
+    match target_or_reason(g, n, s) {
+        Ok(Some(t)) => Verdict::Prune(t),
+        Ok(None) => Verdict::NotALayer,
+        Err(why) => Verdict::Kept(why),
+    }
+}
+
+fn target_or_reason(g: &Graph, n: &Node, s: &Section) -> std::result::Result<Option<Target>, String> {
     let settings = s.settings_for(&n.name);
     let (slot, layout, input) = match n.op_type.as_str() {
         "MatMul" => (1, Layout::InputsFirst, 0),
@@ -100,12 +123,14 @@ fn target_of(g: &Graph, n: &Node, s: &Section) -> std::result::Result<Target, St
         "Gemm" => (1, if n.int_attr("transB", 0) != 0 { Layout::OutputsFirst } else { Layout::InputsFirst }, 0),
         "Conv" if n.int_attr("group", 1) != 1 => return Err("grouped (depthwise) convolutions are left dense".into()),
         "Conv" => (1, Layout::OutputsFirst, 0),
+        // Gathers over shapes and index lists are not tables.
+        "Gather" if !is_table(g, n) => return Ok(None),
         "Gather" if !s.include_embeddings => return Err("embedding tables are left dense by default (set \"include_embeddings\")".into()),
         "Gather" => (0, Layout::OutputsFirst, usize::MAX),
         _ => unreachable!("filtered by the caller"),
     };
     let name = n.inputs.get(slot).map(String::as_str).unwrap_or("");
-    let weight = root_initializer(g, name).ok_or_else(|| format!("weight '{name}' is not a constant"))?;
+    let Some(weight) = root_initializer(g, name) else { return Ok(None) };
     let t = g.constant(weight).and_then(|t| t.as_f32()).ok_or_else(|| format!("weight '{weight}' is not a float32 constant"))?;
     let shape = t.shape().to_vec();
     let conv = n.op_type == "Conv";
@@ -125,7 +150,7 @@ fn target_of(g: &Graph, n: &Node, s: &Section) -> std::result::Result<Target, St
     }
     let input = if input == usize::MAX { String::new() } else { n.inputs[input].clone() };
     let channels = conv.then(|| shape[1]);
-    Ok(Target { node: n.name.clone(), op_type: n.op_type.clone(), weight: weight.to_string(), shape, rows, cols, layout, input, channels, settings })
+    Ok(Some(Target { node: n.name.clone(), op_type: n.op_type.clone(), weight: weight.to_string(), shape, rows, cols, layout, input, channels, settings }))
 }
 
 /// The layers to prune, and the ones left dense with the reason.
@@ -146,11 +171,12 @@ pub fn find(model: &Model, s: &Section) -> (Vec<Target>, Vec<(String, String)>) 
             continue;
         }
         match target_of(g, n, s) {
-            Ok(t) if !pruned_weights.insert(t.weight.clone()) => kept.push((n.name.clone(), format!("shares weight '{}' with a layer pruned before it", t.weight))),
-            Ok(t) => found.push(t),
-            // Weightless MatMuls (attention products) are not layers.
-            Err(why) if why.contains("is not a constant") => {}
-            Err(why) => kept.push((n.name.clone(), why)),
+            Verdict::Prune(t) if !pruned_weights.insert(t.weight.clone()) => {
+                kept.push((n.name.clone(), format!("shares weight '{}' with a layer pruned before it", t.weight)))
+            }
+            Verdict::Prune(t) => found.push(t),
+            Verdict::Kept(why) => kept.push((n.name.clone(), why)),
+            Verdict::NotALayer => {}
         }
     }
     (found, kept)
@@ -188,7 +214,10 @@ pub fn load_weights(ed: &Editor, found: &[Target]) -> Result<Vec<Weights>> {
     found
         .iter()
         .map(|t| {
-            let w = ed.initializer(&t.weight).and_then(|w| w.as_f32()).ok_or_else(|| SquishError::tensor(&t.weight, "pruning needs it as a float32 initializer"))?;
+            let w = ed
+                .initializer(&t.weight)
+                .and_then(|w| w.as_f32())
+                .ok_or_else(|| SquishError::tensor(&t.weight, "pruning needs it as a float32 initializer"))?;
             let flat: Vec<f32> = w.iter().copied().collect();
             if let Some(i) = flat.iter().position(|v| !v.is_finite()) {
                 return Err(SquishError::tensor(&t.weight, format!("element {i} is {}; NaN/Inf weights cannot be pruned (fix or exclude the layer)", flat[i])));

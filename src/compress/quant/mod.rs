@@ -105,7 +105,6 @@ pub struct Section {
     pub calibration: Calibration,
 }
 
-
 impl Section {
     /// Parses the section (a JSON value) and checks what needs no model.
     pub fn from_value(v: serde_json::Value) -> Result<Section> {
