@@ -68,6 +68,13 @@ fn digits_acceptance_figures() {
         let p = probabilities(&m);
         let e = &record.entries[0];
         assert!((e.sparsity - 0.5).abs() < 0.01 && e.sparse_bytes.unwrap() < e.bytes_after, "{method}: {e:?}");
+        assert!(e.gzip_bytes.unwrap() < e.bytes_after, "{method}: gzip {:?} of {}", e.gzip_bytes, e.bytes_after);
+        let h = e.histogram.as_ref().unwrap();
+        let total: u32 = h.before.iter().sum();
+        assert_eq!(total as usize * 4, e.bytes_before, "{method}: every weight is in a bin: {h:?}");
+        assert_eq!(h.after.iter().sum::<u32>() as usize + h.zeros_after, total as usize);
+        // The smallest weights go: the middle bins empty out.
+        assert!(h.after[h.after.len() / 2] < h.before[h.before.len() / 2] / 4, "{method}: {h:?}");
         kl.push(mean_kl(&original, &p));
         println!("{method:10} 50% per layer: accuracy {:.4}, mean KL to the original {:.5}", accuracy(&p), kl.last().unwrap());
     }
@@ -131,4 +138,42 @@ fn bad_prune_recipes_name_the_field() {
     let wrong = Tensor::from_vec(&[2, 63], vec![0.0f32; 126]).unwrap();
     let e = compress(&digits(), &Recipe::from_json(r#"{"prune":{"method":"wanda","sparsity":0.5}}"#).unwrap(), &[vec![("X".into(), wrong)]]).unwrap_err();
     assert!(e.to_string().contains("calibration") && e.to_string().contains("'X'"), "{e}");
+}
+
+/// The face-landmark CNN (`mtcnn_onet`): convolutions and Gemms pruned, the
+/// first convolution (27 inputs per output) skipped by 2:4 with the reason,
+/// the three output heads kept, and Wanda closer to the original than
+/// magnitude at 50%.
+#[test]
+fn cnn_layers_are_pruned_and_the_ones_that_cannot_be_say_why() {
+    let onet = || load_model(&read("mtcnn_onet/model.onnx")).unwrap();
+    let feed = vec![common::read_pb("mtcnn_onet/test_data_set_0/input_0.pb")];
+    let run = |m: &Model| -> Vec<f64> {
+        let m = load_model(&model_to_bytes(m)).unwrap();
+        Session::new(m).unwrap().run(feed.clone()).unwrap().outputs.iter().flat_map(|(_, t)| t.to_f64_vec()).collect()
+    };
+    let original = run(&onet());
+    let prune = |recipe: &str| compress(&onet(), &Recipe::from_json(recipe).unwrap(), std::slice::from_ref(&feed)).unwrap_or_else(|e| panic!("{recipe}: {e}"));
+
+    let (m, record) = prune(r#"{"prune":{"method":"magnitude","pattern":"2:4"}}"#);
+    let pruned: Vec<&str> = record.entries.iter().map(|e| e.node.as_str()).collect();
+    assert_eq!(pruned, ["/conv2/Conv", "/conv3/Conv", "/conv4/Conv", "/dense5/Gemm"]);
+    let conv1 = record.kept.iter().find(|k| k.node == "/conv1/Conv").expect("conv1 is kept");
+    assert!(conv1.reason.contains("27 inputs per output are not a multiple of 4"), "{}", conv1.reason);
+    assert_eq!(record.kept.iter().filter(|k| k.reason.contains("final classifier")).count(), 3, "{:?}", record.kept);
+    assert!(record.entries.iter().all(|e| (e.sparsity - 0.5).abs() < 1e-9), "{:?}", record.entries);
+    assert!(run(&m).iter().all(|v| v.is_finite()));
+    // Named explicitly for the layer, the same pattern is an error naming it.
+    let explicit = Recipe::from_json(r#"{"prune":{"method":"magnitude","pattern":"2:4","layers":{"/conv1/Conv":{"pattern":"2:4"}}}}"#).unwrap();
+    let e = compress(&onet(), &explicit, &[]).unwrap_err().to_string();
+    assert!(e.contains("'/conv1/Conv' (Conv) cannot take pattern \"2:4\""), "{e}");
+
+    let error = |recipe: &str| -> f64 {
+        let got = run(&prune(recipe).0);
+        got.iter().zip(&original).map(|(g, o)| (g - o).powi(2)).sum::<f64>()
+    };
+    let magnitude = error(r#"{"prune":{"method":"magnitude","sparsity":0.5}}"#);
+    let wanda = error(r#"{"prune":{"method":"wanda","sparsity":0.5}}"#);
+    println!("mtcnn_onet 50%: squared output error magnitude {magnitude:.5}, wanda {wanda:.5}");
+    assert!(wanda < magnitude, "wanda {wanda} vs magnitude {magnitude}");
 }

@@ -93,6 +93,35 @@ export function gemmFigures(mod, sizes, now) {
     if (split) out.push({ kernel: `int8_signsplit_gemm_${shape}`, gflops: g.flops() / best.int8SignSplit / 1e6, speedup_vs_f32: best.squishPackedB / best.int8SignSplit });
     g.free();
   }
+  out.push(...sparseGemmFigures(mod, now));
+  return out;
+}
+
+/**
+ * The sparse f32 kernel against the dense packed one on the same weights,
+ * at zero fractions around the switch-over (`SPARSE_GEMM_MIN_ZEROS`), on
+ * mlp_b32's and a transformer's shapes. speedup_vs_dense > 1: sparse wins.
+ */
+export function sparseGemmFigures(mod, now) {
+  const out = [];
+  for (const [m, k, n] of [[32, 784, 1024], [32, 1024, 1024], [128, 384, 1536], [4, 1024, 1024]]) {
+    const g = new mod.GemmBench(m, k, n);
+    for (const [label, zeros, twoOfFour] of [['30%', 0.3, false], ['50%', 0.5, false], ['2:4', 0.5, true], ['70%', 0.7, false], ['90%', 0.9, false], ['95%', 0.95, false]]) {
+      g.setSparsity(zeros, twoOfFour);
+      const best = { squishPackedB: Infinity, squishSparse: Infinity };
+      const reps = m >= 32 ? 5 : 30;
+      for (let i = 0; i < 3; i++) { g.squishPackedB(); g.squishSparse(); }
+      for (let round = 0; round < 6; round++) {
+        for (const which of round % 2 ? ['squishSparse', 'squishPackedB'] : ['squishPackedB', 'squishSparse']) {
+          const t0 = now();
+          for (let i = 0; i < reps; i++) g[which]();
+          best[which] = Math.min(best[which], (now() - t0) / reps);
+        }
+      }
+      out.push({ kernel: `sparse_gemm_f32_${m}x${k}x${n}_${label}`, gflops: g.flops() / best.squishSparse / 1e6, speedup_vs_dense: best.squishPackedB / best.squishSparse });
+    }
+    g.free();
+  }
   return out;
 }
 

@@ -37,6 +37,20 @@ function modelList() {
       execFileSync(process.execPath, [join(root, 'www/cli/squish.mjs'), 'compress', src, '--recipe', recipe, '--out', dst], { stdio: 'ignore' });
       log(`[bench] made ${dst} with squish compress (int8_dynamic)`);
     }
+    // Pruned variants (magnitude: no calibration needed), to time the sparse
+    // kernels against the dense model and onnxruntime-web on the same file.
+    const pruned = [['mlp_b32', 'prune90', { prune: { method: 'magnitude', sparsity: 0.9 } }],
+      ['mlp_b32', 'prune2of4', { prune: { method: 'magnitude', pattern: '2:4' } }],
+      ['bert_minilm', 'prune50', { prune: { method: 'magnitude', sparsity: 0.5 } }]];
+    for (const [model, tag, r] of pruned) {
+      const src = join(shared, `${model}.onnx`);
+      if (!existsSync(src)) continue;
+      const file = join(extra, `${tag}.json`);
+      writeFileSync(file, JSON.stringify(r));
+      const dst = join(extra, `${model}_squish_${tag}.onnx`);
+      execFileSync(process.execPath, [join(root, 'www/cli/squish.mjs'), 'compress', src, '--recipe', file, '--out', dst], { stdio: 'ignore' });
+      log(`[bench] made ${dst} with squish compress (${JSON.stringify(r)})`);
+    }
     if (existsSync(shared)) dirs.push(shared);
     else log(`[bench] ${shared} not found: benchmarking only the prepared models`);
     dirs.push(extra);
@@ -129,6 +143,26 @@ function int8Summary(results) {
   return lines.join('\n') || '  (no int8 variants measured)';
 }
 
+/** Pruned variants against the dense model, Squish (sparse kernels) and onnxruntime-web (same file). */
+function prunedSummary(results) {
+  const lines = [];
+  const med = (model, runtime, engine, variant) => results.find((r) => r.model === model && r.runtime === runtime && r.engine === engine && (!variant || r.variant === variant) && !r.error)?.median_ms;
+  for (const [base, tag] of [['mlp_b32', 'prune90'], ['mlp_b32', 'prune2of4'], ['bert_minilm', 'prune50']]) {
+    for (const runtime of ['node', 'chromium']) {
+      const ortDense = med(base, runtime, 'onnxruntime-web');
+      const ortPruned = med(`${base}_squish_${tag}`, runtime, 'onnxruntime-web');
+      for (const variant of ['simd128', 'relaxed']) {
+        const dense = med(base, runtime, 'squish', variant);
+        const pruned = med(`${base}_squish_${tag}`, runtime, 'squish', variant);
+        if (!dense || !pruned) continue;
+        const ort = ortDense && ortPruned ? `; onnxruntime-web dense ${ortDense.toFixed(1)} ms, pruned ${ortPruned.toFixed(1)} ms → ${(ortDense / ortPruned).toFixed(2)}×` : '';
+        lines.push(`  ${`${base} ${tag}`.padEnd(22)} ${runtime.padEnd(9)} ${variant.padEnd(8)} dense ${dense.toFixed(1)} ms, pruned ${pruned.toFixed(1)} ms → ${(dense / pruned).toFixed(2)}× faster${ort}`);
+      }
+    }
+  }
+  return lines.join('\n') || '  (no pruned variants measured)';
+}
+
 const started = Date.now();
 const models = modelList();
 log(`[bench] ${models.length} models: ${models.map((m) => m.name).join(', ')}`);
@@ -156,9 +190,11 @@ for (const r of all.results.filter((r) => r.load_ms !== undefined)) {
 console.log('\nerrors:');
 for (const r of all.results.filter((r) => r.error)) console.log(`  ${r.model} ${r.runtime} ${r.engine} ${r.variant ?? ''}: ${r.error.split('\n')[0].slice(0, 160)}`);
 console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 micro-kernel; packed_b = constant weights as MatMul runs them; int8 = MatMulInteger with u8 activations, GOP/s):');
-for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}`);
+for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}${k.speedup_vs_dense ? `  (${k.speedup_vs_dense.toFixed(2)}× the dense packed_b on the same weights)` : ''}`);
 console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
 console.log(int8Summary(all.results));
+console.log('\npruned (Squish-made *_squish_prune*, magnitude) vs the dense model, same run; Squish runs the sparse kernels, onnxruntime-web multiplies the zeros:');
+console.log(prunedSummary(all.results));
 console.log('\ncompressing bert_minilm to int8_dynamic (bytes → compressed bytes, in the wasm build):');
 for (const c of all.compress.filter((c) => c.kind === 'compress')) console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${c.ms.toFixed(0)} ms, wasm memory ${(c.memory_bytes / 2 ** 20).toFixed(0)} MiB = ${(c.memory_bytes / c.model_bytes).toFixed(2)}× the ${(c.model_bytes / 2 ** 20).toFixed(1)} MiB model`}`);
 console.log('\ncomparing bert_minilm fp32 vs its int8_dynamic on 32 random inputs of length 128, per-layer diagnosis and latency (10 runs each) included:');

@@ -28,6 +28,48 @@ pub struct Entry {
     /// values), for pruned tensors: what a sparse format would store.
     #[serde(default)]
     pub sparse_bytes: Option<usize>,
+    /// The stored tensor gzipped (level 1, as the model's size), for pruned tensors: the zeros
+    /// stored densely compress, so this is what a download costs.
+    #[serde(default)]
+    pub gzip_bytes: Option<usize>,
+    /// The weights' distribution before and after, for pruned tensors.
+    #[serde(default)]
+    pub histogram: Option<Histogram>,
+}
+
+/// Counts of a tensor's values in `before.len()` equal bins over
+/// [`low`, `high`] (symmetric, covering both; reconstruction can move kept
+/// weights beyond the original's range); `after` counts the non-zero values
+/// left, `zeros_after` the zeros.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub low: f32,
+    pub high: f32,
+    pub before: Vec<u32>,
+    pub after: Vec<u32>,
+    pub zeros_after: usize,
+}
+
+impl Histogram {
+    pub const BINS: usize = 40;
+
+    pub fn of(before: &[f32], after: &[f32]) -> Histogram {
+        let finite = |v: &&f32| v.is_finite();
+        let high = before.iter().chain(after).filter(finite).fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+        let bin = |v: f32| (((v + high) / (2.0 * high) * Self::BINS as f32) as usize).min(Self::BINS - 1);
+        let count = |vals: &mut dyn Iterator<Item = f32>| {
+            let mut c = vec![0u32; Self::BINS];
+            vals.filter(|v| v.is_finite() && v.abs() <= high).for_each(|v| c[bin(v)] += 1);
+            c
+        };
+        Histogram {
+            low: -high,
+            high,
+            before: count(&mut before.iter().copied()),
+            after: count(&mut after.iter().copied().filter(|v| *v != 0.0)),
+            zeros_after: after.iter().filter(|v| **v == 0.0).count(),
+        }
+    }
 }
 
 /// A layer a step selected (or that has weights) but left as it is, and why.
@@ -127,6 +169,8 @@ impl StepRecord<'_> {
             sparsity,
             max_abs_error: err,
             sparse_bytes: None,
+            gzip_bytes: None,
+            histogram: None,
         });
         self.record.entries.last_mut().expect("just pushed")
     }
@@ -144,5 +188,15 @@ impl StepRecord<'_> {
             tensor: tensor.into(),
             detail,
         });
+    }
+}
+#[cfg(test)]
+mod histogram_tests {
+    use super::Histogram;
+    #[test]
+    fn every_value_is_binned() {
+        let v: Vec<f32> = (0..4096).map(|x| ((x * 7919 % 4096) as f32 - 2048.0) / 1000.0).collect();
+        let h = Histogram::of(&v, &v);
+        assert_eq!(h.before.iter().sum::<u32>(), 4096, "{h:?}");
     }
 }

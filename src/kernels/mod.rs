@@ -9,6 +9,7 @@ pub mod ceiling;
 pub mod reference;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+pub mod sparse;
 pub mod stats;
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]

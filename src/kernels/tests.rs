@@ -104,6 +104,60 @@ macro_rules! kernel_suite {
                 }
             }
 
+            /// The sparse kernel equals the dense one (same sums in the same
+            /// order) at every zero fraction, ±0 zeros included.
+            #[wasm_bindgen_test(unsupported = test)]
+            fn sparse_gemm_equals_dense_gemm() {
+                use crate::kernels::sparse::SparseB;
+                let mut rng = Rng::new(21);
+                let mut shapes = gemm_shapes();
+                shapes.extend([(16, 64, 9), (17, 33, 5), (32, 128, 24), (1, 200, 3)]);
+                for (m, kk, n) in shapes {
+                    for zeros in [0.0, 0.5, 0.9, 1.0] {
+                        let a = rng.vec(m * kk, 1.0);
+                        let b: Vec<f32> = (0..kk * n)
+                            .map(|_| {
+                                if (rng.below(1000) as f64) < 1000.0 * zeros {
+                                    if rng.below(2) == 0 {
+                                        0.0
+                                    } else {
+                                        -0.0
+                                    }
+                                } else {
+                                    rng.unit()
+                                }
+                            })
+                            .collect();
+                        let (mut dense, mut sparse) = (vec![0.0; m * n], vec![f32::NAN; m * n]);
+                        k::gemm_f32(m, kk, n, &a, &b, &mut dense);
+                        k::gemm_f32_sparse(m, &a, &SparseB::from_dense(kk, n, &b), &mut sparse);
+                        assert_eq!(dense, sparse, "{m}x{kk}x{n}, {zeros} zeros");
+                    }
+                }
+            }
+
+            /// Non-finite inputs: NaN wherever the dense product has 0·∞ or NaN.
+            #[wasm_bindgen_test(unsupported = test)]
+            fn sparse_gemm_propagates_non_finite_inputs_as_dense_does() {
+                use crate::kernels::sparse::{propagate_non_finite, SparseB};
+                let mut rng = Rng::new(22);
+                let (m, kk, n) = (9, 40, 11);
+                let mut a = rng.vec(m * kk, 1.0);
+                a[3] = f32::INFINITY;
+                a[kk + 7] = f32::NAN;
+                a[5 * kk + 39] = f32::NEG_INFINITY;
+                let b: Vec<f32> = (0..kk * n).map(|x| if x % 3 == 0 { rng.unit() } else { 0.0 }).collect();
+                let (mut dense, mut sparse) = (vec![0.0; m * n], vec![0.0; m * n]);
+                k::gemm_f32(m, kk, n, &a, &b, &mut dense);
+                let sb = SparseB::from_dense(kk, n, &b);
+                k::gemm_f32_sparse(m, &a, &sb, &mut sparse);
+                propagate_non_finite(m, &a, &sb, &mut sparse);
+                for (x, (d, s)) in dense.iter().zip(&sparse).enumerate() {
+                    assert!(d.to_bits() == s.to_bits() || (d.is_nan() && s.is_nan()), "output {x}: dense {d}, sparse {s}");
+                }
+                assert!(dense.iter().any(|v| v.is_nan()) && dense.iter().any(|v| v.is_infinite()));
+            }
+
             #[wasm_bindgen_test(unsupported = test)]
             fn integer_gemm_is_exact() {
                 let mut rng = Rng::new(11);

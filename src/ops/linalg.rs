@@ -7,6 +7,7 @@ use super::elementwise::{arith, broadcast_shapes, Arith};
 use super::{required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
+use crate::kernels::sparse::{self, SparseB};
 use crate::tensor::Tensor;
 
 use super::facts::{input, Facts};
@@ -77,17 +78,24 @@ impl Op for MatMulBias {
     }
 }
 
-/// A constant right-hand operand (k×n), packed once at load time.
+/// A constant right-hand operand (k×n), packed once at load time: dense
+/// panels, and, for a weight with enough zeros (pruned), the sparse form. A
+/// weight in the band where the winner depends on the rows of A keeps both.
 struct PackedB {
     k: usize,
     n: usize,
-    panels: Vec<f32>,
+    panels: Option<Vec<f32>>,
+    sparse: Option<SparseB>,
 }
 
 impl PackedB {
     fn new(b: &ArrayD<f32>) -> PackedB {
         let (k, n) = (b.shape()[0], b.shape()[1]);
-        PackedB { k, n, panels: crate::kernels::pack_b_f32(k, n, &contiguous(b)) }
+        let flat = contiguous(b);
+        let zeros = sparse::zero_fraction(&flat);
+        let sparse = (zeros >= sparse::SPARSE_GEMM_MIN_ZEROS && k * n <= u32::MAX as usize).then(|| SparseB::from_dense(k, n, &flat));
+        let dense_needed = sparse.is_none() || zeros < sparse::SPARSE_GEMM_MIN_ZEROS_FEW_ROWS;
+        PackedB { k, n, panels: dense_needed.then(|| crate::kernels::pack_b_f32(k, n, &flat)), sparse }
     }
 
     /// `a · B` for `a` of shape `[…, k]`.
@@ -98,7 +106,15 @@ impl PackedB {
         }
         let rows = a.len().checked_div(self.k).unwrap_or_else(|| a.shape()[..a.ndim() - 1].iter().product());
         let mut out = vec![0.0f32; rows * self.n];
-        k::gemm_f32_packed(rows, self.k, self.n, &contiguous(a), &self.panels, &mut out);
+        let a_flat = contiguous(a);
+        match (&self.sparse, &self.panels) {
+            (Some(sb), panels) if panels.is_none() || rows >= sparse::SPARSE_GEMM_MANY_ROWS => {
+                k::gemm_f32_sparse(rows, &a_flat, sb, &mut out);
+                sparse::propagate_non_finite(rows, &a_flat, sb, &mut out);
+            }
+            (_, Some(panels)) => k::gemm_f32_packed(rows, self.k, self.n, &a_flat, panels, &mut out),
+            (_, None) => unreachable!("PackedB keeps the dense form whenever the sparse one may not be used"),
+        }
         let mut shape = a.shape()[..a.ndim() - 1].to_vec();
         shape.push(self.n);
         Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows·n elements"))
@@ -270,5 +286,48 @@ mod tests {
         assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![3.0, 12.0, 21.0, 30.0]);
         let bad = ArrayD::from_shape_vec(IxDyn(&[4, 1]), vec![0.0f32; 4]).unwrap();
         assert!(matmul_f32(&a, &bad).unwrap_err().to_string().contains("inner dimensions"));
+    }
+    /// A pruned constant weight takes the sparse kernel where it pays (and
+    /// keeps the dense panels where the winner depends on the rows), and the
+    /// product equals the dense one: many rows, few rows, ∞ and NaN inputs.
+    #[wasm_bindgen_test(unsupported = test)]
+    fn pruned_weights_give_the_dense_product() {
+        let (k, n) = (64, 24);
+        let weight = |zeros_every: usize| {
+            let v: Vec<f32> = (0..k * n).map(|x| if x % zeros_every == 0 { 0.0 } else { ((x * 37 % 101) as f32 - 50.0) / 50.0 }).collect();
+            ArrayD::from_shape_vec(IxDyn(&[k, n]), v).unwrap()
+        };
+        let half: Vec<f32> = (0..k * n).map(|x| if x % 2 == 0 { 0.0 } else { 1.0 + x as f32 / 100.0 }).collect();
+        let half = ArrayD::from_shape_vec(IxDyn(&[k, n]), half).unwrap();
+        let dense_only = PackedB::new(&weight(3)); // a third zeros
+        assert!(dense_only.sparse.is_none() && dense_only.panels.is_some());
+        let both = PackedB::new(&half);
+        assert!(both.sparse.is_some() && both.panels.is_some());
+        let tenth: Vec<f32> = (0..k * n).map(|x| if x % 10 == 0 { 1.5 } else { 0.0 }).collect();
+        let sparse_only = PackedB::new(&ArrayD::from_shape_vec(IxDyn(&[k, n]), tenth).unwrap());
+        assert!(sparse_only.sparse.is_some() && sparse_only.panels.is_none());
+        for rows in [1usize, 5, 16, 40] {
+            let mut a: Vec<f32> = (0..rows * k).map(|x| ((x * 13 % 29) as f32 - 14.0) / 7.0).collect();
+            if rows > 1 {
+                a[k + 2] = f32::INFINITY;
+                a[k + 5] = f32::NAN;
+            }
+            let a = ArrayD::from_shape_vec(IxDyn(&[rows, k]), a).unwrap();
+            for p in [&dense_only, &both, &sparse_only] {
+                let b = p.sparse.as_ref().map(|s| {
+                    let mut d = vec![0.0f32; k * n];
+                    for j in 0..n {
+                        let (r, v) = s.column(j);
+                        r.iter().zip(v).for_each(|(&i, &w)| d[i as usize * n + j] = w);
+                    }
+                    ArrayD::from_shape_vec(IxDyn(&[k, n]), d).unwrap()
+                });
+                let want = matmul_f32(&a, b.as_ref().unwrap_or(&weight(3))).unwrap();
+                let got = p.multiply(&a).unwrap();
+                for (g, w) in got.iter().zip(want.iter()) {
+                    assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{rows} rows: {g} vs {w}");
+                }
+            }
+        }
     }
 }

@@ -25,6 +25,8 @@ pub struct GemmBench {
     b_runtime_pn: Option<Vec<u8>>,
     a_u8: Vec<u8>,
     c_i32: Vec<i32>,
+    /// B with zeros put in by `setSparsity`, in the sparse kernel's form.
+    b_sparse: Option<kernels::sparse::SparseB>,
 }
 
 #[wasm_bindgen]
@@ -45,7 +47,22 @@ impl GemmBench {
         let b_runtime_i16 = kernels::pack_b_i16(k, n, &b_i16);
         let b_runtime_pn = if cfg!(target_feature = "relaxed-simd") { kernels::pack_b_pn(k, n, &b_i16) } else { None };
         let a_u8 = a.iter().map(|v| ((v + 0.5) * 255.0) as u8).collect();
-        Ok(GemmBench { m, k, n, a, b, a_packed, b_packed, c: vec![0.0; m * n], b_runtime_f32, b_runtime_i16, b_runtime_pn, a_u8, c_i32: vec![0; m * n] })
+        Ok(GemmBench {
+            m,
+            k,
+            n,
+            a,
+            b,
+            a_packed,
+            b_packed,
+            c: vec![0.0; m * n],
+            b_runtime_f32,
+            b_runtime_i16,
+            b_runtime_pn,
+            a_u8,
+            c_i32: vec![0; m * n],
+            b_sparse: None,
+        })
     }
 
     pub fn squish(&mut self) {
@@ -79,6 +96,35 @@ impl GemmBench {
         let centred: Vec<i16> = self.a_u8.iter().map(|&v| v as i16 - 128).collect();
         let ap = kernels::pack_a_i16(self.m, self.k, &centred);
         kernels::active::gemm_i16_packed(self.m, self.k, self.n, &ap, &self.b_runtime_i16, &mut self.c_i32);
+    }
+
+    /// Zeroes B's smallest weights: a share `zeros` of each column, or 2 of
+    /// every 4 consecutive inputs when `two_of_four`; the dense operand keeps
+    /// the same zeros, so both kernels compute the same product.
+    #[wasm_bindgen(js_name = setSparsity)]
+    pub fn set_sparsity(&mut self, zeros: f64, two_of_four: bool) {
+        let (k, n) = (self.k, self.n);
+        let mut b = self.b.clone();
+        for j in 0..n {
+            let groups: Vec<Vec<usize>> = if two_of_four { (0..k).step_by(4).map(|g| (g..(g + 4).min(k)).collect()).collect() } else { vec![(0..k).collect()] };
+            for g in groups {
+                let mut order = g.clone();
+                order.sort_by(|&x, &y| b[x * n + j].abs().total_cmp(&b[y * n + j].abs()));
+                let drop = if two_of_four { g.len() / 2 } else { (zeros * g.len() as f64).round() as usize };
+                order[..drop].iter().for_each(|&p| b[p * n + j] = 0.0);
+            }
+        }
+        self.b_runtime_f32 = kernels::pack_b_f32(k, n, &b);
+        self.b_sparse = Some(kernels::sparse::SparseB::from_dense(k, n, &b));
+    }
+
+    /// The sparse kernel on `setSparsity`'s weights (as MatMul runs it, with
+    /// the non-finite check).
+    #[wasm_bindgen(js_name = squishSparse)]
+    pub fn squish_sparse(&mut self) {
+        let Some(sb) = &self.b_sparse else { return };
+        kernels::active::gemm_f32_sparse(self.m, &self.a, sb, &mut self.c);
+        kernels::sparse::propagate_non_finite(self.m, &self.a, sb, &mut self.c);
     }
 
     pub fn flops(&self) -> f64 {

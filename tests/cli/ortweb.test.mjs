@@ -21,6 +21,11 @@ const RECIPES = [
   [{ scheme: 'int8_static', calibration: { method: 'minmax' } }, null],
   [{ scheme: 'int4_block' }, 1e-4],
   [{ scheme: 'int8_block', symmetric: false, block_size: 64 }, 1e-4],
+  // Pruned models are plain float models with zeros in their weights.
+  [{ prune: { method: 'magnitude', sparsity: 0.5, scope: 'global' } }, 1e-4],
+  [{ prune: { method: 'wanda', pattern: '2:4' } }, 1e-4],
+  [{ prune: { method: 'sparsegpt', sparsity: 0.5 } }, 1e-4],
+  [{ prune: { method: 'wanda', sparsity: 0.5 }, quantize: { scheme: 'int8_dynamic' } }, null],
 ];
 
 for (const name of ['digits_mlp', 'mtcnn_pnet', 'oww_hey_jarvis']) {

@@ -127,6 +127,75 @@ test('the page and the CLI write the same bytes for the same recipe', async () =
   await page.close();
 });
 
+test('pruning on the page: the record shows the zeros, sensitivity leaves a layer dense, and the file equals the CLI\'s', async () => {
+  const { page, errors } = await openDemo();
+  await page.getByTestId('recipe-preset').selectOption('prune 50%, Wanda (calibrated on the inputs)');
+  await compareAndWait(page);
+  assert.match(await page.getByTestId('record-sparsity').textContent(), /^2 pruned tensor\(s\): 50\.0% zeros · stored dense .* sparse-encoded /);
+  assert.match(await page.getByTestId('record').textContent(), /MatMul2 \(MatMul\), prune: the final classifier is left dense by default/);
+  // Zeros per layer (one bar each) and the weights before/after of the layer picked.
+  assert.equal(await page.getByTestId('sparsity-chart').locator('rect').count(), 4);
+  assert.ok(await page.getByTestId('weight-histogram').locator('svg rect').count() > 10);
+  assert.match(await page.getByTestId('histogram-caption').textContent(), /^coefficient: 2048 non-zero weights left .* of 4096 .* 2048 set to zero/);
+  await page.getByTestId('histogram-layer').selectOption({ index: 1 });
+  assert.match(await page.getByTestId('histogram-caption').textContent(), /^coefficient1: 1024 non-zero weights left/);
+  assert.ok(await pctOf(page.getByTestId('tile-agreement')) >= 90);
+  // The page calibrated on the demo's 450 digits; the CLI given the same file writes the same bytes.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-model').click()]);
+  const dir = mkdtempSync(join(tmpdir(), 'squish-prune-'));
+  await download.saveAs(join(dir, 'page.onnx'));
+  mkdirSync(join(dir, 'calibration'));
+  writeFileSync(join(dir, 'calibration/input_0.npy'), readFileSync(join(repoRoot, 'tests/fixtures/digits_mlp/X_test.npy')));
+  writeFileSync(join(dir, 'recipe.json'), await page.getByTestId('recipe').inputValue());
+  execFileSync(process.execPath, [join(repoRoot, 'www/cli/squish.mjs'), 'compress', join(repoRoot, 'tests/fixtures/digits_mlp/model.onnx'),
+    '--recipe', join(dir, 'recipe.json'), '--calibration', join(dir, 'calibration'), '--out', join(dir, 'cli.onnx')]);
+  assert.ok(readFileSync(join(dir, 'page.onnx')).equals(readFileSync(join(dir, 'cli.onnx'))), 'page and CLI files differ');
+
+  // 2:4 by magnitude on every layer hurts; sensitivity finds the layer to leave dense.
+  await page.getByTestId('recipe').fill('{"prune": {"method": "magnitude", "pattern": "2:4", "include_classifier": true}}');
+  await compareAndWait(page);
+  const before = await pctOf(page.getByTestId('tile-agreement'));
+  await page.getByTestId('run-sensitivity').click();
+  const keep = page.getByTestId('keep-fp32');
+  await keep.waitFor({ timeout: 30_000 });
+  await keep.click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
+  await page.waitForFunction((b) => {
+    const t = document.querySelector('squish-playground').shadowRoot.querySelector('[data-testid=tile-agreement]');
+    return t && Number(t.textContent.match(/([\d.]+)%/)[1]) > b;
+  }, before, { timeout: 10_000 });
+  assert.match(await page.getByTestId('recipe').inputValue(), /"prune"[\s\S]*"exclude"/);
+
+  // A CNN from the fixtures, on random inputs: 2:4 skips the 3-channel first convolution and says why.
+  await page.getByTestId('open-model').setInputFiles(join(repoRoot, 'tests/fixtures/mtcnn_onet/model.onnx'));
+  await page.getByTestId('model-summary').filter({ hasText: 'model.onnx' }).waitFor({ timeout: 5000 });
+  await page.getByTestId('recipe').fill('{"prune": {"method": "wanda", "pattern": "2:4"}}');
+  await page.getByLabel('timed runs').fill('3');
+  await page.getByTestId('compare').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('record-sparsity').textContent(), /^4 pruned tensor\(s\): 50\.0% zeros/);
+  assert.match(await page.getByTestId('record').textContent(), /\/conv1\/Conv \(Conv\), prune: its 27 inputs per output are not a multiple of 4/);
+  assert.match(await page.getByTestId('tile-size').textContent(), /gzip/);
+  const [cnn] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-model').click()]);
+  await cnn.saveAs(join(dir, 'onet.onnx'));
+  // onnxruntime (Python) runs the downloaded file.
+  const ran = execFileSync(join(repoRoot, '.cache/venv/bin/python'), ['-c', ORT_RUN, join(dir, 'onet.onnx')], { encoding: 'utf8' });
+  assert.match(ran, /^ok boxes \[1, 4\] probs \[1, 10\] landmarks \[1, 2\]/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** Runs a model in onnxruntime on a random input; prints its output shapes if all are finite. */
+const ORT_RUN = `
+import sys, numpy as np, onnxruntime as ort
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+i = s.get_inputs()[0]
+x = np.random.default_rng(0).standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+outs = s.run(None, {i.name: x})
+assert all(np.isfinite(o).all() for o in outs)
+print("ok", " ".join(f"{o.name} {list(v.shape)}".replace(" [", " [") for o, v in zip(s.get_outputs(), outs)))
+`;
+
 /** A mono 16-bit PCM WAV of a sine wave. */
 function wav(seconds, rate, freq) {
   const n = Math.round(seconds * rate);

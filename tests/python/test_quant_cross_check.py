@@ -48,6 +48,10 @@ RECIPES = {
     "int4_block_asym": ({"scheme": "int4_block", "block_size": 128, "symmetric": False}, 1e-4),
     "int8_dynamic_asym": ({"scheme": "int8_dynamic", "symmetric": False, "per_channel": False}, None),
     "int8_static_mse": ({"scheme": "int8_static", "calibration": {"method": "mse"}}, None),
+    "prune_magnitude_global": ({"prune": {"method": "magnitude", "sparsity": 0.5, "scope": "global"}}, 1e-4),
+    "prune_wanda_2:4": ({"prune": {"method": "wanda", "pattern": "2:4"}}, 1e-4),
+    "prune_sparsegpt_50": ({"prune": {"method": "sparsegpt", "sparsity": 0.5}}, 1e-4),
+    "prune_wanda+int8_static": ({"prune": {"method": "wanda", "sparsity": 0.5}, "quantize": {"scheme": "int8_static"}}, None),
 }
 
 

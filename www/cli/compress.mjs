@@ -30,8 +30,8 @@ export function formatRecord(record) {
   }
   // Pruned tensors also have a sparse encoding (bitmap + non-zeros): its size, when any has one.
   if (record.entries.some((c) => c.sparse_bytes != null)) {
-    rows[0].splice(7, 0, 'sparse');
-    record.entries.forEach((c, i) => rows[i + 1].splice(7, 0, c.sparse_bytes == null ? '–' : kib(c.sparse_bytes)));
+    rows[0].splice(7, 0, 'gzip', 'sparse');
+    record.entries.forEach((c, i) => rows[i + 1].splice(7, 0, c.gzip_bytes == null ? '–' : kib(c.gzip_bytes), c.sparse_bytes == null ? '–' : kib(c.sparse_bytes)));
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const lines = rows.map((r) => r.map((v, i) => (i >= 5 ? String(v).padStart(widths[i]) : String(v).padEnd(widths[i]))).join('  '));

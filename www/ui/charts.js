@@ -48,3 +48,47 @@ export function reliabilityChart(bins, { width = 220, height = 160, label = 'rel
     svg('text', { x: width / 2, y: height - 4, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, 'confidence →'),
     svg('text', { x: 4, y: 12, 'font-size': 10, fill: '#5b6475' }, 'accuracy'));
 }
+
+/** One horizontal bar per layer: its share of zeros (0–1), labelled. */
+export function sparsityChart(rows, { width = 640, label = 'zeros per layer' } = {}) {
+  const bar = 16;
+  const left = 260;
+  const height = rows.length * (bar + 4) + 8;
+  const x = (v) => left + v * (width - left - 48);
+  const items = rows.map((r, i) => {
+    const y = 4 + i * (bar + 4);
+    return [
+      svg('text', { x: left - 6, y: y + bar - 4, 'text-anchor': 'end', 'font-size': 11, fill: '#27324a' }, r.label.length > 40 ? `…${r.label.slice(-39)}` : r.label),
+      svg('rect', { x: left, y, width: x(1) - left, height: bar, fill: '#e3e6ec' }),
+      svg('rect', { x: left, y, width: x(r.value) - left, height: bar, fill: '#3346a8' }, title(`${r.label}: ${(100 * r.value).toFixed(1)}% zeros`)),
+      svg('text', { x: x(1) + 4, y: y + bar - 4, 'font-size': 11, fill: '#27324a' }, `${(100 * r.value).toFixed(1)}%`),
+    ];
+  });
+  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label }, items);
+}
+
+/**
+ * A tensor's weights before (grey) and after (blue, non-zeros only) over the
+ * same bins; the zeros pruning made are counted in the caption, not drawn,
+ * so the rest stays readable.
+ */
+export function weightHistogram(hist, { width = 640, height = 160, label = 'weights before and after' } = {}) {
+  const pad = { l: 8, r: 8, t: 8, b: 20 };
+  const top = Math.max(1, ...hist.before, ...hist.after);
+  const w = (width - pad.l - pad.r) / hist.before.length;
+  const y = (c) => pad.t + (1 - c / top) * (height - pad.t - pad.b);
+  const binLabel = (i) => {
+    const step = (hist.high - hist.low) / hist.before.length;
+    return `${(hist.low + i * step).toPrecision(3)} to ${(hist.low + (i + 1) * step).toPrecision(3)}`;
+  };
+  const bars = (counts, color, inset, name) => counts.map((c, i) => (c === 0 ? null : svg('rect', {
+    x: pad.l + i * w + inset, y: y(c), width: Math.max(1, w - 2 * inset), height: height - pad.b - y(c), fill: color,
+  }, title(`${binLabel(i)}: ${c} ${name}`))));
+  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label },
+    bars(hist.before, '#c5cbd8', 0.5, 'weights before'),
+    bars(hist.after, '#3346a8', w / 4, 'non-zero weights after'),
+    svg('line', { x1: pad.l, x2: width - pad.r, y1: height - pad.b, y2: height - pad.b, stroke: '#9aa6bd' }),
+    svg('text', { x: pad.l, y: height - 4, 'font-size': 10, fill: '#5b6475' }, hist.low.toPrecision(3)),
+    svg('text', { x: width / 2, y: height - 4, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, '0'),
+    svg('text', { x: width - pad.r, y: height - 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, hist.high.toPrecision(3)));
+}

@@ -2,6 +2,7 @@
 // first — a layer that got less than the recipe asked for — then the layers
 // kept in fp32 with their reasons, and every compressed tensor in a table.
 import { formatBytes, h } from './format.js';
+import { sparsityChart, weightHistogram } from './charts.js';
 
 export function renderRecord(el, record) {
   const saved = record.model_bytes_before / Math.max(1, record.model_bytes_after);
@@ -15,9 +16,12 @@ export function renderRecord(el, record) {
     const dense = sparse.reduce((a, c) => a + c.bytes_after, 0);
     const enc = sparse.reduce((a, c) => a + c.sparse_bytes, 0);
     const zeros = sparse.reduce((a, c) => a + c.sparsity * c.bytes_after, 0) / dense;
+    const gz = sparse.every((c) => c.gzip_bytes != null) ? `, gzip ${formatBytes(sparse.reduce((a, c) => a + c.gzip_bytes, 0))}` : '';
     parts.push(h('div', { class: 'status', 'data-testid': 'record-sparsity' },
-      `${sparse.length} pruned tensor(s): ${(100 * zeros).toFixed(1)}% zeros · stored dense ${formatBytes(dense)}, sparse-encoded ${formatBytes(enc)} `
-      + '(the ONNX file stores the zeros densely, so gzip is what shrinks them; neither Squish nor onnxruntime runs them faster yet)'));
+      `${sparse.length} pruned tensor(s): ${(100 * zeros).toFixed(1)}% zeros · stored dense ${formatBytes(dense)}${gz}, sparse-encoded ${formatBytes(enc)} `
+      + '(the ONNX file stores the zeros densely, so gzip is what shrinks the download; Squish\'s sparse kernels skip the zeros of '
+      + 'MatMul/Gemm weights with half or more zeros, onnxruntime multiplies them all)'));
+    parts.push(prunedLayers(sparse));
   }
   if (record.warnings.length) {
     parts.push(h('ul', { class: 'warnings', 'data-testid': 'record-warnings' },
@@ -36,4 +40,23 @@ export function renderRecord(el, record) {
         h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))))));
   }
   el.replaceChildren(h('div', { class: 'record', 'data-testid': 'record' }, parts));
+}
+
+/** Zeros per pruned layer, and one layer's weights before and after. */
+function prunedLayers(sparse) {
+  const withHist = sparse.filter((c) => c.histogram);
+  const hist = h('div', { 'data-testid': 'weight-histogram' });
+  const show = (i) => {
+    const c = withHist[i];
+    const kept = c.histogram.after.reduce((a, b) => a + b, 0);
+    hist.replaceChildren(weightHistogram(c.histogram, { label: `${c.tensor}: weights before and after` }),
+      h('div', { class: 'status', 'data-testid': 'histogram-caption' }, `${c.tensor}: ${kept} non-zero weights left (blue) of ${kept + c.histogram.zeros_after} (grey, before); `
+        + `${c.histogram.zeros_after} set to zero, not drawn`));
+  };
+  const pick = h('select', { 'data-testid': 'histogram-layer', 'aria-label': 'layer', onchange: (e) => show(Number(e.target.value)) },
+    withHist.map((c, i) => h('option', { value: String(i) }, `${c.node} (${c.tensor})`)));
+  if (withHist.length) show(0);
+  return h('details', { open: '' }, h('summary', {}, `Zeros per layer and weights before/after (${sparse.length})`),
+    h('div', { 'data-testid': 'sparsity-chart' }, sparsityChart(sparse.map((c) => ({ label: c.node, value: c.sparsity })))),
+    withHist.length ? h('div', {}, h('label', {}, 'weights of ', pick), hist) : null);
 }

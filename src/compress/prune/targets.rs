@@ -8,7 +8,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::stats::{self, LayerStats, Want};
 use super::{mask, reconstruct, Criterion, Resolved, Section};
-use crate::compress::record::StepRecord;
+use crate::compress::record::{Histogram, StepRecord};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
 use crate::ir::editor::Editor;
@@ -141,6 +141,12 @@ fn target_or_reason(g: &Graph, n: &Node, s: &Section) -> std::result::Result<Opt
         Layout::InputsFirst => (shape[1], shape[0]),
         Layout::OutputsFirst => (shape[0], shape[1..].iter().product()),
     };
+    // A pattern set for the whole section skips the layers it cannot fit (a
+    // first convolution over 3 channels); one set for this layer is an error (check).
+    let explicit_pattern = s.layers.get(&n.name).is_some_and(|o| o.pattern.is_some());
+    if let Some((_, m)) = settings.pattern.n_of_m().filter(|&(_, m)| cols % m != 0 && !explicit_pattern) {
+        return Err(format!("its {cols} inputs per output are not a multiple of {m}, as pattern \"{}\" needs", settings.pattern.name()));
+    }
     let needs_inputs = settings.method != Criterion::Magnitude;
     if needs_inputs && n.op_type == "Gather" {
         return Err(format!("{:?} needs the layer's inputs, and an embedding's are token ids: use method \"magnitude\" for it", settings.method).to_lowercase());
@@ -270,6 +276,7 @@ pub fn write_back(ed: &mut Editor, found: &[Target], pruned: Vec<Weights>, recor
         };
         let zeros = w.data.iter().filter(|v| **v == 0.0).count();
         let err = w.data.iter().zip(&w.original).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        let gzip = crate::formats::gzip_len(&stored.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
         let tensor = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&t.shape), stored).expect("same shape"));
         ed.remove_initializer(&t.weight);
         ed.add_initializer_as(&t.weight, tensor);
@@ -285,5 +292,7 @@ pub fn write_back(ed: &mut Editor, found: &[Target], pruned: Vec<Weights>, recor
         let bytes = w.data.len() * 4;
         let e = record.entry(&t.weight, &node, &label, grouping, (bytes, bytes), zeros as f64 / w.data.len().max(1) as f64, err);
         e.sparse_bytes = Some(sparse_bytes(&w.data));
+        e.gzip_bytes = Some(gzip);
+        e.histogram = Some(Histogram::of(&w.original, &w.data));
     }
 }

@@ -1,0 +1,91 @@
+//! Constant weights with most entries zero (pruned models, from Squish or
+//! another tool), stored column by column without the zeros, for
+//! `gemm_f32_sparse`. Each output sums its non-zero products in input order,
+//! starting from zero, exactly as the dense kernels sum all of them: adding
+//! the skipped `±0` products leaves a sum unchanged, so the results are equal
+//! bit for bit whenever A is finite (`propagate_non_finite` covers the rest).
+
+/// B (k×n) in compressed-column form: for output column j, the inputs
+/// `rows[starts[j]..starts[j + 1]]` (ascending) have the weights
+/// `values[starts[j]..starts[j + 1]]`; every other B[p][j] is zero.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseB {
+    pub k: usize,
+    pub n: usize,
+    pub starts: Vec<u32>,
+    pub rows: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseB {
+    /// Drops the zeros (±0) of B (k×n, row-major). NaN weights are kept.
+    pub fn from_dense(k: usize, n: usize, b: &[f32]) -> SparseB {
+        assert!(b.len() >= k * n, "SparseB::from_dense: B too small");
+        assert!(k <= u32::MAX as usize && k * n <= u32::MAX as usize, "SparseB::from_dense: B too large for 32-bit indices");
+        let (mut starts, mut rows, mut values) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
+        starts.push(0);
+        for j in 0..n {
+            for p in 0..k {
+                let v = b[p * n + j];
+                if v != 0.0 {
+                    rows.push(p as u32);
+                    values.push(v);
+                }
+            }
+            starts.push(rows.len() as u32);
+        }
+        SparseB { k, n, starts, rows, values }
+    }
+
+    pub fn nonzeros(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Bytes held: what the sparse form costs in memory.
+    pub fn bytes(&self) -> usize {
+        4 * (self.starts.len() + self.rows.len() + self.values.len())
+    }
+
+    /// The inputs and weights of output column j.
+    pub fn column(&self, j: usize) -> (&[u32], &[f32]) {
+        let (s, e) = (self.starts[j] as usize, self.starts[j + 1] as usize);
+        (&self.rows[s..e], &self.values[s..e])
+    }
+}
+
+/// When the sparse kernel beats the dense packed one, measured with `npm run
+/// bench` (`sparse_gemm_f32_*` rows, SIMD128 in Node and Chromium, this
+/// machine kind; README, "Sparse kernels"): with at least `MANY_ROWS` rows of
+/// A it is 1.1–1.4× faster from half zeros (0.8–1.0× at 30%); with fewer, the
+/// dense kernel wins until about 70% zeros (0.6× at 50%, 1.0× at 70%).
+pub const SPARSE_GEMM_MANY_ROWS: usize = 16;
+pub const SPARSE_GEMM_MIN_ZEROS: f64 = 0.5;
+pub const SPARSE_GEMM_MIN_ZEROS_FEW_ROWS: f64 = 0.75;
+
+/// Share of B's entries that are zero.
+pub fn zero_fraction(b: &[f32]) -> f64 {
+    if b.is_empty() {
+        return 0.0;
+    }
+    b.iter().filter(|v| **v == 0.0).count() as f64 / b.len() as f64
+}
+
+/// The dense product multiplies a non-finite input by the zero weights the
+/// sparse one skips (0·∞ = NaN): outputs of a row whose non-finite inputs
+/// meet a zero weight become NaN, as in `gemm_f32`. Cheap when A is finite.
+pub fn propagate_non_finite(m: usize, a: &[f32], b: &SparseB, c: &mut [f32]) {
+    let k = b.k;
+    for i in 0..m {
+        let bad: Vec<u32> = (0..k).filter(|&p| !a[i * k + p].is_finite()).map(|p| p as u32).collect();
+        if bad.is_empty() {
+            continue;
+        }
+        for j in 0..b.n {
+            let (rows, _) = b.column(j);
+            // Every non-finite input must meet a stored weight, or 0·x ruins the sum.
+            if bad.iter().any(|p| rows.binary_search(p).is_err()) {
+                c[i * b.n + j] = f32::NAN;
+            }
+        }
+    }
+}
