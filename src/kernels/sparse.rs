@@ -54,10 +54,10 @@ impl SparseB {
 }
 
 /// When the sparse kernel beats the dense packed one, measured with `npm run
-/// bench` (`sparse_gemm_f32_*` rows, SIMD128 in Node and Chromium, this
-/// machine kind; README, "Sparse kernels"): with at least `MANY_ROWS` rows of
-/// A it is 1.1–1.4× faster from half zeros (0.8–1.0× at 30%); with fewer, the
-/// dense kernel wins until about 70% zeros (0.6× at 50%, 1.0× at 70%).
+/// bench` (`sparse_gemm_f32_*` rows, SIMD128, this machine kind; README,
+/// "Sparse kernels"): with at least `MANY_ROWS` rows of A it is 1.15–1.6×
+/// faster from half zeros (1.0–1.1× at 30%); with fewer, the dense kernel
+/// wins until about 75% zeros (0.55× at 50%, 0.9× at 70%).
 pub const SPARSE_GEMM_MANY_ROWS: usize = 16;
 pub const SPARSE_GEMM_MIN_ZEROS: f64 = 0.5;
 pub const SPARSE_GEMM_MIN_ZEROS_FEW_ROWS: f64 = 0.75;
