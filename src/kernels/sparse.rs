@@ -22,17 +22,29 @@ impl SparseB {
     pub fn from_dense(k: usize, n: usize, b: &[f32]) -> SparseB {
         assert!(b.len() >= k * n, "SparseB::from_dense: B too small");
         assert!(k <= u32::MAX as usize && k * n <= u32::MAX as usize, "SparseB::from_dense: B too large for 32-bit indices");
-        let (mut starts, mut rows, mut values) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
-        starts.push(0);
+        // Two row-major passes (count per column, then place), not a strided
+        // walk down each column: a 1536×384 weight is read in order.
+        let mut starts = vec![0u32; n + 1];
+        for row in b[..k * n].chunks_exact(n.max(1)).take(k) {
+            for (j, v) in row.iter().enumerate() {
+                starts[j + 1] += (*v != 0.0) as u32;
+            }
+        }
         for j in 0..n {
-            for p in 0..k {
-                let v = b[p * n + j];
+            starts[j + 1] += starts[j];
+        }
+        let total = starts[n] as usize;
+        let (mut rows, mut values) = (vec![0u32; total], vec![0.0f32; total]);
+        let mut next: Vec<u32> = starts[..n].to_vec();
+        for (p, row) in b[..k * n].chunks_exact(n.max(1)).take(k).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
                 if v != 0.0 {
-                    rows.push(p as u32);
-                    values.push(v);
+                    let at = next[j] as usize;
+                    rows[at] = p as u32;
+                    values[at] = v;
+                    next[j] += 1;
                 }
             }
-            starts.push(rows.len() as u32);
         }
         SparseB { k, n, starts, rows, values }
     }
