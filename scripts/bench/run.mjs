@@ -125,9 +125,14 @@ function table(results) {
 }
 
 /** Squish int8 vs Squish fp32 and vs onnxruntime-web's int8 model, per runtime. */
+/** The median of one model on one runtime and engine (any variant when none is given), or undefined. */
+function medianOf(results, model, runtime, engine, variant) {
+  return results.find((r) => r.model === model && r.runtime === runtime && r.engine === engine && (!variant || r.variant === variant) && !r.error)?.median_ms;
+}
+
 function int8Summary(results) {
   const lines = [];
-  const med = (model, runtime, engine, variant) => results.find((r) => r.model === model && r.runtime === runtime && r.engine === engine && (!variant || r.variant === variant) && !r.error)?.median_ms;
+  const med = (...key) => medianOf(results, ...key);
   for (const base of ['mlp_b32', 'bert_minilm', 'mobilenetv2']) {
     for (const runtime of ['node', 'chromium']) {
       for (const variant of ['simd128', 'relaxed']) {
@@ -146,7 +151,7 @@ function int8Summary(results) {
 /** Pruned variants against the dense model, Squish (sparse kernels) and onnxruntime-web (same file). */
 function prunedSummary(results) {
   const lines = [];
-  const med = (model, runtime, engine, variant) => results.find((r) => r.model === model && r.runtime === runtime && r.engine === engine && (!variant || r.variant === variant) && !r.error)?.median_ms;
+  const med = (...key) => medianOf(results, ...key);
   for (const [base, tag] of [['mlp_b32', 'prune90'], ['mlp_b32', 'prune2of4'], ['bert_minilm', 'prune50']]) {
     for (const runtime of ['node', 'chromium']) {
       const ortDense = med(base, runtime, 'onnxruntime-web');

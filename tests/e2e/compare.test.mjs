@@ -28,6 +28,16 @@ async function compareAndWait(page) {
   await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
 }
 
+/** Clicks the sensitivity suggestion, waits for the new comparison, and for its agreement to exceed `before`. */
+async function keepAndWaitForAgreementAbove(page, before) {
+  await page.getByTestId('keep-fp32').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
+  await page.waitForFunction((b) => {
+    const t = document.querySelector('squish-playground').shadowRoot.querySelector('[data-testid=tile-agreement]');
+    return t && Number(t.textContent.match(/([\d.]+)%/)[1]) > b;
+  }, before, { timeout: 10_000 });
+}
+
 test('destructive recipe: diagnosis, sensitivity, one click to keep layers in fp32, agreement rises', async () => {
   const { page, errors } = await openDemo();
   await page.getByTestId('recipe-preset').selectOption('int4 per tensor, every layer (destructive)');
@@ -54,12 +64,7 @@ test('destructive recipe: diagnosis, sensitivity, one click to keep layers in fp
   // Ranked by the error restoring the layer removes; the last MatMul is suggested.
   assert.match(await page.getByTestId('sensitivity').locator('tbody tr').first().textContent(), /^MatMul2MatMul.*✓$/);
   assert.match(await keep.textContent(), /Keep these 1 layer/);
-  await keep.click();
-  await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
-  await page.waitForFunction((b) => {
-    const t = document.querySelector('squish-playground').shadowRoot.querySelector('[data-testid=tile-agreement]');
-    return t && Number(t.textContent.match(/([\d.]+)%/)[1]) > b;
-  }, before, { timeout: 10_000 });
+  await keepAndWaitForAgreementAbove(page, before);
   assert.match(await page.getByTestId('recipe').inputValue(), /"MatMul2"/);
 
   mkdirSync(join(repoRoot, 'target/e2e'), { recursive: true });
@@ -158,12 +163,7 @@ test('pruning on the page: the record shows the zeros, sensitivity leaves a laye
   await page.getByTestId('run-sensitivity').click();
   const keep = page.getByTestId('keep-fp32');
   await keep.waitFor({ timeout: 30_000 });
-  await keep.click();
-  await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
-  await page.waitForFunction((b) => {
-    const t = document.querySelector('squish-playground').shadowRoot.querySelector('[data-testid=tile-agreement]');
-    return t && Number(t.textContent.match(/([\d.]+)%/)[1]) > b;
-  }, before, { timeout: 10_000 });
+  await keepAndWaitForAgreementAbove(page, before);
   assert.match(await page.getByTestId('recipe').inputValue(), /"prune"[\s\S]*"exclude"/);
 
   // A CNN from the fixtures, on random inputs: 2:4 skips the 3-channel first convolution and says why.
