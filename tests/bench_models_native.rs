@@ -72,3 +72,39 @@ fn mobilenetv2_int8qdq() {
 fn bert_minilm() {
     check("bert_minilm");
 }
+
+/// The pruning issue's structured acceptance on mobilenetv2: 30% of the
+/// prunable channels removed gives a valid smaller model that onnxruntime
+/// runs with Squish's outputs, and that equals the original with the
+/// removed channels' readers zeroed. Its speed is in `npm run bench`.
+#[test]
+#[ignore = "needs the timing models and the Python venv: npm run test:bench-models"]
+fn mobilenetv2_channels_pruned_30_percent() {
+    use squish::compress::{compress, Recipe};
+    use squish::formats::onnx::{load_model, model_to_bytes};
+    let (models, refs) = dirs();
+    let original = load_model(&std::fs::read(models.join("mobilenetv2.onnx")).unwrap()).unwrap();
+    let data = refs.join("mobilenetv2").join("test_data_set_0");
+    let feed: Vec<_> = (0..).map(|j| data.join(format!("input_{j}.pb"))).take_while(|p| p.exists()).map(read_pb).collect();
+    let recipe = Recipe::from_json(r#"{"prune":{"method":"magnitude","pattern":"channels","sparsity":0.3}}"#).unwrap();
+    let (pruned, record) = compress(&original, &recipe, std::slice::from_ref(&feed)).unwrap();
+    let produced = record.entries.iter().flat_map(|e| &e.removed).filter(|r| r.role == "produces");
+    let (gone, total) = produced.fold((0, 0), |(g, t), r| (g + r.indices.len(), t + r.size));
+    let (before, after) = (common::parameters(&original), common::parameters(&pruned));
+    let (file_before, file_after) = (model_to_bytes(&original).len(), model_to_bytes(&pruned).len());
+    println!("mobilenetv2 channels 30%: {gone} of {total} produced channels removed; parameters {before} -> {after}; file {file_before} -> {file_after} bytes");
+    println!("left whole: {:?}", record.kept.iter().map(|k| format!("{} ({})", k.node, k.reason)).collect::<Vec<_>>());
+    assert!((gone as f64 / total as f64 - 0.3).abs() < 0.02, "{gone} of {total}");
+    assert!((after as f64) < 0.75 * before as f64 && file_after < file_before * 3 / 4, "{before} -> {after}, {file_before} -> {file_after}");
+    let run = |m: &squish::Model| -> Vec<f64> {
+        let s = squish::Session::new(load_model(&model_to_bytes(m)).unwrap()).unwrap();
+        s.run(feed.clone()).unwrap().outputs.iter().flat_map(|(_, t)| t.to_f64_vec()).collect()
+    };
+    let squish_out = run(&pruned);
+    let zeroed = run(&common::zeroed_reference(&original, &record));
+    assert!(worst_excess(&squish_out, &zeroed, 1e-4) <= 0.0, "pruned model differs from the zeroed original");
+    let ort: Vec<f64> = common::onnxruntime_outputs(&pruned, &feed, "mobilenetv2_channels30").iter().flat_map(|t| t.to_f64_vec()).collect();
+    let excess = worst_excess(&squish_out, &ort, 1e-4);
+    println!("onnxruntime vs Squish on the pruned model: worst excess over 1e-4·(1+|ref|) {excess:.2e}");
+    assert!(excess <= 0.0, "onnxruntime's outputs differ from Squish's by {excess} beyond 1e-4·(1+|ref|)");
+}

@@ -12,6 +12,8 @@
 //! `SQUISH_MINILM` overrides the model path, `SQUISH_MINILM_DIR` the folder
 //! holding `tokenizer.json` and `sentences.json`.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -144,6 +146,54 @@ fn minilm_pruning_table() {
                 r.min,
                 r.mean
             );
+        }
+    }
+}
+
+/// Structured: a quarter of the attention heads removed (3 of 12 per layer)
+/// gives a valid smaller model: fewer parameters, a smaller file, the same
+/// outputs as the original with those heads' output-projection rows zeroed,
+/// and onnxruntime runs it with Squish's outputs. Also prints FFN channel
+/// pruning. Same command as above.
+#[test]
+#[ignore = "needs the 69 MB MiniLM model: ../shared/models/paraphrase_minilm_l3/fetch.sh"]
+fn minilm_heads_and_channels() {
+    let (model_path, dir) = paths();
+    let bytes = std::fs::read(&model_path).unwrap_or_else(|e| panic!("{}: {e} (run ../shared/models/paraphrase_minilm_l3/fetch.sh)", model_path.display()));
+    let model = load_model(&bytes).unwrap();
+    let (calibration, eval) = sentences(&dir, &model);
+    let original = embeddings(&model, &eval);
+    println!("\nparaphrase-MiniLM-L3, structured pruning, cosine of the pooled embedding to fp32 on {} sentences:", eval.len());
+    println!("{:10} {:16} {:>8} {:>8} {:>12} {:>12} {:>9}", "method", "pattern", "min cos", "mean cos", "parameters", "file bytes", "prune s");
+    for (method, pattern, share) in [("magnitude", "heads", 0.25), ("wanda", "heads", 0.25), ("magnitude", "channels", 0.25), ("wanda", "channels", 0.25)] {
+        let recipe = format!(r#"{{"prune":{{"method":"{method}","pattern":"{pattern}","sparsity":{share}}}}}"#);
+        let start = Instant::now();
+        let (pruned, record) = compress(&model, &Recipe::from_json(&recipe).unwrap(), &calibration).unwrap_or_else(|e| panic!("{recipe}: {e}"));
+        let seconds = start.elapsed().as_secs_f64();
+        let cos: Vec<f64> = embeddings(&pruned, &eval).iter().zip(&original).map(|(p, o)| cosine(p, o)).collect();
+        let min = cos.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mean = cos.iter().sum::<f64>() / cos.len() as f64;
+        let (params, file) = (common::parameters(&pruned), model_to_bytes(&pruned).len());
+        println!("{method:10} {:16} {min:>8.4} {mean:>8.4} {params:>12} {file:>12} {seconds:>9.2}", format!("{pattern} {share}"));
+        assert!(params < common::parameters(&model) && file < bytes.len(), "{recipe}: not smaller; kept {:?}", record.kept);
+        if pattern == "heads" {
+            let heads: Vec<usize> = record.entries.iter().flat_map(|e| &e.removed).filter(|r| r.role == "reads").map(|r| r.indices.len() / 32).collect();
+            assert_eq!(heads, [3, 3, 3], "{recipe}: 3 of 12 heads per layer: {:?}", record.kept);
+        }
+        // Removing equals zeroing what reads the removed units, on a few sentences.
+        let zeroed = common::zeroed_reference(&model, &record);
+        for (i, feed) in eval.iter().take(4).enumerate() {
+            let run = |m: &Model| -> Vec<f64> {
+                Session::new(m.clone()).unwrap().run(feed.clone()).unwrap().outputs.iter().flat_map(|(_, t)| t.to_f64_vec()).collect()
+            };
+            let got = run(&pruned);
+            assert!(common::worst_excess(&got, &run(&zeroed), 1e-4) <= 0.0, "{recipe}: sentence {i} differs from the zeroed original");
+            if i == 0 {
+                let ort: Vec<f64> =
+                    common::onnxruntime_outputs(&pruned, feed, &format!("minilm_{method}_{pattern}")).iter().flat_map(|t| t.to_f64_vec()).collect();
+                let excess = common::worst_excess(&got, &ort, 1e-4);
+                assert!(excess <= 0.0, "{recipe}: onnxruntime differs from Squish by {excess} beyond 1e-4·(1+|ref|)");
+            }
         }
     }
 }

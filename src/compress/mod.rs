@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::formats::data::feeds::Feed;
 use crate::ir::Model;
 pub use recipe::{Recipe, Step};
-pub use record::{Entry, Kept, Record, StepRecord, Unit, Warning};
+pub use record::{Entry, Kept, Record, Removed, StepRecord, Unit, Warning};
 
 /// Nodes (by name) or op types a section leaves as they are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -35,6 +35,22 @@ pub struct Entry {
     /// The weights' distribution before and after, for pruned tensors.
     #[serde(default)]
     pub histogram: Option<Histogram>,
+    /// Structured pruning: the slices removed, per axis.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removed>,
+}
+
+/// Slices structured pruning removed from one axis of a weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Removed {
+    pub axis: usize,
+    /// The axis's size before.
+    pub size: usize,
+    /// Indices removed along it, ascending.
+    pub indices: Vec<usize>,
+    /// "produces" (the layer's output rows), "reads" (the next layer's
+    /// input columns) or "follows" (bias, BatchNorm, depthwise filter, constant operand).
+    pub role: String,
 }
 
 /// Counts of a tensor's values in `before.len()` equal bins over
@@ -171,6 +187,7 @@ impl StepRecord<'_> {
             sparse_bytes: None,
             gzip_bytes: None,
             histogram: None,
+            removed: Vec::new(),
         });
         self.record.entries.last_mut().expect("just pushed")
     }

@@ -51,6 +51,8 @@ RECIPES = {
     "prune_magnitude_global": ({"prune": {"method": "magnitude", "sparsity": 0.5, "scope": "global"}}, 1e-4),
     "prune_wanda_2:4": ({"prune": {"method": "wanda", "pattern": "2:4"}}, 1e-4),
     "prune_sparsegpt_50": ({"prune": {"method": "sparsegpt", "sparsity": 0.5}}, 1e-4),
+    "prune_channels_magnitude": ({"prune": {"method": "magnitude", "pattern": "channels", "sparsity": 0.3}}, 1e-4),
+    "prune_channels_wanda+int8_dynamic": ({"prune": {"method": "wanda", "pattern": "channels", "sparsity": 0.3}, "quantize": {"scheme": "int8_dynamic"}}, None),
     "prune_wanda+int8_static": ({"prune": {"method": "wanda", "sparsity": 0.5}, "quantize": {"scheme": "int8_static"}}, None),
 }
 

@@ -13,6 +13,7 @@
 mod mask;
 mod reconstruct;
 mod stats;
+mod structured;
 mod targets;
 
 use std::borrow::Cow;
@@ -62,6 +63,19 @@ impl Pattern {
             Pattern::TwoFour => Some((2, 4)),
             Pattern::FourEight => Some((4, 8)),
             _ => None,
+        }
+    }
+
+    fn is_structured(self) -> bool {
+        matches!(self, Pattern::Channels | Pattern::Heads)
+    }
+
+    /// What a sparsity is a share of.
+    fn unit(self) -> &'static str {
+        match self {
+            Pattern::Channels => "channels",
+            Pattern::Heads => "attention heads",
+            _ => "weights",
         }
     }
 
@@ -178,15 +192,22 @@ impl Section {
 
     fn check_settings(&self, node: Option<&str>, method: Criterion, sparsity: Option<f64>, pattern: Pattern) -> Result<()> {
         let at = node.map_or(String::new(), |n| format!("layers.{n}."));
-        if matches!(pattern, Pattern::Channels | Pattern::Heads) {
+        if pattern.is_structured() != self.pattern.is_structured() {
             return Err(err(format!(
-                "{at}pattern \"{}\": structured pruning is not available in this version of Squish (unstructured, 2:4 and 4:8 are)",
-                pattern.name()
+                "{at}pattern \"{}\" under a section whose pattern is \"{}\": structured and unstructured pruning are separate steps (use \"steps\")",
+                pattern.name(),
+                self.pattern.name()
             )));
+        }
+        if pattern.is_structured() && method == Criterion::Sparsegpt {
+            return Err(err(format!("{at}method \"sparsegpt\" reconstructs single weights; pattern \"{}\" takes \"magnitude\" or \"wanda\"", pattern.name())));
+        }
+        if pattern.is_structured() && self.scope == Scope::Global {
+            return Err(err(format!("scope \"global\" with pattern \"{}\": each dependency group is ranked on its own (use scope \"layer\")", pattern.name())));
         }
         match (sparsity, pattern.n_of_m()) {
             (Some(s), _) if !(0.0..1.0).contains(&s) => Err(err(format!("{at}sparsity must be in [0, 1), got {s}"))),
-            (None, None) => Err(err(format!("{at}pattern \"unstructured\" needs \"sparsity\" (the share of weights set to zero, e.g. 0.5)"))),
+            (None, None) => Err(err(format!("{at}pattern \"{}\" needs \"sparsity\" (the share of {} removed, e.g. 0.5)", pattern.name(), pattern.unit()))),
             (Some(s), Some((n, m))) if (s - (m - n) as f64 / m as f64).abs() > 1e-9 => {
                 Err(err(format!("{at}sparsity {s} contradicts pattern \"{}\", which zeroes {} of every {m}", pattern.name(), m - n)))
             }
@@ -220,6 +241,9 @@ impl Method for Section {
                 return Err(err(format!("node '{name}' does not exist in the model")));
             }
         }
+        if self.pattern.is_structured() {
+            return Ok(());
+        }
         for t in targets::find(model, self).0 {
             if let Some((_, m)) = t.settings.pattern.n_of_m() {
                 if t.cols % m != 0 {
@@ -238,6 +262,9 @@ impl Method for Section {
 
     fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
         self.check(&model)?;
+        if self.pattern.is_structured() {
+            return structured::apply(model, self, calibration, record);
+        }
         let (found, kept) = targets::find(&model, self);
         for (node, reason) in kept {
             let n = model.graph.nodes.iter().find(|n| n.name == node).expect("found in the graph");
