@@ -177,3 +177,56 @@ fn cnn_layers_are_pruned_and_the_ones_that_cannot_be_say_why() {
     println!("mtcnn_onet 50%: squared output error magnitude {magnitude:.5}, wanda {wanda:.5}");
     assert!(wanda < magnitude, "wanda {wanda} vs magnitude {magnitude}");
 }
+
+/// The sparsity scan: each curve point (one layer pruned alone, only the
+/// part of the model after it re-run) equals pruning that layer alone in
+/// the whole model; the suggestion reaches the target share.
+#[test]
+fn sparsity_scan_matches_whole_model_pruning_and_reaches_the_target() {
+    use squish::compare::sensitivity::{class_output, outcome};
+    use squish::compare::sparsity_scan::{Scan, LEVELS};
+    let feeds = training();
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let eval: Vec<Vec<(String, Tensor)>> = vec![vec![("X".into(), x)]];
+    let recipe = Recipe::from_json(r#"{"prune":{"method":"wanda","sparsity":0.6,"include_classifier":true}}"#).unwrap();
+    let mut scan = Scan::new(digits(), recipe.clone(), eval.clone()).unwrap();
+    let layers = scan.layers();
+    assert_eq!(layers, ["MatMul", "MatMul1", "MatMul2"]);
+    let run = |m: &Model| -> Vec<Vec<Tensor>> {
+        let s = Session::new(m.clone()).unwrap();
+        eval.iter().map(|f| s.run(f.clone()).unwrap().outputs.into_iter().map(|(_, t)| t).collect()).collect()
+    };
+    let reference = run(&digits());
+    let class = class_output(&reference[0]);
+    for i in 0..layers.len() {
+        let curve = scan.measure(i).unwrap().clone();
+        assert_eq!(curve.outcomes.len(), LEVELS.len());
+        for (k, level) in LEVELS.iter().enumerate() {
+            let others: Vec<String> = layers.iter().filter(|l| **l != layers[i]).map(|l| format!("\"{l}\"")).collect();
+            let one = format!(r#"{{"prune":{{"method":"wanda","sparsity":{level},"include_classifier":true,"exclude":{{"nodes":[{}]}}}}}}"#, others.join(","));
+            let (m, _) = compress(&digits(), &Recipe::from_json(&one).unwrap(), &eval).unwrap();
+            let whole = outcome(&reference, &run(&m), class);
+            let got = curve.outcomes[k];
+            assert!(
+                (got.error - whole.error).abs() <= 1e-6 * (1.0 + whole.error),
+                "{} at {level}: scan {} vs whole model {}",
+                layers[i],
+                got.error,
+                whole.error
+            );
+            assert_eq!(got.agreement, whole.agreement, "{} at {level}", layers[i]);
+        }
+        assert!(curve.outcomes[5].error > curve.outcomes[0].error, "{curve:?}");
+    }
+    let (result, suggested) = scan.finish().unwrap();
+    assert!((result.achieved - 0.6).abs() < 1e-9, "{result:?}");
+    let text = suggested.to_json();
+    assert!(text.contains(r#""layers":{"MatMul":{"sparsity":"#), "{text}");
+    // The suggested recipe runs and prunes each layer as suggested.
+    let (_, record) = compress(&digits(), &suggested, &feeds).unwrap();
+    for (node, s) in &result.suggested {
+        let e = record.entries.iter().find(|e| &e.node == node);
+        assert!(e.map_or(*s == 0.0, |e| (e.sparsity - s).abs() < 0.03), "{node}: {s} vs {:?}", e.map(|e| e.sparsity));
+    }
+    println!("digits wanda scan: {:?}, achieved {:.3}", result.suggested, result.achieved);
+}

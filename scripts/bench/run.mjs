@@ -41,7 +41,8 @@ function modelList() {
     // kernels against the dense model and onnxruntime-web on the same file.
     const pruned = [['mlp_b32', 'prune90', { prune: { method: 'magnitude', sparsity: 0.9 } }],
       ['mlp_b32', 'prune2of4', { prune: { method: 'magnitude', pattern: '2:4' } }],
-      ['bert_minilm', 'prune50', { prune: { method: 'magnitude', sparsity: 0.5 } }]];
+      ['bert_minilm', 'prune50', { prune: { method: 'magnitude', sparsity: 0.5 } }],
+      ['mobilenetv2', 'channels30', { prune: { method: 'magnitude', pattern: 'channels', sparsity: 0.3 } }]];
     for (const [model, tag, r] of pruned) {
       const src = join(shared, `${model}.onnx`);
       if (!existsSync(src)) continue;
@@ -152,7 +153,7 @@ function int8Summary(results) {
 function prunedSummary(results) {
   const lines = [];
   const med = (...key) => medianOf(results, ...key);
-  for (const [base, tag] of [['mlp_b32', 'prune90'], ['mlp_b32', 'prune2of4'], ['bert_minilm', 'prune50']]) {
+  for (const [base, tag] of [['mlp_b32', 'prune90'], ['mlp_b32', 'prune2of4'], ['bert_minilm', 'prune50'], ['mobilenetv2', 'channels30']]) {
     for (const runtime of ['node', 'chromium']) {
       const ortDense = med(base, runtime, 'onnxruntime-web');
       const ortPruned = med(`${base}_squish_${tag}`, runtime, 'onnxruntime-web');
@@ -198,7 +199,7 @@ console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 
 for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}${k.speedup_vs_dense ? `  (${k.speedup_vs_dense.toFixed(2)}× the dense packed_b on the same weights)` : ''}`);
 console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
 console.log(int8Summary(all.results));
-console.log('\npruned (Squish-made *_squish_prune*, magnitude) vs the dense model, same run; Squish runs the sparse kernels, onnxruntime-web multiplies the zeros:');
+console.log('\npruned (Squish-made *_squish_prune*/*_channels*, magnitude) vs the dense model, same run; unstructured and 2:4: Squish runs the sparse kernels, onnxruntime-web multiplies the zeros; channels: a smaller model for both:');
 console.log(prunedSummary(all.results));
 console.log('\ncompressing bert_minilm to int8_dynamic (bytes → compressed bytes, in the wasm build):');
 for (const c of all.compress.filter((c) => c.kind === 'compress')) console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${c.ms.toFixed(0)} ms, wasm memory ${(c.memory_bytes / 2 ** 20).toFixed(0)} MiB = ${(c.memory_bytes / c.model_bytes).toFixed(2)}× the ${(c.model_bytes / 2 ** 20).toFixed(1)} MiB model`}`);

@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod outputs;
 pub mod sensitivity;
+pub mod sparsity_scan;
 
 use std::collections::{BTreeMap, HashMap};
 

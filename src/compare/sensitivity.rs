@@ -71,9 +71,7 @@ impl Study {
         for f in &feeds {
             reference.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
         }
-        let class_output = reference
-            .first()
-            .and_then(|outs| outs.iter().position(|t| t.dtype().is_float() && t.shape().len() >= 2 && t.shape().last().is_some_and(|&c| c >= 2)));
+        let class_output = reference.first().and_then(|outs| class_output(outs));
         Ok(Study { original, recipe, calibration, feeds, reference, class_output })
     }
 
@@ -107,37 +105,52 @@ impl Study {
     /// Output error and agreement of a compressed variant against the original.
     fn score(&self, model: Model) -> Result<Outcome> {
         let session = Session::new(model)?;
-        let (mut error_sum, mut error_n, mut agree, mut total) = (0.0, 0usize, 0usize, 0usize);
-        let mut signal = vec![0.0; self.reference.first().map_or(0, |r| r.len())];
-        let mut noise = signal.clone();
-        for (f, want) in self.feeds.iter().zip(&self.reference) {
-            let got = session.run(f.clone())?.outputs;
-            for (j, ((_, g), w)) in got.iter().zip(want).enumerate() {
-                if !w.dtype().is_float() || g.shape() != w.shape() {
-                    continue;
-                }
-                let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
-                for (a, b) in wv.iter().zip(&gv) {
-                    signal[j] += a * a;
-                    noise[j] += (a - b) * (a - b);
-                }
-                if Some(j) == self.class_output {
-                    let c = *w.shape().last().unwrap_or(&1);
-                    for (rw, rg) in wv.chunks(c).zip(gv.chunks(c)) {
-                        agree += (argmax(rw) == argmax(rg)) as usize;
-                        total += 1;
-                    }
-                }
-            }
+        let mut got = Vec::with_capacity(self.feeds.len());
+        for f in &self.feeds {
+            got.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
         }
-        for (s, n) in signal.iter().zip(&noise) {
-            if *s > 0.0 || *n > 0.0 {
-                error_sum += if *s > 0.0 { n / s } else { f64::INFINITY };
-                error_n += 1;
-            }
-        }
-        Ok(Outcome { error: if error_n == 0 { 0.0 } else { error_sum / error_n as f64 }, agreement: (total > 0).then(|| agree as f64 / total as f64) })
+        Ok(outcome(&self.reference, &got, self.class_output))
     }
+}
+
+/// The output that agreement is measured on: the first float output whose
+/// last axis has ≥ 2 classes.
+pub fn class_output(outputs: &[Tensor]) -> Option<usize> {
+    outputs.iter().position(|t| t.dtype().is_float() && t.shape().len() >= 2 && t.shape().last().is_some_and(|&c| c >= 2))
+}
+
+/// Output error (mean over float outputs of noise / signal energy) and
+/// top-1 agreement of `got` against `reference` (per feed, every output).
+pub fn outcome(reference: &[Vec<Tensor>], got: &[Vec<Tensor>], class_output: Option<usize>) -> Outcome {
+    let (mut error_sum, mut error_n, mut agree, mut total) = (0.0, 0usize, 0usize, 0usize);
+    let mut signal = vec![0.0; reference.first().map_or(0, |r| r.len())];
+    let mut noise = signal.clone();
+    for (g_all, want) in got.iter().zip(reference) {
+        for (j, (g, w)) in g_all.iter().zip(want).enumerate() {
+            if !w.dtype().is_float() || g.shape() != w.shape() {
+                continue;
+            }
+            let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
+            for (a, b) in wv.iter().zip(&gv) {
+                signal[j] += a * a;
+                noise[j] += (a - b) * (a - b);
+            }
+            if Some(j) == class_output {
+                let c = *w.shape().last().unwrap_or(&1);
+                for (rw, rg) in wv.chunks(c).zip(gv.chunks(c)) {
+                    agree += (argmax(rw) == argmax(rg)) as usize;
+                    total += 1;
+                }
+            }
+        }
+    }
+    for (s, n) in signal.iter().zip(&noise) {
+        if *s > 0.0 || *n > 0.0 {
+            error_sum += if *s > 0.0 { n / s } else { f64::INFINITY };
+            error_n += 1;
+        }
+    }
+    Outcome { error: if error_n == 0 { 0.0 } else { error_sum / error_n as f64 }, agreement: (total > 0).then(|| agree as f64 / total as f64) }
 }
 
 pub const RULE: &str = "most harmful layers first (largest error removed by restoring the layer alone), \

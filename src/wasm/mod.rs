@@ -6,6 +6,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod handle;
+mod scan;
 mod study;
 mod tensors;
 

@@ -84,3 +84,33 @@ test('compare on seeded random inputs, and errors that name what is wrong', () =
   assert.match(other.err, /different inputs/);
   assert.equal(squish('compare', digits).code, 2);
 });
+
+test('compare --sensitivity sparsity scans each layer at 6 sparsities and writes per-layer sparsities that reach the target', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-scan-'));
+  const pruned = compressed(dir, { prune: { method: 'magnitude', sparsity: 0.6, include_classifier: true } }, 'magnitude60');
+  const r = squish('compare', digits, pruned.model, '--inputs', fx('digits_mlp/X_test.npy'), '--runs', '3', '--report', join(dir, 'r.json'),
+    '--markdown', join(dir, 'r.md'), '--recipe', pruned.recipe, '--sensitivity', 'sparsity', '--suggest-recipe', join(dir, 'scan.json'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /sparsity scan: layer 3\/3/);
+  assert.match(r.out, /sparsity scan of 3 layer\(s\) × 6 levels in [\d.]+ s/);
+  const scan = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).sparsity_scan;
+  assert.deepEqual(scan.levels, [0.3, 0.5, 0.7, 0.8, 0.9, 0.95]);
+  assert.deepEqual(scan.curves.map((c) => c.node), ['MatMul', 'MatMul1', 'MatMul2']);
+  for (const c of scan.curves) assert.ok(c.outcomes[5].error > c.outcomes[0].error, JSON.stringify(c));
+  assert.ok(Math.abs(scan.achieved - 0.6) < 1e-9, String(scan.achieved));
+  assert.match(readFileSync(join(dir, 'r.md'), 'utf8'), /## Sparsity scan[\s\S]*\| MatMul \| MatMul \| 4096 \|/);
+  const suggested = JSON.parse(readFileSync(join(dir, 'scan.json'), 'utf8'));
+  const layers = suggested.steps[0].prune.layers;
+  assert.deepEqual(Object.keys(layers).sort(), ['MatMul', 'MatMul1', 'MatMul2']);
+  assert.deepEqual(scan.suggested.map(([n, s]) => [n, layers[n].sparsity]), scan.suggested);
+  // The written recipe compresses.
+  const c = squish('compress', digits, '--recipe', join(dir, 'scan.json'), '--out', join(dir, 'scan.onnx'));
+  assert.equal(c.code, 0, c.err);
+  // A recipe whose pattern fixes the share cannot be scanned, and says so.
+  const nm = compressed(dir, { prune: { method: 'magnitude', pattern: '2:4' } }, 'nm');
+  const bad = squish('compare', digits, nm.model, '--random', '2', '--recipe', nm.recipe, '--sensitivity', 'sparsity');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /sparsity scan needs "sparsity"|pattern "2:4" fixes it/);
+  const usage = squish('compare', digits, nm.model, '--random', '2', '--sensitivity', 'lots');
+  assert.match(usage.err, /--sensitivity takes exclusions or sparsity, got 'lots'/);
+});

@@ -22,6 +22,8 @@ const VALID = [
   { prune: { method: 'sparsegpt', pattern: '2:4', damping: 0.02, block_size: 64 }, quantize: { scheme: 'int8_weight' } },
   { steps: [{ prune: { sparsity: 0.3, scope: 'global', exclude: { op_types: ['Conv'] } } }, { quantize: { scheme: 'fp16' } }] },
   { prune: { sparsity: 0.5, layers: { a: { pattern: '4:8' } }, include_classifier: true } },
+  { prune: { sparsity: 0.5, pattern: 'channels' } },
+  { prune: { method: 'wanda', pattern: 'heads', sparsity: 0.25, layers: { a: { sparsity: 0.1 } } } },
 ];
 
 const INVALID = [
@@ -42,7 +44,12 @@ const INVALID = [
   { prune: {} },
   { prune: { method: 'magnitude' } },
   { prune: { sparsity: 1 } },
-  { prune: { sparsity: 0.5, pattern: 'channels' } },
+  { prune: { pattern: 'channels' } },
+  { prune: { pattern: 'channels', sparsity: 0.3, method: 'sparsegpt' } },
+  { prune: { pattern: 'heads', sparsity: 0.3, scope: 'global' } },
+  { prune: { pattern: 'channels', sparsity: 0.3, layers: { a: { pattern: 'channels' } } } },
+  { prune: { pattern: 'channels', sparsity: 0.3, layers: { a: { method: 'sparsegpt' } } } },
+  { prune: { sparsity: 0.5, layers: { a: { pattern: 'heads' } } } },
   { prune: { sparsity: 0.5, method: 'obs' } },
   { prune: { sparsity: 0.5, bogus: true } },
   { distill: {} },

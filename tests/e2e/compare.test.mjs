@@ -156,6 +156,15 @@ test('pruning on the page: the record shows the zeros, sensitivity leaves a laye
     '--recipe', join(dir, 'recipe.json'), '--calibration', join(dir, 'calibration'), '--out', join(dir, 'cli.onnx')]);
   assert.ok(readFileSync(join(dir, 'page.onnx')).equals(readFileSync(join(dir, 'cli.onnx'))), 'page and CLI files differ');
 
+  // The sparsity scan: each layer at 6 sparsities, then its per-layer sparsities go into the recipe.
+  await page.getByTestId('run-scan').click();
+  await page.getByTestId('use-scan').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId('scan').locator('tbody tr').count(), 2);
+  assert.match(await page.getByTestId('scan-result').textContent(), /Suggested per-layer sparsities zero 50\.0% of these weights \(target 50\.0%\)/);
+  await page.getByTestId('use-scan').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('recipe').inputValue(), /"layers"[\s\S]*"MatMul1"[\s\S]*"sparsity"/);
+
   // 2:4 by magnitude on every layer hurts; sensitivity finds the layer to leave dense.
   await page.getByTestId('recipe').fill('{"prune": {"method": "magnitude", "pattern": "2:4", "include_classifier": true}}');
   await compareAndWait(page);
@@ -181,6 +190,20 @@ test('pruning on the page: the record shows the zeros, sensitivity leaves a laye
   // onnxruntime (Python) runs the downloaded file.
   const ran = execFileSync(join(repoRoot, '.cache/venv/bin/python'), ['-c', ORT_RUN, join(dir, 'onet.onnx')], { encoding: 'utf8' });
   assert.match(ran, /^ok boxes \[1, 4\] probs \[1, 10\] landmarks \[1, 2\]/);
+
+  // Structured: whole channels go, so the downloaded model itself is smaller and onnxruntime runs it.
+  await page.getByTestId('recipe-preset').selectOption('remove 30% of channels (structured: smaller in any runtime)');
+  await page.getByTestId('compare').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('record-structured').textContent(), /^Removed: \d+ of \d+ output channels over \d+ layer\(s\)/);
+  assert.ok(await page.getByTestId('structured-chart').locator('rect').count() >= 4);
+  assert.match(await page.getByTestId('record').textContent(), /reach the model's output/);
+  const [slim] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-model').click()]);
+  await slim.saveAs(join(dir, 'onet_channels.onnx'));
+  const original = readFileSync(join(repoRoot, 'tests/fixtures/mtcnn_onet/model.onnx')).length;
+  assert.ok(readFileSync(join(dir, 'onet_channels.onnx')).length < 0.95 * original, 'the structured model is smaller on disk');
+  const ranSlim = execFileSync(join(repoRoot, '.cache/venv/bin/python'), ['-c', ORT_RUN, join(dir, 'onet_channels.onnx')], { encoding: 'utf8' });
+  assert.match(ranSlim, /^ok boxes \[1, 4\] probs \[1, 10\] landmarks \[1, 2\]/);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -50,7 +50,29 @@ function compareHandles(engine, original, compressed, opts) {
   const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, JSON.stringify(options), null);
   const lines = [`compared in ${((performance.now() - t0) / 1000).toFixed(2)} s`];
   let md = markdown;
-  if (opts.recipe) {
+  if (opts.recipe && opts.sensitivity === 'sparsity') {
+    const recipe = readFile(opts.recipe, 'recipe').toString('utf8');
+    const t1 = performance.now();
+    const scan = new engine.SparsityScan(original, recipe, feeds);
+    try {
+      const layers = scan.layers();
+      layers.forEach((node, i) => {
+        process.stderr.write(`\rsparsity scan: layer ${i + 1}/${layers.length}`);
+        scan.measure(i);
+      });
+      if (layers.length) process.stderr.write('\n');
+      const { scan: result, recipe: suggested, markdown: section } = scan.finish();
+      lines.push(`sparsity scan of ${layers.length} layer(s) × ${result.levels.length} levels in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
+      report.sparsity_scan = result;
+      md += section;
+      if (opts['suggest-recipe']) {
+        writeAtomic(opts['suggest-recipe'], `${JSON.stringify(JSON.parse(suggested), null, 2)}\n`);
+        lines.push(`wrote ${opts['suggest-recipe']} (the recipe with the suggested per-layer sparsities)`);
+      }
+    } finally {
+      scan.free();
+    }
+  } else if (opts.recipe) {
     const recipe = readFile(opts.recipe, 'recipe').toString('utf8');
     const calibration = opts.calibration ? readCalibration(engine, opts.calibration, original.summary().inputs) : [];
     const study = new engine.SensitivityStudy(original, recipe, calibration, feeds);

@@ -24,11 +24,15 @@ commands:
           [--dims name=V,...] [--ranges name=LO:HI,...] | --text LINES.txt --tokenizer tokenizer.json
           [--max-length L]] [--labels y.npy] [--report report.json]
           [--markdown report.md] [--runs N] [--options O.json]
-          [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]]
+          [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]
+          [--sensitivity exclusions|sparsity]]
                                 output metrics, per-layer diagnosis, latency
                                 and sizes (README: "Comparing"). FILE: .npz,
                                 .npy, .pb, .json, .csv. --recipe adds the
-                                per-layer sensitivity and an exclusion list
+                                per-layer sensitivity and an exclusion list;
+                                --sensitivity sparsity (a prune recipe) scans
+                                each layer at 6 sparsities and suggests
+                                per-layer sparsities for the recipe's target
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -104,11 +108,13 @@ async function compress(args) {
 }
 
 async function compare(args) {
-  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe'];
+  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity'];
   const { opts, rest } = parseOptions(args, names);
   if (rest.length !== 2) throw new UsageError('compare takes ORIGINAL.onnx COMPRESSED.onnx and options');
   if ([opts.inputs, opts.random, opts.text].filter(Boolean).length > 1) throw new UsageError('give one of --inputs, --random and --text');
   if (opts['suggest-recipe'] && !opts.recipe) throw new UsageError('--suggest-recipe needs --recipe');
+  if (opts.sensitivity && !['exclusions', 'sparsity'].includes(opts.sensitivity)) throw new UsageError(`--sensitivity takes exclusions or sparsity, got '${opts.sensitivity}'`);
+  if (opts.sensitivity && !opts.recipe) throw new UsageError('--sensitivity needs --recipe');
   const engine = await loadEngine();
   console.log(compareModels(engine, rest, opts));
 }

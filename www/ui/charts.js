@@ -50,7 +50,7 @@ export function reliabilityChart(bins, { width = 220, height = 160, label = 'rel
 }
 
 /** One horizontal bar per layer: its share of zeros (0–1), labelled. */
-export function sparsityChart(rows, { width = 640, label = 'zeros per layer' } = {}) {
+export function sparsityChart(rows, { width = 640, label = 'zeros per layer', unit = 'zeros' } = {}) {
   const bar = 16;
   const left = 260;
   const height = rows.length * (bar + 4) + 8;
@@ -60,7 +60,7 @@ export function sparsityChart(rows, { width = 640, label = 'zeros per layer' } =
     return [
       svg('text', { x: left - 6, y: y + bar - 4, 'text-anchor': 'end', 'font-size': 11, fill: '#27324a' }, r.label.length > 40 ? `…${r.label.slice(-39)}` : r.label),
       svg('rect', { x: left, y, width: x(1) - left, height: bar, fill: '#e3e6ec' }),
-      svg('rect', { x: left, y, width: x(r.value) - left, height: bar, fill: '#3346a8' }, title(`${r.label}: ${(100 * r.value).toFixed(1)}% zeros`)),
+      svg('rect', { x: left, y, width: x(r.value) - left, height: bar, fill: '#3346a8' }, title(`${r.label}: ${(100 * r.value).toFixed(1)}% ${unit}`)),
       svg('text', { x: x(1) + 4, y: y + bar - 4, 'font-size': 11, fill: '#27324a' }, `${(100 * r.value).toFixed(1)}%`),
     ];
   });

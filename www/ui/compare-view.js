@@ -98,3 +98,16 @@ export function renderSensitivity(container, s, onKeep) {
       ? h('button', { class: 'primary', 'data-testid': 'keep-fp32', onclick: () => onKeep(s.exclusion_units) }, `Keep these ${s.exclusion.length} layer(s) as they were (fp32, dense) → recompress → compare again`)
       : h('p', {}, 'No single layer stands out: restoring any one of them removes too little of the error.'));
 }
+
+/** The sparsity scan: each layer's output error at each share of zeros, and the suggested sparsities. */
+export function renderScan(container, s, onUse) {
+  const head = ['node', 'op', 'weights', ...s.levels.map((l) => `${Math.round(100 * l)}%`), 'suggested'];
+  const rows = s.curves.map((c, i) => [c.node, c.op_type, String(c.weights),
+    ...c.outcomes.map((o) => `${o.error.toExponential(1)} (${pct(o.agreement)})`), `${Math.round(100 * s.suggested[i][1])}%`]);
+  container.replaceChildren(
+    h('h4', {}, 'Sparsity scan: output error with only this layer pruned (agreement)'),
+    table(head, rows, 'scan'),
+    h('div', { class: 'status' }, `Suggested per-layer sparsities zero ${(100 * s.achieved).toFixed(1)}% of these weights `
+      + `(target ${(100 * s.target).toFixed(1)}%): ${s.rule}.`),
+    h('button', { class: 'primary', 'data-testid': 'use-scan', onclick: onUse }, 'Use these per-layer sparsities → recompress → compare again'));
+}

@@ -23,6 +23,8 @@ export function renderRecord(el, record) {
       + 'MatMul/Gemm weights with half or more zeros, onnxruntime multiplies them all)'));
     parts.push(prunedLayers(sparse));
   }
+  const shrunk = record.entries.filter((c) => c.removed?.length);
+  if (shrunk.length) parts.push(structuredLayers(shrunk));
   if (record.warnings.length) {
     parts.push(h('ul', { class: 'warnings', 'data-testid': 'record-warnings' },
       record.warnings.map((w) => h('li', {}, h('strong', {}, `${w.node} (${w.op_type}) '${w.tensor}': `), w.detail))));
@@ -59,4 +61,18 @@ function prunedLayers(sparse) {
   return h('details', { open: '' }, h('summary', {}, `Zeros per layer and weights before/after (${sparse.length})`),
     h('div', { 'data-testid': 'sparsity-chart' }, sparsityChart(sparse.map((c) => ({ label: c.node, value: c.sparsity })))),
     withHist.length ? h('div', {}, h('label', {}, 'weights of ', pick), hist) : null);
+}
+
+/** Structured pruning: the share of output channels (or heads) each layer lost. */
+function structuredLayers(shrunk) {
+  const produced = shrunk.flatMap((c) => c.removed.filter((r) => r.role === 'produces').map((r) => ({ node: c.node, r })));
+  const gone = produced.reduce((a, p) => a + p.r.indices.length, 0);
+  const total = produced.reduce((a, p) => a + p.r.size, 0);
+  const before = shrunk.reduce((a, c) => a + c.bytes_before, 0);
+  const after = shrunk.reduce((a, c) => a + c.bytes_after, 0);
+  return h('details', { open: '', 'data-testid': 'record-structured' },
+    h('summary', {}, `Removed: ${gone} of ${total} output channels over ${produced.length} layer(s); `
+      + `their weights ${formatBytes(before)} → ${formatBytes(after)} (a smaller model in any runtime)`),
+    h('div', { 'data-testid': 'structured-chart' },
+      sparsityChart(produced.map((p) => ({ label: p.node, value: p.r.indices.length / p.r.size })), { label: 'output channels removed per layer', unit: 'of output channels removed' })));
 }

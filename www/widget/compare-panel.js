@@ -5,7 +5,7 @@
 // previous results and the recipe stay on screen.
 import { EngineBridge } from '../worker/bridge.js';
 import { h } from '../ui/format.js';
-import { renderReport, renderSensitivity } from '../ui/compare-view.js';
+import { renderReport, renderScan, renderSensitivity } from '../ui/compare-view.js';
 import { renderRecord } from '../ui/record-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
 import { parseDims, parseRanges } from '../ui/random-spec.js';
@@ -20,6 +20,8 @@ export const PRESETS = {
   'prune 50%, Wanda (calibrated on the inputs)': { prune: { method: 'wanda', sparsity: 0.5 } },
   'prune 2:4, reconstruction (SparseGPT-style)': { prune: { method: 'sparsegpt', pattern: '2:4' } },
   'prune 50% by magnitude, one threshold': { prune: { method: 'magnitude', sparsity: 0.5, scope: 'global' } },
+  'remove 30% of channels (structured: smaller in any runtime)': { prune: { method: 'magnitude', pattern: 'channels', sparsity: 0.3 } },
+  'remove a quarter of the attention heads': { prune: { method: 'magnitude', pattern: 'heads', sparsity: 0.25 } },
   'prune 50% (Wanda) + int8 weights': { prune: { method: 'wanda', sparsity: 0.5 }, quantize: { scheme: 'int8_weight' } },
 };
 
@@ -85,6 +87,8 @@ export class ComparePanel {
     ui.results = h('div', { 'data-testid': 'report' });
     ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to leave uncompressed (sensitivity)');
     ui.sensitivity = h('div', { 'data-testid': 'sensitivity-result' });
+    ui.scanButton = h('button', { 'data-testid': 'run-scan', hidden: '', onclick: () => this.#scan() }, 'Scan sparsity per layer (which layers can take more zeros)');
+    ui.scan = h('div', { 'data-testid': 'scan-result' });
     ui.downloads = h('div', { class: 'row', hidden: '' },
       h('button', { 'data-testid': 'download-model', onclick: () => this.#download('model') }, 'Download compressed model'),
       h('button', { onclick: () => this.#download('json') }, 'Report (JSON)'),
@@ -95,7 +99,7 @@ export class ComparePanel {
         h('div', {}, field('recipe', ui.preset), ui.recipe),
         h('div', {}, field('inputs', ui.source), Object.values(ui.forms), h('div', { class: 'row' }, h('label', { class: 'button' }, 'Labels (optional)…', ui.labels), field('timed runs', ui.runs), field('warm-up', ui.warmup)))),
       h('div', { class: 'row' }, ui.go, ui.cancel, ui.progress, ui.status),
-      ui.error, ui.record, ui.results, ui.sensitivityButton, ui.sensitivity, ui.downloads);
+      ui.error, ui.record, ui.results, ui.sensitivityButton, ui.sensitivity, ui.scanButton, ui.scan, ui.downloads);
     this.#showSource();
   }
 
@@ -123,6 +127,7 @@ export class ComparePanel {
     this.#abort = new AbortController();
     ui.go.disabled = true;
     ui.sensitivityButton.disabled = true;
+    ui.scanButton.disabled = true;
     ui.cancel.hidden = false;
     ui.progress.hidden = false;
     ui.status.textContent = `${label}…`;
@@ -141,6 +146,7 @@ export class ComparePanel {
     } finally {
       ui.go.disabled = false;
       ui.sensitivityButton.disabled = false;
+      ui.scanButton.disabled = false;
       ui.cancel.hidden = true;
       ui.progress.hidden = true;
       this.#abort = null;
@@ -255,6 +261,9 @@ export class ComparePanel {
       renderReport(this.#ui.results, report);
       this.#ui.sensitivity.replaceChildren();
       this.#ui.sensitivityButton.hidden = false;
+      this.#ui.scan.replaceChildren();
+      const prune = recipe.prune ?? recipe.steps?.find((st) => st.prune)?.prune;
+      this.#ui.scanButton.hidden = !(prune && prune.sparsity != null && (prune.pattern ?? 'unstructured') === 'unstructured');
       this.#ui.downloads.hidden = false;
       this.#ui.status.textContent = `Compared ${report.samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
     });
@@ -278,6 +287,33 @@ export class ComparePanel {
       renderSensitivity(this.#ui.sensitivity, sensitivity, (nodes) => this.#keep(nodes));
       this.#ui.status.textContent = `Measured ${layers.length} layer(s).`;
     });
+  }
+
+  async #scan() {
+    const last = this.#last;
+    const model = this.#getModel();
+    if (!last || !model) return;
+    await this.#busy('Sparsity scan', async (signal) => {
+      await this.#ensureOpen(model, signal);
+      const t0 = performance.now();
+      const feeds = last.feeds.slice(0, 16);
+      const layers = await this.#call('scanStart', { key: 'model', recipe: JSON.stringify(last.recipe), feeds }, signal);
+      for (const [i, node] of layers.entries()) {
+        this.#progress({ stage: `sparsity scan: ${node}`, done: i, total: layers.length });
+        await this.#call('scanMeasure', { index: i }, signal);
+      }
+      const { scan, recipe, markdown } = await this.#call('scanFinish', {}, signal);
+      last.report.sparsity_scan = scan;
+      last.markdown += markdown;
+      renderScan(this.#ui.scan, scan, () => this.#useRecipe(recipe));
+      this.#ui.status.textContent = `Scanned ${layers.length} layer(s) at ${scan.levels.length} sparsities in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+    });
+  }
+
+  /** One click: the scan's per-layer sparsities go into the recipe; recompress, compare again. */
+  async #useRecipe(recipe) {
+    this.#ui.recipe.value = JSON.stringify(JSON.parse(recipe), null, 1);
+    await this.#compare();
   }
 
   /** One click: the suggested layers go into their steps' exclude.nodes; recompress, compare again. */

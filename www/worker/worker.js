@@ -6,6 +6,7 @@ import { relaxedSimd, simd } from 'wasm-feature-detect';
 let wasmPromise = null;
 const handles = new Map();
 let study = null; // the SensitivityStudy in progress, one per worker
+let scan = null; // the SparsityScan in progress, one per worker
 
 async function wasm() {
   wasmPromise ??= (async () => {
@@ -141,6 +142,20 @@ const methods = {
   async sensitivityFinish() {
     if (!study) throw new Error('no sensitivity study in progress');
     return study.finish();
+  },
+  async scanStart({ key, recipe, feeds }) {
+    const { SparsityScan } = await wasm();
+    scan?.free();
+    scan = new SparsityScan(handle(key), recipe, feeds);
+    return scan.layers();
+  },
+  async scanMeasure({ index }) {
+    if (!scan) throw new Error('no sparsity scan in progress');
+    return scan.measure(index);
+  },
+  async scanFinish() {
+    if (!scan) throw new Error('no sparsity scan in progress');
+    return scan.finish();
   },
   // The recipe with the study's suggested exclusions in the right steps.
   async suggestedRecipe({ recipe, units }) {

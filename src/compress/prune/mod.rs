@@ -12,6 +12,7 @@
 
 mod mask;
 mod reconstruct;
+pub mod single;
 mod stats;
 mod structured;
 mod targets;
@@ -28,6 +29,7 @@ use crate::formats::data::feeds::Feed;
 use crate::ir::editor::Editor;
 use crate::ir::Model;
 use mask::Rule;
+pub use stats::LayerStats;
 pub use targets::Target;
 
 /// How weights are scored.
@@ -176,6 +178,11 @@ impl Section {
         let s: Section = serde_json::from_value(v).map_err(|e| err(e.to_string()))?;
         s.check_settings(None, s.method, s.sparsity, s.pattern)?;
         for (node, l) in &s.layers {
+            if l.pattern.is_some() && (s.pattern.is_structured() || l.pattern.is_some_and(Pattern::is_structured)) {
+                return Err(err(format!(
+                    "layers.{node}.pattern: structured pruning (\"channels\", \"heads\") is set for the whole section, not per layer (use \"steps\")"
+                )));
+            }
             s.check_settings(Some(node), l.method.unwrap_or(s.method), l.sparsity.or(s.sparsity), l.pattern.unwrap_or(s.pattern))?;
         }
         if !(0.0..=1.0).contains(&s.damping) {
@@ -192,13 +199,6 @@ impl Section {
 
     fn check_settings(&self, node: Option<&str>, method: Criterion, sparsity: Option<f64>, pattern: Pattern) -> Result<()> {
         let at = node.map_or(String::new(), |n| format!("layers.{n}."));
-        if pattern.is_structured() != self.pattern.is_structured() {
-            return Err(err(format!(
-                "{at}pattern \"{}\" under a section whose pattern is \"{}\": structured and unstructured pruning are separate steps (use \"steps\")",
-                pattern.name(),
-                self.pattern.name()
-            )));
-        }
         if pattern.is_structured() && method == Criterion::Sparsegpt {
             return Err(err(format!("{at}method \"sparsegpt\" reconstructs single weights; pattern \"{}\" takes \"magnitude\" or \"wanda\"", pattern.name())));
         }
@@ -216,6 +216,16 @@ impl Section {
                 Ok(())
             }
         }
+    }
+
+    /// Every node the section names exists.
+    fn check_names(&self, model: &Model) -> Result<()> {
+        for name in self.layers.keys().chain(&self.exclude.nodes) {
+            if !model.graph.nodes.iter().any(|n| &n.name == name) {
+                return Err(err(format!("node '{name}' does not exist in the model")));
+            }
+        }
+        Ok(())
     }
 
     /// The settings for a node: its override over the section's.
@@ -236,11 +246,7 @@ impl Method for Section {
     }
 
     fn check(&self, model: &Model) -> Result<()> {
-        for name in self.layers.keys().chain(&self.exclude.nodes) {
-            if !model.graph.nodes.iter().any(|n| &n.name == name) {
-                return Err(err(format!("node '{name}' does not exist in the model")));
-            }
-        }
+        self.check_names(model)?;
         if self.pattern.is_structured() {
             return Ok(());
         }

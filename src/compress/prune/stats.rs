@@ -70,6 +70,16 @@ pub fn gather(model: &Model, wants: &[Want], calibration: &[Feed]) -> Result<Vec
     Ok(stats)
 }
 
+/// Statistics from activations given directly (no padding mask: the
+/// caller passes the rows that count).
+pub fn from_tensors(want: &Want, inputs: &[&Tensor]) -> std::result::Result<LayerStats, String> {
+    let mut st = LayerStats { sumsq: vec![0.0; want.features], hessian: want.hessian.then(|| Hessian::new(want.features)), rows: 0 };
+    for t in inputs {
+        add(&mut st, want, t, None)?;
+    }
+    Ok(st)
+}
+
 /// Which positions of a `[batch, sequence]` input are real (not padding),
 /// from an integer input named like an attention mask.
 fn padding_mask(feed: &Feed) -> Option<(Vec<usize>, Vec<bool>)> {

@@ -228,13 +228,26 @@ pub fn load_weights(ed: &Editor, found: &[Target]) -> Result<Vec<Weights>> {
             if let Some(i) = flat.iter().position(|v| !v.is_finite()) {
                 return Err(SquishError::tensor(&t.weight, format!("element {i} is {}; NaN/Inf weights cannot be pruned (fix or exclude the layer)", flat[i])));
             }
-            let data = match t.layout {
-                Layout::OutputsFirst => flat.clone(),
-                Layout::InputsFirst => (0..t.rows * t.cols).map(|x| flat[(x % t.cols) * t.rows + x / t.cols]).collect(),
-            };
+            let data = to_rows(t, &flat);
             Ok(Weights { original: data.clone(), data })
         })
         .collect()
+}
+
+/// The stored weight as `[rows][cols]`.
+pub fn to_rows(t: &Target, flat: &[f32]) -> Vec<f32> {
+    match t.layout {
+        Layout::OutputsFirst => flat.to_vec(),
+        Layout::InputsFirst => (0..t.rows * t.cols).map(|x| flat[(x % t.cols) * t.rows + x / t.cols]).collect(),
+    }
+}
+
+/// `[rows][cols]` back to the stored layout.
+pub fn to_stored(t: &Target, rows: &[f32]) -> Vec<f32> {
+    match t.layout {
+        Layout::OutputsFirst => rows.to_vec(),
+        Layout::InputsFirst => (0..rows.len()).map(|x| rows[(x % t.rows) * t.cols + x / t.rows]).collect(),
+    }
 }
 
 /// Each weight's score: |w| (magnitude), or |w|·‖x‖ of its input feature (Wanda).
@@ -270,10 +283,7 @@ fn sparse_bytes(w: &[f32]) -> usize {
 /// Replaces each pruned weight (same name, same layout) and records it.
 pub fn write_back(ed: &mut Editor, found: &[Target], pruned: Vec<Weights>, record: &mut StepRecord) {
     for (t, w) in found.iter().zip(pruned) {
-        let stored: Vec<f32> = match t.layout {
-            Layout::OutputsFirst => w.data.clone(),
-            Layout::InputsFirst => (0..w.data.len()).map(|x| w.data[(x % t.rows) * t.cols + x / t.rows]).collect(),
-        };
+        let stored = to_stored(t, &w.data);
         let zeros = w.data.iter().filter(|v| **v == 0.0).count();
         let err = w.data.iter().zip(&w.original).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         let gzip = crate::formats::gzip_len(&stored.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());

@@ -141,6 +141,15 @@ pub fn apply(model: Cow<'_, Model>, s: &Section, calibration: &[Feed], record: &
     };
     let links = Links::new(&model, observed);
     let plan = plan(&links, s);
+    if plan.groups.is_empty() && plan.kept.is_empty() {
+        let what = if s.pattern == Pattern::Heads {
+            "no attention heads (a Reshape [.., H·d] -> [.., H, d] feeding a product of two activations)"
+        } else {
+            "no layer with output channels"
+        };
+        let hint = if calibration.is_empty() { "; the shapes may only be known at run time: give calibration inputs" } else { "" };
+        return Err(err(format!("pattern \"{}\": found {what} to prune{hint}", s.pattern.name())));
+    }
     for (node, why) in &plan.kept {
         record.kept(&links.g.nodes[*node], why.clone());
     }

@@ -1,0 +1,280 @@
+//! The sparsity scan: for each layer an unstructured prune section would
+//! prune, the output error with only that layer pruned at each of
+//! `LEVELS`, on the user's inputs, and from those curves per-layer
+//! sparsities that reach the section's overall sparsity with the least
+//! predicted error (written into the recipe's `layers`).
+//!
+//! Fast because little runs: per layer, the original runs once per input
+//! with the values the rest of the model needs captured; then only the part
+//! of the graph downstream of the layer runs, once per level and input,
+//! with the pruned weight fed as an input (`Downstream`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::sensitivity::{class_output, outcome, Outcome};
+use super::Feed;
+use crate::compress::prune::{self, single, Target};
+use crate::compress::{Recipe, Step};
+use crate::error::{Result, SquishError};
+use crate::ir::{Model, ValueInfo, ValueType};
+use crate::runtime::Session;
+use crate::tensor::Tensor;
+
+/// The sparsities each layer is measured at.
+pub const LEVELS: [f64; 6] = [0.3, 0.5, 0.7, 0.8, 0.9, 0.95];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerCurve {
+    pub node: String,
+    pub op_type: String,
+    pub weights: usize,
+    /// One per level of `LEVELS`.
+    pub outcomes: Vec<Outcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanResult {
+    pub levels: Vec<f64>,
+    pub curves: Vec<LayerCurve>,
+    /// The overall share of zeros asked for (the section's `sparsity`).
+    pub target: f64,
+    /// Per layer (in `curves` order), the suggested sparsity.
+    pub suggested: Vec<(String, f64)>,
+    /// The share of the scanned weights the suggestion zeroes.
+    pub achieved: f64,
+    pub rule: String,
+}
+
+pub const RULE: &str = "start every layer dense; repeatedly raise the layer whose next level adds the least output error \
+     per weight zeroed (errors measured with that layer alone pruned); the last one raised stops where the overall share \
+     reaches the target";
+
+/// A scan in progress: `layers()`, `measure(i)` for each, then `finish()`.
+pub struct Scan {
+    original: Arc<Model>,
+    section: prune::Section,
+    step: usize,
+    recipe: Recipe,
+    feeds: Vec<Feed>,
+    session: Session,
+    reference: Vec<Vec<Tensor>>,
+    class_output: Option<usize>,
+    targets: Vec<Target>,
+    done: Vec<Option<LayerCurve>>,
+}
+
+impl Scan {
+    /// `recipe` must hold an unstructured prune step (its criterion and
+    /// overrides apply); `feeds` are both calibration and evaluation inputs.
+    pub fn new(original: impl Into<Arc<Model>>, recipe: Recipe, feeds: Vec<Feed>) -> Result<Scan> {
+        let original = original.into();
+        let (step, section) = recipe
+            .steps
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| match s {
+                Step::Prune(p) => Some((i, p.clone())),
+                _ => None,
+            })
+            .ok_or_else(|| SquishError::Recipe("the sparsity scan needs a recipe with a 'prune' section".into()))?;
+        if section.sparsity.is_none() {
+            return Err(SquishError::Recipe("section 'prune': the sparsity scan needs \"sparsity\" (the overall target)".into()));
+        }
+        if feeds.is_empty() {
+            return Err(SquishError::Recipe("the sparsity scan needs at least one input set".into()));
+        }
+        let targets = single::layers(&original, &section)?;
+        let session = Session::for_comparison(Arc::clone(&original))?;
+        let mut reference = Vec::with_capacity(feeds.len());
+        for f in &feeds {
+            reference.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
+        }
+        let class_output = reference.first().and_then(|o| class_output(o));
+        let done = targets.iter().map(|_| None).collect();
+        Ok(Scan { original, section, step, recipe, feeds, session, reference, class_output, targets, done })
+    }
+
+    /// The layers scanned, in graph order.
+    pub fn layers(&self) -> Vec<String> {
+        self.targets.iter().map(|t| t.node.clone()).collect()
+    }
+
+    /// The error curve of layer `i`.
+    pub fn measure(&mut self, i: usize) -> Result<&LayerCurve> {
+        let t = self.targets.get(i).ok_or_else(|| SquishError::Recipe(format!("the scan has {} layers, not {}", self.targets.len(), i + 1)))?;
+        let down = Downstream::new(&self.original, t)?;
+        let captured = self.capture(&down.boundary)?;
+        let stored = self.original.graph.constant(&t.weight).ok_or_else(|| SquishError::tensor(&t.weight, "not a constant weight"))?.clone();
+        let inputs: Vec<&Tensor> = captured.iter().filter_map(|c| c.get(&t.input)).collect();
+        let stats = single::input_stats(t, &inputs)?;
+        let mut outcomes = Vec::with_capacity(LEVELS.len());
+        for level in LEVELS {
+            let w = single::prune_weight(t, &stored, stats.as_ref(), level, &self.section)?;
+            let mut got = Vec::with_capacity(self.feeds.len());
+            for (values, reference) in captured.iter().zip(&self.reference) {
+                got.push(down.run(values, &w, reference)?);
+            }
+            outcomes.push(outcome(&self.reference, &got, self.class_output));
+        }
+        let curve = LayerCurve { node: t.node.clone(), op_type: t.op_type.clone(), weights: t.rows * t.cols, outcomes };
+        Ok(self.done[i].insert(curve))
+    }
+
+    /// The named values of every input set, from one run of the original each.
+    fn capture(&self, names: &HashSet<String>) -> Result<Vec<HashMap<String, Tensor>>> {
+        let mut out = Vec::with_capacity(self.feeds.len());
+        for feed in &self.feeds {
+            let mut got: HashMap<String, Tensor> = feed.iter().filter(|(n, _)| names.contains(n)).cloned().collect();
+            self.session.run_observed(feed.clone(), &mut |name, t| {
+                if names.contains(name) {
+                    got.insert(name.to_string(), t.clone());
+                }
+                Ok(())
+            })?;
+            if let Some(missing) = names.iter().find(|n| !got.contains_key(*n)) {
+                return Err(SquishError::Calibration(format!("value '{missing}' was not observed in a run of the model")));
+            }
+            out.push(got);
+        }
+        Ok(out)
+    }
+
+    /// The curves measured so far, the suggested sparsities, and the recipe with them.
+    pub fn finish(&self) -> Result<(ScanResult, Recipe)> {
+        let curves: Vec<LayerCurve> = self.done.iter().flatten().cloned().collect();
+        let target = self.section.sparsity.unwrap_or(0.0);
+        let (sparsity, achieved) = allocate(&curves, target);
+        // Three decimals: what a recipe shows, and per-row rounding is coarser anyway.
+        let suggested: Vec<(String, f64)> = curves.iter().zip(&sparsity).map(|(c, &s)| (c.node.clone(), (s * 1000.0).round() / 1000.0)).collect();
+        let mut recipe = self.recipe.clone();
+        if let Some(Step::Prune(p)) = recipe.steps.get_mut(self.step) {
+            for (node, s) in &suggested {
+                p.layers.entry(node.clone()).or_default().sparsity = Some(*s);
+            }
+            p.scope = prune::Scope::Layer;
+        }
+        Ok((ScanResult { levels: LEVELS.to_vec(), curves, target, suggested, achieved, rule: RULE.into() }, recipe))
+    }
+}
+
+/// Per curve the suggested sparsity, and the share of weights zeroed (see
+/// `RULE`; the last layer raised stops exactly at the target, between levels).
+pub fn allocate(curves: &[LayerCurve], target: f64) -> (Vec<f64>, f64) {
+    let total: f64 = curves.iter().map(|c| c.weights as f64).sum();
+    let level = |l: usize| if l == 0 { 0.0 } else { LEVELS[l - 1] };
+    let error = |c: &LayerCurve, l: usize| if l == 0 { 0.0 } else { c.outcomes[l - 1].error };
+    let mut at = vec![0usize; curves.len()];
+    let mut sparsity = vec![0.0f64; curves.len()];
+    let mut zeroed = 0.0f64;
+    while total > 0.0 && zeroed < target * total - 1e-9 {
+        let cost = |i: usize| {
+            let c = &curves[i];
+            (error(c, at[i] + 1) - error(c, at[i])).max(0.0) / ((level(at[i] + 1) - level(at[i])) * c.weights as f64).max(1e-30)
+        };
+        let Some(i) = (0..curves.len()).filter(|&i| at[i] < LEVELS.len()).min_by(|&a, &b| cost(a).total_cmp(&cost(b)).then(a.cmp(&b))) else { break };
+        let w = curves[i].weights as f64;
+        let step = (level(at[i] + 1) - level(at[i])) * w;
+        if zeroed + step > target * total {
+            sparsity[i] += (target * total - zeroed) / w;
+            zeroed = target * total;
+            break;
+        }
+        at[i] += 1;
+        sparsity[i] = level(at[i]);
+        zeroed += step;
+    }
+    (sparsity, if total > 0.0 { zeroed / total } else { 0.0 })
+}
+
+/// The part of a model downstream of one layer, as a model of its own: its
+/// inputs are the values it reads from upstream (captured from a run of the
+/// original) and the layer's weight.
+struct Downstream {
+    session: Session,
+    /// Values to capture from the original's run.
+    boundary: HashSet<String>,
+    weight_input: String,
+    /// For each of the original's outputs, its index among the part's outputs
+    /// (`None`: not downstream, so unchanged).
+    outputs: Vec<Option<usize>>,
+}
+
+impl Downstream {
+    fn new(model: &Model, t: &Target) -> Result<Downstream> {
+        let g = &model.graph;
+        let layer = g.nodes.iter().position(|n| n.name == t.node).ok_or_else(|| SquishError::Recipe(format!("node '{}' is missing", t.node)))?;
+        let producer: HashMap<&str, usize> = g.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i))).collect();
+        let dynamic = dynamic_values(model);
+        let facts = crate::ops::facts::infer(model);
+        // Downstream: the layer and everything that reads what it produces.
+        let mut keep: HashSet<usize> = HashSet::from([layer]);
+        let mut produced: HashSet<&str> = g.nodes[layer].outputs.iter().map(String::as_str).collect();
+        for (i, n) in g.nodes.iter().enumerate().skip(layer + 1) {
+            if n.inputs.iter().any(|v| produced.contains(v.as_str())) {
+                keep.insert(i);
+                produced.extend(n.outputs.iter().map(String::as_str));
+            }
+        }
+        // What they read from upstream: float activations are captured;
+        // shape arithmetic and constants are recomputed inside the part.
+        let mut boundary = HashSet::new();
+        let mut stack: Vec<&str> = keep.iter().flat_map(|&i| g.nodes[i].inputs.iter().map(String::as_str)).collect();
+        while let Some(v) = stack.pop() {
+            let Some(&p) = producer.get(v) else {
+                if g.inputs.iter().any(|i| i.name == v) && g.initializer(v).is_none() {
+                    boundary.insert(v.to_string());
+                }
+                continue;
+            };
+            if keep.contains(&p) {
+                continue;
+            }
+            let float = facts.get(v).and_then(|f| f.dtype).is_none_or(|d| d.is_float());
+            if dynamic.contains(v) && float {
+                boundary.insert(v.to_string());
+            } else {
+                keep.insert(p);
+                stack.extend(g.nodes[p].inputs.iter().map(String::as_str));
+            }
+        }
+        let weight_input = format!("{}::scan_weight", t.weight);
+        let mut nodes: Vec<_> = g.nodes.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, n)| n.clone()).collect();
+        let slot = if t.op_type == "Gather" { 0 } else { 1 };
+        let at = nodes.iter().position(|n| n.name == t.node).expect("kept");
+        nodes[at].inputs[slot] = weight_input.clone();
+        let used: HashSet<String> = nodes.iter().flat_map(|n| n.inputs.iter().cloned()).collect();
+        let out_names: Vec<ValueInfo> = g.outputs.iter().filter(|o| nodes.iter().any(|n| n.outputs.contains(&o.name))).cloned().collect();
+        let mut part = crate::ir::Graph { name: format!("{} downstream of {}", g.name, t.node), nodes, ..Default::default() };
+        part.initializers = g.initializers.iter().filter(|(n, _)| used.contains(n) && !boundary.contains(n)).cloned().collect();
+        let value_info = |name: &str| ValueInfo { name: name.to_string(), ty: ValueType::Unknown, doc_string: String::new() };
+        part.inputs = boundary.iter().map(|b| value_info(b)).chain(std::iter::once(value_info(&weight_input))).collect();
+        part.outputs = out_names;
+        let outputs = g.outputs.iter().map(|o| part.outputs.iter().position(|p| p.name == o.name)).collect();
+        let (mut sub, _) = Model::split(std::borrow::Cow::Borrowed(model));
+        sub.graph = part;
+        Ok(Downstream { session: Session::new(sub)?, boundary, weight_input, outputs })
+    }
+
+    /// The original's outputs with the layer's weight replaced by `w`.
+    fn run(&self, values: &HashMap<String, Tensor>, w: &Tensor, reference: &[Tensor]) -> Result<Vec<Tensor>> {
+        let mut feed: Feed = self.boundary.iter().map(|b| (b.clone(), values[b].clone())).collect();
+        feed.push((self.weight_input.clone(), w.clone()));
+        let mut out: Vec<Option<Tensor>> = self.session.run(feed)?.outputs.into_iter().map(|(_, t)| Some(t)).collect();
+        Ok(self.outputs.iter().zip(reference).map(|(o, r)| o.and_then(|i| out[i].take()).unwrap_or_else(|| r.clone())).collect())
+    }
+}
+
+/// Values that depend on a graph input (the rest are constants).
+fn dynamic_values(model: &Model) -> HashSet<String> {
+    let g = &model.graph;
+    let mut out: HashSet<String> = g.inputs.iter().filter(|i| g.initializer(&i.name).is_none()).map(|i| i.name.clone()).collect();
+    for n in &g.nodes {
+        if n.inputs.iter().any(|v| out.contains(v)) {
+            out.extend(n.outputs.iter().cloned());
+        }
+    }
+    out
+}
