@@ -63,8 +63,18 @@ pub struct Scan {
     reference: Vec<Vec<Tensor>>,
     class_output: Option<usize>,
     targets: Vec<Target>,
+    /// Per layer: the nodes of its downstream part and the values it reads from upstream.
+    parts: Vec<Part>,
+    /// Bytes of each value in one run (for sizing capture passes).
+    sizes: HashMap<String, usize>,
+    /// Captured values per input set, for the layers of the current pass.
+    cache: Vec<HashMap<String, Tensor>>,
     done: Vec<Option<LayerCurve>>,
 }
+
+/// Memory a capture pass may hold (all input sets): several layers' values are
+/// captured in one run of the original when they fit.
+const CAPTURE_BUDGET: usize = 96 << 20;
 
 impl Scan {
     /// `recipe` must hold an unstructured prune step (its criterion and
@@ -89,12 +99,19 @@ impl Scan {
         let targets = single::layers(&original, &section)?;
         let session = Session::for_comparison(Arc::clone(&original))?;
         let mut reference = Vec::with_capacity(feeds.len());
+        let mut sizes = HashMap::new();
         for f in &feeds {
-            reference.push(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
+            let mut observe = |name: &str, t: &mut Tensor| {
+                sizes.insert(name.to_string(), t.byte_size());
+                Ok(())
+            };
+            reference.push(session.run_observed(f.clone(), &mut observe)?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
         }
         let class_output = reference.first().and_then(|o| class_output(o));
+        let parts = targets.iter().map(|t| Part::of(&original, t)).collect::<Result<Vec<_>>>()?;
         let done = targets.iter().map(|_| None).collect();
-        Ok(Scan { original, section, step, recipe, feeds, session, reference, class_output, targets, done })
+        let cache = feeds.iter().map(|_| HashMap::new()).collect();
+        Ok(Scan { original, section, step, recipe, feeds, session, reference, class_output, targets, parts, sizes, cache, done })
     }
 
     /// The layers scanned, in graph order.
@@ -104,42 +121,58 @@ impl Scan {
 
     /// The error curve of layer `i`.
     pub fn measure(&mut self, i: usize) -> Result<&LayerCurve> {
-        let t = self.targets.get(i).ok_or_else(|| SquishError::Recipe(format!("the scan has {} layers, not {}", self.targets.len(), i + 1)))?;
-        let down = Downstream::new(&self.original, t)?;
-        let captured = self.capture(&down.boundary)?;
+        let t = self.targets.get(i).ok_or_else(|| SquishError::Recipe(format!("the scan has {} layers, not {}", self.targets.len(), i + 1)))?.clone();
+        if self.parts[i].boundary.iter().any(|b| !self.cache[0].contains_key(b)) {
+            self.capture_from(i)?;
+        }
+        let down = Downstream::new(&self.original, &t, &self.parts[i])?;
         let stored = self.original.graph.constant(&t.weight).ok_or_else(|| SquishError::tensor(&t.weight, "not a constant weight"))?.clone();
-        let inputs: Vec<&Tensor> = captured.iter().filter_map(|c| c.get(&t.input)).collect();
-        let stats = single::input_stats(t, &inputs)?;
+        let inputs: Vec<&Tensor> = self.cache.iter().filter_map(|c| c.get(&t.input)).collect();
+        let stats = single::input_stats(&t, &inputs)?;
         let mut outcomes = Vec::with_capacity(LEVELS.len());
         for level in LEVELS {
-            let w = single::prune_weight(t, &stored, stats.as_ref(), level, &self.section)?;
+            let w = single::prune_weight(&t, &stored, stats.as_ref(), level, &self.section)?;
             let mut got = Vec::with_capacity(self.feeds.len());
-            for (values, reference) in captured.iter().zip(&self.reference) {
+            for (values, reference) in self.cache.iter().zip(&self.reference) {
                 got.push(down.run(values, &w, reference)?);
             }
             outcomes.push(outcome(&self.reference, &got, self.class_output));
         }
+        // Values no later layer reads are dropped.
+        let later: HashSet<&String> = self.parts[i + 1..].iter().flat_map(|p| &p.boundary).collect();
+        self.cache.iter_mut().for_each(|c| c.retain(|k, _| later.contains(k)));
         let curve = LayerCurve { node: t.node.clone(), op_type: t.op_type.clone(), weights: t.rows * t.cols, outcomes };
         Ok(self.done[i].insert(curve))
     }
 
-    /// The named values of every input set, from one run of the original each.
-    fn capture(&self, names: &HashSet<String>) -> Result<Vec<HashMap<String, Tensor>>> {
-        let mut out = Vec::with_capacity(self.feeds.len());
-        for feed in &self.feeds {
-            let mut got: HashMap<String, Tensor> = feed.iter().filter(|(n, _)| names.contains(n)).cloned().collect();
+    /// One run of the original per input set, capturing what layers `i..`
+    /// read, as many layers as fit in `CAPTURE_BUDGET`.
+    fn capture_from(&mut self, i: usize) -> Result<()> {
+        let mut names: HashSet<String> = HashSet::new();
+        let mut bytes = 0usize;
+        for (k, part) in self.parts.iter().enumerate().skip(i) {
+            let new: Vec<&String> = part.boundary.iter().filter(|b| !names.contains(*b)).collect();
+            let more: usize = new.iter().map(|b| self.sizes.get(*b).copied().unwrap_or(0)).sum::<usize>() * self.feeds.len();
+            if k > i && bytes + more > CAPTURE_BUDGET {
+                break;
+            }
+            bytes += more;
+            names.extend(new.into_iter().cloned());
+        }
+        for (feed, cache) in self.feeds.iter().zip(&mut self.cache) {
+            cache.clear();
+            cache.extend(feed.iter().filter(|(n, _)| names.contains(n)).cloned());
             self.session.run_observed(feed.clone(), &mut |name, t| {
                 if names.contains(name) {
-                    got.insert(name.to_string(), t.clone());
+                    cache.insert(name.to_string(), t.clone());
                 }
                 Ok(())
             })?;
-            if let Some(missing) = names.iter().find(|n| !got.contains_key(*n)) {
+            if let Some(missing) = self.parts[i].boundary.iter().find(|n| !cache.contains_key(*n)) {
                 return Err(SquishError::Calibration(format!("value '{missing}' was not observed in a run of the model")));
             }
-            out.push(got);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The curves measured so far, the suggested sparsities, and the recipe with them.
@@ -202,8 +235,15 @@ struct Downstream {
     outputs: Vec<Option<usize>>,
 }
 
-impl Downstream {
-    fn new(model: &Model, t: &Target) -> Result<Downstream> {
+/// The nodes downstream of a layer (with the shape arithmetic they need) and
+/// the float activations they read from upstream.
+struct Part {
+    nodes: Vec<usize>,
+    boundary: HashSet<String>,
+}
+
+impl Part {
+    fn of(model: &Model, t: &Target) -> Result<Part> {
         let g = &model.graph;
         let layer = g.nodes.iter().position(|n| n.name == t.node).ok_or_else(|| SquishError::Recipe(format!("node '{}' is missing", t.node)))?;
         let producer: HashMap<&str, usize> = g.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i))).collect();
@@ -240,8 +280,18 @@ impl Downstream {
                 stack.extend(g.nodes[p].inputs.iter().map(String::as_str));
             }
         }
+        let mut nodes: Vec<usize> = keep.into_iter().collect();
+        nodes.sort_unstable();
+        Ok(Part { nodes, boundary })
+    }
+}
+
+impl Downstream {
+    fn new(model: &Model, t: &Target, p: &Part) -> Result<Downstream> {
+        let g = &model.graph;
+        let boundary = p.boundary.clone();
         let weight_input = format!("{}::scan_weight", t.weight);
-        let mut nodes: Vec<_> = g.nodes.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, n)| n.clone()).collect();
+        let mut nodes: Vec<_> = p.nodes.iter().map(|&i| g.nodes[i].clone()).collect();
         let slot = if t.op_type == "Gather" { 0 } else { 1 };
         let at = nodes.iter().position(|n| n.name == t.node).expect("kept");
         nodes[at].inputs[slot] = weight_input.clone();
