@@ -197,3 +197,16 @@ mod synthetic {
         assert!(e.to_string().contains("node 'nope' does not exist"), "{e}");
     }
 }
+
+/// Structured pruning then quantisation in one recipe: the slimmer weights quantise and run.
+#[test]
+fn channels_then_int8_compose() {
+    for name in ["mtcnn_onet", "ppocr_cls"] {
+        let original = load(name);
+        let feed = feed(name, &original);
+        let recipe = Recipe::from_json(r#"{"prune":{"method":"wanda","pattern":"channels","sparsity":0.3},"quantize":{"scheme":"int8_dynamic"}}"#).unwrap();
+        let (m, record) = compress(&original, &recipe, std::slice::from_ref(&feed)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(record.entries.iter().any(|e| e.method == "quantize") && record.entries.iter().any(|e| !e.removed.is_empty()), "{name}");
+        assert!(run(&m, &feed).iter().all(|v| v.is_finite()), "{name}");
+    }
+}

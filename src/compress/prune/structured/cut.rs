@@ -115,7 +115,8 @@ pub fn apply(ed: &mut Editor, l: &Links, groups: &[Group], removed: &[Vec<usize>
         for (axis, (gone, role)) in axes {
             let size = after.shape()[axis];
             let keep: Vec<usize> = (0..size).filter(|i| !gone.contains(i)).collect();
-            after = map_tensor!(&after, a => a.select(Axis(axis), &keep));
+            // select keeps the source's strides; everything downstream expects row-major.
+            after = map_tensor!(&after, a => a.select(Axis(axis), &keep).as_standard_layout().into_owned());
             record.push((axis, gone.into_iter().collect(), size, role));
         }
         // A weight other inputs read too (exporters share equal tensors) is copied for this one.
