@@ -130,7 +130,9 @@ fn bad_prune_recipes_name_the_field() {
     assert!(err(r#"{"prune":{"sparsity":1.0}}"#, true).contains("sparsity must be in [0, 1), got 1"));
     assert!(err(r#"{"prune":{"method":"magnitude"}}"#, true).contains("needs \"sparsity\""));
     assert!(err(r#"{"prune":{"pattern":"2:4","sparsity":0.3}}"#, true).contains("contradicts pattern \"2:4\""));
-    assert!(err(r#"{"prune":{"pattern":"channels","sparsity":0.3}}"#, true).contains("structured pruning is not available"));
+    assert!(
+        err(r#"{"prune":{"pattern":"channels","sparsity":0.3,"method":"sparsegpt"}}"#, true).contains("pattern \"channels\" takes \"magnitude\" or \"wanda\"")
+    );
     assert!(err(r#"{"prune":{"method":"wanda","sparsity":0.5}}"#, false).contains("needs calibration inputs"));
     assert!(err(r#"{"prune":{"sparsity":0.5,"layers":{"nope":{"sparsity":0.1}}}}"#, true).contains("node 'nope' does not exist"));
     assert!(err(r#"{"prune":{"sparsity":0.5,"scope":"global","method":"sparsegpt"}}"#, true).contains("scope \"global\""));

@@ -249,11 +249,13 @@ impl Part {
         let producer: HashMap<&str, usize> = g.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i))).collect();
         let dynamic = dynamic_values(model);
         let facts = crate::ops::facts::infer(model);
+        // Inputs, and what subgraphs (If, Loop) read from the enclosing graph.
+        let reads = |i: usize| -> Vec<String> { g.nodes[i].inputs.iter().cloned().chain(crate::runtime::node_captures(&g.nodes[i])).collect() };
         // Downstream: the layer and everything that reads what it produces.
         let mut keep: HashSet<usize> = HashSet::from([layer]);
         let mut produced: HashSet<&str> = g.nodes[layer].outputs.iter().map(String::as_str).collect();
         for (i, n) in g.nodes.iter().enumerate().skip(layer + 1) {
-            if n.inputs.iter().any(|v| produced.contains(v.as_str())) {
+            if reads(i).iter().any(|v| produced.contains(v.as_str())) {
                 keep.insert(i);
                 produced.extend(n.outputs.iter().map(String::as_str));
             }
@@ -261,8 +263,9 @@ impl Part {
         // What they read from upstream: float activations are captured;
         // shape arithmetic and constants are recomputed inside the part.
         let mut boundary = HashSet::new();
-        let mut stack: Vec<&str> = keep.iter().flat_map(|&i| g.nodes[i].inputs.iter().map(String::as_str)).collect();
+        let mut stack: Vec<String> = keep.iter().flat_map(|&i| reads(i)).collect();
         while let Some(v) = stack.pop() {
+            let v = v.as_str();
             let Some(&p) = producer.get(v) else {
                 if g.inputs.iter().any(|i| i.name == v) && g.initializer(v).is_none() {
                     boundary.insert(v.to_string());
@@ -277,7 +280,7 @@ impl Part {
                 boundary.insert(v.to_string());
             } else {
                 keep.insert(p);
-                stack.extend(g.nodes[p].inputs.iter().map(String::as_str));
+                stack.extend(reads(p));
             }
         }
         let mut nodes: Vec<usize> = keep.into_iter().collect();

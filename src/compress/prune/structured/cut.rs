@@ -120,7 +120,7 @@ pub fn apply(ed: &mut Editor, l: &Links, groups: &[Group], removed: &[Vec<usize>
             record.push((axis, gone.into_iter().collect(), size, role));
         }
         // A weight other inputs read too (exporters share equal tensors) is copied for this one.
-        let name = if l.readers(&tensor) == [(node, slot)] {
+        let name = if l.readers(&tensor) == [(node, slot)] && !l.is_captured(&tensor) {
             ed.remove_initializer(&tensor);
             ed.add_initializer_as(&tensor, after.clone());
             tensor.clone()

@@ -75,6 +75,8 @@ pub struct Links<'g> {
     producer: HashMap<&'g str, (usize, usize)>,
     consumers: HashMap<&'g str, Vec<(usize, usize)>>,
     outputs: HashSet<&'g str>,
+    /// Values read inside a node's subgraph (If, Loop, Scan), with that node.
+    captured: HashMap<String, usize>,
 }
 
 impl<'g> Links<'g> {
@@ -94,8 +96,14 @@ impl<'g> Links<'g> {
             }
         }
         let outputs = g.outputs.iter().map(|v| v.name.as_str()).collect();
+        let captured = g.nodes.iter().enumerate().flat_map(|(i, n)| crate::runtime::node_captures(n).into_iter().map(move |v| (v, i))).collect();
         let facts = crate::ops::facts::infer(model);
-        Links { g, facts, observed, opset: model.opset("").unwrap_or(13), producer, consumers, outputs }
+        Links { g, facts, observed, opset: model.opset("").unwrap_or(13), producer, consumers, outputs, captured }
+    }
+
+    /// Whether a node's subgraph reads `value` (a weight there cannot change in place).
+    pub fn is_captured(&self, value: &str) -> bool {
+        self.captured.contains_key(value)
     }
 
     /// The value's dimensions, where inference knows its rank.
@@ -192,6 +200,10 @@ impl Walk<'_, '_> {
         }
         if l.g.inputs.iter().any(|v| v.name == value) {
             return Err(format!("the channels come from the model's input '{value}'"));
+        }
+        if let Some(&n) = l.captured.get(value) {
+            let n = &l.g.nodes[n];
+            return Err(format!("value '{value}' is read inside a subgraph of node '{}' ({}), which Squish does not cut", n.name, n.op_type));
         }
         self.group.values.push((value.to_string(), span));
         let mut ports: Vec<(usize, Port)> = l.consumers.get(value).map_or(Vec::new(), |c| c.iter().map(|&(n, s)| (n, Port::In(s))).collect());
