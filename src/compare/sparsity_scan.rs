@@ -108,7 +108,9 @@ impl Scan {
             reference.push(session.run_observed(f.clone(), &mut observe)?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
         }
         let class_output = reference.first().and_then(|o| class_output(o));
-        let parts = targets.iter().map(|t| Part::of(&original, t)).collect::<Result<Vec<_>>>()?;
+        // Static facts and which values are constants: once for every layer's part.
+        let (dynamic, facts) = (dynamic_values(&original), crate::ops::facts::infer(&original));
+        let parts = targets.iter().map(|t| Part::of(&original, t, &dynamic, &facts)).collect::<Result<Vec<_>>>()?;
         let done = targets.iter().map(|_| None).collect();
         let cache = feeds.iter().map(|_| HashMap::new()).collect();
         Ok(Scan { original, section, step, recipe, feeds, session, reference, class_output, targets, parts, sizes, cache, done })
@@ -243,12 +245,10 @@ struct Part {
 }
 
 impl Part {
-    fn of(model: &Model, t: &Target) -> Result<Part> {
+    fn of(model: &Model, t: &Target, dynamic: &HashSet<String>, facts: &HashMap<String, crate::ir::infer::Facts>) -> Result<Part> {
         let g = &model.graph;
         let layer = g.nodes.iter().position(|n| n.name == t.node).ok_or_else(|| SquishError::Recipe(format!("node '{}' is missing", t.node)))?;
         let producer: HashMap<&str, usize> = g.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i))).collect();
-        let dynamic = dynamic_values(model);
-        let facts = crate::ops::facts::infer(model);
         // Inputs, and what subgraphs (If, Loop) read from the enclosing graph.
         let reads = |i: usize| -> Vec<String> { g.nodes[i].inputs.iter().cloned().chain(crate::runtime::node_captures(&g.nodes[i])).collect() };
         // Downstream: the layer and everything that reads what it produces.
