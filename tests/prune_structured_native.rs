@@ -210,3 +210,44 @@ fn channels_then_int8_compose() {
         assert!(run(&m, &feed).iter().all(|v| v.is_finite()), "{name}");
     }
 }
+
+/// The scan for structured pruning: each curve point equals pruning that
+/// group alone (a recipe giving only its producers a sparsity) through
+/// `compress`; the suggestion reaches the target and its recipe runs.
+#[test]
+fn group_scan_matches_pruning_each_group_alone() {
+    use squish::compare::sensitivity::{class_output, outcome};
+    use squish::compare::sparsity_scan::{Scan, LEVELS};
+    let name = "mtcnn_onet";
+    let original = load(name);
+    let feeds = vec![feed(name, &original)];
+    let recipe = r#"{"prune":{"method":"magnitude","pattern":"channels","sparsity":0.3}}"#;
+    let mut scan = Scan::new(original.clone(), Recipe::from_json(recipe).unwrap(), feeds.clone()).unwrap();
+    let groups = scan.layers();
+    assert!(groups.len() >= 4, "{groups:?}");
+    let outputs = |m: &Model| -> Vec<Vec<Tensor>> {
+        let s = Session::new(m.clone()).unwrap();
+        feeds.iter().map(|f| s.run(f.clone()).unwrap().outputs.into_iter().map(|(_, t)| t).collect()).collect()
+    };
+    let reference = outputs(&original);
+    let class = class_output(&reference[0]);
+    for i in 0..groups.len() {
+        let curve = scan.measure(i).unwrap().clone();
+        assert!(curve.weights > 0, "{curve:?}");
+        for (k, level) in LEVELS.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
+            let layers: Vec<String> = std::iter::once(&curve.node).chain(&curve.coupled).map(|n| format!(r#""{n}":{{"sparsity":{level}}}"#)).collect();
+            let one = format!(r#"{{"prune":{{"method":"magnitude","pattern":"channels","sparsity":0,"layers":{{{}}}}}}}"#, layers.join(","));
+            let (m, _) = compress(&original, &Recipe::from_json(&one).unwrap(), &feeds).unwrap_or_else(|e| panic!("{one}: {e}"));
+            let whole = outcome(&reference, &outputs(&m), class);
+            let got = curve.outcomes[k];
+            assert!((got.error - whole.error).abs() <= 1e-9 * (1.0 + whole.error), "{} at {level}: scan {} vs compress {}", curve.node, got.error, whole.error);
+        }
+        assert!(curve.outcomes[5].error > curve.outcomes[0].error, "{curve:?}");
+    }
+    let (result, suggested) = scan.finish().unwrap();
+    assert_eq!(result.unit, "group");
+    assert!((result.achieved - 0.3).abs() < 1e-9, "{result:?}");
+    let (pruned, _) = compress(&original, &suggested, &feeds).unwrap();
+    assert!(parameters(&pruned) < parameters(&original));
+    println!("{name} channels scan: {:?}, achieved {:.3}", result.suggested, result.achieved);
+}

@@ -168,13 +168,19 @@ pub fn sensitivity(z: &super::sensitivity::Sensitivity) -> String {
 /// The sparsity scan: each layer's output error (agreement) per level, and the suggestion.
 pub fn sparsity_scan(z: &super::sparsity_scan::ScanResult) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "## Sparsity scan\n\nOutput error with only this layer pruned, at each share of zeros (agreement in brackets).\n");
+    let (what, share) = if z.unit == "group" {
+        ("this dependency group (named by its first producing layer) cut", "share of its channels or heads removed")
+    } else {
+        ("this layer pruned", "share of zeros")
+    };
+    let _ = writeln!(s, "## Sparsity scan\n\nOutput error with only {what}, at each {share} (agreement in brackets).\n");
     let head: Vec<String> = z.levels.iter().map(|l| format!("{:.0}%", 100.0 * l)).collect();
     let _ = writeln!(s, "| node | op | weights | {} | suggested |\n|---|---|---|{}---|", head.join(" | "), "---|".repeat(z.levels.len()));
     for (c, (_, sug)) in z.curves.iter().zip(&z.suggested) {
         let cells: Vec<String> = c.outcomes.iter().map(|o| format!("{:.2e} ({})", o.error, opt_pct(o.agreement))).collect();
-        let _ = writeln!(s, "| {} | {} | {} | {} | {:.0}% |", c.node, c.op_type, c.weights, cells.join(" | "), 100.0 * sug);
+        let coupled = if c.coupled.is_empty() { String::new() } else { format!(" (with {})", c.coupled.join(", ")) };
+        let _ = writeln!(s, "| {}{coupled} | {} | {} | {} | {:.0}% |", c.node, c.op_type, c.weights, cells.join(" | "), 100.0 * sug);
     }
-    let _ = writeln!(s, "\nSuggested sparsities zero {:.1}% of these weights (target {:.1}%). ({})\n", 100.0 * z.achieved, 100.0 * z.target, z.rule);
+    let _ = writeln!(s, "\nSuggested sparsities remove {:.1}% of these weights (target {:.1}%). ({})\n", 100.0 * z.achieved, 100.0 * z.target, z.rule);
     s
 }

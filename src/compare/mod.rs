@@ -3,6 +3,7 @@
 //! computed in Rust so the page, the widget and the CLI report the same
 //! numbers.
 
+pub mod group_scan;
 pub mod layers;
 pub mod markdown;
 pub mod metrics;

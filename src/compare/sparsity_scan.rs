@@ -1,10 +1,11 @@
 //! The sparsity scan: for each layer an unstructured prune section would
-//! prune, the output error with only that layer pruned at each of
-//! `LEVELS`, on the user's inputs, and from those curves per-layer
-//! sparsities that reach the section's overall sparsity with the least
-//! predicted error (written into the recipe's `layers`).
+//! prune (each dependency group, for `channels` and `heads`: `group_scan`),
+//! the output error with only that layer pruned at each of `LEVELS`, on the
+//! user's inputs, and from those curves per-layer sparsities that reach the
+//! section's overall sparsity with the least predicted error (written into
+//! the recipe's `layers`).
 //!
-//! Fast because little runs: per layer, the original runs once per input
+//! Layers are fast because little runs: per layer, the original runs once per input
 //! with the values the rest of the model needs captured; then only the part
 //! of the graph downstream of the layer runs, once per level and input,
 //! with the pruned weight fed as an input (`Downstream`).
@@ -29,6 +30,9 @@ pub const LEVELS: [f64; 6] = [0.3, 0.5, 0.7, 0.8, 0.9, 0.95];
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerCurve {
     pub node: String,
+    /// Other layers pruned with it (the rest of a structured group's producers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coupled: Vec<String>,
     pub op_type: String,
     pub weights: usize,
     /// One per level of `LEVELS`.
@@ -37,6 +41,8 @@ pub struct LayerCurve {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanResult {
+    /// What a curve is: "layer" (unstructured) or "group" (channels, heads).
+    pub unit: String,
     pub levels: Vec<f64>,
     pub curves: Vec<LayerCurve>,
     /// The overall share of zeros asked for (the section's `sparsity`).
@@ -53,34 +59,64 @@ pub const RULE: &str = "start every layer dense; repeatedly raise the layer whos
      reaches the target";
 
 /// A scan in progress: `layers()`, `measure(i)` for each, then `finish()`.
-pub struct Scan {
-    original: Arc<Model>,
-    section: prune::Section,
-    step: usize,
-    recipe: Recipe,
-    feeds: Vec<Feed>,
-    session: Session,
-    reference: Vec<Vec<Tensor>>,
-    class_output: Option<usize>,
-    targets: Vec<Target>,
-    /// Per layer: the nodes of its downstream part and the values it reads from upstream.
-    parts: Vec<Part>,
-    /// Bytes of each value in one run (for sizing capture passes).
-    sizes: HashMap<String, usize>,
-    /// Captured values per input set, for the layers of the current pass.
-    cache: Vec<HashMap<String, Tensor>>,
-    done: Vec<Option<LayerCurve>>,
+pub enum Scan {
+    Layers(LayerScan),
+    Groups(super::group_scan::GroupScan),
 }
 
-/// Memory a capture pass may hold (all input sets): several layers' values are
-/// captured in one run of the original when they fit.
-const CAPTURE_BUDGET: usize = 96 << 20;
-
 impl Scan {
-    /// `recipe` must hold an unstructured prune step (its criterion and
-    /// overrides apply); `feeds` are both calibration and evaluation inputs.
+    /// `recipe` must hold a prune step with an overall `sparsity` (its
+    /// criterion and overrides apply); `feeds` are both calibration and
+    /// evaluation inputs.
     pub fn new(original: impl Into<Arc<Model>>, recipe: Recipe, feeds: Vec<Feed>) -> Result<Scan> {
-        let original = original.into();
+        let base = Base::new(original.into(), recipe, feeds)?;
+        Ok(match base.section.pattern {
+            prune::Pattern::Channels | prune::Pattern::Heads => Scan::Groups(super::group_scan::GroupScan::new(base)?),
+            _ => Scan::Layers(LayerScan::new(base)?),
+        })
+    }
+
+    /// The layers (or groups, named by their first producing layer) scanned, in graph order.
+    pub fn layers(&self) -> Vec<String> {
+        match self {
+            Scan::Layers(s) => s.layers(),
+            Scan::Groups(s) => s.layers(),
+        }
+    }
+
+    /// The error curve of layer (group) `i`.
+    pub fn measure(&mut self, i: usize) -> Result<&LayerCurve> {
+        match self {
+            Scan::Layers(s) => s.measure(i),
+            Scan::Groups(s) => s.measure(i),
+        }
+    }
+
+    /// The curves measured so far, the suggested sparsities, and the recipe with them.
+    pub fn finish(&self) -> Result<(ScanResult, Recipe)> {
+        match self {
+            Scan::Layers(s) => Ok(s.base.suggest("layer", s.done.iter().flatten().cloned().collect())),
+            Scan::Groups(s) => Ok(s.base.suggest("group", s.curves())),
+        }
+    }
+}
+
+/// What every scan shares: the prune section, and the original's outputs
+/// (and each value's size) on every input set.
+pub(super) struct Base {
+    pub original: Arc<Model>,
+    pub section: prune::Section,
+    step: usize,
+    recipe: Recipe,
+    pub feeds: Vec<Feed>,
+    pub session: Session,
+    pub reference: Vec<Vec<Tensor>>,
+    pub class_output: Option<usize>,
+    sizes: HashMap<String, usize>,
+}
+
+impl Base {
+    fn new(original: Arc<Model>, recipe: Recipe, feeds: Vec<Feed>) -> Result<Base> {
         let (step, section) = recipe
             .steps
             .iter()
@@ -96,7 +132,6 @@ impl Scan {
         if feeds.is_empty() {
             return Err(SquishError::Recipe("the sparsity scan needs at least one input set".into()));
         }
-        let targets = single::layers(&original, &section)?;
         let session = Session::for_comparison(Arc::clone(&original))?;
         let mut reference = Vec::with_capacity(feeds.len());
         let mut sizes = HashMap::new();
@@ -108,12 +143,52 @@ impl Scan {
             reference.push(session.run_observed(f.clone(), &mut observe)?.outputs.into_iter().map(|(_, t)| t).collect::<Vec<_>>());
         }
         let class_output = reference.first().and_then(|o| class_output(o));
+        Ok(Base { original, section, step, recipe, feeds, session, reference, class_output, sizes })
+    }
+
+    /// The suggested sparsities from `curves`, and the recipe with them in `layers`.
+    fn suggest(&self, unit: &str, curves: Vec<LayerCurve>) -> (ScanResult, Recipe) {
+        let target = self.section.sparsity.unwrap_or(0.0);
+        let (sparsity, achieved) = allocate(&curves, target);
+        // Three decimals: what a recipe shows, and per-row rounding is coarser anyway.
+        let suggested: Vec<(String, f64)> = curves.iter().zip(&sparsity).map(|(c, &s)| (c.node.clone(), (s * 1000.0).round() / 1000.0)).collect();
+        let mut recipe = self.recipe.clone();
+        if let Some(Step::Prune(p)) = recipe.steps.get_mut(self.step) {
+            for (c, (_, s)) in curves.iter().zip(&suggested) {
+                for node in std::iter::once(&c.node).chain(&c.coupled) {
+                    p.layers.entry(node.clone()).or_default().sparsity = Some(*s);
+                }
+            }
+            p.scope = prune::Scope::Layer;
+        }
+        (ScanResult { unit: unit.into(), levels: LEVELS.to_vec(), curves, target, suggested, achieved, rule: RULE.into() }, recipe)
+    }
+}
+
+/// The unstructured scan, one layer at a time on its downstream part.
+pub struct LayerScan {
+    base: Base,
+    targets: Vec<Target>,
+    /// Per layer: the nodes of its downstream part and the values it reads from upstream.
+    parts: Vec<Part>,
+    /// Captured values per input set, for the layers of the current pass.
+    cache: Vec<HashMap<String, Tensor>>,
+    done: Vec<Option<LayerCurve>>,
+}
+
+/// Memory a capture pass may hold (all input sets): several layers' values are
+/// captured in one run of the original when they fit.
+const CAPTURE_BUDGET: usize = 96 << 20;
+
+impl LayerScan {
+    fn new(base: Base) -> Result<LayerScan> {
+        let targets = single::layers(&base.original, &base.section)?;
         // Static facts and which values are constants: once for every layer's part.
-        let (dynamic, facts) = (dynamic_values(&original), crate::ops::facts::infer(&original));
-        let parts = targets.iter().map(|t| Part::of(&original, t, &dynamic, &facts)).collect::<Result<Vec<_>>>()?;
+        let (dynamic, facts) = (dynamic_values(&base.original), crate::ops::facts::infer(&base.original));
+        let parts = targets.iter().map(|t| Part::of(&base.original, t, &dynamic, &facts)).collect::<Result<Vec<_>>>()?;
         let done = targets.iter().map(|_| None).collect();
-        let cache = feeds.iter().map(|_| HashMap::new()).collect();
-        Ok(Scan { original, section, step, recipe, feeds, session, reference, class_output, targets, parts, sizes, cache, done })
+        let cache = base.feeds.iter().map(|_| HashMap::new()).collect();
+        Ok(LayerScan { base, targets, parts, cache, done })
     }
 
     /// The layers scanned, in graph order.
@@ -127,23 +202,23 @@ impl Scan {
         if self.parts[i].boundary.iter().any(|b| !self.cache[0].contains_key(b)) {
             self.capture_from(i)?;
         }
-        let down = Downstream::new(&self.original, &t, &self.parts[i])?;
-        let stored = self.original.graph.constant(&t.weight).ok_or_else(|| SquishError::tensor(&t.weight, "not a constant weight"))?.clone();
+        let down = Downstream::new(&self.base.original, &t, &self.parts[i])?;
+        let stored = self.base.original.graph.constant(&t.weight).ok_or_else(|| SquishError::tensor(&t.weight, "not a constant weight"))?.clone();
         let inputs: Vec<&Tensor> = self.cache.iter().filter_map(|c| c.get(&t.input)).collect();
         let stats = single::input_stats(&t, &inputs)?;
         let mut outcomes = Vec::with_capacity(LEVELS.len());
         for level in LEVELS {
-            let w = single::prune_weight(&t, &stored, stats.as_ref(), level, &self.section)?;
-            let mut got = Vec::with_capacity(self.feeds.len());
-            for (values, reference) in self.cache.iter().zip(&self.reference) {
+            let w = single::prune_weight(&t, &stored, stats.as_ref(), level, &self.base.section)?;
+            let mut got = Vec::with_capacity(self.base.feeds.len());
+            for (values, reference) in self.cache.iter().zip(&self.base.reference) {
                 got.push(down.run(values, &w, reference)?);
             }
-            outcomes.push(outcome(&self.reference, &got, self.class_output));
+            outcomes.push(outcome(&self.base.reference, &got, self.base.class_output));
         }
         // Values no later layer reads are dropped.
         let later: HashSet<&String> = self.parts[i + 1..].iter().flat_map(|p| &p.boundary).collect();
         self.cache.iter_mut().for_each(|c| c.retain(|k, _| later.contains(k)));
-        let curve = LayerCurve { node: t.node.clone(), op_type: t.op_type.clone(), weights: t.rows * t.cols, outcomes };
+        let curve = LayerCurve { node: t.node.clone(), coupled: Vec::new(), op_type: t.op_type.clone(), weights: t.rows * t.cols, outcomes };
         Ok(self.done[i].insert(curve))
     }
 
@@ -154,17 +229,17 @@ impl Scan {
         let mut bytes = 0usize;
         for (k, part) in self.parts.iter().enumerate().skip(i) {
             let new: Vec<&String> = part.boundary.iter().filter(|b| !names.contains(*b)).collect();
-            let more: usize = new.iter().map(|b| self.sizes.get(*b).copied().unwrap_or(0)).sum::<usize>() * self.feeds.len();
+            let more: usize = new.iter().map(|b| self.base.sizes.get(*b).copied().unwrap_or(0)).sum::<usize>() * self.base.feeds.len();
             if k > i && bytes + more > CAPTURE_BUDGET {
                 break;
             }
             bytes += more;
             names.extend(new.into_iter().cloned());
         }
-        for (feed, cache) in self.feeds.iter().zip(&mut self.cache) {
+        for (feed, cache) in self.base.feeds.iter().zip(&mut self.cache) {
             cache.clear();
             cache.extend(feed.iter().filter(|(n, _)| names.contains(n)).cloned());
-            self.session.run_observed(feed.clone(), &mut |name, t| {
+            self.base.session.run_observed(feed.clone(), &mut |name, t| {
                 if names.contains(name) {
                     cache.insert(name.to_string(), t.clone());
                 }
@@ -175,23 +250,6 @@ impl Scan {
             }
         }
         Ok(())
-    }
-
-    /// The curves measured so far, the suggested sparsities, and the recipe with them.
-    pub fn finish(&self) -> Result<(ScanResult, Recipe)> {
-        let curves: Vec<LayerCurve> = self.done.iter().flatten().cloned().collect();
-        let target = self.section.sparsity.unwrap_or(0.0);
-        let (sparsity, achieved) = allocate(&curves, target);
-        // Three decimals: what a recipe shows, and per-row rounding is coarser anyway.
-        let suggested: Vec<(String, f64)> = curves.iter().zip(&sparsity).map(|(c, &s)| (c.node.clone(), (s * 1000.0).round() / 1000.0)).collect();
-        let mut recipe = self.recipe.clone();
-        if let Some(Step::Prune(p)) = recipe.steps.get_mut(self.step) {
-            for (node, s) in &suggested {
-                p.layers.entry(node.clone()).or_default().sparsity = Some(*s);
-            }
-            p.scope = prune::Scope::Layer;
-        }
-        Ok((ScanResult { levels: LEVELS.to_vec(), curves, target, suggested, achieved, rule: RULE.into() }, recipe))
     }
 }
 

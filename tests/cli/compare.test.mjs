@@ -91,7 +91,7 @@ test('compare --sensitivity sparsity scans each layer at 6 sparsities and writes
   const r = squish('compare', digits, pruned.model, '--inputs', fx('digits_mlp/X_test.npy'), '--runs', '3', '--report', join(dir, 'r.json'),
     '--markdown', join(dir, 'r.md'), '--recipe', pruned.recipe, '--sensitivity', 'sparsity', '--suggest-recipe', join(dir, 'scan.json'));
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /sparsity scan: layer 3\/3/);
+  assert.match(r.err, /sparsity scan: 3\/3 \(MatMul2\)/);
   assert.match(r.out, /sparsity scan of 3 layer\(s\) × 6 levels in [\d.]+ s/);
   const scan = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).sparsity_scan;
   assert.deepEqual(scan.levels, [0.3, 0.5, 0.7, 0.8, 0.9, 0.95]);
@@ -111,6 +111,18 @@ test('compare --sensitivity sparsity scans each layer at 6 sparsities and writes
   const bad = squish('compare', digits, nm.model, '--random', '2', '--recipe', nm.recipe, '--sensitivity', 'sparsity');
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /sparsity scan needs "sparsity"|pattern "2:4" fixes it/);
+  // Structured: one curve per dependency group (digits: its two hidden layers; the classifier's channels are the output).
+  const ch = compressed(dir, { prune: { method: 'magnitude', pattern: 'channels', sparsity: 0.25 } }, 'channels');
+  const g = squish('compare', digits, ch.model, '--inputs', fx('digits_mlp/X_test.npy'), '--runs', '2', '--report', join(dir, 'g.json'),
+    '--recipe', ch.recipe, '--sensitivity', 'sparsity', '--suggest-recipe', join(dir, 'gscan.json'));
+  assert.equal(g.code, 0, g.err);
+  assert.match(g.out, /sparsity scan of 2 group\(s\) × 6 levels/);
+  const gscan = JSON.parse(readFileSync(join(dir, 'g.json'), 'utf8')).sparsity_scan;
+  assert.equal(gscan.unit, 'group');
+  assert.deepEqual(gscan.curves.map((c) => c.node), ['MatMul', 'MatMul1']);
+  assert.ok(Math.abs(gscan.achieved - 0.25) < 1e-9, String(gscan.achieved));
+  const gc = squish('compress', digits, '--recipe', join(dir, 'gscan.json'), '--out', join(dir, 'gscan.onnx'));
+  assert.equal(gc.code, 0, gc.err);
   const usage = squish('compare', digits, nm.model, '--random', '2', '--sensitivity', 'lots');
   assert.match(usage.err, /--sensitivity takes exclusions or sparsity, got 'lots'/);
 });

@@ -160,7 +160,7 @@ test('pruning on the page: the record shows the zeros, sensitivity leaves a laye
   await page.getByTestId('run-scan').click();
   await page.getByTestId('use-scan').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('scan').locator('tbody tr').count(), 2);
-  assert.match(await page.getByTestId('scan-result').textContent(), /Suggested per-layer sparsities zero 50\.0% of these weights \(target 50\.0%\)/);
+  assert.match(await page.getByTestId('scan-result').textContent(), /Suggested per-layer sparsities remove 50\.0% of these weights \(target 50\.0%\)/);
   await page.getByTestId('use-scan').click();
   await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
   assert.match(await page.getByTestId('recipe').inputValue(), /"layers"[\s\S]*"MatMul1"[\s\S]*"sparsity"/);
@@ -204,6 +204,15 @@ test('pruning on the page: the record shows the zeros, sensitivity leaves a laye
   assert.ok(readFileSync(join(dir, 'onet_channels.onnx')).length < 0.95 * original, 'the structured model is smaller on disk');
   const ranSlim = execFileSync(join(repoRoot, '.cache/venv/bin/python'), ['-c', ORT_RUN, join(dir, 'onet_channels.onnx')], { encoding: 'utf8' });
   assert.match(ranSlim, /^ok boxes \[1, 4\] probs \[1, 10\] landmarks \[1, 2\]/);
+  // The scan of a structured recipe: one row per dependency group, then its sparsities go into the recipe.
+  await page.getByTestId('run-scan').click();
+  await page.getByTestId('use-scan').waitFor({ timeout: 60_000 });
+  assert.ok(await page.getByTestId('scan').locator('tbody tr').count() >= 4);
+  await page.getByTestId('scan-result').screenshot({ path: join(repoRoot, 'target/e2e/structured-scan.png') });
+  assert.match(await page.getByTestId('scan-result').textContent(), /group \(first layer\)[\s\S]*Suggested per-group sparsities remove 30\.0% of these weights \(target 30\.0%\)/);
+  await page.getByTestId('use-scan').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('recipe').inputValue(), /"pattern": "channels"[\s\S]*"layers"[\s\S]*"\/dense5\/Gemm"/);
   assert.deepEqual(errors, []);
   await page.close();
 });

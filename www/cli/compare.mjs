@@ -57,12 +57,12 @@ function compareHandles(engine, original, compressed, opts) {
     try {
       const layers = scan.layers();
       layers.forEach((node, i) => {
-        process.stderr.write(`\rsparsity scan: layer ${i + 1}/${layers.length}`);
+        process.stderr.write(`\rsparsity scan: ${i + 1}/${layers.length} (${node})`);
         scan.measure(i);
       });
       if (layers.length) process.stderr.write('\n');
       const { scan: result, recipe: suggested, markdown: section } = scan.finish();
-      lines.push(`sparsity scan of ${layers.length} layer(s) × ${result.levels.length} levels in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
+      lines.push(`sparsity scan of ${layers.length} ${result.unit}(s) × ${result.levels.length} levels in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
       report.sparsity_scan = result;
       md += section;
       if (opts['suggest-recipe']) {

@@ -99,15 +99,17 @@ export function renderSensitivity(container, s, onKeep) {
       : h('p', {}, 'No single layer stands out: restoring any one of them removes too little of the error.'));
 }
 
-/** The sparsity scan: each layer's output error at each share of zeros, and the suggested sparsities. */
+/** The sparsity scan: each layer's (or dependency group's) output error at each level, and the suggested sparsities. */
 export function renderScan(container, s, onUse) {
-  const head = ['node', 'op', 'weights', ...s.levels.map((l) => `${Math.round(100 * l)}%`), 'suggested'];
-  const rows = s.curves.map((c, i) => [c.node, c.op_type, String(c.weights),
+  const groups = s.unit === 'group';
+  const head = [groups ? 'group (first layer)' : 'node', 'op', 'weights', ...s.levels.map((l) => `${Math.round(100 * l)}%`), 'suggested'];
+  const rows = s.curves.map((c, i) => [c.coupled?.length ? `${c.node} (+${c.coupled.length} coupled)` : c.node, c.op_type, String(c.weights),
     ...c.outcomes.map((o) => `${o.error.toExponential(1)} (${pct(o.agreement)})`), `${Math.round(100 * s.suggested[i][1])}%`]);
   container.replaceChildren(
-    h('h4', {}, 'Sparsity scan: output error with only this layer pruned (agreement)'),
+    h('h4', {}, groups ? 'Sparsity scan: output error with only this group\'s channels or heads removed (agreement)'
+      : 'Sparsity scan: output error with only this layer pruned (agreement)'),
     table(head, rows, 'scan'),
-    h('div', { class: 'status' }, `Suggested per-layer sparsities zero ${(100 * s.achieved).toFixed(1)}% of these weights `
+    h('div', { class: 'status' }, `Suggested per-${s.unit} sparsities remove ${(100 * s.achieved).toFixed(1)}% of these weights `
       + `(target ${(100 * s.target).toFixed(1)}%): ${s.rule}.`),
-    h('button', { class: 'primary', 'data-testid': 'use-scan', onclick: onUse }, 'Use these per-layer sparsities → recompress → compare again'));
+    h('button', { class: 'primary', 'data-testid': 'use-scan', onclick: onUse }, `Use these per-${s.unit} sparsities → recompress → compare again`));
 }

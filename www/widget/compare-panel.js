@@ -87,7 +87,7 @@ export class ComparePanel {
     ui.results = h('div', { 'data-testid': 'report' });
     ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to leave uncompressed (sensitivity)');
     ui.sensitivity = h('div', { 'data-testid': 'sensitivity-result' });
-    ui.scanButton = h('button', { 'data-testid': 'run-scan', hidden: '', onclick: () => this.#scan() }, 'Scan sparsity per layer (which layers can take more zeros)');
+    ui.scanButton = h('button', { 'data-testid': 'run-scan', hidden: '', onclick: () => this.#scan() }, 'Scan sparsity per layer (which layers can take more zeros, or lose more channels)');
     ui.scan = h('div', { 'data-testid': 'scan-result' });
     ui.downloads = h('div', { class: 'row', hidden: '' },
       h('button', { 'data-testid': 'download-model', onclick: () => this.#download('model') }, 'Download compressed model'),
@@ -263,7 +263,7 @@ export class ComparePanel {
       this.#ui.sensitivityButton.hidden = false;
       this.#ui.scan.replaceChildren();
       const prune = recipe.prune ?? recipe.steps?.find((st) => st.prune)?.prune;
-      this.#ui.scanButton.hidden = !(prune && prune.sparsity != null && (prune.pattern ?? 'unstructured') === 'unstructured');
+      this.#ui.scanButton.hidden = !(prune && prune.sparsity != null && ['unstructured', 'channels', 'heads'].includes(prune.pattern ?? 'unstructured'));
       this.#ui.downloads.hidden = false;
       this.#ui.status.textContent = `Compared ${report.samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
     });
@@ -306,7 +306,7 @@ export class ComparePanel {
       last.report.sparsity_scan = scan;
       last.markdown += markdown;
       renderScan(this.#ui.scan, scan, () => this.#useRecipe(recipe));
-      this.#ui.status.textContent = `Scanned ${layers.length} layer(s) at ${scan.levels.length} sparsities in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+      this.#ui.status.textContent = `Scanned ${layers.length} ${scan.unit}(s) at ${scan.levels.length} sparsities in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
     });
   }
 

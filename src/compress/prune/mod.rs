@@ -14,7 +14,7 @@ mod mask;
 mod reconstruct;
 pub mod single;
 mod stats;
-mod structured;
+pub mod structured;
 mod targets;
 
 use std::borrow::Cow;

@@ -133,14 +133,15 @@ fn observed_shapes(model: &Model, feed: &Feed) -> Result<HashMap<String, Vec<usi
     Ok(shapes)
 }
 
-/// Prunes whole channels or heads.
-pub fn apply(model: Cow<'_, Model>, s: &Section, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
-    let observed = match calibration.first() {
-        Some(feed) => observed_shapes(&model, feed)?,
-        None => HashMap::new(),
-    };
-    let links = Links::new(&model, observed);
-    let plan = plan(&links, s);
+/// A model's prunable groups, each unit scored, and the layers left whole.
+struct Analysis {
+    plan: Plan,
+    scores: Vec<Vec<f64>>,
+}
+
+/// Finds the groups and scores their units (Wanda: one calibration pass).
+fn analyse(model: &Model, links: &Links, s: &Section, calibration: &[Feed]) -> Result<Analysis> {
+    let plan = plan(links, s);
     if plan.groups.is_empty() && plan.kept.is_empty() {
         let what = if s.pattern == Pattern::Heads {
             "no attention heads (a Reshape [.., H·d] -> [.., H, d] feeding a product of two activations)"
@@ -150,36 +151,116 @@ pub fn apply(model: Cow<'_, Model>, s: &Section, calibration: &[Feed], record: &
         let hint = if calibration.is_empty() { "; the shapes may only be known at run time: give calibration inputs" } else { "" };
         return Err(err(format!("pattern \"{}\": found {what} to prune{hint}", s.pattern.name())));
     }
-    for (node, why) in &plan.kept {
-        record.kept(&links.g.nodes[*node], why.clone());
-    }
     let mut gathered: Vec<Vec<(usize, LayerStats)>> = plan.groups.iter().map(|_| Vec::new()).collect();
     if s.method == Criterion::Wanda {
-        let w = wants(&links, &plan.groups);
+        let w = wants(links, &plan.groups);
         let (keys, wants): (Vec<(usize, usize)>, Vec<Want>) = w.into_iter().map(|(g, c, w)| ((g, c), w)).unzip();
-        for ((g, c), st) in keys.into_iter().zip(stats::gather(&model, &wants, calibration)?) {
+        for ((g, c), st) in keys.into_iter().zip(stats::gather(model, &wants, calibration)?) {
             gathered[g].push((c, st));
         }
     }
-    let removed: Vec<Vec<usize>> = plan.groups.iter().zip(&plan.shares).zip(&gathered).map(|((g, &share), st)| choose(&scores(&links, g, st), share)).collect();
+    let scores = plan.groups.iter().zip(&gathered).map(|(g, st)| scores(links, g, st)).collect();
+    Ok(Analysis { plan, scores })
+}
+
+/// The model with `removed[g]` units of each group cut.
+fn cut_model(model: &Model, links: &Links, groups: &[Group], removed: &[Vec<usize>]) -> Result<(Model, Vec<cut::CutTensor>)> {
     let mut ed = Editor::borrowed(links.g);
     for i in 0..ed.nodes().len() {
         ed.hoist_constant(i);
     }
-    let cuts = cut::apply(&mut ed, &links, &plan.groups, &removed).map_err(err)?;
-    write_record(&links, s, &plan, &cuts, record);
+    let cuts = cut::apply(&mut ed, links, groups, removed).map_err(err)?;
     let mut graph = ed.finish();
     // Declared shapes of the shrunk values are stale: inference redoes them.
-    let shrunk: std::collections::HashSet<&str> = plan.groups.iter().flat_map(|g| g.values.iter().map(|(v, _)| v.as_str())).collect();
+    let shrunk: std::collections::HashSet<&str> = groups.iter().flat_map(|g| g.values.iter().map(|(v, _)| v.as_str())).collect();
     graph.value_info.retain(|v| !shrunk.contains(v.name.as_str()));
     for vi in graph.inputs.iter_mut() {
         if let (Some(t), ValueType::Tensor { shape, .. }) = (cuts.iter().find(|c| c.stored_as == vi.name), &mut vi.ty) {
             *shape = Some(t.after.shape().iter().map(|&d| crate::ir::Dim::Fixed(d as i64)).collect());
         }
     }
-    let (mut shell, _) = Model::split(model);
+    let (mut shell, _) = Model::split(Cow::Borrowed(model));
     shell.graph = graph;
-    Ok(shell)
+    Ok((shell, cuts))
+}
+
+/// Prunes whole channels or heads.
+pub fn apply(model: Cow<'_, Model>, s: &Section, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
+    let observed = match calibration.first() {
+        Some(feed) => observed_shapes(&model, feed)?,
+        None => HashMap::new(),
+    };
+    let links = Links::new(&model, observed);
+    let a = analyse(&model, &links, s, calibration)?;
+    for (node, why) in &a.plan.kept {
+        record.kept(&links.g.nodes[*node], why.clone());
+    }
+    let removed: Vec<Vec<usize>> = a.scores.iter().zip(&a.plan.shares).map(|(sc, &share)| choose(sc, share)).collect();
+    let (pruned, cuts) = cut_model(&model, &links, &a.plan.groups, &removed)?;
+    write_record(&links, s, &a.plan, &cuts, record);
+    Ok(pruned)
+}
+
+/// One dependency group as the sparsity scan shows it.
+#[derive(Debug, Clone)]
+pub struct GroupInfo {
+    /// The layers computing the group's units (the recipe's `layers` keys).
+    pub producers: Vec<String>,
+    pub op_type: String,
+    pub units: usize,
+    /// Parameters the group's units cover, across every coupled weight.
+    pub weights: usize,
+}
+
+/// For the sparsity scan: every group a section would prune, scored once,
+/// so that any one of them can be cut alone at any share.
+pub struct GroupSet {
+    observed: HashMap<String, Vec<usize>>,
+    groups: Vec<Group>,
+    scores: Vec<Vec<f64>>,
+    pub info: Vec<GroupInfo>,
+}
+
+impl GroupSet {
+    pub fn new(model: &Model, s: &Section, calibration: &[Feed]) -> Result<GroupSet> {
+        s.check_names(model)?;
+        let observed = match calibration.first() {
+            Some(feed) => observed_shapes(model, feed)?,
+            None => HashMap::new(),
+        };
+        let links = Links::new(model, observed.clone());
+        let a = analyse(model, &links, s, calibration)?;
+        if a.plan.groups.is_empty() {
+            let (node, why) = &a.plan.kept[0];
+            return Err(err(format!("no group can be pruned (node '{}': {why})", links.g.nodes[*node].name)));
+        }
+        let info = a.plan.groups.iter().map(|g| group_info(&links, g)).collect();
+        Ok(GroupSet { observed, groups: a.plan.groups, scores: a.scores, info })
+    }
+
+    /// `model` with the lowest-scoring `share` of group `i`'s units removed, nothing else.
+    pub fn cut(&self, model: &Model, i: usize, share: f64) -> Result<Model> {
+        let links = Links::new(model, self.observed.clone());
+        let removed = choose(&self.scores[i], share);
+        Ok(cut_model(model, &links, std::slice::from_ref(&self.groups[i]), &[removed])?.0)
+    }
+}
+
+fn group_info(links: &Links, g: &Group) -> GroupInfo {
+    let producers: Vec<&crate::ir::Node> = g.cuts.iter().filter(|c| c.role == Role::Produces).map(|c| &links.g.nodes[c.node]).collect();
+    let mut names: Vec<String> = producers.iter().map(|n| n.name.clone()).collect();
+    names.dedup();
+    let covered = |c: &groups::Cut| {
+        let t = links.g.constant(&c.tensor)?;
+        let size = *t.shape().get(c.span.axis)?;
+        Some(t.len() / size.max(1) * g.units * c.span.block)
+    };
+    GroupInfo {
+        producers: names,
+        op_type: producers.first().map_or_else(String::new, |n| n.op_type.clone()),
+        units: g.units,
+        weights: g.cuts.iter().filter_map(covered).sum(),
+    }
 }
 
 fn write_record(links: &Links, s: &Section, plan: &Plan, cuts: &[cut::CutTensor], record: &mut StepRecord) {
