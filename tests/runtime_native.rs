@@ -525,3 +525,43 @@ fn memory_is_known_before_a_run_and_too_much_is_refused() {
     let e = session.run(inputs).unwrap_err().to_string();
     assert!(e.contains("4096 MiB of intermediate values") && e.contains("a [32768, 1]"), "{e}");
 }
+
+/// A pruned constant 1×1 convolution weight runs the sparse kernel (pixels
+/// as rows, `Layout::Transposed`); its output equals, bit for bit, the same
+/// convolution with the weight fed as an input (dense path), with and
+/// without the fused Relu, at many and few pixels, with ∞ and NaN inputs.
+#[test]
+fn pruned_pointwise_convolutions_give_the_dense_result() {
+    let (m, c) = (24, 40);
+    for (zeros_every, side) in [(2usize, 5i64), (2, 2), (10, 2), (10, 7)] {
+        let w: Vec<f32> = (0..m * c).map(|x| if x % zeros_every != 1 { 0.0 } else { ((x * 37 % 101) as f32 - 50.0) / 50.0 }).collect();
+        let b: Vec<f32> = (0..m).map(|x| x as f32 / 10.0 - 1.0).collect();
+        let build = |weight_is_input: bool| {
+            let nodes = vec![node("Conv", "pw", &["x", "w", "b"], &["h"], vec![]), node("Relu", "r", &["h"], &["y"], vec![])];
+            let mut inits = vec![common::floats("b", &[m as i64], b.clone())];
+            let mut inputs = vec![tensor_vi("x", &[1, c as i64, side, side])];
+            if weight_is_input {
+                inputs.push(tensor_vi("w", &[m as i64, c as i64, 1, 1]));
+            } else {
+                inits.push(common::floats("w", &[m as i64, c as i64, 1, 1], w.clone()));
+            }
+            let graph =
+                GraphProto { node: nodes, initializer: inits, input: inputs, output: vec![tensor_vi("y", &[1, m as i64, side, side])], ..Default::default() };
+            let opset = vec![OperatorSetIdProto { domain: String::new(), version: 17 }];
+            load_session(&ModelProto { ir_version: 8, opset_import: opset, graph: Some(graph), ..Default::default() }.encode_to_vec()).unwrap()
+        };
+        let plane = (side * side) as usize;
+        let mut x: Vec<f32> = (0..c * plane).map(|v| ((v * 13 % 29) as f32 - 14.0) / 7.0).collect();
+        x[3] = f32::INFINITY;
+        x[plane + 1] = f32::NAN;
+        let x = Tensor::from_vec(&[1, c, side as usize, side as usize], x).unwrap();
+        let wt = Tensor::from_vec(&[m, c, 1, 1], w.clone()).unwrap();
+        let got = build(false).run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+        let want = build(true).run(vec![("x".into(), x), ("w".into(), wt)]).unwrap().outputs[0].1.to_f64_vec();
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "1/{zeros_every} kept, {side}×{side}, output {i}: {g} vs {w}");
+        }
+        assert!(got.iter().any(|v| v.is_nan()) && got.iter().any(|v| *v > 0.0));
+    }
+}

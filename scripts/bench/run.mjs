@@ -42,7 +42,12 @@ function modelList() {
     const pruned = [['mlp_b32', 'prune90', { prune: { method: 'magnitude', sparsity: 0.9 } }],
       ['mlp_b32', 'prune2of4', { prune: { method: 'magnitude', pattern: '2:4' } }],
       ['bert_minilm', 'prune50', { prune: { method: 'magnitude', sparsity: 0.5 } }],
-      ['mobilenetv2', 'channels30', { prune: { method: 'magnitude', pattern: 'channels', sparsity: 0.3 } }]];
+      ['mobilenetv2', 'channels30', { prune: { method: 'magnitude', pattern: 'channels', sparsity: 0.3 } }],
+      // Unstructured on a CNN: its 1×1 convolutions take the sparse kernel.
+      ['mobilenetv2', 'prune50', { prune: { method: 'magnitude', sparsity: 0.5 } }],
+      ['mobilenetv2', 'prune70', { prune: { method: 'magnitude', sparsity: 0.7 } }],
+      // Pruned then int8: timed against the dense int8 model (int8 weights run dense).
+      ['mlp_b32', 'prune50int8', { prune: { method: 'magnitude', sparsity: 0.5 }, quantize: { scheme: 'int8_dynamic' } }]];
     for (const [model, tag, r] of pruned) {
       const src = join(shared, `${model}.onnx`);
       if (!existsSync(src)) continue;
@@ -153,13 +158,15 @@ function int8Summary(results) {
 function prunedSummary(results) {
   const lines = [];
   const med = (...key) => medianOf(results, ...key);
-  for (const [base, tag] of [['mlp_b32', 'prune90'], ['mlp_b32', 'prune2of4'], ['bert_minilm', 'prune50'], ['mobilenetv2', 'channels30']]) {
+  for (const [base, tag] of [['mlp_b32', 'prune90'], ['mlp_b32', 'prune2of4'], ['bert_minilm', 'prune50'], ['mobilenetv2', 'channels30'],
+    ['mobilenetv2', 'prune50'], ['mobilenetv2', 'prune70'], ['mlp_b32_squish_int8dyn', 'prune50int8']]) {
     for (const runtime of ['node', 'chromium']) {
       const ortDense = med(base, runtime, 'onnxruntime-web');
-      const ortPruned = med(`${base}_squish_${tag}`, runtime, 'onnxruntime-web');
+      const name = `${base.replace(/_squish_int8dyn$/, '')}_squish_${tag}`;
+      const ortPruned = med(name, runtime, 'onnxruntime-web');
       for (const variant of ['simd128', 'relaxed']) {
         const dense = med(base, runtime, 'squish', variant);
-        const pruned = med(`${base}_squish_${tag}`, runtime, 'squish', variant);
+        const pruned = med(name, runtime, 'squish', variant);
         if (!dense || !pruned) continue;
         const ort = ortDense && ortPruned ? `; onnxruntime-web dense ${ortDense.toFixed(1)} ms, pruned ${ortPruned.toFixed(1)} ms → ${(ortDense / ortPruned).toFixed(2)}×` : '';
         lines.push(`  ${`${base} ${tag}`.padEnd(22)} ${runtime.padEnd(9)} ${variant.padEnd(8)} dense ${dense.toFixed(1)} ms, pruned ${pruned.toFixed(1)} ms → ${(dense / pruned).toFixed(2)}× faster${ort}`);
@@ -199,7 +206,7 @@ console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 
 for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}${k.speedup_vs_dense ? `  (${k.speedup_vs_dense.toFixed(2)}× the dense packed_b on the same weights)` : ''}`);
 console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
 console.log(int8Summary(all.results));
-console.log('\npruned (Squish-made *_squish_prune*/*_channels*, magnitude) vs the dense model, same run; unstructured and 2:4: Squish runs the sparse kernels, onnxruntime-web multiplies the zeros; channels: a smaller model for both:');
+console.log('\npruned (Squish-made *_squish_prune*/*_channels*, magnitude) vs the dense model, same run (prune50int8: vs the dense int8 model); unstructured and 2:4: Squish runs the sparse kernels (int8 weights run dense), onnxruntime-web multiplies the zeros; channels: a smaller model for both:');
 console.log(prunedSummary(all.results));
 console.log('\ncompressing bert_minilm to int8_dynamic (bytes → compressed bytes, in the wasm build):');
 for (const c of all.compress.filter((c) => c.kind === 'compress')) console.log(`  ${c.runtime.padEnd(9)} ${(c.variant ?? '').padEnd(8)} ${c.error ? `error: ${c.error}` : `${c.ms.toFixed(0)} ms, wasm memory ${(c.memory_bytes / 2 ** 20).toFixed(0)} MiB = ${(c.memory_bytes / c.model_bytes).toFixed(2)}× the ${(c.model_bytes / 2 ** 20).toFixed(1)} MiB model`}`);

@@ -41,20 +41,20 @@ pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &
     }
 }
 
-/// `c = a · b` with B in compressed-column form (`SparseB`): each output sums
-/// its non-zero products in input order, as `gemm_f32` sums all of them.
-pub fn gemm_f32_sparse(m: usize, a: &[f32], b: &super::sparse::SparseB, c: &mut [f32]) {
+/// `c = a · b` with B in compressed-column form (`SparseB`), A and C laid
+/// out as `layout` says: each output sums its non-zero products in input
+/// order, as `gemm_f32` sums all of them.
+pub fn gemm_f32_sparse(m: usize, a: &[f32], b: &super::sparse::SparseB, c: &mut [f32], layout: super::sparse::Layout) {
     let (k, n) = (b.k, b.n);
     assert!(a.len() >= m * k && c.len() >= m * n, "gemm_f32_sparse: buffers too small");
     for i in 0..m {
-        let a_row = &a[i * k..(i + 1) * k];
         for j in 0..n {
             let (rows, values) = b.column(j);
             let mut s = 0.0f32;
             for (&p, &w) in rows.iter().zip(values) {
-                s += a_row[p as usize] * w;
+                s += a[layout.a(m, k, i, p as usize)] * w;
             }
-            c[i * n + j] = s;
+            c[layout.c(m, n, i, j)] = s;
         }
     }
 }

@@ -150,8 +150,10 @@ unsafe fn tile_4x8(k: usize, ap: *const f32, panel: *const f32) -> [[v128; 2]; M
 /// broadcast and four loads and multiply-adds. Rows past the last full panel
 /// go through 4-row panels. Each output sums its products in the reference's
 /// order. (Four separate 4-row panels, and eight, measured slower: scattered
-/// lines, and spilled accumulators.)
-pub fn gemm_f32_sparse(m: usize, a: &[f32], b: &super::sparse::SparseB, c: &mut [f32]) {
+/// lines, and spilled accumulators; so did a 32-row panel and two columns
+/// at a time.) A transposed A (a 1×1 convolution's channels × pixels) packs
+/// by copying 16 contiguous pixels per channel.
+pub fn gemm_f32_sparse(m: usize, a: &[f32], b: &super::sparse::SparseB, c: &mut [f32], layout: super::sparse::Layout) {
     let (k, n) = (b.k, b.n);
     assert!(a.len() >= m * k && c.len() >= m * n, "gemm_f32_sparse: buffers too small");
     if m == 0 || n == 0 {
@@ -161,44 +163,60 @@ pub fn gemm_f32_sparse(m: usize, a: &[f32], b: &super::sparse::SparseB, c: &mut 
     let full = m / ROWS * ROWS;
     let mut panel = vec![0.0f32; k * ROWS];
     for i0 in (0..full).step_by(ROWS) {
-        for r in 0..ROWS {
-            for (p, &v) in a[(i0 + r) * k..(i0 + r + 1) * k].iter().enumerate() {
-                panel[p * ROWS + r] = v;
-            }
-        }
+        pack_rows(a, (m, k), i0, ROWS, layout, &mut panel);
         for j in 0..n {
             let (rows, values) = b.column(j);
             let mut acc = [f32x4_splat(0.0); 4];
             // SAFETY: every row index is < k and the panel holds k·16 floats.
             unsafe { sparse_dot::<4>(panel.as_ptr(), rows, values, &mut acc) };
-            scatter(&acc, i0, ROWS, n, j, c);
+            scatter(&acc, (m, n), i0, ROWS, j, c, layout);
         }
     }
-    if full == m {
-        return;
-    }
-    let rest = m - full;
-    let panels = pack_a(rest, k, &a[full * k..m * k]);
-    for ib in 0..rest.div_ceil(MR) {
+    let mut small = vec![0.0f32; k * MR];
+    for i0 in (full..m).step_by(MR) {
+        pack_rows(a, (m, k), i0, MR, layout, &mut small);
         for j in 0..n {
             let (rows, values) = b.column(j);
             let mut acc = [f32x4_splat(0.0); 1];
-            // SAFETY: every row index is < k and each panel holds k·4 floats.
-            unsafe { sparse_dot::<1>(panels.as_ptr().add(ib * k * MR), rows, values, &mut acc) };
-            scatter(&acc, full + ib * MR, (rest - ib * MR).min(MR), n, j, c);
+            // SAFETY: every row index is < k and the panel holds k·4 floats.
+            unsafe { sparse_dot::<1>(small.as_ptr(), rows, values, &mut acc) };
+            scatter(&acc, (m, n), i0, (m - i0).min(MR), j, c, layout);
+        }
+    }
+}
+
+/// Rows `i0..i0 + width` of A into a `k × width` panel, zeros past row m.
+fn pack_rows(a: &[f32], (m, k): (usize, usize), i0: usize, width: usize, layout: super::sparse::Layout, panel: &mut [f32]) {
+    if k == 0 {
+        return;
+    }
+    let rows = width.min(m - i0);
+    match layout {
+        super::sparse::Layout::RowMajor => {
+            for r in 0..width {
+                for p in 0..k {
+                    panel[p * width + r] = if r < rows { a[(i0 + r) * k + p] } else { 0.0 };
+                }
+            }
+        }
+        super::sparse::Layout::Transposed => {
+            for (p, dst) in panel.chunks_exact_mut(width).enumerate() {
+                dst[..rows].copy_from_slice(&a[p * m + i0..p * m + i0 + rows]);
+                dst[rows..].fill(0.0);
+            }
         }
     }
 }
 
 /// Writes column j of rows `i0..i0 + count` from accumulators holding four rows each.
 #[inline(always)]
-fn scatter(acc: &[v128], i0: usize, count: usize, n: usize, j: usize, c: &mut [f32]) {
+fn scatter(acc: &[v128], (m, n): (usize, usize), i0: usize, count: usize, j: usize, c: &mut [f32], layout: super::sparse::Layout) {
     for (g, v) in acc.iter().enumerate() {
         let mut lanes = [0.0f32; MR];
         // SAFETY: lanes has 4 floats.
         unsafe { store(lanes.as_mut_ptr(), *v) };
         for (r, &x) in lanes.iter().enumerate().take(count.saturating_sub(g * MR)) {
-            c[(i0 + g * MR + r) * n + j] = x;
+            c[layout.c(m, n, i0 + g * MR + r, j)] = x;
         }
     }
 }

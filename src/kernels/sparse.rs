@@ -65,6 +65,36 @@ impl SparseB {
     }
 }
 
+/// How `gemm_f32_sparse` reads A (m×k) and writes C (m×n): row-major
+/// (`a[i·k + p]`, `c[i·n + j]`, a MatMul's activations), or transposed
+/// (`a[p·m + i]`, `c[j·m + i]`: a 1×1 convolution's channels × pixels, so
+/// its weight is B and its pixels are the rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    RowMajor,
+    Transposed,
+}
+
+impl Layout {
+    /// Index of A[i][p].
+    #[inline(always)]
+    pub fn a(self, m: usize, k: usize, i: usize, p: usize) -> usize {
+        match self {
+            Layout::RowMajor => i * k + p,
+            Layout::Transposed => p * m + i,
+        }
+    }
+
+    /// Index of C[i][j].
+    #[inline(always)]
+    pub fn c(self, m: usize, n: usize, i: usize, j: usize) -> usize {
+        match self {
+            Layout::RowMajor => i * n + j,
+            Layout::Transposed => j * m + i,
+        }
+    }
+}
+
 /// When the sparse kernel beats the dense packed one, measured with `npm run
 /// bench` (`sparse_gemm_f32_*` rows, SIMD128, this machine kind; README,
 /// "Sparse kernels"): with at least `MANY_ROWS` rows of A it is 1.15–1.6×
@@ -85,10 +115,13 @@ pub fn zero_fraction(b: &[f32]) -> f64 {
 /// The dense product multiplies a non-finite input by the zero weights the
 /// sparse one skips (0·∞ = NaN): outputs of a row whose non-finite inputs
 /// meet a zero weight become NaN, as in `gemm_f32`. Cheap when A is finite.
-pub fn propagate_non_finite(m: usize, a: &[f32], b: &SparseB, c: &mut [f32]) {
+pub fn propagate_non_finite(m: usize, a: &[f32], b: &SparseB, c: &mut [f32], layout: Layout) {
     let k = b.k;
+    if a[..m * k].iter().all(|v| v.is_finite()) {
+        return;
+    }
     for i in 0..m {
-        let bad: Vec<u32> = (0..k).filter(|&p| !a[i * k + p].is_finite()).map(|p| p as u32).collect();
+        let bad: Vec<u32> = (0..k).filter(|&p| !a[layout.a(m, k, i, p)].is_finite()).map(|p| p as u32).collect();
         if bad.is_empty() {
             continue;
         }
@@ -96,7 +129,7 @@ pub fn propagate_non_finite(m: usize, a: &[f32], b: &SparseB, c: &mut [f32]) {
             let (rows, _) = b.column(j);
             // Every non-finite input must meet a stored weight, or 0·x ruins the sum.
             if bad.iter().any(|p| rows.binary_search(p).is_err()) {
-                c[i * b.n + j] = f32::NAN;
+                c[layout.c(m, b.n, i, j)] = f32::NAN;
             }
         }
     }

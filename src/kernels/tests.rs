@@ -108,7 +108,8 @@ macro_rules! kernel_suite {
             /// order) at every zero fraction, ±0 zeros included.
             #[wasm_bindgen_test(unsupported = test)]
             fn sparse_gemm_equals_dense_gemm() {
-                use crate::kernels::sparse::SparseB;
+                use crate::kernels::sparse::{Layout, SparseB};
+                let transpose = |r: usize, c: usize, x: &[f32]| -> Vec<f32> { (0..r * c).map(|i| x[(i % r) * c + i / r]).collect() };
                 let mut rng = Rng::new(21);
                 let mut shapes = gemm_shapes();
                 shapes.extend([(16, 64, 9), (17, 33, 5), (32, 128, 24), (1, 200, 3)]);
@@ -130,8 +131,15 @@ macro_rules! kernel_suite {
                             .collect();
                         let (mut dense, mut sparse) = (vec![0.0; m * n], vec![f32::NAN; m * n]);
                         k::gemm_f32(m, kk, n, &a, &b, &mut dense);
-                        k::gemm_f32_sparse(m, &a, &SparseB::from_dense(kk, n, &b), &mut sparse);
+                        let sb = SparseB::from_dense(kk, n, &b);
+                        k::gemm_f32_sparse(m, &a, &sb, &mut sparse, Layout::RowMajor);
                         assert_eq!(dense, sparse, "{m}x{kk}x{n}, {zeros} zeros");
+                        // Transposed, as a 1×1 convolution runs it: C^T = B^T · A^T densely.
+                        let (a_t, b_t) = (transpose(m, kk, &a), transpose(kk, n, &b));
+                        let (mut dense_t, mut sparse_t) = (vec![0.0; m * n], vec![f32::NAN; m * n]);
+                        k::gemm_f32(n, kk, m, &b_t, &a_t, &mut dense_t);
+                        k::gemm_f32_sparse(m, &a_t, &sb, &mut sparse_t, Layout::Transposed);
+                        assert_eq!(dense_t, sparse_t, "transposed {m}x{kk}x{n}, {zeros} zeros");
                     }
                 }
             }
@@ -139,7 +147,7 @@ macro_rules! kernel_suite {
             /// Non-finite inputs: NaN wherever the dense product has 0·∞ or NaN.
             #[wasm_bindgen_test(unsupported = test)]
             fn sparse_gemm_propagates_non_finite_inputs_as_dense_does() {
-                use crate::kernels::sparse::{propagate_non_finite, SparseB};
+                use crate::kernels::sparse::{propagate_non_finite, Layout, SparseB};
                 let mut rng = Rng::new(22);
                 let (m, kk, n) = (9, 40, 11);
                 let mut a = rng.vec(m * kk, 1.0);
@@ -150,10 +158,19 @@ macro_rules! kernel_suite {
                 let (mut dense, mut sparse) = (vec![0.0; m * n], vec![0.0; m * n]);
                 k::gemm_f32(m, kk, n, &a, &b, &mut dense);
                 let sb = SparseB::from_dense(kk, n, &b);
-                k::gemm_f32_sparse(m, &a, &sb, &mut sparse);
-                propagate_non_finite(m, &a, &sb, &mut sparse);
+                k::gemm_f32_sparse(m, &a, &sb, &mut sparse, Layout::RowMajor);
+                propagate_non_finite(m, &a, &sb, &mut sparse, Layout::RowMajor);
                 for (x, (d, s)) in dense.iter().zip(&sparse).enumerate() {
                     assert!(d.to_bits() == s.to_bits() || (d.is_nan() && s.is_nan()), "output {x}: dense {d}, sparse {s}");
+                }
+                // The same in the transposed layout: output (i, j) sits at j·m + i.
+                let a_t: Vec<f32> = (0..m * kk).map(|x| a[(x % m) * kk + x / m]).collect();
+                let mut sparse_t = vec![0.0; m * n];
+                k::gemm_f32_sparse(m, &a_t, &sb, &mut sparse_t, Layout::Transposed);
+                propagate_non_finite(m, &a_t, &sb, &mut sparse_t, Layout::Transposed);
+                for (x, d) in dense.iter().enumerate() {
+                    let s = sparse_t[(x % n) * m + x / n];
+                    assert!(d.to_bits() == s.to_bits() || (d.is_nan() && s.is_nan()), "transposed output {x}: dense {d}, sparse {s}");
                 }
                 assert!(dense.iter().any(|v| v.is_nan()) && dense.iter().any(|v| v.is_infinite()));
             }

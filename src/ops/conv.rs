@@ -1,5 +1,6 @@
 //! Conv and ConvTranspose (f32, NCHW, 1-D and 2-D). Pointwise convolutions
-//! are a plain GEMM, depthwise ones a direct loop, the rest im2col + GEMM.
+//! are a plain GEMM (the sparse one for a pruned constant weight), depthwise
+//! ones a direct loop, the rest im2col + GEMM.
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -8,6 +9,7 @@ use super::spatial::{for_each_index, Geometry, Window};
 use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
+use crate::kernels::sparse::{self, Layout, SparseB};
 use crate::ops::internal::{CONV_ACTIVATION, INTERNAL_DOMAIN};
 use crate::tensor::{checked_numel, Tensor};
 
@@ -23,6 +25,38 @@ struct Conv {
     group: usize,
     /// What the load-time fusion `Conv → Relu|Clip` applies in the bias pass.
     activation: FusedActivation,
+    /// A constant 1×1 weight with enough zeros (pruned), without them.
+    sparse: Option<PointwiseSparse>,
+}
+
+/// The weight `[m, c, 1, 1]` as B of `pixels × c · c × m` (so the pixels are
+/// the GEMM's rows: the sparse kernel's thresholds apply as for MatMul).
+struct PointwiseSparse {
+    b: SparseB,
+    zeros: f64,
+}
+
+impl PointwiseSparse {
+    fn new(ctx: &BuildCtx, group: usize) -> Option<PointwiseSparse> {
+        let w = ctx.constant(1)?.as_f32()?;
+        let shape = w.shape();
+        if group != 1 || shape.len() < 3 || shape[2..].iter().any(|&d| d != 1) {
+            return None;
+        }
+        let (m, c) = (shape[0], shape[1]);
+        let flat = super::linalg::contiguous(w);
+        let zeros = sparse::zero_fraction(&flat);
+        if zeros < sparse::SPARSE_GEMM_MIN_ZEROS || m * c > u32::MAX as usize {
+            return None;
+        }
+        let transposed: Vec<f32> = (0..c * m).map(|i| flat[(i % m) * c + i / m]).collect();
+        Some(PointwiseSparse { b: SparseB::from_dense(c, m, &transposed), zeros })
+    }
+
+    /// Whether it runs this call: the shapes match and the kernel is faster at this many pixels.
+    fn applies(&self, c: usize, m: usize, pixels: usize) -> bool {
+        self.b.k == c && self.b.n == m && (pixels >= sparse::SPARSE_GEMM_MANY_ROWS || self.zeros >= sparse::SPARSE_GEMM_MIN_ZEROS_FEW_ROWS)
+    }
 }
 
 pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
@@ -35,12 +69,14 @@ pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 }
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: FusedActivation::None }))
+    let group = group_attr(ctx)?;
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group, activation: FusedActivation::None, sparse: PointwiseSparse::new(ctx, group) }))
 }
 
 /// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
 fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group: group_attr(ctx)?, activation: FusedActivation::from_attrs(ctx)? }))
+    let group = group_attr(ctx)?;
+    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group, activation: FusedActivation::from_attrs(ctx)?, sparse: PointwiseSparse::new(ctx, group) }))
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
@@ -168,7 +204,10 @@ impl Op for Conv {
                 let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
                 let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
                 let og = &mut out[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
-                if pointwise {
+                if let Some(sb) = self.sparse.as_ref().filter(|s| pointwise && s.applies(cg, mg, plane)) {
+                    k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
+                    sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
+                } else if pointwise {
                     k::gemm_f32(mg, cg, plane, wg, xg, og);
                 } else if depthwise {
                     depthwise_plane(xg, h, w, wg, &g, og)?;

@@ -109,8 +109,8 @@ impl PackedB {
         let a_flat = contiguous(a);
         match (&self.sparse, &self.panels) {
             (Some(sb), panels) if panels.is_none() || rows >= sparse::SPARSE_GEMM_MANY_ROWS => {
-                k::gemm_f32_sparse(rows, &a_flat, sb, &mut out);
-                sparse::propagate_non_finite(rows, &a_flat, sb, &mut out);
+                k::gemm_f32_sparse(rows, &a_flat, sb, &mut out, sparse::Layout::RowMajor);
+                sparse::propagate_non_finite(rows, &a_flat, sb, &mut out, sparse::Layout::RowMajor);
             }
             (_, Some(panels)) => k::gemm_f32_packed(rows, self.k, self.n, &a_flat, panels, &mut out),
             (_, None) => unreachable!("PackedB keeps the dense form whenever the sparse one may not be used"),

@@ -123,8 +123,8 @@ impl GemmBench {
     #[wasm_bindgen(js_name = squishSparse)]
     pub fn squish_sparse(&mut self) {
         let Some(sb) = &self.b_sparse else { return };
-        kernels::active::gemm_f32_sparse(self.m, &self.a, sb, &mut self.c);
-        kernels::sparse::propagate_non_finite(self.m, &self.a, sb, &mut self.c);
+        kernels::active::gemm_f32_sparse(self.m, &self.a, sb, &mut self.c, kernels::sparse::Layout::RowMajor);
+        kernels::sparse::propagate_non_finite(self.m, &self.a, sb, &mut self.c, kernels::sparse::Layout::RowMajor);
     }
 
     pub fn flops(&self) -> f64 {
