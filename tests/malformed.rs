@@ -157,3 +157,47 @@ fn models_over_the_size_limit_are_refused_up_front() {
     let e = err_of(&model(vec![node("Identity", "id", &["w"], &["y"])], vec![small]));
     assert!(e.contains("'w'") && !e.contains("MiB"), "{e}");
 }
+
+/// `sparse_initializer`s load as the dense tensors they stand for (linear
+/// and coordinate indices); a bad one is named with what is wrong.
+#[test]
+fn sparse_initializers_load_and_bad_ones_are_named() {
+    use proto::SparseTensorProto;
+    let sparse = |indices: TensorProto, values: Vec<f32>, dims: &[i64]| SparseTensorProto {
+        values: Some(TensorProto { name: "w".into(), dims: vec![values.len() as i64], data_type: data_type::FLOAT, float_data: values, ..Default::default() }),
+        indices: Some(indices),
+        dims: dims.to_vec(),
+    };
+    let ints = |dims: &[i64], v: Vec<i64>| TensorProto { dims: dims.to_vec(), data_type: data_type::INT64, int64_data: v, ..Default::default() };
+    let with = |sp: SparseTensorProto| {
+        let mut m = ModelProto::decode(&model(vec![node("Add", "add", &["x", "w"], &["y"])], vec![])[..]).unwrap();
+        m.graph.as_mut().unwrap().sparse_initializer.push(sp);
+        m.encode_to_vec()
+    };
+    let x = Tensor::from_vec(&[2, 3], vec![0.0f32; 6]).unwrap();
+    // Linear [NNZ] and coordinate [NNZ, rank] forms give the same weight.
+    for idx in [ints(&[2], vec![1, 5]), ints(&[2, 2], vec![0, 1, 1, 2])] {
+        let s = load_session(&with(sparse(idx, vec![2.5, -1.0], &[2, 3]))).unwrap();
+        let y = s.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+        assert_eq!(y, vec![0.0, 2.5, 0.0, 0.0, 0.0, -1.0]);
+    }
+    for (sp, want) in [
+        (sparse(ints(&[2], vec![1, 6]), vec![1.0, 2.0], &[2, 3]), "'w': sparse initializer: index 6 is outside 6 elements"),
+        (sparse(ints(&[2], vec![1, -1]), vec![1.0, 2.0], &[2, 3]), "index -1 is outside"),
+        (sparse(ints(&[2, 2], vec![0, 1, 2, 0]), vec![1.0, 2.0], &[2, 3]), "coordinate [2, 0] is outside dims [2, 3]"),
+        (sparse(ints(&[3], vec![0, 1, 2]), vec![1.0, 2.0], &[2, 3]), "indices have shape [3]; 2 values need [2] or [2, 2]"),
+        (
+            sparse(TensorProto { dims: vec![2], data_type: data_type::INT32, int32_data: vec![0, 1], ..Default::default() }, vec![1.0, 2.0], &[2, 3]),
+            "indices must be int64",
+        ),
+        (SparseTensorProto { values: None, indices: None, dims: vec![2] }, "a sparse initializer has no values tensor"),
+        (sparse(ints(&[1], vec![0]), vec![1.0], &[-2, 3]), "negative dimension"),
+    ] {
+        let e = err_of(&with(sp));
+        assert!(e.contains(want), "{e}");
+    }
+    // A name that is both a dense and a sparse initializer.
+    let mut m = ModelProto::decode(&with(sparse(ints(&[1], vec![0]), vec![1.0], &[2, 3]))[..]).unwrap();
+    m.graph.as_mut().unwrap().initializer.push(common::floats("w", &[2, 3], vec![0.0; 6]));
+    assert!(err_of(&m.encode_to_vec()).contains("'w': is both a dense and a sparse initializer"));
+}

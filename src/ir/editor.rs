@@ -287,6 +287,7 @@ fn empty_like(g: &Graph) -> Graph {
         outputs: g.outputs.clone(),
         initializers: Vec::new(),
         value_info: g.value_info.clone(),
+        sparse_stored: g.sparse_stored.clone(),
     }
 }
 

@@ -77,6 +77,10 @@ pub struct Graph {
     /// too; `summary` counts both).
     pub initializers: Vec<(String, Tensor)>,
     pub value_info: Vec<ValueInfo>,
+    /// Initializers stored as ONNX `sparse_initializer` (read from one, or
+    /// asked for by a prune section's `"storage"`); written so where that is
+    /// smaller than dense.
+    pub sparse_stored: std::collections::BTreeSet<String>,
 }
 
 impl Graph {

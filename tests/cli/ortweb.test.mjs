@@ -25,6 +25,7 @@ const RECIPES = [
   [{ prune: { method: 'magnitude', sparsity: 0.5, scope: 'global' } }, 1e-4],
   [{ prune: { method: 'wanda', pattern: '2:4' } }, 1e-4],
   [{ prune: { method: 'sparsegpt', sparsity: 0.5 } }, 1e-4],
+  [{ prune: { method: 'magnitude', sparsity: 0.9, storage: 'sparse_initializer' } }, 1e-4],
   [{ prune: { method: 'wanda', sparsity: 0.5 }, quantize: { scheme: 'int8_dynamic' } }, null],
 ];
 

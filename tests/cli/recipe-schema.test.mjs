@@ -24,6 +24,7 @@ const VALID = [
   { prune: { sparsity: 0.5, layers: { a: { pattern: '4:8' } }, include_classifier: true } },
   { prune: { sparsity: 0.5, pattern: 'channels' } },
   { prune: { method: 'wanda', pattern: 'heads', sparsity: 0.25, layers: { a: { sparsity: 0.1 } } } },
+  { prune: { sparsity: 0.9, storage: 'sparse_initializer' } },
 ];
 
 const INVALID = [
@@ -50,6 +51,8 @@ const INVALID = [
   { prune: { pattern: 'channels', sparsity: 0.3, layers: { a: { pattern: 'channels' } } } },
   { prune: { pattern: 'channels', sparsity: 0.3, layers: { a: { method: 'sparsegpt' } } } },
   { prune: { sparsity: 0.5, layers: { a: { pattern: 'heads' } } } },
+  { prune: { pattern: 'channels', sparsity: 0.3, storage: 'sparse_initializer' } },
+  { prune: { sparsity: 0.5, storage: 'sparse' } },
   { prune: { sparsity: 0.5, method: 'obs' } },
   { prune: { sparsity: 0.5, bogus: true } },
   { distill: {} },

@@ -51,6 +51,7 @@ RECIPES = {
     "prune_magnitude_global": ({"prune": {"method": "magnitude", "sparsity": 0.5, "scope": "global"}}, 1e-4),
     "prune_wanda_2:4": ({"prune": {"method": "wanda", "pattern": "2:4"}}, 1e-4),
     "prune_sparsegpt_50": ({"prune": {"method": "sparsegpt", "sparsity": 0.5}}, 1e-4),
+    "prune_magnitude_90_sparse_initializer": ({"prune": {"method": "magnitude", "sparsity": 0.9, "storage": "sparse_initializer"}}, 1e-4),
     "prune_channels_magnitude": ({"prune": {"method": "magnitude", "pattern": "channels", "sparsity": 0.3}}, 1e-4),
     "prune_channels_wanda+int8_dynamic": ({"prune": {"method": "wanda", "pattern": "channels", "sparsity": 0.3}, "quantize": {"scheme": "int8_dynamic"}}, None),
     "prune_wanda+int8_static": ({"prune": {"method": "wanda", "sparsity": 0.5}, "quantize": {"scheme": "int8_static"}}, None),
@@ -131,6 +132,9 @@ class QuantCrossCheck(unittest.TestCase):
                             cross_check(self, path, data, recipe, tol, tmp)
                         continue
                     before, after = cross_check(self, path, data, recipe, tol, tmp)
+                    if recipe.get("prune", {}).get("storage") == "sparse_initializer" and layers:
+                        stored = onnx.load(os.path.join(tmp, "compressed.onnx")).graph.sparse_initializer
+                        self.assertGreater(len(stored), 0, f"{name}: no weight was written as a sparse_initializer")
                     print(f"{name:20s} {label:22s} {before:>10d} -> {after:>10d} bytes", flush=True)
 
     def test_onnxruntime_saturation_probe(self):

@@ -3,7 +3,9 @@
 //! rows), or by reconstruction (SparseGPT-style: the kept weights are
 //! updated to make up for the removed ones), unstructured or N:M. The
 //! pruned model is standard ONNX: zeros are stored (gzip shrinks them; the
-//! record also gives a sparse-encoded size).
+//! record also gives a sparse-encoded size), or with `"storage":
+//! "sparse_initializer"` the weights are written as ONNX sparse initializers
+//! where that is smaller.
 //!
 //! ```json
 //! { "prune": { "method": "wanda", "sparsity": 0.5, "pattern": "unstructured",
@@ -101,6 +103,23 @@ pub enum Scope {
     Global,
 }
 
+/// How pruned weights are written to the ONNX file: with their zeros
+/// (`dense`, every runtime), or as `sparse_initializer` (values and int64
+/// indices) where that is smaller, which onnxruntime densifies at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    #[default]
+    Dense,
+    SparseInitializer,
+}
+
+impl Storage {
+    fn is_dense(&self) -> bool {
+        *self == Storage::Dense
+    }
+}
+
 /// Settings a layer may override.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +169,8 @@ pub struct Section {
     /// Embedding tables (Gather) are left dense unless this is set.
     #[serde(default, skip_serializing_if = "is_false")]
     pub include_embeddings: bool,
+    #[serde(default, skip_serializing_if = "Storage::is_dense")]
+    pub storage: Storage,
     /// Reconstruction: added to the Hessian's diagonal, as a share of its mean.
     #[serde(default = "default_damping")]
     pub damping: f64,
@@ -193,6 +214,9 @@ impl Section {
         }
         if s.scope == Scope::Global && s.method == Criterion::Sparsegpt {
             return Err(err("scope \"global\" needs scores comparable across layers; sparsegpt chooses its masks block by block (use scope \"layer\")"));
+        }
+        if s.storage != Storage::Dense && s.pattern.is_structured() {
+            return Err(err(format!("storage \"sparse_initializer\" stores zeros compactly; pattern \"{}\" leaves none (it removes them)", s.pattern.name())));
         }
         Ok(s)
     }
@@ -295,6 +319,9 @@ impl Method for Section {
         }
         targets::write_back(&mut ed, &found, pruned, record);
         shell.graph = ed.finish();
+        if self.storage == Storage::SparseInitializer {
+            shell.graph.sparse_stored.extend(found.iter().map(|t| t.weight.clone()));
+        }
         Ok(shell)
     }
 

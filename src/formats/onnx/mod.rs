@@ -4,6 +4,7 @@
 pub mod nbits;
 pub mod proto;
 mod save;
+mod sparse_io;
 pub mod tensor_io;
 
 use prost::Message;
@@ -132,16 +133,24 @@ pub fn encoded_len(model: &Model) -> usize {
 }
 
 fn graph_from_proto(mut g: proto::GraphProto, context: &str) -> Result<Graph> {
-    if let Some(sp) = g.sparse_initializer.first() {
-        let name = sp.values.as_ref().map(|v| v.name.as_str()).unwrap_or("?");
-        return Err(SquishError::tensor(name, format!("sparse initializers are not supported ({context})")));
-    }
-    let mut initializers = Vec::with_capacity(g.initializer.len());
+    let mut initializers = Vec::with_capacity(g.initializer.len() + g.sparse_initializer.len());
     for tp in std::mem::take(&mut g.initializer) {
         if tp.name.is_empty() {
             return Err(SquishError::invalid(format!("an initializer of the {context} has no name")));
         }
         initializers.push((tp.name.clone(), tensor_from_proto(&tp)?));
+    }
+    let mut sparse_stored = std::collections::BTreeSet::new();
+    for sp in std::mem::take(&mut g.sparse_initializer) {
+        let (name, t) = sparse_io::tensor_from_sparse_proto(&sp)?;
+        if name.is_empty() {
+            return Err(SquishError::invalid(format!("a sparse initializer of the {context} has no name")));
+        }
+        if initializers.iter().any(|(n, _)| *n == name) {
+            return Err(SquishError::tensor(&name, format!("is both a dense and a sparse initializer ({context})")));
+        }
+        sparse_stored.insert(name.clone());
+        initializers.push((name, t));
     }
     let mut nodes = Vec::with_capacity(g.node.len());
     for (index, np) in g.node.iter().enumerate() {
@@ -155,6 +164,7 @@ fn graph_from_proto(mut g: proto::GraphProto, context: &str) -> Result<Graph> {
         outputs: g.output.iter().map(value_info_from_proto).collect(),
         initializers,
         value_info: g.value_info.iter().map(value_info_from_proto).collect(),
+        sparse_stored,
     })
 }
 

@@ -29,12 +29,23 @@ fn graph_to_proto(g: &Graph) -> proto::GraphProto {
     proto::GraphProto {
         node: g.nodes.iter().map(node_to_proto).collect(),
         name: g.name.clone(),
-        initializer: g.initializers.iter().map(|(n, t)| tensor_to_proto(n, t)).collect(),
+        initializer: g.initializers.iter().filter(|(n, t)| sparse_form(g, n, t).is_none()).map(|(n, t)| tensor_to_proto(n, t)).collect(),
+        sparse_initializer: g.initializers.iter().filter_map(|(n, t)| sparse_form(g, n, t)).collect(),
         doc_string: g.doc_string.clone(),
         input: g.inputs.iter().map(value_info_to_proto).collect(),
         output: g.outputs.iter().map(value_info_to_proto).collect(),
         value_info: g.value_info.iter().map(value_info_to_proto).collect(),
         ..Default::default()
+    }
+}
+
+/// The `sparse_initializer` form of a weight the graph asks to store sparse,
+/// when that is smaller than dense.
+fn sparse_form(g: &Graph, name: &str, t: &crate::tensor::Tensor) -> Option<proto::SparseTensorProto> {
+    if g.sparse_stored.contains(name) {
+        super::sparse_io::tensor_to_sparse_proto(name, t)
+    } else {
+        None
     }
 }
 
