@@ -31,7 +31,8 @@ commands:
                                 .npy, .pb, .json, .csv. --recipe adds the
                                 per-layer sensitivity and an exclusion list;
                                 --sensitivity sparsity (a prune recipe) scans
-                                each layer at 6 sparsities and suggests
+                                each layer (each dependency group, for
+                                channels/heads) at 6 sparsities and suggests
                                 per-layer sparsities for the recipe's target
   version                       version and the kernel set of the wasm build
   help                          this text`;
