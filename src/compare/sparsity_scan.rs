@@ -95,7 +95,7 @@ impl Scan {
     /// The curves measured so far, the suggested sparsities, and the recipe with them.
     pub fn finish(&self) -> Result<(ScanResult, Recipe)> {
         match self {
-            Scan::Layers(s) => Ok(s.base.suggest("layer", s.done.iter().flatten().cloned().collect())),
+            Scan::Layers(s) => Ok(s.base.suggest("layer", s.curves())),
             Scan::Groups(s) => Ok(s.base.suggest("group", s.curves())),
         }
     }
@@ -220,6 +220,10 @@ impl LayerScan {
         self.cache.iter_mut().for_each(|c| c.retain(|k, _| later.contains(k)));
         let curve = LayerCurve { node: t.node.clone(), coupled: Vec::new(), op_type: t.op_type.clone(), weights: t.rows * t.cols, outcomes };
         Ok(self.done[i].insert(curve))
+    }
+
+    fn curves(&self) -> Vec<LayerCurve> {
+        self.done.iter().flatten().cloned().collect()
     }
 
     /// One run of the original per input set, capturing what layers `i..`

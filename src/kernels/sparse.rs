@@ -104,6 +104,17 @@ pub const SPARSE_GEMM_MANY_ROWS: usize = 16;
 pub const SPARSE_GEMM_MIN_ZEROS: f64 = 0.5;
 pub const SPARSE_GEMM_MIN_ZEROS_FEW_ROWS: f64 = 0.75;
 
+/// Whether a constant weight (k×n) with this share of zeros gets the sparse
+/// form at load (its indices are 32-bit).
+pub fn worth_sparse_form(zeros: f64, k: usize, n: usize) -> bool {
+    zeros >= SPARSE_GEMM_MIN_ZEROS && k.saturating_mul(n) <= u32::MAX as usize
+}
+
+/// Whether the sparse kernel beats the dense one for a call with `rows` rows of A.
+pub fn sparse_is_faster(zeros: f64, rows: usize) -> bool {
+    rows >= SPARSE_GEMM_MANY_ROWS || zeros >= SPARSE_GEMM_MIN_ZEROS_FEW_ROWS
+}
+
 /// Share of B's entries that are zero.
 pub fn zero_fraction(b: &[f32]) -> f64 {
     if b.is_empty() {

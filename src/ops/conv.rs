@@ -46,7 +46,7 @@ impl PointwiseSparse {
         let (m, c) = (shape[0], shape[1]);
         let flat = super::linalg::contiguous(w);
         let zeros = sparse::zero_fraction(&flat);
-        if zeros < sparse::SPARSE_GEMM_MIN_ZEROS || m * c > u32::MAX as usize {
+        if !sparse::worth_sparse_form(zeros, c, m) {
             return None;
         }
         let transposed: Vec<f32> = (0..c * m).map(|i| flat[(i % m) * c + i / m]).collect();
@@ -55,7 +55,7 @@ impl PointwiseSparse {
 
     /// Whether it runs this call: the shapes match and the kernel is faster at this many pixels.
     fn applies(&self, c: usize, m: usize, pixels: usize) -> bool {
-        self.b.k == c && self.b.n == m && (pixels >= sparse::SPARSE_GEMM_MANY_ROWS || self.zeros >= sparse::SPARSE_GEMM_MIN_ZEROS_FEW_ROWS)
+        self.b.k == c && self.b.n == m && sparse::sparse_is_faster(self.zeros, pixels)
     }
 }
 

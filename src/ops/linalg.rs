@@ -86,6 +86,7 @@ struct PackedB {
     n: usize,
     panels: Option<Vec<f32>>,
     sparse: Option<SparseB>,
+    zeros: f64,
 }
 
 impl PackedB {
@@ -93,9 +94,9 @@ impl PackedB {
         let (k, n) = (b.shape()[0], b.shape()[1]);
         let flat = contiguous(b);
         let zeros = sparse::zero_fraction(&flat);
-        let sparse = (zeros >= sparse::SPARSE_GEMM_MIN_ZEROS && k * n <= u32::MAX as usize).then(|| SparseB::from_dense(k, n, &flat));
+        let sparse = sparse::worth_sparse_form(zeros, k, n).then(|| SparseB::from_dense(k, n, &flat));
         let dense_needed = sparse.is_none() || zeros < sparse::SPARSE_GEMM_MIN_ZEROS_FEW_ROWS;
-        PackedB { k, n, panels: dense_needed.then(|| crate::kernels::pack_b_f32(k, n, &flat)), sparse }
+        PackedB { k, n, panels: dense_needed.then(|| crate::kernels::pack_b_f32(k, n, &flat)), sparse, zeros }
     }
 
     /// `a · B` for `a` of shape `[…, k]`.
@@ -108,7 +109,7 @@ impl PackedB {
         let mut out = vec![0.0f32; rows * self.n];
         let a_flat = contiguous(a);
         match (&self.sparse, &self.panels) {
-            (Some(sb), panels) if panels.is_none() || rows >= sparse::SPARSE_GEMM_MANY_ROWS => {
+            (Some(sb), _) if sparse::sparse_is_faster(self.zeros, rows) => {
                 k::gemm_f32_sparse(rows, &a_flat, sb, &mut out, sparse::Layout::RowMajor);
                 sparse::propagate_non_finite(rows, &a_flat, sb, &mut out, sparse::Layout::RowMajor);
             }

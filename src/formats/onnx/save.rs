@@ -26,11 +26,18 @@ pub(super) fn model_to_proto(model: &Model) -> proto::ModelProto {
 }
 
 fn graph_to_proto(g: &Graph) -> proto::GraphProto {
+    let (mut initializer, mut sparse_initializer) = (Vec::with_capacity(g.initializers.len()), Vec::new());
+    for (n, t) in &g.initializers {
+        match sparse_form(g, n, t) {
+            Some(sp) => sparse_initializer.push(sp),
+            None => initializer.push(tensor_to_proto(n, t)),
+        }
+    }
     proto::GraphProto {
         node: g.nodes.iter().map(node_to_proto).collect(),
         name: g.name.clone(),
-        initializer: g.initializers.iter().filter(|(n, t)| sparse_form(g, n, t).is_none()).map(|(n, t)| tensor_to_proto(n, t)).collect(),
-        sparse_initializer: g.initializers.iter().filter_map(|(n, t)| sparse_form(g, n, t)).collect(),
+        initializer,
+        sparse_initializer,
         doc_string: g.doc_string.clone(),
         input: g.inputs.iter().map(value_info_to_proto).collect(),
         output: g.outputs.iter().map(value_info_to_proto).collect(),

@@ -6,7 +6,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::proto::{SparseTensorProto, TensorProto};
+use super::proto::SparseTensorProto;
 use super::tensor_io::{tensor_from_proto, tensor_to_proto};
 use crate::error::{Result, SquishError};
 use crate::map_tensor;
@@ -77,7 +77,7 @@ pub fn tensor_to_sparse_proto(name: &str, t: &Tensor) -> Option<SparseTensorProt
     let index_tensor = Tensor::from_vec(&[n], indices).ok()?;
     Some(SparseTensorProto {
         values: Some(tensor_to_proto(name, &values)),
-        indices: Some(TensorProto { name: String::new(), ..tensor_to_proto("", &index_tensor) }),
+        indices: Some(tensor_to_proto("", &index_tensor)),
         dims: t.shape().iter().map(|&d| d as i64).collect(),
     })
 }

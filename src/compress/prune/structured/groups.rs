@@ -8,6 +8,7 @@
 //! the channels, the model's output, an op without a rule) blocks the group
 //! and says why.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::rules::{self, Effect, Port};
@@ -69,8 +70,8 @@ pub struct Found {
 /// The graph with who reads and writes each value.
 pub struct Links<'g> {
     pub g: &'g Graph,
-    facts: HashMap<String, Facts>,
-    observed: HashMap<String, Vec<usize>>,
+    facts: Cow<'g, HashMap<String, Facts>>,
+    observed: Cow<'g, HashMap<String, Vec<usize>>>,
     pub opset: i64,
     producer: HashMap<&'g str, (usize, usize)>,
     consumers: HashMap<&'g str, Vec<(usize, usize)>>,
@@ -84,6 +85,16 @@ impl<'g> Links<'g> {
     /// input's), which knows what static inference cannot (shapes computed
     /// at run time from symbolic sizes); static inference fills the rest.
     pub fn new(model: &'g Model, observed: HashMap<String, Vec<usize>>) -> Links<'g> {
+        Links::with(model, Cow::Owned(observed), Cow::Owned(crate::ops::facts::infer(model)))
+    }
+
+    /// As `new`, with the shapes and the static facts of `model` computed
+    /// once by the caller (the scan cuts the same model once per group and level).
+    pub fn sharing(model: &'g Model, observed: &'g HashMap<String, Vec<usize>>, facts: &'g HashMap<String, Facts>) -> Links<'g> {
+        Links::with(model, Cow::Borrowed(observed), Cow::Borrowed(facts))
+    }
+
+    fn with(model: &'g Model, observed: Cow<'g, HashMap<String, Vec<usize>>>, facts: Cow<'g, HashMap<String, Facts>>) -> Links<'g> {
         let g = &model.graph;
         let mut producer = HashMap::new();
         let mut consumers: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
@@ -97,7 +108,6 @@ impl<'g> Links<'g> {
         }
         let outputs = g.outputs.iter().map(|v| v.name.as_str()).collect();
         let captured = g.nodes.iter().enumerate().flat_map(|(i, n)| crate::runtime::node_captures(n).into_iter().map(move |v| (v, i))).collect();
-        let facts = crate::ops::facts::infer(model);
         Links { g, facts, observed, opset: model.opset("").unwrap_or(13), producer, consumers, outputs, captured }
     }
 

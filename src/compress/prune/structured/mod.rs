@@ -207,7 +207,6 @@ pub struct GroupInfo {
     /// The layers computing the group's units (the recipe's `layers` keys).
     pub producers: Vec<String>,
     pub op_type: String,
-    pub units: usize,
     /// Parameters the group's units cover, across every coupled weight.
     pub weights: usize,
 }
@@ -216,6 +215,7 @@ pub struct GroupInfo {
 /// so that any one of them can be cut alone at any share.
 pub struct GroupSet {
     observed: HashMap<String, Vec<usize>>,
+    facts: HashMap<String, crate::ir::infer::Facts>,
     groups: Vec<Group>,
     scores: Vec<Vec<f64>>,
     pub info: Vec<GroupInfo>,
@@ -228,19 +228,21 @@ impl GroupSet {
             Some(feed) => observed_shapes(model, feed)?,
             None => HashMap::new(),
         };
-        let links = Links::new(model, observed.clone());
+        let facts = crate::ops::facts::infer(model);
+        let links = Links::sharing(model, &observed, &facts);
         let a = analyse(model, &links, s, calibration)?;
         if a.plan.groups.is_empty() {
             let (node, why) = &a.plan.kept[0];
             return Err(err(format!("no group can be pruned (node '{}': {why})", links.g.nodes[*node].name)));
         }
         let info = a.plan.groups.iter().map(|g| group_info(&links, g)).collect();
-        Ok(GroupSet { observed, groups: a.plan.groups, scores: a.scores, info })
+        Ok(GroupSet { groups: a.plan.groups, scores: a.scores, info, observed, facts })
     }
 
-    /// `model` with the lowest-scoring `share` of group `i`'s units removed, nothing else.
+    /// `model` (the one `new` was given) with the lowest-scoring `share` of
+    /// group `i`'s units removed, nothing else.
     pub fn cut(&self, model: &Model, i: usize, share: f64) -> Result<Model> {
-        let links = Links::new(model, self.observed.clone());
+        let links = Links::sharing(model, &self.observed, &self.facts);
         let removed = choose(&self.scores[i], share);
         Ok(cut_model(model, &links, std::slice::from_ref(&self.groups[i]), &[removed])?.0)
     }
@@ -255,12 +257,7 @@ fn group_info(links: &Links, g: &Group) -> GroupInfo {
         let size = *t.shape().get(c.span.axis)?;
         Some(t.len() / size.max(1) * g.units * c.span.block)
     };
-    GroupInfo {
-        producers: names,
-        op_type: producers.first().map_or_else(String::new, |n| n.op_type.clone()),
-        units: g.units,
-        weights: g.cuts.iter().filter_map(covered).sum(),
-    }
+    GroupInfo { producers: names, op_type: producers.first().map_or_else(String::new, |n| n.op_type.clone()), weights: g.cuts.iter().filter_map(covered).sum() }
 }
 
 fn write_record(links: &Links, s: &Section, plan: &Plan, cuts: &[cut::CutTensor], record: &mut StepRecord) {
