@@ -14,48 +14,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
+use common::minilm::{cosine, embeddings, paths, sentences};
 use squish::compress::{compress, Recipe};
-use squish::formats::data::feeds::text_feeds;
 use squish::formats::onnx::{load_model, model_to_bytes};
-use squish::formats::tokenizer::Tokenizer;
-use squish::{Model, Session, Tensor};
-
-/// The pooled sentence embedding (`461`, [batch, 384]).
-const POOLED: usize = 3;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn paths() -> (PathBuf, PathBuf) {
-    let model = std::env::var_os("SQUISH_MINILM").map(PathBuf::from).unwrap_or_else(|| repo().join(".cache/models/paraphrase_minilm_l3/model.onnx"));
-    let dir = std::env::var_os("SQUISH_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/models/paraphrase_minilm_l3"));
-    (model, dir)
-}
-
-type Feed = Vec<(String, Tensor)>;
-
-fn sentences(dir: &std::path::Path, model: &Model) -> (Vec<Feed>, Vec<Feed>) {
-    let tok = Tokenizer::from_json(&std::fs::read_to_string(dir.join("tokenizer.json")).unwrap()).unwrap();
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("sentences.json")).unwrap()).unwrap();
-    let texts = |key: &str| -> Vec<String> { s[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect() };
-    let feeds = |key: &str| text_feeds(model, &tok, &texts(key), Some(128)).unwrap();
-    (feeds("calibration"), feeds("eval"))
-}
-
-fn embeddings(model: &Model, eval: &[Feed]) -> Vec<Vec<f64>> {
-    let model = load_model(&model_to_bytes(model)).unwrap(); // what the user downloads
-    let session = Session::new(model).unwrap();
-    eval.iter().map(|feed| session.run(feed.clone()).unwrap().outputs[POOLED].1.to_f64_vec()).collect()
-}
-
-fn cosine(a: &[f64], b: &[f64]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt() * b.iter().map(|x| x * x).sum::<f64>().sqrt())
-}
+use squish::{Model, Session};
 
 struct Row {
     method: &'static str,

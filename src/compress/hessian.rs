@@ -40,6 +40,13 @@ impl Hessian {
         self.rows += rows;
     }
 
+    /// The Hessian of the same inputs taken in `order` (feature `order[i]` first at `i`).
+    pub fn permuted(&self, order: &[usize]) -> Hessian {
+        let k = self.k;
+        let h = (0..k * k).map(|x| self.h[order[x / k] * k + order[x % k]]).collect();
+        Hessian { k, h, rows: self.rows }
+    }
+
     /// Features never active in the calibration data (a zero diagonal).
     pub fn dead(&self) -> Vec<bool> {
         (0..self.k).map(|i| self.h[i * self.k + i] == 0.0).collect()
@@ -68,6 +75,77 @@ impl Hessian {
     }
 }
 
+/// One block of columns as error compensation sees it.
+pub struct Block<'a> {
+    /// Index of the block's first column in the whole matrix.
+    pub first: usize,
+    pub width: usize,
+    pub rows: usize,
+    /// The block's current weights, `rows × width`: columns before the one
+    /// being decided are final, the others carry the errors pushed so far.
+    pub w: &'a [f32],
+    /// `R`'s diagonal for the block's columns: the weight of each column's error.
+    pub diag: &'a [f32],
+}
+
+/// What a compensating method decides column by column: the value each
+/// weight takes (0 when pruned, a grid point when quantised).
+pub trait ColumnRule {
+    /// Called as each block begins (a mask chosen for the whole block).
+    fn begin_block(&mut self, _block: &Block) {}
+    /// Column `j` of the block: `out[i]` is the value row `i`'s weight takes.
+    fn column(&mut self, block: &Block, j: usize, out: &mut [f32]);
+}
+
+/// Error compensation (Optimal Brain Surgeon as SparseGPT and GPTQ apply it):
+/// `w` (`rows × cols`, weights `[outputs][inputs]`) is processed column by
+/// column; each column takes the values `rule` decides, and its error,
+/// scaled by `R`'s row, is pushed onto the columns not yet processed, so the
+/// result minimises ‖WX − ŴX‖² on the calibration inputs. Columns are taken
+/// in blocks of `block`: inside a block the updates are immediate, the rest
+/// of the matrix gets the block's errors at once, on the GEMM (lazy batch
+/// updates). `r`: `Hessian::inverse_factor`; `dead`: features that never
+/// carried signal, zeroed first.
+pub fn compensate(w: &mut [f32], rows: usize, cols: usize, r: &[f64], dead: &[bool], block: usize, rule: &mut impl ColumnRule) {
+    for (c, _) in dead.iter().enumerate().filter(|(_, d)| **d) {
+        (0..rows).for_each(|i| w[i * cols + c] = 0.0);
+    }
+    let rf: Vec<f32> = r.iter().map(|&v| v as f32).collect();
+    let mut decided = vec![0.0f32; rows];
+    for i1 in (0..cols).step_by(block.max(1)) {
+        let i2 = (i1 + block).min(cols);
+        let b = i2 - i1;
+        // The block's weights and the errors it pushes on, as `rows × b`.
+        let mut w1: Vec<f32> = (0..rows).flat_map(|i| w[i * cols + i1..i * cols + i2].to_vec()).collect();
+        let mut err = vec![0.0f32; rows * b];
+        let diag: Vec<f32> = (i1..i2).map(|c| rf[c * cols + c]).collect();
+        rule.begin_block(&Block { first: i1, width: b, rows, w: &w1, diag: &diag });
+        for j in 0..b {
+            rule.column(&Block { first: i1, width: b, rows, w: &w1, diag: &diag }, j, &mut decided);
+            let r_row = &rf[(i1 + j) * cols + i1..(i1 + j) * cols + i2];
+            for i in 0..rows {
+                let e = (w1[i * b + j] - decided[i]) / diag[j];
+                w1[i * b + j] = decided[i];
+                err[i * b + j] = e;
+                w1[i * b + j + 1..(i + 1) * b].iter_mut().zip(&r_row[j + 1..]).for_each(|(v, r)| *v -= e * r);
+            }
+        }
+        for i in 0..rows {
+            w[i * cols + i1..i * cols + i2].copy_from_slice(&w1[i * b..(i + 1) * b]);
+        }
+        // The block's errors onto the columns after it: W[:, i2..] −= Err · R[i1..i2, i2..].
+        let rest = cols - i2;
+        if rest > 0 {
+            let r_block: Vec<f32> = (i1..i2).flat_map(|p| rf[p * cols + i2..(p + 1) * cols].to_vec()).collect();
+            let mut delta = vec![0.0f32; rows * rest];
+            gemm_f32(rows, b, rest, &err, &r_block, &mut delta);
+            for i in 0..rows {
+                w[i * cols + i2..(i + 1) * cols].iter_mut().zip(&delta[i * rest..(i + 1) * rest]).for_each(|(v, d)| *v -= d);
+            }
+        }
+    }
+}
+
 /// Lower Cholesky factor of a symmetric positive definite matrix.
 fn cholesky_lower(a: &[f64], k: usize) -> Result<Vec<f64>> {
     let mut l = vec![0.0f64; k * k];
@@ -92,18 +170,23 @@ fn cholesky_lower(a: &[f64], k: usize) -> Result<Vec<f64>> {
     Ok(l)
 }
 
-/// Inverse of an upper triangular matrix (non-zero diagonal).
+/// Inverse of an upper triangular matrix (non-zero diagonal), row by row
+/// from the bottom: row `i` of the inverse is `(eᵢ − Σₚ u[i][p]·inv[p]) / u[i][i]`
+/// over `p > i`, whose rows are already known (contiguous axpys).
 fn invert_upper(u: &[f64], k: usize) -> Vec<f64> {
     let mut inv = vec![0.0f64; k * k];
-    for j in (0..k).rev() {
-        inv[j * k + j] = 1.0 / u[j * k + j];
-        for i in (0..j).rev() {
-            let mut s = 0.0;
-            for p in i + 1..=j {
-                s += u[i * k + p] * inv[p * k + j];
+    for i in (0..k).rev() {
+        let (top, below) = inv.split_at_mut((i + 1) * k);
+        let row = &mut top[i * k..];
+        row[i] = 1.0;
+        for p in i + 1..k {
+            let f = u[i * k + p];
+            if f != 0.0 {
+                row[p..].iter_mut().zip(&below[(p - i - 1) * k + p..(p - i) * k]).for_each(|(r, v)| *r -= f * v);
             }
-            inv[i * k + j] = -s / u[i * k + i];
         }
+        let d = u[i * k + i];
+        row[i..].iter_mut().for_each(|r| *r /= d);
     }
     inv
 }

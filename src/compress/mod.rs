@@ -6,10 +6,12 @@
 //! method's section, applied in order (`recipe`); `compress` runs them and
 //! stamps the result with the recipe and the Squish version (provenance).
 //! Methods: `prune` (the `"prune"` section) and `quant` (`"quantize"`);
-//! `hessian` is the damped input-Hessian machinery they share.
+//! `hessian` (the damped input Hessian and error compensation) and
+//! `input_stats` (what calibration inputs tell about each layer) are shared.
 
 pub mod calibrate;
 pub mod hessian;
+pub mod input_stats;
 pub mod prune;
 pub mod quant;
 pub mod recipe;
@@ -23,7 +25,7 @@ use crate::error::Result;
 use crate::formats::data::feeds::Feed;
 use crate::ir::Model;
 pub use recipe::{Recipe, Step};
-pub use record::{Entry, Kept, Record, Removed, StepRecord, Unit, Warning};
+pub use record::{Entry, Kept, Record, Removed, Smoothed, StepRecord, Unit, Warning};
 
 /// Nodes (by name) or op types a section leaves as they are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -26,7 +26,8 @@ pub const RECIPE_VERSION: u64 = 1;
 pub const SECTION_ORDER: [&str; 3] = ["prune", "distill", "quantize"];
 
 /// Top-level keys of a recipe written before version 1 (the quantize section's).
-const LEGACY_KEYS: [&str; 8] = ["scheme", "per_channel", "symmetric", "block_size", "format", "exclude", "layers", "calibration"];
+const LEGACY_KEYS: [&str; 12] =
+    ["scheme", "per_channel", "symmetric", "block_size", "format", "rounding", "damping", "act_order", "smooth", "exclude", "layers", "calibration"];
 
 /// One step: a method and its section.
 #[derive(Debug, Clone, PartialEq, Serialize)]

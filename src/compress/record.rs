@@ -88,6 +88,20 @@ impl Histogram {
     }
 }
 
+/// An activation whose range equalisation moved to the weights of the layers
+/// reading it (SmoothQuant-style), with the spread of its channel scales.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Smoothed {
+    pub activation: String,
+    pub layers: Vec<String>,
+    /// The LayerNormalization the division was folded into; `None`: a `Mul`
+    /// was inserted before the layers.
+    pub folded_into: Option<String>,
+    pub alpha: f64,
+    pub scale_min: f32,
+    pub scale_max: f32,
+}
+
 /// A layer a step selected (or that has weights) but left as it is, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Kept {
@@ -117,6 +131,9 @@ pub struct Record {
     pub warnings: Vec<Warning>,
     /// Activations quantised with calibrated ranges: (tensor, low, high).
     pub calibrated_ranges: Vec<(String, f32, f32)>,
+    /// Activations equalised before static quantisation (`"smooth"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoothed: Vec<Smoothed>,
     /// Serialised model size before and after.
     pub model_bytes_before: usize,
     pub model_bytes_after: usize,

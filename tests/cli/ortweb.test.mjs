@@ -29,14 +29,24 @@ const RECIPES = [
   [{ prune: { method: 'wanda', sparsity: 0.5 }, quantize: { scheme: 'int8_dynamic' } }, null],
 ];
 
-for (const name of ['digits_mlp', 'mtcnn_pnet', 'oww_hey_jarvis']) {
+// The synthetic text encoder's tables: GatherBlockQuantized (block schemes),
+// per-row int8, GPTQ rounding and equalised int8_static.
+const TABLE_RECIPES = [
+  [{ scheme: 'int4_block' }, 1e-4],
+  [{ scheme: 'int8_block', block_size: 32 }, 1e-4],
+  [{ scheme: 'int4_block', symmetric: true, rounding: 'gptq' }, 1e-4],
+  [{ scheme: 'int8_dynamic' }, null],
+  [{ scheme: 'int8_static', smooth: {} }, null],
+];
+
+for (const [name, recipes] of [['digits_mlp', RECIPES], ['mtcnn_pnet', RECIPES], ['oww_hey_jarvis', RECIPES], ['synthetic/text_embedding', TABLE_RECIPES]]) {
   test(`${name}: every compressed variant runs in onnxruntime-web and agrees with Squish`, async () => {
     const engine = await loadEngine();
     const dir = join(root, 'tests/fixtures', name);
     const bytes = readFileSync(join(dir, 'model.onnx'));
     const original = new engine.ModelHandle(bytes);
     const inputs = original.summary().inputs.map((vi, j) => ({ ...engine.readTensorProto(readFileSync(join(dir, `test_data_set_0/input_${j}.pb`))), name: vi.name }));
-    for (const [recipe, tol] of RECIPES) {
+    for (const [recipe, tol] of recipes) {
       // Squish runs the file it wrote, as onnxruntime-web does.
       const compressed = original.compress(JSON.stringify(recipe), [inputs]);
       const model = compressed.toBytes();

@@ -25,6 +25,10 @@ const VALID = [
   { prune: { sparsity: 0.5, pattern: 'channels' } },
   { prune: { method: 'wanda', pattern: 'heads', sparsity: 0.25, layers: { a: { sparsity: 0.1 } } } },
   { prune: { sparsity: 0.9, storage: 'sparse_initializer' } },
+  { quantize: { scheme: 'int4_block', rounding: 'gptq', damping: 0.02, act_order: false } },
+  { scheme: 'int8_weight', layers: { a: { rounding: 'gptq' } } },
+  { scheme: 'int8_static', smooth: { alpha: 0.8 } },
+  { scheme: 'int8_static', smooth: {} },
 ];
 
 const INVALID = [
@@ -61,6 +65,10 @@ const INVALID = [
   { scheme: 'int8_static', calibration: { percentile: 10 } },
   { scheme: 'int8_static', calibration: { method: 'kl' } },
   { scheme: 'fp16', exclude: { layers: ['x'] } },
+  { scheme: 'int4_block', rounding: 'best' },
+  { scheme: 'int4_block', rounding: 'gptq', damping: -1 },
+  { scheme: 'int8_static', smooth: { alpha: 2 } },
+  { scheme: 'int8_static', smooth: { alfa: 0.5 } },
 ];
 
 test('the published schema and the Rust parser accept and refuse the same recipes', async () => {

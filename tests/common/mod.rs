@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use squish::formats::onnx::{proto, tensor_io};
 use squish::Tensor;
 
+pub mod minilm;
+
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }

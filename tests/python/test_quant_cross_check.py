@@ -18,7 +18,10 @@ x86 CPUs without VNNI (AVX2 only, like some of the machines this suite runs
 on) its default u8 x s8 kernel (vpmaddubsw) saturates pairs of products at
 16 bits, so its int8 outputs depend on the CPU, not on the file. The option
 makes it exact; `test_onnxruntime_saturation_probe` shows which path this
-machine has (README, "Quantisation recipes").
+machine has (README, "Quantisation recipes"). Likewise
+`session.qdq_matmulnbits_accuracy_level=0`: by default onnxruntime fuses a
+blocked 4-bit DequantizeLinear + MatMul into MatMulNBits computed with int8
+activations (accuracy level 4), 1e-3 away from the file's arithmetic.
 """
 import glob
 import json
@@ -76,6 +79,7 @@ def exact_session(model):
     """An onnxruntime CPU session whose integer GEMMs never saturate."""
     options = ort.SessionOptions()
     options.add_session_config_entry("session.x64quantprecision", "1")
+    options.add_session_config_entry("session.qdq_matmulnbits_accuracy_level", "0")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -136,6 +140,39 @@ class QuantCrossCheck(unittest.TestCase):
                         stored = onnx.load(os.path.join(tmp, "compressed.onnx")).graph.sparse_initializer
                         self.assertGreater(len(stored), 0, f"{name}: no weight was written as a sparse_initializer")
                     print(f"{name:20s} {label:22s} {before:>10d} -> {after:>10d} bytes", flush=True)
+
+    def test_embedding_tables_run_in_onnxruntime_under_every_scheme(self):
+        """The synthetic text encoder (scripts/make_text_embedding_fixture.py):
+        its tables become GatherBlockQuantized (block schemes), blocked
+        DequantizeLinear + Gather (format qdq, opset 21) or per-row int8;
+        the 2x64 token-type table stays float; GPTQ rounding runs on its MatMuls."""
+        src = os.path.join(ROOT, "tests", "fixtures", "synthetic", "text_embedding")
+        data = os.path.join(src, "test_data_set_0")
+        with tempfile.TemporaryDirectory() as tmp:
+            at21 = onnx.load(os.path.join(src, "model.onnx"))
+            at21.opset_import[0].version = 21
+            at21.ir_version = 10
+            path21 = os.path.join(tmp, "model21.onnx")
+            onnx.save(at21, path21)
+            cases = [
+                ("int4_block", {"scheme": "int4_block"}, 1e-4, "GatherBlockQuantized"),
+                ("int4_block_sym", {"scheme": "int4_block", "symmetric": True}, 1e-4, "GatherBlockQuantized"),
+                ("int8_block", {"scheme": "int8_block", "block_size": 32}, 1e-4, "GatherBlockQuantized"),
+                ("int4_block_gptq", {"scheme": "int4_block", "rounding": "gptq"}, 1e-4, "MatMulNBits"),
+                ("int8_weight_gptq", {"scheme": "int8_weight", "rounding": "gptq", "act_order": False}, 1e-4, "DequantizeLinear"),
+                ("int8_dynamic", {"scheme": "int8_dynamic"}, None, "MatMulInteger"),
+                ("int8_static", {"scheme": "int8_static"}, None, "QuantizeLinear"),
+            ]
+            for label, recipe, tol, op in cases + [("int4_block_qdq@21", {"scheme": "int4_block", "format": "qdq"}, 1e-4, "DequantizeLinear")]:
+                with self.subTest(recipe=label), tempfile.TemporaryDirectory() as work:
+                    model = path21 if label.endswith("@21") else os.path.join(src, "model.onnx")
+                    before, after = cross_check(self, model, data, recipe, tol, work)
+                    out = onnx.load(os.path.join(work, "compressed.onnx"))
+                    self.assertIn(op, {n.op_type for n in out.graph.node}, label)
+                    gathered = {n.input[0] for n in out.graph.node if n.op_type == "Gather"}
+                    self.assertIn("token_type_embeddings", gathered, f"{label}: the 2x64 table stays float")
+                    self.assertNotIn("word_embeddings", {i.name for i in out.graph.initializer}, f"{label}: the word table is quantised")
+                    print(f"text_embedding       {label:22s} {before:>10d} -> {after:>10d} bytes", flush=True)
 
     def test_onnxruntime_saturation_probe(self):
         """The exact session computes integer products exactly; the default

@@ -38,6 +38,10 @@ export function formatRecord(record) {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   if (!record.entries.length) lines.push('(no tensor changed)');
   for (const [name, lo, hi] of record.calibrated_ranges) lines.push(`activation ${name}: calibrated range [${lo.toPrecision(4)}, ${hi.toPrecision(4)}]`);
+  for (const s of record.smoothed ?? []) {
+    const where = s.folded_into ? `folded into LayerNormalization ${s.folded_into}` : 'a Mul before them';
+    lines.push(`equalised (α ${s.alpha}) ${s.activation} for ${s.layers.join(', ')}: channel scales ${s.scale_min.toPrecision(3)}–${s.scale_max.toPrecision(3)}, ${where}`);
+  }
   for (const s of record.kept) lines.push(`kept as is (step ${s.step}, ${s.method}): ${s.node} (${s.op_type}): ${s.reason}`);
   for (const w of record.warnings) lines.push(`WARNING ${w.node} (${w.op_type}) '${w.tensor}': ${w.detail}`);
   const ratio = record.model_bytes_before / Math.max(1, record.model_bytes_after);

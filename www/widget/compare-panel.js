@@ -13,8 +13,10 @@ import { parseDims, parseRanges } from '../ui/random-spec.js';
 export const PRESETS = {
   'int8 dynamic (onnxruntime format)': { scheme: 'int8_dynamic' },
   'int8 static, calibrated on the inputs (QDQ)': { scheme: 'int8_static', calibration: { method: 'minmax' } },
+  'int8 static + SmoothQuant equalisation (transformers)': { scheme: 'int8_static', smooth: { alpha: 0.75 } },
   'int8 weights only': { scheme: 'int8_weight' },
   'int4 blocks of 32 (MatMulNBits)': { scheme: 'int4_block', block_size: 32 },
+  'int4 blocks, GPTQ rounding (calibrated on the inputs)': { scheme: 'int4_block', block_size: 32, rounding: 'gptq' },
   'float16 weights': { scheme: 'fp16' },
   'int4 per tensor, every layer (destructive)': { scheme: 'int4_weight', per_channel: false },
   'prune 50%, Wanda (calibrated on the inputs)': { prune: { method: 'wanda', sparsity: 0.5 } },

@@ -15,7 +15,6 @@
 mod mask;
 mod reconstruct;
 pub mod single;
-mod stats;
 pub mod structured;
 mod targets;
 
@@ -26,12 +25,12 @@ use serde::{Deserialize, Serialize};
 
 use super::record::StepRecord;
 use super::{Exclude, Method};
+pub use crate::compress::input_stats::LayerStats;
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
 use crate::ir::editor::Editor;
 use crate::ir::Model;
 use mask::Rule;
-pub use stats::LayerStats;
 pub use targets::Target;
 
 /// How weights are scored.
@@ -334,7 +333,7 @@ impl Method for Section {
 }
 
 /// One threshold over the scores of every layer in the global pool.
-fn global_threshold(found: &[Target], weights: &[targets::Weights], stats: &[Option<stats::LayerStats>], share: f64) -> Option<f32> {
+fn global_threshold(found: &[Target], weights: &[targets::Weights], stats: &[Option<LayerStats>], share: f64) -> Option<f32> {
     let mut pool: Vec<f32> = Vec::new();
     for ((t, w), st) in found.iter().zip(weights).zip(stats) {
         if t.settings.global && t.settings.pattern.n_of_m().is_none() {

@@ -10,64 +10,47 @@
 //! layer is reconstructed independently.
 
 use super::mask::Rule;
-use crate::kernels::active::gemm_f32;
+use crate::compress::hessian::{self, Block, ColumnRule};
 
 /// Prunes `w` (`rows × cols`) by `rule` (`PerRow`/`PerMatrix` applied per
 /// block, `NofM` per group), updating the kept weights. `dead`: inputs that never
 /// carried signal, zeroed first. Returns the weights zeroed.
 pub fn prune(w: &mut [f32], rows: usize, cols: usize, r: &[f64], dead: &[bool], rule: Rule, block: usize) -> usize {
-    for (c, _) in dead.iter().enumerate().filter(|(_, d)| **d) {
-        (0..rows).for_each(|i| w[i * cols + c] = 0.0);
+    let mut pruner = Pruner { rule, mask: Vec::new(), zeroed: 0 };
+    hessian::compensate(w, rows, cols, r, dead, block, &mut pruner);
+    pruner.zeroed
+}
+
+/// The mask of the current block (`rows × width`), chosen as the block
+/// begins (or group by group for N:M), and the weights it zeroed so far.
+struct Pruner {
+    rule: Rule,
+    mask: Vec<bool>,
+    zeroed: usize,
+}
+
+impl ColumnRule for Pruner {
+    fn begin_block(&mut self, b: &Block) {
+        self.mask = block_mask(b, self.rule);
     }
-    let rf: Vec<f32> = r.iter().map(|&v| v as f32).collect();
-    let mut zeroed = 0;
-    for i1 in (0..cols).step_by(block.max(1)) {
-        let i2 = (i1 + block).min(cols);
-        let b = i2 - i1;
-        // The block's weights and the errors it pushes on, as `rows × b`.
-        let mut w1: Vec<f32> = (0..rows).flat_map(|i| w[i * cols + i1..i * cols + i2].to_vec()).collect();
-        let mut err = vec![0.0f32; rows * b];
-        let mut mask = block_mask(&w1, rows, b, &rf, cols, i1, rule);
-        for j in 0..b {
-            let d = rf[(i1 + j) * cols + i1 + j];
-            if let Rule::NofM { n, m } = rule {
-                if j % m == 0 {
-                    group_mask(&w1, &mut mask, rows, b, j, m, n, &rf, cols, i1);
-                }
-            }
-            for i in 0..rows {
-                let wv = w1[i * b + j];
-                let q = if mask[i * b + j] { 0.0 } else { wv };
-                let e = (wv - q) / d;
-                zeroed += (mask[i * b + j] && wv != 0.0) as usize;
-                w1[i * b + j] = q;
-                err[i * b + j] = e;
-                for c in j + 1..b {
-                    w1[i * b + c] -= e * rf[(i1 + j) * cols + i1 + c];
-                }
+
+    fn column(&mut self, b: &Block, j: usize, out: &mut [f32]) {
+        if let Rule::NofM { n, m } = self.rule {
+            if j % m == 0 {
+                group_mask(b, &mut self.mask, j, m, n);
             }
         }
-        for i in 0..rows {
-            w[i * cols + i1..i * cols + i2].copy_from_slice(&w1[i * b..(i + 1) * b]);
-        }
-        // The block's errors onto the columns after it: W[:, i2..] −= Err · R[i1..i2, i2..].
-        let rest = cols - i2;
-        if rest > 0 {
-            let r_block: Vec<f32> = (i1..i2).flat_map(|p| rf[p * cols + i2..(p + 1) * cols].to_vec()).collect();
-            let mut delta = vec![0.0f32; rows * rest];
-            gemm_f32(rows, b, rest, &err, &r_block, &mut delta);
-            for i in 0..rows {
-                w[i * cols + i2..(i + 1) * cols].iter_mut().zip(&delta[i * rest..(i + 1) * rest]).for_each(|(v, d)| *v -= d);
-            }
+        for (i, o) in out.iter_mut().enumerate() {
+            let (v, pruned) = (b.w[i * b.width + j], self.mask[i * b.width + j]);
+            self.zeroed += (pruned && v != 0.0) as usize;
+            *o = if pruned { 0.0 } else { v };
         }
     }
-    zeroed
 }
 
 /// `w² / d²` of a block's weight at (row, column j), d the factor's diagonal.
-fn saliency(w1: &[f32], rf: &[f32], cols: usize, i1: usize, b: usize, i: usize, j: usize) -> f32 {
-    let d = rf[(i1 + j) * cols + i1 + j];
-    let v = w1[i * b + j];
+fn saliency(b: &Block, i: usize, j: usize) -> f32 {
+    let (v, d) = (b.w[i * b.width + j], b.diag[j]);
     v * v / (d * d)
 }
 
@@ -75,17 +58,17 @@ fn saliency(w1: &[f32], rf: &[f32], cols: usize, i1: usize, b: usize, i: usize, 
 /// row (`PerRow`, as Wanda compares weights within an output) or of the
 /// whole block (`PerMatrix`). N:M masks are chosen group by group as the
 /// block proceeds.
-fn block_mask(w1: &[f32], rows: usize, b: usize, rf: &[f32], cols: usize, i1: usize, rule: Rule) -> Vec<bool> {
-    let mut mask = vec![false; rows * b];
+fn block_mask(b: &Block, rule: Rule) -> Vec<bool> {
+    let mut mask = vec![false; b.rows * b.width];
     let (share, groups) = match rule {
-        Rule::PerRow(share) => (share, rows),
+        Rule::PerRow(share) => (share, b.rows),
         Rule::PerMatrix(share) => (share, 1),
         _ => return mask,
     };
-    let per = rows * b / groups;
+    let per = b.rows * b.width / groups;
     for g in 0..groups {
         let mut order: Vec<usize> = (g * per..(g + 1) * per).collect();
-        let score = |x: usize| saliency(w1, rf, cols, i1, b, x / b, x % b);
+        let score = |x: usize| saliency(b, x / b.width, x % b.width);
         // Lowest first; ties in column order, so the mask is deterministic.
         order.sort_by(|&x, &y| score(x).total_cmp(&score(y)).then(x.cmp(&y)));
         for &x in order.iter().take((share * per as f64).floor() as usize) {
@@ -96,14 +79,13 @@ fn block_mask(w1: &[f32], rows: usize, b: usize, rf: &[f32], cols: usize, i1: us
 }
 
 /// In each row, of the `m` columns from `j`, the `m − n` lowest saliencies.
-#[allow(clippy::too_many_arguments)]
-fn group_mask(w1: &[f32], mask: &mut [bool], rows: usize, b: usize, j: usize, m: usize, n: usize, rf: &[f32], cols: usize, i1: usize) {
-    let end = (j + m).min(b);
-    for i in 0..rows {
+fn group_mask(b: &Block, mask: &mut [bool], j: usize, m: usize, n: usize) {
+    let end = (j + m).min(b.width);
+    for i in 0..b.rows {
         let mut cand: Vec<usize> = (j..end).collect();
-        cand.sort_by(|&x, &y| saliency(w1, rf, cols, i1, b, i, x).total_cmp(&saliency(w1, rf, cols, i1, b, i, y)).then(x.cmp(&y)));
+        cand.sort_by(|&x, &y| saliency(b, i, x).total_cmp(&saliency(b, i, y)).then(x.cmp(&y)));
         for &c in cand.iter().take((end - j).saturating_sub(n)) {
-            mask[i * b + c] = true;
+            mask[i * b.width + c] = true;
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::stats::{self, LayerStats, Want};
 use super::targets::{self, Target, Weights};
 use super::{mask::Rule, Criterion, Section};
+use crate::compress::input_stats::{self as stats, LayerStats, Want};
 use crate::error::{Result, SquishError};
 use crate::ir::Model;
 use crate::tensor::Tensor;

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::stats::{self, LayerStats, Want};
 use super::{mask, reconstruct, Criterion, Resolved, Section};
+use crate::compress::input_stats::{self as stats, LayerStats, Want};
 use crate::compress::record::{Histogram, StepRecord};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
@@ -204,7 +204,7 @@ pub fn gather_stats(model: &Model, found: &[Target], calibration: &[Feed]) -> Re
         return Ok(out);
     }
     let (idx, wants): (Vec<usize>, Vec<Want>) = wants.into_iter().unzip();
-    for (i, st) in idx.into_iter().zip(stats::gather(model, &wants, calibration)?) {
+    for (i, st) in idx.into_iter().zip(stats::gather(model, &wants, calibration, "section 'prune': this method")?) {
         out[i] = Some(st);
     }
     Ok(out)

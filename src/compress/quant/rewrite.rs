@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{ArrayD, IxDyn};
 
+use super::gptq::{self, RowGroups};
 use super::params::{self, Codes, Grouping, Half, Quantized};
-use super::{Resolved, Scheme};
+use super::{Resolved, Rounding, Scheme};
+use crate::compress::hessian::Hessian;
 use crate::compress::record::StepRecord;
 use crate::error::{Result, SquishError};
 use crate::ir::editor::Editor;
@@ -16,6 +18,7 @@ use crate::ir::{opset_of, AttrValue, Attribute, Graph, Node};
 use crate::tensor::{small::SmallType, Tensor};
 
 mod schemes;
+mod tables;
 
 /// Smallest float initializer converted by the 16-bit storage schemes
 /// (shape-like constants and scalars are not worth a Cast node).
@@ -29,8 +32,8 @@ pub fn accepts(node: &Node, scheme: Scheme) -> bool {
             Scheme::Fp32 | Scheme::Fp16 | Scheme::Bf16 => true,
             Scheme::Int8Weight | Scheme::Int4Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather"),
             Scheme::Int8Dynamic => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
-            Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv"),
-            Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm"),
+            Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
+            Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm" | "Gather"),
         }
 }
 
@@ -49,6 +52,15 @@ pub fn supported_for(op_type: &str) -> String {
         [Scheme::Fp16, Scheme::Bf16, Scheme::Int8Weight, Scheme::Int4Weight, Scheme::Int8Dynamic, Scheme::Int8Static, Scheme::Int4Block, Scheme::Int8Block];
     let ok: Vec<&str> = all.iter().filter(|s| accepts(&probe, **s)).map(|s| s.name()).collect();
     format!("{op_type} takes {}", ok.join(", "))
+}
+
+/// The number of input features of a MatMul/Gemm whose weight error
+/// compensation can round: a constant 2-D float weight, activation first.
+pub fn compensable_features(g: &Graph, n: &Node) -> Option<usize> {
+    let matrix = n.domain.is_empty() && (n.op_type == "MatMul" || (n.op_type == "Gemm" && n.int_attr("transA", 0) == 0));
+    let w = g.constant(n.inputs.get(1)?).filter(|_| matrix)?.as_f32()?;
+    let trans_b = n.op_type == "Gemm" && n.int_attr("transB", 0) != 0;
+    (w.ndim() == 2).then(|| w.shape()[if trans_b { 1 } else { 0 }])
 }
 
 /// The activation inputs (input 0) of the nodes that `int8_static` quantises.
@@ -78,6 +90,11 @@ pub struct Rewriter<'g> {
     /// Activation → its QuantizeLinear/DequantizeLinear output.
     qdq: HashMap<String, String>,
     needs_ms_domain: bool,
+    /// Layer input → its Hessian, for `"rounding": "gptq"`.
+    hessians: HashMap<String, Hessian>,
+    gptq: gptq::Options,
+    /// Input → its prepared Hessian (Q, K and V read one input).
+    prepared: std::cell::RefCell<HashMap<String, std::rc::Rc<gptq::Prepared>>>,
 }
 
 fn attr(name: &str, value: AttrValue) -> Attribute {
@@ -127,7 +144,59 @@ impl<'g> Rewriter<'g> {
         for i in 0..ed.nodes().len() {
             ed.hoist_constant(i);
         }
-        Rewriter { ed, opsets, converted: HashSet::new(), dynamic: HashMap::new(), qdq: HashMap::new(), needs_ms_domain: false }
+        Rewriter {
+            ed,
+            opsets,
+            converted: HashSet::new(),
+            dynamic: HashMap::new(),
+            qdq: HashMap::new(),
+            needs_ms_domain: false,
+            hessians: HashMap::new(),
+            gptq: gptq::Options { damping: 0.01, act_order: false },
+            prepared: Default::default(),
+        }
+    }
+
+    /// Input Hessians for the layers rounded with error compensation.
+    pub fn compensate_with(&mut self, hessians: HashMap<String, Hessian>, options: gptq::Options) {
+        self.hessians = hessians;
+        self.gptq = options;
+    }
+
+    /// A weight's codes: nearest rounding, or error-compensating when the
+    /// layer asks for it and its input Hessian was gathered. `inputs_first`:
+    /// the 2-D weight is stored `[inputs][outputs]` (MatMul's `[K, N]`).
+    #[allow(clippy::too_many_arguments)]
+    fn round(
+        &self,
+        n: &Node,
+        s: Resolved,
+        w: &[f32],
+        shape: &[usize],
+        grouping: Grouping,
+        codes: Codes,
+        symmetric: bool,
+        inputs_first: bool,
+    ) -> std::result::Result<Quantized, Stop> {
+        let hessian =
+            self.hessians.get(&n.inputs[0]).filter(|_| s.rounding == Rounding::Gptq && shape.len() == 2 && matches!(n.op_type.as_str(), "MatMul" | "Gemm"));
+        let Some(h) = hessian else { return Ok(params::quantize(w, shape, grouping, codes, symmetric)) };
+        let (rows, cols) = if inputs_first { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
+        if h.k != cols {
+            return Err(Stop::Fail(SquishError::Calibration(format!("node '{}': the input has {} features but the weight {cols}", n.name, h.k))));
+        }
+        let groups = match grouping {
+            Grouping::PerTensor => RowGroups::PerTensor,
+            Grouping::PerChannel { .. } => RowGroups::PerRow,
+            Grouping::Blocked { block, .. } => RowGroups::Blocks(block),
+        };
+        let by_rows: Vec<f32> = if inputs_first { (0..w.len()).map(|x| w[(x % cols) * rows + x / cols]).collect() } else { w.to_vec() };
+        let prepared = match self.prepared.borrow().get(&n.inputs[0]) {
+            Some(p) => p.clone(),
+            None => std::rc::Rc::new(gptq::prepare(h, self.gptq).map_err(|e| Stop::Fail(SquishError::Calibration(format!("node '{}': {e}", n.name))))?),
+        };
+        self.prepared.borrow_mut().insert(n.inputs[0].clone(), prepared.clone());
+        Ok(gptq::quantize(&by_rows, rows, cols, &prepared, groups, codes, symmetric).into_quantized(rows, cols, groups, inputs_first))
     }
 
     pub fn editor(&self) -> &Editor<'g> {
@@ -185,13 +254,22 @@ impl<'g> Rewriter<'g> {
             Scheme::Fp32 => Ok(()),
             Scheme::Fp16 | Scheme::Bf16 => self.half_storage(&n, if s.scheme == Scheme::Fp16 { Half::F16 } else { Half::BF16 }, record),
             Scheme::Int8Weight | Scheme::Int4Weight => self.weight_only(&n, s, record),
-            Scheme::Int8Dynamic if n.op_type == "Gather" => self.weight_only(&n, s, record),
+            Scheme::Int8Dynamic | Scheme::Int8Static if n.op_type == "Gather" => self.weight_only(&n, s, record),
+            Scheme::Int4Block | Scheme::Int8Block if n.op_type == "Gather" => self.blocked_table(index, &n, s, record),
             Scheme::Int8Dynamic => self.dynamic(index, &n, s, record),
             Scheme::Int8Static => self.static_qdq(index, &n, s, ranges, record),
             Scheme::Int4Block | Scheme::Int8Block => self.blocked(index, &n, s, record),
         };
         match outcome {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let compensated = matches!(n.op_type.as_str(), "MatMul" | "Gemm") && self.hessians.contains_key(&n.inputs[0]);
+                if s.rounding == Rounding::Gptq && has_weights && !compensated && s.scheme.has_integer_weights() {
+                    let weight = self.weight_slot(&n).and_then(|(slot, _)| n.inputs.get(slot)).cloned().unwrap_or_default();
+                    let why = format!("rounded to nearest: \"gptq\" compensates MatMul and Gemm weights (from their input activations), not {}", n.op_type);
+                    record.warn(&n, &weight, why);
+                }
+                Ok(())
+            }
             Err(Stop::Skip(reason)) => {
                 if has_weights {
                     record.kept(&n, reason);
@@ -271,6 +349,9 @@ impl<'g> Rewriter<'g> {
         if self.converted.contains(&name) {
             return Ok(());
         }
+        if let Some(why) = (n.op_type == "Gather").then(|| self.table_refusal(n)).flatten() {
+            return Err(Stop::Skip(why));
+        }
         let opset = self.opset();
         if opset < 10 {
             return Err(Stop::Skip(format!("DequantizeLinear needs opset ≥ 10; the model imports {opset}")));
@@ -287,7 +368,8 @@ impl<'g> Rewriter<'g> {
             (true, false, wide) => (Codes::U4, if wide { Codes::U4 } else { Codes::U8 }),
         };
         let grouping = if per_channel { Grouping::PerChannel { axis } } else { Grouping::PerTensor };
-        let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, levels, s.symmetric);
+        let inputs_first = !(n.op_type == "Gemm" && n.int_attr("transB", 0) != 0);
+        let q = self.round(n, s, w.as_slice().expect("contiguous"), w.shape(), grouping, levels, s.symmetric, inputs_first)?;
         let (shape, len) = (w.shape().to_vec(), w.len());
         // The float32 copy goes first: peak memory is the model plus one tensor's codes.
         self.ed.remove_initializer(&name);

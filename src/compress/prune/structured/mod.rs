@@ -14,8 +14,8 @@ mod rules;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::stats::{self, LayerStats, Want};
 use super::{Criterion, Pattern, Section};
+use crate::compress::input_stats::{self as stats, LayerStats, Want};
 use crate::compress::record::{Histogram, Removed, StepRecord};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
@@ -155,7 +155,7 @@ fn analyse(model: &Model, links: &Links, s: &Section, calibration: &[Feed]) -> R
     if s.method == Criterion::Wanda {
         let w = wants(links, &plan.groups);
         let (keys, wants): (Vec<(usize, usize)>, Vec<Want>) = w.into_iter().map(|(g, c, w)| ((g, c), w)).unzip();
-        for ((g, c), st) in keys.into_iter().zip(stats::gather(model, &wants, calibration)?) {
+        for ((g, c), st) in keys.into_iter().zip(stats::gather(model, &wants, calibration, "section 'prune': this method")?) {
             gathered[g].push((c, st));
         }
     }

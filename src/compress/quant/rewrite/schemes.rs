@@ -84,7 +84,7 @@ impl Rewriter<'_> {
         let alpha = if n.op_type == "Gemm" { float_attr(n, "alpha", 1.0) } else { 1.0 };
         let codes = if s.symmetric { Codes::I8 } else { Codes::U8 };
         let grouping = if s.per_channel { Grouping::PerChannel { axis: 1 } } else { Grouping::PerTensor };
-        let mut q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, codes, s.symmetric);
+        let mut q = self.round(n, s, w.as_slice().expect("contiguous"), w.shape(), grouping, codes, s.symmetric, true)?;
         let err = q.max_abs_error;
         // Gemm's alpha folds into the weight scale.
         q.params.iter_mut().for_each(|p| p.scale *= alpha);
@@ -219,7 +219,7 @@ impl Rewriter<'_> {
         match s.format {
             BlockFormat::Matmulnbits => {
                 let codes = if bits == 4 { Codes::U4 } else { Codes::U8 };
-                let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), Grouping::Blocked { axis: 0, block }, codes, s.symmetric);
+                let q = self.round(n, s, w.as_slice().expect("contiguous"), w.shape(), Grouping::Blocked { axis: 0, block }, codes, s.symmetric, true)?;
                 let layout = NBitsLayout::new(kk, nn, bits, block).map_err(|e| Stop::Fail(SquishError::Recipe(format!("node '{}': {e}", n.name))))?;
                 let zero_points: Vec<u8> = q.params.iter().map(|p| p.zero_point as u8).collect();
                 let (b, z) = layout.pack(&q.codes, &zero_points);
@@ -261,7 +261,7 @@ impl Rewriter<'_> {
                     (_, true) => Codes::I8,
                     _ => Codes::U8,
                 };
-                let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), Grouping::Blocked { axis: 0, block }, codes, s.symmetric);
+                let q = self.round(n, s, w.as_slice().expect("contiguous"), w.shape(), Grouping::Blocked { axis: 0, block }, codes, s.symmetric, true)?;
                 let inputs = self.quantized_weight_inputs(&name, w.shape(), &q, codes);
                 let w_dq = self.fresh(&format!("{name}_dequantized"));
                 let attrs = vec![attr("axis", AttrValue::Int(0)), attr("block_size", AttrValue::Int(block as i64))];

@@ -1,7 +1,7 @@
-//! What Wanda and the reconstruction method need from the calibration
-//! inputs: per layer, the squared norm of each input feature over every
-//! row (token, position, example), and for reconstruction the input Hessian
-//! `XᵀX`. Rows a padding mask marks as padding are left out. The original
+//! What calibration-driven methods need from a layer's inputs: per layer,
+//! the squared norm of each input feature over every row (token, position,
+//! example; Wanda), and for error compensation the input Hessian `XᵀX`
+//! (pruning's reconstruction, GPTQ-style rounding). Rows a padding mask marks as padding are left out. The original
 //! model runs once per calibration input set; nothing is kept but the sums.
 
 use std::collections::HashMap;
@@ -27,19 +27,24 @@ pub struct Want {
 pub struct LayerStats {
     /// Σ x² per input feature.
     pub sumsq: Vec<f64>,
+    /// max |x| per input feature.
+    pub absmax: Vec<f64>,
     pub hessian: Option<Hessian>,
     pub rows: usize,
 }
 
 /// Runs `model` on every calibration input set and gathers each wanted
-/// input's statistics (indexed like `wants`).
-pub fn gather(model: &Model, wants: &[Want], calibration: &[Feed]) -> Result<Vec<LayerStats>> {
+/// input's statistics (indexed like `wants`). `needed_by` names the recipe
+/// setting that asked for them, for the error when no inputs were given.
+pub fn gather(model: &Model, wants: &[Want], calibration: &[Feed], needed_by: &str) -> Result<Vec<LayerStats>> {
     if calibration.is_empty() {
-        return Err(SquishError::Recipe("section 'prune': this method needs calibration inputs (none were given)".into()));
+        return Err(SquishError::Recipe(format!("{needed_by} needs calibration inputs (none were given)")));
     }
     let session = Session::for_comparison(Arc::new(model.clone()))?;
-    let mut stats: Vec<LayerStats> =
-        wants.iter().map(|w| LayerStats { sumsq: vec![0.0; w.features], hessian: w.hessian.then(|| Hessian::new(w.features)), rows: 0 }).collect();
+    let mut stats: Vec<LayerStats> = wants
+        .iter()
+        .map(|w| LayerStats { sumsq: vec![0.0; w.features], absmax: vec![0.0; w.features], hessian: w.hessian.then(|| Hessian::new(w.features)), rows: 0 })
+        .collect();
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, w) in wants.iter().enumerate() {
         by_name.entry(w.input.as_str()).or_default().push(i);
@@ -73,7 +78,8 @@ pub fn gather(model: &Model, wants: &[Want], calibration: &[Feed]) -> Result<Vec
 /// Statistics from activations given directly (no padding mask: the
 /// caller passes the rows that count).
 pub fn from_tensors(want: &Want, inputs: &[&Tensor]) -> std::result::Result<LayerStats, String> {
-    let mut st = LayerStats { sumsq: vec![0.0; want.features], hessian: want.hessian.then(|| Hessian::new(want.features)), rows: 0 };
+    let mut st =
+        LayerStats { sumsq: vec![0.0; want.features], absmax: vec![0.0; want.features], hessian: want.hessian.then(|| Hessian::new(want.features)), rows: 0 };
     for t in inputs {
         add(&mut st, want, t, None)?;
     }
@@ -100,7 +106,9 @@ fn add(st: &mut LayerStats, want: &Want, t: &Tensor, mask: Option<&(Vec<usize>, 
         }
         let per: usize = shape[2..].iter().product();
         for (i, v) in data.iter().enumerate() {
-            st.sumsq[(i / per) % c] += (*v as f64) * (*v as f64);
+            let ch = (i / per) % c;
+            st.sumsq[ch] += (*v as f64) * (*v as f64);
+            st.absmax[ch] = st.absmax[ch].max(v.abs() as f64);
         }
         st.rows += shape[0] * per;
         return Ok(());
@@ -119,6 +127,7 @@ fn add(st: &mut LayerStats, want: &Want, t: &Tensor, mask: Option<&(Vec<usize>, 
     let n = kept.len() / k.max(1);
     for row in kept.chunks_exact(k) {
         st.sumsq.iter_mut().zip(row).for_each(|(s, v)| *s += (*v as f64) * (*v as f64));
+        st.absmax.iter_mut().zip(row).for_each(|(m, v)| *m = m.max(v.abs() as f64));
     }
     if let Some(h) = &mut st.hessian {
         h.add_rows(&kept, n);

@@ -1,0 +1,159 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
+//! Quantisation that aims at a target: error-compensating rounding
+//! (`"rounding": "gptq"`), embedding tables under every scheme (the 4-bit
+//! ones as `GatherBlockQuantized`), and SmoothQuant-style equalisation for
+//! `int8_static` (`"smooth"`), on the digits classifier and the synthetic
+//! text encoder (`scripts/make_text_embedding_fixture.py`).
+
+mod common;
+
+use common::{read, read_pb, worst_excess};
+use squish::compress::quant::smooth::{equalize, Smooth};
+use squish::compress::{compress, Recipe};
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::{load_model, model_to_bytes};
+use squish::{Model, Session, Tensor};
+
+type Feed = Vec<(String, Tensor)>;
+
+fn text_model() -> Model {
+    load_model(&read("synthetic/text_embedding/model.onnx")).unwrap()
+}
+
+/// The fixture's inputs and a few more sequences (seeded), as calibration.
+fn text_feeds() -> Vec<Feed> {
+    let (_, ids) = read_pb("synthetic/text_embedding/test_data_set_0/input_0.pb");
+    let (_, pos) = read_pb("synthetic/text_embedding/test_data_set_0/input_1.pb");
+    let mut feeds = vec![vec![("input_ids".to_string(), ids), ("position_ids".to_string(), pos)]];
+    for s in 0..6u64 {
+        let len = 5 + s as usize * 4;
+        let ids: Vec<i64> = (0..len as u64).map(|i| ((i * 37 + s * 101 + 11) % 300) as i64).collect();
+        let pos: Vec<i64> = (0..len as i64).collect();
+        feeds.push(vec![("input_ids".into(), Tensor::from_vec(&[1, len], ids).unwrap()), ("position_ids".into(), Tensor::from_vec(&[1, len], pos).unwrap())]);
+    }
+    feeds
+}
+
+fn outputs(model: &Model, feeds: &[Feed]) -> Vec<f64> {
+    let model = load_model(&model_to_bytes(model)).unwrap();
+    let session = Session::new(model).unwrap();
+    feeds.iter().flat_map(|f| session.run(f.clone()).unwrap().outputs.into_iter().flat_map(|(_, t)| t.to_f64_vec())).collect()
+}
+
+fn rms_error(a: &[f64], b: &[f64]) -> f64 {
+    (a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64).sqrt()
+}
+
+fn error_of(model: &Model, recipe: &str, calib: &[Feed]) -> String {
+    match Recipe::from_json(recipe) {
+        Err(e) => e.to_string(),
+        Ok(r) => compress(model, &r, calib).map(|_| ()).unwrap_err().to_string(),
+    }
+}
+
+/// On the digits classifier, 4-bit weights per channel: GPTQ rounding is
+/// closer to the float probabilities than round-to-nearest on held-out digits.
+#[test]
+fn gptq_rounding_is_closer_than_nearest_on_held_out_digits() {
+    let model = load_model(&read("digits_mlp/model.onnx")).unwrap();
+    let x = read_npy(&read("digits_mlp/X_train.npy")).unwrap();
+    let calib = vec![vec![("X".to_string(), x)]];
+    let test = vec![vec![("X".to_string(), read_npy(&read("digits_mlp/X_test.npy")).unwrap())]];
+    let reference = outputs(&model, &test);
+    let err = |recipe: &str| {
+        let (m, record) = compress(&model, &Recipe::from_json(recipe).unwrap(), &calib).unwrap();
+        assert!(record.entries.iter().any(|e| e.settings.starts_with("int4_weight")), "{recipe}: {:?}", record.kept);
+        rms_error(&outputs(&m, &test), &reference)
+    };
+    let nearest = err(r#"{"quantize":{"scheme":"int4_weight"}}"#);
+    for act_order in [false, true] {
+        let gptq = err(&format!(r#"{{"quantize":{{"scheme":"int4_weight","rounding":"gptq","act_order":{act_order}}}}}"#));
+        println!("digits int4_weight: nearest rms {nearest:.5}, gptq (act_order {act_order}) {gptq:.5}");
+        assert!(gptq < 0.8 * nearest, "act_order {act_order}: gptq {gptq} vs nearest {nearest}");
+    }
+}
+
+/// Block schemes store the word and position tables as GatherBlockQuantized
+/// (QDQ at opset 21); 8-bit schemes per row; the 2×64 token-type table stays
+/// float with its reason; the result is what dequantising then gathering gives.
+#[test]
+fn embedding_tables_are_quantised_under_every_scheme() {
+    let model = text_model();
+    let feeds = text_feeds();
+    let reference = outputs(&model, &feeds);
+    for (recipe, op, bytes_at_most) in [
+        (r#"{"quantize":{"scheme":"int4_block"}}"#, "GatherBlockQuantized", 0.19),
+        (r#"{"quantize":{"scheme":"int8_block","block_size":32}}"#, "GatherBlockQuantized", 0.32),
+        (r#"{"quantize":{"scheme":"int8_dynamic"}}"#, "DequantizeLinear", 0.31),
+        (r#"{"quantize":{"scheme":"int8_static"}}"#, "DequantizeLinear", 0.31),
+    ] {
+        let (m, record) = compress(&model, &Recipe::from_json(recipe).unwrap(), &feeds).unwrap();
+        let tables: Vec<&str> = record.entries.iter().filter(|e| e.op_type == "Gather").map(|e| e.tensor.as_str()).collect();
+        assert_eq!(tables, ["word_embeddings", "position_embeddings"], "{recipe}");
+        assert!(m.graph.nodes.iter().any(|n| n.op_type == op), "{recipe}: no {op}");
+        let kept = record.kept.iter().find(|k| k.node == "token_type_embeddings/Gather").unwrap_or_else(|| panic!("{recipe}: {:?}", record.kept));
+        assert!(kept.reason.contains("128 values") && kept.reason.contains("float32"), "{}", kept.reason);
+        let ratio = model_to_bytes(&m).len() as f64 / model_to_bytes(&model).len() as f64;
+        assert!(ratio <= bytes_at_most, "{recipe}: {ratio:.3} of the float size");
+        let err = rms_error(&outputs(&m, &feeds), &reference);
+        assert!(err < 0.05, "{recipe}: rms error {err}");
+    }
+    // Weight-only 4-bit tables: Squish's GatherBlockQuantized equals the same codes
+    // written as a blocked DequantizeLinear (opset 21) followed by Gather.
+    let mut at21 = model.clone();
+    at21.opsets.iter_mut().filter(|(d, _)| d.is_empty()).for_each(|(_, v)| *v = 21);
+    let only_tables = r#"{"quantize":{"scheme":"int4_block","exclude":{"op_types":["MatMul"]}}}"#;
+    let qdq = r#"{"quantize":{"scheme":"int4_block","format":"qdq","exclude":{"op_types":["MatMul"]}}}"#;
+    let (a, _) = compress(&model, &Recipe::from_json(only_tables).unwrap(), &[]).unwrap();
+    let (b, _) = compress(&at21, &Recipe::from_json(qdq).unwrap(), &[]).unwrap();
+    assert!(b.graph.nodes.iter().any(|n| n.op_type == "DequantizeLinear") && !b.graph.nodes.iter().any(|n| n.op_type == "GatherBlockQuantized"));
+    assert!(worst_excess(&outputs(&a, &feeds), &outputs(&b, &feeds), 1e-6) <= 0.0);
+}
+
+/// The equalised float model computes the original function: scales folded
+/// into the LayerNormalization for `dense/MatMul` and a `Mul` before
+/// `out/MatMul` (its input comes from a Relu).
+#[test]
+fn equalisation_leaves_the_float_model_unchanged() {
+    let model = text_model();
+    let feeds = text_feeds();
+    let layers: Vec<usize> = model.graph.nodes.iter().enumerate().filter(|(_, n)| n.op_type == "MatMul").map(|(i, _)| i).collect();
+    let (smoothed, done) = equalize(model.clone(), &layers, &feeds, Smooth { alpha: 0.5 }).unwrap();
+    assert_eq!(done.len(), 2);
+    let folded: Vec<Option<&str>> = done.iter().map(|d| d.folded_into.as_deref()).collect();
+    assert!(folded.contains(&Some("ln")) && folded.contains(&None), "{folded:?}");
+    assert!(done.iter().all(|d| d.scale_max > d.scale_min), "scales vary by channel");
+    assert_eq!(smoothed.graph.nodes.iter().filter(|n| n.op_type == "Mul").count(), 1);
+    let excess = worst_excess(&outputs(&smoothed, &feeds), &outputs(&model, &feeds), 1e-5);
+    assert!(excess <= 0.0, "the equalised model differs by {excess} beyond 1e-5·(1+|ref|)");
+    // Through the recipe, the record lists what moved.
+    let (_, record) = compress(&model, &Recipe::from_json(r#"{"quantize":{"scheme":"int8_static","smooth":{"alpha":0.6}}}"#).unwrap(), &feeds).unwrap();
+    assert_eq!(record.smoothed.len(), 2);
+    assert!(record.smoothed.iter().all(|s| s.alpha == 0.6));
+}
+
+#[test]
+fn bad_target_recipes_are_clear_errors() {
+    let model = text_model();
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int4_block","rounding":"gptq"}}"#, &[]);
+    assert!(e.contains("gptq") && e.contains("calibration inputs"), "{e}");
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int4_block","damping":0.1}}"#, &[]);
+    assert!(e.contains("damping") && e.contains("gptq"), "{e}");
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int4_block","rounding":"gptq","damping":-1}}"#, &[]);
+    assert!(e.contains("damping must be in [0, 1]"), "{e}");
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int8_dynamic","smooth":{"alpha":0.5}}}"#, &[]);
+    assert!(e.contains("smooth") && e.contains("int8_static"), "{e}");
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int8_static","smooth":{"alpha":1.5}}}"#, &text_feeds());
+    assert!(e.contains("smooth.alpha"), "{e}");
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int8_static","smooth":{"alfa":0.5}}}"#, &text_feeds());
+    assert!(e.contains("alfa"), "{e}");
+    let e = error_of(&model, r#"{"quantize":{"scheme":"int4_block","rounding":"best"}}"#, &[]);
+    assert!(e.contains("best"), "{e}");
+    // A hostile GatherBlockQuantized index names itself.
+    let (m, _) = compress(&model, &Recipe::from_json(r#"{"quantize":{"scheme":"int4_block"}}"#).unwrap(), &[]).unwrap();
+    let mut feed = text_feeds().remove(0);
+    feed[0].1 = Tensor::from_vec(&[1, 2], vec![3i64, 300]).unwrap();
+    feed[1].1 = Tensor::from_vec(&[1, 2], vec![0i64, 1]).unwrap();
+    let e = Session::new(m).unwrap().run(feed).unwrap_err().to_string();
+    assert!(e.contains("GatherBlockQuantized") && e.contains("index 300"), "{e}");
+}
