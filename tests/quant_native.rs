@@ -298,7 +298,7 @@ fn fp16_converts_outer_weights_read_inside_if_branches() {
     let (out, record) = compress(&model, &Recipe::from_json(r#"{"scheme":"fp16"}"#).unwrap(), &[]).unwrap();
     let in_if: Vec<_> = record.entries.iter().filter(|c| c.op_type == "If").collect();
     assert!(in_if.len() >= 10, "{:?}", record.entries);
-    // The outer weights (0.7 MB) halve; the LSTM weights stored inside the branches stay.
+    // The outer weights (0.7 MB) and the LSTM weights stored inside the branches halve.
     assert!(record.model_bytes_after < record.model_bytes_before * 85 / 100, "{} → {}", record.model_bytes_before, record.model_bytes_after);
     let want = Session::new(model).unwrap().run(feeds.clone()).unwrap();
     let got = Session::new(load_model(&model_to_bytes(&out)).unwrap()).unwrap().run(feeds).unwrap();

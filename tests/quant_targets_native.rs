@@ -157,3 +157,97 @@ fn bad_target_recipes_are_clear_errors() {
     let e = Session::new(m).unwrap().run(feed).unwrap_err().to_string();
     assert!(e.contains("GatherBlockQuantized") && e.contains("index 300"), "{e}");
 }
+
+/// 512-sample chunks at 16 kHz: silence, noise, a tone, and voiced-like
+/// signals (harmonics of 110–220 Hz under a syllable-rate envelope).
+fn audio_chunks() -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    let mut seed = 7u64;
+    let mut noise = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    for c in 0..48usize {
+        let kind = c / 8;
+        out.push(
+            (0..512)
+                .map(|i| {
+                    let t = (c * 512 + i) as f32 / 16000.0;
+                    let voiced = |f0: f32| {
+                        (1..8).map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32).sum::<f32>()
+                            * 0.3
+                            * (1.0 + (2.0 * std::f32::consts::PI * 4.0 * t).sin())
+                            / 2.0
+                    };
+                    match kind {
+                        0 => 0.0,
+                        1 => 0.01 * noise(),
+                        2 => 0.2 * (2.0 * std::f32::consts::PI * 1000.0 * t).sin(),
+                        3 => voiced(110.0) + 0.005 * noise(),
+                        4 => voiced(180.0) + 0.02 * noise(),
+                        _ => voiced(220.0) * 0.5 + 0.1 * noise(),
+                    }
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Streams the chunks through silero (state carried), returning each chunk's speech probability.
+fn speech_probabilities(model: &Model) -> Vec<f32> {
+    let session = Session::new(load_model(&model_to_bytes(model)).unwrap()).unwrap();
+    let (mut h, mut c) = (Tensor::from_vec(&[2, 1, 64], vec![0.0f32; 128]).unwrap(), Tensor::from_vec(&[2, 1, 64], vec![0.0f32; 128]).unwrap());
+    let mut probs = Vec::new();
+    for chunk in audio_chunks() {
+        let feed = vec![
+            ("input".to_string(), Tensor::from_vec(&[1, 512], chunk).unwrap()),
+            ("sr".to_string(), Tensor::from_vec(&[], vec![16000i64]).unwrap()),
+            ("h".to_string(), h),
+            ("c".to_string(), c),
+        ];
+        let out = session.run(feed).unwrap().outputs;
+        probs.push(out[0].1.to_f64_vec()[0] as f32);
+        (h, c) = (out[1].1.clone(), out[2].1.clone());
+    }
+    probs
+}
+
+/// silero_vad_legacy keeps its convolution weights outside its `If` branches
+/// and its LSTM weights inside nested ones: int8 reaches both (outer weights
+/// behind a DequantizeLinear in the outer graph, branch weights inside the
+/// branches), so int8 is smaller than fp16. Streamed over synthetic chunks
+/// (silence, noise, a tone, voiced-like signals), uniform int8 changes the
+/// speech/silence decision (p > 0.5) on at most one chunk; with the STFT
+/// basis convolution (a fixed transform whose output goes through a log)
+/// in fp16 — the same error as the fp16 model — it changes none.
+#[test]
+fn silero_int8_reaches_branch_and_lstm_weights() {
+    let model = load_model(&read("silero_vad_legacy/model.onnx")).unwrap();
+    let float = speech_probabilities(&model);
+    assert!(float.iter().any(|p| *p > 0.5) && float.iter().any(|p| *p < 0.5), "the signal has both speech-like and silent chunks: {float:?}");
+    let run = |recipe: &str| {
+        let (m, record) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[]).unwrap();
+        let probs = speech_probabilities(&m);
+        let worst = probs.iter().zip(&float).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let flips = probs.iter().zip(&float).filter(|(a, b)| (**a > 0.5) != (**b > 0.5)).count();
+        (model_to_bytes(&m).len(), record, flips, worst)
+    };
+    let (half_bytes, _, half_flips, half_worst) = run(r#"{"quantize":{"scheme":"fp16"}}"#);
+    println!(
+        "silero: {} chunks, {} speech in float; fp16 {half_bytes} bytes, {half_flips} decisions changed, max |Δp| {half_worst:.4}",
+        float.len(),
+        float.iter().filter(|p| **p > 0.5).count()
+    );
+    let basis_fp16 = r#"{"quantize":{"scheme":"int8_weight","layers":{"Conv_547":{"scheme":"fp16"},"Conv_73":{"scheme":"fp16"}}}}"#;
+    for (recipe, most_flips) in [(r#"{"quantize":{"scheme":"int8_weight"}}"#, 1), (r#"{"quantize":{"scheme":"int8_dynamic"}}"#, 1), (basis_fp16, 0)] {
+        let (bytes, record, flips, worst) = run(recipe);
+        let lstm = record.entries.iter().filter(|e| e.op_type == "LSTM").count();
+        let outer = record.entries.iter().filter(|e| e.op_type == "If").count();
+        println!("silero {recipe}: {bytes} bytes, {lstm} LSTM weights, {outer} outer weights; {flips} decisions changed, max |Δp| {worst:.4}");
+        assert_eq!(lstm, 16, "{recipe}: W and R of 8 LSTMs");
+        assert!(outer >= 30, "{recipe}: {outer}");
+        assert!(bytes < half_bytes, "{recipe}: {bytes} not smaller than fp16's {half_bytes}");
+        assert!(flips <= most_flips, "{recipe}: {flips} speech/silence decisions changed");
+    }
+}

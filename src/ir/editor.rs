@@ -120,6 +120,12 @@ impl<'g> Editor<'g> {
         name
     }
 
+    /// Names `other` uses are not handed out by `fresh` (a subgraph's new
+    /// values must not shadow the outer graph's).
+    pub fn reserve_names_of(&mut self, other: &Editor) {
+        self.names.extend(other.names.iter().cloned());
+    }
+
     /// Adds `t` as an initializer under a fresh name based on `base`.
     pub fn add_initializer(&mut self, base: &str, t: Tensor) -> String {
         let name = self.fresh(base);

@@ -83,6 +83,22 @@ pub struct Graph {
     pub sparse_stored: std::collections::BTreeSet<String>,
 }
 
+/// The names of every node of `g` and of its subgraphs, at any depth.
+pub fn all_node_names(g: &Graph) -> std::collections::HashSet<&str> {
+    let mut out = std::collections::HashSet::new();
+    for n in &g.nodes {
+        out.insert(n.name.as_str());
+        for a in &n.attributes {
+            match &a.value {
+                AttrValue::Graph(sub) => out.extend(all_node_names(sub)),
+                AttrValue::Graphs(subs) => subs.iter().for_each(|sub| out.extend(all_node_names(sub))),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 impl Graph {
     pub fn initializer(&self, name: &str) -> Option<&Tensor> {
         self.initializers.iter().find(|(n, _)| n == name).map(|(_, t)| t)

@@ -241,8 +241,9 @@ impl Method for Section {
 
     /// Node names and per-layer schemes against the model, before any work.
     fn check(&self, model: &Model) -> Result<()> {
+        let names = crate::ir::all_node_names(&model.graph);
         for name in self.layers.keys().chain(&self.exclude.nodes) {
-            if !model.graph.nodes.iter().any(|n| &n.name == name) {
+            if !names.contains(name.as_str()) {
                 return Err(SquishError::Recipe(format!("section 'quantize': node '{name}' does not exist in the model")));
             }
         }
@@ -310,6 +311,7 @@ impl Method for Section {
         let plan: Vec<(usize, Resolved)> = out.editor().nodes().iter().enumerate().map(|(i, n)| (i, self.settings_for(n))).collect();
         for (i, settings) in plan {
             out.apply(i, settings, &ranges, record)?;
+            out.rewrite_inside(i, &|n| self.settings_for(n), record)?;
         }
         let (graph, opsets) = out.finish();
         shell.graph = graph;

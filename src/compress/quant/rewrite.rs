@@ -17,6 +17,7 @@ use crate::ir::editor::Editor;
 use crate::ir::{opset_of, AttrValue, Attribute, Graph, Node};
 use crate::tensor::{small::SmallType, Tensor};
 
+mod branches;
 mod schemes;
 mod tables;
 
@@ -30,10 +31,10 @@ pub fn accepts(node: &Node, scheme: Scheme) -> bool {
     node.domain.is_empty()
         && match scheme {
             Scheme::Fp32 | Scheme::Fp16 | Scheme::Bf16 => true,
-            Scheme::Int8Weight | Scheme::Int4Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather"),
-            Scheme::Int8Dynamic => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
-            Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather"),
-            Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm" | "Gather"),
+            Scheme::Int8Weight | Scheme::Int4Weight => matches!(op, "MatMul" | "Gemm" | "Conv" | "ConvTranspose" | "Gather" | "LSTM" | "GRU" | "RNN"),
+            Scheme::Int8Dynamic => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather" | "LSTM" | "GRU" | "RNN"),
+            Scheme::Int8Static => matches!(op, "MatMul" | "Gemm" | "Conv" | "Gather" | "LSTM" | "GRU" | "RNN"),
+            Scheme::Int4Block | Scheme::Int8Block => matches!(op, "MatMul" | "Gemm" | "Gather" | "LSTM" | "GRU" | "RNN"),
         }
 }
 
@@ -245,7 +246,8 @@ impl<'g> Rewriter<'g> {
         let n = self.ed.nodes()[index].clone();
         let has_weights = n.inputs.iter().chain(&crate::runtime::node_captures(&n)).any(|i| self.weight(i).is_some_and(|w| w.len() >= MIN_HALF_ELEMENTS));
         if s.scheme == Scheme::Fp32 || !accepts(&n, s.scheme) {
-            if has_weights && s.scheme != Scheme::Fp32 {
+            // A node with subgraphs has its weights quantised by `rewrite_inside`.
+            if has_weights && s.scheme != Scheme::Fp32 && !branches::has_subgraphs(&n) {
                 record.kept(&n, supported_for(&n.op_type));
             }
             return Ok(());
@@ -253,6 +255,7 @@ impl<'g> Rewriter<'g> {
         let outcome = match s.scheme {
             Scheme::Fp32 => Ok(()),
             Scheme::Fp16 | Scheme::Bf16 => self.half_storage(&n, if s.scheme == Scheme::Fp16 { Half::F16 } else { Half::BF16 }, record),
+            _ if matches!(n.op_type.as_str(), "LSTM" | "GRU" | "RNN") => self.recurrent(&n, s, record),
             Scheme::Int8Weight | Scheme::Int4Weight => self.weight_only(&n, s, record),
             Scheme::Int8Dynamic | Scheme::Int8Static if n.op_type == "Gather" => self.weight_only(&n, s, record),
             Scheme::Int4Block | Scheme::Int8Block if n.op_type == "Gather" => self.blocked_table(index, &n, s, record),
@@ -291,33 +294,39 @@ impl<'g> Rewriter<'g> {
         let mut names = n.inputs.clone();
         names.extend(crate::runtime::node_captures(n).into_iter().filter(|r| !n.inputs.contains(r)));
         for name in names {
-            // Small constants (Clip bounds, shapes) are left alone, ±Inf included.
-            if self.weight(&name).is_none_or(|w| w.len() < MIN_HALF_ELEMENTS) || self.converted.contains(&name) {
-                continue;
-            }
-            let w = self.checked_weight(&name)?.expect("checked above");
-            let (shape, len) = (w.shape().to_vec(), w.len());
-            let flat = w.as_slice().expect("contiguous");
-            if let Some(why) = params::half_refusal(flat, format) {
-                record.kept(n, format!("'{name}' stays float32: {why}"));
-                continue;
-            }
-            let (t, err, scheme) = match format {
-                Half::F16 => {
-                    let (v, e) = params::to_f16(flat);
-                    (Tensor::F16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "fp16")
-                }
-                Half::BF16 => {
-                    let (v, e) = params::to_bf16(flat);
-                    (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "bf16")
-                }
-            };
-            let stored = self.replace_initializer(&name, &format!("{name}_{scheme}"), t.clone());
-            let cast_name = self.fresh(&format!("{name}_cast"));
-            self.ed.prepend(node("Cast", cast_name, vec![stored], vec![name.clone()], vec![attr("to", AttrValue::Int(1))]));
-            let zeros = t.to_f64_vec().iter().filter(|v| **v == 0.0).count();
-            record.entry(&name, n, scheme, "every value".into(), (len * 4, len * 2), zeros as f64 / len.max(1) as f64, err);
+            self.half_tensor(n, &name, format, record)?;
         }
+        Ok(())
+    }
+
+    /// One weight `n` reads, stored in 16 bits with a Cast back under its name.
+    /// Small constants (Clip bounds, shapes) are left alone, ±Inf included.
+    pub(super) fn half_tensor(&mut self, n: &Node, name: &str, format: Half, record: &mut StepRecord) -> Step {
+        if self.weight(name).is_none_or(|w| w.len() < MIN_HALF_ELEMENTS) || self.converted.contains(name) {
+            return Ok(());
+        }
+        let w = self.checked_weight(name)?.expect("checked above");
+        let (shape, len) = (w.shape().to_vec(), w.len());
+        let flat = w.as_slice().expect("contiguous");
+        if let Some(why) = params::half_refusal(flat, format) {
+            record.kept(n, format!("'{name}' stays float32: {why}"));
+            return Ok(());
+        }
+        let (t, err, scheme) = match format {
+            Half::F16 => {
+                let (v, e) = params::to_f16(flat);
+                (Tensor::F16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "fp16")
+            }
+            Half::BF16 => {
+                let (v, e) = params::to_bf16(flat);
+                (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "bf16")
+            }
+        };
+        let stored = self.replace_initializer(name, &format!("{name}_{scheme}"), t.clone());
+        let cast_name = self.fresh(&format!("{name}_cast"));
+        self.ed.prepend(node("Cast", cast_name, vec![stored], vec![name.to_string()], vec![attr("to", AttrValue::Int(1))]));
+        let zeros = t.to_f64_vec().iter().filter(|v| **v == 0.0).count();
+        record.entry(name, n, scheme, "every value".into(), (len * 4, len * 2), zeros as f64 / len.max(1) as f64, err);
         Ok(())
     }
 
@@ -346,11 +355,18 @@ impl<'g> Rewriter<'g> {
     fn weight_only(&mut self, n: &Node, s: Resolved, record: &mut StepRecord) -> Step {
         let (slot, axis) = self.weight_slot(n).ok_or_else(|| Stop::Skip(supported_for(&n.op_type)))?;
         let name = n.inputs.get(slot).cloned().unwrap_or_default();
-        if self.converted.contains(&name) {
-            return Ok(());
-        }
         if let Some(why) = (n.op_type == "Gather").then(|| self.table_refusal(n)).flatten() {
             return Err(Stop::Skip(why));
+        }
+        self.weight_only_at(n, &name, axis, s, record)
+    }
+
+    /// `weight_only` for the weight `name` that `n` reads (directly, or
+    /// inside its subgraphs), with output channels on `axis`.
+    pub(super) fn weight_only_at(&mut self, n: &Node, name: &str, axis: usize, s: Resolved, record: &mut StepRecord) -> Step {
+        let name = name.to_string();
+        if self.converted.contains(&name) {
+            return Ok(());
         }
         let opset = self.opset();
         if opset < 10 {
