@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Pruning paraphrase-MiniLM-L3 in headless Chromium with the shipped wasm
+// Compressing paraphrase-MiniLM-L3 in headless Chromium with the shipped wasm
 // builds: tokenising the 64 calibration sentences, then compressing with a
-// prune recipe (the calibration forward passes are part of it), median of
-// --runs per build. The issue's target: Wanda 50% in ≤ 5 s.
+// recipe (prune or quantize; the calibration forward passes are part of it),
+// median of --runs per build. The pruning issue's target: Wanda 50% in ≤ 5 s.
 //   node scripts/bench/prune-minilm.mjs [--recipe JSON] [--runs N]
 // Needs `npm run build` (www/pkg) and ../shared/models/paraphrase_minilm_l3/fetch.sh.
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
@@ -70,7 +70,7 @@ try {
     for (let i = 0; i < runs; i++) rs.push(await page.evaluate(([v, r]) => window.prune(v, r), [variant, recipe]));
     const total = rs.map((r) => r.tokenize_ms + r.compress_ms);
     console.log(`  ${variant.padEnd(8)} median ${(median(total) / 1000).toFixed(2)} s (tokenise ${median(rs.map((r) => r.tokenize_ms)).toFixed(0)} ms, `
-      + `prune with calibration ${(median(rs.map((r) => r.compress_ms)) / 1000).toFixed(2)} s; runs ${total.map((t) => (t / 1000).toFixed(2)).join(', ')} s); `
+      + `compress with calibration ${(median(rs.map((r) => r.compress_ms)) / 1000).toFixed(2)} s; runs ${total.map((t) => (t / 1000).toFixed(2)).join(', ')} s); `
       + `${rs[0].tensors} tensors, ${(100 * rs[0].zeros).toFixed(1)}% zeros, ${rs[0].sentences} calibration sentences`);
   }
 } finally {
