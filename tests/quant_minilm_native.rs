@@ -16,7 +16,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::minilm::{embeddings, load, min_mean_cosine, paths, sentences};
+use common::minilm::{embeddings, min_mean_cosine, setup, Setup};
 use squish::compress::quant::smooth::{equalize, Smooth};
 use squish::compress::{compress, Recipe};
 use squish::formats::onnx::model_to_bytes;
@@ -65,10 +65,7 @@ const ROWS: [Row; 19] = [
 #[test]
 #[ignore = "needs the 69 MB MiniLM model: ../shared/models/paraphrase_minilm_l3/fetch.sh"]
 fn minilm_quantisation_table() {
-    let (bytes, model) = load();
-    let (_, dir) = paths();
-    let (calibration, eval) = sentences(&dir, &model);
-    let original = embeddings(&model, &eval);
+    let Setup { bytes, model, calibration, eval, original } = setup();
     let only = std::env::var("SQUISH_QUANT_ONLY").ok();
     println!(
         "\nparaphrase-MiniLM-L3 ({} bytes), cosine of the pooled embedding to fp32 on {} evaluation sentences ({} calibration sentences):",
@@ -109,9 +106,7 @@ fn minilm_quantisation_table() {
 #[test]
 #[ignore = "needs the 69 MB MiniLM model: ../shared/models/paraphrase_minilm_l3/fetch.sh"]
 fn minilm_equalisation_is_exact_and_helps_int8_static() {
-    let (_, model) = load();
-    let (_, dir) = paths();
-    let (calibration, eval) = sentences(&dir, &model);
+    let Setup { model, calibration, eval, original, .. } = setup();
     let layers: Vec<usize> = model
         .graph
         .nodes
@@ -138,7 +133,6 @@ fn minilm_equalisation_is_exact_and_helps_int8_static() {
     let excess = common::worst_excess(&all(&smoothed), &all(&model), 1e-5);
     println!("equalised float model vs original, every output of {} sentences: worst excess over 1e-5·(1+|ref|) = {excess:e}", eval.len());
     assert!(excess <= 0.0, "the equalised float model differs beyond 1e-5·(1+|ref|)");
-    let original = embeddings(&model, &eval);
     let cos = |recipe: &str| {
         let (q, _) = compress(&model, &Recipe::from_json(recipe).unwrap(), &calibration).unwrap();
         min_mean_cosine(&embeddings(&q, &eval), &original)

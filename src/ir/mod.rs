@@ -88,13 +88,7 @@ pub fn all_node_names(g: &Graph) -> std::collections::HashSet<&str> {
     let mut out = std::collections::HashSet::new();
     for n in &g.nodes {
         out.insert(n.name.as_str());
-        for a in &n.attributes {
-            match &a.value {
-                AttrValue::Graph(sub) => out.extend(all_node_names(sub)),
-                AttrValue::Graphs(subs) => subs.iter().for_each(|sub| out.extend(all_node_names(sub))),
-                _ => {}
-            }
-        }
+        n.subgraphs().for_each(|sub| out.extend(all_node_names(sub)));
     }
     out
 }
@@ -150,6 +144,15 @@ pub struct Node {
 }
 
 impl Node {
+    /// The graphs held in this node's attributes (`If` branches, `Loop`/`Scan` bodies).
+    pub fn subgraphs(&self) -> impl Iterator<Item = &Graph> {
+        self.attributes.iter().flat_map(|a| match &a.value {
+            AttrValue::Graph(g) => std::slice::from_ref(&**g),
+            AttrValue::Graphs(gs) => gs.as_slice(),
+            _ => &[],
+        })
+    }
+
     pub fn attr(&self, name: &str) -> Option<&AttrValue> {
         self.attributes.iter().find(|a| a.name == name).map(|a| &a.value)
     }

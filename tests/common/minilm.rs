@@ -56,3 +56,21 @@ pub fn min_mean_cosine(got: &[Vec<f64>], want: &[Vec<f64>]) -> (f64, f64) {
     let cos: Vec<f64> = got.iter().zip(want).map(|(p, o)| cosine(p, o)).collect();
     (cos.iter().cloned().fold(f64::INFINITY, f64::min), cos.iter().sum::<f64>() / cos.len() as f64)
 }
+
+/// The model with its calibration and evaluation sentences, and the fp32
+/// pooled embeddings of the evaluation sentences.
+pub struct Setup {
+    pub bytes: Vec<u8>,
+    pub model: Model,
+    pub calibration: Vec<Feed>,
+    pub eval: Vec<Feed>,
+    pub original: Vec<Vec<f64>>,
+}
+
+pub fn setup() -> Setup {
+    let (bytes, model) = load();
+    let (_, dir) = paths();
+    let (calibration, eval) = sentences(&dir, &model);
+    let original = embeddings(&model, &eval);
+    Setup { bytes, model, calibration, eval, original }
+}

@@ -102,7 +102,7 @@ fn attr(name: &str, value: AttrValue) -> Attribute {
     Attribute { name: name.into(), value }
 }
 
-fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<Attribute>) -> Node {
+pub(super) fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>, attributes: Vec<Attribute>) -> Node {
     Node { name, op_type: op.into(), domain: String::new(), inputs, outputs, attributes, doc_string: String::new() }
 }
 

@@ -174,15 +174,7 @@ fn insert_division(ed: &mut Editor, x: &str, readers: &[Reader], scales: &[f32])
         let mut nodes: Vec<Node> = Vec::new();
         if r.node == first {
             let name = ed.fresh(&format!("{x}_smooth"));
-            nodes.push(Node {
-                name,
-                op_type: "Mul".into(),
-                domain: String::new(),
-                inputs: vec![x.to_string(), inv.clone()],
-                outputs: vec![smoothed.clone()],
-                attributes: vec![],
-                doc_string: String::new(),
-            });
+            nodes.push(super::rewrite::node("Mul", name, vec![x.to_string(), inv.clone()], vec![smoothed.clone()], vec![]));
         }
         nodes.push(n);
         ed.replace(r.node, nodes);

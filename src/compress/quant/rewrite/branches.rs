@@ -17,23 +17,14 @@ use crate::ir::{AttrValue, Graph, Node};
 
 /// Whether a node carries subgraphs.
 pub(super) fn has_subgraphs(n: &Node) -> bool {
-    n.attributes.iter().any(|a| matches!(a.value, AttrValue::Graph(_) | AttrValue::Graphs(_)))
+    n.subgraphs().next().is_some()
 }
 
 /// The nodes inside `n`'s subgraphs (at any depth) reading `name`, with the input slot.
 fn readers_inside<'a>(n: &'a Node, name: &str, out: &mut Vec<(&'a Node, usize)>) {
-    let mut visit = |g: &'a Graph| {
-        for inner in &g.nodes {
-            inner.inputs.iter().enumerate().filter(|(_, i)| *i == name).for_each(|(slot, _)| out.push((inner, slot)));
-            readers_inside(inner, name, out);
-        }
-    };
-    for a in &n.attributes {
-        match &a.value {
-            AttrValue::Graph(g) => visit(g),
-            AttrValue::Graphs(gs) => gs.iter().for_each(&mut visit),
-            _ => {}
-        }
+    for inner in n.subgraphs().flat_map(|g| &g.nodes) {
+        inner.inputs.iter().enumerate().filter(|(_, i)| *i == name).for_each(|(slot, _)| out.push((inner, slot)));
+        readers_inside(inner, name, out);
     }
 }
 
