@@ -14,14 +14,6 @@ fn opt_pct(v: Option<f64>) -> String {
     v.map(pct).unwrap_or_else(|| "–".into())
 }
 
-fn kib(b: usize) -> String {
-    if b >= 1 << 20 {
-        format!("{:.2} MiB", b as f64 / (1 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", b as f64 / 1024.0)
-    }
-}
-
 /// How many rows of each ranked table are shown.
 const TOP: usize = 10;
 
@@ -182,5 +174,50 @@ pub fn sparsity_scan(z: &super::sparsity_scan::ScanResult) -> String {
         let _ = writeln!(s, "| {}{coupled} | {} | {} | {} | {:.0}% |", c.node, c.op_type, c.weights, cells.join(" | "), 100.0 * sug);
     }
     let _ = writeln!(s, "\nSuggested sparsities remove {:.1}% of these weights (target {:.1}%). ({})\n", 100.0 * z.achieved, 100.0 * z.target, z.rule);
+    s
+}
+
+fn kib(b: usize) -> String {
+    if b >= 1 << 20 {
+        format!("{:.2} MiB", b as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    }
+}
+
+/// The target search: what it found, the uniform recipes beside it, and
+/// each layer's choice.
+pub fn target(r: &super::target::TargetReport) -> String {
+    let mut s = String::new();
+    let name = r.target.metric.name();
+    let bound = r.target.bound_text();
+    let _ = writeln!(
+        s,
+        "## Target: {name} {bound}\n\nSearched on {} input sets, checked on {} held back (seed {}); calibration: {} input sets; {} candidates run, {} compressions.\n",
+        r.searched_inputs, r.held_back_inputs, r.target.seed, r.calibration_inputs, r.candidates_run, r.compressions
+    );
+    if let Some(why) = &r.unreachable {
+        let _ = writeln!(s, "**Not reachable**: {why}.\n");
+    }
+    let _ = writeln!(s, "| recipe | size | {name}, searched | {name}, held back | meets |\n|---|---|---|---|---|");
+    let _ = writeln!(s, "| original | {} | | | |", kib(r.original_bytes));
+    for c in r.found.iter().chain(&r.uniform) {
+        let label = if c.label == "found" { "**found**".to_string() } else { format!("uniform: {}", c.label) };
+        let searched = c.searched.map_or(String::new(), |v| format!("{v:.4}"));
+        let _ = writeln!(s, "| {label} | {} | {searched} | {:.4} | {} |", kib(c.bytes), c.held_back, if c.met { "yes" } else { "no" });
+    }
+    match (r.no_smaller_uniform, &r.found) {
+        (Some(true), Some(f)) if f.met => s.push_str("\nThe found recipe meets the target on the held-back inputs, and no uniform recipe that does is smaller.\n"),
+        (Some(false), _) => s.push_str("\nA uniform recipe that meets the target on the held-back inputs is smaller than the found one (it missed the target on the searched inputs).\n"),
+        (_, Some(f)) if !f.met => s.push_str("\nThe found recipe misses the target on the held-back inputs: the searched inputs were not representative enough (give more inputs, or aim higher).\n"),
+        _ => {}
+    }
+    let _ = writeln!(s, "\n| node | op | chosen | settings: bytes, error alone |\n|---|---|---|---|");
+    for c in &r.choices {
+        let l = &c.ladder;
+        let cells: Vec<String> = (0..l.labels.len()).map(|i| format!("{}: {}, {:.2e}", l.labels[i], kib(l.bytes[i]), l.error[i])).collect();
+        let _ = writeln!(s, "| {} | {} | {} | {} |", c.node, c.op_type, c.chosen, cells.join("; "));
+    }
+    let _ = writeln!(s, "\n({})", r.rule);
     s
 }

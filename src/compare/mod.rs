@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outputs;
 pub mod sensitivity;
 pub mod sparsity_scan;
+pub mod target;
 
 use std::collections::{BTreeMap, HashMap};
 

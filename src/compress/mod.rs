@@ -9,6 +9,7 @@
 //! `hessian` (the damped input Hessian and error compensation) and
 //! `input_stats` (what calibration inputs tell about each layer) are shared.
 
+pub mod cache;
 pub mod calibrate;
 pub mod hessian;
 pub mod input_stats;
@@ -24,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::formats::data::feeds::Feed;
 use crate::ir::Model;
-pub use recipe::{Recipe, Step};
+pub use cache::Cache;
+pub use recipe::{Recipe, Step, Target};
 pub use record::{Entry, Kept, Record, Removed, Smoothed, StepRecord, Unit, Warning};
 
 /// Nodes (by name) or op types a section leaves as they are.
@@ -56,11 +58,38 @@ pub trait Method {
     /// the method needs none). Adds its entries through `record`. From a
     /// borrowed model the result copies only what the method keeps; from an
     /// owned one each replaced weight is freed as soon as it is replaced.
-    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord) -> Result<Model>;
+    /// `cache` keeps work that does not depend on the section's per-layer
+    /// settings (scoped to this step and the steps before it).
+    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord, cache: &Cache) -> Result<Model>;
 
     /// Leaves `node` as it is: what sensitivity restores one unit at a time,
     /// and what a suggested exclusion writes into the section.
     fn exclude(&mut self, node: &str);
+
+    /// Settings milder than the ones the section gives `node`, mildest last
+    /// (leaving it as it is, `exclude`, is milder still): the rungs a target
+    /// search steps back through.
+    fn milder(&self, model: &Model, node: &str) -> Vec<Rung>;
+
+    /// Gives `node` the settings of `rung` (written as a per-layer override).
+    fn set_rung(&mut self, node: &str, rung: &Rung) -> Result<()>;
+}
+
+/// One setting a search may give a unit: a label ("int8_block",
+/// "sparsity 0.25") and the per-layer override that writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rung {
+    pub label: String,
+    pub layer: serde_json::Value,
+}
+
+/// `compress` reusing what `cache` kept from earlier compressions of the same
+/// model with the same calibration inputs (a target search).
+pub fn compress_cached(model: &Model, recipe: &Recipe, calibration: &[Feed], cache: &Cache) -> Result<(Model, Record)> {
+    let (out, mut record) = apply_steps_cached(Cow::Borrowed(model), recipe, calibration, cache)?;
+    record.model_bytes_before = crate::formats::onnx::encoded_len(model);
+    record.model_bytes_after = crate::formats::onnx::encoded_len(&out);
+    Ok((out, record))
 }
 
 /// Metadata keys of the provenance every compressed model carries.
@@ -91,6 +120,19 @@ pub fn compress_owned(model: Model, recipe: &Recipe, calibration: &[Feed], file_
 /// The steps alone, without measuring sizes (`model_bytes_*` stay 0): for a
 /// caller that encodes the result anyway and takes the size from that.
 pub fn apply_steps(model: Cow<'_, Model>, recipe: &Recipe, calibration: &[Feed]) -> Result<(Model, Record)> {
+    apply_steps_cached(model, recipe, calibration, &Cache::none())
+}
+
+/// `apply_steps` reusing what `cache` kept from earlier compressions of the
+/// same model with the same calibration inputs.
+pub fn apply_steps_cached(model: Cow<'_, Model>, recipe: &Recipe, calibration: &[Feed], cache: &Cache) -> Result<(Model, Record)> {
+    if let Some(t) = &recipe.target {
+        return Err(crate::error::SquishError::Recipe(format!(
+            "key 'target' ({} {}): a target needs the search, which runs the model on your inputs (squish compress --inputs DIR, or the page's Compress with inputs)",
+            t.metric.name(),
+            t.bound_text()
+        )));
+    }
     for step in &recipe.steps {
         step.method().check(&model)?;
     }
@@ -98,7 +140,9 @@ pub fn apply_steps(model: Cow<'_, Model>, recipe: &Recipe, calibration: &[Feed])
     let mut model = model;
     for (i, step) in recipe.steps.iter().enumerate() {
         let method = step.method();
-        model = Cow::Owned(method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() })?);
+        // What a step gets depends on the steps before it: they are its scope.
+        let scope = cache.scoped(&format!("{i}:{}", serde_json::to_string(&recipe.steps[..i]).expect("steps serialise")));
+        model = Cow::Owned(method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() }, &scope)?);
     }
     let mut model = model.into_owned();
     stamp_provenance(&mut model, &record.recipe);

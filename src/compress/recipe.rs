@@ -12,7 +12,7 @@
 //! form becomes the same list of steps, so equivalent recipes give
 //! byte-identical models; `to_json` writes the canonical form.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Method;
@@ -67,6 +67,115 @@ impl Step {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recipe {
     pub steps: Vec<Step>,
+    /// A quality the result must keep: the steps are then the most
+    /// compressed settings a search may use, layer by layer
+    /// (`compare::target`).
+    pub target: Option<Target>,
+}
+
+/// What the target is measured with, on the original's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetMetric {
+    /// Share of inputs whose top-1 class is the original's.
+    Agreement,
+    /// The lowest per-input cosine between the outputs.
+    MinCosine,
+    /// Share of inputs classified as their label (needs labels).
+    Accuracy,
+    /// Mean KL divergence of the compressed class distribution from the original's (lower is better).
+    Kl,
+}
+
+impl TargetMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetMetric::Agreement => "agreement",
+            TargetMetric::MinCosine => "min_cosine",
+            TargetMetric::Accuracy => "accuracy",
+            TargetMetric::Kl => "kl",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        self != TargetMetric::Kl
+    }
+}
+
+/// `"target": {"metric": "agreement", "at_least": 0.99}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub metric: TargetMetric,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    /// For `kl`, which is better lower.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+    /// The output measured (default: the first class output for agreement,
+    /// accuracy and kl; every float output, the worst one counting, for
+    /// min_cosine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Share of the inputs held back from the search to check its result.
+    #[serde(default = "default_held_back")]
+    pub held_back: f64,
+    /// Seed of the split into searched and held-back inputs.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_held_back() -> f64 {
+    0.25
+}
+
+impl Target {
+    fn from_value(v: Value) -> Result<Target> {
+        let t: Target = serde_json::from_value(v).map_err(|e| recipe_err(format!("target: {e}")))?;
+        let name = t.metric.name();
+        match (t.at_least, t.at_most, t.metric.higher_is_better()) {
+            (None, None, true) => return Err(recipe_err(format!("target: metric {name} needs \"at_least\" (e.g. 0.99)"))),
+            (None, None, false) => return Err(recipe_err("target: metric kl needs \"at_most\" (e.g. 0.01)")),
+            (Some(_), _, false) => return Err(recipe_err("target: kl is a divergence (lower is better): give \"at_most\", not \"at_least\"")),
+            (_, Some(_), true) => return Err(recipe_err(format!("target: {name} is better higher: give \"at_least\", not \"at_most\""))),
+            _ => {}
+        }
+        let bound = t.bound();
+        let range = match t.metric {
+            TargetMetric::MinCosine => -1.0..=1.0,
+            TargetMetric::Kl => 0.0..=f64::MAX,
+            _ => 0.0..=1.0,
+        };
+        if !range.contains(&bound) {
+            return Err(recipe_err(format!("target: {name} {} is out of range [{}, {}]", t.bound_text(), range.start(), range.end())));
+        }
+        if !(t.held_back > 0.0 && t.held_back < 1.0) {
+            return Err(recipe_err(format!("target: held_back must be a share in (0, 1), got {}", t.held_back)));
+        }
+        Ok(t)
+    }
+
+    /// The bound, whichever side it is on.
+    pub fn bound(&self) -> f64 {
+        self.at_least.or(self.at_most).unwrap_or(f64::NAN)
+    }
+
+    /// "at least 0.99" / "at most 0.01".
+    pub fn bound_text(&self) -> String {
+        match self.at_least {
+            Some(v) => format!("at least {v}"),
+            None => format!("at most {}", self.bound()),
+        }
+    }
+
+    /// Whether `value` of the metric meets the target.
+    pub fn met_by(&self, value: f64) -> bool {
+        if self.metric.higher_is_better() {
+            value >= self.bound()
+        } else {
+            value <= self.bound()
+        }
+    }
 }
 
 fn recipe_err(detail: impl Into<String>) -> SquishError {
@@ -82,9 +191,7 @@ impl Recipe {
         if let Some(k) = LEGACY_KEYS.iter().find(|k| versioned && top.contains_key(**k)) {
             return Err(recipe_err(format!("'{k}' at the top level of a version 1 recipe: put quantize settings in a 'quantize' section")));
         }
-        if top.contains_key("target") {
-            return Err(recipe_err("key 'target' (search for the smallest model meeting a quality target) is not available in this version of Squish"));
-        }
+        let target = top.remove("target").map(Target::from_value).transpose()?;
         let steps = if let Some(list) = top.remove("steps") {
             if let Some(k) = top.keys().next() {
                 return Err(recipe_err(format!("key '{k}' next to 'steps': with a list of steps, every section goes inside it")));
@@ -93,20 +200,28 @@ impl Recipe {
         } else {
             steps_from_sections(top)?
         };
+        if steps.is_empty() && target.is_some() {
+            return Err(recipe_err(
+                "a target needs a section to search in: its settings are the most compressed the search may use (e.g. {\"quantize\": {\"scheme\": \"int4_block\"}})",
+            ));
+        }
         if steps.is_empty() {
             return Err(recipe_err("no step: give at least one section (e.g. {\"quantize\": {\"scheme\": \"int8_dynamic\"}})"));
         }
-        Ok(Recipe { steps })
+        Ok(Recipe { steps, target })
     }
 
-    /// The canonical JSON: `{"version":1,"steps":[…]}`, keys in a fixed order.
+    /// The canonical JSON: `{"version":1,"steps":[…]}` (and the target),
+    /// keys in a fixed order.
     pub fn to_json(&self) -> String {
         #[derive(Serialize)]
         struct Canonical<'a> {
             version: u64,
             steps: &'a [Step],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            target: Option<&'a Target>,
         }
-        serde_json::to_string(&Canonical { version: RECIPE_VERSION, steps: &self.steps }).expect("recipes serialise")
+        serde_json::to_string(&Canonical { version: RECIPE_VERSION, steps: &self.steps, target: self.target.as_ref() }).expect("recipes serialise")
     }
 
     /// The recipe with `node` left as it is by step `step` (sensitivity, and
@@ -202,11 +317,27 @@ mod tests {
         assert!(err(r#"{"steps":[{"quantize":{}}]}"#).contains("steps[0]: section 'quantize': no scheme given"));
         assert!(err(r#"{"distill":{"teacher":"original"}}"#).contains("section 'distill': distillation is not available"));
         assert!(err(r#"{"prune":{"sparsity":1.5}}"#).contains("section 'prune': sparsity must be in [0, 1), got 1.5"));
-        assert!(err(r#"{"target":{"agreement":0.99},"quantize":{"scheme":"fp16"}}"#).contains("key 'target'"));
+        assert!(err(r#"{"target":{"agreement":0.99},"quantize":{"scheme":"fp16"}}"#).contains("target: unknown field `agreement`"));
+        assert!(err(r#"{"target":{"metric":"kl","at_least":0.1},"quantize":{"scheme":"fp16"}}"#).contains("give \"at_most\", not \"at_least\""));
+        assert!(err(r#"{"target":{"metric":"agreement"},"quantize":{"scheme":"fp16"}}"#).contains("agreement needs \"at_least\""));
+        assert!(err(r#"{"target":{"metric":"agreement","at_least":1.5},"quantize":{"scheme":"fp16"}}"#).contains("out of range [0, 1]"));
+        assert!(err(r#"{"target":{"metric":"min_cosine","at_least":0.9,"held_back":1}}"#).contains("held_back must be a share in (0, 1)"));
+        assert!(err(r#"{"target":{"metric":"min_cosine","at_least":0.9}}"#).contains("a target needs a section to search in"));
         assert!(err("{}").contains("no step"));
         assert!(err(r#"{"version":1,"scheme":"fp16"}"#).contains("'scheme' at the top level of a version 1 recipe"));
         assert!(err(r#"{"scheme":"int4_block","block_size":48}"#).contains("block_size must be 32, 64 or 128, got 48"));
         assert!(err("[1]").contains("a recipe is a JSON object"));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_target_reads_back_from_the_canonical_form() {
+        let r = Recipe::from_json(r#"{"quantize":{"scheme":"int4_block"},"target":{"metric":"min_cosine","at_least":0.99,"seed":3}}"#).unwrap();
+        let t = r.target.as_ref().unwrap();
+        assert_eq!((t.metric, t.held_back, t.seed), (TargetMetric::MinCosine, 0.25, 3));
+        assert!(t.met_by(0.99) && !t.met_by(0.9899));
+        assert_eq!(Recipe::from_json(&r.to_json()).unwrap(), r);
+        let kl = Recipe::from_json(r#"{"quantize":{"scheme":"int8_dynamic"},"target":{"metric":"kl","at_most":0.01}}"#).unwrap();
+        assert!(kl.target.unwrap().met_by(0.005));
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -93,6 +93,11 @@ pub fn all_node_names(g: &Graph) -> std::collections::HashSet<&str> {
     out
 }
 
+/// The node called `name`, in `g` or any subgraph of its nodes.
+pub fn find_node<'g>(g: &'g Graph, name: &str) -> Option<&'g Node> {
+    g.nodes.iter().find_map(|n| if n.name == name { Some(n) } else { n.subgraphs().find_map(|sub| find_node(sub, name)) })
+}
+
 impl Graph {
     pub fn initializer(&self, name: &str) -> Option<&Tensor> {
         self.initializers.iter().find(|(n, _)| n == name).map(|(_, t)| t)

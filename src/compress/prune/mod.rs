@@ -289,7 +289,8 @@ impl Method for Section {
         Ok(())
     }
 
-    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
+    /// Pruning gathers its statistics anew each time (`_cache` unused).
+    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord, _cache: &crate::compress::Cache) -> Result<Model> {
         self.check(&model)?;
         if self.pattern.is_structured() {
             return structured::apply(model, self, calibration, record);
@@ -322,6 +323,31 @@ impl Method for Section {
             shell.graph.sparse_stored.extend(found.iter().map(|t| t.weight.clone()));
         }
         Ok(shell)
+    }
+
+    /// Unstructured: ¾, ½ and ¼ of the node's sparsity. N:M and structured
+    /// patterns have no milder form than leaving the layer dense.
+    fn milder(&self, _model: &Model, node: &str) -> Vec<crate::compress::Rung> {
+        let r = self.settings_for(node);
+        if self.pattern.is_structured() || r.pattern != Pattern::Unstructured || r.sparsity <= 0.0 {
+            return Vec::new();
+        }
+        [0.75, 0.5, 0.25]
+            .iter()
+            .map(|f| {
+                let s = (r.sparsity * f * 1000.0).round() / 1000.0;
+                crate::compress::Rung { label: format!("sparsity {s}"), layer: serde_json::json!({ "sparsity": s }) }
+            })
+            .collect()
+    }
+
+    fn set_rung(&mut self, node: &str, rung: &crate::compress::Rung) -> Result<()> {
+        let over: LayerPrune = serde_json::from_value(rung.layer.clone()).map_err(|e| err(format!("layers.{node}: {e}")))?;
+        let slot = self.layers.entry(node.to_string()).or_default();
+        slot.sparsity = over.sparsity.or(slot.sparsity);
+        slot.pattern = over.pattern.or(slot.pattern);
+        self.exclude.nodes.retain(|n| n != node);
+        Ok(())
     }
 
     fn exclude(&mut self, node: &str) {

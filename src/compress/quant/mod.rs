@@ -9,12 +9,16 @@ mod rewrite;
 pub mod smooth;
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::record::StepRecord;
-use super::{Exclude, Method};
+use super::{Cache, Exclude, Method};
 pub use crate::compress::calibrate::{Calibration, CalibrationMethod};
+use crate::compress::hessian::Hessian;
+use crate::compress::input_stats;
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
 use crate::ir::{Model, Node};
@@ -205,15 +209,15 @@ impl Section {
 
     /// The layer inputs whose Hessian error-compensating rounding needs (one
     /// per input value: layers reading the same input share it).
-    fn hessian_wants(&self, model: &Model) -> Vec<crate::compress::input_stats::Want> {
-        let mut wants: Vec<crate::compress::input_stats::Want> = Vec::new();
+    fn hessian_wants(&self, model: &Model) -> Vec<input_stats::Want> {
+        let mut wants: Vec<input_stats::Want> = Vec::new();
         for n in &model.graph.nodes {
             let s = self.settings_for(n);
             if s.rounding != Rounding::Gptq || !rewrite::accepts(n, s.scheme) || !s.scheme.has_integer_weights() {
                 continue;
             }
             if let Some(features) = rewrite::compensable_features(&model.graph, n).filter(|_| !wants.iter().any(|w| w.input == n.inputs[0])) {
-                wants.push(crate::compress::input_stats::Want { input: n.inputs[0].clone(), features, channels_first: false, hessian: true });
+                wants.push(input_stats::Want { input: n.inputs[0].clone(), features, channels_first: false, hessian: true });
             }
         }
         wants
@@ -263,9 +267,9 @@ impl Method for Section {
     /// Consumes the model, so that each weight's float32 copy is freed as
     /// soon as its compressed form exists (peak memory in the browser).
     /// `calibration` is required when any layer uses `int8_static`.
-    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord) -> Result<Model> {
+    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord, cache: &Cache) -> Result<Model> {
         self.check(&model)?;
-        let model = match self.smooth {
+        let (model, cache) = match self.smooth {
             Some(sm) => {
                 let layers: Vec<usize> = (model.graph.nodes.iter().enumerate())
                     .filter(|(_, n)| {
@@ -275,11 +279,13 @@ impl Method for Section {
                     })
                     .map(|(i, _)| i)
                     .collect();
+                // Equalising changes the model the rest is computed on.
+                let cache = cache.scoped(&format!("smooth:{sm:?}:{layers:?}"));
                 let (m, smoothed) = smooth::equalize(model.into_owned(), &layers, calibration, sm)?;
                 record.record.smoothed.extend(smoothed);
-                Cow::Owned(m)
+                (Cow::Owned(m), cache)
             }
-            None => model,
+            None => (model, cache.clone()),
         };
         // Calibration runs the model as given (before any rewrite).
         let static_nodes: Vec<usize> = (model.graph.nodes.iter().enumerate())
@@ -291,21 +297,19 @@ impl Method for Section {
         }
         let wants = self.hessian_wants(&model);
         let runnable = (!static_nodes.is_empty() || !wants.is_empty()).then(|| Model::clone(&model));
-        let hessians = match (&runnable, wants.is_empty()) {
-            (Some(m), false) => {
-                let stats = crate::compress::input_stats::gather(m, &wants, calibration, "section 'quantize': \"rounding\": \"gptq\"")?;
-                wants.into_iter().zip(stats).filter_map(|(w, st)| Some((w.input, st.hessian?))).collect()
-            }
+        let hessians = match &runnable {
+            Some(m) if !wants.is_empty() => hessians(m, wants, calibration, &cache)?,
             _ => Default::default(),
         };
         let (mut shell, graph) = Model::split(model);
         let mut out = rewrite::Rewriter::new(graph, shell.opsets.clone());
         out.compensate_with(hessians, self.gptq_options());
+        out.remember_in(cache.clone());
         let ranges = match runnable {
             None => Default::default(),
             Some(m) => {
                 let wanted = rewrite::static_activation_names(out.editor(), &static_nodes);
-                crate::compress::calibrate::ranges(m, &wanted, calibration, &self.calibration)?
+                ranges(m, wanted, calibration, &self.calibration, &cache)?
             }
         };
         let plan: Vec<(usize, Resolved)> = out.editor().nodes().iter().enumerate().map(|(i, n)| (i, self.settings_for(n))).collect();
@@ -319,6 +323,40 @@ impl Method for Section {
         Ok(shell)
     }
 
+    /// 4-bit → 8-bit of the same kind → fp16, as far as the node takes them.
+    fn milder(&self, model: &Model, node: &str) -> Vec<crate::compress::Rung> {
+        let Some(n) = crate::ir::find_node(&model.graph, node) else { return Vec::new() };
+        let ladder: &[Scheme] = match self.settings_for(n).scheme {
+            Scheme::Int4Block => &[Scheme::Int8Block, Scheme::Fp16],
+            Scheme::Int4Weight => &[Scheme::Int8Weight, Scheme::Fp16],
+            Scheme::Int8Weight | Scheme::Int8Dynamic | Scheme::Int8Static | Scheme::Int8Block => &[Scheme::Fp16],
+            Scheme::Fp16 | Scheme::Bf16 | Scheme::Fp32 => &[],
+        };
+        // 8-bit blocks no longer than the weight's input axis (K): MatMulNBits
+        // pads K to a whole block, which doubles a K = 64 layer at 128.
+        let k = (n.inputs.get(1).and_then(|w| model.graph.initializer(w))).and_then(|w| w.shape().first().copied()).unwrap_or(128);
+        let block = [32usize, 64, 128].into_iter().find(|b| *b >= k).unwrap_or(128);
+        (ladder.iter().filter(|s| rewrite::accepts(n, **s)))
+            .map(|s| {
+                let layer = match s {
+                    Scheme::Int8Block if self.defaults.block_size.is_none() => serde_json::json!({ "scheme": s.name(), "block_size": block }),
+                    _ => serde_json::json!({ "scheme": s.name() }),
+                };
+                crate::compress::Rung { label: s.name().into(), layer }
+            })
+            .collect()
+    }
+
+    fn set_rung(&mut self, node: &str, rung: &crate::compress::Rung) -> Result<()> {
+        let over: LayerSettings =
+            serde_json::from_value(rung.layer.clone()).map_err(|e| SquishError::Recipe(format!("section 'quantize': layers.{node}: {e}")))?;
+        let slot = self.layers.entry(node.to_string()).or_default();
+        slot.scheme = over.scheme.or(slot.scheme);
+        slot.block_size = over.block_size.or(slot.block_size);
+        self.exclude.nodes.retain(|n| n != node);
+        Ok(())
+    }
+
     /// Keeps `node` in fp32: added to `exclude.nodes`, any override dropped.
     fn exclude(&mut self, node: &str) {
         self.layers.remove(node);
@@ -326,4 +364,58 @@ impl Method for Section {
             self.exclude.nodes.push(node.to_string());
         }
     }
+}
+
+/// Input Hessians for error-compensating rounding, by layer input; those
+/// `cache` kept are not gathered again.
+fn hessians(model: &Model, wants: Vec<input_stats::Want>, calibration: &[Feed], cache: &Cache) -> Result<HashMap<String, Arc<Hessian>>> {
+    let key = |input: &str| format!("hessian:{input}");
+    let mut found: HashMap<String, Arc<Hessian>> = HashMap::new();
+    let mut missing = Vec::new();
+    for w in wants {
+        match cache.get::<Hessian>(&key(&w.input)) {
+            Some(h) => drop(found.insert(w.input.clone(), h)),
+            None => missing.push(w),
+        }
+    }
+    if !missing.is_empty() {
+        let stats = input_stats::gather(model, &missing, calibration, "section 'quantize': \"rounding\": \"gptq\"")?;
+        for (w, st) in missing.into_iter().zip(stats) {
+            if let Some(h) = st.hessian {
+                let h = Arc::new(h);
+                cache.put(&key(&w.input), Arc::clone(&h));
+                found.insert(w.input, h);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Calibrated activation ranges by name; those `cache` kept are not
+/// calibrated again (a range depends on its activation alone).
+fn ranges(model: Model, wanted: Vec<String>, calibration: &[Feed], how: &Calibration, cache: &Cache) -> Result<BTreeMap<String, (f32, f32)>> {
+    let key = |name: &str| format!("range:{how:?}:{name}");
+    let mut found = BTreeMap::new();
+    let mut missing = Vec::new();
+    for name in wanted {
+        match cache.get::<Option<(f32, f32)>>(&key(&name)) {
+            Some(r) => {
+                if let Some(r) = *r {
+                    found.insert(name, r);
+                }
+            }
+            None => missing.push(name),
+        }
+    }
+    if !missing.is_empty() {
+        let got = crate::compress::calibrate::ranges(model, &missing, calibration, how)?;
+        for name in missing {
+            let r = got.get(&name).copied();
+            cache.put(&key(&name), Arc::new(r));
+            if let Some(r) = r {
+                found.insert(name, r);
+            }
+        }
+    }
+    Ok(found)
 }

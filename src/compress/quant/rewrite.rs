@@ -92,8 +92,10 @@ pub struct Rewriter<'g> {
     qdq: HashMap<String, String>,
     needs_ms_domain: bool,
     /// Layer input → its Hessian, for `"rounding": "gptq"`.
-    hessians: HashMap<String, Hessian>,
+    hessians: HashMap<String, std::sync::Arc<Hessian>>,
     gptq: gptq::Options,
+    /// Rounded weights kept across compressions (a target search).
+    memo: crate::compress::Cache,
     /// Input → its prepared Hessian (Q, K and V read one input).
     prepared: std::cell::RefCell<HashMap<String, std::rc::Rc<gptq::Prepared>>>,
 }
@@ -128,6 +130,14 @@ fn code_tensor(shape: &[usize], codes: &[i16], kind: Codes) -> Tensor {
     }
 }
 
+/// A hash of the values (a node may round several tensors: LSTM's W and R).
+fn fingerprint(w: &[f32]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    w.iter().for_each(|v| h.write_u32(v.to_bits()));
+    h.finish()
+}
+
 /// Stored size of `n` codes in the format.
 fn code_bytes(n: usize, kind: Codes) -> usize {
     if kind == Codes::I4 || kind == Codes::U4 {
@@ -154,14 +164,20 @@ impl<'g> Rewriter<'g> {
             needs_ms_domain: false,
             hessians: HashMap::new(),
             gptq: gptq::Options { damping: 0.01, act_order: false },
+            memo: crate::compress::Cache::none(),
             prepared: Default::default(),
         }
     }
 
     /// Input Hessians for the layers rounded with error compensation.
-    pub fn compensate_with(&mut self, hessians: HashMap<String, Hessian>, options: gptq::Options) {
+    pub fn compensate_with(&mut self, hessians: HashMap<String, std::sync::Arc<Hessian>>, options: gptq::Options) {
         self.hessians = hessians;
         self.gptq = options;
+    }
+
+    /// Keeps each weight's rounding in `cache` (and reuses it).
+    pub fn remember_in(&mut self, cache: crate::compress::Cache) {
+        self.memo = cache;
     }
 
     /// A weight's codes: nearest rounding, or error-compensating when the
@@ -169,6 +185,32 @@ impl<'g> Rewriter<'g> {
     /// the 2-D weight is stored `[inputs][outputs]` (MatMul's `[K, N]`).
     #[allow(clippy::too_many_arguments)]
     fn round(
+        &self,
+        n: &Node,
+        s: Resolved,
+        w: &[f32],
+        shape: &[usize],
+        grouping: Grouping,
+        codes: Codes,
+        symmetric: bool,
+        inputs_first: bool,
+    ) -> std::result::Result<Quantized, Stop> {
+        if !self.memo.is_keeping() {
+            return self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first);
+        }
+        // The weight's name and the node's settings fix the result (the
+        // Hessian belongs to the cache's scope: the model and the inputs).
+        let key = format!("round:{}:{:x}:{shape:?}:{s:?}:{grouping:?}:{codes:?}:{symmetric}:{inputs_first}:{:?}", n.name, fingerprint(w), self.gptq);
+        if let Some(q) = self.memo.get::<Quantized>(&key) {
+            return Ok(Quantized::clone(&q));
+        }
+        let q = self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first)?;
+        self.memo.put(&key, std::sync::Arc::new(q.clone()));
+        Ok(q)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn round_now(
         &self,
         n: &Node,
         s: Resolved,

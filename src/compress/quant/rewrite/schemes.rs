@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use ndarray::Array2;
 
 use super::{attr, code_bytes, code_tensor, f32_tensor, float_attr, node, Rewriter, Step, Stop};
-use crate::compress::quant::params::{self, Affine, Codes, Grouping};
+use crate::compress::quant::params::{Affine, Codes, Grouping};
 use crate::compress::quant::{BlockFormat, Resolved, Scheme};
 use crate::compress::record::StepRecord;
 use crate::error::SquishError;
@@ -123,7 +123,7 @@ impl Rewriter<'_> {
         let m = w.shape()[0];
         let per_channel = s.per_channel && s.symmetric;
         let grouping = if per_channel { Grouping::PerChannel { axis: 0 } } else { Grouping::PerTensor };
-        let q = params::quantize(w.as_slice().expect("contiguous"), w.shape(), grouping, Codes::U8, s.symmetric);
+        let q = self.round(n, s, w.as_slice().expect("contiguous"), w.shape(), grouping, Codes::U8, s.symmetric, false)?;
         let wq = self.add_init(&format!("{name}_quantized"), code_tensor(w.shape(), &q.codes, Codes::U8));
         let wz = self.add_init(&format!("{name}_zero_point"), Tensor::scalar(q.params[0].zero_point as u8));
         // Scales broadcast over the output's spatial axes: [M, 1, 1] (or [M, 1]).

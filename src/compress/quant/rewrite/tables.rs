@@ -6,7 +6,7 @@
 //! gathered) or as a blocked `DequantizeLinear` (opset ≥ 21).
 
 use super::{attr, code_bytes, f32_tensor, node, Rewriter, Step, Stop};
-use crate::compress::quant::params::{self, Codes, Grouping, Quantized};
+use crate::compress::quant::params::{Codes, Grouping, Quantized};
 use crate::compress::quant::{BlockFormat, Resolved, Scheme};
 use crate::compress::record::StepRecord;
 use crate::error::SquishError;
@@ -53,7 +53,7 @@ impl Rewriter<'_> {
         let (entry, after) = match s.format {
             BlockFormat::Matmulnbits => {
                 let codes = if bits == 4 { Codes::U4 } else { Codes::U8 };
-                let q = params::quantize(w.as_slice().expect("contiguous"), &shape, grouping, codes, s.symmetric);
+                let q = self.round(n, s, w.as_slice().expect("contiguous"), &shape, grouping, codes, s.symmetric, false)?;
                 let after = self.gather_block_quantized(index, n, &shape, &q, bits, s);
                 ((format!("{} (GatherBlockQuantized)", s.scheme.name()), q), after)
             }
@@ -73,7 +73,7 @@ impl Rewriter<'_> {
                     (_, true) => Codes::I8,
                     _ => Codes::U8,
                 };
-                let q = params::quantize(w.as_slice().expect("contiguous"), &shape, grouping, codes, s.symmetric);
+                let q = self.round(n, s, w.as_slice().expect("contiguous"), &shape, grouping, codes, s.symmetric, false)?;
                 self.ed.remove_initializer(&name);
                 self.converted.insert(name.clone());
                 let inputs = self.quantized_weight_inputs(&name, &shape, &q, codes);

@@ -1,0 +1,674 @@
+//! Target mode: the smallest per-layer settings that keep a quality (the
+//! recipe's `"target"`) on the user's inputs.
+//!
+//! The inputs are split (seeded) into a searched part and a held-back part
+//! the search never sees. Each unit a recipe step compresses gets a ladder:
+//! the step's own settings, the milder ones its method offers
+//! (`Method::milder`: int4 → int8 → fp16, or lower sparsities), and "as
+//! is". The search (1) measures every rung of every unit alone — its
+//! output error (noise / signal energy, which adds up over layers closely
+//! enough to rank them) and its bytes — on a probe subset of the searched
+//! inputs; (2) orders the per-layer choices by bytes saved per error added
+//! (a Lagrangian trade-off: one weight λ on error against bytes, each unit
+//! taking the rung with the least bytes + λ·error) and bisects over λ,
+//! running each candidate on every searched input, for the most compressed
+//! one that meets the target, then tries each unit one rung more compressed
+//! (largest saving first), keeping the moves that still meet it — the
+//! bisection only walks one path through the choices; (3) checks that one, and every uniform
+//! recipe (the same ladder depth for every unit), on the held-back inputs.
+//! Work that does not change between candidates (Hessians, calibrated
+//! ranges, rounded weights) is computed once (`compress::Cache`).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::metrics::{self as m, argmax};
+use super::outputs::label_indices;
+use super::sensitivity::class_output;
+use super::Feed;
+use crate::compress::recipe::{Target, TargetMetric};
+use crate::compress::{apply_steps_cached, compress_cached, Cache, Recipe, Record, Rung, Unit};
+use crate::error::{Result, SquishError};
+use crate::ir::Model;
+use crate::runtime::Session;
+use crate::tensor::Tensor;
+
+/// Searched inputs the per-layer errors are measured on (all of them count
+/// for the candidates).
+const PROBE_INPUTS: usize = 32;
+
+pub const RULE: &str = "each layer alone at each of its settings (error on up to 32 searched inputs, bytes); \
+     candidates trade bytes against error with one weight for every layer; the most compressed \
+     candidate that meets the target on all searched inputs is kept (bisection over the weight), then \
+     each layer is tried one setting more compressed (largest saving first, at most 12), keeping what still meets it; \
+     it and every uniform recipe are then checked on the held-back inputs";
+
+/// One unit's choices: rung 0 is the step's own setting, `rungs[i]` is rung
+/// i + 1, and rung `rungs.len() + 1` leaves the unit as it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ladder {
+    pub unit: Unit,
+    /// Labels of every rung, the step's own first and "as is" last.
+    pub labels: Vec<String>,
+    #[serde(skip)]
+    rungs: Vec<Rung>,
+    /// Stored bytes of the unit's tensors at each rung.
+    pub bytes: Vec<usize>,
+    /// Output error (noise / signal energy) with only this unit at each rung.
+    pub error: Vec<f64>,
+}
+
+impl Ladder {
+    fn as_is(&self) -> usize {
+        self.rungs.len() + 1
+    }
+}
+
+/// A recipe checked: its size and the metric where it was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub label: String,
+    pub recipe: String,
+    /// The encoded model's size.
+    pub bytes: usize,
+    /// The metric on the searched inputs (candidates the search ran).
+    pub searched: Option<f64>,
+    pub held_back: f64,
+    pub met: bool,
+}
+
+/// The unit's chosen rung, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Choice {
+    pub step: usize,
+    pub node: String,
+    pub op_type: String,
+    pub chosen: String,
+    pub ladder: Ladder,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub target: Target,
+    pub searched_inputs: usize,
+    pub held_back_inputs: usize,
+    pub calibration_inputs: usize,
+    pub original_bytes: usize,
+    /// The most compressed candidate meeting the target on the searched
+    /// inputs, checked on the held-back ones; `None`: not even leaving every
+    /// layer as it is meets it (`unreachable` says why).
+    pub found: Option<Candidate>,
+    pub unreachable: Option<String>,
+    /// The same ladder depth for every unit (the step's own settings first).
+    pub uniform: Vec<Candidate>,
+    pub choices: Vec<Choice>,
+    /// Whether no uniform recipe that meets the target on the held-back
+    /// inputs is smaller than the found one (`None`: nothing found, or no
+    /// uniform recipe meets it).
+    pub no_smaller_uniform: Option<bool>,
+    /// Candidates run on every searched input during the bisection.
+    pub candidates_run: usize,
+    /// Compressions made in all (each layer alone, candidates, checks).
+    pub compressions: usize,
+    pub rule: String,
+}
+
+enum Phase {
+    Measure(usize),
+    Bisect {
+        configs: Vec<Vec<usize>>,
+        lo: usize,
+        hi: usize,
+        values: Vec<Option<f64>>,
+    },
+    /// Tries each unit one rung more compressed than the found candidate
+    /// (largest saving first), keeping each move that still meets the target.
+    Refine {
+        order: Vec<usize>,
+        i: usize,
+    },
+    Check(usize),
+    Done,
+}
+
+/// Most units the refinement tries (each try runs every searched input).
+const REFINE_TRIES: usize = 12;
+
+/// The inputs of one part, the original's outputs on them and their labels.
+struct Part {
+    feeds: Vec<Feed>,
+    reference: Vec<Vec<Tensor>>,
+    labels: Option<Vec<usize>>,
+}
+
+pub struct Search {
+    original: Arc<Model>,
+    base: Recipe,
+    target: Target,
+    calibration: Vec<Feed>,
+    searched: Part,
+    held: Part,
+    /// Outputs the metric (and the per-layer error) are computed on.
+    measured: Vec<usize>,
+    cache: Cache,
+    ladders: Vec<Ladder>,
+    tasks: Vec<(usize, usize)>,
+    phase: Phase,
+    found: Option<(Vec<usize>, f64)>,
+    unreachable: Option<String>,
+    checked: Vec<Candidate>,
+    original_bytes: usize,
+    candidates_run: usize,
+    compressions: usize,
+}
+
+/// SplitMix64: a seeded order that is the same natively and in wasm.
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn run_all(model: Model, feeds: &[Feed]) -> Result<Vec<Vec<Tensor>>> {
+    let session = Session::new(model)?;
+    feeds.iter().map(|f| Ok(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect())).collect()
+}
+
+fn target_err(detail: impl Into<String>) -> SquishError {
+    SquishError::Recipe(format!("target: {}", detail.into()))
+}
+
+impl Search {
+    /// Splits `inputs`, runs the original on them and compresses once with
+    /// the recipe as given (the most compressed settings). `labels`: one
+    /// class per input (or one-hot rows), needed by `accuracy`.
+    /// `calibration`: inputs the steps calibrate on; by default the searched
+    /// part (never the held-back one).
+    pub fn new(original: impl Into<Arc<Model>>, recipe: &Recipe, inputs: Vec<Feed>, labels: Option<&Tensor>, calibration: Option<Vec<Feed>>) -> Result<Search> {
+        let original = original.into();
+        let target = recipe.target.clone().ok_or_else(|| SquishError::Recipe("the recipe has no 'target' to search for".into()))?;
+        let n = inputs.len();
+        if n < 2 {
+            return Err(target_err(format!("the search needs at least 2 input sets (some are held back to check its result), got {n}")));
+        }
+        let held_n = ((n as f64 * target.held_back).round() as usize).clamp(1, n - 1);
+        let order = shuffled(n, target.seed);
+        let reference = run_all(Model::clone(&original), &inputs)?;
+        let measured = measured_outputs(&original, &target, &reference[0])?;
+        let labels = match labels {
+            Some(t) => {
+                let out = &reference[0][measured[0]];
+                let classes = out.shape().last().copied().unwrap_or(1);
+                if reference.iter().any(|r| r[measured[0]].len() != classes) {
+                    return Err(target_err("labels give one class per input set, but an input set gives several class rows: give one example per input set"));
+                }
+                Some(label_indices(t, n, classes)?)
+            }
+            None if target.metric == TargetMetric::Accuracy => return Err(target_err("metric accuracy needs labels (one class per input: --labels FILE)")),
+            None => None,
+        };
+        let part = |idx: &[usize]| Part {
+            feeds: idx.iter().map(|&i| inputs[i].clone()).collect(),
+            reference: idx.iter().map(|&i| reference[i].clone()).collect(),
+            labels: labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()),
+        };
+        let (held, searched) = (part(&order[..held_n]), part(&order[held_n..]));
+        let calibration = calibration.unwrap_or_else(|| searched.feeds.clone());
+        let mut base = recipe.clone();
+        base.target = None;
+        let cache = Cache::keeping();
+        let (_, record) = compress_cached(&original, &base, &calibration, &cache)?;
+        let ladders = ladders(&base, &original, &record);
+        if ladders.is_empty() {
+            return Err(target_err("the recipe's steps change no layer of this model: there is nothing to search"));
+        }
+        let tasks = ladders.iter().enumerate().flat_map(|(u, l)| (0..l.as_is()).map(move |r| (u, r))).collect();
+        Ok(Search {
+            original_bytes: record.model_bytes_before,
+            original,
+            base,
+            target,
+            calibration,
+            searched,
+            held,
+            measured,
+            cache,
+            ladders,
+            tasks,
+            phase: Phase::Measure(0),
+            found: None,
+            unreachable: None,
+            checked: Vec::new(),
+            candidates_run: 0,
+            compressions: 1,
+        })
+    }
+
+    /// Units and their ladders (errors and bytes filled as measured).
+    pub fn ladders(&self) -> &[Ladder] {
+        &self.ladders
+    }
+
+    /// An upper bound of the steps left plus those done: for progress.
+    pub fn total_steps(&self) -> usize {
+        let configs: usize = self.ladders.iter().map(|l| l.as_is()).sum::<usize>() + 1;
+        self.tasks.len() + (usize::BITS - configs.leading_zeros()) as usize + 2 + REFINE_TRIES + 1 + self.max_depth() + 1
+    }
+
+    fn max_depth(&self) -> usize {
+        self.ladders.iter().map(|l| l.rungs.len()).max().unwrap_or(0)
+    }
+
+    /// One unit of work (one compression and its runs). Returns the stage
+    /// just worked on, or `None` once the search is finished.
+    pub fn step(&mut self) -> Result<Option<&'static str>> {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Measure(i) => {
+                let (u, r) = self.tasks[i];
+                self.measure(u, r)?;
+                self.phase = if i + 1 < self.tasks.len() { Phase::Measure(i + 1) } else { self.bisection() };
+                Ok(Some("measuring each layer"))
+            }
+            Phase::Bisect { configs, lo, hi, values } => {
+                self.phase = self.bisect_step(configs, lo, hi, values)?;
+                if matches!(self.phase, Phase::Check(0)) && self.found.is_some() {
+                    self.phase = self.refinement();
+                }
+                Ok(Some("searching"))
+            }
+            Phase::Refine { order, i } => {
+                self.refine_step(order[i])?;
+                self.phase = if i + 1 < order.len() { Phase::Refine { order, i: i + 1 } } else { Phase::Check(0) };
+                Ok(Some("refining"))
+            }
+            Phase::Check(i) => {
+                self.phase = self.check_step(i)?;
+                Ok(Some("checking on held-back inputs"))
+            }
+            Phase::Done => Ok(None),
+        }
+    }
+
+    /// The recipe for one rung per unit.
+    fn recipe_for(&self, config: &[usize]) -> Result<Recipe> {
+        let mut r = self.base.clone();
+        for (l, &rung) in self.ladders.iter().zip(config) {
+            let Some(step) = r.steps.get_mut(l.unit.step) else { continue };
+            match rung {
+                0 => {}
+                x if x == l.as_is() => step.method_mut().exclude(&l.unit.node),
+                x => step.method_mut().set_rung(&l.unit.node, &l.rungs[x - 1])?,
+            }
+        }
+        Ok(r)
+    }
+
+    /// `recipe` applied; `sized`: with the encoded sizes in the record
+    /// (encoding costs a pass over every weight).
+    fn compress(&mut self, recipe: &Recipe, sized: bool) -> Result<(Model, Record)> {
+        self.compressions += 1;
+        if sized {
+            return compress_cached(&self.original, recipe, &self.calibration, &self.cache);
+        }
+        apply_steps_cached(std::borrow::Cow::Borrowed(&self.original), recipe, &self.calibration, &self.cache)
+    }
+
+    /// Unit `u` alone at rung `r`: its bytes and its output error on the probe inputs.
+    fn measure(&mut self, u: usize, r: usize) -> Result<()> {
+        let config: Vec<usize> = self.ladders.iter().enumerate().map(|(i, l)| if i == u { r } else { l.as_is() }).collect();
+        let recipe = self.recipe_for(&config)?;
+        let (model, record) = self.compress(&recipe, false)?;
+        let unit = &self.ladders[u].unit;
+        let entries: Vec<_> = record.entries.iter().filter(|e| e.step == unit.step && e.node == unit.node).collect();
+        let probe = self.searched.feeds.len().min(PROBE_INPUTS);
+        let got = run_all(model, &self.searched.feeds[..probe])?;
+        let error = noise_ratio(&self.searched.reference[..probe], &got, &self.measured);
+        let l = &mut self.ladders[u];
+        if !entries.is_empty() {
+            l.bytes[r] = entries.iter().map(|e| e.bytes_after).sum();
+        }
+        l.error[r] = error;
+        Ok(())
+    }
+
+    /// Candidates from most to least compressed, one per distinct choice as
+    /// the weight on error grows.
+    fn bisection(&self) -> Phase {
+        let configs = candidate_configs(&self.ladders);
+        let n = configs.len();
+        Phase::Bisect { configs, lo: 0, hi: n - 1, values: vec![None; n] }
+    }
+
+    fn evaluate(&mut self, config: &[usize], on_held_back: bool) -> Result<(f64, usize, String)> {
+        let recipe = self.recipe_for(config)?;
+        let (model, record) = self.compress(&recipe, true)?;
+        let part = if on_held_back { &self.held } else { &self.searched };
+        let got = run_all(model, &part.feeds)?;
+        let value = metric(self.target.metric, &part.reference, &got, &self.measured, part.labels.as_deref());
+        Ok((value, record.model_bytes_after, recipe.to_json()))
+    }
+
+    /// Finds the first candidate meeting the target, assuming quality grows
+    /// along the list: the last (every unit as it is) first, then the first,
+    /// then halves.
+    fn bisect_step(&mut self, configs: Vec<Vec<usize>>, mut lo: usize, hi: usize, mut values: Vec<Option<f64>>) -> Result<Phase> {
+        let next = if values[hi].is_none() {
+            hi
+        } else if values[lo].is_none() {
+            lo
+        } else {
+            (lo + hi) / 2
+        };
+        let (value, _, _) = self.evaluate(&configs[next], false)?;
+        self.candidates_run += 1;
+        values[next] = Some(value);
+        let met = self.target.met_by(value);
+        let mut hi = hi;
+        if next == hi && !met && hi == configs.len() - 1 {
+            self.unreachable = Some(format!(
+                "{} on the searched inputs is {value:.6} with every compressed layer left as it is, so no setting can reach {}",
+                self.target.metric.name(),
+                self.target.bound_text()
+            ));
+            return Ok(Phase::Check(0));
+        }
+        if next == lo && met {
+            hi = lo;
+        } else if next != hi && next != lo {
+            if met {
+                hi = next;
+            } else {
+                lo = next;
+            }
+        }
+        if hi == lo || hi == lo + 1 && values[lo].is_some_and(|v| !self.target.met_by(v)) {
+            self.found = Some((configs[hi].clone(), values[hi].expect("hi was run")));
+            return Ok(Phase::Check(0));
+        }
+        Ok(Phase::Bisect { configs, lo, hi, values })
+    }
+
+    /// The rung below `rung` worth trying: the largest one with fewer bytes.
+    fn cheaper(l: &Ladder, rung: usize) -> Option<usize> {
+        (0..rung).rev().find(|&r| l.bytes[r] < l.bytes[rung])
+    }
+
+    fn refinement(&self) -> Phase {
+        let Some((config, _)) = &self.found else { return Phase::Check(0) };
+        let mut order: Vec<(usize, usize)> =
+            (self.ladders.iter().zip(config).enumerate()).filter_map(|(u, (l, &r))| Self::cheaper(l, r).map(|c| (u, l.bytes[r] - l.bytes[c]))).collect();
+        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        order.truncate(REFINE_TRIES);
+        if order.is_empty() {
+            return Phase::Check(0);
+        }
+        Phase::Refine { order: order.into_iter().map(|(u, _)| u).collect(), i: 0 }
+    }
+
+    fn refine_step(&mut self, u: usize) -> Result<()> {
+        let Some((mut config, _)) = self.found.clone() else { return Ok(()) };
+        let Some(c) = Self::cheaper(&self.ladders[u], config[u]) else { return Ok(()) };
+        config[u] = c;
+        let (value, _, _) = self.evaluate(&config, false)?;
+        self.candidates_run += 1;
+        if self.target.met_by(value) {
+            self.found = Some((config, value));
+        }
+        Ok(())
+    }
+
+    /// Check 0: the found recipe on the held-back inputs; then uniform depth
+    /// `i - 1` for every unit.
+    fn check_step(&mut self, i: usize) -> Result<Phase> {
+        if i == 0 {
+            if let Some((config, searched)) = self.found.clone() {
+                let (held, bytes, recipe) = self.evaluate(&config, true)?;
+                let met = self.target.met_by(held);
+                self.checked.push(Candidate { label: "found".into(), recipe, bytes, searched: Some(searched), held_back: held, met });
+            }
+        } else {
+            let depth = i - 1;
+            let config: Vec<usize> = self.ladders.iter().map(|l| depth.min(l.rungs.len())).collect();
+            let (held, bytes, recipe) = self.evaluate(&config, true)?;
+            let (searched, _, _) = self.evaluate(&config, false)?;
+            let label = self.uniform_label(&config);
+            self.checked.push(Candidate { label, recipe, bytes, searched: Some(searched), held_back: held, met: self.target.met_by(held) });
+        }
+        Ok(if i < self.max_depth() + 1 { Phase::Check(i + 1) } else { Phase::Done })
+    }
+
+    fn uniform_label(&self, config: &[usize]) -> String {
+        let mut labels: Vec<&str> = Vec::new();
+        for (l, &r) in self.ladders.iter().zip(config) {
+            if !labels.contains(&l.labels[r].as_str()) {
+                labels.push(&l.labels[r]);
+            }
+        }
+        labels.join(" + ")
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// The recipe found (no target: concrete per-layer settings).
+    pub fn found_recipe(&self) -> Result<Option<Recipe>> {
+        self.found.as_ref().map(|(c, _)| self.recipe_for(c)).transpose()
+    }
+
+    /// The found recipe applied (reusing the search's work).
+    pub fn found_model(&mut self) -> Result<Option<(Model, Record)>> {
+        match self.found_recipe()? {
+            Some(r) => self.compress(&r, true).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn report(&self) -> Result<TargetReport> {
+        if !self.is_done() {
+            return Err(SquishError::invalid("the target search has not finished"));
+        }
+        let found = self.found.as_ref().and_then(|_| self.checked.iter().find(|c| c.label == "found").cloned());
+        let chosen = self.found.as_ref().map(|(c, _)| c.clone()).unwrap_or_else(|| self.ladders.iter().map(|l| l.as_is()).collect());
+        let choices = (self.ladders.iter().zip(&chosen))
+            .map(|(l, &r)| Choice {
+                step: l.unit.step,
+                node: l.unit.node.clone(),
+                op_type: l.unit.op_type.clone(),
+                chosen: l.labels[r].clone(),
+                ladder: l.clone(),
+            })
+            .collect();
+        let uniform: Vec<Candidate> = self.checked.iter().filter(|c| c.label != "found").cloned().collect();
+        let smallest_uniform = uniform.iter().filter(|c| c.met).map(|c| c.bytes).min();
+        let no_smaller_uniform = found.as_ref().zip(smallest_uniform).map(|(f, u)| f.bytes <= u);
+        Ok(TargetReport {
+            no_smaller_uniform,
+            target: self.target.clone(),
+            searched_inputs: self.searched.feeds.len(),
+            held_back_inputs: self.held.feeds.len(),
+            calibration_inputs: self.calibration.len(),
+            original_bytes: self.original_bytes,
+            found,
+            unreachable: self.unreachable.clone(),
+            uniform,
+            choices,
+            candidates_run: self.candidates_run,
+            compressions: self.compressions,
+            rule: RULE.into(),
+        })
+    }
+}
+
+/// The whole search at once (CLI and tests); the page calls `step`.
+pub fn run(search: &mut Search, progress: super::Progress<'_>) -> Result<TargetReport> {
+    let total = search.total_steps();
+    let mut done = 0;
+    while let Some(stage) = search.step()? {
+        done += 1;
+        progress(stage, done.min(total), total);
+    }
+    search.report()
+}
+
+/// Every unit the recipe compresses, with its rungs (bytes at "as is" and
+/// at the step's own setting from the first compression).
+fn ladders(recipe: &Recipe, model: &Model, record: &Record) -> Vec<Ladder> {
+    record
+        .units()
+        .into_iter()
+        .map(|unit| {
+            let entries: Vec<_> = record.entries.iter().filter(|e| e.step == unit.step && e.node == unit.node).collect();
+            let own = entries.first().map_or("as given", |e| e.settings.split(" (").next().unwrap_or(&e.settings)).to_string();
+            let rungs = recipe.steps[unit.step].method().milder(model, &unit.node);
+            let before: usize = entries.iter().map(|e| e.bytes_before).sum();
+            let after: usize = entries.iter().map(|e| e.bytes_after).sum();
+            let labels = std::iter::once(own).chain(rungs.iter().map(|r| r.label.clone())).chain(std::iter::once("as is".to_string())).collect();
+            let mut bytes = vec![before; rungs.len() + 2];
+            bytes[0] = after;
+            let error = vec![0.0; rungs.len() + 2];
+            Ladder { unit, labels, rungs, bytes, error }
+        })
+        .collect()
+}
+
+/// For each weight λ on error, every unit takes the rung with the least
+/// bytes + λ·error; the distinct choices from λ = 0 (most compressed) up.
+fn candidate_configs(ladders: &[Ladder]) -> Vec<Vec<usize>> {
+    let choose = |lambda: f64| -> Vec<usize> {
+        (ladders.iter())
+            .map(|l| (0..=l.as_is()).min_by(|&a, &b| cost(l, a, lambda).total_cmp(&cost(l, b, lambda)).then(b.cmp(&a).reverse())).unwrap_or(0))
+            .collect()
+    };
+    let mut lambdas = vec![0.0];
+    for l in ladders {
+        for a in 0..=l.as_is() {
+            for b in 0..=l.as_is() {
+                let (db, de) = (l.bytes[b] as f64 - l.bytes[a] as f64, l.error[a] - l.error[b]);
+                if db > 0.0 && de > 0.0 {
+                    lambdas.push(db / de);
+                }
+            }
+        }
+    }
+    lambdas.sort_by(f64::total_cmp);
+    let mut configs: Vec<Vec<usize>> = Vec::new();
+    for w in lambdas.iter().map(|&x| x * (1.0 + 1e-9)).chain(std::iter::once(f64::INFINITY)) {
+        let c = if w.is_infinite() { ladders.iter().map(|l| l.as_is()).collect() } else { choose(w) };
+        if configs.last() != Some(&c) {
+            configs.push(c);
+        }
+    }
+    configs
+}
+
+fn cost(l: &Ladder, rung: usize, lambda: f64) -> f64 {
+    l.bytes[rung] as f64 + lambda * l.error[rung]
+}
+
+/// Outputs the metric reads: the named one; the class output for
+/// agreement, accuracy and kl; every float output for min_cosine.
+fn measured_outputs(model: &Model, target: &Target, first: &[Tensor]) -> Result<Vec<usize>> {
+    let names: Vec<&str> = model.graph.outputs.iter().map(|o| o.name.as_str()).collect();
+    if let Some(name) = &target.output {
+        let i = names.iter().position(|n| n == name).ok_or_else(|| target_err(format!("the model has no output '{name}' (outputs: {})", names.join(", "))))?;
+        if !first[i].dtype().is_float() {
+            return Err(target_err(format!("output '{name}' is not a float tensor")));
+        }
+        return Ok(vec![i]);
+    }
+    if target.metric == TargetMetric::MinCosine {
+        let floats: Vec<usize> = (0..first.len()).filter(|&i| first[i].dtype().is_float()).collect();
+        return if floats.is_empty() { Err(target_err("min_cosine needs a float output; the model has none")) } else { Ok(floats) };
+    }
+    class_output(first).map(|i| vec![i]).ok_or_else(|| {
+        target_err(format!(
+            "metric {} needs a class output (a float output whose last axis holds ≥ 2 classes); name one with \"output\" (outputs: {})",
+            target.metric.name(),
+            names.join(", ")
+        ))
+    })
+}
+
+/// Noise energy over signal energy, summed over the measured outputs.
+fn noise_ratio(reference: &[Vec<Tensor>], got: &[Vec<Tensor>], measured: &[usize]) -> f64 {
+    let (mut signal, mut noise) = (0.0, 0.0);
+    for (want, have) in reference.iter().zip(got) {
+        for &j in measured {
+            for (a, b) in want[j].to_f64_vec().iter().zip(have[j].to_f64_vec()) {
+                signal += a * a;
+                noise += (a - b) * (a - b);
+            }
+        }
+    }
+    if signal > 0.0 {
+        noise / signal
+    } else {
+        noise
+    }
+}
+
+/// Rows of one example each (split along the first axis).
+fn rows(t: &Tensor) -> Vec<Vec<f64>> {
+    let v = t.to_f64_vec();
+    let batch = t.shape().first().copied().unwrap_or(1).max(1);
+    let width = v.len() / batch;
+    if width == 0 {
+        return Vec::new();
+    }
+    v.chunks(width).map(|c| c.to_vec()).collect()
+}
+
+/// Class rows (last axis) of one output.
+fn class_rows(t: &Tensor) -> Vec<Vec<f64>> {
+    let c = t.shape().last().copied().unwrap_or(1).max(1);
+    t.to_f64_vec().chunks(c).map(|r| r.to_vec()).collect()
+}
+
+/// The metric of `got` against `reference` (and `labels`), over every input.
+pub fn metric(kind: TargetMetric, reference: &[Vec<Tensor>], got: &[Vec<Tensor>], measured: &[usize], labels: Option<&[usize]>) -> f64 {
+    if kind == TargetMetric::MinCosine {
+        let mut min = 1.0f64;
+        for (want, have) in reference.iter().zip(got) {
+            for &j in measured {
+                for (a, b) in rows(&want[j]).iter().zip(rows(&have[j])) {
+                    min = min.min(m::cosine(a, &b));
+                }
+            }
+        }
+        return min;
+    }
+    let j = measured[0];
+    let (mut hits, mut total, mut kl) = (0usize, 0usize, 0.0);
+    for (i, (want, have)) in reference.iter().zip(got).enumerate() {
+        let (wr, hr) = (class_rows(&want[j]), class_rows(&have[j]));
+        let (pw, _) = m::as_probabilities(&wr);
+        let (ph, _) = m::as_probabilities(&hr);
+        for (k, (p, q)) in pw.iter().zip(&ph).enumerate() {
+            let truth = match (kind, labels) {
+                // One label per input set (checked: one class row each).
+                (TargetMetric::Accuracy, Some(l)) if k == 0 => l.get(i).copied().unwrap_or(usize::MAX),
+                (TargetMetric::Accuracy, _) => usize::MAX,
+                _ => argmax(p),
+            };
+            hits += (argmax(q) == truth) as usize;
+            kl += m::kl_divergence(p, q);
+            total += 1;
+        }
+    }
+    match kind {
+        TargetMetric::Kl => kl / total.max(1) as f64,
+        _ => hits as f64 / total.max(1) as f64,
+    }
+}

@@ -1,0 +1,168 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
+//! Target mode (`"target"` in a recipe): the search returns a recipe that
+//! meets the target on inputs it never saw and is smaller than every
+//! uniform recipe that meets it there.
+
+mod common;
+
+use common::read;
+use squish::compare::target::{run, Search, TargetReport};
+use squish::compress::Recipe;
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::load_model;
+use squish::{Model, Tensor};
+
+type Feed = Vec<(String, Tensor)>;
+
+/// The digits test split, one input set per image, and its labels.
+fn digits() -> (Model, Vec<Feed>, Tensor) {
+    let model = load_model(&read("digits_mlp/model.onnx")).unwrap();
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let rows = x.shape()[0];
+    let v = x.to_f64_vec();
+    let feeds = v
+        .chunks(64)
+        .map(|r| {
+            vec![("X".to_string(), Tensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 64]), r.iter().map(|&a| a as f32).collect()).unwrap()))]
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(feeds.len(), rows);
+    let y = read_npy(&read("digits_mlp/y_test.npy")).unwrap();
+    (model, feeds, y)
+}
+
+fn search(model: Model, recipe: &str, feeds: Vec<Feed>, labels: Option<&Tensor>) -> (TargetReport, Search) {
+    let recipe = Recipe::from_json(recipe).unwrap();
+    let mut s = Search::new(model, &recipe, feeds, labels, None).unwrap();
+    let r = run(&mut s, &mut |_, _, _| {}).unwrap();
+    println!("{}", squish::compare::markdown::target(&r));
+    (r, s)
+}
+
+/// GPTQ-style 4-bit keeps every digit here: the search lands on the most
+/// compressed recipe, and no uniform one that meets the target is smaller.
+#[test]
+fn digits_agreement_target_is_met_on_held_back_inputs() {
+    let (model, feeds, _) = digits();
+    let (r, mut s) =
+        search(model.clone(), r#"{"quantize":{"scheme":"int4_block","rounding":"gptq"},"target":{"metric":"agreement","at_least":0.995}}"#, feeds, None);
+    let found = r.found.as_ref().expect("a recipe is found");
+    assert_eq!(r.held_back_inputs, 113, "a quarter of 450, rounded");
+    assert!(found.met && found.held_back >= 0.995, "{found:?}");
+    assert!(found.searched.unwrap() >= 0.995);
+    assert_eq!(r.no_smaller_uniform, Some(true), "{:?}", r.uniform);
+    // The found recipe is what the search says it is: applied again, same size.
+    let (m, record) = s.found_model().unwrap().unwrap();
+    assert_eq!(record.model_bytes_after, found.bytes);
+    assert!(m.metadata.iter().any(|(k, v)| k == "squish.recipe" && !v.contains("target")));
+}
+
+/// x[1,64] → MatMul a → Relu → MatMul b (one weight in 37 is 40× the
+/// rest) → y[1,32]: in 4 bits, one layer costs far more than the other.
+fn outlier_mlp() -> Model {
+    use common::{floats, node_with, tensor_vi};
+    use prost::Message;
+    use squish::formats::onnx::proto::{GraphProto, ModelProto, OperatorSetIdProto};
+    // Deterministic values in (-0.5, 0.5): a 64-bit LCG.
+    let gauss = |i: usize, salt: f32| {
+        let z = (i as u64 + 1).wrapping_mul(6364136223846793005).wrapping_add(salt as u64 * 1442695040888963407);
+        ((z >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let a: Vec<f32> = (0..64 * 64).map(|i| gauss(i, 1.0) * 0.3).collect();
+    let b: Vec<f32> = (0..64 * 32).map(|i| gauss(i, 7.0) * 0.3 * if i % 37 == 3 { 40.0 } else { 1.0 }).collect();
+    let bytes = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            node: vec![
+                node_with("MatMul", "a", &["x", "wa"], &["h"], vec![]),
+                node_with("Relu", "relu", &["h"], &["r"], vec![]),
+                node_with("MatMul", "b", &["r", "wb"], &["y"], vec![]),
+            ],
+            initializer: vec![floats("wa", &[64, 64], a), floats("wb", &[64, 32], b)],
+            input: vec![tensor_vi("x", &[1, 64])],
+            output: vec![tensor_vi("y", &[1, 32])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    load_model(&bytes).unwrap()
+}
+
+fn random_feeds(n: usize) -> Vec<Feed> {
+    (0..n)
+        .map(|k| {
+            let v: Vec<f32> = (0..64).map(|i| (((k * 64 + i) as f32 * 0.618).sin() * 1.7).abs()).collect();
+            vec![("x".to_string(), Tensor::from_vec(&[1, 64], v).unwrap())]
+        })
+        .collect()
+}
+
+#[test]
+fn mixed_precision_beats_uniform_when_one_layer_is_sensitive() {
+    let recipe = r#"{"quantize":{"scheme":"int4_block"},"target":{"metric":"min_cosine","at_least":0.995,"seed":7}}"#;
+    let (r, _) = search(outlier_mlp(), recipe, random_feeds(40), None);
+    let found = r.found.as_ref().unwrap();
+    assert!(found.met, "{found:?}");
+    // The layer whose 4-bit error alone is larger gets 8 bits, the other keeps 4.
+    let sensitive = r.choices.iter().max_by(|x, y| x.ladder.error[0].total_cmp(&y.ladder.error[0])).unwrap();
+    for c in &r.choices {
+        assert_eq!(c.chosen, if c.node == sensitive.node { "int8_block" } else { "int4_block" }, "{:?}", r.choices);
+    }
+    let int4 = &r.uniform[0];
+    assert!(!int4.met && int4.label == "int4_block", "{int4:?}");
+    assert_eq!(r.no_smaller_uniform, Some(true), "{:?}", r.uniform);
+    let smallest_meeting_uniform = r.uniform.iter().filter(|c| c.met).map(|c| c.bytes).min().unwrap();
+    assert!(found.bytes < smallest_meeting_uniform, "strictly smaller: {} vs {smallest_meeting_uniform}", found.bytes);
+    assert_eq!((r.searched_inputs, r.held_back_inputs), (30, 10));
+}
+
+#[test]
+fn a_target_no_setting_can_reach_says_so() {
+    // Accuracy above the original's own: unreachable even with every layer as it is.
+    let (model, feeds, y) = digits();
+    let recipe = r#"{"quantize":{"scheme":"int8_weight"},"target":{"metric":"accuracy","at_least":1.0}}"#;
+    let (r, mut s) = search(model, recipe, feeds, Some(&y));
+    assert!(r.found.is_none());
+    assert!(r.unreachable.as_ref().unwrap().contains("with every compressed layer left as it is"), "{:?}", r.unreachable);
+    assert!(s.found_model().unwrap().is_none());
+}
+
+#[test]
+fn target_errors_name_what_is_wrong() {
+    let (model, feeds, _) = digits();
+    let err = |recipe: &str, feeds: Vec<Feed>, labels: Option<&Tensor>| {
+        Search::new(model.clone(), &Recipe::from_json(recipe).unwrap(), feeds, labels, None).err().expect("an error").to_string()
+    };
+    let t = r#"{"quantize":{"scheme":"int8_weight"},"target":{"metric":"accuracy","at_least":0.9}}"#;
+    assert!(err(t, feeds[..10].to_vec(), None).contains("metric accuracy needs labels"));
+    let one = r#"{"quantize":{"scheme":"int8_weight"},"target":{"metric":"agreement","at_least":0.9}}"#;
+    assert!(err(one, feeds[..1].to_vec(), None).contains("at least 2 input sets"));
+    let out = r#"{"quantize":{"scheme":"int8_weight"},"target":{"metric":"min_cosine","at_least":0.9,"output":"nope"}}"#;
+    assert!(err(out, feeds[..4].to_vec(), None).contains("the model has no output 'nope' (outputs: probabilities)"));
+    let nothing = r#"{"quantize":{"scheme":"int8_weight","exclude":{"op_types":["MatMul","Gemm"]}},"target":{"metric":"agreement","at_least":0.9}}"#;
+    assert!(err(nothing, feeds[..4].to_vec(), None).contains("change no layer"));
+    // Plain compression refuses a target rather than ignoring it.
+    let e = squish::compress::compress(&model, &Recipe::from_json(one).unwrap(), &[]).unwrap_err().to_string();
+    assert!(e.contains("key 'target' (agreement at least 0.9): a target needs the search"), "{e}");
+}
+
+/// paraphrase-MiniLM-L3 (`../shared/models/paraphrase_minilm_l3/fetch.sh`):
+/// the smallest int4/int8/fp16 mix whose pooled embedding keeps min cosine
+/// ≥ 0.99 on the 96 evaluation sentences (24 held back). Prints the table.
+///   cargo test --release --test target_native minilm -- --ignored --nocapture
+#[test]
+#[ignore]
+fn minilm_min_cosine_target() {
+    let m = common::minilm::setup();
+    let pooled = m.model.graph.outputs[common::minilm::POOLED].name.clone();
+    let recipe =
+        format!(r#"{{"quantize":{{"scheme":"int4_block","rounding":"gptq"}},"target":{{"metric":"min_cosine","at_least":0.99,"output":"{pooled}"}}}}"#);
+    let t0 = std::time::Instant::now();
+    let (r, _) = search(m.model, &recipe, m.eval, None);
+    println!("search: {:.1} s", t0.elapsed().as_secs_f64());
+    let found = r.found.as_ref().unwrap();
+    assert!(found.met, "{found:?}");
+    assert_eq!(r.no_smaller_uniform, Some(true));
+}
