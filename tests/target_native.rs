@@ -160,9 +160,23 @@ fn minilm_min_cosine_target() {
     let recipe =
         format!(r#"{{"quantize":{{"scheme":"int4_block","rounding":"gptq"}},"target":{{"metric":"min_cosine","at_least":0.99,"output":"{pooled}"}}}}"#);
     let t0 = std::time::Instant::now();
-    let (r, _) = search(m.model, &recipe, m.eval, None);
+    let recipe = Recipe::from_json(&recipe).unwrap();
+    let mut s = Search::new(m.model, &recipe, m.eval, None, Some(m.calibration)).unwrap();
+    let r = run(&mut s, &mut |_, _, _| {}).unwrap();
+    println!("{}", squish::compare::markdown::target(&r));
     println!("search: {:.1} s", t0.elapsed().as_secs_f64());
     let found = r.found.as_ref().unwrap();
     assert!(found.met, "{found:?}");
     assert_eq!(r.no_smaller_uniform, Some(true));
+}
+
+#[test]
+fn a_batch_of_examples_is_split_per_example() {
+    let (model, _, _) = digits();
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let recipe = Recipe::from_json(r#"{"quantize":{"scheme":"fp16"},"target":{"metric":"agreement","at_least":0.99,"held_back":0.5}}"#).unwrap();
+    let mut s = Search::new(model, &recipe, vec![vec![("X".to_string(), x)]], None, None).unwrap();
+    let r = run(&mut s, &mut |_, _, _| {}).unwrap();
+    assert_eq!((r.searched_inputs, r.held_back_inputs), (225, 225));
+    assert!(r.found.unwrap().met);
 }

@@ -193,8 +193,14 @@ pub fn target(r: &super::target::TargetReport) -> String {
     let bound = r.target.bound_text();
     let _ = writeln!(
         s,
-        "## Target: {name} {bound}\n\nSearched on {} input sets, checked on {} held back (seed {}); calibration: {} input sets; {} candidates run, {} compressions.\n",
-        r.searched_inputs, r.held_back_inputs, r.target.seed, r.calibration_inputs, r.candidates_run, r.compressions
+        "## Target: {name} {bound}\n\nSearched on {} input sets, checked on {} held back (seed {}); calibration: {} input sets{}; {} candidates run, {} compressions.\n",
+        r.searched_inputs,
+        r.held_back_inputs,
+        r.target.seed,
+        r.calibration_inputs,
+        if r.calibrated_on_searched { " (the searched ones: figures there are in-sample for calibrated methods such as GPTQ)" } else { "" },
+        r.candidates_run,
+        r.compressions
     );
     if let Some(why) = &r.unreachable {
         let _ = writeln!(s, "**Not reachable**: {why}.\n");

@@ -192,6 +192,9 @@ impl Recipe {
             return Err(recipe_err(format!("'{k}' at the top level of a version 1 recipe: put quantize settings in a 'quantize' section")));
         }
         let target = top.remove("target").map(Target::from_value).transpose()?;
+        if let Some(k) = LEGACY_KEYS.iter().find(|k| target.is_some() && top.contains_key(**k)) {
+            return Err(recipe_err(format!("'{k}' at the top level next to a target: put the quantize settings in a 'quantize' section")));
+        }
         let steps = if let Some(list) = top.remove("steps") {
             if let Some(k) = top.keys().next() {
                 return Err(recipe_err(format!("key '{k}' next to 'steps': with a list of steps, every section goes inside it")));

@@ -45,6 +45,14 @@ impl ModelHandle {
         self.record.as_ref()
     }
 
+    /// A compressed model's handle: its file encoded once, sizes from it.
+    pub(super) fn compressed(model: Model, mut record: Record, original_raw: usize) -> ModelHandle {
+        let bytes = onnx::model_to_bytes(&model);
+        (record.model_bytes_before, record.model_bytes_after) = (original_raw, bytes.len());
+        let size = size_of(&bytes);
+        ModelHandle { model: Arc::new(model), size, record: Some(record), pending_bytes: Some(bytes), session: None }
+    }
+
     fn session(&mut self) -> Result<&Session, JsError> {
         if self.session.is_none() {
             self.session = Some(Session::new(Arc::clone(&self.model)).map_err(js_err)?);
@@ -120,11 +128,8 @@ impl ModelHandle {
     pub fn compress(&self, recipe: &str, calibration: Array) -> Result<ModelHandle, JsError> {
         let recipe = Recipe::from_json(recipe).map_err(js_err)?;
         let feeds = feeds_from_js(&calibration, "calibration sample")?;
-        let (model, mut record) = apply_steps(std::borrow::Cow::Borrowed(&*self.model), &recipe, &feeds).map_err(js_err)?;
-        let bytes = onnx::model_to_bytes(&model);
-        (record.model_bytes_before, record.model_bytes_after) = (self.size.raw, bytes.len());
-        let size = size_of(&bytes);
-        Ok(ModelHandle { model: Arc::new(model), size, record: Some(record), pending_bytes: Some(bytes), session: None })
+        let (model, record) = apply_steps(std::borrow::Cow::Borrowed(&*self.model), &recipe, &feeds).map_err(js_err)?;
+        Ok(ModelHandle::compressed(model, record, self.size.raw))
     }
 
     /// Seeded random input sets from the declared inputs (`spec`: JSON,

@@ -8,6 +8,7 @@ mod bench;
 mod handle;
 mod scan;
 mod study;
+mod target;
 mod tensors;
 
 use js_sys::{Array, Object};

@@ -107,3 +107,32 @@ test('compress prints each tensor and writes a smaller model; bad recipes write 
   assert.equal(u.code, 2);
   assert.match(u.err, /compress takes MODEL.onnx --recipe/);
 });
+
+test('compress with a target searches on --inputs, writes the model it found and its report; without inputs it says what is missing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-target-'));
+  const recipe = join(dir, 'target.json');
+  writeFileSync(recipe, JSON.stringify({ quantize: { scheme: 'int4_block', rounding: 'gptq' }, target: { metric: 'accuracy', at_least: 0.96 } }));
+  const out = join(dir, 'found.onnx');
+  const report = join(dir, 'target.json.report');
+  const x = join(root, 'tests/fixtures/digits_mlp/X_test.npy');
+  const y = join(root, 'tests/fixtures/digits_mlp/y_test.npy');
+  // One file of 450 rows: split into one input set per example (the batch axis is dynamic).
+  const r = squish('compress', digits, '--recipe', recipe, '--inputs', x, '--labels', y, '--report', report, '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /## Target: accuracy at least 0\.96/);
+  assert.match(r.out, /Searched on 337 input sets, checked on 113 held back \(seed 0\)/);
+  assert.match(r.out, /\| \*\*found\*\* \| [\d.]+ KiB \| 0\.9\d+ \| 0\.9\d+ \| yes \|/);
+  assert.match(r.out, /found recipe: \{"version":1,"steps":\[\{"quantize":/);
+  const rep = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(rep.found.met, true);
+  assert.equal(statSync(out).size, rep.found.bytes);
+  const missing = squish('compress', digits, '--recipe', recipe, '--out', join(dir, 'x.onnx'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /the recipe has a "target": give the inputs to search on \(--inputs DIR\|FILE/);
+  assert.throws(() => statSync(join(dir, 'x.onnx')));
+  const plain = join(dir, 'plain.json');
+  writeFileSync(plain, JSON.stringify({ quantize: { scheme: 'fp16' } }));
+  const stray = squish('compress', digits, '--recipe', plain, '--inputs', x, '--out', join(dir, 'y.onnx'));
+  assert.equal(stray.code, 1);
+  assert.match(stray.err, /--inputs, --text and --labels are for a recipe with a "target"/);
+});

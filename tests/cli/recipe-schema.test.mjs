@@ -29,6 +29,9 @@ const VALID = [
   { scheme: 'int8_weight', layers: { a: { rounding: 'gptq' } } },
   { scheme: 'int8_static', smooth: { alpha: 0.8 } },
   { scheme: 'int8_static', smooth: {} },
+  { quantize: { scheme: 'int4_block' }, target: { metric: 'min_cosine', at_least: 0.99, output: 'y', held_back: 0.3, seed: 2 } },
+  { steps: [{ quantize: { scheme: 'int8_dynamic' } }], target: { metric: 'kl', at_most: 0.01 } },
+  { prune: { sparsity: 0.5 }, target: { metric: 'accuracy', at_least: 0.9 } },
 ];
 
 const INVALID = [
@@ -61,6 +64,13 @@ const INVALID = [
   { prune: { sparsity: 0.5, bogus: true } },
   { distill: {} },
   { target: { agreement: 0.99 }, quantize: { scheme: 'fp16' } },
+  { target: { metric: 'kl', at_least: 0.1 }, quantize: { scheme: 'fp16' } },
+  { target: { metric: 'agreement' }, quantize: { scheme: 'fp16' } },
+  { target: { metric: 'agreement', at_least: 1.5 }, quantize: { scheme: 'fp16' } },
+  { target: { metric: 'min_cosine', at_least: 0.9, held_back: 1 }, quantize: { scheme: 'fp16' } },
+  { target: { metric: 'min_cosine', at_least: 0.9, seed: -1 }, quantize: { scheme: 'fp16' } },
+  { target: { metric: 'min_cosine', at_least: 0.9 } },
+  { scheme: 'int4_block', target: { metric: 'min_cosine', at_least: 0.9 } },
   { scheme: 'int4_block', block_size: 48 },
   { scheme: 'int8_static', calibration: { percentile: 10 } },
   { scheme: 'int8_static', calibration: { method: 'kl' } },

@@ -280,3 +280,28 @@ test('images and audio become inputs of one-input models', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a recipe with a target: progress, then the table of the recipe found beside the uniform ones', async () => {
+  const { page, errors } = await openDemo();
+  await page.getByTestId('recipe-preset').selectOption('smallest int4/int8/fp16 mix keeping 99.5% agreement (searched on the inputs)');
+  // The search reports each unit of work (Cancel stops it as it stops any call: the worker ends).
+  const stages = [];
+  await page.exposeFunction('noteStatus', (t) => stages.push(t));
+  await page.evaluate(() => {
+    const status = document.querySelector('squish-playground').shadowRoot.querySelector('[data-testid=compare-status]');
+    new MutationObserver(() => window.noteStatus(status.textContent)).observe(status, { childList: true, characterData: true, subtree: true });
+  });
+  await compareAndWait(page);
+  assert.ok(stages.some((t) => /^measuring each layer… \d+\/\d+/.test(t)), stages.join(' | '));
+  const table = page.getByTestId('target');
+  assert.match(await table.locator('tbody tr').nth(1).textContent(), /^found by the search[\d.]+ KiB1\.0000\d?\.\d+yes$/);
+  assert.match(await table.textContent(), /uniform: int4_block/);
+  assert.match(await page.getByTestId('target-result').textContent(), /Searched on 337 input sets, checked on 113 held back \(seed 0\)/);
+  assert.match(await page.getByTestId('target-verdict').textContent(), /meets the target on the held-back inputs, and no uniform recipe that does is smaller/);
+  // What follows works on the recipe found: its record is the one shown.
+  assert.match(await page.getByTestId('record').textContent(), /tensor\(s\) compressed/);
+  mkdirSync(join(repoRoot, 'target/e2e'), { recursive: true });
+  await page.getByTestId('compare-card').screenshot({ path: join(repoRoot, 'target/e2e/target.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,21 +1,9 @@
 // `squish compare`: both models on the same inputs; a JSON report (schema in
 // the README), a Markdown one, and with --recipe a sensitivity study whose
 // exclusion list can be pasted into the recipe.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readCalibration } from './compress.mjs';
+import { inputSets, readCalibration } from './inputs.mjs';
 import { readFile, writeAtomic } from './files.mjs';
-import { parseDims, parseRanges } from '../ui/random-spec.js';
 
-/** Input sets from a folder (input_J files, or sub-folders of them) or one file. */
-function readInputSets(engine, model, path, inputs) {
-  if (!existsSync(path)) throw new Error(`inputs '${path}' do not exist`);
-  if (statSync(path).isDirectory()) return readCalibration(engine, path, inputs);
-  try {
-    return model.readInputFile(path, readFileSync(path));
-  } catch (e) {
-    throw new Error(`inputs '${path}': ${e.message}`);
-  }
-}
 
 export function compareModels(engine, paths, opts) {
   const original = new engine.ModelHandle(readFile(paths[0], 'model'));
@@ -28,18 +16,6 @@ export function compareModels(engine, paths, opts) {
   }
 }
 
-function inputSets(engine, original, opts) {
-  if (opts.text) {
-    if (!opts.tokenizer) throw new Error('--text needs --tokenizer tokenizer.json');
-    const texts = readFile(opts.text, 'text').toString('utf8').split(/\r?\n/).filter((l) => l.trim());
-    const tok = readFile(opts.tokenizer, 'tokenizer').toString('utf8');
-    return original.textInputs(tok, texts, opts['max-length'] ? Number(opts['max-length']) : undefined);
-  }
-  if (opts.inputs) return readInputSets(engine, original, opts.inputs, original.summary().inputs);
-  const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: parseDims(opts.dims ?? '', '--dims'), ranges: parseRanges(opts.ranges ?? '', '--ranges') };
-  if (!Number.isInteger(spec.count) || spec.count < 1) throw new Error(`--random takes a positive count, got '${opts.random}'`);
-  return original.randomInputs(JSON.stringify(spec));
-}
 
 function compareHandles(engine, original, compressed, opts) {
   const feeds = inputSets(engine, original, opts);

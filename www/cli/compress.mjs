@@ -1,24 +1,18 @@
 // `squish compress`: recipe + optional calibration inputs → compressed model
 // and a per-tensor table of what changed. The output file is written only
 // when compression succeeded (`writeAtomic`).
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { readInputs } from './run.mjs';
 import { readFile, writeAtomic } from './files.mjs';
+import { inputSets, readCalibration } from './inputs.mjs';
 
-/** Calibration samples: DIR holds input_J files (one sample) or sub-folders of them. */
-export function readCalibration(engine, dir, inputs) {
-  if (!existsSync(dir)) throw new Error(`calibration folder '${dir}' does not exist`);
-  const subdirs = readdirSync(dir).filter((d) => statSync(join(dir, d)).isDirectory()).sort();
-  const folders = subdirs.length ? subdirs.map((d) => join(dir, d)) : [dir];
-  return folders.map((f) => {
-    try {
-      return readInputs(engine, f, inputs);
-    } catch (e) {
-      throw new Error(`calibration sample '${f}': ${e.message}`);
-    }
-  });
+/** Whether the recipe text asks for a search (a parse error is left to the engine, which names it). */
+function hasTarget(text) {
+  try {
+    return JSON.parse(text)?.target != null;
+  } catch {
+    return false;
+  }
 }
+
 
 const kib = (b) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 
@@ -49,11 +43,44 @@ export function formatRecord(record) {
   return lines.join('\n');
 }
 
-export function compressModel(engine, bytes, recipePath, calibrationDir, outPath) {
+/**
+ * A recipe with a "target": searches per-layer settings on the input sets
+ * (some held back), writes the model the search found, prints the table.
+ */
+function searchTarget(engine, model, recipe, calibration, opts, outPath) {
+  if (!opts.inputs && !opts.text) throw new Error('the recipe has a "target": give the inputs to search on (--inputs DIR|FILE, or --text LINES.txt --tokenizer tokenizer.json)');
+  const feeds = inputSets(engine, model, opts);
+  const labels = opts.labels ? engine.readLabels(opts.labels, readFile(opts.labels, 'labels')) : null;
+  const t0 = performance.now();
+  const search = new engine.TargetSearch(model, recipe, feeds, labels, calibration.length ? calibration : null);
+  try {
+    for (let p; (p = search.step()); ) process.stderr.write(`\r${p.stage}: ${p.done}/${p.total}   `);
+    process.stderr.write('\n');
+    const { report, markdown, recipe: found } = search.finish();
+    const lines = [markdown.trimEnd(), `searched in ${((performance.now() - t0) / 1000).toFixed(1)} s`];
+    if (opts.report) {
+      writeAtomic(opts.report, Buffer.from(JSON.stringify(report, null, 2)));
+      lines.push(`wrote ${opts.report}`);
+    }
+    const compressed = search.compressed();
+    if (!compressed) throw new Error(`no recipe meets the target, so nothing was written: ${report.unreachable}`);
+    const out = compressed.toBytes();
+    compressed.free();
+    writeAtomic(outPath, out);
+    lines.push(`found recipe: ${found}`, `wrote ${outPath} (${out.length} bytes)`);
+    return lines.join('\n');
+  } finally {
+    search.free();
+  }
+}
+
+export function compressModel(engine, bytes, recipePath, calibrationDir, outPath, opts = {}) {
   const recipe = readFile(recipePath, 'recipe').toString('utf8');
   const model = new engine.ModelHandle(bytes);
   try {
     const calibration = calibrationDir ? readCalibration(engine, calibrationDir, model.summary().inputs) : [];
+    if (hasTarget(recipe)) return searchTarget(engine, model, recipe, calibration, opts, outPath);
+    if (opts.inputs || opts.text || opts.labels) throw new Error('--inputs, --text and --labels are for a recipe with a "target" (the search runs on them); use --calibration DIR otherwise');
     const t0 = performance.now();
     const compressed = model.compress(recipe, calibration);
     const ms = performance.now() - t0;

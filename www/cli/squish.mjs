@@ -17,9 +17,14 @@ commands:
                                 graph-input order; writes OUT/output_J.pb
   convert MODEL.onnx OUT.onnx   re-encodes the model as Squish writes it
   compress MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR]
-                                quantises as the recipe says (README: "Recipes");
+          [--inputs DIR|FILE | --text LINES.txt --tokenizer tokenizer.json
+          [--max-length L]] [--labels y.npy] [--report target.json]
+                                compresses as the recipe says (README: "Recipes");
                                 prints each tensor's scheme, size and error.
-                                DIR: input_J files, or sub-folders of them
+                                DIR: input_J files, or sub-folders of them.
+                                A recipe with a "target" searches per-layer
+                                settings on --inputs (a part held back) and
+                                writes the smallest model meeting it
   compare ORIG.onnx COMPRESSED.onnx [--inputs DIR|FILE | --random N [--seed S]
           [--dims name=V,...] [--ranges name=LO:HI,...] | --text LINES.txt --tokenizer tokenizer.json
           [--max-length L]] [--labels y.npy] [--report report.json]
@@ -97,12 +102,13 @@ async function convert(args) {
 }
 
 async function compress(args) {
-  const { opts, rest } = parseOptions(args, ['recipe', 'out', 'calibration']);
-  if (rest.length !== 1 || !opts.recipe || !opts.out) throw new UsageError('compress takes MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR]');
+  const { opts, rest } = parseOptions(args, ['recipe', 'out', 'calibration', 'inputs', 'text', 'tokenizer', 'max-length', 'labels', 'report']);
+  if (rest.length !== 1 || !opts.recipe || !opts.out) throw new UsageError('compress takes MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR] [--inputs DIR|FILE]');
+  if (opts.inputs && opts.text) throw new UsageError('give one of --inputs and --text');
   const bytes = readFile(rest[0]);
   const engine = await loadEngine();
   try {
-    console.log(compressModel(engine, bytes, opts.recipe, opts.calibration, opts.out));
+    console.log(compressModel(engine, bytes, opts.recipe, opts.calibration, opts.out, opts));
   } catch (e) {
     throw new Error(`${rest[0]}: ${e.message}`);
   }

@@ -113,3 +113,25 @@ export function renderScan(container, s, onUse) {
       + `(target ${(100 * s.target).toFixed(1)}%): ${s.rule}.`),
     h('button', { class: 'primary', 'data-testid': 'use-scan', onclick: onUse }, `Use these per-${s.unit} sparsities → recompress → compare again`));
 }
+
+/** The target search: the recipe found beside every uniform recipe, checked on inputs the search never saw. */
+export function renderTarget(container, r) {
+  const t = r.target;
+  const bound = t.at_least != null ? `≥ ${t.at_least}` : `≤ ${t.at_most}`;
+  const value = (v) => (v == null ? '' : t.metric === 'kl' ? v.toExponential(2) : v.toFixed(4));
+  const rows = [['original', formatBytes(r.original_bytes), '', '', '']];
+  for (const c of [r.found, ...r.uniform].filter(Boolean)) {
+    rows.push([c.label === 'found' ? 'found by the search' : `uniform: ${c.label}`, formatBytes(c.bytes), value(c.searched), value(c.held_back), c.met ? 'yes' : 'no']);
+  }
+  const verdict = !r.found ? `Not reachable: ${r.unreachable}.`
+    : !r.found.met ? 'The recipe found misses the target on the held-back inputs: give more inputs, or aim higher.'
+      : r.no_smaller_uniform === false ? 'A uniform recipe that missed the target on the searched inputs meets it on the held-back ones and is smaller.'
+        : 'The recipe found meets the target on the held-back inputs, and no uniform recipe that does is smaller.';
+  const choices = r.choices.map((c) => [c.node, c.op_type, c.chosen]);
+  container.replaceChildren(
+    h('h4', {}, `Target: ${t.metric} ${bound}`),
+    h('div', { class: 'status' }, `Searched on ${r.searched_inputs} input sets, checked on ${r.held_back_inputs} held back (seed ${t.seed}); ${r.candidates_run} candidates run, ${r.compressions} compressions.`),
+    table(['recipe', 'size', `${t.metric}, searched`, `${t.metric}, held back`, 'meets'], rows, 'target'),
+    h('p', { 'data-testid': 'target-verdict' }, verdict),
+    h('details', {}, h('summary', {}, `Per-layer choices (${choices.length})`), table(['node', 'op', 'chosen'], choices, 'target-choices')));
+}

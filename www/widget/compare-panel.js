@@ -5,7 +5,7 @@
 // previous results and the recipe stay on screen.
 import { EngineBridge } from '../worker/bridge.js';
 import { h } from '../ui/format.js';
-import { renderReport, renderScan, renderSensitivity } from '../ui/compare-view.js';
+import { renderReport, renderScan, renderSensitivity, renderTarget } from '../ui/compare-view.js';
 import { renderRecord } from '../ui/record-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
 import { parseDims, parseRanges } from '../ui/random-spec.js';
@@ -18,6 +18,8 @@ export const PRESETS = {
   'int4 blocks of 32 (MatMulNBits)': { scheme: 'int4_block', block_size: 32 },
   'int4 blocks, GPTQ rounding (calibrated on the inputs)': { scheme: 'int4_block', block_size: 32, rounding: 'gptq' },
   'float16 weights': { scheme: 'fp16' },
+  'smallest int4/int8/fp16 mix keeping 99.5% agreement (searched on the inputs)':
+    { quantize: { scheme: 'int4_block', block_size: 32, rounding: 'gptq' }, target: { metric: 'agreement', at_least: 0.995 } },
   'int4 per tensor, every layer (destructive)': { scheme: 'int4_weight', per_channel: false },
   'prune 50%, Wanda (calibrated on the inputs)': { prune: { method: 'wanda', sparsity: 0.5 } },
   'prune 2:4, reconstruction (SparseGPT-style)': { prune: { method: 'sparsegpt', pattern: '2:4' } },
@@ -85,6 +87,7 @@ export class ComparePanel {
     ui.progress = h('progress', { hidden: '', max: 1, value: 0 });
     ui.status = h('span', { class: 'status', 'data-testid': 'compare-status', 'aria-live': 'polite' });
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'compare-error', hidden: '' });
+    ui.target = h('div', { 'data-testid': 'target-result' });
     ui.record = h('div', {});
     ui.results = h('div', { 'data-testid': 'report' });
     ui.sensitivityButton = h('button', { 'data-testid': 'run-sensitivity', hidden: '', onclick: () => this.#sensitivity() }, 'Find the layers to leave uncompressed (sensitivity)');
@@ -101,7 +104,7 @@ export class ComparePanel {
         h('div', {}, field('recipe', ui.preset), ui.recipe),
         h('div', {}, field('inputs', ui.source), Object.values(ui.forms), h('div', { class: 'row' }, h('label', { class: 'button' }, 'Labels (optional)…', ui.labels), field('timed runs', ui.runs), field('warm-up', ui.warmup)))),
       h('div', { class: 'row' }, ui.go, ui.cancel, ui.progress, ui.status),
-      ui.error, ui.record, ui.results, ui.sensitivityButton, ui.sensitivity, ui.scanButton, ui.scan, ui.downloads);
+      ui.error, ui.target, ui.record, ui.results, ui.sensitivityButton, ui.sensitivity, ui.scanButton, ui.scan, ui.downloads);
     this.#showSource();
   }
 
@@ -253,12 +256,16 @@ export class ComparePanel {
     await this.#busy('Compressing', async (signal) => {
       await this.#ensureOpen(model, signal);
       const { feeds, labels } = await this.#inputs(model, signal);
-      const calibration = feeds.slice(0, 16);
-      this.#ui.status.textContent = 'Compressing…';
-      const { model: compressed, record } = await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration, into: 'compressed' }, signal);
+      this.#ui.target.replaceChildren();
+      const found = recipe.target ? await this.#search(recipe, feeds, labels, signal) : null;
+      if (found && !found.model) return;
+      const { model: compressed, record } = found ?? await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration: feeds.slice(0, 16), into: 'compressed' }, signal);
       const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value) };
       const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options }, signal);
-      this.#last = { compressed, report, markdown, feeds, labels, recipe, name: model.name };
+      if (found) report.target = found.report;
+      // After a search, what follows (sensitivity, scans, the download) works on the recipe it found.
+      const used = found ? JSON.parse(found.recipe) : recipe;
+      this.#last = { compressed, report, markdown: (found?.markdown ?? '') + markdown, feeds, labels, recipe: used, name: model.name };
       renderRecord(this.#ui.record, record);
       renderReport(this.#ui.results, report);
       this.#ui.sensitivity.replaceChildren();
@@ -269,6 +276,15 @@ export class ComparePanel {
       this.#ui.downloads.hidden = false;
       this.#ui.status.textContent = `Compared ${report.samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
     });
+  }
+
+  /** A recipe with a target: the search (progress per unit of work), its table; `model` is absent when nothing meets the target. */
+  async #search(recipe, feeds, labels, signal) {
+    this.#ui.status.textContent = 'Searching…';
+    const found = await this.#call('targetSearch', { key: 'model', recipe: JSON.stringify(recipe), feeds, labels, into: 'compressed' }, signal);
+    renderTarget(this.#ui.target, found.report);
+    if (!found.model) this.#ui.status.textContent = 'No recipe meets the target on these inputs; nothing was compressed.';
+    return found;
   }
 
   async #sensitivity() {

@@ -157,6 +157,25 @@ const methods = {
     if (!scan) throw new Error('no sparsity scan in progress');
     return scan.finish();
   },
+  // A recipe with a "target": the search, one unit of work per step (each
+  // reported); cancelling terminates this worker. The model found stays
+  // here under `into`, its file goes to the page.
+  async targetSearch({ key, recipe, feeds, labels = null, into }, progress) {
+    const { TargetSearch } = await wasm();
+    const search = new TargetSearch(handle(key), recipe, feeds, labels, null);
+    try {
+      for (let p; (p = search.step()); ) progress(p.stage, p.done, p.total);
+      const { report, markdown, recipe: found } = search.finish();
+      const compressed = search.compressed();
+      if (!compressed) return { report, markdown, recipe: null };
+      const record = compressed.compressionRecord();
+      const model = compressed.toBytes();
+      keep(into, compressed);
+      return new Transfer({ report, markdown, recipe: found, model, record }, [model.buffer]);
+    } finally {
+      search.free();
+    }
+  },
   // The recipe with the study's suggested exclusions in the right steps.
   async suggestedRecipe({ recipe, units }) {
     return (await wasm()).suggestedRecipe(recipe, units);

@@ -287,7 +287,6 @@ impl Method for Section {
             }
             None => (model, cache.clone()),
         };
-        // Calibration runs the model as given (before any rewrite).
         let static_nodes: Vec<usize> = (model.graph.nodes.iter().enumerate())
             .filter(|(_, n)| self.settings_for(n).scheme == Scheme::Int8Static && rewrite::accepts(n, Scheme::Int8Static))
             .map(|(i, _)| i)
@@ -296,11 +295,9 @@ impl Method for Section {
             return Err(SquishError::Recipe("section 'quantize': scheme int8_static needs calibration inputs (none were given)".into()));
         }
         let wants = self.hessian_wants(&model);
-        let runnable = (!static_nodes.is_empty() || !wants.is_empty()).then(|| Model::clone(&model));
-        let hessians = match &runnable {
-            Some(m) if !wants.is_empty() => hessians(m, wants, calibration, &cache)?,
-            _ => Default::default(),
-        };
+        let hessians = if wants.is_empty() { Default::default() } else { hessians(&model, wants, calibration, &cache)? };
+        // Calibration runs a copy of the model as given (before any rewrite).
+        let runnable = (!static_nodes.is_empty()).then(|| Model::clone(&model));
         let (mut shell, graph) = Model::split(model);
         let mut out = rewrite::Rewriter::new(graph, shell.opsets.clone());
         out.compensate_with(hessians, self.gptq_options());

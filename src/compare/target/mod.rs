@@ -23,25 +23,23 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::metrics::{self as m, argmax};
+mod measure;
+
 use super::outputs::label_indices;
-use super::sensitivity::class_output;
 use super::Feed;
 use crate::compress::recipe::{Target, TargetMetric};
 use crate::compress::{apply_steps_cached, compress_cached, Cache, Recipe, Record, Rung, Unit};
 use crate::error::{Result, SquishError};
 use crate::ir::Model;
+use crate::runtime::clock::now_ms;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
+use measure::{batches, measured_outputs, noise_ratio, per_example, still_possible, Batch, Tally};
 
-/// Searched inputs the per-layer errors are measured on (all of them count
-/// for the candidates).
-const PROBE_INPUTS: usize = 32;
-
-pub const RULE: &str = "each layer alone at each of its settings (error on up to 32 searched inputs, bytes); \
+pub const RULE: &str = "each layer alone at each of its settings (error on up to 16 searched inputs, bytes); \
      candidates trade bytes against error with one weight for every layer; the most compressed \
      candidate that meets the target on all searched inputs is kept (bisection over the weight), then \
-     each layer is tried one setting more compressed (largest saving first, at most 12), keeping what still meets it; \
+     each layer is tried one setting more compressed (largest saving first, at most 8), keeping what still meets it; \
      it and every uniform recipe are then checked on the held-back inputs";
 
 /// One unit's choices: rung 0 is the step's own setting, `rungs[i]` is rung
@@ -94,6 +92,9 @@ pub struct TargetReport {
     pub searched_inputs: usize,
     pub held_back_inputs: usize,
     pub calibration_inputs: usize,
+    /// No separate calibration inputs were given: the steps calibrated on the
+    /// searched inputs, so figures there are in-sample for calibrated methods.
+    pub calibrated_on_searched: bool,
     pub original_bytes: usize,
     /// The most compressed candidate meeting the target on the searched
     /// inputs, checked on the held-back ones; `None`: not even leaving every
@@ -111,6 +112,7 @@ pub struct TargetReport {
     pub candidates_run: usize,
     /// Compressions made in all (each layer alone, candidates, checks).
     pub compressions: usize,
+    pub timings: Timings,
     pub rule: String,
 }
 
@@ -133,11 +135,13 @@ enum Phase {
 }
 
 /// Most units the refinement tries (each try runs every searched input).
-const REFINE_TRIES: usize = 12;
+const REFINE_TRIES: usize = 8;
 
-/// The inputs of one part, the original's outputs on them and their labels.
+/// The inputs of one part in batches, the original's outputs on each batch,
+/// and one label per example (in batch order).
 struct Part {
-    feeds: Vec<Feed>,
+    examples: usize,
+    batches: Vec<Batch>,
     reference: Vec<Vec<Tensor>>,
     labels: Option<Vec<usize>>,
 }
@@ -161,6 +165,12 @@ pub struct Search {
     original_bytes: usize,
     candidates_run: usize,
     compressions: usize,
+    /// The metric on the searched inputs of every candidate run.
+    searched_values: Vec<(Vec<usize>, f64)>,
+    /// Whether the steps calibrated on the searched inputs themselves (then
+    /// the searched figures are in-sample for calibrated methods).
+    calibrated_on_searched: bool,
+    timings: Timings,
 }
 
 /// SplitMix64: a seeded order that is the same natively and in wasm.
@@ -180,9 +190,27 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-fn run_all(model: Model, feeds: &[Feed]) -> Result<Vec<Vec<Tensor>>> {
+fn run_timed(model: Model, feeds: &[Feed], t: &mut Timings) -> Result<Vec<Vec<Tensor>>> {
+    let t0 = now_ms();
     let session = Session::new(model)?;
-    feeds.iter().map(|f| Ok(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect())).collect()
+    let t1 = now_ms();
+    let out = feeds.iter().map(|f| Ok(session.run(f.clone())?.outputs.into_iter().map(|(_, t)| t).collect())).collect();
+    t.session_ms += t1 - t0;
+    t.run_ms += now_ms() - t1;
+    out
+}
+
+/// Where the search's time went (milliseconds), for the report and the benchmark.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// Applying the recipe (cached work reused).
+    pub compress_ms: f64,
+    /// Encoding models to measure their size.
+    pub size_ms: f64,
+    /// Planning sessions.
+    pub session_ms: f64,
+    /// Running the models on the inputs.
+    pub run_ms: f64,
 }
 
 fn target_err(detail: impl Into<String>) -> SquishError {
@@ -197,6 +225,7 @@ impl Search {
     /// part (never the held-back one).
     pub fn new(original: impl Into<Arc<Model>>, recipe: &Recipe, inputs: Vec<Feed>, labels: Option<&Tensor>, calibration: Option<Vec<Feed>>) -> Result<Search> {
         let original = original.into();
+        let inputs = per_example(&original, inputs);
         let target = recipe.target.clone().ok_or_else(|| SquishError::Recipe("the recipe has no 'target' to search for".into()))?;
         let n = inputs.len();
         if n < 2 {
@@ -204,38 +233,41 @@ impl Search {
         }
         let held_n = ((n as f64 * target.held_back).round() as usize).clamp(1, n - 1);
         let order = shuffled(n, target.seed);
-        let reference = run_all(Model::clone(&original), &inputs)?;
-        let measured = measured_outputs(&original, &target, &reference[0])?;
+        let session = Session::new(Arc::clone(&original))?;
+        let first: Vec<Tensor> = session.run(inputs[0].clone())?.outputs.into_iter().map(|(_, t)| t).collect();
+        let measured = measured_outputs(&original, &target, &first)?;
         let labels = match labels {
             Some(t) => {
-                let out = &reference[0][measured[0]];
-                let classes = out.shape().last().copied().unwrap_or(1);
-                if reference.iter().any(|r| r[measured[0]].len() != classes) {
-                    return Err(target_err("labels give one class per input set, but an input set gives several class rows: give one example per input set"));
+                if inputs.iter().flatten().any(|(_, x)| x.shape().first().is_some_and(|&b| b != 1)) {
+                    return Err(target_err("labels give one class per input set, but an input set holds several examples the model takes only together: give one example per input set"));
                 }
+                let classes = first[measured[0]].shape().last().copied().unwrap_or(1);
                 Some(label_indices(t, n, classes)?)
             }
             None if target.metric == TargetMetric::Accuracy => return Err(target_err("metric accuracy needs labels (one class per input: --labels FILE)")),
             None => None,
         };
-        let part = |idx: &[usize]| Part {
-            feeds: idx.iter().map(|&i| inputs[i].clone()).collect(),
-            reference: idx.iter().map(|&i| reference[i].clone()).collect(),
-            labels: labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()),
+        let part = |idx: &[usize]| -> Result<Part> {
+            let feeds: Vec<Feed> = idx.iter().map(|&i| inputs[i].clone()).collect();
+            let batches = batches(&original, &feeds);
+            let reference = batches.iter().map(|b| Ok(session.run(b.feed.clone())?.outputs.into_iter().map(|(_, t)| t).collect())).collect::<Result<_>>()?;
+            Ok(Part { examples: idx.len(), batches, reference, labels: labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()) })
         };
-        let (held, searched) = (part(&order[..held_n]), part(&order[held_n..]));
-        let calibration = calibration.unwrap_or_else(|| searched.feeds.clone());
+        let (held, searched) = (part(&order[..held_n])?, part(&order[held_n..])?);
+        let calibrated_on_searched = calibration.is_none();
+        let calibration = calibration.unwrap_or_else(|| order[held_n..].iter().map(|&i| inputs[i].clone()).collect());
         let mut base = recipe.clone();
         base.target = None;
         let cache = Cache::keeping();
-        let (_, record) = compress_cached(&original, &base, &calibration, &cache)?;
+        let original_bytes = crate::formats::onnx::encoded_len(&original);
+        let (_, record) = compress_cached(&original, original_bytes, &base, &calibration, &cache)?;
         let ladders = ladders(&base, &original, &record);
         if ladders.is_empty() {
             return Err(target_err("the recipe's steps change no layer of this model: there is nothing to search"));
         }
         let tasks = ladders.iter().enumerate().flat_map(|(u, l)| (0..l.as_is()).map(move |r| (u, r))).collect();
         Ok(Search {
-            original_bytes: record.model_bytes_before,
+            original_bytes,
             original,
             base,
             target,
@@ -252,6 +284,9 @@ impl Search {
             checked: Vec::new(),
             candidates_run: 0,
             compressions: 1,
+            searched_values: Vec::new(),
+            calibrated_on_searched,
+            timings: Timings::default(),
         })
     }
 
@@ -318,10 +353,16 @@ impl Search {
     /// (encoding costs a pass over every weight).
     fn compress(&mut self, recipe: &Recipe, sized: bool) -> Result<(Model, Record)> {
         self.compressions += 1;
+        let t0 = now_ms();
+        let (model, mut record) = apply_steps_cached(std::borrow::Cow::Borrowed(&self.original), recipe, &self.calibration, &self.cache)?;
+        let t1 = now_ms();
+        self.timings.compress_ms += t1 - t0;
         if sized {
-            return compress_cached(&self.original, recipe, &self.calibration, &self.cache);
+            record.model_bytes_before = self.original_bytes;
+            record.model_bytes_after = crate::formats::onnx::encoded_len(&model);
+            self.timings.size_ms += now_ms() - t1;
         }
-        apply_steps_cached(std::borrow::Cow::Borrowed(&self.original), recipe, &self.calibration, &self.cache)
+        Ok((model, record))
     }
 
     /// Unit `u` alone at rung `r`: its bytes and its output error on the probe inputs.
@@ -331,9 +372,10 @@ impl Search {
         let (model, record) = self.compress(&recipe, false)?;
         let unit = &self.ladders[u].unit;
         let entries: Vec<_> = record.entries.iter().filter(|e| e.step == unit.step && e.node == unit.node).collect();
-        let probe = self.searched.feeds.len().min(PROBE_INPUTS);
-        let got = run_all(model, &self.searched.feeds[..probe])?;
-        let error = noise_ratio(&self.searched.reference[..probe], &got, &self.measured);
+        // The probe: the first batch of the searched inputs.
+        let probe: Vec<Feed> = self.searched.batches[..1].iter().map(|b| b.feed.clone()).collect();
+        let got = run_timed(model, &probe, &mut self.timings)?;
+        let error = noise_ratio(&self.searched.reference[..1], &got, &self.measured);
         let l = &mut self.ladders[u];
         if !entries.is_empty() {
             l.bytes[r] = entries.iter().map(|e| e.bytes_after).sum();
@@ -350,13 +392,52 @@ impl Search {
         Phase::Bisect { configs, lo: 0, hi: n - 1, values: vec![None; n] }
     }
 
+    /// The metric of one candidate on one part (and, checking on the
+    /// held-back part, its encoded size). Every unit as it is needs no run:
+    /// its outputs are the original's.
     fn evaluate(&mut self, config: &[usize], on_held_back: bool) -> Result<(f64, usize, String)> {
         let recipe = self.recipe_for(config)?;
-        let (model, record) = self.compress(&recipe, true)?;
-        let part = if on_held_back { &self.held } else { &self.searched };
-        let got = run_all(model, &part.feeds)?;
-        let value = metric(self.target.metric, &part.reference, &got, &self.measured, part.labels.as_deref());
+        let untouched = self.ladders.iter().zip(config).all(|(l, &r)| r == l.as_is());
+        if untouched && !on_held_back {
+            let p = &self.searched;
+            let mut tally = Tally::new(self.target.metric);
+            let mut offset = 0;
+            for (b, want) in p.batches.iter().zip(&p.reference) {
+                tally.add(want, want, &self.measured, p.labels.as_ref().map(|l| &l[offset..offset + b.rows]));
+                offset += b.rows;
+            }
+            return Ok((tally.value(), self.original_bytes, recipe.to_json()));
+        }
+        let (model, record) = self.compress(&recipe, on_held_back)?;
+        let (value, complete) = self.score(model, on_held_back)?;
+        if complete && !on_held_back {
+            self.searched_values.push((config.to_vec(), value));
+        }
         Ok((value, record.model_bytes_after, recipe.to_json()))
+    }
+
+    /// Runs a candidate batch by batch. On the searched inputs it stops as
+    /// soon as the target is out of reach (`complete` false: the value is
+    /// then that of the batches run).
+    fn score(&mut self, model: Model, on_held_back: bool) -> Result<(f64, bool)> {
+        let t0 = now_ms();
+        let session = Session::new(model)?;
+        let t1 = now_ms();
+        self.timings.session_ms += t1 - t0;
+        let part = if on_held_back { &self.held } else { &self.searched };
+        let mut tally = Tally::new(self.target.metric);
+        let (mut offset, mut complete) = (0, true);
+        for (b, want) in part.batches.iter().zip(&part.reference) {
+            let got: Vec<Tensor> = session.run(b.feed.clone())?.outputs.into_iter().map(|(_, t)| t).collect();
+            tally.add(want, &got, &self.measured, part.labels.as_ref().map(|l| &l[offset..offset + b.rows]));
+            offset += b.rows;
+            if !on_held_back && offset < part.examples && !still_possible(&self.target, &tally, part.examples - offset) {
+                complete = false;
+                break;
+            }
+        }
+        self.timings.run_ms += now_ms() - t1;
+        Ok((tally.value(), complete))
     }
 
     /// Finds the first candidate meeting the target, assuming quality grows
@@ -441,9 +522,10 @@ impl Search {
             let depth = i - 1;
             let config: Vec<usize> = self.ladders.iter().map(|l| depth.min(l.rungs.len())).collect();
             let (held, bytes, recipe) = self.evaluate(&config, true)?;
-            let (searched, _, _) = self.evaluate(&config, false)?;
+            // On the searched inputs only where the search ran it (the checks are for the held-back part).
+            let searched = self.searched_values.iter().find(|(c, _)| *c == config).map(|(_, v)| *v);
             let label = self.uniform_label(&config);
-            self.checked.push(Candidate { label, recipe, bytes, searched: Some(searched), held_back: held, met: self.target.met_by(held) });
+            self.checked.push(Candidate { label, recipe, bytes, searched, held_back: held, met: self.target.met_by(held) });
         }
         Ok(if i < self.max_depth() + 1 { Phase::Check(i + 1) } else { Phase::Done })
     }
@@ -496,9 +578,10 @@ impl Search {
         Ok(TargetReport {
             no_smaller_uniform,
             target: self.target.clone(),
-            searched_inputs: self.searched.feeds.len(),
-            held_back_inputs: self.held.feeds.len(),
+            searched_inputs: self.searched.examples,
+            held_back_inputs: self.held.examples,
             calibration_inputs: self.calibration.len(),
+            calibrated_on_searched: self.calibrated_on_searched,
             original_bytes: self.original_bytes,
             found,
             unreachable: self.unreachable.clone(),
@@ -506,6 +589,7 @@ impl Search {
             choices,
             candidates_run: self.candidates_run,
             compressions: self.compressions,
+            timings: self.timings,
             rule: RULE.into(),
         })
     }
@@ -575,100 +659,4 @@ fn candidate_configs(ladders: &[Ladder]) -> Vec<Vec<usize>> {
 
 fn cost(l: &Ladder, rung: usize, lambda: f64) -> f64 {
     l.bytes[rung] as f64 + lambda * l.error[rung]
-}
-
-/// Outputs the metric reads: the named one; the class output for
-/// agreement, accuracy and kl; every float output for min_cosine.
-fn measured_outputs(model: &Model, target: &Target, first: &[Tensor]) -> Result<Vec<usize>> {
-    let names: Vec<&str> = model.graph.outputs.iter().map(|o| o.name.as_str()).collect();
-    if let Some(name) = &target.output {
-        let i = names.iter().position(|n| n == name).ok_or_else(|| target_err(format!("the model has no output '{name}' (outputs: {})", names.join(", "))))?;
-        if !first[i].dtype().is_float() {
-            return Err(target_err(format!("output '{name}' is not a float tensor")));
-        }
-        return Ok(vec![i]);
-    }
-    if target.metric == TargetMetric::MinCosine {
-        let floats: Vec<usize> = (0..first.len()).filter(|&i| first[i].dtype().is_float()).collect();
-        return if floats.is_empty() { Err(target_err("min_cosine needs a float output; the model has none")) } else { Ok(floats) };
-    }
-    class_output(first).map(|i| vec![i]).ok_or_else(|| {
-        target_err(format!(
-            "metric {} needs a class output (a float output whose last axis holds ≥ 2 classes); name one with \"output\" (outputs: {})",
-            target.metric.name(),
-            names.join(", ")
-        ))
-    })
-}
-
-/// Noise energy over signal energy, summed over the measured outputs.
-fn noise_ratio(reference: &[Vec<Tensor>], got: &[Vec<Tensor>], measured: &[usize]) -> f64 {
-    let (mut signal, mut noise) = (0.0, 0.0);
-    for (want, have) in reference.iter().zip(got) {
-        for &j in measured {
-            for (a, b) in want[j].to_f64_vec().iter().zip(have[j].to_f64_vec()) {
-                signal += a * a;
-                noise += (a - b) * (a - b);
-            }
-        }
-    }
-    if signal > 0.0 {
-        noise / signal
-    } else {
-        noise
-    }
-}
-
-/// Rows of one example each (split along the first axis).
-fn rows(t: &Tensor) -> Vec<Vec<f64>> {
-    let v = t.to_f64_vec();
-    let batch = t.shape().first().copied().unwrap_or(1).max(1);
-    let width = v.len() / batch;
-    if width == 0 {
-        return Vec::new();
-    }
-    v.chunks(width).map(|c| c.to_vec()).collect()
-}
-
-/// Class rows (last axis) of one output.
-fn class_rows(t: &Tensor) -> Vec<Vec<f64>> {
-    let c = t.shape().last().copied().unwrap_or(1).max(1);
-    t.to_f64_vec().chunks(c).map(|r| r.to_vec()).collect()
-}
-
-/// The metric of `got` against `reference` (and `labels`), over every input.
-pub fn metric(kind: TargetMetric, reference: &[Vec<Tensor>], got: &[Vec<Tensor>], measured: &[usize], labels: Option<&[usize]>) -> f64 {
-    if kind == TargetMetric::MinCosine {
-        let mut min = 1.0f64;
-        for (want, have) in reference.iter().zip(got) {
-            for &j in measured {
-                for (a, b) in rows(&want[j]).iter().zip(rows(&have[j])) {
-                    min = min.min(m::cosine(a, &b));
-                }
-            }
-        }
-        return min;
-    }
-    let j = measured[0];
-    let (mut hits, mut total, mut kl) = (0usize, 0usize, 0.0);
-    for (i, (want, have)) in reference.iter().zip(got).enumerate() {
-        let (wr, hr) = (class_rows(&want[j]), class_rows(&have[j]));
-        let (pw, _) = m::as_probabilities(&wr);
-        let (ph, _) = m::as_probabilities(&hr);
-        for (k, (p, q)) in pw.iter().zip(&ph).enumerate() {
-            let truth = match (kind, labels) {
-                // One label per input set (checked: one class row each).
-                (TargetMetric::Accuracy, Some(l)) if k == 0 => l.get(i).copied().unwrap_or(usize::MAX),
-                (TargetMetric::Accuracy, _) => usize::MAX,
-                _ => argmax(p),
-            };
-            hits += (argmax(q) == truth) as usize;
-            kl += m::kl_divergence(p, q);
-            total += 1;
-        }
-    }
-    match kind {
-        TargetMetric::Kl => kl / total.max(1) as f64,
-        _ => hits as f64 / total.max(1) as f64,
-    }
 }
