@@ -6,25 +6,14 @@
 // median of --runs per build. The issue's bound: ≤ 60 s.
 //   node scripts/bench/target-minilm.mjs [--recipe JSON] [--runs N] [--builds simd,relaxed]
 // Needs `npm run build` (www/pkg) and ../shared/models/paraphrase_minilm_l3/fetch.sh.
-import { createReadStream, existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { join } from 'node:path';
-import { launchBrowser, repoRoot } from '../../tests/e2e/helpers.mjs';
+import { launchBrowser } from '../../tests/e2e/helpers.mjs';
+import { median, minilmFiles, opt, serve } from './minilm-server.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 // 461: the pooled sentence embedding.
 const recipe = opt('--recipe', '{"quantize": {"scheme": "int4_block", "rounding": "gptq"}, "target": {"metric": "min_cosine", "at_least": 0.99, "output": "461"}}');
 const runs = Number(opt('--runs', 1));
 const builds = opt('--builds', 'simd,relaxed').split(',');
-const model = process.env.SQUISH_MINILM ?? join(repoRoot, '.cache/models/paraphrase_minilm_l3/model.onnx');
-const dir = process.env.SQUISH_MINILM_DIR ?? join(repoRoot, '../shared/models/paraphrase_minilm_l3');
-for (const f of [model, join(dir, 'tokenizer.json'), join(dir, 'sentences.json')]) {
-  if (!existsSync(f)) {
-    console.error(`${f} not found: run ../shared/models/paraphrase_minilm_l3/fetch.sh first`);
-    process.exit(2);
-  }
-}
+const files = minilmFiles();
 
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 const text = (u) => fetch(u).then((r) => r.text());
@@ -59,19 +48,8 @@ window.search = async (variant, recipe) => {
 window.ready = true;
 </script>`;
 
-const files = { '/model.onnx': model, '/tokenizer.json': join(dir, 'tokenizer.json'), '/sentences.json': join(dir, 'sentences.json') };
-const server = createServer((req, res) => {
-  const url = new URL(req.url, 'http://x').pathname;
-  if (url === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-  const m = url.match(/^\/pkg\/(simd|relaxed)\/(squish\.js|squish_bg\.wasm)$/);
-  const path = m ? join(repoRoot, 'www/pkg', m[1], m[2]) : files[url];
-  if (!path || !existsSync(path)) return res.writeHead(404).end();
-  res.writeHead(200, { 'content-type': path.endsWith('.js') ? 'text/javascript' : path.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream' });
-  createReadStream(path).pipe(res);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const server = await serve(PAGE, files);
 const browser = await launchBrowser();
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 let lastMarkdown = '';
 try {
   const page = await browser.newPage();

@@ -11,8 +11,13 @@ use crate::error::Result;
 use crate::ir::{Dim, Model, ValueType};
 use crate::tensor::Tensor;
 
-/// Examples per batch (and the probe the per-layer errors are measured on).
+/// Examples per batch.
 pub(super) const BATCH_ROWS: usize = 16;
+
+/// Searched examples each layer's error alone is measured on: the errors
+/// only rank the layers (the candidates run on every searched input), and
+/// this stage runs three or four times per layer.
+pub(super) const PROBE_ROWS: usize = 8;
 
 /// Whether every input of the model takes any batch size.
 fn batch_is_dynamic(model: &Model) -> bool {

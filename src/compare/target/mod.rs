@@ -34,9 +34,9 @@ use crate::ir::Model;
 use crate::runtime::clock::now_ms;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
-use measure::{batches, measured_outputs, noise_ratio, per_example, still_possible, Batch, Tally};
+use measure::{batches, measured_outputs, noise_ratio, per_example, still_possible, Batch, Tally, PROBE_ROWS};
 
-pub const RULE: &str = "each layer alone at each of its settings (error on up to 16 searched inputs, bytes); \
+pub const RULE: &str = "each layer alone at each of its settings (error on up to 8 searched inputs, bytes); \
      candidates trade bytes against error with one weight for every layer; the most compressed \
      candidate that meets the target on all searched inputs is kept (bisection over the weight), then \
      each layer is tried one setting more compressed (largest saving first, at most 8), keeping what still meets it; \
@@ -153,6 +153,8 @@ pub struct Search {
     calibration: Vec<Feed>,
     searched: Part,
     held: Part,
+    /// The first searched examples, for each layer's error alone.
+    probe: Part,
     /// Outputs the metric (and the per-layer error) are computed on.
     measured: Vec<usize>,
     cache: Cache,
@@ -254,6 +256,7 @@ impl Search {
             Ok(Part { examples: idx.len(), batches, reference, labels: labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()) })
         };
         let (held, searched) = (part(&order[..held_n])?, part(&order[held_n..])?);
+        let probe = part(&order[held_n..(held_n + PROBE_ROWS).min(n)])?;
         let calibrated_on_searched = calibration.is_none();
         let calibration = calibration.unwrap_or_else(|| order[held_n..].iter().map(|&i| inputs[i].clone()).collect());
         let mut base = recipe.clone();
@@ -274,6 +277,7 @@ impl Search {
             calibration,
             searched,
             held,
+            probe,
             measured,
             cache,
             ladders,
@@ -372,10 +376,9 @@ impl Search {
         let (model, record) = self.compress(&recipe, false)?;
         let unit = &self.ladders[u].unit;
         let entries: Vec<_> = record.entries.iter().filter(|e| e.step == unit.step && e.node == unit.node).collect();
-        // The probe: the first batch of the searched inputs.
-        let probe: Vec<Feed> = self.searched.batches[..1].iter().map(|b| b.feed.clone()).collect();
+        let probe: Vec<Feed> = self.probe.batches.iter().map(|b| b.feed.clone()).collect();
         let got = run_timed(model, &probe, &mut self.timings)?;
-        let error = noise_ratio(&self.searched.reference[..1], &got, &self.measured);
+        let error = noise_ratio(&self.probe.reference, &got, &self.measured);
         let l = &mut self.ladders[u];
         if !entries.is_empty() {
             l.bytes[r] = entries.iter().map(|e| e.bytes_after).sum();
