@@ -57,3 +57,25 @@ model_tests! {
     oww_hey_jarvis => "oww_hey_jarvis",
     silero_vad_legacy => "silero_vad_legacy",
 }
+
+/// `encoded_len` (sizes in the record, the target search) adds up the
+/// weights' data without writing it: it must equal the written file, for
+/// every fixture and for compressed forms (4-bit codes, float16, sparse
+/// initializers, weights inside `If` branches).
+#[test]
+fn encoded_len_equals_the_written_file() {
+    use squish::compress::{compress, Recipe};
+    use squish::formats::onnx::{encoded_len, load_model, model_to_bytes};
+    let dirs = std::fs::read_dir(fixture("")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("model.onnx").exists());
+    let mut checked = 0;
+    for dir in dirs {
+        let model = load_model(&std::fs::read(dir.join("model.onnx")).unwrap()).unwrap();
+        assert_eq!(encoded_len(&model), model_to_bytes(&model).len(), "{}", dir.display());
+        for recipe in [r#"{"scheme":"int4_block"}"#, r#"{"scheme":"fp16"}"#, r#"{"prune":{"sparsity":0.9,"storage":"sparse_initializer"}}"#] {
+            let Ok((m, _)) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[]) else { continue };
+            assert_eq!(encoded_len(&m), model_to_bytes(&m).len(), "{} {recipe}", dir.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "{checked}");
+}

@@ -180,3 +180,38 @@ fn a_batch_of_examples_is_split_per_example() {
     assert_eq!((r.searched_inputs, r.held_back_inputs), (225, 225));
     assert!(r.found.unwrap().met);
 }
+
+/// Pruning's ladder: lower sparsities per layer. Stored as sparse
+/// initializers (values and int64 indices), fewer zeros cost bytes, so the
+/// search trades them; on digits only 90% zeros pay for their indices and
+/// 90% loses too much, so the layers stay as they are.
+#[test]
+fn a_prune_step_is_searched_over_per_layer_sparsities() {
+    let (model, feeds, _) = digits();
+    let recipe = r#"{"prune":{"sparsity":0.9,"storage":"sparse_initializer","include_classifier":true},"target":{"metric":"agreement","at_least":0.98}}"#;
+    let (r, mut s) = search(model, recipe, feeds, None);
+    for c in &r.choices {
+        assert_eq!(
+            c.ladder.labels,
+            ["magnitude unstructured", "sparsity 0.675", "sparsity 0.45", "sparsity 0.225", "as is"].map(String::from),
+            "{:?}",
+            c.ladder.labels
+        );
+        // Bytes as stored: 90% zeros as a sparse initializer are under a third of dense.
+        assert!(c.ladder.bytes[0] * 3 < c.ladder.bytes[4], "{:?}", c.ladder.bytes);
+    }
+    let found = r.found.as_ref().unwrap();
+    assert!(found.met, "{found:?}");
+    assert!(r.uniform[0].label.starts_with("magnitude") && !r.uniform[0].met, "90% everywhere loses too much: {:?}", r.uniform[0]);
+    assert_eq!(r.no_smaller_uniform, Some(true), "{:?}", r.uniform);
+    // The model found has the per-layer sparsities the report names.
+    let (_, record) = s.found_model().unwrap().unwrap();
+    for c in &r.choices {
+        let e = record.entries.iter().find(|e| e.node == c.node);
+        match c.chosen.strip_prefix("sparsity ") {
+            Some(v) => assert!((e.unwrap().sparsity - v.parse::<f64>().unwrap()).abs() < 0.02, "{} {:?}", c.chosen, e),
+            None if c.chosen == "as is" => assert!(e.is_none()),
+            None => assert!(e.unwrap().sparsity > 0.85),
+        }
+    }
+}

@@ -173,6 +173,8 @@ pub struct Search {
     /// the searched figures are in-sample for calibrated methods).
     calibrated_on_searched: bool,
     timings: Timings,
+    /// The original's encoded size without Squish's provenance metadata.
+    plain_original_bytes: usize,
 }
 
 /// SplitMix64: a seeded order that is the same natively and in wasm.
@@ -263,6 +265,11 @@ impl Search {
         base.target = None;
         let cache = Cache::keeping();
         let original_bytes = crate::formats::onnx::encoded_len(&original);
+        let plain_original_bytes = {
+            let mut plain = Model::clone(&original);
+            plain.metadata.retain(|(k, _)| !k.starts_with("squish."));
+            crate::formats::onnx::encoded_len(&plain)
+        };
         let (_, record) = compress_cached(&original, original_bytes, &base, &calibration, &cache)?;
         let ladders = ladders(&base, &original, &record);
         if ladders.is_empty() {
@@ -270,6 +277,7 @@ impl Search {
         }
         let tasks = ladders.iter().enumerate().flat_map(|(u, l)| (0..l.as_is()).map(move |r| (u, r))).collect();
         Ok(Search {
+            plain_original_bytes,
             original_bytes,
             original,
             base,
@@ -373,16 +381,18 @@ impl Search {
     fn measure(&mut self, u: usize, r: usize) -> Result<()> {
         let config: Vec<usize> = self.ladders.iter().enumerate().map(|(i, l)| if i == u { r } else { l.as_is() }).collect();
         let recipe = self.recipe_for(&config)?;
-        let (model, record) = self.compress(&recipe, false)?;
-        let unit = &self.ladders[u].unit;
-        let entries: Vec<_> = record.entries.iter().filter(|e| e.step == unit.step && e.node == unit.node).collect();
+        let (mut model, _) = self.compress(&recipe, false)?;
+        // Bytes as the file stores them (scales, sparse storage, added
+        // nodes), without the provenance, which names every excluded layer.
+        let t0 = now_ms();
+        model.metadata.retain(|(k, _)| !k.starts_with("squish."));
+        let grown = crate::formats::onnx::encoded_len(&model) as i64 - self.plain_original_bytes as i64;
+        self.timings.size_ms += now_ms() - t0;
         let probe: Vec<Feed> = self.probe.batches.iter().map(|b| b.feed.clone()).collect();
         let got = run_timed(model, &probe, &mut self.timings)?;
         let error = noise_ratio(&self.probe.reference, &got, &self.measured);
         let l = &mut self.ladders[u];
-        if !entries.is_empty() {
-            l.bytes[r] = entries.iter().map(|e| e.bytes_after).sum();
-        }
+        l.bytes[r] = (l.bytes[l.as_is()] as i64 + grown).max(0) as usize;
         l.error[r] = error;
         Ok(())
     }
@@ -609,8 +619,8 @@ pub fn run(search: &mut Search, progress: super::Progress<'_>) -> Result<TargetR
     search.report()
 }
 
-/// Every unit the recipe compresses, with its rungs (bytes at "as is" and
-/// at the step's own setting from the first compression).
+/// Every unit the recipe compresses, with its rungs (bytes "as is" from the
+/// record; every other rung's are measured).
 fn ladders(recipe: &Recipe, model: &Model, record: &Record) -> Vec<Ladder> {
     record
         .units()

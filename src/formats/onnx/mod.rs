@@ -129,7 +129,7 @@ fn model_from_proto(mut mp: proto::ModelProto) -> Result<Model> {
 
 /// Bytes of a `Model`, re-encoded (used for sizes and downloads).
 pub fn encoded_len(model: &Model) -> usize {
-    save::model_to_proto(model).encoded_len()
+    save::encoded_len(model)
 }
 
 fn graph_from_proto(mut g: proto::GraphProto, context: &str) -> Result<Graph> {

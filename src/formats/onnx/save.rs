@@ -11,6 +11,38 @@ pub fn model_to_bytes(model: &Model) -> Vec<u8> {
 }
 
 pub(super) fn model_to_proto(model: &Model) -> proto::ModelProto {
+    model_proto_with(model, graph_to_proto(&model.graph))
+}
+
+/// The size of `model_to_bytes(model)` without writing the weights' data:
+/// the top-level dense initializers are encoded empty and their data's
+/// length added where it goes (each length prefix grows with it).
+pub(super) fn encoded_len(model: &Model) -> usize {
+    use prost::encoding::encoded_len_varint as varint;
+    let g = &model.graph;
+    // What `tensor_to_proto` writes, but the data.
+    let mut graph = graph_to_proto_with(g, |n, t| proto::TensorProto {
+        dims: t.shape().iter().map(|&d| d as i64).collect(),
+        data_type: t.dtype().onnx_code(),
+        name: n.to_string(),
+        ..Default::default()
+    });
+    let mut grown = 0usize;
+    let dense = g.initializers.iter().filter(|(n, t)| sparse_form(g, n, t).is_none());
+    for ((_, t), tp) in dense.zip(&mut graph.initializer) {
+        let raw = super::tensor_io::raw_len(t);
+        let before = tp.encoded_len();
+        // raw_data (field 9): one tag byte, the length, the bytes.
+        let after = before + if raw > 0 { 1 + varint(raw as u64) + raw } else { 0 };
+        grown += after - before + varint(after as u64) - varint(before as u64);
+    }
+    let graph_before = graph.encoded_len();
+    let graph_after = graph_before + grown;
+    let shell = model_proto_with(model, graph).encoded_len();
+    shell - varint(graph_before as u64) - graph_before + varint(graph_after as u64) + graph_after
+}
+
+fn model_proto_with(model: &Model, graph: proto::GraphProto) -> proto::ModelProto {
     proto::ModelProto {
         ir_version: model.ir_version,
         opset_import: model.opsets.iter().map(|(domain, version)| proto::OperatorSetIdProto { domain: domain.clone(), version: *version }).collect(),
@@ -19,18 +51,23 @@ pub(super) fn model_to_proto(model: &Model) -> proto::ModelProto {
         domain: model.domain.clone(),
         model_version: model.model_version,
         doc_string: model.doc_string.clone(),
-        graph: Some(graph_to_proto(&model.graph)),
+        graph: Some(graph),
         metadata_props: model.metadata.iter().map(|(k, v)| proto::StringStringEntryProto { key: k.clone(), value: v.clone() }).collect(),
         functions: Vec::new(),
     }
 }
 
 fn graph_to_proto(g: &Graph) -> proto::GraphProto {
+    graph_to_proto_with(g, tensor_to_proto)
+}
+
+/// `dense` writes each initializer not stored sparse.
+fn graph_to_proto_with(g: &Graph, dense: impl Fn(&str, &crate::tensor::Tensor) -> proto::TensorProto) -> proto::GraphProto {
     let (mut initializer, mut sparse_initializer) = (Vec::with_capacity(g.initializers.len()), Vec::new());
     for (n, t) in &g.initializers {
         match sparse_form(g, n, t) {
             Some(sp) => sparse_initializer.push(sp),
-            None => initializer.push(tensor_to_proto(n, t)),
+            None => initializer.push(dense(n, t)),
         }
     }
     proto::GraphProto {

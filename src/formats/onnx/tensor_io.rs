@@ -133,6 +133,15 @@ pub fn tensor_to_proto(name: &str, t: &Tensor) -> TensorProto {
     }
 }
 
+/// Bytes of `tensor_to_proto`'s raw data, without writing them.
+pub fn raw_len(t: &Tensor) -> usize {
+    match t {
+        Tensor::Small(st, a) => a.len().div_ceil(per_byte(*st)),
+        Tensor::Bool(a) => a.len(),
+        _ => t.byte_size(),
+    }
+}
+
 /// Elements per byte on disk for a small type (1, 2 or 4).
 fn per_byte(st: SmallType) -> usize {
     8 / st.bits() as usize
