@@ -59,14 +59,30 @@ impl Cache {
         }
     }
 
-    /// The value under `key`, made by `make` the first time.
-    pub fn get_or_try<T: Any + Send + Sync>(&self, key: &str, make: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
-        if let Some(v) = self.get::<T>(key) {
-            return Ok(v);
+    /// A value for each of `items`: the kept ones, and those `compute`
+    /// makes for the rest in one call (kept from then on). `compute` may
+    /// leave an item out; it is then asked again next time.
+    pub fn fill<K, T: Any + Send + Sync>(
+        &self,
+        items: Vec<K>,
+        key: impl Fn(&K) -> String,
+        compute: impl FnOnce(Vec<K>) -> Result<Vec<(K, T)>>,
+    ) -> Result<Vec<(K, Arc<T>)>> {
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for k in items {
+            match self.get::<T>(&key(&k)) {
+                Some(v) => found.push((k, v)),
+                None => missing.push(k),
+            }
         }
-        let v = Arc::new(make()?);
-        self.put(key, Arc::clone(&v));
-        Ok(v)
+        if !missing.is_empty() {
+            for (k, v) in compute(missing)? {
+                let v = Arc::new(v);
+                self.put(&key(&k), Arc::clone(&v));
+                found.push((k, v));
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -78,18 +94,23 @@ mod tests {
     fn keeps_per_scope_and_none_keeps_nothing() {
         let c = Cache::keeping();
         let (a, b) = (c.scoped("step0"), c.scoped("step1"));
-        let mut made = 0;
-        let mut make = |v: u32| {
-            made += 1;
-            Ok(v)
+        let mut asked: Vec<Vec<u32>> = Vec::new();
+        let mut fill = |cache: &Cache, items: Vec<u32>| {
+            let got = cache.fill(
+                items,
+                |k| k.to_string(),
+                |missing| {
+                    asked.push(missing.clone());
+                    Ok(missing.into_iter().map(|k| (k, k * 10)).collect())
+                },
+            );
+            got.unwrap().into_iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>()
         };
-        assert_eq!(*a.get_or_try("k", || make(1)).unwrap(), 1);
-        assert_eq!(*a.get_or_try("k", || make(2)).unwrap(), 1, "kept");
-        assert_eq!(*b.get_or_try("k", || make(3)).unwrap(), 3, "another scope");
-        assert!(a.get::<String>("k").is_none(), "another type is a miss");
-        let none = Cache::none();
-        assert_eq!(*none.get_or_try("k", || make(4)).unwrap(), 4);
-        assert_eq!(*none.get_or_try("k", || make(5)).unwrap(), 5);
-        assert_eq!(made, 4);
+        assert_eq!(fill(&a, vec![1, 2]), [(1, 10), (2, 20)]);
+        assert_eq!(fill(&a, vec![2, 3]), [(2, 20), (3, 30)], "2 kept, 3 made");
+        assert_eq!(fill(&b, vec![1]), [(1, 10)], "another scope");
+        assert!(a.get::<String>("1").is_none(), "another type is a miss");
+        assert_eq!(fill(&Cache::none(), vec![1]), [(1, 10)]);
+        assert_eq!(asked, [vec![1, 2], vec![3], vec![1], vec![1]]);
     }
 }

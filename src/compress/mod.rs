@@ -83,16 +83,6 @@ pub struct Rung {
     pub layer: serde_json::Value,
 }
 
-/// `compress` reusing what `cache` kept from earlier compressions of the same
-/// model with the same calibration inputs (a target search).
-/// `model_bytes`: the original's encoded size (measured once by the caller).
-pub fn compress_cached(model: &Model, model_bytes: usize, recipe: &Recipe, calibration: &[Feed], cache: &Cache) -> Result<(Model, Record)> {
-    let (out, mut record) = apply_steps_cached(Cow::Borrowed(model), recipe, calibration, cache)?;
-    record.model_bytes_before = model_bytes;
-    record.model_bytes_after = crate::formats::onnx::encoded_len(&out);
-    Ok((out, record))
-}
-
 /// Metadata keys of the provenance every compressed model carries.
 pub const METADATA_VERSION: &str = "squish.version";
 pub const METADATA_RECIPE: &str = "squish.recipe";

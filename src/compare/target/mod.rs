@@ -28,7 +28,7 @@ mod measure;
 use super::outputs::label_indices;
 use super::Feed;
 use crate::compress::recipe::{Target, TargetMetric};
-use crate::compress::{apply_steps_cached, compress_cached, Cache, Recipe, Record, Rung, Unit};
+use crate::compress::{apply_steps_cached, Cache, Recipe, Record, Rung, Unit};
 use crate::error::{Result, SquishError};
 use crate::ir::Model;
 use crate::runtime::clock::now_ms;
@@ -270,7 +270,8 @@ impl Search {
             plain.metadata.retain(|(k, _)| !k.starts_with("squish."));
             crate::formats::onnx::encoded_len(&plain)
         };
-        let (_, record) = compress_cached(&original, original_bytes, &base, &calibration, &cache)?;
+        // The units come from the record; the sizes are measured per rung.
+        let (_, record) = apply_steps_cached(std::borrow::Cow::Borrowed(&original), &base, &calibration, &cache)?;
         let ladders = ladders(&base, &original, &record);
         if ladders.is_empty() {
             return Err(target_err("the recipe's steps change no layer of this model: there is nothing to search"));

@@ -366,53 +366,28 @@ impl Method for Section {
 /// Input Hessians for error-compensating rounding, by layer input; those
 /// `cache` kept are not gathered again.
 fn hessians(model: &Model, wants: Vec<input_stats::Want>, calibration: &[Feed], cache: &Cache) -> Result<HashMap<String, Arc<Hessian>>> {
-    let key = |input: &str| format!("hessian:{input}");
-    let mut found: HashMap<String, Arc<Hessian>> = HashMap::new();
-    let mut missing = Vec::new();
-    for w in wants {
-        match cache.get::<Hessian>(&key(&w.input)) {
-            Some(h) => drop(found.insert(w.input.clone(), h)),
-            None => missing.push(w),
-        }
-    }
-    if !missing.is_empty() {
-        let stats = input_stats::gather(model, &missing, calibration, "section 'quantize': \"rounding\": \"gptq\"")?;
-        for (w, st) in missing.into_iter().zip(stats) {
-            if let Some(h) = st.hessian {
-                let h = Arc::new(h);
-                cache.put(&key(&w.input), Arc::clone(&h));
-                found.insert(w.input, h);
-            }
-        }
-    }
-    Ok(found)
+    let got = cache.fill(
+        wants,
+        |w| format!("hessian:{}", w.input),
+        |missing| {
+            let stats = input_stats::gather(model, &missing, calibration, "section 'quantize': \"rounding\": \"gptq\"")?;
+            Ok(missing.into_iter().zip(stats).filter_map(|(w, st)| Some((w, st.hessian?))).collect())
+        },
+    )?;
+    Ok(got.into_iter().map(|(w, h)| (w.input, h)).collect())
 }
 
 /// Calibrated activation ranges by name; those `cache` kept are not
-/// calibrated again (a range depends on its activation alone).
+/// calibrated again (a range depends on its activation alone). An
+/// activation without values has no range, and that is kept too.
 fn ranges(model: Model, wanted: Vec<String>, calibration: &[Feed], how: &Calibration, cache: &Cache) -> Result<BTreeMap<String, (f32, f32)>> {
-    let key = |name: &str| format!("range:{how:?}:{name}");
-    let mut found = BTreeMap::new();
-    let mut missing = Vec::new();
-    for name in wanted {
-        match cache.get::<Option<(f32, f32)>>(&key(&name)) {
-            Some(r) => {
-                if let Some(r) = *r {
-                    found.insert(name, r);
-                }
-            }
-            None => missing.push(name),
-        }
-    }
-    if !missing.is_empty() {
-        let got = crate::compress::calibrate::ranges(model, &missing, calibration, how)?;
-        for name in missing {
-            let r = got.get(&name).copied();
-            cache.put(&key(&name), Arc::new(r));
-            if let Some(r) = r {
-                found.insert(name, r);
-            }
-        }
-    }
-    Ok(found)
+    let got = cache.fill(
+        wanted,
+        |name| format!("range:{how:?}:{name}"),
+        |missing| {
+            let found = crate::compress::calibrate::ranges(model, &missing, calibration, how)?;
+            Ok(missing.into_iter().map(|name| (name.clone(), found.get(&name).copied())).collect())
+        },
+    )?;
+    Ok(got.into_iter().filter_map(|(name, r)| Some((name, (*r)?))).collect())
 }

@@ -21,16 +21,16 @@ pub(super) fn encoded_len(model: &Model) -> usize {
     use prost::encoding::encoded_len_varint as varint;
     let g = &model.graph;
     // What `tensor_to_proto` writes, but the data.
-    let mut graph = graph_to_proto_with(g, |n, t| proto::TensorProto {
+    let graph = graph_to_proto_with(g, |n, t| proto::TensorProto {
         dims: t.shape().iter().map(|&d| d as i64).collect(),
         data_type: t.dtype().onnx_code(),
         name: n.to_string(),
         ..Default::default()
     });
     let mut grown = 0usize;
-    let dense = g.initializers.iter().filter(|(n, t)| sparse_form(g, n, t).is_none());
-    for ((_, t), tp) in dense.zip(&mut graph.initializer) {
-        let raw = super::tensor_io::raw_len(t);
+    let by_name: std::collections::HashMap<&str, &crate::tensor::Tensor> = g.initializers.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    for tp in &graph.initializer {
+        let raw = super::tensor_io::raw_len(by_name[tp.name.as_str()]);
         let before = tp.encoded_len();
         // raw_data (field 9): one tag byte, the length, the bytes.
         let after = before + if raw > 0 { 1 + varint(raw as u64) + raw } else { 0 };
