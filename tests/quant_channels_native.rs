@@ -48,8 +48,7 @@ fn compressed(model: &Model, recipe: &str) -> (Model, Record) {
 /// (a shift in time or width) and scaled by ½ or 2 (quieter, louder; less
 /// or more contrast), so that one lucky input cannot decide the comparison.
 /// (Far-out scalings leave the inputs' realistic range: ppocr_cls at ×4 puts
-/// its answer at 0.81/0.19 and the comparison is then about the 11 depthwise
-/// convolutions that int8_weight quantises and int8_dynamic leaves float.)
+/// its answer at 0.81/0.19, where the comparison says little about either.)
 fn input_variants(feeds: &[(String, Tensor)]) -> Vec<Vec<(String, Tensor)>> {
     let vary = |t: &Tensor, shift: usize, scale: f32| -> Tensor {
         let Some(a) = t.as_f32() else { return t.clone() };

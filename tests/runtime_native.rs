@@ -565,3 +565,95 @@ fn pruned_pointwise_convolutions_give_the_dense_result() {
         assert!(got.iter().any(|v| v.is_nan()) && got.iter().any(|v| *v > 0.0));
     }
 }
+
+/// Depthwise ConvInteger (group = channels) on the direct integer kernel
+/// equals the definition computed here in i64: uint8 and int8 codes, zero
+/// points, padding (which reads the zero point), strides, dilations, a
+/// batch of two, constant filters and filters given at run time.
+#[test]
+fn depthwise_conv_integer_matches_the_definition() {
+    let ints = |name: &str, v: &[i64]| AttributeProto { name: name.into(), r#type: proto::attribute_type::INTS, ints: v.to_vec(), ..Default::default() };
+    let int = |name: &str, v: i64| AttributeProto { name: name.into(), r#type: proto::attribute_type::INT, i: v, ..Default::default() };
+    let typed = |name: &str, dims: &[usize], elem: i32| {
+        let mut v = tensor_vi(name, &dims.iter().map(|&d| d as i64).collect::<Vec<_>>());
+        if let Some(proto::type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            t.elem_type = elem;
+        }
+        v
+    };
+    // (kernel, stride, pad, dilation, height, width)
+    for (k, s, p, d, h, w) in
+        [(3usize, 1usize, 1usize, 1usize, 9usize, 21usize), (3, 2, 1, 1, 12, 17), (5, 1, 2, 2, 11, 10), (3, 2, 0, 1, 7, 7), (1, 1, 0, 1, 3, 19)]
+    {
+        for signed in [false, true] {
+            let (n, c) = (2usize, 5usize);
+            let elem = if signed { data_type::INT8 } else { data_type::UINT8 };
+            let (xz, wz) = if signed { (-3i64, 5i64) } else { (131, 128) };
+            let code = |i: usize, mul: usize| if signed { ((i * mul + 11) % 256) as i64 - 128 } else { ((i * mul + 11) % 256) as i64 };
+            let xs: Vec<i64> = (0..n * c * h * w).map(|i| code(i, 53)).collect();
+            let ws: Vec<i64> = (0..c * k * k).map(|i| code(i, 37)).collect();
+            let tensor = |dims: &[usize], v: &[i64]| -> Tensor {
+                if signed {
+                    Tensor::from_vec(dims, v.iter().map(|&x| x as i8).collect::<Vec<_>>()).unwrap()
+                } else {
+                    Tensor::from_vec(dims, v.iter().map(|&x| x as u8).collect::<Vec<_>>()).unwrap()
+                }
+            };
+            let attrs = vec![
+                ints("kernel_shape", &[k as i64; 2]),
+                ints("strides", &[s as i64; 2]),
+                ints("pads", &[p as i64; 4]),
+                ints("dilations", &[d as i64; 2]),
+                int("group", c as i64),
+            ];
+            let proto_of =
+                |name: &str, dims: Vec<i64>, v: Vec<i32>| TensorProto { name: name.into(), dims, data_type: elem, int32_data: v, ..Default::default() };
+            let model = |w_constant: bool| {
+                let mut inits = vec![proto_of("xz", vec![], vec![xz as i32]), proto_of("wz", vec![], vec![wz as i32])];
+                let mut inputs = vec![typed("x", &[n, c, h, w], elem)];
+                if w_constant {
+                    inits.push(proto_of("w", vec![c as i64, 1, k as i64, k as i64], ws.iter().map(|&v| v as i32).collect()));
+                } else {
+                    inputs.push(typed("w", &[c, 1, k, k], elem));
+                }
+                let graph = GraphProto {
+                    node: vec![node_with("ConvInteger", "dw", &["x", "w", "xz", "wz"], &["y"], attrs.clone())],
+                    initializer: inits,
+                    input: inputs,
+                    output: vec![typed("y", &[], data_type::INT32)],
+                    ..Default::default()
+                };
+                let opset = vec![OperatorSetIdProto { domain: String::new(), version: 17 }];
+                ModelProto { ir_version: 8, opset_import: opset, graph: Some(graph), ..Default::default() }.encode_to_vec()
+            };
+            let out = |len: usize| (len + 2 * p - d * (k - 1) - 1) / s + 1;
+            let (oh, ow) = (out(h), out(w));
+            let mut want = Vec::new();
+            for b in 0..n {
+                for ch in 0..c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut acc = 0i64;
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let (y, x) = ((oy * s + ky * d) as i64 - p as i64, (ox * s + kx * d) as i64 - p as i64);
+                                    let inside = (0..h as i64).contains(&y) && (0..w as i64).contains(&x);
+                                    let xv = if inside { xs[((b * c + ch) * h + y as usize) * w + x as usize] - xz } else { 0 };
+                                    acc += xv * (ws[(ch * k + ky) * k + kx] - wz);
+                                }
+                            }
+                            want.push(acc as f64);
+                        }
+                    }
+                }
+            }
+            let what = format!("k{k} s{s} p{p} d{d} {h}x{w} signed {signed}");
+            let x = tensor(&[n, c, h, w], &xs);
+            let constant = load_session(&model(true)).unwrap().run(vec![("x".into(), x.clone())]).unwrap();
+            assert_eq!(constant.outputs[0].1.shape(), &[n, c, oh, ow], "{what}");
+            assert_eq!(constant.outputs[0].1.to_f64_vec(), want, "{what}: constant filters");
+            let given = load_session(&model(false)).unwrap().run(vec![("x".into(), x), ("w".into(), tensor(&[c, 1, k, k], &ws))]).unwrap();
+            assert_eq!(given.outputs[0].1.to_f64_vec(), want, "{what}: filters given at run time");
+        }
+    }
+}

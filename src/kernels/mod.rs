@@ -90,6 +90,68 @@ impl DepthwiseShape {
     }
 }
 
+/// Where an unpadded `h × w` plane sits inside a depthwise kernel's padded
+/// one (`DepthwiseShape::ph × pw`): `top` rows and `left` columns of padding
+/// before it, the rest after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaneInPadding {
+    pub h: usize,
+    pub w: usize,
+    pub top: usize,
+    pub left: usize,
+}
+
+impl PlaneInPadding {
+    /// What `depthwise_codes` works on, checked: `(planes, channels)` for
+    /// `x_len` codes, `taps_len` filter values and an output of `out_len`.
+    pub fn depthwise_counts(&self, s: &DepthwiseShape, x_len: usize, taps_len: usize, out_len: usize) -> (usize, usize) {
+        let planes = x_len.checked_div(self.h * self.w).unwrap_or(0);
+        let channels = taps_len.checked_div(s.kh * s.kw).unwrap_or(0);
+        let fits = s.is_valid() && self.top + self.h <= s.ph && self.left + self.w <= s.pw;
+        assert!(fits && out_len >= planes * s.oh * s.ow && (planes == 0 || channels > 0), "depthwise_codes: bad geometry");
+        (planes, channels)
+    }
+}
+
+/// How integer kernels turn one output row's (or plane's) i32 sums into
+/// floats: `(acc as f32) · scale[row]`, `+ bias[row]` if there is one, then
+/// the fused activation's bounds (`< lo` → lo, `> hi` → hi, NaN kept) — what
+/// the op chain Cast → Mul → Add → Relu|Clip computes, bit for bit.
+#[derive(Debug, Clone, Copy)]
+pub struct RowScale<'a> {
+    pub scale: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub lo: Option<f32>,
+    pub hi: Option<f32>,
+}
+
+impl RowScale<'_> {
+    /// The same rows from `first` on.
+    pub fn from_row(&self, first: usize) -> RowScale<'_> {
+        RowScale { scale: &self.scale[first..], bias: self.bias.map(|b| &b[first..]), lo: self.lo, hi: self.hi }
+    }
+}
+
+/// An integer kernel's output: the exact i32 sums, or floats made by a
+/// `RowScale` (no i32 buffer in between).
+pub enum IntOut<'a> {
+    I32(&'a mut [i32]),
+    F32(&'a mut [f32], RowScale<'a>),
+}
+
+impl IntOut<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            IntOut::I32(o) => o.len(),
+            IntOut::F32(o, _) => o.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Which kernel set this build runs, for the page and the CLI.
 pub fn active_name() -> &'static str {
     if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
@@ -152,16 +214,39 @@ pub fn pack_a_i16_centred<T: Copy + Into<i16>>(m: usize, k: usize, a: &[T], row_
 /// `gemm_i16_packed`: panels of 8 columns; per pair of `k` steps the panel
 /// holds `[c0 k0, c0 k1, c1 k0, c1 k1, …, c7 k1]` (16 values).
 pub fn pack_b_i16(k: usize, n: usize, b: &[i16]) -> Vec<i16> {
-    assert!(b.len() >= k * n, "pack_b_i16: B too small");
-    let kq = k.div_ceil(2);
-    let mut out = vec![0i16; n.div_ceil(IGEMM_NR) * kq * 2 * IGEMM_NR];
-    for p in 0..k {
-        for (j, &v) in b[p * n..(p + 1) * n].iter().enumerate() {
-            let (jp, c) = (j / IGEMM_NR, j % IGEMM_NR);
-            out[jp * kq * 2 * IGEMM_NR + (p / 2) * 2 * IGEMM_NR + c * 2 + p % 2] = v;
-        }
+    active::pack_b_codes(k, n, b, 0)
+}
+
+/// Integer codes the integer kernels read straight from a tensor (uint8,
+/// int8, or already-widened i16), widened to i16.
+pub trait Code: Copy + Into<i16> {
+    /// Eight consecutive codes as i16 lanes.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading eight values.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn load_i16x8(p: *const Self) -> core::arch::wasm32::v128;
+}
+
+impl Code for u8 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn load_i16x8(p: *const u8) -> core::arch::wasm32::v128 {
+        core::arch::wasm32::u16x8_load_extend_u8x8(p)
     }
-    out
+}
+
+impl Code for i8 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn load_i16x8(p: *const i8) -> core::arch::wasm32::v128 {
+        core::arch::wasm32::i16x8_load_extend_i8x8(p)
+    }
+}
+
+impl Code for i16 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn load_i16x8(p: *const i16) -> core::arch::wasm32::v128 {
+        core::arch::wasm32::v128_load(p as *const core::arch::wasm32::v128)
+    }
 }
 
 /// Length of `pack_a_i16`'s output (callers that pack in place size with it).

@@ -123,6 +123,86 @@ pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &
     }
 }
 
+/// Integer depthwise convolution straight from 8-bit codes: every plane of
+/// `x` (`p.h × p.w`, plane `i` filtered by channel `i % channels` of `taps`,
+/// `kh·kw` each) minus the zero point `zp`, padded with zeros (the zero
+/// point, as onnxruntime pads) as `p` places it in `s`'s padded plane. Each
+/// output is the wrapping i32 sum of its taps' products in (ky, kx) order —
+/// exact whenever the true sum fits i32, as it does for 8-bit codes — then
+/// written as it is or scaled per channel (`IntOut`).
+pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, taps: &[i16], s: super::DepthwiseShape, mut out: super::IntOut) {
+    let (plane_in, plane_out, per) = (p.h * p.w, s.oh * s.ow, s.kh * s.kw);
+    let (planes, channels) = p.depthwise_counts(&s, x.len(), taps.len(), out.len());
+    let mut acc = vec![0i32; plane_out];
+    for i in 0..planes {
+        let (src, w) = (&x[i * plane_in..(i + 1) * plane_in], &taps[(i % channels) * per..(i % channels + 1) * per]);
+        for oy in 0..s.oh {
+            for ox in 0..s.ow {
+                let mut sum = 0i32;
+                for ky in 0..s.kh {
+                    for kx in 0..s.kw {
+                        let (y, c) = ((oy * s.sy + ky * s.dy).wrapping_sub(p.top), (ox * s.sx + kx * s.dx).wrapping_sub(p.left));
+                        let v = if y < p.h && c < p.w { src[y * p.w + c].into().wrapping_sub(zp) } else { 0 };
+                        sum = sum.wrapping_add(w[ky * s.kw + kx] as i32 * v as i32);
+                    }
+                }
+                acc[oy * s.ow + ox] = sum;
+            }
+        }
+        match &mut out {
+            super::IntOut::I32(o) => o[i * plane_out..(i + 1) * plane_out].copy_from_slice(&acc),
+            super::IntOut::F32(o, rs) => scale_i32(&acc, rs.from_row(i % channels), &mut o[i * plane_out..(i + 1) * plane_out]),
+        }
+    }
+}
+
+/// `RowScale` row 0 applied to `acc` into `out`.
+pub fn scale_i32(acc: &[i32], rs: super::RowScale, out: &mut [f32]) {
+    assert!(out.len() >= acc.len() && !rs.scale.is_empty(), "scale_i32: buffers too small");
+    let (sc, bias) = (rs.scale[0], rs.bias.map(|b| b[0]));
+    for (o, &a) in out.iter_mut().zip(acc) {
+        let mut v = a as f32 * sc;
+        if let Some(b) = bias {
+            v += b;
+        }
+        v = match rs.lo {
+            Some(l) if v < l => l,
+            _ => v,
+        };
+        *o = match rs.hi {
+            Some(h) if v > h => h,
+            _ => v,
+        };
+    }
+}
+
+/// `gemm_i16_packed`, each output row `i` finished by row `i` of `rs`.
+pub fn gemm_i16_packed_scaled(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], rs: super::RowScale, c: &mut [f32]) {
+    assert!(c.len() >= m * n && rs.scale.len() >= m && rs.bias.is_none_or(|b| b.len() >= m), "gemm_i16_packed_scaled: buffers too small");
+    let mut acc = vec![0i32; m * n];
+    gemm_i16_packed(m, k, n, ap, bp, &mut acc);
+    for i in 0..m {
+        scale_i32(&acc[i * n..(i + 1) * n], rs.from_row(i), &mut c[i * n..(i + 1) * n]);
+    }
+}
+
+/// `pack_b_i16` of `b − zp` (k×n codes, row-major), straight from the codes:
+/// panels of `IGEMM_NR` columns, per pair of `k` steps the panel's columns
+/// interleaved `[c0 k0, c0 k1, c1 k0, …]`; odd `k` and the last panel's
+/// missing columns are zero.
+pub fn pack_b_codes<T: super::Code>(k: usize, n: usize, b: &[T], zp: i16) -> Vec<i16> {
+    use super::IGEMM_NR as NR;
+    assert!(b.len() >= k * n, "pack_b_codes: B too small");
+    let kq = k.div_ceil(2);
+    let mut out = vec![0i16; n.div_ceil(NR) * kq * 2 * NR];
+    for p in 0..k {
+        for (j, &v) in b[p * n..(p + 1) * n].iter().enumerate() {
+            out[(j / NR) * kq * 2 * NR + (p / 2) * 2 * NR + (j % NR) * 2 + p % 2] = v.into().wrapping_sub(zp);
+        }
+    }
+    out
+}
+
 /// GELU in place, as the op chain `c` describes (see `GeluChain`).
 pub fn gelu_f32(x: &mut [f32], c: super::GeluChain) {
     for v in x {

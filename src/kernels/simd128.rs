@@ -350,6 +350,238 @@ pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &
     }
 }
 
+/// Integer depthwise convolution straight from 8-bit codes with
+/// `i32x4.dot_i16x8_s`: vertically adjacent taps `(ky, kx)` and
+/// `(ky + 1, kx)` are one dot product, so each plane is first laid out,
+/// centred and padded, as row pairs — per column phase (stride `sx`) and
+/// padded row `r`, i32 lane `j` holds rows `r` and `r + dy` of padded column
+/// `phase + j·sx` (zero outside the data, four lanes of slack) — and a 3×3
+/// window takes six dots per four outputs instead of nine multiply-adds.
+/// Wrapping i32 sums: equal to the reference, scaled outputs included.
+pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, taps: &[i16], s: super::DepthwiseShape, mut out: super::IntOut) {
+    let (plane_in, plane_out, per) = (p.h * p.w, s.oh * s.ow, s.kh * s.kw);
+    let (planes, channels) = p.depthwise_counts(&s, x.len(), taps.len(), out.len());
+    if planes == 0 || plane_out == 0 {
+        return;
+    }
+    let plen = s.pw.div_ceil(s.sx) + 4;
+    // Lanes outside the data are never written, so they stay zero for every plane.
+    let mut pairs = vec![0i32; s.sx * s.ph * plen];
+    let mut acc = if matches!(out, super::IntOut::F32(..)) { vec![0i32; plane_out] } else { Vec::new() };
+    for i in 0..planes {
+        let ch = i % channels;
+        row_pairs(&x[i * plane_in..(i + 1) * plane_in], zp, p, s, plen, &mut pairs);
+        let w = &taps[ch * per..(ch + 1) * per];
+        let tap_vectors: Vec<(v128, usize)> = (0..s.kh.div_ceil(2) * s.kw)
+            .map(|t| {
+                let (ky, kx) = (2 * (t / s.kw), t % s.kw);
+                let below = if ky + 1 < s.kh { w[(ky + 1) * s.kw + kx] } else { 0 };
+                let c = kx * s.dx;
+                // Lane order of a pair: the upper row's value in the low half.
+                let wv = i32x4_splat((w[ky * s.kw + kx] as u16 as u32 | (below as u16 as u32) << 16) as i32);
+                (wv, ((c % s.sx) * s.ph + ky * s.dy) * plen + c / s.sx)
+            })
+            .collect();
+        match &mut out {
+            super::IntOut::I32(o) => dot_pairs(&pairs, &tap_vectors, s, plen, &mut o[i * plane_out..(i + 1) * plane_out]),
+            super::IntOut::F32(o, rs) => {
+                dot_pairs(&pairs, &tap_vectors, s, plen, &mut acc);
+                scale_i32(&acc, rs.from_row(ch), &mut o[i * plane_out..(i + 1) * plane_out]);
+            }
+        }
+    }
+}
+
+/// Every output of one plane from its row pairs: per tap pair one load, one
+/// dot and one add per four outputs.
+fn dot_pairs(pairs: &[i32], taps: &[(v128, usize)], s: super::DepthwiseShape, plen: usize, out: &mut [i32]) {
+    for oy in 0..s.oh {
+        let base = oy * s.sy * plen;
+        let mut ox = 0;
+        // Four output vectors at a time: independent chains of dot-adds.
+        while ox + 16 <= s.ow {
+            let mut acc = [i32x4_splat(0); 4];
+            for &(wv, off) in taps {
+                // SAFETY: as below, for outputs ox … ox + 15 < ow.
+                let p = unsafe { pairs.as_ptr().add(base + off + ox) };
+                for (q, a) in acc.iter_mut().enumerate() {
+                    *a = i32x4_add(*a, i32x4_dot_i16x8(unsafe { v128_load(p.add(4 * q) as *const v128) }, wv));
+                }
+            }
+            for (q, a) in acc.iter().enumerate() {
+                // SAFETY: the row has ow ≥ ox + 16 outputs.
+                unsafe { v128_store(out.as_mut_ptr().add(oy * s.ow + ox + 4 * q) as *mut v128, *a) };
+            }
+            ox += 16;
+        }
+        while ox < s.ow {
+            let mut acc = i32x4_splat(0);
+            for &(wv, off) in taps {
+                // SAFETY: is_valid bounds every tap of every output by the
+                // padded plane, and the 4 slack lanes cover the last vector.
+                acc = i32x4_add(acc, i32x4_dot_i16x8(unsafe { v128_load(pairs.as_ptr().add(base + off + ox) as *const v128) }, wv));
+            }
+            let mut tmp = [0i32; 4];
+            // SAFETY: tmp has 4 i32.
+            unsafe { v128_store(tmp.as_mut_ptr() as *mut v128, acc) };
+            let n = (s.ow - ox).min(4);
+            out[oy * s.ow + ox..oy * s.ow + ox + n].copy_from_slice(&tmp[..n]);
+            ox += 4;
+        }
+    }
+}
+
+/// One pair lane: the upper row's value in the low half.
+#[inline(always)]
+fn pair(top: i16, below: i16) -> i32 {
+    (top as u16 as u32 | (below as u16 as u32) << 16) as i32
+}
+
+/// `depthwise_codes`' row-pair layout of one plane (`sx · ph` rows of `plen`
+/// lanes), written where data lands; the rest of `pairs` is left as it is.
+fn row_pairs<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, s: super::DepthwiseShape, plen: usize, pairs: &mut [i32]) {
+    let data_row = |r: usize| r.checked_sub(p.top).filter(|&y| y < p.h).map(|y| &x[y * p.w..(y + 1) * p.w]);
+    let z = i16x8_splat(zp);
+    for r in 0..s.ph {
+        let (top, below) = (data_row(r), data_row(r + s.dy));
+        if top.is_none() && below.is_none() {
+            continue;
+        }
+        // SAFETY (loads): i + 8 ≤ w in the loop below.
+        let load = |row: Option<&[T]>, i: usize| row.map_or(i16x8_splat(0), |v| i16x8_sub(unsafe { T::load_i16x8(v.as_ptr().add(i)) }, z));
+        let mut i = 0;
+        while s.sx <= 2 && i + 8 <= p.w {
+            let (t, b) = (load(top, i), load(below, i));
+            let c = p.left + i;
+            // SAFETY: lanes up to (left + w) / sx + 3 < plen of rows r and ph + r.
+            unsafe {
+                if s.sx == 1 {
+                    let dst = pairs.as_mut_ptr().add(r * plen + c) as *mut v128;
+                    v128_store(dst, i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(t, b));
+                    v128_store(dst.add(1), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(t, b));
+                } else {
+                    // Data columns i, i+2, … share padded column c's phase; i+1, i+3, … the other.
+                    let mut at = |c: usize| pairs.as_mut_ptr().add(((c % 2) * s.ph + r) * plen + c / 2) as *mut v128;
+                    v128_store(at(c), i16x8_shuffle::<0, 8, 2, 10, 4, 12, 6, 14>(t, b));
+                    v128_store(at(c + 1), i16x8_shuffle::<1, 9, 3, 11, 5, 13, 7, 15>(t, b));
+                }
+            }
+            i += 8;
+        }
+        let value = |row: Option<&[T]>, i: usize| row.map_or(0, |v| v[i].into().wrapping_sub(zp));
+        for i in i..p.w {
+            let c = p.left + i;
+            pairs[((c % s.sx) * s.ph + r) * plen + c / s.sx] = pair(value(top, i), value(below, i));
+        }
+    }
+}
+
+/// `RowScale` row 0 applied to `acc` into `out`, four lanes at a time with
+/// the reference's operations (convert, multiply, add, pmax/pmin bounds).
+pub fn scale_i32(acc: &[i32], rs: super::RowScale, out: &mut [f32]) {
+    assert!(out.len() >= acc.len() && !rs.scale.is_empty(), "scale_i32: buffers too small");
+    let n = acc.len();
+    let mut i = 0;
+    // SAFETY: i + 4 <= n for every access; out holds at least n floats.
+    unsafe {
+        while i + 4 <= n {
+            store(out.as_mut_ptr().add(i), finish_lanes(v128_load(acc.as_ptr().add(i) as *const v128), rs, 0));
+            i += 4;
+        }
+    }
+    super::reference::scale_i32(&acc[i..], rs, &mut out[i..]);
+}
+
+/// Four i32 sums of row `row` made floats as `RowScale` says.
+#[inline(always)]
+fn finish_lanes(v: v128, rs: super::RowScale, row: usize) -> v128 {
+    let mut f = f32x4_mul(f32x4_convert_i32x4(v), f32x4_splat(rs.scale[row]));
+    if let Some(b) = rs.bias {
+        f = f32x4_add(f, f32x4_splat(b[row]));
+    }
+    if let Some(l) = rs.lo {
+        f = f32x4_pmax(f, f32x4_splat(l));
+    }
+    if let Some(h) = rs.hi {
+        f = f32x4_pmin(f, f32x4_splat(h));
+    }
+    f
+}
+
+/// `gemm_i16_packed` whose tiles are finished as floats by `rs` (row `i` of
+/// C by row `i` of `rs`) before they are stored: no i32 matrix in between.
+pub fn gemm_i16_packed_scaled(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], rs: super::RowScale, c: &mut [f32]) {
+    assert!(c.len() >= m * n, "gemm_i16_packed_scaled: buffers too small");
+    assert!(rs.scale.len() >= m && rs.bias.is_none_or(|b| b.len() >= m), "gemm_i16_packed_scaled: row scales too short");
+    for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| {
+        let (v0, v1) = (finish_lanes(row[0], rs, i), finish_lanes(row[1], rs, i));
+        let dst = &mut c[i * n + j..i * n + j + w];
+        let mut tmp = [0.0f32; 8];
+        let full = w == super::IGEMM_NR;
+        let p = if full { dst.as_mut_ptr() } else { tmp.as_mut_ptr() };
+        // SAFETY: p points at eight floats (dst when the panel is full, else tmp).
+        unsafe {
+            store(p, v0);
+            store(p.add(4), v1);
+        }
+        if !full {
+            dst.copy_from_slice(&tmp[..w]);
+        }
+    });
+}
+
+/// Every row of every 4×8 tile of `ap · bp` (packed operands): `f(i, j, w,
+/// row)` with C's row `i`, first column `j`, the panel's `w` real columns.
+#[inline(always)]
+fn for_each_tile_row(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], mut f: impl FnMut(usize, usize, usize, &[v128; 2])) {
+    use super::{IGEMM_MR as IMR, IGEMM_NR as INR};
+    let kq = k.div_ceil(2);
+    assert!(ap.len() >= m.div_ceil(IMR) * kq * 2 * IMR && bp.len() >= n.div_ceil(INR) * kq * 2 * INR, "integer GEMM: packed operands too small");
+    for jp in 0..n.div_ceil(INR) {
+        let j = jp * INR;
+        let panel = &bp[jp * kq * 2 * INR..(jp + 1) * kq * 2 * INR];
+        for ib in 0..m.div_ceil(IMR) {
+            // SAFETY: each A panel holds kq·8 values, each B panel kq·16.
+            let tile = unsafe { tile_i16_4x8(kq, ap.as_ptr().add(ib * kq * 2 * IMR), panel.as_ptr()) };
+            for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
+                f(ib * IMR + r, j, INR.min(n - j), row);
+            }
+        }
+    }
+}
+
+/// `pack_b_i16` of `b − zp` straight from the codes: per pair of rows and
+/// eight columns, two widening loads, two subtractions and two interleaving
+/// shuffles. Equal to the reference.
+pub fn pack_b_codes<T: super::Code>(k: usize, n: usize, b: &[T], zp: i16) -> Vec<i16> {
+    use super::IGEMM_NR as INR;
+    assert!(b.len() >= k * n, "pack_b_codes: B too small");
+    let kq = k.div_ceil(2);
+    let mut out = vec![0i16; n.div_ceil(INR) * kq * 2 * INR];
+    let z = i16x8_splat(zp);
+    let full = n / INR;
+    for q in 0..kq {
+        let (r0, r1) = (2 * q, 2 * q + 1);
+        for jp in 0..full {
+            // SAFETY: rows r0 (and r1 < k) hold n ≥ (jp + 1)·8 codes; the
+            // panel holds kq·16 values.
+            unsafe {
+                let top = i16x8_sub(T::load_i16x8(b.as_ptr().add(r0 * n + jp * INR)), z);
+                let below = if r1 < k { i16x8_sub(T::load_i16x8(b.as_ptr().add(r1 * n + jp * INR)), z) } else { i16x8_splat(0) };
+                let dst = out.as_mut_ptr().add(jp * kq * 2 * INR + q * 2 * INR) as *mut v128;
+                v128_store(dst, i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(top, below));
+                v128_store(dst.add(1), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(top, below));
+            }
+        }
+        for p in [r0, r1].into_iter().filter(|&p| p < k) {
+            for j in full * INR..n {
+                out[full * kq * 2 * INR + q * 2 * INR + (j - full * INR) * 2 + p % 2] = b[p * n + j].into().wrapping_sub(zp);
+            }
+        }
+    }
+    out
+}
+
 /// Vector `exp`: n = round(x·log2 e), r = x − n·ln 2 (two-part constant),
 /// a degree-6 polynomial for e^r, then 2^n through the exponent bits.
 /// Inputs are clamped to [−87.3, 88.7] (beyond: 0-ish and +inf as f32 would
@@ -538,27 +770,21 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
 /// row's pair), two B loads and eight `i32x4.dot_i16x8_s`
 /// (each adds two products per lane). Exact, so equal to the reference.
 pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: &mut [i32]) {
-    use super::{IGEMM_MR as IMR, IGEMM_NR as INR};
-    let kq = k.div_ceil(2);
-    assert!(ap.len() >= m.div_ceil(IMR) * kq * 2 * IMR && bp.len() >= n.div_ceil(INR) * kq * 2 * INR && c.len() >= m * n, "gemm_i16_packed: buffers too small");
-    for jp in 0..n.div_ceil(INR) {
-        let j = jp * INR;
-        let w = INR.min(n - j);
-        let panel = &bp[jp * kq * 2 * INR..(jp + 1) * kq * 2 * INR];
-        for ib in 0..m.div_ceil(IMR) {
-            // SAFETY: each A panel holds kq·8 values, each B panel kq·16.
-            let tile = unsafe { tile_i16_4x8(kq, ap.as_ptr().add(ib * kq * 2 * IMR), panel.as_ptr()) };
-            for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
-                let i = ib * IMR + r;
-                store_i32_lanes(&mut c[i * n + j..i * n + j + w], row);
-            }
-        }
-    }
+    assert!(c.len() >= m * n, "gemm_i16_packed: buffers too small");
+    for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| store_i32_lanes(&mut c[i * n + j..i * n + j + w], row));
 }
 
 /// Writes the first `dst.len()` i32 lanes of `vectors` (a tile row) to `dst`.
 #[inline(always)]
 fn store_i32_lanes(dst: &mut [i32], vectors: &[v128]) {
+    if dst.len() == 8 && vectors.len() >= 2 {
+        // SAFETY: dst holds exactly two vectors' lanes.
+        unsafe {
+            v128_store(dst.as_mut_ptr() as *mut v128, vectors[0]);
+            v128_store(dst.as_mut_ptr().add(4) as *mut v128, vectors[1]);
+        }
+        return;
+    }
     let mut tmp = [0i32; 8];
     for (q, v) in vectors.iter().take(2).enumerate() {
         // SAFETY: tmp has 8 i32; at most two vectors are stored.
@@ -596,8 +822,21 @@ pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
     let (mut lo, mut hi) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
     let mut nan = f32x4_splat(0.0);
     let mut i = 0;
-    // SAFETY: i + 4 <= n for every vector access.
+    // SAFETY: i + 8 (then i + 4) <= n for every vector access.
     unsafe {
+        // Two chains of comparisons, so each waits on half as many latencies.
+        let (mut lo2, mut hi2) = (lo, hi);
+        while i + 8 <= n {
+            let (v, w) = (load(x.as_ptr().add(i)), load(x.as_ptr().add(i + 4)));
+            lo = f32x4_pmin(lo, v);
+            hi = f32x4_pmax(hi, v);
+            lo2 = f32x4_pmin(lo2, w);
+            hi2 = f32x4_pmax(hi2, w);
+            nan = v128_or(nan, v128_or(f32x4_ne(v, v), f32x4_ne(w, w)));
+            i += 8;
+        }
+        lo = f32x4_pmin(lo, lo2);
+        hi = f32x4_pmax(hi, hi2);
         while i + 4 <= n {
             let v = load(x.as_ptr().add(i));
             // pmin/pmax are the reference's comparisons (and one instruction

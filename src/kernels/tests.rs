@@ -418,6 +418,117 @@ macro_rules! kernel_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn integer_depthwise_is_exact_and_scales_like_the_chain() {
+                use crate::kernels::{IntOut, PlaneInPadding, RowScale};
+                let mut rng = Rng::new(23);
+                for shape in super::depthwise_shapes() {
+                    // The data inside the padded plane: 0–2 rows/columns of padding on each side.
+                    let (top, left) = (shape.ph.min(2) / 2, shape.pw.min(3) / 2);
+                    let (h, w) = (shape.ph - top - (shape.ph > 3) as usize, shape.pw - left - (shape.pw > 4) as usize);
+                    let p = PlaneInPadding { h, w, top, left };
+                    let (planes, channels, per) = (5, 3, shape.kh * shape.kw);
+                    let raw: Vec<u8> = (0..planes * h * w).map(|i| if i % 7 == 0 { 255 } else { rng.below(256) as u8 }).collect();
+                    let signed: Vec<i8> = raw.iter().map(|&v| v as i8).collect();
+                    let taps: Vec<i16> = (0..channels * per).map(|i| if i % 5 == 0 { -255 } else { rng.below(511) as i16 - 255 }).collect();
+                    let scale: Vec<f32> = (0..channels).map(|c| 0.001 * (c as f32 + 1.5)).collect();
+                    let bias: Vec<f32> = (0..channels).map(|c| c as f32 - 1.0).collect();
+                    let plane_out = shape.oh * shape.ow;
+                    for (zp, codes) in [(131i16, raw.iter().map(|&v| v as i16).collect::<Vec<i16>>()), (-7, signed.iter().map(|&v| v as i16).collect())] {
+                        let exact = |i: usize, oy: usize, ox: usize| -> i64 {
+                            let mut sum = 0i64;
+                            for ky in 0..shape.kh {
+                                for kx in 0..shape.kw {
+                                    let (y, x) = ((oy * shape.sy + ky * shape.dy) as i64 - top as i64, (ox * shape.sx + kx * shape.dx) as i64 - left as i64);
+                                    if (0..h as i64).contains(&y) && (0..w as i64).contains(&x) {
+                                        let v = codes[i * h * w + y as usize * w + x as usize] as i64 - zp as i64;
+                                        sum += v * taps[(i % channels) * per + ky * shape.kw + kx] as i64;
+                                    }
+                                }
+                            }
+                            sum
+                        };
+                        let mut ints = vec![i32::MIN; planes * plane_out];
+                        let mut floats = vec![f32::NAN; planes * plane_out];
+                        let rs = RowScale { scale: &scale, bias: Some(&bias), lo: Some(-0.5), hi: Some(6.0) };
+                        if zp == 131 {
+                            k::depthwise_codes(&raw, zp, p, &taps, shape, IntOut::I32(&mut ints));
+                            k::depthwise_codes(&raw, zp, p, &taps, shape, IntOut::F32(&mut floats, rs));
+                        } else {
+                            k::depthwise_codes(&signed, zp, p, &taps, shape, IntOut::I32(&mut ints));
+                            k::depthwise_codes(&signed, zp, p, &taps, shape, IntOut::F32(&mut floats, rs));
+                        }
+                        for i in 0..planes {
+                            for oy in 0..shape.oh {
+                                for ox in 0..shape.ow {
+                                    let (e, at) = (exact(i, oy, ox), i * plane_out + oy * shape.ow + ox);
+                                    assert_eq!(ints[at] as i64, e, "{shape:?} {p:?} zp {zp} plane {i} at ({oy},{ox})");
+                                    let chain = (e as i32 as f32 * scale[i % channels] + bias[i % channels]).max(-0.5).min(6.0);
+                                    assert_eq!(floats[at].to_bits(), chain.to_bits(), "{shape:?} scaled, plane {i} at ({oy},{ox})");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn scaled_integer_gemm_finishes_rows_like_the_chain() {
+                use crate::kernels::RowScale;
+                let mut rng = Rng::new(25);
+                for (m, kk, n) in gemm_shapes() {
+                    let a: Vec<i16> = (0..m * kk).map(|_| rng.below(511) as i16 - 255).collect();
+                    let b: Vec<i16> = (0..kk * n).map(|_| rng.below(511) as i16 - 255).collect();
+                    let scale: Vec<f32> = (0..m).map(|i| 1e-4 * (i as f32 + 0.5)).collect();
+                    let bias: Vec<f32> = (0..m).map(|i| 0.25 * i as f32 - 1.0).collect();
+                    let (ap, bp) = (crate::kernels::pack_a_i16(m, kk, &a), crate::kernels::pack_b_i16(kk, n, &b));
+                    for (bias, lo, hi) in [(None, None, None), (Some(&bias[..]), Some(0.0f32), None), (Some(&bias[..]), Some(-1.0), Some(1.0))] {
+                        let mut c = vec![f32::NAN; m * n];
+                        k::gemm_i16_packed_scaled(m, kk, n, &ap, &bp, RowScale { scale: &scale, bias, lo, hi }, &mut c);
+                        for i in 0..m {
+                            for j in 0..n {
+                                let exact: i64 = (0..kk).map(|p| a[i * kk + p] as i64 * b[p * n + j] as i64).sum();
+                                let mut want = exact as i32 as f32 * scale[i];
+                                if let Some(bv) = bias {
+                                    want += bv[i];
+                                }
+                                want = lo.map_or(want, |l| if want < l { l } else { want });
+                                want = hi.map_or(want, |h| if want > h { h } else { want });
+                                assert_eq!(c[i * n + j].to_bits(), want.to_bits(), "{m}x{kk}x{n} at ({i},{j}), bias {} lo {lo:?} hi {hi:?}", bias.is_some());
+                            }
+                        }
+                    }
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
+            fn packing_codes_centres_and_interleaves_pairs() {
+                use crate::kernels::IGEMM_NR as NR;
+                let mut rng = Rng::new(24);
+                for (kk, n) in [(1usize, 1usize), (2, 8), (3, 9), (16, 40), (7, 23), (0, 5), (4, 0)] {
+                    let raw: Vec<u8> = (0..kk * n).map(|_| rng.below(256) as u8).collect();
+                    let signed: Vec<i8> = raw.iter().map(|&v| v as i8).collect();
+                    let wide: Vec<i16> = raw.iter().map(|&v| v as i16 * 100 - 12_000).collect();
+                    let kq = kk.div_ceil(2);
+                    // Where (p, j) goes, and that everything else is zero padding.
+                    let check = |packed: &[i16], value: &dyn Fn(usize) -> i16, what: &str| {
+                        assert_eq!(packed.len(), n.div_ceil(NR) * kq * 2 * NR, "{what} {kk}x{n}: length");
+                        let mut seen = vec![false; packed.len()];
+                        for p in 0..kk {
+                            for j in 0..n {
+                                let at = (j / NR) * kq * 2 * NR + (p / 2) * 2 * NR + (j % NR) * 2 + p % 2;
+                                assert_eq!(packed[at], value(p * n + j), "{what} {kk}x{n} at ({p},{j})");
+                                seen[at] = true;
+                            }
+                        }
+                        assert!(packed.iter().zip(&seen).all(|(&v, &s)| s || v == 0), "{what} {kk}x{n}: padding");
+                    };
+                    check(&k::pack_b_codes(kk, n, &raw, 131), &|i| raw[i] as i16 - 131, "u8");
+                    check(&k::pack_b_codes(kk, n, &signed, -7), &|i| signed[i] as i16 + 7, "i8");
+                    check(&k::pack_b_codes(kk, n, &wide, 0), &|i| wide[i], "i16");
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn max_propagates_nan() {
                 assert_eq!(k::max_f32(&[]), f32::NEG_INFINITY);
                 assert_eq!(k::max_f32(&[1.0, 5.0, -2.0, 4.0, 3.0]), 5.0);

@@ -135,15 +135,22 @@ pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, 
 /// One channel, one filter (depthwise convolution): the plane is copied
 /// into a zero-padded one and the direct kernel sums every tap per output.
 fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) -> Result<()> {
-    let (pt, pl) = (g.pad_begin[0], g.pad_begin[1]);
-    let (ph, pw) = (h + pt + g.pad_end[0], w + pl + g.pad_end[1]);
-    let mut padded = vec![0.0f32; ph * pw];
+    let shape = depthwise_shape(h, w, g)?;
+    let (pt, pl, pw) = (g.pad_begin[0], g.pad_begin[1], shape.pw);
+    let mut padded = vec![0.0f32; shape.ph * pw];
     for (src, dst) in x.chunks_exact(w.max(1)).take(h).zip(padded[pt * pw..].chunks_exact_mut(pw.max(1))) {
         dst[pl..pl + w].copy_from_slice(src);
     }
+    k::depthwise_f32(&padded, wt, shape, out);
+    Ok(())
+}
+
+/// The direct depthwise kernels' geometry for an `h × w` plane padded as
+/// `g` says.
+pub(super) fn depthwise_shape(h: usize, w: usize, g: &Geometry) -> Result<crate::kernels::DepthwiseShape> {
     let shape = crate::kernels::DepthwiseShape {
-        ph,
-        pw,
+        ph: h + g.pad_begin[0] + g.pad_end[0],
+        pw: w + g.pad_begin[1] + g.pad_end[1],
         kh: g.kernel[0],
         kw: g.kernel[1],
         sy: g.strides[0],
@@ -158,8 +165,7 @@ fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out:
     if !shape.is_valid() {
         return Err(SquishError::op(format!("depthwise geometry {shape:?} reaches outside the padded input")));
     }
-    k::depthwise_f32(&padded, wt, shape, out);
-    Ok(())
+    Ok(shape)
 }
 
 impl Op for Conv {

@@ -17,9 +17,10 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::activation::{apply_bounds, FusedActivation};
-use super::integer::{build_int_matmul, int_conv, IntConv, IntMatMul};
+use super::integer::{build_int_matmul, int_conv, ConvSums, IntConv, IntMatMul};
 use super::{optional_f32, required, required_f32, Op, Registry};
 use crate::error::{Result, SquishError};
+use crate::kernels::RowScale;
 use crate::ops::internal::{GATHER_DEQUANTIZE, INTERNAL_DOMAIN, QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
 use crate::tensor::{DType, Tensor};
 
@@ -166,16 +167,17 @@ struct QdqConv {
 impl Op for QdqConv {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let (x, w) = (required(inputs, 0)?, required(inputs, 1)?);
-        let (acc, shape) = self.conv.accumulate(x, inputs.get(2).copied().flatten(), w, inputs.get(3).copied().flatten())?;
-        let m = shape[1];
-        let plane: usize = shape[2..].iter().product();
+        let (x_zp, w_zp) = (inputs.get(2).copied().flatten(), inputs.get(3).copied().flatten());
+        let m = *w.shape().first().ok_or_else(|| SquishError::op("weights w must have rank ≥ 3"))?;
         let (lo, hi) = self.activation.bounds(inputs, 6)?;
         let (s, bias) = if self.dynamic {
             let scale = required_f32(inputs, 4, "scale")?;
             let bias = optional_f32(inputs, 5, "bias")?;
             // Per output channel means shape [M, 1, …] (or one value); anything else: the chain's own broadcasts.
-            let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == shape.len() - 1);
+            let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == w.shape().len() - 1);
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
+                let (sums, shape) = self.conv.accumulate(x, x_zp, w, w_zp, None)?;
+                let ConvSums::I32(acc) = sums else { unreachable!("no RowScale: i32 sums") };
                 return unfused_chain(Tensor::I32(ArrayD::from_shape_vec(IxDyn(&shape), acc).expect("same count")), scale, bias, (lo, hi));
             }
             (per_index(scale, m, "scale")?, bias.map(|b| per_index(b, m, "bias")).transpose()?)
@@ -184,15 +186,10 @@ impl Op for QdqConv {
             let s: Vec<f32> = per_index(required_f32(inputs, 5, "w_scale")?, m, "w_scale")?.iter().map(|w| xs * w).collect();
             (s, optional_f32(inputs, 6, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?)
         };
-        let mut out = vec![0.0f32; acc.len()];
-        for (i, (o, a)) in out.chunks_mut(plane.max(1)).zip(acc.chunks(plane.max(1))).enumerate() {
-            let sc = s[i % m];
-            match bias.as_ref().map(|b| b[i % m]) {
-                Some(bv) => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc + bv),
-                None => o.iter_mut().zip(a).for_each(|(o, &a)| *o = a as f32 * sc),
-            }
-            apply_bounds(o, lo, hi);
-        }
+        // Scaled, biased and bounded as each tile or plane is made.
+        let finish = RowScale { scale: &s, bias: bias.as_deref(), lo, hi };
+        let (sums, shape) = self.conv.accumulate(x, x_zp, w, w_zp, Some(finish))?;
+        let ConvSums::F32(out) = sums else { unreachable!("a RowScale gives float sums") };
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
     }
 }

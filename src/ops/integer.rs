@@ -6,12 +6,14 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::conv::{as_2d, group_attr, im2col, lift_geometry};
+use std::borrow::Cow;
+
+use super::conv::{as_2d, depthwise_shape, group_attr, im2col, lift_geometry};
 use super::linalg::batched_matmul;
 use super::spatial::Window;
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::kernels::{active as k, pack_a_i16, pack_b_i16};
+use crate::kernels::{active as k, pack_a_i16, pack_b_i16, IntOut, PlaneInPadding, RowScale};
 use crate::tensor::{checked_numel, DType, Tensor};
 
 pub fn register(r: &mut Registry) {
@@ -311,10 +313,12 @@ pub(super) struct IntConv {
 }
 
 /// A constant filter bank `[M, C/group, kh, kw]` with its zero points
-/// subtracted, packed as the GEMM's left operand, one panel set per group.
+/// subtracted: packed as the GEMM's left operand, one panel set per group,
+/// or (depthwise) as it is for the direct kernel.
 struct PackedFilters {
     shape: Vec<usize>,
     per_group: Vec<Vec<i16>>,
+    depthwise: Vec<i16>,
 }
 
 impl PackedFilters {
@@ -328,15 +332,53 @@ impl PackedFilters {
         };
         let shape = w.shape().to_vec();
         let m = *shape.first()?;
-        let per_filter: usize = shape[1..].iter().product();
         if shape.len() < 3 || group == 0 || m % group != 0 {
             return None;
         }
-        let mut wv = int8_values(w, "weights w").ok()?;
-        center(&mut wv, w.dtype(), zp, per_filter, m, "w").ok()?;
-        let mg = m / group;
+        let wv = centred_filters(w, zp).ok()?;
+        if shape[1] == 1 && m == group {
+            return Some(PackedFilters { shape, per_group: Vec::new(), depthwise: wv });
+        }
+        let (mg, per_filter) = (m / group, wv.len() / m.max(1));
         let per_group = wv.chunks(mg * per_filter).map(|wg| pack_a_i16(mg, per_filter, wg)).collect();
-        Some(PackedFilters { shape, per_group })
+        Some(PackedFilters { shape, per_group, depthwise: Vec::new() })
+    }
+}
+
+/// Filters `[M, …]` as i16 minus their zero point (one, or one per filter).
+fn centred_filters(w: &Tensor, w_zp: Option<&Tensor>) -> Result<Vec<i16>> {
+    let m = w.shape().first().copied().unwrap_or(0);
+    let mut wv = int8_values(w, "weights w")?;
+    let per_filter = wv.len().checked_div(m).unwrap_or(0);
+    center(&mut wv, w.dtype(), w_zp, per_filter, m, "w")?;
+    Ok(wv)
+}
+
+/// An 8-bit tensor's codes as one contiguous slice.
+enum Codes8<'a> {
+    U8(Cow<'a, [u8]>),
+    I8(Cow<'a, [i8]>),
+}
+
+impl Codes8<'_> {
+    fn of<'a>(t: &'a Tensor, what: &str) -> Result<Codes8<'a>> {
+        match t {
+            Tensor::U8(a) => Ok(Codes8::U8(a.as_slice().map_or_else(|| Cow::Owned(a.iter().copied().collect()), Cow::Borrowed))),
+            Tensor::I8(a) => Ok(Codes8::I8(a.as_slice().map_or_else(|| Cow::Owned(a.iter().copied().collect()), Cow::Borrowed))),
+            other => Err(SquishError::op(format!("{what} must be uint8 or int8, got {}", other.dtype()))),
+        }
+    }
+}
+
+/// The input's one zero point (0 when absent), of the input's type.
+fn input_zero_point(x: &Tensor, x_zp: Option<&Tensor>) -> Result<i16> {
+    let Some(zp) = x_zp else { return Ok(0) };
+    if zp.dtype() != x.dtype() {
+        return Err(SquishError::op(format!("x zero point is {}, but the data is {}", zp.dtype(), x.dtype())));
+    }
+    match int8_values(zp, "x")?.as_slice() {
+        [z] => Ok(*z),
+        _ => Err(SquishError::op("x_zero_point must be a single value (per-tensor)")),
     }
 }
 
@@ -351,10 +393,36 @@ fn build_conv(ctx: &BuildCtx, requantize: bool) -> Result<Box<dyn Op>> {
     Ok(Box::new(IntConv { requantize, window: Window::from_attrs(ctx)?, group, packed_w: PackedFilters::new(ctx, wi, wzi, group) }))
 }
 
+/// A convolution's sums: exact i32, or finished as floats by a `RowScale`.
+pub(super) enum ConvSums {
+    I32(Vec<i32>),
+    F32(Vec<f32>),
+}
+
+impl ConvSums {
+    /// The `[start, end)` outputs as a kernel output, finished by rows
+    /// `first…` of `finish` when floats.
+    fn part<'a>(&'a mut self, range: std::ops::Range<usize>, finish: Option<&'a RowScale<'a>>, first: usize) -> IntOut<'a> {
+        match (self, finish) {
+            (ConvSums::F32(v), Some(rs)) => IntOut::F32(&mut v[range], rs.from_row(first)),
+            (ConvSums::I32(v), _) => IntOut::I32(&mut v[range]),
+            (ConvSums::F32(_), None) => unreachable!("float sums are made with a RowScale"),
+        }
+    }
+}
+
 impl IntConv {
-    /// `(x − x_zp) ⊛ (w − w_zp)` in i32, with the output shape: shared by
-    /// ConvInteger, QLinearConv and the runtime's fused QDQ convolution.
-    pub(super) fn accumulate(&self, x: &Tensor, x_zp: Option<&Tensor>, w: &Tensor, w_zp: Option<&Tensor>) -> Result<(Vec<i32>, Vec<usize>)> {
+    /// `(x − x_zp) ⊛ (w − w_zp)` with the output shape: exact i32 sums, or
+    /// floats when `finish` scales each output channel (the fused chains).
+    /// Shared by ConvInteger, QLinearConv and the runtime's fused convolutions.
+    pub(super) fn accumulate(
+        &self,
+        x: &Tensor,
+        x_zp: Option<&Tensor>,
+        w: &Tensor,
+        w_zp: Option<&Tensor>,
+        finish: Option<RowScale>,
+    ) -> Result<(ConvSums, Vec<usize>)> {
         if w.shape().len() != x.shape().len() {
             return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", w.shape(), x.shape())));
         }
@@ -364,50 +432,69 @@ impl IntConv {
         if c % group != 0 || m % group != 0 || cg * group != c {
             return Err(SquishError::op(format!("input has {c} channels, weights {:?} and group {group} do not match", w.shape())));
         }
-        if x_zp.is_some_and(|z| z.len() != 1) {
-            return Err(SquishError::op("x_zero_point must be a single value (per-tensor)"));
+        if finish.is_some_and(|rs| rs.scale.len() != m || rs.bias.is_some_and(|b| b.len() != m)) {
+            return Err(SquishError::op(format!("the output scales must have one value per output channel ({m})")));
         }
-        let mut xv = int8_values(x, "input x")?;
-        center(&mut xv, x.dtype(), x_zp, 1, 1, "x")?;
+        let xz = input_zero_point(x, x_zp)?;
+        let codes = Codes8::of(x, "input x")?;
         let packed = self.packed_w.as_ref().filter(|p| p.shape == w.shape());
-        let wv = match packed {
-            Some(_) => Vec::new(),
-            None => {
-                let mut wv = int8_values(w, "weights w")?;
-                let per_filter: usize = w.shape()[1..].iter().product();
-                center(&mut wv, w.dtype(), w_zp, per_filter, m, "w")?;
-                wv
-            }
-        };
         let geom = self.window.resolve(&x.shape()[2..], Some(&w.shape()[2..]))?;
         let mut out_shape = vec![n, m];
         out_shape.extend(&geom.output);
-        checked_numel(&out_shape, "output")?;
+        let total = checked_numel(&out_shape, "output")?;
         let g = lift_geometry(geom);
-        let (mg, plane) = (m / group, g.output[0] * g.output[1]);
+        let plane = g.output[0] * g.output[1];
+        let mut sums = if finish.is_some() { ConvSums::F32(vec![0.0; total]) } else { ConvSums::I32(vec![0; total]) };
+        let owned = if packed.is_some() { Vec::new() } else { centred_filters(w, w_zp)? };
+        if cg == 1 && m == group {
+            let taps = packed.map_or(&owned, |p| &p.depthwise);
+            let shape = depthwise_shape(h, wd, &g)?;
+            let place = PlaneInPadding { h, w: wd, top: g.pad_begin[0], left: g.pad_begin[1] };
+            let out = sums.part(0..total, finish.as_ref(), 0);
+            match codes {
+                Codes8::U8(s) => k::depthwise_codes(&s, xz, place, taps, shape, out),
+                Codes8::I8(s) => k::depthwise_codes(&s, xz, place, taps, shape, out),
+            }
+            return Ok((sums, out_shape));
+        }
         let kdim = cg * g.kernel[0] * g.kernel[1];
-        let mut acc = vec![0i32; n * m * plane];
-        // A 1×1 window with unit stride and no padding reads the input as it is.
+        let mg = m / group;
+        let panels: Vec<Cow<[i16]>> = match packed {
+            Some(p) => p.per_group.iter().map(|v| Cow::Borrowed(v.as_slice())).collect(),
+            None => owned.chunks(mg * kdim).map(|wg| Cow::Owned(pack_a_i16(mg, kdim, wg))).collect(),
+        };
+        // A 1×1 window with unit stride and no padding reads the input as it
+        // is: B is packed straight from the codes.
         let direct = g.kernel == [1, 1] && g.strides == [1, 1] && g.dilations == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
-        // Zero-padding the centred input is padding with the zero point, as onnxruntime does.
         let mut col = if direct { Vec::new() } else { vec![0i16; kdim * plane] };
+        let xv = if direct { Vec::new() } else { centred_input(&codes, xz) };
         for b in 0..n {
-            for gi in 0..group {
-                let xg = &xv[(b * c + gi * cg) * h * wd..(b * c + (gi + 1) * cg) * h * wd];
-                let cols: &[i16] = if direct {
-                    xg
-                } else {
-                    im2col(xg, cg, h, wd, &g, &mut col);
-                    &col
+            for (gi, panel) in panels.iter().enumerate() {
+                let range = (b * c + gi * cg) * h * wd..(b * c + (gi + 1) * cg) * h * wd;
+                let packed_b = match &codes {
+                    _ if !direct => {
+                        // Zero-padding the centred input is padding with the zero point, as onnxruntime does.
+                        im2col(&xv[range], cg, h, wd, &g, &mut col);
+                        pack_b_i16(kdim, plane, &col)
+                    }
+                    Codes8::U8(s) => k::pack_b_codes(kdim, plane, &s[range], xz),
+                    Codes8::I8(s) => k::pack_b_codes(kdim, plane, &s[range], xz),
                 };
-                let out = &mut acc[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
-                match packed {
-                    Some(p) => k::gemm_i16_packed(mg, kdim, plane, &p.per_group[gi], &pack_b_i16(kdim, plane, cols), out),
-                    None => gemm_i32(mg, kdim, plane, &wv[gi * mg * kdim..(gi + 1) * mg * kdim], cols, out),
+                match sums.part((b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane, finish.as_ref(), gi * mg) {
+                    IntOut::I32(out) => k::gemm_i16_packed(mg, kdim, plane, panel, &packed_b, out),
+                    IntOut::F32(out, rs) => k::gemm_i16_packed_scaled(mg, kdim, plane, panel, &packed_b, rs, out),
                 }
             }
         }
-        Ok((acc, out_shape))
+        Ok((sums, out_shape))
+    }
+}
+
+/// Every input's codes minus the zero point, as i16.
+fn centred_input(codes: &Codes8, xz: i16) -> Vec<i16> {
+    match codes {
+        Codes8::U8(s) => s.iter().map(|&v| v as i16 - xz).collect(),
+        Codes8::I8(s) => s.iter().map(|&v| v as i16 - xz).collect(),
     }
 }
 
@@ -415,7 +502,8 @@ impl Op for IntConv {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let (xi, xzi, wi, wzi) = if self.requantize { (0, 2, 3, 5) } else { (0, 2, 1, 3) };
         let (x, w) = (required(inputs, xi)?, required(inputs, wi)?);
-        let (mut acc, out_shape) = self.accumulate(x, inputs.get(xzi).copied().flatten(), w, inputs.get(wzi).copied().flatten())?;
+        let (sums, out_shape) = self.accumulate(x, inputs.get(xzi).copied().flatten(), w, inputs.get(wzi).copied().flatten(), None)?;
+        let ConvSums::I32(mut acc) = sums else { unreachable!("no RowScale: i32 sums") };
         let m = out_shape[1];
         let plane: usize = out_shape[2..].iter().product();
         if !self.requantize {

@@ -69,12 +69,7 @@ pub(super) fn fuse_integer_chains(g: &Graph, ed: &mut Editor, opset: i64, fusion
 pub(super) fn fuse_qdq(g: &Graph, ed: &mut Editor) {
     let nodes = &g.nodes;
     for (i, n) in nodes.iter().enumerate() {
-        // Grouped (depthwise) convolutions stay on the float direct kernel:
-        // im2col on the integer GEMM is slower there (mobilenetv2: 47 → 84 ms).
-        let conv = n.op_type == "Conv" && n.int_attr("group", 1) == 1;
-        if n.op_type == "Conv" && !conv {
-            continue;
-        }
+        let conv = n.op_type == "Conv";
         if !(n.op_type == "MatMul" || conv) || !n.domain.is_empty() || ed.is_edited(i) || n.inputs.len() < 2 {
             continue;
         }

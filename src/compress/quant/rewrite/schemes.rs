@@ -15,9 +15,6 @@ use crate::formats::onnx::nbits::NBitsLayout;
 use crate::ir::{AttrValue, Node};
 use crate::tensor::Tensor;
 
-/// Why grouped convolutions keep float weights under activation quantisation.
-const GROUPED_CONV: &str = "grouped (depthwise) convolutions stay float: Squish has no integer depthwise kernel, and im2col on the integer GEMM is slower than the float direct kernel (use int8_weight to shrink them)";
-
 impl Rewriter<'_> {
     /// The `[K, N]` weight of a MatMul or Gemm (transposed when `transB`), or why not.
     fn matrix_weight(&self, n: &Node) -> std::result::Result<(String, Array2<f32>), Stop> {
@@ -107,9 +104,6 @@ impl Rewriter<'_> {
     /// with one zero point, so weights are uint8 with zero point 128
     /// (symmetric, per channel) or one asymmetric range.
     fn dynamic_conv(&mut self, index: usize, n: &Node, s: Resolved, record: &mut StepRecord) -> Step {
-        if n.int_attr("group", 1) != 1 {
-            return Err(Stop::Skip(GROUPED_CONV.into()));
-        }
         let name = n.inputs.get(1).cloned().unwrap_or_default();
         let w = self.checked_weight(&name)?.ok_or_else(|| Stop::Skip(format!("weights '{name}' are not a float32 initializer")))?.clone();
         if !(3..=4).contains(&w.ndim()) {
@@ -162,9 +156,6 @@ impl Rewriter<'_> {
     /// QDQ: the activation input through QuantizeLinear/DequantizeLinear with
     /// its calibrated range (uint8), the weights int8 behind DequantizeLinear.
     pub(super) fn static_qdq(&mut self, index: usize, n: &Node, s: Resolved, ranges: &BTreeMap<String, (f32, f32)>, record: &mut StepRecord) -> Step {
-        if n.op_type == "Conv" && n.int_attr("group", 1) != 1 {
-            return Err(Stop::Skip(GROUPED_CONV.into()));
-        }
         let x = n.inputs[0].clone();
         let &(lo, hi) = ranges.get(&x).ok_or_else(|| Stop::Skip(format!("no calibrated range for input '{x}'")))?;
         let (slot, _) = self.weight_slot(n).expect("static ops have weights");
