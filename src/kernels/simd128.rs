@@ -366,22 +366,22 @@ pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPaddin
     }
     let plen = s.pw.div_ceil(s.sx) + 4;
     // Lanes outside the data are never written, so they stay zero for every plane.
-    let mut pairs = vec![0i32; s.sx * s.ph * plen];
+    let mut pairs = vec![0i32; s.sx * s.ph * plen + 8];
     let mut acc = if matches!(out, super::IntOut::F32(..)) { vec![0i32; plane_out] } else { Vec::new() };
+    let mut tap_vectors: Vec<(v128, usize)> = Vec::with_capacity(s.kh.div_ceil(2) * s.kw);
     for i in 0..planes {
         let ch = i % channels;
-        row_pairs(&x[i * plane_in..(i + 1) * plane_in], zp, p, s, plen, &mut pairs);
+        row_pairs(x, i * plane_in, zp, p, s, plen, &mut pairs);
         let w = &taps[ch * per..(ch + 1) * per];
-        let tap_vectors: Vec<(v128, usize)> = (0..s.kh.div_ceil(2) * s.kw)
-            .map(|t| {
-                let (ky, kx) = (2 * (t / s.kw), t % s.kw);
-                let below = if ky + 1 < s.kh { w[(ky + 1) * s.kw + kx] } else { 0 };
-                let c = kx * s.dx;
-                // Lane order of a pair: the upper row's value in the low half.
-                let wv = i32x4_splat((w[ky * s.kw + kx] as u16 as u32 | (below as u16 as u32) << 16) as i32);
-                (wv, ((c % s.sx) * s.ph + ky * s.dy) * plen + c / s.sx)
-            })
-            .collect();
+        tap_vectors.clear();
+        tap_vectors.extend((0..s.kh.div_ceil(2) * s.kw).map(|t| {
+            let (ky, kx) = (2 * (t / s.kw), t % s.kw);
+            let below = if ky + 1 < s.kh { w[(ky + 1) * s.kw + kx] } else { 0 };
+            let c = kx * s.dx;
+            // Lane order of a pair: the upper row's value in the low half.
+            let wv = i32x4_splat((w[ky * s.kw + kx] as u16 as u32 | (below as u16 as u32) << 16) as i32);
+            (wv, ((c % s.sx) * s.ph + ky * s.dy) * plen + c / s.sx)
+        }));
         match &mut out {
             super::IntOut::I32(o) => dot_pairs(&pairs, &tap_vectors, s, plen, &mut o[i * plane_out..(i + 1) * plane_out]),
             super::IntOut::F32(o, rs) => {
@@ -437,23 +437,35 @@ fn pair(top: i16, below: i16) -> i32 {
     (top as u16 as u32 | (below as u16 as u32) << 16) as i32
 }
 
-/// `depthwise_codes`' row-pair layout of one plane (`sx · ph` rows of `plen`
-/// lanes), written where data lands; the rest of `pairs` is left as it is.
-fn row_pairs<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, s: super::DepthwiseShape, plen: usize, pairs: &mut [i32]) {
-    let data_row = |r: usize| r.checked_sub(p.top).filter(|&y| y < p.h).map(|y| &x[y * p.w..(y + 1) * p.w]);
+/// `depthwise_codes`' row-pair layout of the plane at `x[base..]` (`sx · ph`
+/// rows of `plen` lanes, 8 lanes of slack after the last), written where
+/// data lands; other lanes are only ever written with zeros.
+fn row_pairs<T: super::Code>(x: &[T], base: usize, zp: i16, p: super::PlaneInPadding, s: super::DepthwiseShape, plen: usize, pairs: &mut [i32]) {
+    let data_row = |r: usize| r.checked_sub(p.top).filter(|&y| y < p.h).map(|y| base + y * p.w);
     let z = i16x8_splat(zp);
+    // A row's last columns are one vector too: reading on into the next row
+    // (inside `x`), with the lanes past the row's end zeroed.
+    let lanes = i16x8(0, 1, 2, 3, 4, 5, 6, 7);
+    let readable = |row: Option<usize>, i: usize| row.is_none_or(|at| at + i + 8 <= x.len());
+    // SAFETY (loads): callers check `readable`.
+    let load = |row: Option<usize>, i: usize, keep: v128| {
+        row.map_or(i16x8_splat(0), |at| v128_and(i16x8_sub(unsafe { T::load_i16x8(x.as_ptr().add(at + i)) }, z), keep))
+    };
+    let all = i16x8_splat(-1);
     for r in 0..s.ph {
         let (top, below) = (data_row(r), data_row(r + s.dy));
         if top.is_none() && below.is_none() {
             continue;
         }
-        // SAFETY (loads): i + 8 ≤ w in the loop below.
-        let load = |row: Option<&[T]>, i: usize| row.map_or(i16x8_splat(0), |v| i16x8_sub(unsafe { T::load_i16x8(v.as_ptr().add(i)) }, z));
         let mut i = 0;
-        while s.sx <= 2 && i + 8 <= p.w {
-            let (t, b) = (load(top, i), load(below, i));
+        while s.sx <= 2 && i < p.w && readable(top, i) && readable(below, i) {
+            let keep = if i + 8 <= p.w { all } else { i16x8_gt(i16x8_splat((p.w - i) as i16), lanes) };
+            let (t, b) = (load(top, i, keep), load(below, i, keep));
             let c = p.left + i;
-            // SAFETY: lanes up to (left + w) / sx + 3 < plen of rows r and ph + r.
+            // SAFETY: lanes up to (left + w + 6) / sx + 1 < the next row's
+            // start + 8 (or the buffer's 8 lanes of slack); lanes past this
+            // row's data get zeros, which is what padding holds, and a next
+            // row's data is written after this row.
             unsafe {
                 if s.sx == 1 {
                     let dst = pairs.as_mut_ptr().add(r * plen + c) as *mut v128;
@@ -468,7 +480,7 @@ fn row_pairs<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, s: supe
             }
             i += 8;
         }
-        let value = |row: Option<&[T]>, i: usize| row.map_or(0, |v| v[i].into().wrapping_sub(zp));
+        let value = |row: Option<usize>, i: usize| row.map_or(0, |at| x[at + i].into().wrapping_sub(zp));
         for i in i..p.w {
             let c = p.left + i;
             pairs[((c % s.sx) * s.ph + r) * plen + c / s.sx] = pair(value(top, i), value(below, i));

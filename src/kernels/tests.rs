@@ -222,6 +222,31 @@ macro_rules! kernel_suite {
                         assert_eq!(got as i32, want, "n={n} i={i} x={v}");
                     }
                 }
+                // Quotients on and a few ulps either side of half-integers, where
+                // x · (1/scale) and x / scale may round to different integers.
+                for scale in [0.02f32, 1.0 / 3.0, 0.012_345_679, 7.1e-3, 0.37] {
+                    let mut x = Vec::new();
+                    for k in -130..130 {
+                        let tie = (k as f32 + 0.5) * scale;
+                        let mut v = tie;
+                        for _ in 0..4 {
+                            x.push(v);
+                            x.push(-v);
+                            v = f32::from_bits(v.to_bits() + 1);
+                        }
+                        let mut v = tie;
+                        for _ in 0..3 {
+                            v = f32::from_bits(v.to_bits().wrapping_sub(1));
+                            x.push(v);
+                        }
+                    }
+                    let mut q = vec![7u8; x.len()];
+                    k::quantize_u8(&x, scale, 128.0, &mut q);
+                    for (i, (&v, &got)) in x.iter().zip(&q).enumerate() {
+                        let want = ((v / scale) as f64).round_ties_even().clamp(-128.0, 127.0) as i32 + 128;
+                        assert_eq!(got as i32, want, "scale {scale} i={i} x={v}");
+                    }
+                }
                 let mut x = vec![1.0f32; 9];
                 x[5] = f32::NAN;
                 assert!(k::min_max_f32(&x).0.is_nan());
