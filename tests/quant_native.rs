@@ -236,21 +236,30 @@ fn qdq_matmul_runs_on_integers_and_matches_dequantise_then_float() {
     assert!(worst < 1e-5, "fused and unfused differ by {worst}");
 }
 
-/// The ConvInteger chain (mtcnn_pnet, int8_dynamic) fuses too, bit-identically.
+/// The ConvInteger chains (int8_dynamic) fuse too, bit-identically: with
+/// the input's DynamicQuantizeLinear where it feeds only that convolution
+/// (the codes made as they are packed), on mtcnn_pnet and on ppocr_cls's
+/// depthwise convolutions.
 #[test]
 fn fused_integer_conv_equals_the_unfused_chain() {
-    let model = load_model(&read("mtcnn_pnet/model.onnx")).unwrap();
-    let (_, x) = common::read_pb("mtcnn_pnet/test_data_set_0/input_0.pb");
-    let input = model.graph.real_inputs().next().unwrap().name.clone();
-    let (q, _) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
-    let casts: Vec<String> = q.graph.nodes.iter().filter(|n| n.op_type == "Cast" && n.inputs[0].ends_with("_int32")).map(|n| n.outputs[0].clone()).collect();
-    assert!(!casts.is_empty());
-    let fused = Session::new(q.clone()).unwrap();
-    let (a, timings) = fused.run_profiled(vec![(input.clone(), x.clone())]).unwrap();
-    assert_eq!(timings.iter().filter(|t| t.op_type == "ConvIntegerScaled").count(), casts.len());
-    let b = Session::observing(&q, &casts).unwrap().run(vec![(input, x)]).unwrap();
-    for ((_, ta), (_, tb)) in a.outputs.iter().zip(&b.outputs) {
-        assert_eq!(ta, tb);
+    for dir in ["mtcnn_pnet", "ppocr_cls"] {
+        let model = load_model(&read(&format!("{dir}/model.onnx"))).unwrap();
+        let (_, x) = common::read_pb(&format!("{dir}/test_data_set_0/input_0.pb"));
+        let input = model.graph.real_inputs().next().unwrap().name.clone();
+        let (q, _) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
+        let casts: Vec<String> =
+            q.graph.nodes.iter().filter(|n| n.op_type == "Cast" && n.inputs[0].ends_with("_int32")).map(|n| n.outputs[0].clone()).collect();
+        assert!(!casts.is_empty());
+        let fused = Session::new(q.clone()).unwrap();
+        let (a, timings) = fused.run_profiled(vec![(input.clone(), x.clone())]).unwrap();
+        let count = |op: &str| timings.iter().filter(|t| t.op_type == op).count();
+        let chains = count("ConvIntegerScaled") + count("DynamicConvInteger") + count("MatMulIntegerScaled");
+        assert_eq!(chains, casts.len(), "{dir}: every ConvInteger/MatMulInteger chain fused");
+        assert!(count("DynamicConvInteger") * 2 >= casts.len(), "{dir}: {} of {} with their DynamicQuantizeLinear", count("DynamicConvInteger"), casts.len());
+        let b = Session::observing(&q, &casts).unwrap().run(vec![(input, x)]).unwrap();
+        for ((_, ta), (_, tb)) in a.outputs.iter().zip(&b.outputs) {
+            assert_eq!(ta, tb, "{dir}");
+        }
     }
 }
 

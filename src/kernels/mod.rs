@@ -214,7 +214,7 @@ pub fn pack_a_i16_centred<T: Copy + Into<i16>>(m: usize, k: usize, a: &[T], row_
 /// `gemm_i16_packed`: panels of 8 columns; per pair of `k` steps the panel
 /// holds `[c0 k0, c0 k1, c1 k0, c1 k1, …, c7 k1]` (16 values).
 pub fn pack_b_i16(k: usize, n: usize, b: &[i16]) -> Vec<i16> {
-    active::pack_b_codes(k, n, b, 0)
+    active::pack_b_codes(k, n, &Codes { codes: b, zero_point: 0 }, 0)
 }
 
 /// Integer codes the integer kernels read straight from a tensor (uint8,
@@ -246,6 +246,78 @@ impl Code for i16 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     unsafe fn load_i16x8(p: *const i16) -> core::arch::wasm32::v128 {
         core::arch::wasm32::v128_load(p as *const core::arch::wasm32::v128)
+    }
+}
+
+/// What the integer kernels read: a sequence of 8-bit codes with their zero
+/// point subtracted, as i16 — stored codes, or floats quantised as they are
+/// read (so the codes never exist as a tensor).
+pub trait Centred {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i`: code minus zero point.
+    fn at(&self, i: usize) -> i16;
+
+    /// Values `i … i + 7` as i16 lanes.
+    ///
+    /// # Safety
+    /// `i + 8 ≤ len()`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn eight(&self, i: usize) -> core::arch::wasm32::v128;
+}
+
+/// Stored codes and their one zero point.
+#[derive(Clone, Copy)]
+pub struct Codes<'a, T: Code> {
+    pub codes: &'a [T],
+    pub zero_point: i16,
+}
+
+impl<T: Code> Centred for Codes<'_, T> {
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    fn at(&self, i: usize) -> i16 {
+        self.codes[i].into().wrapping_sub(self.zero_point)
+    }
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn eight(&self, i: usize) -> core::arch::wasm32::v128 {
+        use core::arch::wasm32::*;
+        i16x8_sub(T::load_i16x8(self.codes.as_ptr().add(i)), i16x8_splat(self.zero_point))
+    }
+}
+
+/// Floats read as the uint8 codes `quantize_u8` gives them (x / scale,
+/// rounded half to even, plus the zero point, clamped), minus the zero point.
+#[derive(Clone, Copy)]
+pub struct QuantizedF32<'a> {
+    pub x: &'a [f32],
+    pub scale: f32,
+    pub zero_point: u8,
+}
+
+impl Centred for QuantizedF32<'_> {
+    fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    fn at(&self, i: usize) -> i16 {
+        reference::quantize_one(self.x[i], self.scale, self.zero_point as f32) as i16 - self.zero_point as i16
+    }
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe fn eight(&self, i: usize) -> core::arch::wasm32::v128 {
+        use core::arch::wasm32::*;
+        let (sv, zv) = (f32x4_splat(self.scale), f32x4_splat(self.zero_point as f32));
+        let p = self.x.as_ptr().add(i) as *const v128;
+        let codes = i16x8_narrow_i32x4(simd128::quantize_lanes(v128_load(p), sv, zv), simd128::quantize_lanes(v128_load(p.add(1)), sv, zv));
+        i16x8_sub(codes, i16x8_splat(self.zero_point as i16))
     }
 }
 

@@ -124,25 +124,25 @@ pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &
 }
 
 /// Integer depthwise convolution straight from 8-bit codes: every plane of
-/// `x` (`p.h × p.w`, plane `i` filtered by channel `i % channels` of `taps`,
-/// `kh·kw` each) minus the zero point `zp`, padded with zeros (the zero
+/// `x` (`p.h × p.w` centred codes, plane `i` filtered by channel
+/// `i % channels` of `taps`, `kh·kw` each), padded with zeros (the zero
 /// point, as onnxruntime pads) as `p` places it in `s`'s padded plane. Each
 /// output is the wrapping i32 sum of its taps' products in (ky, kx) order —
 /// exact whenever the true sum fits i32, as it does for 8-bit codes — then
 /// written as it is or scaled per channel (`IntOut`).
-pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, taps: &[i16], s: super::DepthwiseShape, mut out: super::IntOut) {
+pub fn depthwise_codes<S: super::Centred>(x: &S, p: super::PlaneInPadding, taps: &[i16], s: super::DepthwiseShape, mut out: super::IntOut) {
     let (plane_in, plane_out, per) = (p.h * p.w, s.oh * s.ow, s.kh * s.kw);
     let (planes, channels) = p.depthwise_counts(&s, x.len(), taps.len(), out.len());
     let mut acc = vec![0i32; plane_out];
     for i in 0..planes {
-        let (src, w) = (&x[i * plane_in..(i + 1) * plane_in], &taps[(i % channels) * per..(i % channels + 1) * per]);
+        let w = &taps[(i % channels) * per..(i % channels + 1) * per];
         for oy in 0..s.oh {
             for ox in 0..s.ow {
                 let mut sum = 0i32;
                 for ky in 0..s.kh {
                     for kx in 0..s.kw {
                         let (y, c) = ((oy * s.sy + ky * s.dy).wrapping_sub(p.top), (ox * s.sx + kx * s.dx).wrapping_sub(p.left));
-                        let v = if y < p.h && c < p.w { src[y * p.w + c].into().wrapping_sub(zp) } else { 0 };
+                        let v = if y < p.h && c < p.w { x.at(i * plane_in + y * p.w + c) } else { 0 };
                         sum = sum.wrapping_add(w[ky * s.kw + kx] as i32 * v as i32);
                     }
                 }
@@ -153,6 +153,15 @@ pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPaddin
             super::IntOut::I32(o) => o[i * plane_out..(i + 1) * plane_out].copy_from_slice(&acc),
             super::IntOut::F32(o, rs) => scale_i32(&acc, rs.from_row(i % channels), &mut o[i * plane_out..(i + 1) * plane_out]),
         }
+    }
+}
+
+/// `out[i] = x.at(from + i)`: centred values laid out as i16 (for floats,
+/// each quantised once).
+pub fn centred_values<S: super::Centred>(x: &S, from: usize, out: &mut [i16]) {
+    assert!(from + out.len() <= x.len(), "centred_values: x too short");
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = x.at(from + i);
     }
 }
 
@@ -186,18 +195,18 @@ pub fn gemm_i16_packed_scaled(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i1
     }
 }
 
-/// `pack_b_i16` of `b − zp` (k×n codes, row-major), straight from the codes:
-/// panels of `IGEMM_NR` columns, per pair of `k` steps the panel's columns
-/// interleaved `[c0 k0, c0 k1, c1 k0, …]`; odd `k` and the last panel's
-/// missing columns are zero.
-pub fn pack_b_codes<T: super::Code>(k: usize, n: usize, b: &[T], zp: i16) -> Vec<i16> {
+/// `pack_b_i16` of the k×n matrix B (row-major) that `b` holds from
+/// `offset` on, straight from the codes: panels of `IGEMM_NR` columns, per
+/// pair of `k` steps the panel's columns interleaved `[c0 k0, c0 k1, c1 k0,
+/// …]`; odd `k` and the last panel's missing columns are zero.
+pub fn pack_b_codes<S: super::Centred>(k: usize, n: usize, b: &S, offset: usize) -> Vec<i16> {
     use super::IGEMM_NR as NR;
-    assert!(b.len() >= k * n, "pack_b_codes: B too small");
+    assert!(b.len() >= offset + k * n, "pack_b_codes: B too small");
     let kq = k.div_ceil(2);
     let mut out = vec![0i16; n.div_ceil(NR) * kq * 2 * NR];
     for p in 0..k {
-        for (j, &v) in b[p * n..(p + 1) * n].iter().enumerate() {
-            out[(j / NR) * kq * 2 * NR + (p / 2) * 2 * NR + (j % NR) * 2 + p % 2] = v.into().wrapping_sub(zp);
+        for j in 0..n {
+            out[(j / NR) * kq * 2 * NR + (p / 2) * 2 * NR + (j % NR) * 2 + p % 2] = b.at(offset + p * n + j);
         }
     }
     out
@@ -295,10 +304,20 @@ pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
 pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
     assert!(x.len() == out.len(), "quantize_u8: length mismatch");
     for (o, &v) in out.iter_mut().zip(x) {
-        let q = v / scale;
-        // NaN is spelled out: in the relaxed build LLVM may vectorise `as u8`
-        // with a truncation whose NaN result is the engine's choice.
-        *o = if q.is_nan() { 0 } else { (q.round_ties_even() + zero_point).clamp(0.0, 255.0) as u8 };
+        *o = quantize_one(v, scale, zero_point);
+    }
+}
+
+/// One value as `quantize_u8` quantises it.
+#[inline(always)]
+pub fn quantize_one(v: f32, scale: f32, zero_point: f32) -> u8 {
+    let q = v / scale;
+    // NaN is spelled out: in the relaxed build LLVM may vectorise `as u8`
+    // with a truncation whose NaN result is the engine's choice.
+    if q.is_nan() {
+        0
+    } else {
+        (q.round_ties_even() + zero_point).clamp(0.0, 255.0) as u8
     }
 }
 

@@ -358,7 +358,7 @@ pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &
 /// `phase + j·sx` (zero outside the data, four lanes of slack) — and a 3×3
 /// window takes six dots per four outputs instead of nine multiply-adds.
 /// Wrapping i32 sums: equal to the reference, scaled outputs included.
-pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPadding, taps: &[i16], s: super::DepthwiseShape, mut out: super::IntOut) {
+pub fn depthwise_codes<S: super::Centred>(x: &S, p: super::PlaneInPadding, taps: &[i16], s: super::DepthwiseShape, mut out: super::IntOut) {
     let (plane_in, plane_out, per) = (p.h * p.w, s.oh * s.ow, s.kh * s.kw);
     let (planes, channels) = p.depthwise_counts(&s, x.len(), taps.len(), out.len());
     if planes == 0 || plane_out == 0 {
@@ -369,9 +369,14 @@ pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPaddin
     let mut pairs = vec![0i32; s.sx * s.ph * plen + 8];
     let mut acc = if matches!(out, super::IntOut::F32(..)) { vec![0i32; plane_out] } else { Vec::new() };
     let mut tap_vectors: Vec<(v128, usize)> = Vec::with_capacity(s.kh.div_ceil(2) * s.kw);
+    // Each plane's values once (a quantised float would otherwise be made
+    // twice, as the lower and then the upper row of a pair), with 8 zeros of
+    // slack so that every row's last vector can be read whole.
+    let mut values = vec![0i16; plane_in + 8];
     for i in 0..planes {
         let ch = i % channels;
-        row_pairs(x, i * plane_in, zp, p, s, plen, &mut pairs);
+        centred_values(x, i * plane_in, &mut values[..plane_in]);
+        row_pairs(&super::Codes { codes: &values[..], zero_point: 0 }, 0, p, s, plen, &mut pairs);
         let w = &taps[ch * per..(ch + 1) * per];
         tap_vectors.clear();
         tap_vectors.extend((0..s.kh.div_ceil(2) * s.kw).map(|t| {
@@ -389,6 +394,23 @@ pub fn depthwise_codes<T: super::Code>(x: &[T], zp: i16, p: super::PlaneInPaddin
                 scale_i32(&acc, rs.from_row(ch), &mut o[i * plane_out..(i + 1) * plane_out]);
             }
         }
+    }
+}
+
+/// `out[i] = x.at(from + i)`, eight values at a time.
+pub fn centred_values<S: super::Centred>(x: &S, from: usize, out: &mut [i16]) {
+    assert!(from + out.len() <= x.len(), "centred_values: x too short");
+    let n = out.len();
+    let mut i = 0;
+    // SAFETY: from + i + 8 ≤ x.len() and i + 8 ≤ n for every vector.
+    unsafe {
+        while i + 8 <= n {
+            v128_store(out.as_mut_ptr().add(i) as *mut v128, x.eight(from + i));
+            i += 8;
+        }
+    }
+    for (j, o) in out.iter_mut().enumerate().skip(i) {
+        *o = x.at(from + j);
     }
 }
 
@@ -440,17 +462,14 @@ fn pair(top: i16, below: i16) -> i32 {
 /// `depthwise_codes`' row-pair layout of the plane at `x[base..]` (`sx · ph`
 /// rows of `plen` lanes, 8 lanes of slack after the last), written where
 /// data lands; other lanes are only ever written with zeros.
-fn row_pairs<T: super::Code>(x: &[T], base: usize, zp: i16, p: super::PlaneInPadding, s: super::DepthwiseShape, plen: usize, pairs: &mut [i32]) {
+fn row_pairs<S: super::Centred>(x: &S, base: usize, p: super::PlaneInPadding, s: super::DepthwiseShape, plen: usize, pairs: &mut [i32]) {
     let data_row = |r: usize| r.checked_sub(p.top).filter(|&y| y < p.h).map(|y| base + y * p.w);
-    let z = i16x8_splat(zp);
     // A row's last columns are one vector too: reading on into the next row
     // (inside `x`), with the lanes past the row's end zeroed.
     let lanes = i16x8(0, 1, 2, 3, 4, 5, 6, 7);
     let readable = |row: Option<usize>, i: usize| row.is_none_or(|at| at + i + 8 <= x.len());
-    // SAFETY (loads): callers check `readable`.
-    let load = |row: Option<usize>, i: usize, keep: v128| {
-        row.map_or(i16x8_splat(0), |at| v128_and(i16x8_sub(unsafe { T::load_i16x8(x.as_ptr().add(at + i)) }, z), keep))
-    };
+    // SAFETY (reads): callers check `readable`.
+    let load = |row: Option<usize>, i: usize, keep: v128| row.map_or(i16x8_splat(0), |at| v128_and(unsafe { x.eight(at + i) }, keep));
     let all = i16x8_splat(-1);
     for r in 0..s.ph {
         let (top, below) = (data_row(r), data_row(r + s.dy));
@@ -480,7 +499,7 @@ fn row_pairs<T: super::Code>(x: &[T], base: usize, zp: i16, p: super::PlaneInPad
             }
             i += 8;
         }
-        let value = |row: Option<usize>, i: usize| row.map_or(0, |at| x[at + i].into().wrapping_sub(zp));
+        let value = |row: Option<usize>, i: usize| row.map_or(0, |at| x.at(at + i));
         for i in i..p.w {
             let c = p.left + i;
             pairs[((c % s.sx) * s.ph + r) * plen + c / s.sx] = pair(value(top, i), value(below, i));
@@ -562,24 +581,23 @@ fn for_each_tile_row(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], mut f
     }
 }
 
-/// `pack_b_i16` of `b − zp` straight from the codes: per pair of rows and
-/// eight columns, two widening loads, two subtractions and two interleaving
-/// shuffles. Equal to the reference.
-pub fn pack_b_codes<T: super::Code>(k: usize, n: usize, b: &[T], zp: i16) -> Vec<i16> {
+/// `pack_b_i16` of the matrix `b` holds from `offset` on, straight from the
+/// codes: per pair of rows and eight columns, two reads of eight centred
+/// values and two interleaving shuffles. Equal to the reference.
+pub fn pack_b_codes<S: super::Centred>(k: usize, n: usize, b: &S, offset: usize) -> Vec<i16> {
     use super::IGEMM_NR as INR;
-    assert!(b.len() >= k * n, "pack_b_codes: B too small");
+    assert!(b.len() >= offset + k * n, "pack_b_codes: B too small");
     let kq = k.div_ceil(2);
     let mut out = vec![0i16; n.div_ceil(INR) * kq * 2 * INR];
-    let z = i16x8_splat(zp);
     let full = n / INR;
     for q in 0..kq {
         let (r0, r1) = (2 * q, 2 * q + 1);
         for jp in 0..full {
-            // SAFETY: rows r0 (and r1 < k) hold n ≥ (jp + 1)·8 codes; the
-            // panel holds kq·16 values.
+            // SAFETY: rows r0 (and r1 < k) hold n ≥ (jp + 1)·8 values from
+            // offset; the panel holds kq·16 values.
             unsafe {
-                let top = i16x8_sub(T::load_i16x8(b.as_ptr().add(r0 * n + jp * INR)), z);
-                let below = if r1 < k { i16x8_sub(T::load_i16x8(b.as_ptr().add(r1 * n + jp * INR)), z) } else { i16x8_splat(0) };
+                let top = b.eight(offset + r0 * n + jp * INR);
+                let below = if r1 < k { b.eight(offset + r1 * n + jp * INR) } else { i16x8_splat(0) };
                 let dst = out.as_mut_ptr().add(jp * kq * 2 * INR + q * 2 * INR) as *mut v128;
                 v128_store(dst, i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(top, below));
                 v128_store(dst.add(1), i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(top, below));
@@ -587,7 +605,7 @@ pub fn pack_b_codes<T: super::Code>(k: usize, n: usize, b: &[T], zp: i16) -> Vec
         }
         for p in [r0, r1].into_iter().filter(|&p| p < k) {
             for j in full * INR..n {
-                out[full * kq * 2 * INR + q * 2 * INR + (j - full * INR) * 2 + p % 2] = b[p * n + j].into().wrapping_sub(zp);
+                out[full * kq * 2 * INR + q * 2 * INR + (j - full * INR) * 2 + p % 2] = b.at(offset + p * n + j);
             }
         }
     }
@@ -871,12 +889,10 @@ pub fn min_max_f32(x: &[f32]) -> (f32, f32) {
     (l, h)
 }
 
-/// QuantizeLinear to u8, sixteen values at a time: divide, round half to
-/// even (`f32x4.nearest`), add the zero point, clamp, narrow.
-pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
-    assert!(x.len() == out.len(), "quantize_u8: length mismatch");
-    let n = x.len();
-    let (sv, zv, lo, hi) = (f32x4_splat(scale), f32x4_splat(zero_point), f32x4_splat(0.0), f32x4_splat(255.0));
+/// Four floats' uint8 codes as i32 lanes: x / scale (`sv`), rounded half to
+/// even, plus the zero point (`zv`), clamped to [0, 255]; NaN gives 0.
+#[inline(always)]
+pub(crate) fn quantize_lanes(v: v128, sv: v128, zv: v128) -> v128 {
     // The clamped value is a whole number in [0, 255]; adding 2²³ puts it in
     // the low mantissa bits (cheaper than V8's float → int conversion). NaN
     // gives 0, as the reference's `as u8` does.
@@ -884,11 +900,18 @@ pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
     // The NaN mask is taken from the quotient: with relaxed SIMD enabled LLVM
     // may turn the pmin/pmax clamp into min/max whose NaN result is the
     // engine's choice.
-    let q = |v: v128| {
-        let d = f32x4_div(v, sv);
-        let c = f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(d), zv), lo), hi);
-        v128_andnot(i32x4_sub(f32x4_add(c, f32x4_splat(MAGIC)), i32x4_splat(MAGIC.to_bits() as i32)), f32x4_ne(d, d))
-    };
+    let d = f32x4_div(v, sv);
+    let c = f32x4_pmin(f32x4_pmax(f32x4_add(f32x4_nearest(d), zv), f32x4_splat(0.0)), f32x4_splat(255.0));
+    v128_andnot(i32x4_sub(f32x4_add(c, f32x4_splat(MAGIC)), i32x4_splat(MAGIC.to_bits() as i32)), f32x4_ne(d, d))
+}
+
+/// QuantizeLinear to u8, sixteen values at a time: divide, round half to
+/// even (`f32x4.nearest`), add the zero point, clamp, narrow.
+pub fn quantize_u8(x: &[f32], scale: f32, zero_point: f32, out: &mut [u8]) {
+    assert!(x.len() == out.len(), "quantize_u8: length mismatch");
+    let n = x.len();
+    let (sv, zv) = (f32x4_splat(scale), f32x4_splat(zero_point));
+    let q = |v: v128| quantize_lanes(v, sv, zv);
     let mut i = 0;
     // SAFETY: i + 16 <= n for every access; out has n bytes.
     unsafe {

@@ -444,7 +444,7 @@ macro_rules! kernel_suite {
 
             #[wasm_bindgen_test(unsupported = test)]
             fn integer_depthwise_is_exact_and_scales_like_the_chain() {
-                use crate::kernels::{IntOut, PlaneInPadding, RowScale};
+                use crate::kernels::{Codes, IntOut, PlaneInPadding, QuantizedF32, RowScale};
                 let mut rng = Rng::new(23);
                 for shape in super::depthwise_shapes() {
                     // The data inside the padded plane: 0–2 rows/columns of padding on each side.
@@ -476,11 +476,23 @@ macro_rules! kernel_suite {
                         let mut floats = vec![f32::NAN; planes * plane_out];
                         let rs = RowScale { scale: &scale, bias: Some(&bias), lo: Some(-0.5), hi: Some(6.0) };
                         if zp == 131 {
-                            k::depthwise_codes(&raw, zp, p, &taps, shape, IntOut::I32(&mut ints));
-                            k::depthwise_codes(&raw, zp, p, &taps, shape, IntOut::F32(&mut floats, rs));
+                            let src = Codes { codes: &raw[..], zero_point: zp };
+                            k::depthwise_codes(&src, p, &taps, shape, IntOut::I32(&mut ints));
+                            k::depthwise_codes(&src, p, &taps, shape, IntOut::F32(&mut floats, rs));
                         } else {
-                            k::depthwise_codes(&signed, zp, p, &taps, shape, IntOut::I32(&mut ints));
-                            k::depthwise_codes(&signed, zp, p, &taps, shape, IntOut::F32(&mut floats, rs));
+                            let src = Codes { codes: &signed[..], zero_point: zp };
+                            k::depthwise_codes(&src, p, &taps, shape, IntOut::I32(&mut ints));
+                            k::depthwise_codes(&src, p, &taps, shape, IntOut::F32(&mut floats, rs));
+                        }
+                        if zp == 131 {
+                            // Floats quantised as they are read give what their stored codes give.
+                            let floats: Vec<f32> = (0..planes * h * w).map(|i| (i as f32 * 0.377).sin() * 3.0).collect();
+                            let mut q = vec![0u8; floats.len()];
+                            crate::kernels::reference::quantize_u8(&floats, 0.0241, 131.0, &mut q);
+                            let (mut from_codes, mut from_floats) = (vec![0i32; planes * plane_out], vec![1i32; planes * plane_out]);
+                            k::depthwise_codes(&Codes { codes: &q[..], zero_point: 131 }, p, &taps, shape, IntOut::I32(&mut from_codes));
+                            k::depthwise_codes(&QuantizedF32 { x: &floats, scale: 0.0241, zero_point: 131 }, p, &taps, shape, IntOut::I32(&mut from_floats));
+                            assert_eq!(from_codes, from_floats, "{shape:?} {p:?}: quantised floats");
                         }
                         for i in 0..planes {
                             for oy in 0..shape.oh {
@@ -527,7 +539,7 @@ macro_rules! kernel_suite {
 
             #[wasm_bindgen_test(unsupported = test)]
             fn packing_codes_centres_and_interleaves_pairs() {
-                use crate::kernels::IGEMM_NR as NR;
+                use crate::kernels::{Codes, QuantizedF32, IGEMM_NR as NR};
                 let mut rng = Rng::new(24);
                 for (kk, n) in [(1usize, 1usize), (2, 8), (3, 9), (16, 40), (7, 23), (0, 5), (4, 0)] {
                     let raw: Vec<u8> = (0..kk * n).map(|_| rng.below(256) as u8).collect();
@@ -547,9 +559,20 @@ macro_rules! kernel_suite {
                         }
                         assert!(packed.iter().zip(&seen).all(|(&v, &s)| s || v == 0), "{what} {kk}x{n}: padding");
                     };
-                    check(&k::pack_b_codes(kk, n, &raw, 131), &|i| raw[i] as i16 - 131, "u8");
-                    check(&k::pack_b_codes(kk, n, &signed, -7), &|i| signed[i] as i16 + 7, "i8");
-                    check(&k::pack_b_codes(kk, n, &wide, 0), &|i| wide[i], "i16");
+                    check(&k::pack_b_codes(kk, n, &Codes { codes: &raw[..], zero_point: 131 }, 0), &|i| raw[i] as i16 - 131, "u8");
+                    check(&k::pack_b_codes(kk, n, &Codes { codes: &signed[..], zero_point: -7 }, 0), &|i| signed[i] as i16 + 7, "i8");
+                    check(&k::pack_b_codes(kk, n, &Codes { codes: &wide[..], zero_point: 0 }, 0), &|i| wide[i], "i16");
+                    // From an offset, and from floats quantised as they are read.
+                    let shifted: Vec<u8> = [3u8, 9, 250].iter().copied().chain(raw.iter().copied()).collect();
+                    check(&k::pack_b_codes(kk, n, &Codes { codes: &shifted[..], zero_point: 131 }, 3), &|i| raw[i] as i16 - 131, "u8 at offset 3");
+                    let floats: Vec<f32> = (0..kk * n).map(|i| (i as f32 * 0.731).sin() * 2.0).collect();
+                    let mut q = vec![0u8; floats.len()];
+                    crate::kernels::reference::quantize_u8(&floats, 0.013, 120.0, &mut q);
+                    let src = QuantizedF32 { x: &floats, scale: 0.013, zero_point: 120 };
+                    check(&k::pack_b_codes(kk, n, &src, 0), &|i| q[i] as i16 - 120, "quantised f32");
+                    let mut values = vec![i16::MIN; (kk * n).saturating_sub(1)];
+                    k::centred_values(&src, 1.min(kk * n), &mut values);
+                    assert!(values.iter().enumerate().all(|(i, &v)| v == q[i + 1] as i16 - 120), "{kk}x{n}: centred values from 1");
                 }
             }
 

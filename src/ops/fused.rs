@@ -7,7 +7,10 @@
 //!   arithmetic as the chain (bit-identical).
 //! * `ConvIntegerScaled(x, w, x_zp, w_zp, scale, [bias])`: the same chain
 //!   after ConvInteger (scale and bias per output channel, bit-identical).
-//! * Both may end with a fused Relu or Clip (attribute `activation`, Clip's
+//! * `DynamicConvInteger(x, w, "", w_zp, w_scale, [bias])`: the ConvInteger
+//!   chain with the DynamicQuantizeLinear before it and the Mul making its
+//!   scale (x_scale · w_scale); x is quantised as it is packed.
+//! * They may end with a fused Relu or Clip (attribute `activation`, Clip's
 //!   bounds as inputs 6 and 7), applied with the ops' own comparisons.
 //! * `QdqMatMul(xq, wq, x_zp, w_zp, x_scale, w_scale)` and
 //!   `QdqConv(xq, wq, x_zp, w_zp, x_scale, w_scale, [bias])`: MatMul/Conv of
@@ -17,11 +20,11 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::activation::{apply_bounds, FusedActivation};
-use super::integer::{build_int_matmul, int_conv, ConvSums, IntConv, IntMatMul};
+use super::integer::{build_int_matmul, dynamic_range, int_conv, ConvSums, IntConv, IntMatMul};
 use super::{optional_f32, required, required_f32, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::kernels::RowScale;
-use crate::ops::internal::{GATHER_DEQUANTIZE, INTERNAL_DOMAIN, QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
+use crate::kernels::{Codes, QuantizedF32, RowScale};
+use crate::ops::internal::{DYNAMIC_CONV_INTEGER, GATHER_DEQUANTIZE, INTERNAL_DOMAIN, QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
 use crate::tensor::{DType, Tensor};
 
 pub fn register(r: &mut Registry) {
@@ -35,6 +38,7 @@ pub fn register(r: &mut Registry) {
     r.insert(INTERNAL_DOMAIN, SCALED_CONV_INTEGER, |ctx| {
         Ok(Box::new(QdqConv { conv: int_conv(ctx)?, dynamic: true, activation: FusedActivation::from_attrs(ctx)? }))
     });
+    r.insert(INTERNAL_DOMAIN, DYNAMIC_CONV_INTEGER, |ctx| Ok(Box::new(DynamicConv { conv: int_conv(ctx)?, activation: FusedActivation::from_attrs(ctx)? })));
     r.insert(INTERNAL_DOMAIN, GATHER_DEQUANTIZE, |_| Ok(Box::new(GatherDequantize)));
 }
 
@@ -189,6 +193,38 @@ impl Op for QdqConv {
         // Scaled, biased and bounded as each tile or plane is made.
         let finish = RowScale { scale: &s, bias: bias.as_deref(), lo, hi };
         let (sums, shape) = self.conv.accumulate(x, x_zp, w, w_zp, Some(finish))?;
+        let ConvSums::F32(out) = sums else { unreachable!("a RowScale gives float sums") };
+        Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
+    }
+}
+
+/// DynamicQuantizeLinear and the dynamic ConvInteger chain in one: the input's
+/// range as DynamicQuantizeLinear takes it, then each value quantised as the
+/// convolution packs it. Bit-identical to the chain.
+struct DynamicConv {
+    conv: IntConv,
+    activation: FusedActivation,
+}
+
+impl Op for DynamicConv {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = required_f32(inputs, 0, "input x")?;
+        let (w, w_zp) = (required(inputs, 1)?, inputs.get(3).copied().flatten());
+        let m = *w.shape().first().ok_or_else(|| SquishError::op("weights w must have rank ≥ 3"))?;
+        let xs = super::linalg::contiguous(x);
+        let (scale, zp) = dynamic_range(&xs)?;
+        // Mul(x_scale, w_scale), per output channel.
+        let s: Vec<f32> = per_index(required_f32(inputs, 4, "w_scale")?, m, "w_scale")?.iter().map(|w| scale * w).collect();
+        let bias = optional_f32(inputs, 5, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?;
+        let (lo, hi) = self.activation.bounds(inputs, 6)?;
+        let finish = RowScale { scale: &s, bias: bias.as_deref(), lo, hi };
+        let (sums, shape) = if scale == 0.0 {
+            // An all-zero input: every code is 0 with zero point 0.
+            let zeros = vec![0u8; xs.len()];
+            self.conv.accumulate_centred(&Codes { codes: &zeros[..], zero_point: 0 }, x.shape(), w, w_zp, Some(finish))?
+        } else {
+            self.conv.accumulate_centred(&QuantizedF32 { x: &xs, scale, zero_point: zp }, x.shape(), w, w_zp, Some(finish))?
+        };
         let ConvSums::F32(out) = sums else { unreachable!("a RowScale gives float sums") };
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("same count"))])
     }

@@ -13,7 +13,7 @@ use super::linalg::batched_matmul;
 use super::spatial::Window;
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
-use crate::kernels::{active as k, pack_a_i16, pack_b_i16, IntOut, PlaneInPadding, RowScale};
+use crate::kernels::{active as k, pack_a_i16, pack_b_i16, Centred, Codes, IntOut, PlaneInPadding, RowScale};
 use crate::tensor::{checked_numel, DType, Tensor};
 
 pub fn register(r: &mut Registry) {
@@ -29,9 +29,21 @@ pub fn register(r: &mut Registry) {
 /// half to even (divisions in f32, as onnxruntime does). An all-zero input
 /// gets scale 0 and zero point 0.
 pub fn quantize_u8_dynamic(x: &[f32]) -> Result<(Vec<u8>, f32, u8)> {
+    let (scale, zp) = dynamic_range(x)?;
+    if scale == 0.0 {
+        return Ok((vec![0; x.len()], 0.0, 0));
+    }
+    let mut q = vec![0u8; x.len()];
+    k::quantize_u8(x, scale, zp as f32, &mut q);
+    Ok((q, scale, zp))
+}
+
+/// DynamicQuantizeLinear's scale and zero point for `x` (see
+/// `quantize_u8_dynamic`); scale 0 means every code is 0.
+pub(super) fn dynamic_range(x: &[f32]) -> Result<(f32, u8)> {
     let (lo, hi) = k::min_max_f32(x);
     if x.is_empty() {
-        return Ok((Vec::new(), 0.0, 0));
+        return Ok((0.0, 0));
     }
     if !lo.is_finite() || !hi.is_finite() {
         return Err(SquishError::op("cannot quantise: the input holds NaN or ±Inf"));
@@ -39,12 +51,9 @@ pub fn quantize_u8_dynamic(x: &[f32]) -> Result<(Vec<u8>, f32, u8)> {
     let (lo, hi) = (lo.min(0.0), hi.max(0.0));
     let scale = (hi - lo) / 255.0;
     if scale == 0.0 {
-        return Ok((vec![0; x.len()], 0.0, 0));
+        return Ok((0.0, 0));
     }
-    let zp = (-lo / scale).round_ties_even().clamp(0.0, 255.0);
-    let mut q = vec![0u8; x.len()];
-    k::quantize_u8(x, scale, zp, &mut q);
-    Ok((q, scale, zp as u8))
+    Ok((scale, (-lo / scale).round_ties_even().clamp(0.0, 255.0) as u8))
 }
 
 struct DynamicQuantize;
@@ -423,10 +432,27 @@ impl IntConv {
         w_zp: Option<&Tensor>,
         finish: Option<RowScale>,
     ) -> Result<(ConvSums, Vec<usize>)> {
-        if w.shape().len() != x.shape().len() {
-            return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", w.shape(), x.shape())));
+        let xz = input_zero_point(x, x_zp)?;
+        match Codes8::of(x, "input x")? {
+            Codes8::U8(s) => self.accumulate_centred(&Codes { codes: &s[..], zero_point: xz }, x.shape(), w, w_zp, finish),
+            Codes8::I8(s) => self.accumulate_centred(&Codes { codes: &s[..], zero_point: xz }, x.shape(), w, w_zp, finish),
         }
-        let (n, c, h, wd) = as_2d(x.shape(), "input x")?;
+    }
+
+    /// `accumulate` of an input given as centred values (stored codes, or
+    /// floats quantised as they are read) of shape `x_shape`.
+    pub(super) fn accumulate_centred<S: Centred>(
+        &self,
+        x: &S,
+        x_shape: &[usize],
+        w: &Tensor,
+        w_zp: Option<&Tensor>,
+        finish: Option<RowScale>,
+    ) -> Result<(ConvSums, Vec<usize>)> {
+        if w.shape().len() != x_shape.len() {
+            return Err(SquishError::op(format!("weights {:?} and input {:?} differ in rank", w.shape(), x_shape)));
+        }
+        let (n, c, h, wd) = as_2d(x_shape, "input x")?;
         let (m, cg, _, _) = as_2d(w.shape(), "weights w")?;
         let group = self.group;
         if c % group != 0 || m % group != 0 || cg * group != c {
@@ -435,10 +461,8 @@ impl IntConv {
         if finish.is_some_and(|rs| rs.scale.len() != m || rs.bias.is_some_and(|b| b.len() != m)) {
             return Err(SquishError::op(format!("the output scales must have one value per output channel ({m})")));
         }
-        let xz = input_zero_point(x, x_zp)?;
-        let codes = Codes8::of(x, "input x")?;
         let packed = self.packed_w.as_ref().filter(|p| p.shape == w.shape());
-        let geom = self.window.resolve(&x.shape()[2..], Some(&w.shape()[2..]))?;
+        let geom = self.window.resolve(&x_shape[2..], Some(&w.shape()[2..]))?;
         let mut out_shape = vec![n, m];
         out_shape.extend(&geom.output);
         let total = checked_numel(&out_shape, "output")?;
@@ -451,10 +475,7 @@ impl IntConv {
             let shape = depthwise_shape(h, wd, &g)?;
             let place = PlaneInPadding { h, w: wd, top: g.pad_begin[0], left: g.pad_begin[1] };
             let out = sums.part(0..total, finish.as_ref(), 0);
-            match codes {
-                Codes8::U8(s) => k::depthwise_codes(&s, xz, place, taps, shape, out),
-                Codes8::I8(s) => k::depthwise_codes(&s, xz, place, taps, shape, out),
-            }
+            k::depthwise_codes(x, place, taps, shape, out);
             return Ok((sums, out_shape));
         }
         let kdim = cg * g.kernel[0] * g.kernel[1];
@@ -467,18 +488,19 @@ impl IntConv {
         // is: B is packed straight from the codes.
         let direct = g.kernel == [1, 1] && g.strides == [1, 1] && g.dilations == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
         let mut col = if direct { Vec::new() } else { vec![0i16; kdim * plane] };
-        let xv = if direct { Vec::new() } else { centred_input(&codes, xz) };
+        let mut xv = vec![0i16; if direct { 0 } else { x.len() }];
+        if !direct {
+            k::centred_values(x, 0, &mut xv);
+        }
         for b in 0..n {
             for (gi, panel) in panels.iter().enumerate() {
                 let range = (b * c + gi * cg) * h * wd..(b * c + (gi + 1) * cg) * h * wd;
-                let packed_b = match &codes {
-                    _ if !direct => {
-                        // Zero-padding the centred input is padding with the zero point, as onnxruntime does.
-                        im2col(&xv[range], cg, h, wd, &g, &mut col);
-                        pack_b_i16(kdim, plane, &col)
-                    }
-                    Codes8::U8(s) => k::pack_b_codes(kdim, plane, &s[range], xz),
-                    Codes8::I8(s) => k::pack_b_codes(kdim, plane, &s[range], xz),
+                let packed_b = if direct {
+                    k::pack_b_codes(kdim, plane, x, range.start)
+                } else {
+                    // Zero-padding the centred input is padding with the zero point, as onnxruntime does.
+                    im2col(&xv[range], cg, h, wd, &g, &mut col);
+                    pack_b_i16(kdim, plane, &col)
                 };
                 match sums.part((b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane, finish.as_ref(), gi * mg) {
                     IntOut::I32(out) => k::gemm_i16_packed(mg, kdim, plane, panel, &packed_b, out),
@@ -487,14 +509,6 @@ impl IntConv {
             }
         }
         Ok((sums, out_shape))
-    }
-}
-
-/// Every input's codes minus the zero point, as i16.
-fn centred_input(codes: &Codes8, xz: i16) -> Vec<i16> {
-    match codes {
-        Codes8::U8(s) => s.iter().map(|&v| v as i16 - xz).collect(),
-        Codes8::I8(s) => s.iter().map(|&v| v as i16 - xz).collect(),
     }
 }
 

@@ -10,6 +10,11 @@ pub const INTERNAL_DOMAIN: &str = "squish.internal";
 pub const SCALED_MATMUL_INTEGER: &str = "MatMulIntegerScaled";
 /// ConvInteger → Cast → Mul(scale) [→ Add(bias)], conv attributes kept.
 pub const SCALED_CONV_INTEGER: &str = "ConvIntegerScaled";
+/// `DynamicConvInteger(x, w, "", w_zero_point, w_scale, [bias], [lo, hi])`:
+/// DynamicQuantizeLinear(x) → ConvInteger → Cast → Mul(x_scale · w_scale)
+/// [→ Add(bias)] [→ Relu|Clip], conv attributes kept; x is quantised as the
+/// convolution reads it (the uint8 codes never exist as a tensor).
+pub const DYNAMIC_CONV_INTEGER: &str = "DynamicConvInteger";
 /// MatMul(DequantizeLinear(xq), DequantizeLinear(constant wq)) on integers.
 pub const QDQ_MATMUL: &str = "QdqMatMul";
 /// Conv(DequantizeLinear(xq), DequantizeLinear(constant wq), bias) on integers.

@@ -7,7 +7,7 @@
 use super::{activation_after, internal, Fusion};
 use crate::ir::editor::Editor;
 use crate::ir::{AttrValue, Attribute, Graph};
-use crate::ops::internal::{QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
+use crate::ops::internal::{DYNAMIC_CONV_INTEGER, QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
 
 /// `MatMulInteger|ConvInteger → Cast → Mul [→ Add] [→ Relu|Clip]` chains.
 pub(super) fn fuse_integer_chains(g: &Graph, ed: &mut Editor, opset: i64, fusion: Fusion) {
@@ -58,9 +58,54 @@ pub(super) fn fuse_integer_chains(g: &Graph, ed: &mut Editor, opset: i64, fusion
         for r in [c, m, last] {
             ed.remove(r);
         }
-        let op = if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER };
+        let mut op = if conv { SCALED_CONV_INTEGER } else { SCALED_MATMUL_INTEGER };
+        // The input's DynamicQuantizeLinear joins when it feeds only this chain.
+        let bias_fits = |b: &String| b.is_empty() || ed.constant(b).and_then(|t| t.as_f32()).is_some_and(|t| per_channel_or_one(ed, &n.inputs[1], t));
+        let fits = conv && fusion == Fusion::All && inputs.get(5).is_none_or(bias_fits);
+        if let Some((d, scales, w_scale)) = dynamic_input(g, ed, i, m).filter(|_| fits) {
+            inputs[0] = nodes[d].inputs[0].clone();
+            inputs[2] = String::new();
+            inputs[4] = w_scale;
+            for r in [d, scales] {
+                ed.remove(r);
+            }
+            op = DYNAMIC_CONV_INTEGER;
+        }
         ed.replace(i, vec![internal(n, op, inputs, vec![output], attributes)]);
     }
+}
+
+/// For ConvInteger node `i` whose scale Mul is node `rescale`: the
+/// DynamicQuantizeLinear making its input and zero point, and the Mul making
+/// its scale `x_scale · w_scale` (w_scale a constant per output channel), when
+/// nothing else reads their outputs: (that DynamicQuantizeLinear, that Mul,
+/// w_scale's name).
+fn dynamic_input(g: &Graph, ed: &Editor, i: usize, rescale: usize) -> Option<(usize, usize, String)> {
+    let n = &g.nodes[i];
+    let d = ed.producer(&n.inputs[0])?;
+    let dq = &g.nodes[d];
+    if dq.op_type != "DynamicQuantizeLinear" || !dq.domain.is_empty() || ed.is_edited(d) || dq.outputs.len() != 3 || n.inputs.get(2) != Some(&dq.outputs[2]) {
+        return None;
+    }
+    if ed.only(&dq.outputs[0], "ConvInteger") != Some(i) || ed.only(&dq.outputs[2], "ConvInteger") != Some(i) {
+        return None;
+    }
+    let scales = ed.only(&dq.outputs[1], "Mul")?;
+    let mul = &g.nodes[scales];
+    if ed.is_edited(scales) || mul.inputs.len() != 2 || ed.only(&mul.outputs[0], "Mul") != Some(rescale) {
+        return None;
+    }
+    let w_scale = if mul.inputs[0] == dq.outputs[1] { &mul.inputs[1] } else { &mul.inputs[0] };
+    let ws = ed.constant(w_scale)?.as_f32()?;
+    (w_scale != &dq.outputs[1] && per_channel_or_one(ed, &n.inputs[1], ws)).then(|| (d, scales, w_scale.clone()))
+}
+
+/// One value, or one per output channel of the constant filters `w` shaped
+/// `[M, 1, …]` as their rank asks (what broadcasts over the output per channel).
+fn per_channel_or_one(ed: &Editor, w: &str, t: &ndarray::ArrayD<f32>) -> bool {
+    let Some(w) = ed.constant(w) else { return false };
+    let m = w.shape().first().copied().unwrap_or(0);
+    t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() + 1 == w.shape().len())
 }
 
 /// MatMul/Conv whose activation input is `DequantizeLinear(xq, per-tensor
