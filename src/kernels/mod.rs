@@ -314,10 +314,10 @@ impl Centred for QuantizedF32<'_> {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     unsafe fn eight(&self, i: usize) -> core::arch::wasm32::v128 {
         use core::arch::wasm32::*;
-        let (sv, zv) = (f32x4_splat(self.scale), f32x4_splat(self.zero_point as f32));
+        let zp = self.zero_point as f32;
+        let (sv, lo, hi) = (f32x4_splat(self.scale), f32x4_splat(-zp), f32x4_splat(255.0 - zp));
         let p = self.x.as_ptr().add(i) as *const v128;
-        let codes = i16x8_narrow_i32x4(simd128::quantize_lanes(v128_load(p), sv, zv), simd128::quantize_lanes(v128_load(p.add(1)), sv, zv));
-        i16x8_sub(codes, i16x8_splat(self.zero_point as i16))
+        i16x8_narrow_i32x4(simd128::quantize_centred_lanes(v128_load(p), sv, lo, hi), simd128::quantize_centred_lanes(v128_load(p.add(1)), sv, lo, hi))
     }
 }
 

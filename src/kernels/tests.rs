@@ -565,7 +565,13 @@ macro_rules! kernel_suite {
                     // From an offset, and from floats quantised as they are read.
                     let shifted: Vec<u8> = [3u8, 9, 250].iter().copied().chain(raw.iter().copied()).collect();
                     check(&k::pack_b_codes(kk, n, &Codes { codes: &shifted[..], zero_point: 131 }, 3), &|i| raw[i] as i16 - 131, "u8 at offset 3");
-                    let floats: Vec<f32> = (0..kk * n).map(|i| (i as f32 * 0.731).sin() * 2.0).collect();
+                    let mut floats: Vec<f32> = (0..kk * n).map(|i| (i as f32 * 0.731).sin() * 2.0).collect();
+                    // Beyond the range on both sides, NaN (code 0) and ±Inf, inside the vector body.
+                    for (i, v) in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30].into_iter().enumerate() {
+                        if let Some(f) = floats.get_mut(3 * i + 1) {
+                            *f = v;
+                        }
+                    }
                     let mut q = vec![0u8; floats.len()];
                     crate::kernels::reference::quantize_u8(&floats, 0.013, 120.0, &mut q);
                     let src = QuantizedF32 { x: &floats, scale: 0.013, zero_point: 120 };
