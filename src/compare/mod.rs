@@ -191,10 +191,12 @@ pub fn compare(
     }
     let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
     let latency = if options.latency_runs > 0 {
+        // Timed as the models run in use: with every load-time fusion (the
+        // comparison sessions keep each float value, which costs time).
         progress("timing", 0, 2);
-        let a = median_latency(original, &feeds[0], options)?;
+        let a = median_latency(&Session::new(original.shared_model())?, &feeds[0], options)?;
         progress("timing", 1, 2);
-        let b = median_latency(compressed, &feeds[0], options)?;
+        let b = median_latency(&Session::new(compressed.shared_model())?, &feeds[0], options)?;
         Some(Latency { runs: options.latency_runs, original_median_ms: a, compressed_median_ms: b, speedup: a / b.max(1e-9) })
     } else {
         None
