@@ -263,6 +263,25 @@ fn fused_integer_conv_equals_the_unfused_chain() {
     }
 }
 
+/// A NaN in the input of a dynamically quantised convolution is an error
+/// naming the node and the cause, fused (the quantisation inside the
+/// convolution) or not — never a panic or a silent answer.
+#[test]
+fn nan_input_to_dynamic_int8_convolution_is_a_clear_error() {
+    let model = load_model(&read("mtcnn_pnet/model.onnx")).unwrap();
+    let (_, x) = common::read_pb("mtcnn_pnet/test_data_set_0/input_0.pb");
+    let input = model.graph.real_inputs().next().unwrap().name.clone();
+    let (q, _) = compress(&model, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
+    let mut values = x.as_f32().unwrap().clone();
+    values[[0, 0, 3, 3]] = f32::NAN;
+    let bad = Tensor::F32(values);
+    for (what, session) in [("fused", Session::new(q.clone()).unwrap()), ("comparison", Session::for_comparison(q.clone()).unwrap())] {
+        let err = session.run(vec![(input.clone(), bad.clone())]).unwrap_err().to_string();
+        assert!(err.contains("cannot quantise: the input holds NaN") && err.contains("DynamicQuantizeLinear"), "{what}: {err}");
+        println!("{what}: {err}");
+    }
+}
+
 /// torch shares equal tensors through Identity nodes: a Conv whose bias is
 /// `Identity(initializer)` is still quantised, and the result still runs and
 /// agrees with the float model.

@@ -212,7 +212,11 @@ impl Op for DynamicConv {
         let (w, w_zp) = (required(inputs, 1)?, inputs.get(3).copied().flatten());
         let m = *w.shape().first().ok_or_else(|| SquishError::op("weights w must have rank ≥ 3"))?;
         let xs = super::linalg::contiguous(x);
-        let (scale, zp) = dynamic_range(&xs)?;
+        // The fused node carries the convolution's name: say where the quantisation came from.
+        let (scale, zp) = dynamic_range(&xs).map_err(|e| match e {
+            SquishError::Node { detail, .. } => SquishError::op(format!("{detail} (the DynamicQuantizeLinear fused into this convolution)")),
+            other => other,
+        })?;
         // Mul(x_scale, w_scale), per output channel.
         let s: Vec<f32> = per_index(required_f32(inputs, 4, "w_scale")?, m, "w_scale")?.iter().map(|w| scale * w).collect();
         let bias = optional_f32(inputs, 5, "bias")?.map(|b| per_index(b, m, "bias")).transpose()?;
