@@ -99,6 +99,15 @@ fn per_index(t: &ArrayD<f32>, n: usize, what: &str) -> Result<Vec<f32>> {
     }
 }
 
+/// Whether a scale or bias of `shape` gives a convolution's output one value
+/// per output channel as it broadcasts: one value, or `m` values shaped
+/// `[m, 1, …]` (one axis fewer than the filters' `filter_rank`). Shared with
+/// the load-time pass that fuses the chains.
+pub(crate) fn per_output_channel(shape: &[usize], m: usize, filter_rank: usize) -> bool {
+    let len: usize = shape.iter().product();
+    len == 1 || (len == m && shape.first() == Some(&m) && shape.len() + 1 == filter_rank)
+}
+
 /// The unfused chain's own semantics, step by step (Cast, Mul, Add with
 /// ONNX broadcasting), for scales or biases the one-pass loops do not cover.
 fn unfused_chain(acc: Tensor, scale: &ArrayD<f32>, bias: Option<&ArrayD<f32>>, (lo, hi): (Option<f32>, Option<f32>)) -> Result<Vec<Tensor>> {
@@ -177,8 +186,8 @@ impl Op for QdqConv {
         let (s, bias) = if self.dynamic {
             let scale = required_f32(inputs, 4, "scale")?;
             let bias = optional_f32(inputs, 5, "bias")?;
-            // Per output channel means shape [M, 1, …] (or one value); anything else: the chain's own broadcasts.
-            let fits = |t: &ArrayD<f32>| t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() == w.shape().len() - 1);
+            // Anything but one value per output channel: the chain's own broadcasts.
+            let fits = |t: &ArrayD<f32>| per_output_channel(t.shape(), m, w.shape().len());
             if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
                 let (sums, shape) = self.conv.accumulate(x, x_zp, w, w_zp, None)?;
                 let ConvSums::I32(acc) = sums else { unreachable!("no RowScale: i32 sums") };

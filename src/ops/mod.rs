@@ -11,6 +11,7 @@ mod conv;
 pub(crate) mod elementwise;
 pub mod facts;
 mod fused;
+pub(crate) use fused::per_output_channel;
 mod index;
 mod integer;
 pub mod internal;

@@ -8,6 +8,7 @@ use super::{activation_after, internal, Fusion};
 use crate::ir::editor::Editor;
 use crate::ir::{AttrValue, Attribute, Graph};
 use crate::ops::internal::{DYNAMIC_CONV_INTEGER, QDQ_CONV, QDQ_MATMUL, SCALED_CONV_INTEGER, SCALED_MATMUL_INTEGER};
+use crate::ops::per_output_channel;
 
 /// `MatMulInteger|ConvInteger → Cast → Mul [→ Add] [→ Relu|Clip]` chains.
 pub(super) fn fuse_integer_chains(g: &Graph, ed: &mut Editor, opset: i64, fusion: Fusion) {
@@ -100,12 +101,9 @@ fn dynamic_input(g: &Graph, ed: &Editor, i: usize, rescale: usize) -> Option<(us
     (w_scale != &dq.outputs[1] && per_channel_or_one(ed, &n.inputs[1], ws)).then(|| (d, scales, w_scale.clone()))
 }
 
-/// One value, or one per output channel of the constant filters `w` shaped
-/// `[M, 1, …]` as their rank asks (what broadcasts over the output per channel).
+/// `per_output_channel` for the constant filters named `w`.
 fn per_channel_or_one(ed: &Editor, w: &str, t: &ndarray::ArrayD<f32>) -> bool {
-    let Some(w) = ed.constant(w) else { return false };
-    let m = w.shape().first().copied().unwrap_or(0);
-    t.len() == 1 || (t.len() == m && t.shape().first() == Some(&m) && t.ndim() + 1 == w.shape().len())
+    ed.constant(w).is_some_and(|w| per_output_channel(t.shape(), w.shape().first().copied().unwrap_or(0), w.shape().len()))
 }
 
 /// MatMul/Conv whose activation input is `DequantizeLinear(xq, per-tensor
