@@ -31,6 +31,7 @@ pub mod kernels;
 pub mod ops;
 pub mod runtime;
 pub mod tensor;
+pub mod train;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

@@ -5,12 +5,14 @@
 //! its entries in the record (`Method`). A recipe is a list of steps, each a
 //! method's section, applied in order (`recipe`); `compress` runs them and
 //! stamps the result with the recipe and the Squish version (provenance).
-//! Methods: `prune` (the `"prune"` section) and `quant` (`"quantize"`);
+//! Methods: `prune` (the `"prune"` section), `distill` (`"distill"`) and
+//! `quant` (`"quantize"`);
 //! `hessian` (the damped input Hessian and error compensation) and
 //! `input_stats` (what calibration inputs tell about each layer) are shared.
 
 pub mod cache;
 pub mod calibrate;
+pub mod distill;
 pub mod hessian;
 pub mod input_stats;
 pub mod prune;
@@ -54,13 +56,13 @@ pub trait Method {
     /// exist, settings a node cannot take) before any step runs.
     fn check(&self, model: &Model) -> Result<()>;
 
-    /// Applies the method; `calibration` holds input sets (may be empty when
-    /// the method needs none). Adds its entries through `record`. From a
+    /// Applies the method; `inputs.calibration` holds input sets (may be
+    /// empty when the method needs none). Adds its entries through `record`. From a
     /// borrowed model the result copies only what the method keeps; from an
     /// owned one each replaced weight is freed as soon as it is replaced.
     /// `cache` keeps work that does not depend on the section's per-layer
     /// settings (scoped to this step and the steps before it).
-    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord, cache: &Cache) -> Result<Model>;
+    fn apply(&self, model: Cow<'_, Model>, inputs: &StepInputs, record: &mut StepRecord, cache: &Cache) -> Result<Model>;
 
     /// Leaves `node` as it is: what sensitivity restores one unit at a time,
     /// and what a suggested exclusion writes into the section.
@@ -73,6 +75,14 @@ pub trait Method {
 
     /// Gives `node` the settings of `rung` (written as a per-layer override).
     fn set_rung(&mut self, node: &str, rung: &Rung) -> Result<()>;
+}
+
+/// What a step may read besides the model it transforms.
+pub struct StepInputs<'a> {
+    pub calibration: &'a [Feed],
+    /// The model before the recipe's first step: the teacher a `distill`
+    /// step imitates (kept only when the recipe has one).
+    pub original: Option<&'a Model>,
 }
 
 /// One setting a search may give a unit: a label ("int8_block",
@@ -128,12 +138,24 @@ pub fn apply_steps_cached(model: Cow<'_, Model>, recipe: &Recipe, calibration: &
         step.method().check(&model)?;
     }
     let mut record = Record { recipe: recipe.to_json(), ..Record::default() };
+    // A distill step learns from the original: keep it (a copy when the steps consume it).
+    let needs_original = recipe.steps.iter().any(|s| matches!(s, Step::Distill(_)));
+    let original_copy = match &model {
+        Cow::Owned(m) if needs_original => Some(m.clone()),
+        _ => None,
+    };
+    let original_borrowed = match &model {
+        Cow::Borrowed(m) => Some(*m),
+        Cow::Owned(_) => None,
+    };
+    let original = original_copy.as_ref().or(original_borrowed);
     let mut model = model;
     for (i, step) in recipe.steps.iter().enumerate() {
         let method = step.method();
         // What a step gets depends on the steps before it: they are its scope.
         let scope = cache.scoped(&format!("{i}:{}", serde_json::to_string(&recipe.steps[..i]).expect("steps serialise")));
-        model = Cow::Owned(method.apply(model, calibration, &mut StepRecord { record: &mut record, step: i, method: method.name() }, &scope)?);
+        let inputs = StepInputs { calibration, original };
+        model = Cow::Owned(method.apply(model, &inputs, &mut StepRecord { record: &mut record, step: i, method: method.name() }, &scope)?);
     }
     let mut model = model.into_owned();
     stamp_provenance(&mut model, &record.recipe);
@@ -143,7 +165,7 @@ pub fn apply_steps_cached(model: Cow<'_, Model>, recipe: &Recipe, calibration: &
 /// Writes the recipe and the Squish version into the model's metadata. A
 /// recipe already there (a model compressed again) is kept under
 /// `squish.recipe.1`, `.2`, … in the order they were applied.
-fn stamp_provenance(model: &mut Model, recipe: &str) {
+pub(crate) fn stamp_provenance(model: &mut Model, recipe: &str) {
     let earlier = model.metadata.iter().filter(|(k, _)| k.starts_with(&format!("{METADATA_RECIPE}."))).count();
     for (k, _) in model.metadata.iter_mut().filter(|(k, _)| k == METADATA_RECIPE) {
         *k = format!("{METADATA_RECIPE}.{}", earlier + 1);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Method;
-use super::{prune, quant};
+use super::{distill, prune, quant};
 use crate::error::{Result, SquishError};
 
 /// The schema version this Squish reads and writes.
@@ -34,6 +34,8 @@ const LEGACY_KEYS: [&str; 12] =
 pub enum Step {
     #[serde(rename = "prune")]
     Prune(prune::Section),
+    #[serde(rename = "distill")]
+    Distill(distill::Section),
     #[serde(rename = "quantize")]
     Quantize(quant::Section),
 }
@@ -42,6 +44,7 @@ impl Step {
     pub fn method(&self) -> &dyn Method {
         match self {
             Step::Prune(s) => s,
+            Step::Distill(s) => s,
             Step::Quantize(s) => s,
         }
     }
@@ -49,6 +52,7 @@ impl Step {
     pub fn method_mut(&mut self) -> &mut dyn Method {
         match self {
             Step::Prune(s) => s,
+            Step::Distill(s) => s,
             Step::Quantize(s) => s,
         }
     }
@@ -58,7 +62,7 @@ impl Step {
         match key {
             "quantize" => Ok(Step::Quantize(quant::Section::from_value(value)?)),
             "prune" => Ok(Step::Prune(prune::Section::from_value(value)?)),
-            "distill" => Err(SquishError::Recipe("section 'distill': distillation is not available in this version of Squish (prune and quantize are)".into())),
+            "distill" => Ok(Step::Distill(distill::Section::from_value(value)?)),
             other => Err(SquishError::Recipe(format!("unknown section '{other}' (expected one of {})", SECTION_ORDER.join(", ")))),
         }
     }
@@ -318,7 +322,13 @@ mod tests {
         assert!(err(r#"{"steps":[{"quantize":{"scheme":"fp16"},"prune":{}}]}"#).contains("steps[0] must hold exactly one section"));
         assert!(err(r#"{"steps":[{"quantize":{"scheme":"fp16"}}],"quantize":{}}"#).contains("key 'quantize' next to 'steps'"));
         assert!(err(r#"{"steps":[{"quantize":{}}]}"#).contains("steps[0]: section 'quantize': no scheme given"));
-        assert!(err(r#"{"distill":{"teacher":"original"}}"#).contains("section 'distill': distillation is not available"));
+        assert!(
+            err(r#"{"distill":{"teacher":"original"}}"#).contains("section 'distill': unknown field `teacher`"),
+            "{}",
+            err(r#"{"distill":{"teacher":"original"}}"#)
+        );
+        assert!(err(r#"{"distill":{"student":"mlp:0"}}"#).contains("key 'distill.student'"));
+        assert!(err(r#"{"distill":{"epochs":0}}"#).contains("key 'distill.epochs'"));
         assert!(err(r#"{"prune":{"sparsity":1.5}}"#).contains("section 'prune': sparsity must be in [0, 1), got 1.5"));
         assert!(err(r#"{"target":{"agreement":0.99},"quantize":{"scheme":"fp16"}}"#).contains("target: unknown field `agreement`"));
         assert!(err(r#"{"target":{"metric":"kl","at_least":0.1},"quantize":{"scheme":"fp16"}}"#).contains("give \"at_most\", not \"at_least\""));

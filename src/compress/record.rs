@@ -134,6 +134,9 @@ pub struct Record {
     /// Activations equalised before static quantisation (`"smooth"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub smoothed: Vec<Smoothed>,
+    /// What each distill step trained, epoch by epoch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub training: Vec<super::distill::Training>,
     /// Serialised model size before and after.
     pub model_bytes_before: usize,
     pub model_bytes_after: usize,
@@ -177,6 +180,10 @@ pub struct StepRecord<'r> {
 }
 
 impl StepRecord<'_> {
+    pub fn training(&mut self, t: super::distill::Training) {
+        self.record.training.push(t);
+    }
+
     /// Adds an entry (returned, for the fields a method sets only sometimes).
     #[allow(clippy::too_many_arguments)]
     pub fn entry(

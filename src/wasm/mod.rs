@@ -5,6 +5,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod distill;
 mod handle;
 mod scan;
 mod study;

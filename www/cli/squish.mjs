@@ -7,6 +7,7 @@ import { formatSummary } from './format.mjs';
 import { convertModel, runModel } from './run.mjs';
 import { compressModel } from './compress.mjs';
 import { compareModels } from './compare.mjs';
+import { distillModel } from './distill.mjs';
 
 const USAGE = `usage: squish <command> [options]
 
@@ -25,6 +26,14 @@ commands:
                                 A recipe with a "target" searches per-layer
                                 settings on --inputs (a part held back) and
                                 writes the smallest model meeting it
+  distill TEACHER.onnx --out OUT.onnx (--student mlp:32[,16] | --finetune COMPRESSED.onnx)
+          (--inputs DIR|FILE | --text LINES.txt --tokenizer tokenizer.json) [--labels y.npy]
+          [--epochs N] [--learning-rate R] [--batch-size B] [--seed S] [--section S.json]
+                                trains a student to imitate the teacher on the
+                                inputs (some held back to keep the best epoch),
+                                or fine-tunes a compressed model back towards it
+                                (pruned zeros stay zero); prints the curve.
+                                --section: a "distill" recipe section (README "Recipes")
   compare ORIG.onnx COMPRESSED.onnx [--inputs DIR|FILE | --random N [--seed S]
           [--dims name=V,...] [--ranges name=LO:HI,...] | --text LINES.txt --tokenizer tokenizer.json
           [--max-length L]] [--labels y.npy] [--report report.json]
@@ -114,6 +123,21 @@ async function compress(args) {
   }
 }
 
+async function distill(args) {
+  const names = ['out', 'student', 'finetune', 'inputs', 'text', 'tokenizer', 'max-length', 'labels', 'epochs', 'learning-rate', 'batch-size', 'seed', 'section'];
+  const { opts, rest } = parseOptions(args, names);
+  if (rest.length !== 1 || !opts.out) throw new UsageError('distill takes TEACHER.onnx --out OUT.onnx and --student or --finetune');
+  if (opts.student && opts.finetune) throw new UsageError('give one of --student and --finetune');
+  if (!opts.inputs && !opts.text) throw new UsageError('distill needs inputs to learn from (--inputs DIR|FILE, or --text LINES.txt --tokenizer tokenizer.json)');
+  const bytes = readFile(rest[0]);
+  const engine = await loadEngine();
+  try {
+    console.log(distillModel(engine, bytes, opts));
+  } catch (e) {
+    throw new Error(`${rest[0]}: ${e.message}`);
+  }
+}
+
 async function compare(args) {
   const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity'];
   const { opts, rest } = parseOptions(args, names);
@@ -137,6 +161,8 @@ async function main(argv) {
       return convert(rest);
     case 'compress':
       return compress(rest);
+    case 'distill':
+      return distill(rest);
     case 'compare':
       return compare(rest);
     case 'version': {

@@ -8,7 +8,8 @@ use crate::compare::sensitivity::class_output;
 use crate::compare::Feed;
 use crate::compress::recipe::{Target, TargetMetric};
 use crate::error::Result;
-use crate::ir::{Dim, Model, ValueType};
+use crate::formats::data::feeds::{batch_is_dynamic, join};
+use crate::ir::Model;
 use crate::tensor::Tensor;
 
 /// Examples per batch.
@@ -18,38 +19,6 @@ pub(super) const BATCH_ROWS: usize = 16;
 /// only rank the layers (the candidates run on every searched input), and
 /// this stage runs three or four times per layer.
 pub(super) const PROBE_ROWS: usize = 8;
-
-/// Whether every input of the model takes any batch size.
-fn batch_is_dynamic(model: &Model) -> bool {
-    model.graph.real_inputs().all(|vi| matches!(&vi.ty, ValueType::Tensor { shape: Some(d), .. } if !d.is_empty() && !matches!(d[0], Dim::Fixed(_))))
-}
-
-/// One input set per example, when a set holds a batch (every tensor's
-/// first axis the same, above 1) of a model whose inputs take any batch: the
-/// split into searched and held-back inputs is then per example.
-pub(super) fn per_example(model: &Model, feeds: Vec<Feed>) -> Vec<Feed> {
-    use crate::ir::{Dim, ValueType};
-    let dynamic =
-        model.graph.real_inputs().all(|vi| matches!(&vi.ty, ValueType::Tensor { shape: Some(d), .. } if !d.is_empty() && !matches!(d[0], Dim::Fixed(_))));
-    if !dynamic {
-        return feeds;
-    }
-    let batch = |f: &Feed| {
-        let b = f.first().and_then(|(_, t)| t.shape().first().copied())?;
-        f.iter().all(|(_, t)| t.shape().first() == Some(&b)).then_some(b)
-    };
-    let mut out = Vec::with_capacity(feeds.len());
-    for f in feeds {
-        match batch(&f) {
-            Some(b) if b > 1 => out.extend((0..b).map(|i| {
-                let row = |t: &Tensor| crate::map_tensor!(t, a => a.index_axis(ndarray::Axis(0), i).insert_axis(ndarray::Axis(0)).to_owned());
-                f.iter().map(|(n, t)| (n.clone(), row(t))).collect()
-            })),
-            _ => out.push(f),
-        }
-    }
-    out
-}
 
 /// Input sets run together: consecutive examples of the same shapes joined
 /// along the first axis (one run instead of several: the same numbers, less
@@ -81,32 +50,6 @@ pub(super) fn batches(model: &Model, feeds: &[Feed]) -> Vec<Batch> {
         start = end;
     }
     out
-}
-
-/// The feeds joined along the first axis (each example has it at 1).
-fn join(feeds: &[Feed]) -> Option<Feed> {
-    if feeds.len() == 1 {
-        return Some(feeds[0].clone());
-    }
-    if feeds.iter().flatten().any(|(_, t)| t.shape().first() != Some(&1)) {
-        return None;
-    }
-    fn cat<T: Clone>(parts: Vec<&ndarray::ArrayD<T>>) -> Option<ndarray::ArrayD<T>> {
-        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-        ndarray::concatenate(ndarray::Axis(0), &views).ok()
-    }
-    let mut out = Vec::with_capacity(feeds[0].len());
-    for (j, (name, first)) in feeds[0].iter().enumerate() {
-        let col = feeds.iter().map(|f| &f[j].1);
-        let t = match first {
-            Tensor::F32(_) => Tensor::F32(cat(col.map(|t| t.as_f32()).collect::<Option<_>>()?)?),
-            Tensor::I64(_) => Tensor::I64(cat(col.map(|t| if let Tensor::I64(a) = t { Some(a) } else { None }).collect::<Option<_>>()?)?),
-            Tensor::I32(_) => Tensor::I32(cat(col.map(|t| if let Tensor::I32(a) = t { Some(a) } else { None }).collect::<Option<_>>()?)?),
-            _ => return None,
-        };
-        out.push((name.clone(), t));
-    }
-    Some(out)
 }
 
 /// A metric accumulated batch by batch.
@@ -237,6 +180,7 @@ fn class_rows(t: &Tensor) -> Vec<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::{Dim, ValueType};
 
     fn t(shape: &[usize], v: Vec<f32>) -> Tensor {
         Tensor::from_vec(shape, v).unwrap()

@@ -30,11 +30,12 @@ use super::Feed;
 use crate::compress::recipe::{Target, TargetMetric};
 use crate::compress::{apply_steps_cached, Cache, Recipe, Record, Rung, Unit};
 use crate::error::{Result, SquishError};
+use crate::formats::data::feeds::per_example;
 use crate::ir::Model;
 use crate::runtime::clock::now_ms;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
-use measure::{batches, measured_outputs, noise_ratio, per_example, still_possible, Batch, Tally, PROBE_ROWS};
+use measure::{batches, measured_outputs, noise_ratio, still_possible, Batch, Tally, PROBE_ROWS};
 
 pub const RULE: &str = "each layer alone at each of its settings (error on up to 8 searched inputs, bytes); \
      candidates trade bytes against error with one weight for every layer; the most compressed \

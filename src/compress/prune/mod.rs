@@ -27,7 +27,6 @@ use super::record::StepRecord;
 use super::{Exclude, Method};
 pub use crate::compress::input_stats::LayerStats;
 use crate::error::{Result, SquishError};
-use crate::formats::data::feeds::Feed;
 use crate::ir::editor::Editor;
 use crate::ir::Model;
 use mask::Rule;
@@ -290,7 +289,8 @@ impl Method for Section {
     }
 
     /// Pruning gathers its statistics anew each time (`_cache` unused).
-    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord, _cache: &crate::compress::Cache) -> Result<Model> {
+    fn apply(&self, model: Cow<'_, Model>, inputs: &crate::compress::StepInputs, record: &mut StepRecord, _cache: &crate::compress::Cache) -> Result<Model> {
+        let calibration = inputs.calibration;
         self.check(&model)?;
         if self.pattern.is_structured() {
             return structured::apply(model, self, calibration, record);

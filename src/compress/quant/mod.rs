@@ -267,7 +267,8 @@ impl Method for Section {
     /// Consumes the model, so that each weight's float32 copy is freed as
     /// soon as its compressed form exists (peak memory in the browser).
     /// `calibration` is required when any layer uses `int8_static`.
-    fn apply(&self, model: Cow<'_, Model>, calibration: &[Feed], record: &mut StepRecord, cache: &Cache) -> Result<Model> {
+    fn apply(&self, model: Cow<'_, Model>, inputs: &crate::compress::StepInputs, record: &mut StepRecord, cache: &Cache) -> Result<Model> {
+        let calibration = inputs.calibration;
         self.check(&model)?;
         let (model, cache) = match self.smooth {
             Some(sm) => {

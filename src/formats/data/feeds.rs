@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{csv::csv_matrix, data_err, extension, json::json_tensor, npy::read_npy, npz::read_npz};
 use crate::error::{Result, SquishError};
-use crate::ir::{Dim, Model, ValueInfo};
+use crate::ir::{Dim, Model, ValueInfo, ValueType};
 use crate::tensor::cast::cast;
 use crate::tensor::{checked_numel, DType, Tensor};
 
@@ -117,6 +117,61 @@ pub fn random_feeds(model: &Model, spec: &RandomSpec) -> Result<Vec<Feed>> {
         feeds.push(feed);
     }
     Ok(feeds)
+}
+
+/// Whether every input of the model takes any batch size.
+pub fn batch_is_dynamic(model: &Model) -> bool {
+    model.graph.real_inputs().all(|vi| matches!(&vi.ty, ValueType::Tensor { shape: Some(d), .. } if !d.is_empty() && !matches!(d[0], Dim::Fixed(_))))
+}
+
+/// One input set per example, when a set holds a batch (every tensor's
+/// first axis the same, above 1) of a model whose inputs take any batch: the
+/// split into searched and held-back inputs is then per example.
+pub fn per_example(model: &Model, feeds: Vec<Feed>) -> Vec<Feed> {
+    if !batch_is_dynamic(model) {
+        return feeds;
+    }
+    let batch = |f: &Feed| {
+        let b = f.first().and_then(|(_, t)| t.shape().first().copied())?;
+        f.iter().all(|(_, t)| t.shape().first() == Some(&b)).then_some(b)
+    };
+    let mut out = Vec::with_capacity(feeds.len());
+    for f in feeds {
+        match batch(&f) {
+            Some(b) if b > 1 => out.extend((0..b).map(|i| {
+                let row = |t: &Tensor| crate::map_tensor!(t, a => a.index_axis(ndarray::Axis(0), i).insert_axis(ndarray::Axis(0)).to_owned());
+                f.iter().map(|(n, t)| (n.clone(), row(t))).collect()
+            })),
+            _ => out.push(f),
+        }
+    }
+    out
+}
+
+/// The feeds joined along the first axis (each example has it at 1).
+pub fn join(feeds: &[Feed]) -> Option<Feed> {
+    if feeds.len() == 1 {
+        return Some(feeds[0].clone());
+    }
+    if feeds.iter().flatten().any(|(_, t)| t.shape().first() != Some(&1)) {
+        return None;
+    }
+    fn cat<T: Clone>(parts: Vec<&ndarray::ArrayD<T>>) -> Option<ndarray::ArrayD<T>> {
+        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+        ndarray::concatenate(ndarray::Axis(0), &views).ok()
+    }
+    let mut out = Vec::with_capacity(feeds[0].len());
+    for (j, (name, first)) in feeds[0].iter().enumerate() {
+        let col = feeds.iter().map(|f| &f[j].1);
+        let t = match first {
+            Tensor::F32(_) => Tensor::F32(cat(col.map(|t| t.as_f32()).collect::<Option<_>>()?)?),
+            Tensor::I64(_) => Tensor::I64(cat(col.map(|t| if let Tensor::I64(a) = t { Some(a) } else { None }).collect::<Option<_>>()?)?),
+            Tensor::I32(_) => Tensor::I32(cat(col.map(|t| if let Tensor::I32(a) = t { Some(a) } else { None }).collect::<Option<_>>()?)?),
+            _ => return None,
+        };
+        out.push((name.clone(), t));
+    }
+    Some(out)
 }
 
 /// Binds named arrays to the model's inputs: by name, or in input order

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// The training issue's digits figures, in Node and in headless Chromium,
+// both on the baseline SIMD128 build (www/pkg/simd):
+//  - a student MLP (64-20-10: 1,510 parameters, under a quarter of the
+//    teacher's 6,570) distilled on the training split (teacher outputs plus
+//    labels): test accuracy, agreement with the teacher, time;
+//  - 90% magnitude pruning one-shot, and fine-tuned with its mask kept;
+//  - the student's file hashed in both: bit-identical weights.
+//   node scripts/bench/distill-digits.mjs [--runs N]
+// Needs `npm run build` (www/pkg).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser, repoRoot } from '../../tests/e2e/helpers.mjs';
+import { loadEngine } from '../../www/cli/engine.mjs';
+import { distilDigits } from './distill-core.js';
+import { median, opt, serve } from './minilm-server.mjs';
+
+const runs = Number(opt('--runs', 3));
+const fixture = (f) => join(repoRoot, 'tests/fixtures/digits_mlp', f);
+const STUDENT = '{"student":"mlp:20","epochs":300,"learning_rate":0.01,"mixup":0.4}';
+const RUNS = [
+  { name: 'student mlp:20 (labels + teacher)', section: STUDENT },
+  { name: '90% magnitude, fine-tuned', finetune: '{"prune":{"method":"magnitude","sparsity":0.9}}', section: '{"epochs":60,"learning_rate":0.003}' },
+];
+const files = { model: 'model.onnx', xTrain: 'X_train.npy', yTrain: 'y_train.npy', xTest: 'X_test.npy', yTest: 'y_test.npy' };
+
+const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
+import { distilDigits } from '/distill-core.js';
+window.distil = async (runs) => {
+  const mod = await import('/pkg/simd/squish.js');
+  await mod.default();
+  const names = ${JSON.stringify(files)};
+  const files = {};
+  for (const [k, f] of Object.entries(names)) files[k] = new Uint8Array(await (await fetch('/' + f)).arrayBuffer());
+  return distilDigits(mod, files, runs);
+};
+window.ready = true;
+</script>`;
+
+function summarise(where, results) {
+  const t = results[0].teacher;
+  console.log(`${where}: teacher test accuracy ${t.accuracy.toFixed(4)}`);
+  for (let i = 0; i < RUNS.length; i++) {
+    const rs = results.map((r) => r.runs[i]);
+    const r = rs[0];
+    const before = r.before ? `; before fine-tuning: accuracy ${r.before.accuracy.toFixed(4)}, agreement ${r.before.agreement.toFixed(4)}` : '';
+    console.log(`  ${r.name}: ${r.parameters} parameters, test accuracy ${r.accuracy.toFixed(4)}, agreement ${r.agreement.toFixed(4)}${before}; `
+      + `time median ${(median(rs.map((x) => x.ms)) / 1000).toFixed(2)} s (runs ${rs.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s)`);
+  }
+}
+
+const nodeResults = [];
+const mod = await loadEngine();
+const bytes = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, new Uint8Array(readFileSync(fixture(f)))]));
+for (let i = 0; i < runs; i++) nodeResults.push(await distilDigits(mod, bytes, RUNS));
+summarise(`Node ${process.version} (simd)`, nodeResults);
+
+const served = Object.fromEntries(Object.values(files).map((f) => [`/${f}`, fixture(f)]));
+served['/distill-core.js'] = join(repoRoot, 'scripts/bench/distill-core.js');
+const server = await serve(PAGE, served);
+const browser = await launchBrowser();
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForFunction(() => window.ready);
+  const chromium = [];
+  for (let i = 0; i < runs; i++) chromium.push(await page.evaluate((r) => window.distil(r), RUNS));
+  summarise(`Chromium ${browser.version()} (simd)`, chromium);
+  for (let i = 0; i < RUNS.length; i++) {
+    const hashes = new Set([...nodeResults, ...chromium].map((r) => r.runs[i].sha256));
+    console.log(`  ${RUNS[i].name}: ${hashes.size === 1 ? 'bit-identical' : 'DIFFERENT'} files in Node and Chromium (sha256 ${[...hashes].map((h) => h.slice(0, 12)).join(', ')})`);
+  }
+} finally {
+  await browser.close();
+  server.close();
+}

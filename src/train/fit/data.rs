@@ -1,0 +1,183 @@
+//! The examples a run trains on: split into training and held-back parts,
+//! with the teacher's outputs and the labels for each.
+
+use std::ops::Range;
+
+use ndarray::{ArrayD, Axis};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::super::loss::is_distribution;
+use crate::error::{Result, SquishError};
+use crate::formats::data::feeds::{join, Feed};
+use crate::runtime::Session;
+use crate::tensor::Tensor;
+
+/// Examples joined per forward run, at most.
+const GROUP_ROWS: usize = 64;
+
+/// Labels as one distribution per example (one-hot, or blended by mixup).
+#[derive(Clone)]
+pub(super) struct SoftLabels {
+    pub values: Vec<f32>,
+    pub classes: usize,
+}
+
+impl SoftLabels {
+    pub fn rows(&self, r: Range<usize>) -> Vec<f32> {
+        self.values[r.start * self.classes..r.end * self.classes].to_vec()
+    }
+}
+
+pub(super) struct Examples {
+    pub examples: Vec<Feed>,
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+    output: String,
+    targets: Vec<ArrayD<f32>>,
+    labels: Option<Vec<usize>>,
+    classes: usize,
+}
+
+impl Examples {
+    pub fn new(teacher: &Session, examples: Vec<Feed>, output: &str, labels: Option<&Tensor>, validation: f64, seed: u64) -> Result<Examples> {
+        let mut targets = Vec::with_capacity(examples.len());
+        for g in groups(&examples) {
+            let joined = join(&examples[g.clone()]).expect("groups are joinable");
+            let out = teacher_output(teacher, &joined, output)?;
+            if out.shape().first() != Some(&g.len()) {
+                return Err(SquishError::op(format!(
+                    "the teacher's output '{output}' has shape {:?} for {} examples; training needs one row per example",
+                    out.shape(),
+                    g.len()
+                )));
+            }
+            targets.extend(out.axis_iter(Axis(0)).map(|r| r.insert_axis(Axis(0)).to_owned()));
+        }
+        let classes = targets.first().and_then(|t| t.shape().last().copied()).unwrap_or(1);
+        let labels = labels.map(|l| label_indices(l, examples.len(), classes)).transpose()?;
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let held = ((examples.len() as f64 * validation).round() as usize).min(examples.len() - 1);
+        let held = if validation > 0.0 { held.max(1) } else { 0 };
+        let mut validation: Vec<usize> = order[..held].to_vec();
+        let mut train: Vec<usize> = order[held..].to_vec();
+        validation.sort_unstable();
+        train.sort_unstable();
+        Ok(Examples { examples, train, validation, output: output.to_string(), targets, labels, classes })
+    }
+
+    /// Whether the teacher's output is a class distribution for every example.
+    pub fn is_distribution(&self) -> bool {
+        self.targets.iter().all(is_distribution)
+    }
+
+    /// The teacher's stored outputs for `idx`, joined along the first axis.
+    pub fn stored_targets(&self, idx: &[usize]) -> ArrayD<f32> {
+        let views: Vec<_> = idx.iter().map(|&i| self.targets[i].view()).collect();
+        ndarray::concatenate(Axis(0), &views).expect("one example's outputs share a shape")
+    }
+
+    /// The teacher run on an input it has not seen (an augmented batch).
+    pub fn teacher_output(&self, teacher: &Session, feed: &Feed) -> Result<ArrayD<f32>> {
+        teacher_output(teacher, feed, &self.output)
+    }
+
+    pub fn soft_labels(&self, idx: &[usize]) -> Option<SoftLabels> {
+        let labels = self.labels.as_ref()?;
+        let mut values = vec![0.0f32; idx.len() * self.classes];
+        for (r, &i) in idx.iter().enumerate() {
+            values[r * self.classes + labels[i]] = 1.0;
+        }
+        Some(SoftLabels { values, classes: self.classes })
+    }
+}
+
+fn teacher_output(teacher: &Session, feed: &Feed, output: &str) -> Result<ArrayD<f32>> {
+    let run = teacher.run(feed.clone())?;
+    let names: Vec<String> = run.outputs.iter().map(|(n, _)| n.clone()).collect();
+    match run.outputs.into_iter().find(|(n, _)| n == output) {
+        Some((_, Tensor::F32(a))) => Ok(a),
+        Some((_, t)) => {
+            Err(SquishError::Recipe(format!("key 'distill.output': the teacher's output '{output}' is {}; training learns float32 outputs", t.dtype())))
+        }
+        None => Err(SquishError::Recipe(format!("key 'distill.output': the teacher has no output '{output}' (outputs: {})", names.join(", ")))),
+    }
+}
+
+/// One class index per example: class indices, or one-hot/score rows.
+fn label_indices(labels: &Tensor, examples: usize, classes: usize) -> Result<Vec<usize>> {
+    let v = labels.to_f64_vec();
+    let bad = |detail: String| SquishError::DataFile { format: "labels", detail };
+    if v.len() == examples {
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                if x.fract() != 0.0 || x < 0.0 || x >= classes as f64 {
+                    Err(bad(format!("label {i} is {x}, not a class index in 0..{classes}")))
+                } else {
+                    Ok(x as usize)
+                }
+            })
+            .collect()
+    } else if classes > 1 && v.len() == examples * classes {
+        Ok(v.chunks(classes).map(|r| r.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0).collect())
+    } else {
+        Err(bad(format!("{} labels for {examples} examples (expected one class index per example)", v.len())))
+    }
+}
+
+/// Runs of consecutive examples that can be joined into one batch.
+pub(super) fn groups(feeds: &[Feed]) -> Vec<Range<usize>> {
+    let same = |a: &Feed, b: &Feed| a.len() == b.len() && a.iter().zip(b).all(|((n, x), (m, y))| n == m && x.shape() == y.shape() && x.dtype() == y.dtype());
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < feeds.len() {
+        let mut end = start + 1;
+        while end < feeds.len() && end - start < GROUP_ROWS && same(&feeds[start], &feeds[end]) {
+            end += 1;
+        }
+        if join(&feeds[start..end]).is_some() {
+            out.push(start..end);
+        } else {
+            out.extend((start..end).map(|i| i..i + 1));
+        }
+        start = end;
+    }
+    out
+}
+
+/// Rows whose top class is the teacher's, and the row count.
+pub(super) fn agreement(s: &ArrayD<f32>, t: &ArrayD<f32>) -> (f64, usize) {
+    let classes = s.shape().last().copied().unwrap_or(1).max(1);
+    let (s, t) = (s.as_standard_layout(), t.as_standard_layout());
+    let top = |r: &[f32]| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
+    let rows = s.len() / classes;
+    let hits = s.as_slice().expect("standard").chunks(classes).zip(t.as_slice().expect("standard").chunks(classes)).filter(|(a, b)| top(a) == top(b)).count();
+    (hits as f64, rows)
+}
+
+/// The sum over examples of the cosine between their outputs, and the count.
+pub(super) fn cosine_sum(s: &ArrayD<f32>, t: &ArrayD<f32>) -> (f64, usize) {
+    let rows = s.shape().first().copied().unwrap_or(1).max(1);
+    let cols = s.len() / rows;
+    let (s, t) = (s.as_standard_layout(), t.as_standard_layout());
+    let sum = s
+        .as_slice()
+        .expect("standard")
+        .chunks(cols)
+        .zip(t.as_slice().expect("standard").chunks(cols))
+        .map(|(a, b)| {
+            let dot: f64 = a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            let na: f64 = a.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+            let nb: f64 = b.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+            if na == 0.0 || nb == 0.0 {
+                (na == nb) as u8 as f64
+            } else {
+                dot / (na * nb)
+            }
+        })
+        .sum();
+    (sum, rows)
+}

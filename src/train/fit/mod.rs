@@ -1,0 +1,412 @@
+//! The training loop: a student fitted to a teacher's outputs (and labels,
+//! when given) on the user's inputs, one minibatch per `step` so that the
+//! caller can show progress and stop.
+
+use ndarray::ArrayD;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::loss::{self, LossKind};
+use super::optim::{Optimizer, Schedule, State};
+use super::tape::Tape;
+use crate::error::{Result, SquishError};
+use crate::formats::data::feeds::{join, per_example, Feed};
+use crate::ir::Model;
+use crate::runtime::Session;
+use crate::tensor::Tensor;
+
+mod augment;
+mod data;
+pub mod gradual;
+
+use data::Examples;
+
+/// How to train: the keys of a recipe's `distill` section that are about
+/// the loop (the student is chosen by the section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FitOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f32,
+    pub optimizer: Optimizer,
+    pub schedule: Schedule,
+    /// Steps over which the rate rises from 0 at the start.
+    pub warmup_steps: usize,
+    /// Decoupled weight decay (AdamW).
+    pub weight_decay: f32,
+    /// Seeds the split, the shuffling, the augmentations and a proposed student's initial weights.
+    pub seed: u64,
+    /// Share of the inputs held back to choose the best epoch (and stop early); 0 keeps the last.
+    pub validation: f64,
+    /// Epochs without a better validation figure before stopping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
+    /// Default: `kl` when the teacher's output is a class distribution, else `mse`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossKind>,
+    /// Softens both class distributions in the `kl` loss.
+    pub temperature: f32,
+    /// Weight of cross-entropy on labels against the teacher's term (labels given).
+    pub label_weight: f32,
+    /// The output the student learns (default: the teacher's first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Mixup: each minibatch is blended with a shuffled copy of itself, by
+    /// a weight drawn from Beta(mixup, mixup), and the teacher labels the
+    /// blend (0: off).
+    pub mixup: f32,
+    /// Standard deviation of Gaussian noise added to float inputs (0: off).
+    pub noise: f32,
+    /// Prune weight matrices by magnitude while training, up to a sparsity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gradual: Option<gradual::Gradual>,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            epochs: 30,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            optimizer: Optimizer::Adam,
+            schedule: Schedule::Cosine,
+            warmup_steps: 0,
+            weight_decay: 0.0,
+            seed: 0,
+            validation: 0.1,
+            patience: None,
+            loss: None,
+            temperature: 2.0,
+            label_weight: 0.5,
+            output: None,
+            mixup: 0.0,
+            noise: 0.0,
+            gradual: None,
+        }
+    }
+}
+
+impl FitOptions {
+    /// Rejects settings no run can use, naming the key.
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(SquishError::Recipe(format!("key 'distill.{key}': {why}")));
+        if self.epochs == 0 || self.epochs > 100_000 {
+            return bad("epochs", "must be between 1 and 100000");
+        }
+        if self.batch_size == 0 || self.batch_size > 65_536 {
+            return bad("batch_size", "must be between 1 and 65536");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", "must be a positive number");
+        }
+        if !(0.0..0.9).contains(&self.validation) {
+            return bad("validation", "is the share held back, from 0 up to 0.9");
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return bad("temperature", "must be a positive number");
+        }
+        if !(0.0..=1.0).contains(&self.label_weight) {
+            return bad("label_weight", "must be between 0 and 1");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", "must be 0 or more");
+        }
+        if let Some(g) = &self.gradual {
+            g.check()?;
+        }
+        for (key, v) in [("mixup", self.mixup), ("noise", self.noise)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(key, "must be 0 (off) or more");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's minibatches.
+    pub loss: f64,
+    /// Agreement with the teacher (class outputs) or mean cosine, on the held-back part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<f64>,
+    pub learning_rate: f32,
+}
+
+/// Where a `step` got to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub step: usize,
+    pub total_steps: usize,
+    pub epoch: usize,
+    /// Set when this step finished an epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_epoch: Option<EpochRecord>,
+}
+
+struct Best {
+    figure: f64,
+    epoch: usize,
+    weights: Vec<ArrayD<f32>>,
+}
+
+pub struct Trainer {
+    tape: Tape,
+    teacher: Session,
+    data: Examples,
+    opts: FitOptions,
+    kind: LossKind,
+    /// The value the loss reads: the student's output, or the logits its softmax reads.
+    student_value: usize,
+    state: State,
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    cursor: usize,
+    epoch: usize,
+    step: usize,
+    total_steps: usize,
+    epoch_loss: (f64, usize),
+    history: Vec<EpochRecord>,
+    best: Option<Best>,
+    stale: usize,
+    done: bool,
+}
+
+impl Trainer {
+    /// Prepares training `tape` (the student) to imitate `teacher` on
+    /// `inputs`. `labels`: one class per example, when known.
+    pub fn new(teacher: &Model, tape: Tape, inputs: Vec<Feed>, labels: Option<&Tensor>, opts: FitOptions) -> Result<Trainer> {
+        opts.check()?;
+        let session = Session::new(teacher.clone())?;
+        let output = match &opts.output {
+            Some(o) => o.clone(),
+            None => teacher.graph.outputs.first().map(|o| o.name.clone()).ok_or_else(|| SquishError::invalid("the teacher has no outputs"))?,
+        };
+        let examples = per_example(teacher, inputs);
+        if examples.len() < 2 {
+            return Err(SquishError::Recipe("section 'distill': training needs at least 2 examples (give more inputs)".into()));
+        }
+        let data = Examples::new(&session, examples, &output, labels, opts.validation, opts.seed)?;
+        let kind = opts.loss.unwrap_or(if data.is_distribution() { LossKind::Kl } else { LossKind::Mse });
+        let out_id = tape
+            .output_ids()
+            .iter()
+            .find(|(n, _)| *n == output)
+            .map(|(_, i)| *i)
+            .ok_or_else(|| SquishError::Recipe(format!("key 'distill.output': the student has no output '{output}' (the teacher's output it learns)")))?;
+        let student_value = if kind == LossKind::Kl { logits_of(&tape, out_id) } else { out_id };
+        if opts.gradual.is_some() && !tape.params.iter().any(|p| p.prunable) {
+            return Err(SquishError::Recipe("key 'distill.gradual': the student has no weight matrices to prune".into()));
+        }
+        let batches = data.train.len().div_ceil(opts.batch_size);
+        let rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_7a11);
+        let state = State::new(opts.optimizer, &tape.params);
+        Ok(Trainer {
+            tape,
+            teacher: session,
+            data,
+            total_steps: batches * opts.epochs,
+            opts,
+            kind,
+            student_value,
+            state,
+            rng,
+            order: Vec::new(),
+            cursor: 0,
+            epoch: 0,
+            step: 0,
+            epoch_loss: (0.0, 0),
+            history: Vec::new(),
+            best: None,
+            stale: 0,
+            done: false,
+        })
+    }
+
+    pub fn loss_kind(&self) -> LossKind {
+        self.kind
+    }
+
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.history
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.total_steps
+    }
+
+    /// Examples trained on and held back.
+    pub fn split_sizes(&self) -> (usize, usize) {
+        (self.data.train.len(), self.data.validation.len())
+    }
+
+    /// One minibatch (and, at the end of an epoch, the validation run);
+    /// `None` once training is over. A loss that is not finite stops
+    /// training with an error; `model()` still gives the best weights.
+    pub fn step(&mut self) -> Result<Option<Progress>> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.cursor == 0 {
+            self.order = self.data.train.clone();
+            self.order.shuffle(&mut self.rng);
+        }
+        let end = (self.cursor + self.opts.batch_size).min(self.order.len());
+        let batch: Vec<usize> = self.order[self.cursor..end].to_vec();
+        let rate = self.opts.schedule.rate(self.opts.learning_rate, self.step, self.total_steps, self.opts.warmup_steps);
+        let loss = self.train_batch(&batch, rate)?;
+        self.step += 1;
+        self.cursor = end;
+        self.epoch_loss.0 += loss;
+        self.epoch_loss.1 += 1;
+        let finished_epoch = if self.cursor >= self.order.len() { Some(self.end_epoch(rate)?) } else { None };
+        Ok(Some(Progress { step: self.step, total_steps: self.total_steps, epoch: self.epoch, finished_epoch }))
+    }
+
+    fn train_batch(&mut self, batch: &[usize], rate: f32) -> Result<f64> {
+        let mut feeds: Vec<Feed> = batch.iter().map(|&i| self.data.examples[i].clone()).collect();
+        let mut labels = self.data.soft_labels(batch);
+        let mut targets = None;
+        if self.opts.mixup > 0.0 || self.opts.noise > 0.0 {
+            let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise, &mut self.rng)?;
+            targets = mixed.then_some(());
+        }
+        let rows = batch.len() as f32;
+        let mut total: Option<Vec<ArrayD<f32>>> = None;
+        let mut loss_sum = 0.0;
+        let mut start = 0;
+        for group in data::groups(&feeds) {
+            let feed = join(&feeds[group.clone()]).expect("groups are joinable");
+            let teacher = match targets {
+                Some(()) => self.data.teacher_output(&self.teacher, &feed)?,
+                None => self.data.stored_targets(&batch[group.clone()]),
+            };
+            let group_labels = labels.as_ref().map(|l| l.rows(group.clone()));
+            let fwd = self.tape.forward(&feed)?;
+            let student = match fwd.value(self.student_value) {
+                Some(Tensor::F32(a)) => a,
+                _ => return Err(SquishError::op("the student's output is not a float32 tensor")),
+            };
+            let lg = self.loss(student, &teacher, group_labels.as_deref())?;
+            let weight = group.len() as f32 / rows;
+            loss_sum += lg.loss * weight as f64;
+            let grads = self.tape.backward(&fwd, vec![(self.student_value, lg.grad.mapv(|g| g * weight))])?;
+            total = Some(match total {
+                None => grads,
+                Some(mut t) => {
+                    t.iter_mut().zip(grads).for_each(|(a, b)| *a += &b);
+                    t
+                }
+            });
+            start += group.len();
+        }
+        debug_assert_eq!(start, feeds.len());
+        if !loss_sum.is_finite() || total.iter().flatten().any(|g| g.iter().any(|v| !v.is_finite())) {
+            self.done = true;
+            let kept = self.best.as_ref().map_or("the initial weights are kept".to_string(), |b| format!("the weights of epoch {} are kept", b.epoch));
+            return Err(SquishError::Recipe(format!(
+                "section 'distill': the loss became {} at step {} (epoch {}); training stopped, {kept} (try a lower learning_rate)",
+                if loss_sum.is_nan() { "NaN" } else { "infinite" },
+                self.step + 1,
+                self.epoch + 1
+            )));
+        }
+        self.state.update(&mut self.tape.params, &total.unwrap_or_default(), rate, self.opts.weight_decay);
+        Ok(loss_sum)
+    }
+
+    fn loss(&self, student: &ArrayD<f32>, teacher: &ArrayD<f32>, labels: Option<&[f32]>) -> Result<loss::LossGrad> {
+        match self.kind {
+            LossKind::Kl => loss::kl(student, &loss::as_logits(teacher), labels, self.opts.temperature, self.opts.label_weight),
+            LossKind::Mse => loss::mse(student, teacher),
+            LossKind::Cosine => loss::cosine(student, teacher),
+        }
+    }
+
+    fn end_epoch(&mut self, rate: f32) -> Result<EpochRecord> {
+        self.epoch += 1;
+        self.cursor = 0;
+        // Only epochs at the final sparsity may be kept as the best.
+        let mut eligible = true;
+        if let Some(g) = &self.opts.gradual {
+            let s = g.sparsity_after(self.epoch, self.opts.epochs);
+            if s > 0.0 {
+                gradual::prune_to(&mut self.tape.params, s);
+            }
+            eligible = self.epoch >= g.end_epoch(self.opts.epochs);
+        }
+        let validation = if self.data.validation.is_empty() { None } else { Some(self.validate()?) };
+        let record = EpochRecord { epoch: self.epoch, loss: self.epoch_loss.0 / self.epoch_loss.1.max(1) as f64, validation, learning_rate: rate };
+        self.epoch_loss = (0.0, 0);
+        let figure = validation.unwrap_or(self.epoch as f64);
+        // Ties go to the later epoch: the rate has decayed further and the
+        // held-back part is small, so equal figures are common.
+        if eligible && self.best.as_ref().is_none_or(|b| figure >= b.figure) {
+            self.best = Some(Best { figure, epoch: self.epoch, weights: self.tape.params.iter().map(|p| p.value.clone()).collect() });
+            self.stale = 0;
+        } else if eligible {
+            self.stale += 1;
+        }
+        if self.epoch >= self.opts.epochs || self.opts.patience.is_some_and(|p| self.stale >= p) {
+            self.done = true;
+        }
+        self.history.push(record.clone());
+        Ok(record)
+    }
+
+    /// Agreement with the teacher (class outputs) or mean cosine on the held-back part.
+    fn validate(&self) -> Result<f64> {
+        let idx = &self.data.validation;
+        let feeds: Vec<Feed> = idx.iter().map(|&i| self.data.examples[i].clone()).collect();
+        let (mut sum, mut count) = (0.0, 0usize);
+        let mut start = 0;
+        for group in data::groups(&feeds) {
+            let feed = join(&feeds[group.clone()]).expect("groups are joinable");
+            let fwd = self.tape.forward(&feed)?;
+            let Some(Tensor::F32(s)) = fwd.value(self.student_value) else { return Err(SquishError::op("the student's output is not a float32 tensor")) };
+            let t = self.data.stored_targets(&idx[group.clone()]);
+            let (s_sum, n) = if self.kind == LossKind::Kl { data::agreement(s, &t) } else { data::cosine_sum(s, &t) };
+            sum += s_sum;
+            count += n;
+            start += group.len();
+        }
+        debug_assert_eq!(start, feeds.len());
+        Ok(sum / count.max(1) as f64)
+    }
+
+    /// The student with its best weights (the best validation epoch, or the last).
+    pub fn model(&self) -> Model {
+        let mut tape_params = self.tape.params.clone();
+        if let Some(b) = &self.best {
+            for (p, w) in tape_params.iter_mut().zip(&b.weights) {
+                p.value = w.clone();
+            }
+        }
+        self.tape.model_with(&tape_params)
+    }
+
+    /// The epoch whose weights `model()` gives.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best.as_ref().map(|b| b.epoch)
+    }
+}
+
+/// The logits behind a class output: the input of the softmax that makes
+/// it (through Identity nodes), or the output itself.
+fn logits_of(tape: &Tape, output: usize) -> usize {
+    let mut id = output;
+    for _ in 0..8 {
+        let Some(node) = tape.producer(id) else { break };
+        match node.op_type.as_str() {
+            "Identity" => id = tape.value_id(&node.inputs[0]).unwrap_or(id),
+            "Softmax" => return tape.value_id(&node.inputs[0]).unwrap_or(id),
+            _ => break,
+        }
+    }
+    id
+}

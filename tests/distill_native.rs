@@ -1,0 +1,159 @@
+#![cfg(not(target_arch = "wasm32"))] // reads fixtures from disk
+//! Distillation on the digits classifier, with few epochs (the acceptance
+//! figures come from `npm run bench`): a student MLP learns the teacher, a
+//! pruned model is fine-tuned back with its zeros kept, recipes with a
+//! distill step, determinism, and the errors a user can cause.
+
+mod common;
+
+use common::read;
+use squish::compress::distill::{parameter_count, Section};
+use squish::compress::{compress, Recipe};
+use squish::formats::data::npy::read_npy;
+use squish::formats::onnx::{load_model, model_to_bytes};
+use squish::{Model, Session, Tensor};
+
+fn digits() -> Model {
+    load_model(&read("digits_mlp/model.onnx")).unwrap()
+}
+
+fn training() -> Vec<Vec<(String, Tensor)>> {
+    vec![vec![("X".into(), read_npy(&read("digits_mlp/X_train.npy")).unwrap())]]
+}
+
+fn top(r: &[f64]) -> usize {
+    r.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
+}
+
+/// Test accuracy and agreement with the teacher, run from the saved file.
+fn scores(model: &Model) -> (f64, f64) {
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let y = read_npy(&read("digits_mlp/y_test.npy")).unwrap().to_i64_vec().unwrap();
+    let run = |m: &Model| {
+        let m = load_model(&model_to_bytes(m)).unwrap();
+        Session::new(m).unwrap().run(vec![("X".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec()
+    };
+    let (s, t) = (run(model), run(&digits()));
+    let acc = s.chunks(10).zip(&y).filter(|(r, &l)| top(r) as i64 == l).count() as f64 / y.len() as f64;
+    let agree = s.chunks(10).zip(t.chunks(10)).filter(|(a, b)| top(a) == top(b)).count() as f64 / y.len() as f64;
+    (acc, agree)
+}
+
+fn section(json: &str) -> Section {
+    Section::from_value(serde_json::from_str(json).unwrap()).unwrap()
+}
+
+fn train(json: &str, student_from: Model, labels: Option<&Tensor>) -> (Model, squish::train::Trainer) {
+    let mut t = section(json).trainer(student_from, &digits(), training(), labels).unwrap();
+    while t.step().unwrap().is_some() {}
+    (t.model(), t)
+}
+
+#[test]
+fn a_small_student_learns_the_teacher() {
+    let (student, trainer) = train(r#"{"student":"mlp:20","epochs":40,"learning_rate":0.01}"#, digits(), None);
+    let params = parameter_count(&student);
+    assert_eq!(params, 64 * 20 + 20 + 20 * 10 + 10);
+    assert!(params * 4 <= parameter_count(&digits()), "{params} parameters is more than a quarter of the teacher's");
+    let (acc, agree) = scores(&student);
+    println!("student mlp:20, 40 epochs: test accuracy {acc:.4}, agreement {agree:.4}");
+    assert!(acc > 0.93 && agree > 0.93, "accuracy {acc}, agreement {agree}");
+    let h = trainer.history();
+    assert_eq!(h.len(), 40);
+    assert!(h[39].loss < h[0].loss / 2.0, "the loss falls: {} → {}", h[0].loss, h[39].loss);
+    assert_eq!(trainer.split_sizes(), (1212, 135), "10% of the 1347 training examples held back");
+    assert_eq!(student.graph.outputs[0].name, "probabilities", "the student answers under the teacher's output name");
+}
+
+#[test]
+fn labels_join_the_loss() {
+    let y = read_npy(&read("digits_mlp/y_train.npy")).unwrap();
+    let (with, _) = train(r#"{"student":"mlp:16","epochs":3,"learning_rate":0.01}"#, digits(), Some(&y));
+    let (without, _) = train(r#"{"student":"mlp:16","epochs":3,"learning_rate":0.01}"#, digits(), None);
+    assert_ne!(model_to_bytes(&with), model_to_bytes(&without), "labels change what is learnt");
+    let short = Tensor::from_vec(&[5], vec![1i64; 5]).unwrap();
+    let e = section(r#"{"student":"mlp:16"}"#).trainer(digits(), &digits(), training(), Some(&short)).err().unwrap().to_string();
+    assert!(e.contains("5 labels for 1347 examples"), "{e}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_weights() {
+    let json = r#"{"student":"mlp:12","epochs":2,"learning_rate":0.01,"mixup":0.4,"noise":0.01,"seed":7}"#;
+    let (a, _) = train(json, digits(), None);
+    let (b, _) = train(json, digits(), None);
+    assert_eq!(model_to_bytes(&a), model_to_bytes(&b));
+    let (c, _) = train(&json.replace("\"seed\":7", "\"seed\":8"), digits(), None);
+    assert_ne!(model_to_bytes(&a), model_to_bytes(&c));
+}
+
+#[test]
+fn fine_tuning_a_pruned_model_keeps_its_zeros_and_recovers() {
+    let recipe = |extra: &str| Recipe::from_json(&format!(r#"{{"version":1,"steps":[{{"prune":{{"method":"magnitude","sparsity":0.9}}}}{extra}]}}"#)).unwrap();
+    let (pruned, _) = compress(&digits(), &recipe(""), &training()).unwrap();
+    let (repaired, record) = compress(&digits(), &recipe(r#",{"distill":{"epochs":15,"learning_rate":0.003,"validation":0.1}}"#), &training()).unwrap();
+    let zeros = |m: &Model| -> Vec<bool> {
+        m.graph.nodes.iter().filter(|n| n.op_type == "MatMul").flat_map(|n| m.graph.initializer(&n.inputs[1]).unwrap().to_f64_vec()).map(|v| v == 0.0).collect()
+    };
+    assert_eq!(zeros(&pruned), zeros(&repaired), "fine-tuning keeps exactly the pruned zeros");
+    let (acc_pruned, agree_pruned) = scores(&pruned);
+    let (acc_repaired, agree_repaired) = scores(&repaired);
+    println!("90% magnitude: accuracy {acc_pruned:.4} → {acc_repaired:.4} fine-tuned, agreement {agree_pruned:.4} → {agree_repaired:.4}");
+    assert!(agree_repaired > agree_pruned + 0.05, "agreement {agree_pruned} → {agree_repaired}");
+    let t = &record.training[0];
+    assert_eq!((t.step, t.student.as_str(), t.epochs.len()), (1, "finetune", 15));
+    assert_eq!(t.parameters_before, t.parameters_after);
+}
+
+#[test]
+fn a_recipe_can_distil_then_quantise_the_student() {
+    let recipe = Recipe::from_json(r#"{"distill":{"student":"mlp:16","epochs":5,"learning_rate":0.01},"quantize":{"scheme":"fp16"}}"#).unwrap();
+    let (m, record) = compress(&digits(), &recipe, &training()).unwrap();
+    assert_eq!(record.training.len(), 1);
+    assert!(record.entries.iter().all(|e| e.node.starts_with("layer")), "the quantize step sees the student's layers");
+    assert!(record.model_bytes_after * 4 < record.model_bytes_before);
+    let canonical = Recipe::from_json(&record.recipe).unwrap();
+    assert_eq!(canonical, recipe, "the canonical recipe reads back");
+    let (acc, _) = scores(&m);
+    assert!(acc > 0.8, "accuracy {acc}");
+}
+
+#[test]
+fn bad_training_settings_are_clear_errors() {
+    let err =
+        |recipe: &str, calibration: Vec<Vec<(String, Tensor)>>| compress(&digits(), &Recipe::from_json(recipe).unwrap(), &calibration).unwrap_err().to_string();
+    assert!(err(r#"{"distill":{"student":"mlp:8"}}"#, vec![]).contains("training needs inputs"));
+    let e = err(r#"{"distill":{"student":"mlp:8","epochs":2,"learning_rate":1e30}}"#, training());
+    assert!(e.contains("the loss became") && e.contains("at step") && e.contains("lower learning_rate"), "{e}");
+    let e = err(r#"{"distill":{"student":"mlp:8","output":"nope"}}"#, training());
+    assert!(e.contains("no output 'nope'"), "{e}");
+    let e = err(r#"{"distill":{"exclude":{"nodes":["ghost"]}}}"#, training());
+    assert!(e.contains("no node 'ghost'"), "{e}");
+    let e = err(r#"{"distill":{"student":"mlp:8","mixup":0.2,"epochs":1}}"#, vec![vec![("X".into(), Tensor::from_vec(&[1, 64], vec![0.5f32; 64]).unwrap())]]);
+    assert!(e.contains("at least 2 examples"), "{e}");
+}
+
+#[test]
+fn a_nan_loss_stops_training_and_keeps_the_best_weights() {
+    let mut t = section(r#"{"student":"mlp:8","epochs":50,"learning_rate":0.01}"#).trainer(digits(), &digits(), training(), None).unwrap();
+    let mut epochs = 0;
+    while epochs < 2 {
+        if t.step().unwrap().unwrap().finished_epoch.is_some() {
+            epochs += 1;
+        }
+    }
+    let before = model_to_bytes(&t.model());
+    // Poison a weight: the next minibatch's loss is NaN.
+    let mut poisoned = section(r#"{"student":"mlp:8","epochs":50,"learning_rate":1e38}"#).trainer(digits(), &digits(), training(), None).unwrap();
+    let e = loop {
+        match poisoned.step() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("a rate of 1e38 should overflow"),
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(e.contains("training stopped"), "{e}");
+    assert!(poisoned.step().unwrap().is_none(), "a stopped run stays stopped");
+    let kept = poisoned.model();
+    assert!(kept.graph.initializers.iter().all(|(_, w)| w.to_f64_vec().iter().all(|v| v.is_finite())), "the kept weights are finite");
+    assert_eq!(before, model_to_bytes(&t.model()), "the healthy run is unaffected");
+}
