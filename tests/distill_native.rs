@@ -157,3 +157,23 @@ fn a_nan_loss_stops_training_and_keeps_the_best_weights() {
     assert!(kept.graph.initializers.iter().all(|(_, w)| w.to_f64_vec().iter().all(|v| v.is_finite())), "the kept weights are finite");
     assert_eq!(before, model_to_bytes(&t.model()), "the healthy run is unaffected");
 }
+
+#[test]
+fn gradual_pruning_reaches_its_sparsity_and_keeps_an_epoch_at_it() {
+    let (m, t) = train(r#"{"epochs":8,"learning_rate":0.01,"gradual":{"sparsity":0.8,"end":0.5}}"#, digits(), None);
+    assert!((t.weight_sparsity() - 0.8).abs() < 1e-3, "weight sparsity {}", t.weight_sparsity());
+    assert!(t.best_epoch().unwrap() >= 4, "the kept epoch {:?} is before the final sparsity (epoch 4)", t.best_epoch());
+    for n in m.graph.nodes.iter().filter(|n| n.op_type == "MatMul") {
+        let w = m.graph.initializer(&n.inputs[1]).unwrap().to_f64_vec();
+        let zeros = w.iter().filter(|v| **v == 0.0).count() as f64 / w.len() as f64;
+        assert!((zeros - 0.8).abs() < 0.01, "{}: {zeros} zeros", n.name);
+    }
+    let (acc, _) = scores(&m);
+    assert!(acc > 0.9, "accuracy {acc} after pruning to 80% while fine-tuning");
+    let e = section(r#"{"student":"finetune","gradual":{"sparsity":0.5},"exclude":{"op_types":["MatMul"]}}"#)
+        .trainer(digits(), &digits(), training(), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no float weights") || e.contains("no weight matrices"), "{e}");
+}

@@ -22,7 +22,8 @@ function score(mod, bytes, xTest, yTest, teacherTop) {
 }
 
 /**
- * `runs`: [{ name, section, finetune?: recipe to compress with first }]. Returns per run
+ * `runs`: [{ name, section, finetune?: recipe to compress with first, gradual?: true
+ * (fine-tune the teacher itself, its section pruning gradually) }]. Returns per run
  * { name, ms, parameters, accuracy, agreement, sha256 } and the teacher's scores.
  */
 export async function distilDigits(mod, files, runs) {
@@ -40,6 +41,9 @@ export async function distilDigits(mod, files, runs) {
     if (r.finetune) {
       from = teacher.compress(r.finetune, [[x]]);
       run = mod.Distillation.finetune(teacher, from, r.section, [[x]], y);
+    } else if (r.gradual) {
+      // Pruned while fine-tuning, learning from the unpruned teacher.
+      run = mod.Distillation.finetune(teacher, teacher, r.section, [[x]], y);
     } else {
       run = new mod.Distillation(teacher, r.section, [[x]], y);
     }
@@ -52,7 +56,8 @@ export async function distilDigits(mod, files, runs) {
     const parameters = new mod.ModelHandle(bytes);
     const count = parameters.summary().parameter_count;
     parameters.free();
-    const result = { name: r.name, ms, parameters: count, ...score(mod, bytes, xTest, yTest, teacherTop), sha256: await sha256(bytes) };
+    const zeros = student.compressionRecord().training[0].weight_sparsity;
+    const result = { name: r.name, ms, parameters: count, zeros, ...score(mod, bytes, xTest, yTest, teacherTop), sha256: await sha256(bytes) };
     if (from) {
       result.before = score(mod, from.toBytes(), xTest, yTest, teacherTop);
       from.free();

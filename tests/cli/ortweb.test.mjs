@@ -75,3 +75,37 @@ for (const [name, recipes] of [['digits_mlp', RECIPES], ['mtcnn_pnet', RECIPES],
     original.free();
   });
 }
+
+// Students from distillation (a new MLP, and the model fine-tuned while
+// pruned gradually) are plain float models: 1e-4·(1+|ref|) on the test split.
+test('digits_mlp: distilled students run in onnxruntime-web and agree with Squish', async () => {
+  const engine = await loadEngine();
+  const dir = join(root, 'tests/fixtures/digits_mlp');
+  const teacher = new engine.ModelHandle(readFileSync(join(dir, 'model.onnx')));
+  const x = { ...engine.readNpy(readFileSync(join(dir, 'X_train.npy'))), name: 'X' };
+  const xTest = { ...engine.readNpy(readFileSync(join(dir, 'X_test.npy'))), name: 'X' };
+  const runs = [
+    new engine.Distillation(teacher, '{"student":"mlp:16,8","epochs":3,"learning_rate":0.01}', [[x]], null),
+    engine.Distillation.finetune(teacher, teacher, '{"epochs":4,"learning_rate":0.01,"gradual":{"sparsity":0.8}}', [[x]], null),
+  ];
+  for (const run of runs) {
+    while (run.step()) {
+      // one minibatch per call
+    }
+    const student = run.student();
+    const model = student.toBytes();
+    student.free();
+    run.free();
+    const ours = new engine.ModelHandle(model);
+    const got = ours.run([xTest]).outputs[0];
+    ours.free();
+    const sess = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
+    const want = (await sess.run({ X: new ort.Tensor('float32', xTest.data, xTest.dims) }))[got.name];
+    assert.deepEqual([...want.dims], got.dims);
+    let worst = -1;
+    for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i] - want.data[i]) - 1e-4 * (1 + Math.abs(want.data[i])));
+    assert.ok(worst <= 0, `student differs from onnxruntime-web beyond 1e-4·(1+|ref|) by ${worst}`);
+    await sess.release();
+  }
+  teacher.free();
+});

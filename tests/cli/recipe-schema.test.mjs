@@ -32,6 +32,10 @@ const VALID = [
   { quantize: { scheme: 'int4_block' }, target: { metric: 'min_cosine', at_least: 0.99, output: 'y', held_back: 0.3, seed: 2 } },
   { steps: [{ quantize: { scheme: 'int8_dynamic' } }], target: { metric: 'kl', at_most: 0.01 } },
   { prune: { sparsity: 0.5 }, target: { metric: 'accuracy', at_least: 0.9 } },
+  { distill: {} },
+  { distill: { student: 'mlp:32,16', epochs: 5, learning_rate: 0.01, mixup: 0.4 } },
+  { steps: [{ prune: { sparsity: 0.5 } }, { distill: { epochs: 3, gradual: { sparsity: 0.9, end: 0.5 } } }, { quantize: { scheme: 'int8_weight' } }] },
+  { distill: { exclude: { nodes: ['a'] }, loss: 'cosine', optimizer: 'sgd', schedule: 'linear', patience: 3, validation: 0, output: 'y' } },
 ];
 
 const INVALID = [
@@ -62,7 +66,15 @@ const INVALID = [
   { prune: { sparsity: 0.5, storage: 'sparse' } },
   { prune: { sparsity: 0.5, method: 'obs' } },
   { prune: { sparsity: 0.5, bogus: true } },
-  { distill: {} },
+  { distill: { student: 'mlp:0' } },
+  { distill: { student: 'cnn' } },
+  { distill: { epochs: 0 } },
+  { distill: { teacher: 'original' } },
+  { distill: { gradual: { sparsity: 1 } } },
+  { distill: { gradual: { end: 0.5 } } },
+  { distill: { loss: 'l1' } },
+  { distill: { validation: 0.95 } },
+  { distill: { learning_rate: 0 } },
   { target: { agreement: 0.99 }, quantize: { scheme: 'fp16' } },
   { target: { metric: 'kl', at_least: 0.1 }, quantize: { scheme: 'fp16' } },
   { target: { metric: 'agreement' }, quantize: { scheme: 'fp16' } },

@@ -138,6 +138,7 @@ impl Section {
             train_examples,
             held_back,
             best_epoch: trainer.best_epoch(),
+            weight_sparsity: trainer.weight_sparsity(),
             epochs: trainer.history().iter().map(EpochSummary::from).collect(),
         }
     }
@@ -179,6 +180,8 @@ pub struct Training {
     pub held_back: usize,
     /// The epoch whose weights were kept (best on the held-back part, or the last).
     pub best_epoch: Option<usize>,
+    /// Share of exact zeros over the student's weight matrices (pruned ones stay zero).
+    pub weight_sparsity: f64,
     pub epochs: Vec<EpochSummary>,
 }
 

@@ -15,7 +15,7 @@ use crate::tensor::Tensor;
 /// Blends the batch with a shuffled copy of itself (`mixup` > 0: one weight
 /// from Beta(mixup, mixup) per batch) and adds noise (`noise` > 0: its
 /// standard deviation). Returns whether anything changed.
-pub(super) fn augment(feeds: &mut [Feed], labels: Option<&mut SoftLabels>, mixup: f32, noise: f32, rng: &mut ChaCha8Rng) -> Result<bool> {
+pub(super) fn augment(feeds: &mut [Feed], labels: Option<&mut SoftLabels>, mixup: f64, noise: f32, rng: &mut ChaCha8Rng) -> Result<bool> {
     for (name, t) in feeds.iter().flatten() {
         if t.dtype() != crate::tensor::DType::F32 {
             let key = if mixup > 0.0 { "mixup" } else { "noise" };
@@ -24,7 +24,7 @@ pub(super) fn augment(feeds: &mut [Feed], labels: Option<&mut SoftLabels>, mixup
     }
     let mut changed = false;
     if mixup > 0.0 && feeds.len() > 1 {
-        let beta = Beta::new(mixup as f64, mixup as f64).map_err(|e| SquishError::Recipe(format!("key 'distill.mixup': {e}")))?;
+        let beta = Beta::new(mixup, mixup).map_err(|e| SquishError::Recipe(format!("key 'distill.mixup': {e}")))?;
         let lambda = beta.sample(rng) as f32;
         let mut partner: Vec<usize> = (0..feeds.len()).collect();
         partner.shuffle(rng);

@@ -30,13 +30,13 @@ use data::Examples;
 pub struct FitOptions {
     pub epochs: usize,
     pub batch_size: usize,
-    pub learning_rate: f32,
+    pub learning_rate: f64,
     pub optimizer: Optimizer,
     pub schedule: Schedule,
     /// Steps over which the rate rises from 0 at the start.
     pub warmup_steps: usize,
     /// Decoupled weight decay (AdamW).
-    pub weight_decay: f32,
+    pub weight_decay: f64,
     /// Seeds the split, the shuffling, the augmentations and a proposed student's initial weights.
     pub seed: u64,
     /// Share of the inputs held back to choose the best epoch (and stop early); 0 keeps the last.
@@ -48,18 +48,18 @@ pub struct FitOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<LossKind>,
     /// Softens both class distributions in the `kl` loss.
-    pub temperature: f32,
+    pub temperature: f64,
     /// Weight of cross-entropy on labels against the teacher's term (labels given).
-    pub label_weight: f32,
+    pub label_weight: f64,
     /// The output the student learns (default: the teacher's first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     /// Mixup: each minibatch is blended with a shuffled copy of itself, by
     /// a weight drawn from Beta(mixup, mixup), and the teacher labels the
     /// blend (0: off).
-    pub mixup: f32,
+    pub mixup: f64,
     /// Standard deviation of Gaussian noise added to float inputs (0: off).
-    pub noise: f32,
+    pub noise: f64,
     /// Prune weight matrices by magnitude while training, up to a sparsity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradual: Option<gradual::Gradual>,
@@ -258,7 +258,7 @@ impl Trainer {
         }
         let end = (self.cursor + self.opts.batch_size).min(self.order.len());
         let batch: Vec<usize> = self.order[self.cursor..end].to_vec();
-        let rate = self.opts.schedule.rate(self.opts.learning_rate, self.step, self.total_steps, self.opts.warmup_steps);
+        let rate = self.opts.schedule.rate(self.opts.learning_rate as f32, self.step, self.total_steps, self.opts.warmup_steps);
         let loss = self.train_batch(&batch, rate)?;
         self.step += 1;
         self.cursor = end;
@@ -273,7 +273,7 @@ impl Trainer {
         let mut labels = self.data.soft_labels(batch);
         let mut targets = None;
         if self.opts.mixup > 0.0 || self.opts.noise > 0.0 {
-            let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise, &mut self.rng)?;
+            let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise as f32, &mut self.rng)?;
             targets = mixed.then_some(());
         }
         let rows = batch.len() as f32;
@@ -316,13 +316,13 @@ impl Trainer {
                 self.epoch + 1
             )));
         }
-        self.state.update(&mut self.tape.params, &total.unwrap_or_default(), rate, self.opts.weight_decay);
+        self.state.update(&mut self.tape.params, &total.unwrap_or_default(), rate, self.opts.weight_decay as f32);
         Ok(loss_sum)
     }
 
     fn loss(&self, student: &ArrayD<f32>, teacher: &ArrayD<f32>, labels: Option<&[f32]>) -> Result<loss::LossGrad> {
         match self.kind {
-            LossKind::Kl => loss::kl(student, &loss::as_logits(teacher), labels, self.opts.temperature, self.opts.label_weight),
+            LossKind::Kl => loss::kl(student, &loss::as_logits(teacher), labels, self.opts.temperature as f32, self.opts.label_weight as f32),
             LossKind::Mse => loss::mse(student, teacher),
             LossKind::Cosine => loss::cosine(student, teacher),
         }
@@ -388,6 +388,21 @@ impl Trainer {
             }
         }
         self.tape.model_with(&tape_params)
+    }
+
+    /// Share of exact zeros over the weight matrices `model()` gives.
+    pub fn weight_sparsity(&self) -> f64 {
+        let (mut zeros, mut total) = (0usize, 0usize);
+        for (i, p) in self.tape.params.iter().enumerate().filter(|(_, p)| p.prunable) {
+            let w = self.best.as_ref().map_or(&p.value, |b| &b.weights[i]);
+            zeros += w.iter().filter(|&&v| v == 0.0).count();
+            total += w.len();
+        }
+        if total == 0 {
+            0.0
+        } else {
+            zeros as f64 / total as f64
+        }
     }
 
     /// The epoch whose weights `model()` gives.

@@ -1,0 +1,77 @@
+"""Students `squish distill` writes load in onnxruntime, pass the ONNX
+checker, and onnxruntime's outputs on them agree with Squish's own within
+1e-4 * (1 + |ref|): a new MLP student (with labels), and a pruned model
+fine-tuned back with `--finetune` (its zeros kept)."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.path.join(ROOT, "www", "cli", "squish.mjs")
+DIGITS = os.path.join(ROOT, "tests", "fixtures", "digits_mlp")
+
+
+def squish(*args):
+    r = subprocess.run(["node", CLI, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"squish {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def squish_outputs(model, x, tmp):
+    inputs, outputs = os.path.join(tmp, "in"), os.path.join(tmp, "out")
+    os.makedirs(inputs, exist_ok=True)
+    np.save(os.path.join(inputs, "input_0.npy"), x)
+    squish("run", model, "--inputs", inputs, "--out", outputs)
+    t = onnx.TensorProto()
+    with open(os.path.join(outputs, "output_0.pb"), "rb") as f:
+        t.ParseFromString(f.read())
+    return onnx.numpy_helper.to_array(t)
+
+
+class DistilledStudentsRunInOnnxruntime(unittest.TestCase):
+    def check(self, model, tmp):
+        onnx.checker.check_model(onnx.load(model), full_check=True)
+        x = np.load(os.path.join(DIGITS, "X_test.npy"))
+        want = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"X": x})[0]
+        got = squish_outputs(model, x, tmp)
+        self.assertEqual(got.shape, want.shape)
+        excess = np.max(np.abs(got - want) - 1e-4 * (1 + np.abs(want)))
+        self.assertLessEqual(excess, 0, f"{model}: differs from onnxruntime by {excess} beyond the bound")
+        return want
+
+    def test_mlp_student(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "student.onnx")
+            log = squish("distill", os.path.join(DIGITS, "model.onnx"), "--inputs", os.path.join(DIGITS, "X_train.npy"),
+                         "--labels", os.path.join(DIGITS, "y_train.npy"), "--student", "mlp:20", "--epochs", "20",
+                         "--learning-rate", "0.01", "--out", out)
+            self.assertIn("student: mlp:20 (1,510 parameters; started from 6,570)", log)
+            probabilities = self.check(out, tmp)
+            y = np.load(os.path.join(DIGITS, "y_test.npy"))
+            self.assertGreater((probabilities.argmax(1) == y).mean(), 0.9)
+
+    def test_finetuned_pruned_model_keeps_its_zeros(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            recipe, pruned, out = (os.path.join(tmp, f) for f in ("r.json", "pruned.onnx", "tuned.onnx"))
+            with open(recipe, "w") as f:
+                f.write('{"prune": {"method": "magnitude", "sparsity": 0.8}}')
+            teacher = os.path.join(DIGITS, "model.onnx")
+            squish("compress", teacher, "--recipe", recipe, "--out", pruned)
+            squish("distill", teacher, "--inputs", os.path.join(DIGITS, "X_train.npy"), "--finetune", pruned,
+                   "--epochs", "5", "--out", out)
+            self.check(out, tmp)
+            weights = lambda m: {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(m).graph.initializer if i.name.startswith("coefficient")}
+            before, after = weights(pruned), weights(out)
+            for name, w in before.items():
+                np.testing.assert_array_equal(w == 0, after[name] == 0, err_msg=f"{name}: the pruned zeros move")
+            self.assertTrue(any(not np.array_equal(before[n], after[n]) for n in before), "fine-tuning changed nothing")
+
+
+if __name__ == "__main__":
+    unittest.main()
