@@ -16,14 +16,14 @@ function title(text) {
  * Lines over a shared x axis. `series`: [{ name, color, points: [{ y, label }] }];
  * y values are clamped to [lo, hi]. Each point carries a tooltip.
  */
-export function lineChart(series, { lo, hi, width = 640, height = 180, yLabel = '' }) {
+export function lineChart(series, { lo, hi, width = 640, height = 180, yLabel = '', format = (v) => String(Math.round(v)) }) {
   const pad = { l: 40, r: 8, t: 8, b: 18 };
   const n = Math.max(1, ...series.map((s) => s.points.length));
   const x = (i) => pad.l + (n === 1 ? 0 : (i / (n - 1)) * (width - pad.l - pad.r));
   const y = (v) => pad.t + (1 - (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (height - pad.t - pad.b);
   const ticks = [lo, (lo + hi) / 2, hi].map((v) => [
     svg('line', { x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v), stroke: '#e3e6ec' }),
-    svg('text', { x: pad.l - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, String(Math.round(v))),
+    svg('text', { x: pad.l - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, format(v)),
   ]);
   const lines = series.map((s) => [
     svg('polyline', { points: s.points.map((p, i) => `${x(i)},${y(p.y)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.5 }),

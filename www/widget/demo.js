@@ -1,14 +1,19 @@
 // The built-in demo: scikit-learn's digits classifier (64 → 64 → 32 → 10)
-// and its held-out split, straight from the test fixtures.
+// with its training and held-out splits, straight from the test fixtures.
 import modelUrl from '../../tests/fixtures/digits_mlp/model.onnx?url';
 import samplesUrl from '../../tests/fixtures/digits_mlp/X_test.npy?url';
 import labelsUrl from '../../tests/fixtures/digits_mlp/y_test.npy?url';
+import trainSamplesUrl from '../../tests/fixtures/digits_mlp/X_train.npy?url';
+import trainLabelsUrl from '../../tests/fixtures/digits_mlp/y_train.npy?url';
 
 export const DEMO = {
   name: 'digits_mlp.onnx',
   modelUrl,
   samplesUrl,
   labelsUrl,
+  // The training split, fetched only when the training card trains on it.
+  trainSamplesUrl,
+  trainLabelsUrl,
   inputName: 'X',
   side: 8,
 };

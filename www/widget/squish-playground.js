@@ -9,6 +9,7 @@ import { renderProbabilities } from '../ui/prob-bars.js';
 import { DEMO, argmax, fetchBytes } from './demo.js';
 import { styles } from './styles.js';
 import { ComparePanel } from './compare-panel.js';
+import { TrainingPanel } from './training-panel.js';
 
 class SquishPlayground extends HTMLElement {
   #bridge = new EngineBridge();
@@ -19,6 +20,7 @@ class SquishPlayground extends HTMLElement {
   /** The model being compressed: { blob, name, demo: { samples, labels } | null }. */
   #model = null;
   #compare = new ComparePanel(() => this.#model);
+  #training = new TrainingPanel(() => this.#model);
 
   connectedCallback() {
     if (this.shadowRoot) return;
@@ -52,12 +54,14 @@ class SquishPlayground extends HTMLElement {
         ui.summary),
       ui.demo,
       this.#compare.element,
+      this.#training.element,
     );
     this.#start();
   }
 
   disconnectedCallback() {
     this.#bridge.terminate();
+    this.#training.terminate();
   }
 
   #showError(message) {
@@ -77,6 +81,7 @@ class SquishPlayground extends HTMLElement {
       // bytes themselves move to this element's worker below.
       this.#model = { blob: new Blob([model]), name: DEMO.name, demo: { samples: samples.slice(0), labels: labels.slice(0) } };
       this.#compare.modelChanged();
+      this.#training.modelChanged();
       const info = await this.#bridge.call('info');
       this.#ui.build.textContent = `wasm ${info.kernels}`;
       const summary = await this.#bridge.call('open', { key: 'demo', bytes: model }, { transfer: [model] });
@@ -135,6 +140,7 @@ class SquishPlayground extends HTMLElement {
       const summary = await this.#compare.open(model);
       this.#model = model;
       this.#compare.modelChanged();
+      this.#training.modelChanged();
       this.#ui.modelTitle.textContent = `Model: ${file.name}`;
       renderSummary(this.#ui.summary, summary, file.name);
       this.#ui.demo.hidden = true;

@@ -7,6 +7,7 @@ let wasmPromise = null;
 const handles = new Map();
 let study = null; // the SensitivityStudy in progress, one per worker
 let scan = null; // the SparsityScan in progress, one per worker
+let distillation = null; // the Distillation in progress, one per worker
 
 async function wasm() {
   wasmPromise ??= (async () => {
@@ -175,6 +176,39 @@ const methods = {
     } finally {
       search.free();
     }
+  },
+  // Training: started once, then run in slices of about `ms` so that the
+  // page can draw the curve, pause (stop asking) and cancel (terminate).
+  async distillStart({ key, section, feeds, labels = null, finetune = false }) {
+    const { Distillation } = await wasm();
+    distillation?.free();
+    distillation = null;
+    const h = handle(key);
+    distillation = finetune ? Distillation.finetune(h, h, section, feeds, labels) : new Distillation(h, section, feeds, labels);
+    return distillation.summary();
+  },
+  async distillRun({ ms = 150 }) {
+    if (!distillation) throw new Error('no training in progress');
+    const t0 = performance.now();
+    const epochs = [];
+    let last = null;
+    do {
+      const p = distillation.step();
+      if (!p) return { epochs, done: true, step: last?.step ?? null, total: last?.total_steps ?? null };
+      last = p;
+      if (p.finished_epoch) epochs.push(p.finished_epoch);
+    } while (performance.now() - t0 < ms);
+    return { epochs, done: false, step: last.step, total: last.total_steps };
+  },
+  // The student with its best weights stays here under `into`; its file goes to the page.
+  async distillFinish({ into }) {
+    if (!distillation) throw new Error('no training in progress');
+    const student = distillation.student();
+    const summary = distillation.summary();
+    const record = student.compressionRecord();
+    const model = student.toBytes();
+    keep(into, student);
+    return new Transfer({ model, record, summary }, [model.buffer]);
   },
   // The recipe with the study's suggested exclusions in the right steps.
   async suggestedRecipe({ recipe, units }) {

@@ -153,8 +153,10 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<(&str, AttrValue)>) 
 }
 
 /// The float initializers fine-tuning trains: weights and biases of linear
-/// layers, normalisation scales and shifts, embedding tables — every float
-/// initializer with more than one value read by one of those ops.
+/// layers, normalisation scales and shifts — every float initializer with
+/// more than one value read by one of those ops. Embedding tables stay as
+/// they are: compression does not touch them, and their gradient and
+/// optimiser state would be the size of the table at every step.
 pub fn trainable(model: &Model, excluded: &[String]) -> std::collections::HashMap<String, bool> {
     let mut out = std::collections::HashMap::new();
     for n in &model.graph.nodes {
@@ -165,7 +167,6 @@ pub fn trainable(model: &Model, excluded: &[String]) -> std::collections::HashMa
             "MatMul" | "Gemm" | "Conv" => &[0, 1, 2],
             "Add" | "Sub" | "Mul" => &[0, 1],
             "LayerNormalization" | "BatchNormalization" => &[1, 2],
-            "Gather" => &[0],
             _ => continue,
         };
         let matrix = matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv");

@@ -77,6 +77,7 @@ pub(crate) fn rule_for(op_type: &str) -> Option<Rule> {
         "Concat" => layout::concat,
         "ReduceMean" | "ReduceSum" => layout::reduce,
         "LayerNormalization" => norm::layer_norm,
+        "Where" => pointwise::select,
         _ => return None,
     })
 }

@@ -109,6 +109,27 @@ pub(super) fn clip(c: &RuleCtx) -> Result<Grads> {
     Ok(vec![Some(g)])
 }
 
+/// `Where(c, x, y)`: the gradient goes to `x` where `c` holds, else to `y`.
+pub(super) fn select(c: &RuleCtx) -> Result<Grads> {
+    let Some(crate::tensor::Tensor::Bool(cond)) = c.inputs.first().copied().flatten() else {
+        return Err(SquishError::op("the condition must be a boolean tensor"));
+    };
+    let cond = cond.broadcast(c.dy.raw_dim()).ok_or_else(|| SquishError::op("the condition does not broadcast to the output"))?;
+    let pick = |take: bool, i: usize| -> Result<Option<ArrayD<f32>>> {
+        if !c.wants(i) {
+            return Ok(None);
+        }
+        let mut g = c.dy.clone();
+        Zip::from(&mut g).and(&cond).for_each(|g, &k| {
+            if k != take {
+                *g = 0.0
+            }
+        });
+        Ok(Some(unbroadcast(g, c.input_shape(i)?)))
+    };
+    Ok(vec![None, pick(true, 1)?, pick(false, 2)?])
+}
+
 /// The normalised axis of a softmax, and whether (opset < 13) every axis
 /// from it on is normalised together.
 fn softmax_axes(c: &RuleCtx, rank: usize) -> Result<(usize, bool)> {

@@ -164,6 +164,19 @@ fn activation_gradients() {
 }
 
 #[test]
+fn where_gradients() {
+    let r = &mut ChaCha8Rng::seed_from_u64(10);
+    let cond = Tensor::Bool(ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![true, false]).unwrap());
+    let m = model(
+        vec![node("Where", &["c", "x", "z"], &["y"], vec![])],
+        vec![("c", cond), ("x", values(r, &[2, 3], 1.0, 0.0)), ("z", values(r, &[3], 1.0, 0.0))],
+        "y",
+        17,
+    );
+    check(&m);
+}
+
+#[test]
 fn softmax_gradients() {
     let r = &mut ChaCha8Rng::seed_from_u64(4);
     for op in ["Softmax", "LogSoftmax"] {
