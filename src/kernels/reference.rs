@@ -244,21 +244,26 @@ pub fn max_f32(x: &[f32]) -> f32 {
 }
 
 /// Softmax over consecutive rows of length `row` (in place):
-/// `exp(x - max) * (1 / sum)`.
+/// `exp(x - max) * (1 / sum)`, with every value below `f32::MIN_POSITIVE`
+/// (the exponentials and the results) flushed to zero: subnormal operands
+/// make x86 arithmetic, which wasm cannot switch to flush-to-zero, some
+/// hundred times slower in every product that reads them (attention over
+/// padding, and its gradients in training).
 pub fn softmax_f32(x: &mut [f32], row: usize) {
     if row == 0 {
         return;
     }
+    let flush = |v: f32| if v < f32::MIN_POSITIVE { 0.0 } else { v };
     for r in x.chunks_exact_mut(row) {
         let m = max_f32(r);
         let mut sum = 0.0f32;
         for v in r.iter_mut() {
-            *v = (*v - m).exp();
+            *v = flush((*v - m).exp());
             sum += *v;
         }
         let inv = 1.0 / sum;
         for v in r.iter_mut() {
-            *v *= inv;
+            *v = flush(*v * inv);
         }
     }
 }

@@ -492,11 +492,16 @@ pub fn max_f32(x: &[f32]) -> f32 {
     best
 }
 
-/// Softmax over consecutive rows of length `row` (in place), all vectorised.
+/// Softmax over consecutive rows of length `row` (in place), all vectorised;
+/// values below `f32::MIN_POSITIVE` flushed to zero as in the reference
+/// (NaN kept: the mask is `v < MIN_POSITIVE`, false for NaN).
 pub fn softmax_f32(x: &mut [f32], row: usize) {
     if row == 0 {
         return;
     }
+    let tiny = f32x4_splat(f32::MIN_POSITIVE);
+    let flush = |v: v128| v128_andnot(v, f32x4_lt(v, tiny));
+    let flush_s = |v: f32| if v < f32::MIN_POSITIVE { 0.0 } else { v };
     for r in x.chunks_exact_mut(row) {
         let m = max_f32(r);
         let mv = f32x4_splat(m);
@@ -507,7 +512,7 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
         unsafe {
             while i + 4 <= n {
                 let p = r.as_mut_ptr().add(i);
-                let e = exp_v(f32x4_sub(load(p), mv));
+                let e = flush(exp_v(f32x4_sub(load(p), mv)));
                 store(p, e);
                 acc = f32x4_add(acc, e);
                 i += 4;
@@ -515,7 +520,7 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
         }
         let mut sum = f32x4_extract_lane::<0>(acc) + f32x4_extract_lane::<1>(acc) + f32x4_extract_lane::<2>(acc) + f32x4_extract_lane::<3>(acc);
         for v in &mut r[i..] {
-            *v = (*v - m).exp();
+            *v = flush_s((*v - m).exp());
             sum += *v;
         }
         let inv = f32x4_splat(1.0 / sum);
@@ -525,13 +530,13 @@ pub fn softmax_f32(x: &mut [f32], row: usize) {
         unsafe {
             while i + 4 <= n {
                 let p = r.as_mut_ptr().add(i);
-                store(p, f32x4_mul(load(p), inv));
+                store(p, flush(f32x4_mul(load(p), inv)));
                 i += 4;
             }
         }
         let inv_s = 1.0 / sum;
         for v in &mut r[i..] {
-            *v *= inv_s;
+            *v = flush_s(*v * inv_s);
         }
     }
 }

@@ -604,10 +604,20 @@ macro_rules! kernel_suite {
                         for j in 0..row {
                             let e = (xs[j] as f64 - m).exp() / s;
                             let got = y[r * row + j] as f64;
-                            assert!((got - e).abs() <= bounds::softmax_f32(row) * e.max(1e-30) + 1e-38, "row {r} col {j}: {got} vs {e}");
+                            // Subnormal results are flushed to zero (both twins).
+                            assert!((got - e).abs() <= bounds::softmax_f32(row) * e + f32::MIN_POSITIVE as f64, "row {r} col {j}: {got} vs {e}");
+                            assert!(!(got as f32).is_subnormal(), "row {r} col {j}: {got} is subnormal");
                         }
                     }
                 }
+                // Exponentials and results below the normal range become 0, NaN stays.
+                let mut tiny = vec![0.0f32, -90.0, -100.0, -88.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+                k::softmax_f32(&mut tiny, 9);
+                assert!(tiny.iter().all(|v| !v.is_subnormal()), "{tiny:?}");
+                assert_eq!(&tiny[1..4], &[0.0, 0.0, 0.0]);
+                let mut nan = vec![0.0f32, f32::NAN, 1.0, 2.0, 3.0];
+                k::softmax_f32(&mut nan, 5);
+                assert!(nan.iter().all(|v| v.is_nan()));
                 // Large logits must not overflow.
                 let mut big = vec![1000.0f32, 1000.0, -1000.0];
                 k::softmax_f32(&mut big, 3);

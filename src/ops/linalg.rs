@@ -146,6 +146,18 @@ fn build_matmul(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 /// numpy `matmul` semantics: 1-D operands are promoted and the added axis
 /// removed afterwards; leading (batch) axes broadcast.
 pub fn matmul_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32>> {
+    // A matrix B shared by every batch (a weight being trained): one product
+    // over all the rows instead of one per batch, each packing B again.
+    if b.ndim() == 2 && a.ndim() > 2 && a.shape()[a.ndim() - 1] == b.shape()[0] {
+        let (kk, n) = (b.shape()[0], b.shape()[1]);
+        let rows = a.len() / kk.max(1);
+        let (a_flat, b_flat) = (contiguous(a), contiguous(b));
+        let mut out = vec![0.0f32; rows * n];
+        k::gemm_f32(rows, kk, n, &a_flat, &b_flat, &mut out);
+        let mut shape = a.shape().to_vec();
+        *shape.last_mut().expect("rank > 2") = n;
+        return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("element count matches"));
+    }
     batched_matmul(a, b, k::gemm_f32)
 }
 
@@ -287,6 +299,10 @@ mod tests {
         assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![3.0, 12.0, 21.0, 30.0]);
         let bad = ArrayD::from_shape_vec(IxDyn(&[4, 1]), vec![0.0f32; 4]).unwrap();
         assert!(matmul_f32(&a, &bad).unwrap_err().to_string().contains("inner dimensions"));
+        // A shared matrix B over batches: one product over all rows, the same bits as one per batch.
+        let a = ArrayD::from_shape_vec(IxDyn(&[3, 5, 17]), (0..255).map(|v| ((v * 37 % 101) as f32 - 50.0) / 7.0).collect()).unwrap();
+        let w = ArrayD::from_shape_vec(IxDyn(&[17, 11]), (0..187).map(|v| ((v * 53 % 97) as f32 - 48.0) / 9.0).collect()).unwrap();
+        assert_eq!(matmul_f32(&a, &w).unwrap(), batched_matmul(&a, &w, k::gemm_f32).unwrap());
     }
     /// A pruned constant weight takes the sparse kernel where it pays (and
     /// keeps the dense panels where the winner depends on the rows), and the

@@ -207,8 +207,9 @@ impl Tape {
             let rule = rules::rule_for(&s.node.op_type).expect("checked when the tape was built");
             let dins = rule(&ctx).map_err(|e| e.in_node(&s.node.name, &s.node.op_type))?;
             for (i, d) in dins.into_iter().enumerate() {
-                if let (Some(d), Some(Some(id))) = (d, s.inputs.get(i)) {
+                if let (Some(mut d), Some(Some(id))) = (d, s.inputs.get(i)) {
                     if wants[i] {
+                        flush_subnormals(&mut d);
                         accumulate(&mut grads, *id, d);
                     }
                 }
@@ -240,6 +241,14 @@ impl Tape {
         }
         m
     }
+}
+
+/// Gradients below the normal range carry nothing a float32 weight can use,
+/// and every product that reads a subnormal runs some hundred times slower
+/// on x86 under wasm (which has no flush-to-zero mode): attention over
+/// padding makes many of them.
+fn flush_subnormals(g: &mut ArrayD<f32>) {
+    g.mapv_inplace(|v| if v.is_subnormal() { 0.0 } else { v });
 }
 
 fn accumulate(grads: &mut BTreeMap<usize, ArrayD<f32>>, id: usize, g: ArrayD<f32>) {
