@@ -125,7 +125,9 @@ fn bad_training_settings_are_clear_errors() {
     let e = err(r#"{"distill":{"student":"mlp:8","epochs":2,"learning_rate":1e30}}"#, training());
     assert!(e.contains("the loss became") && e.contains("at step") && e.contains("lower learning_rate"), "{e}");
     let e = err(r#"{"distill":{"student":"mlp:8","output":"nope"}}"#, training());
-    assert!(e.contains("no output 'nope'"), "{e}");
+    assert!(e.contains("no output 'nope'") || e.contains("no tensor 'nope'"), "{e}");
+    let e = err(r#"{"distill":{"student":"mlp:8","hidden":["add_result"]}}"#, training());
+    assert!(e.contains("key 'distill.hidden': the student has no tensor 'add_result'"), "{e}");
     let e = err(r#"{"distill":{"exclude":{"nodes":["ghost"]}}}"#, training());
     assert!(e.contains("no node 'ghost'"), "{e}");
     let e = err(r#"{"distill":{"student":"mlp:8","mixup":0.2,"epochs":1}}"#, vec![vec![("X".into(), Tensor::from_vec(&[1, 64], vec![0.5f32; 64]).unwrap())]]);
@@ -176,4 +178,27 @@ fn gradual_pruning_reaches_its_sparsity_and_keeps_an_epoch_at_it() {
         .unwrap()
         .to_string();
     assert!(e.contains("no float weights") || e.contains("no weight matrices"), "{e}");
+}
+
+#[test]
+fn hidden_tensors_are_matched_too() {
+    let json = |hidden: &str| format!(r#"{{"epochs":3,"learning_rate":0.003,"validation":0.1{hidden}}}"#);
+    let recipe = |hidden: &str| {
+        Recipe::from_json(&format!(r#"{{"version":1,"steps":[{{"prune":{{"method":"magnitude","sparsity":0.8}}}},{{"distill":{}}}]}}"#, json(hidden))).unwrap()
+    };
+    let (plain, _) = compress(&digits(), &recipe(""), &training()).unwrap();
+    let (matched, record) = compress(&digits(), &recipe(r#","hidden":["add_result","add_result1"]"#), &training()).unwrap();
+    assert_ne!(model_to_bytes(&plain), model_to_bytes(&matched), "the hidden tensors change what is learnt");
+    // The first layer's output moves towards the original's.
+    let x = read_npy(&read("digits_mlp/X_test.npy")).unwrap();
+    let first_layer = |m: &Model| {
+        let mut m = m.clone();
+        m.graph.outputs[0].name = "add_result".into();
+        Session::new(m).unwrap().run(vec![("X".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec()
+    };
+    let (reference, (pruned, _)) =
+        (first_layer(&digits()), compress(&digits(), &Recipe::from_json(r#"{"prune":{"method":"magnitude","sparsity":0.8}}"#).unwrap(), &training()).unwrap());
+    let err = |m: &Model| first_layer(m).iter().zip(&reference).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+    assert!(err(&matched) < err(&pruned), "hidden-state error {} not below the pruned model's {}", err(&matched), err(&pruned));
+    assert!(record.recipe.contains("\"hidden\":[\"add_result\",\"add_result1\"]"), "{}", record.recipe);
 }

@@ -11,7 +11,10 @@
 import { launchBrowser } from '../../tests/e2e/helpers.mjs';
 import { minilmFiles, opt, serve } from './minilm-server.mjs';
 
-const section = opt('--section', '{"output": "461", "loss": "cosine", "epochs": 8, "batch_size": 8, "learning_rate": 0.0001, "validation": 0}');
+// The pooled embedding by cosine, and each layer's output (per token) by mean squared error.
+const LAYER = (i) => `/model/model.0/auto_model/encoder/layer.${i}/output/LayerNorm/LayerNormalization_output_0`;
+const DEFAULT_SECTION = { output: '461', loss: 'cosine', hidden: [LAYER(0), LAYER(1), 'onnx::Shape_422'], epochs: 12, batch_size: 8, learning_rate: 0.0005, validation: 0 };
+const section = opt('--section', JSON.stringify(DEFAULT_SECTION));
 const build = opt('--build', 'relaxed');
 const ALL = ['magnitude:50%', 'magnitude:2:4', 'wanda:50%', 'wanda:2:4', 'sparsegpt:50%', 'sparsegpt:2:4'];
 const only = opt('--only', ALL.join(',')).split(',');

@@ -136,3 +136,34 @@ test('compress with a target searches on --inputs, writes the model it found and
   assert.equal(stray.code, 1);
   assert.match(stray.err, /--inputs, --text and --labels are for a recipe with a "target"/);
 });
+
+test('distill trains a student and prints the curve; usage errors and a stopped run are reported, the best weights still written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-cli-'));
+  const fx = (f) => join(root, 'tests/fixtures/digits_mlp', f);
+  const out = join(dir, 'student.onnx');
+  const r = squish('distill', digits, '--student', 'mlp:12', '--epochs', '4', '--learning-rate', '0.01', '--inputs', fx('X_train.npy'), '--labels', fx('y_train.npy'), '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /epoch {2}loss {7}held-back agreement\n {4}1 {2}/);
+  assert.match(r.out, /student: mlp:12 \(910 parameters; started from 6,570\)/);
+  assert.match(r.out, /loss kl; trained on 1212 examples, 135 held back; kept epoch \d/);
+  assert.ok(statSync(out).size > 3000);
+  // A section file, with a flag on top of it.
+  const section = join(dir, 'section.json');
+  writeFileSync(section, JSON.stringify({ distill: { student: 'mlp:8', epochs: 2, gradual: { sparsity: 0.5 } } }));
+  const s = squish('distill', digits, '--section', section, '--epochs', '3', '--inputs', fx('X_train.npy'), '--out', join(dir, 's2.onnx'));
+  assert.equal(s.code, 0, s.err);
+  assert.match(s.out, / {4}3 {2}.*← kept|kept epoch 3/);
+  // Usage errors.
+  assert.equal(squish('distill', digits, '--out', out, '--student', 'mlp:8').code, 2);
+  assert.equal(squish('distill', digits, '--out', out, '--student', 'mlp:8', '--finetune', digits, '--inputs', fx('X_train.npy')).code, 2);
+  const bad = squish('distill', digits, '--out', join(dir, 'never.onnx'), '--student', 'cnn:3', '--inputs', fx('X_train.npy'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /key 'distill.student': 'cnn:3' is not a student/);
+  assert.throws(() => statSync(join(dir, 'never.onnx')), 'nothing is written when training cannot start');
+  // A rate that overflows: the error names the step, and the best weights so far are written.
+  const nan = join(dir, 'nan.onnx');
+  const n = squish('distill', digits, '--student', 'mlp:8', '--epochs', '3', '--learning-rate', '1e38', '--inputs', fx('X_train.npy'), '--out', nan);
+  assert.equal(n.code, 1);
+  assert.match(n.err, /the loss became (NaN|infinite) at step \d+ \(epoch 1\); training stopped.*best weights so far were written to/);
+  assert.ok(statSync(nan).size > 1000);
+});

@@ -34,6 +34,7 @@ const VALID = [
   { prune: { sparsity: 0.5 }, target: { metric: 'accuracy', at_least: 0.9 } },
   { distill: {} },
   { distill: { student: 'mlp:32,16', epochs: 5, learning_rate: 0.01, mixup: 0.4 } },
+  { distill: { output: '461', loss: 'cosine', hidden: ['onnx::Shape_422'] } },
   { steps: [{ prune: { sparsity: 0.5 } }, { distill: { epochs: 3, gradual: { sparsity: 0.9, end: 0.5 } } }, { quantize: { scheme: 'int8_weight' } }] },
   { distill: { exclude: { nodes: ['a'] }, loss: 'cosine', optimizer: 'sgd', schedule: 'linear', patience: 3, validation: 0, output: 'y' } },
 ];
@@ -75,6 +76,7 @@ const INVALID = [
   { distill: { loss: 'l1' } },
   { distill: { validation: 0.95 } },
   { distill: { learning_rate: 0 } },
+  { distill: { hidden: 'x' } },
   { target: { agreement: 0.99 }, quantize: { scheme: 'fp16' } },
   { target: { metric: 'kl', at_least: 0.1 }, quantize: { scheme: 'fp16' } },
   { target: { metric: 'agreement' }, quantize: { scheme: 'fp16' } },

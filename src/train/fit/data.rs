@@ -34,28 +34,33 @@ pub(super) struct Examples {
     pub examples: Vec<Feed>,
     pub train: Vec<usize>,
     pub validation: Vec<usize>,
-    output: String,
-    targets: Vec<ArrayD<f32>>,
+    /// The teacher's tensors the student learns: the output, then the hidden ones.
+    names: Vec<String>,
+    /// `targets[t][e]`: tensor `t` of example `e` (first axis 1).
+    targets: Vec<Vec<ArrayD<f32>>>,
     labels: Option<Vec<usize>>,
     classes: usize,
 }
 
 impl Examples {
-    pub fn new(teacher: &Session, examples: Vec<Feed>, output: &str, labels: Option<&Tensor>, validation: f64, seed: u64) -> Result<Examples> {
-        let mut targets = Vec::with_capacity(examples.len());
+    /// `names`: the output, then hidden tensors (every one with one row per example).
+    pub fn new(teacher: &Session, examples: Vec<Feed>, names: &[String], labels: Option<&Tensor>, validation: f64, seed: u64) -> Result<Examples> {
+        let mut targets: Vec<Vec<ArrayD<f32>>> = vec![Vec::with_capacity(examples.len()); names.len()];
         for g in groups(&examples) {
             let joined = join(&examples[g.clone()]).expect("groups are joinable");
-            let out = teacher_output(teacher, &joined, output)?;
-            if out.shape().first() != Some(&g.len()) {
-                return Err(SquishError::op(format!(
-                    "the teacher's output '{output}' has shape {:?} for {} examples; training needs one row per example",
-                    out.shape(),
-                    g.len()
-                )));
+            for (t, out) in teacher_outputs(teacher, &joined, names)?.into_iter().enumerate() {
+                if out.shape().first() != Some(&g.len()) {
+                    return Err(SquishError::op(format!(
+                        "the teacher's tensor '{}' has shape {:?} for {} examples; training needs one row per example",
+                        names[t],
+                        out.shape(),
+                        g.len()
+                    )));
+                }
+                targets[t].extend(out.axis_iter(Axis(0)).map(|r| r.insert_axis(Axis(0)).to_owned()));
             }
-            targets.extend(out.axis_iter(Axis(0)).map(|r| r.insert_axis(Axis(0)).to_owned()));
         }
-        let classes = targets.first().and_then(|t| t.shape().last().copied()).unwrap_or(1);
+        let classes = targets[0].first().and_then(|t| t.shape().last().copied()).unwrap_or(1);
         let labels = labels.map(|l| label_indices(l, examples.len(), classes)).transpose()?;
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
@@ -65,23 +70,28 @@ impl Examples {
         let mut train: Vec<usize> = order[held..].to_vec();
         validation.sort_unstable();
         train.sort_unstable();
-        Ok(Examples { examples, train, validation, output: output.to_string(), targets, labels, classes })
+        Ok(Examples { examples, train, validation, names: names.to_vec(), targets, labels, classes })
     }
 
     /// Whether the teacher's output is a class distribution for every example.
     pub fn is_distribution(&self) -> bool {
-        self.targets.iter().all(is_distribution)
+        self.targets[0].iter().all(is_distribution)
     }
 
-    /// The teacher's stored outputs for `idx`, joined along the first axis.
-    pub fn stored_targets(&self, idx: &[usize]) -> ArrayD<f32> {
-        let views: Vec<_> = idx.iter().map(|&i| self.targets[i].view()).collect();
-        ndarray::concatenate(Axis(0), &views).expect("one example's outputs share a shape")
+    /// The teacher's stored tensors for `idx` (output first), each joined along the first axis.
+    pub fn stored_targets(&self, idx: &[usize]) -> Vec<ArrayD<f32>> {
+        self.targets
+            .iter()
+            .map(|per_example| {
+                let views: Vec<_> = idx.iter().map(|&i| per_example[i].view()).collect();
+                ndarray::concatenate(Axis(0), &views).expect("one example's tensors share a shape")
+            })
+            .collect()
     }
 
     /// The teacher run on an input it has not seen (an augmented batch).
-    pub fn teacher_output(&self, teacher: &Session, feed: &Feed) -> Result<ArrayD<f32>> {
-        teacher_output(teacher, feed, &self.output)
+    pub fn teacher_outputs(&self, teacher: &Session, feed: &Feed) -> Result<Vec<ArrayD<f32>>> {
+        teacher_outputs(teacher, feed, &self.names)
     }
 
     pub fn soft_labels(&self, idx: &[usize]) -> Option<SoftLabels> {
@@ -94,16 +104,21 @@ impl Examples {
     }
 }
 
-fn teacher_output(teacher: &Session, feed: &Feed, output: &str) -> Result<ArrayD<f32>> {
+fn teacher_outputs(teacher: &Session, feed: &Feed, names: &[String]) -> Result<Vec<ArrayD<f32>>> {
     let run = teacher.run(feed.clone())?;
-    let names: Vec<String> = run.outputs.iter().map(|(n, _)| n.clone()).collect();
-    match run.outputs.into_iter().find(|(n, _)| n == output) {
-        Some((_, Tensor::F32(a))) => Ok(a),
-        Some((_, t)) => {
-            Err(SquishError::Recipe(format!("key 'distill.output': the teacher's output '{output}' is {}; training learns float32 outputs", t.dtype())))
-        }
-        None => Err(SquishError::Recipe(format!("key 'distill.output': the teacher has no output '{output}' (outputs: {})", names.join(", ")))),
-    }
+    let available: Vec<String> = run.outputs.iter().map(|(n, _)| n.clone()).collect();
+    let mut outputs = run.outputs;
+    names
+        .iter()
+        .map(|name| {
+            let key = if name == &names[0] { "output" } else { "hidden" };
+            match outputs.iter().position(|(n, _)| n == name).map(|i| outputs.swap_remove(i).1) {
+                Some(Tensor::F32(a)) => Ok(a),
+                Some(t) => Err(SquishError::Recipe(format!("key 'distill.{key}': the teacher's '{name}' is {}; training learns float32 tensors", t.dtype()))),
+                None => Err(SquishError::Recipe(format!("key 'distill.{key}': the teacher has no tensor '{name}' (outputs: {})", available.join(", ")))),
+            }
+        })
+        .collect()
 }
 
 /// One class index per example: class indices, or one-hot/score rows.

@@ -60,6 +60,11 @@ pub struct FitOptions {
     pub mixup: f64,
     /// Standard deviation of Gaussian noise added to float inputs (0: off).
     pub noise: f64,
+    /// Intermediate tensors the student also matches (mean squared error,
+    /// added to the output's loss), named as in both models: hidden states,
+    /// as TinyBERT and MiniLM distil. Each needs one row per example.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
     /// Prune weight matrices by magnitude while training, up to a sparsity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradual: Option<gradual::Gradual>,
@@ -84,6 +89,7 @@ impl Default for FitOptions {
             output: None,
             mixup: 0.0,
             noise: 0.0,
+            hidden: Vec::new(),
             gradual: None,
         }
     }
@@ -163,6 +169,8 @@ pub struct Trainer {
     kind: LossKind,
     /// The value the loss reads: the student's output, or the logits its softmax reads.
     student_value: usize,
+    /// The student's values matched to the teacher's hidden tensors.
+    hidden_values: Vec<usize>,
     state: State,
     rng: ChaCha8Rng,
     order: Vec<usize>,
@@ -182,16 +190,22 @@ impl Trainer {
     /// `inputs`. `labels`: one class per example, when known.
     pub fn new(teacher: &Model, tape: Tape, inputs: Vec<Feed>, labels: Option<&Tensor>, opts: FitOptions) -> Result<Trainer> {
         opts.check()?;
-        let session = Session::new(teacher.clone())?;
         let output = match &opts.output {
             Some(o) => o.clone(),
             None => teacher.graph.outputs.first().map(|o| o.name.clone()).ok_or_else(|| SquishError::invalid("the teacher has no outputs"))?,
         };
+        let hidden_values = opts
+            .hidden
+            .iter()
+            .map(|h| tape.value_id(h).ok_or_else(|| SquishError::Recipe(format!("key 'distill.hidden': the student has no tensor '{h}'"))))
+            .collect::<Result<Vec<_>>>()?;
+        let session = Session::new(with_outputs(teacher, &opts.hidden))?;
         let examples = per_example(teacher, inputs);
         if examples.len() < 2 {
             return Err(SquishError::Recipe("section 'distill': training needs at least 2 examples (give more inputs)".into()));
         }
-        let data = Examples::new(&session, examples, &output, labels, opts.validation, opts.seed)?;
+        let names: Vec<String> = std::iter::once(output.clone()).chain(opts.hidden.iter().cloned()).collect();
+        let data = Examples::new(&session, examples, &names, labels, opts.validation, opts.seed)?;
         let kind = opts.loss.unwrap_or(if data.is_distribution() { LossKind::Kl } else { LossKind::Mse });
         let out_id = tape
             .output_ids()
@@ -214,6 +228,7 @@ impl Trainer {
             opts,
             kind,
             student_value,
+            hidden_values,
             state,
             rng,
             order: Vec::new(),
@@ -283,7 +298,7 @@ impl Trainer {
         for group in data::groups(&feeds) {
             let feed = join(&feeds[group.clone()]).expect("groups are joinable");
             let teacher = match targets {
-                Some(()) => self.data.teacher_output(&self.teacher, &feed)?,
+                Some(()) => self.data.teacher_outputs(&self.teacher, &feed)?,
                 None => self.data.stored_targets(&batch[group.clone()]),
             };
             let group_labels = labels.as_ref().map(|l| l.rows(group.clone()));
@@ -292,10 +307,19 @@ impl Trainer {
                 Some(Tensor::F32(a)) => a,
                 _ => return Err(SquishError::op("the student's output is not a float32 tensor")),
             };
-            let lg = self.loss(student, &teacher, group_labels.as_deref())?;
+            let mut lg = self.loss(student, &teacher[0], group_labels.as_deref())?;
+            let mut seeds = Vec::with_capacity(1 + self.hidden_values.len());
+            for (&id, target) in self.hidden_values.iter().zip(&teacher[1..]) {
+                let Some(Tensor::F32(h)) = fwd.value(id) else { return Err(SquishError::op("a matched hidden tensor is not float32")) };
+                let hl = loss::mse(h, target)?;
+                lg.loss += hl.loss;
+                seeds.push((id, hl.grad));
+            }
             let weight = group.len() as f32 / rows;
             loss_sum += lg.loss * weight as f64;
-            let grads = self.tape.backward(&fwd, vec![(self.student_value, lg.grad.mapv(|g| g * weight))])?;
+            seeds.push((self.student_value, lg.grad));
+            let seeds = seeds.into_iter().map(|(id, g)| (id, g.mapv(|v| v * weight))).collect();
+            let grads = self.tape.backward(&fwd, seeds)?;
             total = Some(match total {
                 None => grads,
                 Some(mut t) => {
@@ -369,8 +393,8 @@ impl Trainer {
             let feed = join(&feeds[group.clone()]).expect("groups are joinable");
             let fwd = self.tape.forward(&feed)?;
             let Some(Tensor::F32(s)) = fwd.value(self.student_value) else { return Err(SquishError::op("the student's output is not a float32 tensor")) };
-            let t = self.data.stored_targets(&idx[group.clone()]);
-            let (s_sum, n) = if self.kind == LossKind::Kl { data::agreement(s, &t) } else { data::cosine_sum(s, &t) };
+            let t = &self.data.stored_targets(&idx[group.clone()])[0];
+            let (s_sum, n) = if self.kind == LossKind::Kl { data::agreement(s, t) } else { data::cosine_sum(s, t) };
             sum += s_sum;
             count += n;
             start += group.len();
@@ -409,6 +433,17 @@ impl Trainer {
     pub fn best_epoch(&self) -> Option<usize> {
         self.best.as_ref().map(|b| b.epoch)
     }
+}
+
+/// `model` with `names` added to its outputs (the teacher's hidden tensors).
+fn with_outputs(model: &Model, names: &[String]) -> Model {
+    let mut m = model.clone();
+    for n in names {
+        if !m.graph.outputs.iter().any(|o| o.name == *n) {
+            m.graph.outputs.push(crate::ir::ValueInfo { name: n.clone(), ty: crate::ir::ValueType::Unknown, doc_string: String::new() });
+        }
+    }
+    m
 }
 
 /// The logits behind a class output: the input of the softmax that makes
