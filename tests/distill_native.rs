@@ -73,7 +73,7 @@ fn labels_join_the_loss() {
     assert_ne!(model_to_bytes(&with), model_to_bytes(&without), "labels change what is learnt");
     let short = Tensor::from_vec(&[5], vec![1i64; 5]).unwrap();
     let e = section(r#"{"student":"mlp:16"}"#).trainer(digits(), &digits(), training(), Some(&short)).err().unwrap().to_string();
-    assert!(e.contains("5 labels for 1347 examples"), "{e}");
+    assert!(e.contains("5 values for 1347 examples"), "{e}");
 }
 
 #[test]

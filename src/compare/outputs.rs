@@ -169,32 +169,7 @@ pub fn regression(c: &Collected) -> RegressionMetrics {
     }
 }
 
-/// Labels as one class index per example (`labels` holds class indices, or
-/// one-hot / score rows whose argmax is the class).
-pub fn label_indices(labels: &Tensor, examples: usize, classes: usize) -> Result<Vec<usize>> {
-    let v = labels.to_f64_vec();
-    let bad = |d: String| SquishError::DataFile { format: "labels", detail: d };
-    let idx: Vec<usize> = if v.len() == examples {
-        v.iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if x.fract() != 0.0 || x < 0.0 || x >= classes as f64 {
-                    Err(bad(format!("label {i} is {x}, not a class index in 0..{classes}")))
-                } else {
-                    Ok(x as usize)
-                }
-            })
-            .collect::<Result<_>>()?
-    } else if v.len() == examples * classes && classes > 1 {
-        v.chunks(classes).map(m::argmax).collect()
-    } else {
-        return Err(bad(format!(
-            "{} values for {examples} examples of {classes} classes (expected {examples} class indices or {examples}×{classes} one-hot rows)",
-            v.len()
-        )));
-    };
-    Ok(idx)
-}
+pub use crate::formats::data::labels::label_indices;
 
 pub fn classification(c: &Collected, labels: Option<&[usize]>, top_k: usize, max_flips: usize) -> ClassificationMetrics {
     let (po, probabilities) = m::as_probabilities(&c.original);

@@ -24,3 +24,8 @@ export function h(tag, attrs = {}, ...children) {
   for (const c of children.flat()) if (c != null) el.append(c);
   return el;
 }
+
+/** A labelled control, as the cards lay out their settings. */
+export function field(label, control) {
+  return h('label', { class: 'field' }, h('span', {}, label), control);
+}

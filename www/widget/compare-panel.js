@@ -4,7 +4,7 @@
 // terminates it; the digits demo keeps its worker). On any error the
 // previous results and the recipe stay on screen.
 import { EngineBridge } from '../worker/bridge.js';
-import { h } from '../ui/format.js';
+import { field, h } from '../ui/format.js';
 import { renderReport, renderScan, renderSensitivity, renderTarget } from '../ui/compare-view.js';
 import { renderRecord } from '../ui/record-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
@@ -33,10 +33,6 @@ const SOURCES = { demo: 'Demo test set (450 digits, with labels)', random: 'Rand
   images: 'Images (PNG/JPEG)', audio: 'Audio (WAV)', text: 'Text + tokenizer.json' };
 
 const read = (file) => file.arrayBuffer();
-
-function field(label, control) {
-  return h('label', { class: 'field' }, h('span', {}, label), control);
-}
 
 export class ComparePanel {
   #bridge = new EngineBridge();

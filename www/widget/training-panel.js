@@ -4,7 +4,7 @@
 // steps, Cancel terminates it; then the student is compared with the model
 // like any compressed model. On any error the previous results stay.
 import { EngineBridge } from '../worker/bridge.js';
-import { h } from '../ui/format.js';
+import { field, h } from '../ui/format.js';
 import { lineChart } from '../ui/charts.js';
 import { renderReport } from '../ui/compare-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
@@ -17,10 +17,6 @@ export const STUDENTS = {
 };
 
 const SOURCES = { demo: 'Demo: 1,347 training digits (compared on the 450 test ones)', file: 'A file: .npz, .npy, .pb, .json, .csv' };
-
-function field(label, control) {
-  return h('label', { class: 'field' }, h('span', {}, label), control);
-}
 
 export class TrainingPanel {
   #bridge = new EngineBridge();

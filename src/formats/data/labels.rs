@@ -24,3 +24,30 @@ pub fn read_labels(file_name: &str, bytes: &[u8]) -> Result<Tensor> {
         other => Err(data_err("labels", format!("'{file_name}': unsupported extension '.{other}' (use .npy, .csv or .json)"))),
     }
 }
+
+/// Labels as one class index per example (`labels` holds class indices, or
+/// one-hot / score rows whose argmax is the class).
+pub fn label_indices(labels: &Tensor, examples: usize, classes: usize) -> Result<Vec<usize>> {
+    let v = labels.to_f64_vec();
+    let bad = |d: String| data_err("labels", d);
+    let idx: Vec<usize> = if v.len() == examples {
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                if x.fract() != 0.0 || x < 0.0 || x >= classes as f64 {
+                    Err(bad(format!("label {i} is {x}, not a class index in 0..{classes}")))
+                } else {
+                    Ok(x as usize)
+                }
+            })
+            .collect::<Result<_>>()?
+    } else if v.len() == examples * classes && classes > 1 {
+        v.chunks(classes).map(|r| r.iter().enumerate().fold(0, |best, (i, &x)| if x > r[best] { i } else { best })).collect()
+    } else {
+        return Err(bad(format!(
+            "{} values for {examples} examples of {classes} classes (expected {examples} class indices or {examples}×{classes} one-hot rows)",
+            v.len()
+        )));
+    };
+    Ok(idx)
+}

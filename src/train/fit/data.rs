@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::super::loss::is_distribution;
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::{join, Feed};
+use crate::formats::data::labels::label_indices;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
 
@@ -119,28 +120,6 @@ fn teacher_outputs(teacher: &Session, feed: &Feed, names: &[String]) -> Result<V
             }
         })
         .collect()
-}
-
-/// One class index per example: class indices, or one-hot/score rows.
-fn label_indices(labels: &Tensor, examples: usize, classes: usize) -> Result<Vec<usize>> {
-    let v = labels.to_f64_vec();
-    let bad = |detail: String| SquishError::DataFile { format: "labels", detail };
-    if v.len() == examples {
-        v.iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if x.fract() != 0.0 || x < 0.0 || x >= classes as f64 {
-                    Err(bad(format!("label {i} is {x}, not a class index in 0..{classes}")))
-                } else {
-                    Ok(x as usize)
-                }
-            })
-            .collect()
-    } else if classes > 1 && v.len() == examples * classes {
-        Ok(v.chunks(classes).map(|r| r.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0).collect())
-    } else {
-        Err(bad(format!("{} labels for {examples} examples (expected one class index per example)", v.len())))
-    }
 }
 
 /// Runs of consecutive examples that can be joined into one batch.
