@@ -18,9 +18,10 @@
 //! 5. `formats` — ONNX files, data files, tokenizers
 //! 6. `ops` — operators: evaluation and output facts
 //! 7. `runtime` — plan once, run many; load-time passes
-//! 8. `compress` — recipe, record, methods (quantise, prune, distil)
-//! 9. `compare` — what changed between two models
-//! 10. `wasm` — the WebAssembly API (the only place errors become JS errors)
+//! 8. `train` — the tape (autodiff over the graph), losses, optimisers, the fit loop
+//! 9. `compress` — recipe, record, methods (quantise, prune, distil)
+//! 10. `compare` — what changed between two models
+//! 11. `wasm` — the WebAssembly API (the only place errors become JS errors)
 
 pub mod compare;
 pub mod compress;

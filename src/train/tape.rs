@@ -139,7 +139,7 @@ impl Tape {
                 id_of(o, &mut ids);
             }
         }
-        let (steps, grad_values) = build_steps(model, &mut ids, &params, &constants)?;
+        let (steps, grad_values) = build_steps(model, &ids, &params, &constants)?;
         let outputs = g
             .outputs
             .iter()
@@ -265,7 +265,7 @@ fn accumulate(grads: &mut BTreeMap<usize, ArrayD<f32>>, id: usize, g: ArrayD<f32
 /// trained weights never, as they change) and marks the nodes a gradient
 /// passes through; nodes on that path without a rule are an error naming
 /// them all.
-fn build_steps(model: &Model, ids: &mut HashMap<String, usize>, params: &[Param], constants: &[(usize, Tensor)]) -> Result<(Vec<TapeStep>, HashSet<usize>)> {
+fn build_steps(model: &Model, ids: &HashMap<String, usize>, params: &[Param], constants: &[(usize, Tensor)]) -> Result<(Vec<TapeStep>, HashSet<usize>)> {
     let registry = Registry::standard();
     let constant_of: HashMap<usize, &Tensor> = constants.iter().map(|(i, t)| (*i, t)).collect();
     let mut grad_values: HashSet<usize> = params.iter().map(|p| p.id).collect();

@@ -35,6 +35,7 @@ const VALID = [
   { distill: {} },
   { distill: { student: 'mlp:32,16', epochs: 5, learning_rate: 0.01, mixup: 0.4 } },
   { distill: { output: '461', loss: 'cosine', hidden: ['onnx::Shape_422'] } },
+  { distill: { token_mask: { share: 0.15, token: 103, keep: [0, 101, 102] } } },
   { steps: [{ prune: { sparsity: 0.5 } }, { distill: { epochs: 3, gradual: { sparsity: 0.9, end: 0.5 } } }, { quantize: { scheme: 'int8_weight' } }] },
   { distill: { exclude: { nodes: ['a'] }, loss: 'cosine', optimizer: 'sgd', schedule: 'linear', patience: 3, validation: 0, output: 'y' } },
 ];
@@ -77,6 +78,8 @@ const INVALID = [
   { distill: { validation: 0.95 } },
   { distill: { learning_rate: 0 } },
   { distill: { hidden: 'x' } },
+  { distill: { token_mask: { share: 0.15 } } },
+  { distill: { token_mask: { share: 1, token: 103 } } },
   { target: { agreement: 0.99 }, quantize: { scheme: 'fp16' } },
   { target: { metric: 'kl', at_least: 0.1 }, quantize: { scheme: 'fp16' } },
   { target: { metric: 'agreement' }, quantize: { scheme: 'fp16' } },

@@ -17,7 +17,7 @@ use crate::ir::Model;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
 
-mod augment;
+pub mod augment;
 mod data;
 pub mod gradual;
 
@@ -60,6 +60,9 @@ pub struct FitOptions {
     pub mixup: f64,
     /// Standard deviation of Gaussian noise added to float inputs (0: off).
     pub noise: f64,
+    /// Token ids masked at random in each minibatch (text models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_mask: Option<augment::TokenMask>,
     /// Intermediate tensors the student also matches (mean squared error,
     /// added to the output's loss), named as in both models: hidden states,
     /// as TinyBERT and MiniLM distil. Each needs one row per example.
@@ -90,6 +93,7 @@ impl Default for FitOptions {
             mixup: 0.0,
             noise: 0.0,
             hidden: Vec::new(),
+            token_mask: None,
             gradual: None,
         }
     }
@@ -122,6 +126,9 @@ impl FitOptions {
         }
         if let Some(g) = &self.gradual {
             g.check()?;
+        }
+        if let Some(t) = &self.token_mask {
+            t.check()?;
         }
         for (key, v) in [("mixup", self.mixup), ("noise", self.noise)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -290,6 +297,10 @@ impl Trainer {
         if self.opts.mixup > 0.0 || self.opts.noise > 0.0 {
             let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise as f32, &mut self.rng)?;
             targets = mixed.then_some(());
+        }
+        if let Some(mask) = &self.opts.token_mask {
+            mask.apply(&mut feeds, &mut self.rng)?;
+            targets = Some(());
         }
         let rows = batch.len() as f32;
         let mut total: Option<Vec<ArrayD<f32>>> = None;
