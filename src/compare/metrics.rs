@@ -21,24 +21,7 @@ pub fn sqnr_db(signal_energy: f64, noise_energy: f64) -> f64 {
     (10.0 * (signal_energy / noise_energy).log10()).clamp(-SQNR_CAP_DB, SQNR_CAP_DB)
 }
 
-/// Cosine similarity; 1 when both are all-zero, 0 when only one is.
-pub fn cosine(x: &[f64], y: &[f64]) -> f64 {
-    let (mut xy, mut xx, mut yy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        xy += a * b;
-        xx += a * a;
-        yy += b * b;
-    }
-    cosine_from(xy, xx, yy)
-}
-
-pub fn cosine_from(xy: f64, xx: f64, yy: f64) -> f64 {
-    match (xx > 0.0, yy > 0.0) {
-        (false, false) => 1.0,
-        (true, true) => (xy / (xx.sqrt() * yy.sqrt())).clamp(-1.0, 1.0),
-        _ => 0.0,
-    }
-}
+pub use crate::kernels::stats::{argmax, cosine, cosine_from};
 
 /// Rows as probability distributions: kept when every row is non-negative
 /// and sums to 1 (± 1e-3), else a softmax of each row (logits).
@@ -55,17 +38,6 @@ pub fn softmax(row: &[f64]) -> Vec<f64> {
     let e: Vec<f64> = row.iter().map(|&v| (v - m).exp()).collect();
     let s: f64 = e.iter().sum();
     e.into_iter().map(|v| v / s).collect()
-}
-
-/// Index of the largest value (the first on ties).
-pub fn argmax(row: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Indices of the `k` largest values, largest first (stable on ties).

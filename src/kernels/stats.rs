@@ -1,4 +1,4 @@
-//! Statistics on f64 slices shared by calibration (`compress`) and
+//! Statistics shared by calibration (`compress`), training (`train`) and
 //! comparison (`compare`). Scalar only: they run once per tensor or per
 //! example, never in a model's inner loop, so they have no SIMD twin.
 
@@ -21,6 +21,36 @@ pub fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
         })
         .sum();
     kl.max(0.0)
+}
+
+/// Cosine similarity; 1 when both are all-zero, 0 when only one is.
+pub fn cosine(x: &[f64], y: &[f64]) -> f64 {
+    let (mut xy, mut xx, mut yy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        xy += a * b;
+        xx += a * a;
+        yy += b * b;
+    }
+    cosine_from(xy, xx, yy)
+}
+
+pub fn cosine_from(xy: f64, xx: f64, yy: f64) -> f64 {
+    match (xx > 0.0, yy > 0.0) {
+        (false, false) => 1.0,
+        (true, true) => (xy / (xx.sqrt() * yy.sqrt())).clamp(-1.0, 1.0),
+        _ => 0.0,
+    }
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax<T: PartialOrd>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 #[cfg(test)]

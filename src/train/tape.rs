@@ -3,6 +3,7 @@
 //! will compute once exported) and keeps every value; backward walks the
 //! nodes in reverse with their rules and sums the gradient of each weight.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::ArrayD;
@@ -50,14 +51,15 @@ struct TapeStep {
     on_path: bool,
 }
 
-/// The values of one forward run, by value id.
-pub struct Forward {
-    values: Vec<Option<Tensor>>,
+/// The values of one forward run, by value id. Constants and the inputs
+/// are borrowed (a frozen embedding table is not copied per minibatch).
+pub struct Forward<'a> {
+    values: Vec<Option<Cow<'a, Tensor>>>,
 }
 
-impl Forward {
+impl Forward<'_> {
     pub fn value(&self, id: usize) -> Option<&Tensor> {
-        self.values.get(id).and_then(|v| v.as_ref())
+        self.values.get(id).and_then(|v| v.as_deref())
     }
 }
 
@@ -164,24 +166,24 @@ impl Tape {
     }
 
     /// Runs the model on `feed`, keeping every value.
-    pub fn forward(&self, feed: &Feed) -> Result<Forward> {
-        let mut values: Vec<Option<Tensor>> = vec![None; self.ids.len()];
+    pub fn forward<'a>(&'a self, feed: &'a Feed) -> Result<Forward<'a>> {
+        let mut values: Vec<Option<Cow<'a, Tensor>>> = vec![None; self.ids.len()];
         for (id, t) in &self.constants {
-            values[*id] = Some(t.clone());
+            values[*id] = Some(Cow::Borrowed(t));
         }
         for p in &self.params {
-            values[p.id] = Some(Tensor::F32(p.value.clone()));
+            values[p.id] = Some(Cow::Owned(Tensor::F32(p.value.clone())));
         }
         for (name, id) in &self.graph_inputs {
             let t = feed.iter().find(|(n, _)| n == name).map(|(_, t)| t).ok_or_else(|| SquishError::input(name, "no value was given for this input"))?;
-            values[*id] = Some(t.clone());
+            values[*id] = Some(Cow::Borrowed(t));
         }
         for s in &self.steps {
-            let ins: Vec<Option<&Tensor>> = s.inputs.iter().map(|i| i.and_then(|i| values[i].as_ref())).collect();
+            let ins: Vec<Option<&Tensor>> = s.inputs.iter().map(|i| i.and_then(|i| values[i].as_deref())).collect();
             let outs = s.op.eval(&ins).map_err(|e| e.in_node(&s.node.name, &s.node.op_type))?;
             for (slot, v) in s.outputs.iter().zip(outs) {
                 if let Some(slot) = slot {
-                    values[*slot] = Some(v);
+                    values[*slot] = Some(Cow::Owned(v));
                 }
             }
         }
@@ -198,8 +200,8 @@ impl Tape {
         for s in self.steps.iter().rev().filter(|s| s.on_path) {
             let Some(out0) = s.outputs.first().copied().flatten() else { continue };
             let Some(dy) = grads.remove(&out0) else { continue };
-            let inputs: Vec<Option<&Tensor>> = s.inputs.iter().map(|i| i.and_then(|i| fwd.values[i].as_ref())).collect();
-            let outputs: Vec<Option<&Tensor>> = s.outputs.iter().map(|o| o.and_then(|o| fwd.values[o].as_ref())).collect();
+            let inputs: Vec<Option<&Tensor>> = s.inputs.iter().map(|i| i.and_then(|i| fwd.value(i))).collect();
+            let outputs: Vec<Option<&Tensor>> = s.outputs.iter().map(|o| o.and_then(|o| fwd.value(o))).collect();
             // Gradients flow only into float values that depend on a weight.
             let wants: Vec<bool> =
                 s.inputs.iter().zip(&inputs).map(|(i, t)| i.is_some_and(|i| self.grad_values.contains(&i)) && matches!(t, Some(Tensor::F32(_)))).collect();

@@ -42,7 +42,7 @@ pub fn label_indices(labels: &Tensor, examples: usize, classes: usize) -> Result
             })
             .collect::<Result<_>>()?
     } else if v.len() == examples * classes && classes > 1 {
-        v.chunks(classes).map(|r| r.iter().enumerate().fold(0, |best, (i, &x)| if x > r[best] { i } else { best })).collect()
+        v.chunks(classes).map(crate::kernels::stats::argmax).collect()
     } else {
         return Err(bad(format!(
             "{} values for {examples} examples of {classes} classes (expected {examples} class indices or {examples}×{classes} one-hot rows)",

@@ -12,6 +12,7 @@ use super::super::loss::is_distribution;
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::{join, Feed};
 use crate::formats::data::labels::label_indices;
+use crate::kernels::stats::{argmax, cosine_from};
 use crate::runtime::Session;
 use crate::tensor::Tensor;
 
@@ -90,6 +91,20 @@ impl Examples {
             .collect()
     }
 
+    /// The held-back examples joined into batches, each with the teacher's
+    /// output for it: the same every epoch, so made once.
+    pub fn validation_batches(&self) -> Vec<(Feed, ArrayD<f32>)> {
+        let feeds: Vec<Feed> = self.validation.iter().map(|&i| self.examples[i].clone()).collect();
+        groups(&feeds)
+            .into_iter()
+            .map(|g| {
+                let views: Vec<_> = self.validation[g.clone()].iter().map(|&i| self.targets[0][i].view()).collect();
+                let target = ndarray::concatenate(Axis(0), &views).expect("one example's outputs share a shape");
+                (join(&feeds[g]).expect("groups are joinable"), target)
+            })
+            .collect()
+    }
+
     /// The teacher run on an input it has not seen (an augmented batch).
     pub fn teacher_outputs(&self, teacher: &Session, feed: &Feed) -> Result<Vec<ArrayD<f32>>> {
         teacher_outputs(teacher, feed, &self.names)
@@ -146,10 +161,9 @@ pub(super) fn groups(feeds: &[Feed]) -> Vec<Range<usize>> {
 pub(super) fn agreement(s: &ArrayD<f32>, t: &ArrayD<f32>) -> (f64, usize) {
     let classes = s.shape().last().copied().unwrap_or(1).max(1);
     let (s, t) = (s.as_standard_layout(), t.as_standard_layout());
-    let top = |r: &[f32]| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
     let rows = s.len() / classes;
-    let hits = s.as_slice().expect("standard").chunks(classes).zip(t.as_slice().expect("standard").chunks(classes)).filter(|(a, b)| top(a) == top(b)).count();
-    (hits as f64, rows)
+    let pairs = s.as_slice().expect("standard").chunks(classes).zip(t.as_slice().expect("standard").chunks(classes));
+    (pairs.filter(|(a, b)| argmax(a) == argmax(b)).count() as f64, rows)
 }
 
 /// The sum over examples of the cosine between their outputs, and the count.
@@ -157,20 +171,12 @@ pub(super) fn cosine_sum(s: &ArrayD<f32>, t: &ArrayD<f32>) -> (f64, usize) {
     let rows = s.shape().first().copied().unwrap_or(1).max(1);
     let cols = s.len() / rows;
     let (s, t) = (s.as_standard_layout(), t.as_standard_layout());
-    let sum = s
-        .as_slice()
-        .expect("standard")
-        .chunks(cols)
-        .zip(t.as_slice().expect("standard").chunks(cols))
+    let pairs = s.as_slice().expect("standard").chunks(cols).zip(t.as_slice().expect("standard").chunks(cols));
+    let sum = pairs
         .map(|(a, b)| {
-            let dot: f64 = a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum();
-            let na: f64 = a.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
-            let nb: f64 = b.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
-            if na == 0.0 || nb == 0.0 {
-                (na == nb) as u8 as f64
-            } else {
-                dot / (na * nb)
-            }
+            let (xy, xx, yy) =
+                a.iter().zip(b).fold((0.0, 0.0, 0.0), |(xy, xx, yy), (&x, &y)| (xy + x as f64 * y as f64, xx + x as f64 * x as f64, yy + y as f64 * y as f64));
+            cosine_from(xy, xx, yy)
         })
         .sum();
     (sum, rows)

@@ -172,6 +172,8 @@ pub struct Trainer {
     tape: Tape,
     teacher: Session,
     data: Examples,
+    /// The held-back part, joined into batches with the teacher's outputs.
+    validation: Vec<(Feed, ArrayD<f32>)>,
     opts: FitOptions,
     kind: LossKind,
     /// The value the loss reads: the student's output, or the logits its softmax reads.
@@ -230,6 +232,7 @@ impl Trainer {
         Ok(Trainer {
             tape,
             teacher: session,
+            validation: data.validation_batches(),
             data,
             total_steps: batches * opts.epochs,
             opts,
@@ -293,25 +296,22 @@ impl Trainer {
     fn train_batch(&mut self, batch: &[usize], rate: f32) -> Result<f64> {
         let mut feeds: Vec<Feed> = batch.iter().map(|&i| self.data.examples[i].clone()).collect();
         let mut labels = self.data.soft_labels(batch);
-        let mut targets = None;
+        // Augmented inputs are new to the teacher: it labels them again.
+        let mut relabel = false;
         if self.opts.mixup > 0.0 || self.opts.noise > 0.0 {
             let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise as f32, &mut self.rng)?;
-            targets = mixed.then_some(());
+            relabel = mixed;
         }
         if let Some(mask) = &self.opts.token_mask {
             mask.apply(&mut feeds, &mut self.rng)?;
-            targets = Some(());
+            relabel = true;
         }
         let rows = batch.len() as f32;
         let mut total: Option<Vec<ArrayD<f32>>> = None;
         let mut loss_sum = 0.0;
-        let mut start = 0;
         for group in data::groups(&feeds) {
             let feed = join(&feeds[group.clone()]).expect("groups are joinable");
-            let teacher = match targets {
-                Some(()) => self.data.teacher_outputs(&self.teacher, &feed)?,
-                None => self.data.stored_targets(&batch[group.clone()]),
-            };
+            let teacher = if relabel { self.data.teacher_outputs(&self.teacher, &feed)? } else { self.data.stored_targets(&batch[group.clone()]) };
             let group_labels = labels.as_ref().map(|l| l.rows(group.clone()));
             let fwd = self.tape.forward(&feed)?;
             let student = match fwd.value(self.student_value) {
@@ -338,9 +338,7 @@ impl Trainer {
                     t
                 }
             });
-            start += group.len();
         }
-        debug_assert_eq!(start, feeds.len());
         if !loss_sum.is_finite() || total.iter().flatten().any(|g| g.iter().any(|v| !v.is_finite())) {
             self.done = true;
             let kept = self.best.as_ref().map_or("the initial weights are kept".to_string(), |b| format!("the weights of epoch {} are kept", b.epoch));
@@ -375,7 +373,7 @@ impl Trainer {
             }
             eligible = self.epoch >= g.end_epoch(self.opts.epochs);
         }
-        let validation = if self.data.validation.is_empty() { None } else { Some(self.validate()?) };
+        let validation = if self.validation.is_empty() { None } else { Some(self.validate()?) };
         let record = EpochRecord { epoch: self.epoch, loss: self.epoch_loss.0 / self.epoch_loss.1.max(1) as f64, validation, learning_rate: rate };
         self.epoch_loss = (0.0, 0);
         let figure = validation.unwrap_or(self.epoch as f64);
@@ -396,21 +394,14 @@ impl Trainer {
 
     /// Agreement with the teacher (class outputs) or mean cosine on the held-back part.
     fn validate(&self) -> Result<f64> {
-        let idx = &self.data.validation;
-        let feeds: Vec<Feed> = idx.iter().map(|&i| self.data.examples[i].clone()).collect();
         let (mut sum, mut count) = (0.0, 0usize);
-        let mut start = 0;
-        for group in data::groups(&feeds) {
-            let feed = join(&feeds[group.clone()]).expect("groups are joinable");
-            let fwd = self.tape.forward(&feed)?;
+        for (feed, t) in &self.validation {
+            let fwd = self.tape.forward(feed)?;
             let Some(Tensor::F32(s)) = fwd.value(self.student_value) else { return Err(SquishError::op("the student's output is not a float32 tensor")) };
-            let t = &self.data.stored_targets(&idx[group.clone()])[0];
             let (s_sum, n) = if self.kind == LossKind::Kl { data::agreement(s, t) } else { data::cosine_sum(s, t) };
             sum += s_sum;
             count += n;
-            start += group.len();
         }
-        debug_assert_eq!(start, feeds.len());
         Ok(sum / count.max(1) as f64)
     }
 

@@ -6,6 +6,7 @@ use ndarray::{ArrayD, IxDyn};
 use super::{unbroadcast, Grads, RuleCtx};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
+use crate::ops::elementwise::broadcast_shapes;
 
 /// `a · b` for dense row-major `a` (m×kk) and `b` (kk×n).
 fn gemm(m: usize, kk: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
@@ -25,31 +26,15 @@ fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
-fn broadcast_batch(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
-    let r = a.len().max(b.len());
-    (0..r)
-        .map(|i| {
-            let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-            let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
-            match (da, db) {
-                (x, y) if x == y => Ok(x),
-                (1, y) => Ok(y),
-                (x, 1) => Ok(x),
-                _ => Err(SquishError::op(format!("batch axes {a:?} and {b:?} do not broadcast"))),
-            }
-        })
-        .collect()
-}
-
-/// `t` broadcast to `shape`, as a dense row-major vector.
-fn dense_broadcast(t: &ArrayD<f32>, shape: &[usize]) -> Result<Vec<f32>> {
-    if t.shape() == shape {
-        if let Some(s) = t.as_slice() {
-            return Ok(s.to_vec());
-        }
-    }
-    let v = t.broadcast(IxDyn(shape)).ok_or_else(|| SquishError::op(format!("cannot broadcast {:?} to {shape:?}", t.shape())))?;
-    Ok(v.iter().copied().collect())
+/// `t` (viewed with `view_shape`, the same elements) broadcast to `shape`,
+/// as a dense row-major vector: one copy.
+fn dense_broadcast(t: &ArrayD<f32>, view_shape: &[usize], shape: &[usize]) -> Result<Vec<f32>> {
+    let v = t.view().into_shape_with_order(IxDyn(view_shape)).map_err(|e| SquishError::op(e.to_string()))?;
+    let b = v.broadcast(IxDyn(shape)).ok_or_else(|| SquishError::op(format!("cannot broadcast {:?} to {shape:?}", t.shape())))?;
+    Ok(match b.as_slice() {
+        Some(s) => s.to_vec(),
+        None => b.iter().copied().collect(),
+    })
 }
 
 /// numpy `matmul`: `dA = dY·Bᵀ`, `dB = Aᵀ·dY`, summed over broadcast batch axes.
@@ -64,20 +49,20 @@ pub(super) fn matmul(c: &RuleCtx) -> Result<Grads> {
         bsh.push(1);
     }
     let (m, kk, n) = (ash[ash.len() - 2], ash[ash.len() - 1], bsh[bsh.len() - 1]);
-    let batch = broadcast_batch(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2])?;
+    let batch = broadcast_shapes(&ash[..ash.len() - 2], &bsh[..bsh.len() - 2])?;
     let nb: usize = batch.iter().product();
     let dy = c.dy.as_standard_layout();
     let dy = dy.as_slice().expect("standard layout");
     if dy.len() != nb * m * n {
         return Err(SquishError::op("the output gradient does not match the product's shape"));
     }
-    let a_full = dense_broadcast(&a.view().into_shape_with_order(IxDyn(&ash)).expect("same count").to_owned(), &[&batch[..], &[m, kk]].concat())?;
+    let a_full = dense_broadcast(a, &ash, &[&batch[..], &[m, kk]].concat())?;
     let mut da = None;
     let mut db = None;
     if bsh.len() == 2 {
         // A weight without batch axes: fold the batch into the rows (one GEMM each way).
         let rows = nb * m;
-        let bd = dense_broadcast(&b.view().into_shape_with_order(IxDyn(&[kk, n])).expect("same count").to_owned(), &[kk, n])?;
+        let bd = dense_broadcast(b, &[kk, n], &[kk, n])?;
         if c.wants(0) {
             da = Some(unbroadcast(
                 ArrayD::from_shape_vec(IxDyn(&[&batch[..], &[m, kk]].concat()), gemm(rows, n, kk, dy, &transpose(&bd, kk, n))).expect("sizes"),
@@ -88,7 +73,7 @@ pub(super) fn matmul(c: &RuleCtx) -> Result<Grads> {
             db = Some(ArrayD::from_shape_vec(IxDyn(&[kk, n]), gemm(kk, rows, n, &transpose(&a_full, rows, kk), dy)).expect("sizes"));
         }
     } else {
-        let b_full = dense_broadcast(&b.view().into_shape_with_order(IxDyn(&bsh)).expect("same count").to_owned(), &[&batch[..], &[kk, n]].concat())?;
+        let b_full = dense_broadcast(b, &bsh, &[&batch[..], &[kk, n]].concat())?;
         let (mut da_v, mut db_v) = (vec![0.0f32; nb * m * kk], vec![0.0f32; nb * kk * n]);
         for i in 0..nb {
             let dyi = &dy[i * m * n..(i + 1) * m * n];

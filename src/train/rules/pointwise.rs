@@ -7,11 +7,6 @@ use crate::error::{Result, SquishError};
 use crate::ops::attrs::Attrs;
 use crate::ops::elementwise::erf_f32;
 
-/// `g` (broadcast-shaped) times `other` broadcast to it.
-fn times(g: &ArrayD<f32>, other: &ArrayD<f32>) -> ArrayD<f32> {
-    g * other
-}
-
 /// Add, Sub, Mul, Div with numpy broadcasting.
 pub(super) fn binary(c: &RuleCtx) -> Result<Grads> {
     let (a, b) = (c.f32_input(0)?, c.f32_input(1)?);
@@ -19,7 +14,7 @@ pub(super) fn binary(c: &RuleCtx) -> Result<Grads> {
     let (da, db) = match c.node.op_type.as_str() {
         "Add" => (c.wants(0).then(|| dy.clone()), c.wants(1).then(|| dy.clone())),
         "Sub" => (c.wants(0).then(|| dy.clone()), c.wants(1).then(|| dy.mapv(|v| -v))),
-        "Mul" => (c.wants(0).then(|| times(dy, b)), c.wants(1).then(|| times(dy, a))),
+        "Mul" => (c.wants(0).then(|| dy * b), c.wants(1).then(|| dy * a)),
         "Div" => {
             let da = c.wants(0).then(|| dy / b);
             // d(a/b)/db = −a/b² = −y/b.

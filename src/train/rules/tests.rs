@@ -74,12 +74,13 @@ fn ints(v: &[i64]) -> Tensor {
 /// single numbers (clip bounds, exponents) are not trained.
 fn check(m: &Model) {
     let mut tape = Tape::new(m, |_, t| t.len() > 1).unwrap();
-    let fwd = tape.forward(&vec![]).unwrap();
+    let no_inputs = vec![];
+    let fwd = tape.forward(&no_inputs).unwrap();
     let y = fwd.value(tape.value_id("y").unwrap()).unwrap().as_f32().unwrap().clone();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let w = ArrayD::from_shape_vec(y.raw_dim(), (0..y.len()).map(|_| rng.random_range(-1.0f32..1.0)).collect()).unwrap();
     let loss = |tape: &Tape| -> f64 {
-        let f = tape.forward(&vec![]).unwrap();
+        let f = tape.forward(&no_inputs).unwrap();
         let y = f.value(tape.value_id("y").unwrap()).unwrap().as_f32().unwrap().clone();
         y.iter().zip(w.iter()).map(|(&a, &b)| a as f64 * b as f64).sum()
     };
