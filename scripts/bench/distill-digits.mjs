@@ -12,10 +12,10 @@
 // Needs `npm run build` (www/pkg).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, repoRoot } from '../../tests/e2e/helpers.mjs';
+import { repoRoot } from '../../tests/e2e/helpers.mjs';
 import { loadEngine } from '../../www/cli/engine.mjs';
 import { distilDigits } from './distill-core.js';
-import { median, opt, serve } from './minilm-server.mjs';
+import { median, opt, openPage } from './minilm-server.mjs';
 
 const runs = Number(opt('--runs', 1));
 const fixture = (f) => join(repoRoot, 'tests/fixtures/digits_mlp', f);
@@ -62,13 +62,8 @@ summarise(`Node ${process.version} (simd)`, nodeResults);
 
 const served = Object.fromEntries(Object.values(files).map((f) => [`/${f}`, fixture(f)]));
 served['/distill-core.js'] = join(repoRoot, 'scripts/bench/distill-core.js');
-const server = await serve(PAGE, served);
-const browser = await launchBrowser();
+const { page, browser, close } = await openPage(PAGE, served);
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  await page.waitForFunction(() => window.ready);
   const chromium = [];
   for (let i = 0; i < runs; i++) chromium.push(await page.evaluate((r) => window.distil(r), RUNS));
   summarise(`Chromium ${browser.version()} (simd)`, chromium);
@@ -77,6 +72,5 @@ try {
     console.log(`  ${RUNS[i].name}: ${hashes.size === 1 ? 'bit-identical' : 'DIFFERENT'} files in Node and Chromium (sha256 ${[...hashes].map((h) => h.slice(0, 12)).join(', ')})`);
   }
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

@@ -1,10 +1,10 @@
-// Shared by the MiniLM benchmarks in headless Chromium: the command-line
-// option reader, the model files (checked), and a local server for a test
-// page, the shipped wasm builds (www/pkg) and the model files.
+// Shared by the benchmarks in headless Chromium: the command-line option
+// reader, the MiniLM model files (checked), a local server for a test page,
+// the shipped wasm builds (www/pkg) and data files, and the page opened.
 import { createReadStream, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { repoRoot } from '../../tests/e2e/helpers.mjs';
+import { launchBrowser, repoRoot } from '../../tests/e2e/helpers.mjs';
 
 const args = process.argv.slice(2);
 export const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -36,6 +36,20 @@ export async function serve(page, files) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return server;
+}
+
+/**
+ * Serves `page` and `files`, opens the page in headless Chromium and waits
+ * for its `window.ready`. `close()` ends the browser and the server.
+ */
+export async function openPage(page, files) {
+  const server = await serve(page, files);
+  const browser = await launchBrowser();
+  const tab = await browser.newPage();
+  tab.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await tab.goto(`http://127.0.0.1:${server.address().port}/`);
+  await tab.waitForFunction(() => window.ready);
+  return { page: tab, browser, close: async () => { await browser.close(); server.close(); } };
 }
 
 export const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];

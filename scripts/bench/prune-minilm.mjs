@@ -5,8 +5,7 @@
 // median of --runs per build. The pruning issue's target: Wanda 50% in ≤ 5 s.
 //   node scripts/bench/prune-minilm.mjs [--recipe JSON] [--runs N]
 // Needs `npm run build` (www/pkg) and ../shared/models/paraphrase_minilm_l3/fetch.sh.
-import { launchBrowser } from '../../tests/e2e/helpers.mjs';
-import { median, minilmFiles, opt, serve } from './minilm-server.mjs';
+import { median, minilmFiles, opt, openPage } from './minilm-server.mjs';
 
 const recipe = opt('--recipe', '{"prune": {"method": "wanda", "sparsity": 0.5}}');
 const runs = Number(opt('--runs', 3));
@@ -35,13 +34,8 @@ window.prune = async (variant, recipe) => {
 window.ready = true;
 </script>`;
 
-const server = await serve(PAGE, files);
-const browser = await launchBrowser();
+const { page, browser, close } = await openPage(PAGE, files);
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  await page.waitForFunction(() => window.ready);
   console.log(`recipe ${recipe}, ${runs} runs per build, Chromium ${browser.version()}`);
   for (const variant of ['simd', 'relaxed']) {
     const rs = [];
@@ -52,6 +46,5 @@ try {
       + `${rs[0].tensors} tensors, ${(100 * rs[0].zeros).toFixed(1)}% zeros, ${rs[0].sentences} calibration sentences`);
   }
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

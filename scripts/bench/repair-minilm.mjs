@@ -8,8 +8,7 @@
 // from 0.820 to >= 0.95 mean cosine in <= 2 minutes.
 //   node scripts/bench/repair-minilm.mjs [--section JSON] [--only wanda:2:4,...] [--build relaxed|simd]
 // Needs `npm run build` (www/pkg) and ../shared/models/paraphrase_minilm_l3/fetch.sh.
-import { launchBrowser } from '../../tests/e2e/helpers.mjs';
-import { minilmFiles, opt, serve } from './minilm-server.mjs';
+import { minilmFiles, opt, openPage } from './minilm-server.mjs';
 
 // The pooled embedding by cosine, and each layer's output (per token) by mean squared error.
 const LAYER = (i) => `/model/model.0/auto_model/encoder/layer.${i}/output/LayerNorm/LayerNormalization_output_0`;
@@ -70,14 +69,9 @@ window.repair = async (recipe, section) => {
 window.ready = true;
 </script>`;
 
-const server = await serve(PAGE, files);
-const browser = await launchBrowser();
+const { page, browser, close } = await openPage(PAGE, files);
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && console.error(m.text()));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  await page.waitForFunction(() => window.ready);
   await page.evaluate((v) => window.setup(v), build);
   console.log(`fine-tuning ${section}, build ${build}, Chromium ${browser.version()}`);
   console.log('prune            before: mean / min cosine   after: mean / min cosine   zeros   train time');
@@ -87,6 +81,5 @@ try {
       + `${(100 * r.sparsity).toFixed(1)}%   ${(r.train_ms / 1000).toFixed(1)} s (pruning ${(r.prune_ms / 1000).toFixed(1)} s; loss per epoch ${r.curve.map((l) => l.toFixed(4)).join(' ')})`);
   }
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

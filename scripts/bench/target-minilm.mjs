@@ -6,8 +6,7 @@
 // median of --runs per build. The issue's bound: ≤ 60 s.
 //   node scripts/bench/target-minilm.mjs [--recipe JSON] [--runs N] [--builds simd,relaxed]
 // Needs `npm run build` (www/pkg) and ../shared/models/paraphrase_minilm_l3/fetch.sh.
-import { launchBrowser } from '../../tests/e2e/helpers.mjs';
-import { median, minilmFiles, opt, serve } from './minilm-server.mjs';
+import { median, minilmFiles, opt, openPage } from './minilm-server.mjs';
 
 // 461: the pooled sentence embedding.
 const recipe = opt('--recipe', '{"quantize": {"scheme": "int4_block", "rounding": "gptq"}, "target": {"metric": "min_cosine", "at_least": 0.99, "output": "461"}}');
@@ -48,14 +47,9 @@ window.search = async (variant, recipe) => {
 window.ready = true;
 </script>`;
 
-const server = await serve(PAGE, files);
-const browser = await launchBrowser();
+const { page, browser, close } = await openPage(PAGE, files);
 let lastMarkdown = '';
 try {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
-  await page.waitForFunction(() => window.ready);
   console.log(`recipe ${recipe}, ${runs} run(s) per build, Chromium ${browser.version()}`);
   for (const variant of builds) {
     const rs = [];
@@ -69,6 +63,5 @@ try {
   }
   console.log(`\n${lastMarkdown}`);
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

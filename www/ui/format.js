@@ -29,3 +29,14 @@ export function h(tag, attrs = {}, ...children) {
 export function field(label, control) {
   return h('label', { class: 'field' }, h('span', {}, label), control);
 }
+
+/**
+ * A preset list and the JSON it writes into an editable text area (the
+ * cards' recipe and section editors). Returns `{ select, text }`.
+ */
+export function presetEditor(presets, { selectId, textId, label }) {
+  const text = h('textarea', { rows: 4, spellcheck: 'false', 'data-testid': textId, 'aria-label': label }, JSON.stringify(Object.values(presets)[0], null, 1));
+  const select = h('select', { 'data-testid': selectId, onchange: () => { text.value = JSON.stringify(presets[select.value], null, 1); } },
+    Object.keys(presets).map((k) => h('option', { value: k }, k)));
+  return { select, text };
+}

@@ -4,7 +4,7 @@
 // terminates it; the digits demo keeps its worker). On any error the
 // previous results and the recipe stay on screen.
 import { EngineBridge } from '../worker/bridge.js';
-import { field, h } from '../ui/format.js';
+import { field, h, presetEditor } from '../ui/format.js';
 import { renderReport, renderScan, renderSensitivity, renderTarget } from '../ui/compare-view.js';
 import { renderRecord } from '../ui/record-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
@@ -46,9 +46,7 @@ export class ComparePanel {
   constructor(getModel) {
     this.#getModel = getModel;
     const ui = this.#ui;
-    ui.preset = h('select', { 'data-testid': 'recipe-preset', onchange: () => { ui.recipe.value = JSON.stringify(PRESETS[ui.preset.value], null, 1); } },
-      Object.keys(PRESETS).map((k) => h('option', { value: k }, k)));
-    ui.recipe = h('textarea', { rows: 4, spellcheck: 'false', 'data-testid': 'recipe', 'aria-label': 'recipe JSON' }, JSON.stringify(Object.values(PRESETS)[0], null, 1));
+    ({ select: ui.preset, text: ui.recipe } = presetEditor(PRESETS, { selectId: 'recipe-preset', textId: 'recipe', label: 'recipe JSON' }));
     ui.source = h('select', { 'data-testid': 'input-source', onchange: () => this.#showSource() }, Object.entries(SOURCES).map(([k, v]) => h('option', { value: k }, v)));
     ui.count = h('input', { type: 'number', min: 1, value: 16, 'aria-label': 'input sets' });
     ui.seed = h('input', { type: 'number', value: 0, 'aria-label': 'seed' });

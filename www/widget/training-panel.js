@@ -4,7 +4,7 @@
 // steps, Cancel terminates it; then the student is compared with the model
 // like any compressed model. On any error the previous results stay.
 import { EngineBridge } from '../worker/bridge.js';
-import { field, h } from '../ui/format.js';
+import { field, h, presetEditor } from '../ui/format.js';
 import { lineChart } from '../ui/charts.js';
 import { renderReport } from '../ui/compare-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
@@ -32,9 +32,7 @@ export class TrainingPanel {
   constructor(getModel) {
     this.#getModel = getModel;
     const ui = this.#ui;
-    ui.preset = h('select', { 'data-testid': 'student-preset', onchange: () => { ui.section.value = JSON.stringify(STUDENTS[ui.preset.value], null, 1); } },
-      Object.keys(STUDENTS).map((k) => h('option', { value: k }, k)));
-    ui.section = h('textarea', { rows: 4, spellcheck: 'false', 'data-testid': 'distill-section', 'aria-label': 'distill section JSON' }, JSON.stringify(Object.values(STUDENTS)[0], null, 1));
+    ({ select: ui.preset, text: ui.section } = presetEditor(STUDENTS, { selectId: 'student-preset', textId: 'distill-section', label: 'distill section JSON' }));
     ui.source = h('select', { 'data-testid': 'train-source' }, Object.entries(SOURCES).map(([k, v]) => h('option', { value: k }, v)));
     ui.file = h('input', { type: 'file', accept: '.npz,.npy,.pb,.json,.csv', 'data-testid': 'train-file' });
     ui.labels = h('input', { type: 'file', accept: '.npy,.csv,.json', 'data-testid': 'train-labels' });
