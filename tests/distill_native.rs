@@ -66,6 +66,21 @@ fn a_small_student_learns_the_teacher() {
 }
 
 #[test]
+fn a_small_cnn_student_learns_the_teacher() {
+    // The 64 pixels are read as one 8×8 image: conv 6 → pool → conv 12 → pool → linear.
+    let (student, trainer) = train(r#"{"student":"cnn:6,12","epochs":12,"learning_rate":0.01,"seed":3}"#, digits(), None);
+    let params = parameter_count(&student);
+    assert_eq!(params, (6 * 9 + 6) + (12 * 6 * 9 + 12) + (12 * 2 * 2 * 10 + 10));
+    let ops: Vec<&str> = student.graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+    assert_eq!(ops[..5], ["Reshape", "Conv", "Relu", "MaxPool", "Conv"]);
+    let (acc, agree) = scores(&student);
+    println!("student cnn:6,12, 12 epochs: test accuracy {acc:.4}, agreement {agree:.4}");
+    assert!(acc > 0.9 && agree > 0.9, "accuracy {acc}, agreement {agree}");
+    let h = trainer.history();
+    assert!(h[11].loss < h[0].loss / 2.0, "the loss falls: {} → {}", h[0].loss, h[11].loss);
+}
+
+#[test]
 fn labels_join_the_loss() {
     let y = read_npy(&read("digits_mlp/y_train.npy")).unwrap();
     let (with, _) = train(r#"{"student":"mlp:16","epochs":3,"learning_rate":0.01}"#, digits(), Some(&y));

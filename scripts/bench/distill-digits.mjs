@@ -4,6 +4,8 @@
 //  - a student MLP (64-20-10: 1,510 parameters, under a quarter of the
 //    teacher's 6,570) distilled on the training split (teacher outputs plus
 //    labels): test accuracy, agreement with the teacher, time;
+//  - a student CNN (8×8 image: conv 6 → pool → conv 12 → pool → linear,
+//    1,210 parameters), with mixup and with one-pixel shifts;
 //  - gradual pruning to 90% (Zhu & Gupta) while distilling from the
 //    unpruned model, five seeds; 90% magnitude pruning one-shot, and then
 //    fine-tuned with its mask kept;
@@ -23,6 +25,8 @@ const STUDENT = '{"student":"mlp:20","epochs":300,"learning_rate":0.01,"mixup":0
 const GRADUAL = (seed) => `{"epochs":200,"learning_rate":0.01,"gradual":{"sparsity":0.9,"end":0.5},"seed":${seed}}`;
 const RUNS = [
   { name: 'student mlp:20 (labels + teacher)', section: STUDENT },
+  { name: 'student cnn:6,12 (labels + teacher, mixup)', section: '{"student":"cnn:6,12","epochs":100,"learning_rate":0.01,"mixup":0.4}' },
+  { name: 'student cnn:6,12 (labels + teacher, 1-pixel shifts)', section: '{"student":"cnn:6,12","epochs":100,"learning_rate":0.01,"shift":1}' },
   ...[0, 1, 2, 3, 4].map((seed) => ({ name: `gradual 90% (seed ${seed})`, gradual: true, section: GRADUAL(seed) })),
   { name: 'one-shot 90% magnitude, then fine-tuned', finetune: '{"prune":{"method":"magnitude","sparsity":0.9,"include_classifier":true}}', section: '{"epochs":100,"learning_rate":0.01}' },
 ];

@@ -80,7 +80,7 @@ fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
-pub(super) fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
+pub(crate) fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize, usize)> {
     match shape {
         [n, c, w] => Ok((*n, *c, 1, *w)),
         [n, c, h, w] => Ok((*n, *c, *h, *w)),
@@ -88,7 +88,7 @@ pub(super) fn as_2d(shape: &[usize], what: &str) -> Result<(usize, usize, usize,
     }
 }
 
-pub(super) fn lift_geometry(g: Geometry) -> Geometry {
+pub(crate) fn lift_geometry(g: Geometry) -> Geometry {
     if g.kernel.len() == 2 {
         return g;
     }
@@ -104,7 +104,7 @@ pub(super) fn lift_geometry(g: Geometry) -> Geometry {
 }
 
 /// Unfolds one group's input `[cg, h, w]` into `[cg·kh·kw, oh·ow]` columns.
-pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [T]) {
+pub(crate) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [T]) {
     let (kh, kw) = (g.kernel[0], g.kernel[1]);
     let (oh, ow) = (g.output[0], g.output[1]);
     let mut row = 0;
@@ -124,6 +124,37 @@ pub(super) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, 
                     for (ox, v) in line.iter_mut().enumerate() {
                         let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
                         *v = if ix < 0 || ix >= w as isize { T::default() } else { src[ix as usize] };
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds every column entry back onto the input
+/// position it was read from (padding reads nothing and gets nothing).
+/// Backpropagation through a convolution uses it.
+pub(crate) fn col2im(col: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, x: &mut [f32]) {
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (oh, ow) = (g.output[0], g.output[1]);
+    let mut row = 0;
+    for c in 0..cg {
+        let plane = &mut x[c * h * w..(c + 1) * h * w];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let src = &col[row * oh * ow..(row + 1) * oh * ow];
+                for oy in 0..oh {
+                    let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    let dst = &mut plane[iy as usize * w..(iy as usize + 1) * w];
+                    for (ox, &v) in src[oy * ow..(oy + 1) * ow].iter().enumerate() {
+                        let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
+                        if ix >= 0 && ix < w as isize {
+                            dst[ix as usize] += v;
+                        }
                     }
                 }
                 row += 1;

@@ -7,7 +7,7 @@ pub(crate) mod array;
 pub mod attrs;
 mod contrib;
 mod control;
-mod conv;
+pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub mod facts;
 mod fused;
@@ -17,13 +17,13 @@ mod integer;
 pub mod internal;
 mod linalg;
 mod norm;
-mod pool;
+pub(crate) mod pool;
 mod quant;
 mod reduce;
 mod resize;
 mod rnn;
 mod shape;
-mod spatial;
+pub(crate) mod spatial;
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::spatial::{for_each_index, Window};
+use super::spatial::{for_each_index, Geometry, Window};
 use super::{required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::tensor::{checked_numel, Tensor};
@@ -68,64 +68,35 @@ impl Op for Pool {
         let xs = x.as_standard_layout();
         let xs = xs.as_slice().expect("standard layout");
         let plane_in: usize = spatial.iter().product();
-        let plane_out: usize = g.output.iter().product();
+        let windows = Windows::new(spatial, &g);
         // Strides of the input plane, row-major and column-major (for indices).
-        let mut row_stride = vec![1usize; r];
+        let row_stride = windows.row_stride.clone();
         let mut col_stride = vec![1usize; r];
-        for d in (0..r.saturating_sub(1)).rev() {
-            row_stride[d] = row_stride[d + 1] * spatial[d + 1];
-        }
         for d in 1..r {
             col_stride[d] = col_stride[d - 1] * spatial[d - 1];
         }
-        let mut out = vec![0.0f32; n * c * plane_out];
+        let mut out = vec![0.0f32; n * c * windows.len()];
         let mut idx = vec![0i64; if self.max { out.len() } else { 0 }];
-        let mut o = 0usize;
         for p in 0..n * c {
             let plane = &xs[p * plane_in..(p + 1) * plane_in];
-            for_each_index(&g.output, |pos| {
-                let (mut best, mut best_at, mut sum, mut count, mut padded) = (f32::NEG_INFINITY, None::<usize>, 0.0f32, 0usize, 0usize);
-                for_each_index(&g.kernel, |k| {
-                    let mut at = 0usize;
-                    let mut inside = true;
-                    for d in 0..r {
-                        let i = (pos[d] * g.strides[d] + k[d] * g.dilations[d]) as isize - g.pad_begin[d] as isize;
-                        // Beyond the end padding (ceil mode) is outside every window.
-                        if i >= (spatial[d] + g.pad_end[d]) as isize {
-                            return;
-                        }
-                        if i < 0 || i >= spatial[d] as isize {
-                            inside = false;
-                        } else {
-                            at += i as usize * row_stride[d];
-                        }
-                    }
-                    padded += 1;
-                    if !inside {
-                        return;
-                    }
-                    let v = plane[at];
-                    count += 1;
-                    sum += v;
-                    if v > best || best_at.is_none() {
-                        best = v;
-                        best_at = Some(at);
-                    }
-                });
+            let o0 = p * windows.len();
+            for w in 0..windows.len() {
+                let taps = windows.taps(w);
                 if self.max {
-                    out[o] = best;
+                    let (best, best_at) = window_max(plane, taps);
+                    out[o0 + w] = best;
                     if let Some(at) = best_at {
                         // Row-major offset → coordinates → the requested storage order.
                         let strides = if self.column_major_indices { &col_stride } else { &row_stride };
                         let offset: usize = (0..r).map(|d| (at / row_stride[d]) % spatial[d] * strides[d]).sum();
-                        idx[o] = (p * plane_in + offset) as i64;
+                        idx[o0 + w] = (p * plane_in + offset) as i64;
                     }
                 } else {
-                    let div = if self.count_include_pad { padded } else { count };
-                    out[o] = if div == 0 { 0.0 } else { sum / div as f32 };
+                    let sum: f32 = taps.iter().map(|&at| plane[at]).sum();
+                    let div = if self.count_include_pad { windows.padded[w] } else { taps.len() };
+                    out[o0 + w] = if div == 0 { 0.0 } else { sum / div as f32 };
                 }
-                o += 1;
-            });
+            }
         }
         let mut y = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"));
         if let Some(dtype) = back {
@@ -137,6 +108,77 @@ impl Op for Pool {
         }
         Ok(vec![y])
     }
+}
+
+/// The windows of a pooled plane, worked out once for every plane: for each
+/// output position (row-major) the input offsets it covers, and how many
+/// positions it spans counting padding (not those beyond the end padding,
+/// which ceil mode may reach).
+pub(crate) struct Windows {
+    taps: Vec<usize>,
+    starts: Vec<usize>,
+    pub padded: Vec<usize>,
+    pub row_stride: Vec<usize>,
+}
+
+impl Windows {
+    pub fn new(spatial: &[usize], g: &Geometry) -> Windows {
+        let r = spatial.len();
+        let mut row_stride = vec![1usize; r];
+        for d in (0..r.saturating_sub(1)).rev() {
+            row_stride[d] = row_stride[d + 1] * spatial[d + 1];
+        }
+        let (mut taps, mut starts, mut padded) = (Vec::new(), vec![0], Vec::new());
+        for_each_index(&g.output, |pos| {
+            let mut count = 0usize;
+            for_each_index(&g.kernel, |k| {
+                let mut at = 0usize;
+                let mut inside = true;
+                for d in 0..r {
+                    let i = (pos[d] * g.strides[d] + k[d] * g.dilations[d]) as isize - g.pad_begin[d] as isize;
+                    if i >= (spatial[d] + g.pad_end[d]) as isize {
+                        return;
+                    }
+                    if i < 0 || i >= spatial[d] as isize {
+                        inside = false;
+                    } else {
+                        at += i as usize * row_stride[d];
+                    }
+                }
+                count += 1;
+                if inside {
+                    taps.push(at);
+                }
+            });
+            padded.push(count);
+            starts.push(taps.len());
+        });
+        Windows { taps, starts, padded, row_stride }
+    }
+
+    /// Output positions per plane.
+    pub fn len(&self) -> usize {
+        self.padded.len()
+    }
+
+    /// The input offsets window `w` reads.
+    pub fn taps(&self, w: usize) -> &[usize] {
+        &self.taps[self.starts[w]..self.starts[w + 1]]
+    }
+}
+
+/// A window's largest value and where it is (the first of equal ones; a
+/// window entirely in padding has none).
+pub(crate) fn window_max(plane: &[f32], taps: &[usize]) -> (f32, Option<usize>) {
+    let (mut best, mut best_at) = (f32::NEG_INFINITY, None);
+    for &at in taps {
+        let v = plane[at];
+        if v > best || best_at.is_none() {
+            best = v;
+            best_at = Some(at);
+        }
+    }
+    (best, best_at)
 }
 
 struct GlobalPool {

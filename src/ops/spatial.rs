@@ -1,8 +1,10 @@
 //! Window geometry shared by convolutions and pools: kernel, strides,
 //! dilations, explicit or automatic padding, output sizes.
 
+use super::attrs::Attrs;
 use super::BuildCtx;
 use crate::error::{Result, SquishError};
+use crate::ir::Node;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AutoPad {
@@ -35,8 +37,7 @@ pub struct Geometry {
     pub output: Vec<usize>,
 }
 
-fn positive(ctx: &BuildCtx, name: &str) -> Result<Option<Vec<usize>>> {
-    let a = ctx.attrs();
+fn positive(a: &Attrs, name: &str) -> Result<Option<Vec<usize>>> {
     match a.opt_ints(name)? {
         None => Ok(None),
         Some(v) if v.iter().all(|&x| (1..=1 << 20).contains(&x)) => Ok(Some(v.iter().map(|&x| x as usize).collect())),
@@ -46,7 +47,13 @@ fn positive(ctx: &BuildCtx, name: &str) -> Result<Option<Vec<usize>>> {
 
 impl Window {
     pub fn from_attrs(ctx: &BuildCtx) -> Result<Window> {
-        let a = ctx.attrs();
+        Window::from_node(ctx.node)
+    }
+
+    /// The window a node's attributes describe (backward rules read it too).
+    pub fn from_node(node: &Node) -> Result<Window> {
+        let a = Attrs::new(node);
+        let a = &a;
         let auto_pad = match a.opt_string("auto_pad")?.as_deref().unwrap_or("NOTSET") {
             "NOTSET" | "" => AutoPad::NotSet,
             "SAME_UPPER" => AutoPad::SameUpper,
@@ -60,9 +67,9 @@ impl Window {
             Some(v) => return Err(a.error("pads", format!("values must be non-negative, got {v:?}"))),
         };
         Ok(Window {
-            kernel: positive(ctx, "kernel_shape")?,
-            strides: positive(ctx, "strides")?,
-            dilations: positive(ctx, "dilations")?,
+            kernel: positive(a, "kernel_shape")?,
+            strides: positive(a, "strides")?,
+            dilations: positive(a, "dilations")?,
             pads,
             auto_pad,
             ceil_mode: a.int("ceil_mode", 0)? != 0,

@@ -40,7 +40,9 @@ impl Distillation {
     pub fn new(teacher: &ModelHandle, section: &str, inputs: Array, labels: JsValue) -> Result<Distillation, JsError> {
         let section = parse(section)?;
         if section.student == Student::Finetune {
-            return Err(JsError::new("key 'distill.student': give a student (\"mlp:32\") or fine-tune a compressed model (Distillation.finetune)"));
+            return Err(JsError::new(
+                "key 'distill.student': give a student (\"mlp:32\", \"cnn:8,16\") or fine-tune a compressed model (Distillation.finetune)",
+            ));
         }
         Self::start(teacher, (**teacher.model()).clone(), section, inputs, labels)
     }

@@ -1,10 +1,10 @@
 //! Distillation: a student learns to imitate the original model (the
-//! teacher) on the calibration inputs — a new small MLP, or the model as it
+//! teacher) on the calibration inputs — a new small MLP or CNN, or the model as it
 //! comes to this step fine-tuned back towards the original (pruned zeros
 //! stay zero). The `"distill"` section:
 //!
 //! ```json
-//! { "student": "finetune" | "mlp:32", "epochs": 30, "batch_size": 32,
+//! { "student": "finetune" | "mlp:32" | "cnn:8,16", "epochs": 30, "batch_size": 32,
 //!   "learning_rate": 0.001, "optimizer": "adam", "schedule": "cosine",
 //!   "validation": 0.1, "loss": "kl", "temperature": 2, "mixup": 0, … }
 //! ```
@@ -84,9 +84,13 @@ impl Section {
                 }
                 Ok(tape)
             }
-            Student::Mlp(hidden) => {
-                let shape = self.mlp_shape(teacher, calibration)?;
-                let m = student::mlp(&shape, hidden, self.fit.seed);
+            Student::Mlp(_) | Student::Cnn(_) => {
+                let shape = self.student_shape(teacher, calibration)?;
+                let m = match &self.student {
+                    Student::Cnn(channels) => student::cnn(&shape, channels, self.fit.seed)?,
+                    Student::Mlp(hidden) => student::mlp(&shape, hidden, self.fit.seed),
+                    Student::Finetune => unreachable!("matched above"),
+                };
                 let mut tape = Tape::new(&m, |_, _| true)?;
                 for p in tape.params.iter_mut() {
                     p.prunable = p.name.ends_with(".weight");
@@ -106,8 +110,8 @@ impl Section {
             .collect()
     }
 
-    /// The input and output an MLP student must have, from one run of the teacher.
-    fn mlp_shape(&self, teacher: &Model, calibration: &[Feed]) -> Result<student::Shape> {
+    /// The input and output a new student must have, from one run of the teacher.
+    fn student_shape(&self, teacher: &Model, calibration: &[Feed]) -> Result<student::Shape> {
         let (input, features) = student::input_of(teacher)?;
         let output = match &self.fit.output {
             Some(o) => o.clone(),
@@ -116,10 +120,10 @@ impl Section {
         let first = calibration.first().ok_or_else(|| err("training needs inputs"))?;
         let run = crate::runtime::Session::new(teacher.clone())?.run(first.clone())?;
         let out = run.outputs.into_iter().find(|(n, _)| *n == output).map(|(_, t)| t).ok_or_else(|| err(format!("the teacher has no output '{output}'")))?;
-        let Tensor::F32(a) = out else { return Err(err(format!("the teacher's output '{output}' is {}; an MLP student learns float32 outputs", out.dtype()))) };
+        let Tensor::F32(a) = out else { return Err(err(format!("the teacher's output '{output}' is {}; a new student learns float32 outputs", out.dtype()))) };
         if a.ndim() != 2 {
             return Err(SquishError::Recipe(format!(
-                "key 'distill.student': an MLP student learns [batch, values] outputs; the teacher's '{output}' has shape {:?} (fine-tune instead)",
+                "key 'distill.student': a new student learns [batch, values] outputs; the teacher's '{output}' has shape {:?} (fine-tune instead)",
                 a.shape()
             )));
         }
@@ -213,8 +217,10 @@ impl Method for Section {
         if let Some(n) = self.exclude.nodes.iter().find(|n| !names.contains(n.as_str())) {
             return Err(err(format!("exclude: the model has no node '{n}'")));
         }
-        if let Student::Mlp(_) = self.student {
-            student::input_of(model)?;
+        match self.student {
+            Student::Mlp(_) => drop(student::input_of(model)?),
+            Student::Cnn(_) => drop(student::image_of(&student::input_of(model)?.0)?),
+            Student::Finetune => {}
         }
         Ok(())
     }

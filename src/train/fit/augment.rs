@@ -1,5 +1,5 @@
-//! Augmentations: mixup and Gaussian noise for float inputs, token masking
-//! for token ids. The teacher labels the augmented examples, so a student
+//! Augmentations: shifts and flips for images, mixup and Gaussian noise
+//! for float inputs, token masking for token ids. The teacher labels the augmented examples, so a student
 //! learns from more inputs than the user gave.
 
 use rand::seq::SliceRandom;
@@ -107,6 +107,49 @@ pub(super) fn augment(feeds: &mut [Feed], labels: Option<&mut SoftLabels>, mixup
     Ok(changed)
 }
 
+/// How one example's float input reads as images `[planes, H, W]`: the
+/// last two axes of `[C, H, W]` or `[H, W]`, and a vector of `F` values,
+/// `F` a square number, as one `√F × √F` image (the digits' 64 pixels).
+/// `per_example`: the shape without the batch axis.
+pub fn image_view(per_example: &[usize]) -> Option<[usize; 3]> {
+    match per_example {
+        [] => None,
+        [f] => (1..=*f).find(|s| s * s >= *f).filter(|s| s * s == *f).map(|s| [1, s, s]),
+        [rest @ .., h, w] => Some([rest.iter().product(), *h, *w]),
+    }
+}
+
+/// Moves every example's images by a random offset of up to `shift`
+/// pixels per axis (zeros fill in) and mirrors them left–right with
+/// probability ½ when `flip`. Each feed is one example (batch axis 1).
+pub(super) fn move_images(feeds: &mut [Feed], shift: usize, flip: bool, rng: &mut ChaCha8Rng) -> Result<()> {
+    let key = if shift > 0 { "shift" } else { "flip" };
+    let bad = |why: String| SquishError::Recipe(format!("key 'distill.{key}': {why}"));
+    for (name, t) in feeds.iter_mut().flatten() {
+        let Tensor::F32(a) = t else { return Err(bad(format!("it moves float images; input '{name}' is {}", t.dtype()))) };
+        let Some([planes, h, w]) = image_view(&a.shape()[1.min(a.ndim())..]).filter(|_| a.ndim() >= 2 && a.shape()[0] == 1) else {
+            return Err(bad(format!("it moves images; input '{name}' of shape {:?} is not one (use [N, C, H, W], [N, H, W] or [N, side²])", a.shape())));
+        };
+        // i64, not isize: the same draws on 32-bit wasm as natively.
+        let s = shift as i64;
+        let (dy, dx) = if shift > 0 { (rng.random_range(-s..=s) as isize, rng.random_range(-s..=s) as isize) } else { (0, 0) };
+        let mirror = flip && rng.random::<bool>();
+        let src: Vec<f32> = a.iter().copied().collect();
+        let out = a.as_slice_mut().expect("examples are stored contiguous");
+        for p in 0..planes {
+            for y in 0..h {
+                for x in 0..w {
+                    let (sy, sx) = (y as isize - dy, x as isize - dx);
+                    let sx = if mirror { w as isize - 1 - sx } else { sx };
+                    let inside = (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx);
+                    out[(p * h + y) * w + x] = if inside { src[(p * h + sy as usize) * w + sx as usize] } else { 0.0 };
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -131,6 +174,49 @@ mod tests {
         let mut again = vec![ids(original.clone())];
         mask.apply(&mut again, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
         assert_eq!(again[0][0].1.to_i64_vec().unwrap(), got, "seeded");
+    }
+
+    fn image(v: Vec<f32>, shape: &[usize]) -> Feed {
+        vec![("x".into(), Tensor::from_vec(shape, v).unwrap())]
+    }
+
+    #[test]
+    fn images_read_from_their_shapes() {
+        assert_eq!(image_view(&[3, 4, 5]), Some([3, 4, 5]));
+        assert_eq!(image_view(&[2, 3, 4, 5]), Some([6, 4, 5]));
+        assert_eq!(image_view(&[64]), Some([1, 8, 8]));
+        assert_eq!(image_view(&[10]), None);
+    }
+
+    #[test]
+    fn shifts_and_flips_move_pixels_and_fill_with_zeros() {
+        let rng = &mut ChaCha8Rng::seed_from_u64(4);
+        let v: Vec<f32> = (1..=9).map(|i| i as f32).collect();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let mut feeds = vec![image(v.clone(), &[1, 9])];
+            move_images(&mut feeds, 1, false, rng).unwrap();
+            let got = feeds[0][0].1.to_f64_vec();
+            // Every pixel is a shifted original pixel or a zero, and the shift is one for the whole image.
+            let kept: Vec<f64> = got.iter().copied().filter(|&x| x != 0.0).collect();
+            assert!(kept.windows(2).all(|p| p[0] < p[1]), "{got:?}");
+            assert!(got[4] != 0.0, "a shift of at most 1 keeps a centre pixel: {got:?}");
+            seen.insert(got.iter().map(|x| *x as i64).collect::<Vec<_>>());
+        }
+        assert_eq!(seen.len(), 9, "all nine offsets in [-1, 1]² come up");
+        let mut flipped = 0;
+        for _ in 0..100 {
+            let mut feeds = vec![image(v.clone(), &[1, 1, 3, 3])];
+            move_images(&mut feeds, 0, true, rng).unwrap();
+            let got = feeds[0][0].1.to_f64_vec();
+            if got != v.iter().map(|&x| x as f64).collect::<Vec<_>>() {
+                assert_eq!(got, vec![3.0, 2.0, 1.0, 6.0, 5.0, 4.0, 9.0, 8.0, 7.0]);
+                flipped += 1;
+            }
+        }
+        assert!((30..70).contains(&flipped), "{flipped} of 100 mirrored");
+        let e = move_images(&mut [image(vec![1.0; 10], &[1, 10])], 1, false, rng).unwrap_err().to_string();
+        assert!(e.contains("key 'distill.shift'") && e.contains("input 'x' of shape [1, 10] is not one"), "{e}");
     }
 
     #[test]

@@ -60,6 +60,13 @@ pub struct FitOptions {
     pub mixup: f64,
     /// Standard deviation of Gaussian noise added to float inputs (0: off).
     pub noise: f64,
+    /// Images moved by up to this many pixels along each axis (zeros fill
+    /// in), a fresh draw per example and step (0: off).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shift: usize,
+    /// Images mirrored left–right, each example with probability ½.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub flip: bool,
     /// Token ids masked at random in each minibatch (text models).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_mask: Option<augment::TokenMask>,
@@ -71,6 +78,10 @@ pub struct FitOptions {
     /// Prune weight matrices by magnitude while training, up to a sparsity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradual: Option<gradual::Gradual>,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl Default for FitOptions {
@@ -92,6 +103,8 @@ impl Default for FitOptions {
             output: None,
             mixup: 0.0,
             noise: 0.0,
+            shift: 0,
+            flip: false,
             hidden: Vec::new(),
             token_mask: None,
             gradual: None,
@@ -129,6 +142,9 @@ impl FitOptions {
         }
         if let Some(t) = &self.token_mask {
             t.check()?;
+        }
+        if self.shift > 4096 {
+            return bad("shift", "is a number of pixels, up to 4096");
         }
         for (key, v) in [("mixup", self.mixup), ("noise", self.noise)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -298,6 +314,10 @@ impl Trainer {
         let mut labels = self.data.soft_labels(batch);
         // Augmented inputs are new to the teacher: it labels them again.
         let mut relabel = false;
+        if self.opts.shift > 0 || self.opts.flip {
+            augment::move_images(&mut feeds, self.opts.shift, self.opts.flip, &mut self.rng)?;
+            relabel = true;
+        }
         if self.opts.mixup > 0.0 || self.opts.noise > 0.0 {
             let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise as f32, &mut self.rng)?;
             relabel = mixed;

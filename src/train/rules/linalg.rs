@@ -9,14 +9,14 @@ use crate::kernels::active as k;
 use crate::ops::elementwise::broadcast_shapes;
 
 /// `a · b` for dense row-major `a` (m×kk) and `b` (kk×n).
-fn gemm(m: usize, kk: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+pub(super) fn gemm(m: usize, kk: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
     let mut c = vec![0.0f32; m * n];
     k::gemm_f32(m, kk, n, a, b, &mut c);
     c
 }
 
 /// The transpose of a dense row-major rows×cols matrix.
-fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub(super) fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0.0f32; rows * cols];
     for r in 0..rows {
         for (c, &v) in a[r * cols..(r + 1) * cols].iter().enumerate() {

@@ -6,6 +6,7 @@ mod layout;
 mod linalg;
 mod norm;
 mod pointwise;
+mod spatial;
 #[cfg(test)]
 mod tests;
 
@@ -78,6 +79,10 @@ pub(crate) fn rule_for(op_type: &str) -> Option<Rule> {
         "ReduceMean" | "ReduceSum" => layout::reduce,
         "LayerNormalization" => norm::layer_norm,
         "Where" => pointwise::select,
+        "Conv" => spatial::conv,
+        "BatchNormalization" => spatial::batch_norm,
+        "MaxPool" | "AveragePool" => spatial::pool,
+        "GlobalAveragePool" | "GlobalMaxPool" => spatial::global_pool,
         _ => return None,
     })
 }

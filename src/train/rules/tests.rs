@@ -245,14 +245,136 @@ fn ops_without_a_rule_are_listed_together() {
     let r = &mut ChaCha8Rng::seed_from_u64(9);
     let m = model(
         vec![
-            node("Conv", &["x", "w"], &["c"], vec![]),
-            node("MaxPool", &["c"], &["p"], vec![("kernel_shape", AttrValue::Ints(vec![1, 1]))]),
+            node("InstanceNormalization", &["x", "s", "b"], &["c"], vec![]),
+            node("LRN", &["c"], &["p"], vec![("size", AttrValue::Int(3))]),
             node("Relu", &["p"], &["y"], vec![]),
         ],
-        vec![("x", values(r, &[1, 1, 3, 3], 1.0, 0.0)), ("w", values(r, &[1, 1, 1, 1], 1.0, 0.0))],
+        vec![("x", values(r, &[1, 2, 3, 3], 1.0, 0.0)), ("s", values(r, &[2], 1.0, 0.0)), ("b", values(r, &[2], 1.0, 0.0))],
         "y",
         17,
     );
-    let e = Tape::new(&m, |n, _| n == "w").err().unwrap().to_string();
-    assert!(e.contains("Conv (Conv_0)") && e.contains("MaxPool (MaxPool_0)"), "{e}");
+    let e = Tape::new(&m, |n, _| n == "s").err().unwrap().to_string();
+    assert!(e.contains("InstanceNormalization (InstanceNormalization_0)") && e.contains("LRN (LRN_0)"), "{e}");
+}
+
+/// Distinct values at least 0.1 apart in random order: a finite-difference
+/// step never changes which element a max pool picks.
+fn spaced(rng: &mut ChaCha8Rng, shape: &[usize]) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut v: Vec<f32> = (0..n).map(|i| i as f32 * 0.1 - n as f32 * 0.05).collect();
+    for i in (1..n).rev() {
+        v.swap(i, rng.random_range(0..=i));
+    }
+    Tensor::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
+}
+
+fn ints_attr(v: &[i64]) -> AttrValue {
+    AttrValue::Ints(v.to_vec())
+}
+
+#[test]
+fn conv_gradients() {
+    let r = &mut ChaCha8Rng::seed_from_u64(11);
+    // (input, weights, attributes): plain, padded and strided, dilated, grouped, depthwise, 1-D, SAME padding.
+    type Case = (Vec<usize>, Vec<usize>, Vec<(&'static str, AttrValue)>);
+    let cases: Vec<Case> = vec![
+        (vec![2, 2, 4, 4], vec![3, 2, 3, 3], vec![]),
+        (vec![1, 2, 5, 4], vec![3, 2, 3, 2], vec![("pads", ints_attr(&[1, 0, 1, 1])), ("strides", ints_attr(&[2, 1]))]),
+        (vec![1, 1, 5, 5], vec![2, 1, 2, 2], vec![("dilations", ints_attr(&[2, 1]))]),
+        (vec![1, 4, 3, 3], vec![4, 2, 2, 2], vec![("group", AttrValue::Int(2)), ("pads", ints_attr(&[1, 1, 0, 0]))]),
+        (vec![2, 3, 4, 4], vec![3, 1, 3, 3], vec![("group", AttrValue::Int(3)), ("pads", ints_attr(&[1, 1, 1, 1]))]),
+        (vec![2, 2, 6], vec![3, 2, 3], vec![("strides", ints_attr(&[2]))]),
+        (vec![1, 2, 5, 5], vec![2, 2, 3, 3], vec![("auto_pad", AttrValue::String(b"SAME_UPPER".to_vec())), ("strides", ints_attr(&[2, 2]))]),
+    ];
+    for (x, w, attrs) in cases {
+        let m = w[0];
+        let inputs = vec![("x", values(r, &x, 1.0, 0.0)), ("w", values(r, &w, 1.0, 0.0)), ("b", values(r, &[m], 1.0, 0.0))];
+        one("Conv", inputs, attrs, 17);
+    }
+}
+
+#[test]
+fn batch_norm_gradients() {
+    let r = &mut ChaCha8Rng::seed_from_u64(12);
+    let inputs = vec![
+        ("x", values(r, &[2, 3, 2, 2], 2.0, 0.0)),
+        ("s", values(r, &[3], 1.0, 0.0)),
+        ("b", values(r, &[3], 1.0, 0.0)),
+        ("m", values(r, &[3], 1.0, 0.0)),
+        ("v", positive(r, &[3])),
+    ];
+    one("BatchNormalization", inputs, vec![("epsilon", AttrValue::Float(1e-3))], 15);
+    let training = model(
+        vec![node("BatchNormalization", &["x", "s", "b", "m", "v"], &["y"], vec![("training_mode", AttrValue::Int(1))])],
+        vec![
+            ("x", values(r, &[2, 3], 1.0, 0.0)),
+            ("s", values(r, &[3], 1.0, 0.0)),
+            ("b", values(r, &[3], 1.0, 0.0)),
+            ("m", values(r, &[3], 1.0, 0.0)),
+            ("v", positive(r, &[3])),
+        ],
+        "y",
+        15,
+    );
+    let tape = Tape::new(&training, |n, _| n == "s").unwrap();
+    let no_inputs = vec![];
+    let fwd = tape.forward(&no_inputs).unwrap();
+    let seed = ArrayD::from_elem(IxDyn(&[2, 3]), 1.0f32);
+    let e = tape.backward(&fwd, vec![(tape.value_id("y").unwrap(), seed)]).err().unwrap().to_string();
+    assert!(e.contains("training_mode=1") && e.contains("BatchNormalization"), "{e}");
+}
+
+#[test]
+fn pool_gradients() {
+    let r = &mut ChaCha8Rng::seed_from_u64(13);
+    let k = |v: &[i64]| ("kernel_shape", ints_attr(v));
+    for op in ["MaxPool", "AveragePool"] {
+        one(op, vec![("x", spaced(r, &[2, 2, 4, 4]))], vec![k(&[2, 2]), ("strides", ints_attr(&[2, 2]))], 17);
+        one(op, vec![("x", spaced(r, &[1, 2, 5, 5]))], vec![k(&[3, 3]), ("pads", ints_attr(&[1, 1, 1, 1])), ("strides", ints_attr(&[2, 2]))], 17);
+        one(op, vec![("x", spaced(r, &[1, 1, 5, 4]))], vec![k(&[2, 3]), ("ceil_mode", AttrValue::Int(1)), ("strides", ints_attr(&[2, 2]))], 17);
+        one(op, vec![("x", spaced(r, &[1, 2, 7]))], vec![k(&[3]), ("strides", ints_attr(&[2]))], 17);
+    }
+    one(
+        "AveragePool",
+        vec![("x", spaced(r, &[1, 2, 4, 4]))],
+        vec![k(&[3, 3]), ("pads", ints_attr(&[1, 1, 1, 1])), ("count_include_pad", AttrValue::Int(1))],
+        17,
+    );
+    one("MaxPool", vec![("x", spaced(r, &[1, 1, 5, 5]))], vec![k(&[2, 2]), ("dilations", ints_attr(&[2, 2]))], 17);
+    for op in ["GlobalAveragePool", "GlobalMaxPool"] {
+        one(op, vec![("x", spaced(r, &[2, 3, 3, 2]))], vec![], 17);
+    }
+}
+
+#[test]
+fn a_small_cnn_backpropagates_through_every_node() {
+    let r = &mut ChaCha8Rng::seed_from_u64(14);
+    let m = model(
+        vec![
+            node("Conv", &["x", "w1", "b1"], &["c1"], vec![("pads", ints_attr(&[1, 1, 1, 1]))]),
+            node("BatchNormalization", &["c1", "s", "sh", "mu", "var"], &["n1"], vec![]),
+            node("Relu", &["n1"], &["a1"], vec![]),
+            node("MaxPool", &["a1"], &["p1"], vec![("kernel_shape", ints_attr(&[2, 2])), ("strides", ints_attr(&[2, 2]))]),
+            node("Conv", &["p1", "w2"], &["c2"], vec![("group", AttrValue::Int(2)), ("pads", ints_attr(&[1, 1, 1, 1]))]),
+            node("GlobalAveragePool", &["c2"], &["g"], vec![]),
+            node("Flatten", &["g"], &["f"], vec![]),
+            node("Gemm", &["f", "w3", "b3"], &["z"], vec![("transB", AttrValue::Int(1))]),
+            node("Softmax", &["z"], &["y"], vec![]),
+        ],
+        vec![
+            ("x", values(r, &[2, 1, 4, 4], 1.0, 0.0)),
+            ("w1", values(r, &[2, 1, 3, 3], 1.0, 0.0)),
+            ("b1", values(r, &[2], 1.0, 0.0)),
+            ("s", positive(r, &[2])),
+            ("sh", values(r, &[2], 1.0, 0.0)),
+            ("mu", values(r, &[2], 0.1, 0.0)),
+            ("var", positive(r, &[2])),
+            ("w2", values(r, &[4, 1, 3, 3], 1.0, 0.0)),
+            ("w3", values(r, &[3, 4], 1.0, 0.0)),
+            ("b3", values(r, &[3], 1.0, 0.0)),
+        ],
+        "y",
+        17,
+    );
+    check(&m);
 }
