@@ -1,5 +1,6 @@
 //! Names of the runtime-only ops (domain `squish.internal`) that the
-//! runtime's load-time passes put in place of chains of standard ops. They
+//! runtime's load-time passes put in place of chains of standard ops (and
+//! that training puts in place of quantised weights). They
 //! are never written to a file; the ops themselves live in their families
 //! (`fused`, `linalg`, `conv`, `activation`).
 
@@ -30,3 +31,8 @@ pub const GELU_CHAIN: &str = "GeluChain";
 /// `GatherDequantize(codes, scale, zero_point or "", indices)`: Gather on axis
 /// 0 of a table dequantised per tensor or per row.
 pub const GATHER_DEQUANTIZE: &str = "GatherDequantize";
+/// `FakeQuantize(x, scale, [zero_point])`, attributes `axis`, `block_size`,
+/// `output_dtype` as QuantizeLinear's; outputs `DequantizeLinear(codes)`
+/// and the `codes`: a weight or activation as its quantised form computes
+/// it, while training updates the float `x` (straight-through gradient).
+pub const FAKE_QUANTIZE: &str = "FakeQuantize";

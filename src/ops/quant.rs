@@ -5,11 +5,29 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::{norm_axis, required, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
+use crate::ops::internal::{FAKE_QUANTIZE, INTERNAL_DOMAIN};
 use crate::tensor::{DType, Tensor};
 
 pub fn register(r: &mut Registry) {
-    r.insert("", "QuantizeLinear", |ctx| build(ctx, true));
-    r.insert("", "DequantizeLinear", |ctx| build(ctx, false));
+    r.insert("", "QuantizeLinear", |ctx| Ok(Box::new(quant_op(ctx, true)?)));
+    r.insert("", "DequantizeLinear", |ctx| Ok(Box::new(quant_op(ctx, false)?)));
+    r.insert(INTERNAL_DOMAIN, FAKE_QUANTIZE, |ctx| Ok(Box::new(FakeQuantize { quantize: quant_op(ctx, true)?, dequantize: quant_op(ctx, false)? })));
+}
+
+/// Quantise then dequantise with the same parameters; returns the result
+/// and the codes (training's stand-in for a quantised weight).
+struct FakeQuantize {
+    quantize: QuantOp,
+    dequantize: QuantOp,
+}
+
+impl Op for FakeQuantize {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let codes = self.quantize.eval(inputs)?.swap_remove(0);
+        let params = [Some(&codes), inputs.get(1).copied().flatten(), inputs.get(2).copied().flatten()];
+        let y = self.dequantize.eval(&params)?.swap_remove(0);
+        Ok(vec![y, codes])
+    }
 }
 
 struct QuantOp {
@@ -20,7 +38,7 @@ struct QuantOp {
     saturate_to: Option<DType>,
 }
 
-fn build(ctx: &BuildCtx, quantize: bool) -> Result<Box<dyn Op>> {
+fn quant_op(ctx: &BuildCtx, quantize: bool) -> Result<QuantOp> {
     let a = ctx.attrs();
     let block = a.int("block_size", 0)?;
     if block < 0 {
@@ -30,7 +48,7 @@ fn build(ctx: &BuildCtx, quantize: bool) -> Result<Box<dyn Op>> {
         None | Some(0) => None,
         Some(code) => Some(crate::tensor::DType::from_onnx(code as i32).ok_or_else(|| a.error("output_dtype", format!("type {code} is not supported")))?),
     };
-    Ok(Box::new(QuantOp { quantize, saturate: a.int("saturate", 1)? != 0, axis: a.int("axis", 1)?, block_size: block as usize, saturate_to }))
+    Ok(QuantOp { quantize, saturate: a.int("saturate", 1)? != 0, axis: a.int("axis", 1)?, block_size: block as usize, saturate_to })
 }
 
 /// For element `i` of `shape`, the index of its scale: per tensor, per

@@ -97,6 +97,10 @@ pub struct Tape {
     /// The model the tape was made from; `model()` writes the trained
     /// weights back into a copy.
     model: Model,
+    /// Set for a quantised model trained in its float form: the model to
+    /// write the weights into instead, and per weight trained through a
+    /// FakeQuantize node, the name of the codes it becomes.
+    export: Option<(Model, Vec<(String, String)>)>,
 }
 
 /// Control flow is not trained: a graph with `If`/`Loop` branches gets a
@@ -147,7 +151,15 @@ impl Tape {
             .iter()
             .map(|o| ids.get(&o.name).map(|&i| (o.name.clone(), i)).ok_or_else(|| SquishError::invalid(format!("graph output '{}' is never produced", o.name))))
             .collect::<Result<_>>()?;
-        Ok(Tape { graph_inputs, outputs, constants, ids, steps, params, grad_values, model: model.clone() })
+        Ok(Tape { graph_inputs, outputs, constants, ids, steps, params, grad_values, model: model.clone(), export: None })
+    }
+
+    /// Writes trained weights into `target` instead of the model the tape
+    /// was made from: float weights by name, and each `(weight, codes)`
+    /// pair's weight as the codes its FakeQuantize node computes from it —
+    /// so the written model computes exactly what was trained.
+    pub fn export_into(&mut self, target: Model, codes: Vec<(String, String)>) {
+        self.export = Some((target, codes));
     }
 
     /// The id of a value by name (an output, or an intermediate tensor a
@@ -229,19 +241,37 @@ impl Tape {
     }
 
     /// The model with the trained weights in place of the initial ones.
-    pub fn model(&self) -> Model {
+    pub fn model(&self) -> Result<Model> {
         self.model_with(&self.params)
     }
 
     /// The model with `params` (the tape's, or a snapshot of them) in place.
-    pub fn model_with(&self, params: &[Param]) -> Model {
-        let mut m = self.model.clone();
+    pub fn model_with(&self, params: &[Param]) -> Result<Model> {
+        let (mut m, codes) = match &self.export {
+            Some((target, codes)) => (target.clone(), codes.as_slice()),
+            None => (self.model.clone(), &[][..]),
+        };
         for (name, t) in m.graph.initializers.iter_mut() {
             if let Some(p) = params.iter().find(|p| p.name == *name) {
                 *t = Tensor::F32(p.value.clone());
+            } else if let Some((weight, _)) = codes.iter().find(|(_, c)| c == name) {
+                *t = self.codes_of(weight, params)?;
             }
         }
-        m
+        Ok(m)
+    }
+
+    /// The codes the FakeQuantize node reading `weight` makes of it.
+    fn codes_of(&self, weight: &str, params: &[Param]) -> Result<Tensor> {
+        let missing = || SquishError::op(format!("no trained weight '{weight}' goes through a FakeQuantize node"));
+        let p = params.iter().find(|p| p.name == weight).ok_or_else(missing)?;
+        let step = self.steps.iter().find(|s| s.node.op_type == crate::ops::internal::FAKE_QUANTIZE && s.node.inputs[0] == weight).ok_or_else(missing)?;
+        let value = Tensor::F32(p.value.clone());
+        let constant = |id: Option<usize>| id.and_then(|i| self.constants.iter().find(|(c, _)| *c == i).map(|(_, t)| t));
+        let mut inputs: Vec<Option<&Tensor>> = vec![Some(&value)];
+        inputs.extend(step.inputs[1..].iter().map(|&i| constant(i)));
+        let mut out = step.op.eval(&inputs).map_err(|e| e.in_node(&step.node.name, &step.node.op_type))?;
+        Ok(out.swap_remove(1))
     }
 }
 

@@ -86,8 +86,8 @@ impl Distillation {
 
     /// The student with its best weights, as a compressed model (its record
     /// holds the run; its recipe is the section).
-    pub fn student(&self) -> ModelHandle {
-        let (model, record) = self.section.finish(&self.trainer, &self.from);
-        ModelHandle::compressed(model, record, self.original_raw)
+    pub fn student(&self) -> Result<ModelHandle, JsError> {
+        let (model, record) = self.section.finish(&self.trainer, &self.from).map_err(js_err)?;
+        Ok(ModelHandle::compressed(model, record, self.original_raw))
     }
 }

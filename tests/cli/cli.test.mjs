@@ -156,10 +156,20 @@ test('distill trains a student and prints the curve; usage errors and a stopped 
   // Usage errors.
   assert.equal(squish('distill', digits, '--out', out, '--student', 'mlp:8').code, 2);
   assert.equal(squish('distill', digits, '--out', out, '--student', 'mlp:8', '--finetune', digits, '--inputs', fx('X_train.npy')).code, 2);
-  const bad = squish('distill', digits, '--out', join(dir, 'never.onnx'), '--student', 'cnn:3', '--inputs', fx('X_train.npy'));
+  const bad = squish('distill', digits, '--out', join(dir, 'never.onnx'), '--student', 'resnet:3', '--inputs', fx('X_train.npy'));
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /key 'distill.student': 'cnn:3' is not a student/);
+  assert.match(bad.err, /key 'distill.student': 'resnet:3' is not a student/);
   assert.throws(() => statSync(join(dir, 'never.onnx')), 'nothing is written when training cannot start');
+  // A CNN student, and a quantised model fine-tuned (written back as int4 codes).
+  const cnn = squish('distill', digits, '--student', 'cnn:4,8', '--epochs', '2', '--inputs', fx('X_train.npy'), '--out', join(dir, 'cnn.onnx'));
+  assert.equal(cnn.code, 0, cnn.err);
+  assert.match(cnn.out, /student: cnn:4,8 \(666 parameters; started from 6,570\)/);
+  const int4 = join(dir, 'int4.recipe.json');
+  writeFileSync(int4, JSON.stringify({ quantize: { scheme: 'int4_weight' } }));
+  assert.equal(squish('compress', digits, '--recipe', int4, '--out', join(dir, 'int4.onnx')).code, 0);
+  const tuned = squish('distill', digits, '--finetune', join(dir, 'int4.onnx'), '--epochs', '2', '--inputs', fx('X_train.npy'), '--out', join(dir, 'int4-tuned.onnx'));
+  assert.equal(tuned.code, 0, tuned.err);
+  assert.match(tuned.out, /student: finetune/);
   // A rate that overflows: the error names the step, and the best weights so far are written.
   const nan = join(dir, 'nan.onnx');
   const n = squish('distill', digits, '--student', 'mlp:8', '--epochs', '3', '--learning-rate', '1e38', '--inputs', fx('X_train.npy'), '--out', nan);

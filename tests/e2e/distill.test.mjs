@@ -62,3 +62,25 @@ test('distilling the digits demo: live curve, pause, cancel, rerun, then the com
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the Compare card\'s int4 model is fine-tuned back towards the loaded one and compared with it', async () => {
+  const page = await ctx.browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(ctx.server.url);
+  await page.getByTestId('predicted-class').waitFor({ state: 'visible', timeout: 5000 });
+  await page.getByTestId('train-start').selectOption('compressed');
+  await page.getByTestId('distill-section').fill('{"student": "finetune", "epochs": 10, "learning_rate": 0.002}');
+  await page.getByTestId('train').click();
+  await page.getByTestId('train-error').filter({ hasText: /compress the loaded model in the Compare card first/ }).waitFor({ timeout: 5000 });
+
+  await page.getByTestId('recipe').fill('{"quantize": {"scheme": "int4_weight", "per_channel": false}}');
+  await page.getByTestId('compare').click();
+  await page.getByTestId('compare-status').filter({ hasText: /Compared \d+ input set/ }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('train').click();
+  await status(page).filter({ hasText: /Trained 10 epoch\(s\)/ }).waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId('student-facts').textContent(), /Student finetune: 6,570 parameters \(the model has 6,570\)/);
+  assert.ok(await page.getByTestId('train-report').getByTestId('tile-agreement').isVisible(), 'the fine-tuned model is compared with the loaded one');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

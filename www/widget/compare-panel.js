@@ -102,6 +102,12 @@ export class ComparePanel {
     this.#showSource();
   }
 
+  /** The last compressed model's file and recipe, if it was made from the model loaded now. */
+  compressed() {
+    const last = this.#last;
+    return last && last.model === this.#getModel() ? { bytes: last.compressed, recipe: last.recipe } : null;
+  }
+
   /** The demo source only exists while the demo model is the one loaded. */
   modelChanged() {
     const demo = !!this.#getModel()?.demo;
@@ -259,7 +265,7 @@ export class ComparePanel {
       if (found) report.target = found.report;
       // After a search, what follows (sensitivity, scans, the download) works on the recipe it found.
       const used = found ? JSON.parse(found.recipe) : recipe;
-      this.#last = { compressed, report, markdown: (found?.markdown ?? '') + markdown, feeds, labels, recipe: used, name: model.name };
+      this.#last = { compressed, report, markdown: (found?.markdown ?? '') + markdown, feeds, labels, recipe: used, name: model.name, model };
       renderRecord(this.#ui.record, record);
       renderReport(this.#ui.results, report);
       this.#ui.sensitivity.replaceChildren();

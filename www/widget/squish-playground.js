@@ -20,7 +20,7 @@ class SquishPlayground extends HTMLElement {
   /** The model being compressed: { blob, name, demo: { samples, labels } | null }. */
   #model = null;
   #compare = new ComparePanel(() => this.#model);
-  #training = new TrainingPanel(() => this.#model);
+  #training = new TrainingPanel(() => this.#model, () => this.#compare.compressed());
 
   connectedCallback() {
     if (this.shadowRoot) return;

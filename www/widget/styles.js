@@ -33,12 +33,12 @@ canvas { width: 160px; height: 160px; image-rendering: pixelated; border: 1px so
 .status { color: #5b6475; font-size: 12px; }
 button.primary { background: #3346a8; border-color: #3346a8; color: #fff; }
 button.primary:hover { background: #26388f; }
-.two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; align-items: start; }
+.two { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 .row { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
 .field { display: inline-flex; gap: 6px; align-items: center; font-size: 12px; color: #5b6475; margin-right: 8px; }
 .field input[type=number] { width: 72px; }
 textarea { width: 100%; font: 12px ui-monospace, monospace; border: 1px solid #c5cbd6; border-radius: 6px; padding: 6px; }
-select, input[type=number], input[type=text] { font: inherit; border: 1px solid #c5cbd6; border-radius: 6px; padding: 2px 6px; background: #fff; }
+select, input[type=number], input[type=text] { max-width: 100%; font: inherit; border: 1px solid #c5cbd6; border-radius: 6px; padding: 2px 6px; background: #fff; }
 progress { width: 180px; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 10px; margin: 12px 0; }
 .tile { border: 1px solid #dde1e8; border-radius: 8px; padding: 8px 12px; }

@@ -1,5 +1,6 @@
-// The "Distil" card: a student (a small MLP, or the model itself pruned
-// gradually) learns from the loaded model on the user's inputs, in a worker
+// The "Distil" card: a student (a small MLP or CNN, the model itself pruned
+// gradually, or the Compare card's compressed model fine-tuned back) learns
+// from the loaded model on the user's inputs, in a worker
 // of its own. The curve grows live; Pause stops asking the worker for more
 // steps, Cancel terminates it; then the student is compared with the model
 // like any compressed model. On any error the previous results stay.
@@ -13,7 +14,14 @@ import { DEMO, fetchBytes } from './demo.js';
 export const STUDENTS = {
   'small MLP student (64-20-10 for the digits: a quarter of the parameters)': { student: 'mlp:20', epochs: 100, learning_rate: 0.01, mixup: 0.4 },
   'the model itself, pruned to 90% while it learns (gradual)': { student: 'finetune', epochs: 100, learning_rate: 0.01, gradual: { sparsity: 0.9, end: 0.5 } },
+  'small CNN student (8×8 image: conv 6, conv 12; 1,210 parameters)': { student: 'cnn:6,12', epochs: 60, learning_rate: 0.01, mixup: 0.4 },
   'two-layer MLP student (64, 32)': { student: 'mlp:64,32', epochs: 60, learning_rate: 0.005 },
+  'fine-tune the model itself (or the Compare card\'s compressed one)': { student: 'finetune', epochs: 30, learning_rate: 0.002 },
+};
+
+const STARTS = {
+  model: 'the loaded model (a new student, or the model itself)',
+  compressed: 'the Compare card\'s compressed model (fine-tuned back)',
 };
 
 const SOURCES = { demo: 'Demo: 1,347 training digits (compared on the 450 test ones)', file: 'A file: .npz, .npy, .pb, .json, .csv' };
@@ -21,6 +29,7 @@ const SOURCES = { demo: 'Demo: 1,347 training digits (compared on the 450 test o
 export class TrainingPanel {
   #bridge = new EngineBridge();
   #getModel;
+  #getCompressed;
   #ui = {};
   #abort = null;
   #paused = null; // { promise, resume } while paused
@@ -28,11 +37,13 @@ export class TrainingPanel {
   #opened = { model: null, generation: -1 };
   #last = null; // { model: Uint8Array, name }
 
-  /** `getModel()` → { blob, name, demo } (see ComparePanel). */
-  constructor(getModel) {
+  /** `getModel()` → { blob, name, demo } (see ComparePanel); `getCompressed()` → { bytes, recipe } or null. */
+  constructor(getModel, getCompressed = () => null) {
     this.#getModel = getModel;
+    this.#getCompressed = getCompressed;
     const ui = this.#ui;
     ({ select: ui.preset, text: ui.section } = presetEditor(STUDENTS, { selectId: 'student-preset', textId: 'distill-section', label: 'distill section JSON' }));
+    ui.start = h('select', { 'data-testid': 'train-start' }, Object.entries(STARTS).map(([k, v]) => h('option', { value: k }, v)));
     ui.source = h('select', { 'data-testid': 'train-source' }, Object.entries(SOURCES).map(([k, v]) => h('option', { value: k }, v)));
     ui.file = h('input', { type: 'file', accept: '.npz,.npy,.pb,.json,.csv', 'data-testid': 'train-file' });
     ui.labels = h('input', { type: 'file', accept: '.npy,.csv,.json', 'data-testid': 'train-labels' });
@@ -49,7 +60,7 @@ export class TrainingPanel {
     this.element = h('section', { class: 'card', 'data-testid': 'train-card' },
       h('h3', {}, 'Distil: train a student in this tab'),
       h('div', { class: 'two' },
-        h('div', {}, field('student', ui.preset), ui.section),
+        h('div', {}, field('start from', ui.start), field('student', ui.preset), ui.section),
         h('div', {}, field('inputs', ui.source),
           h('div', { class: 'row' }, h('label', { class: 'button' }, 'Inputs file…', ui.file), h('label', { class: 'button' }, 'Labels (optional)…', ui.labels)),
           h('p', { class: 'status' }, 'The teacher (the loaded model) labels every input; labels, when given, join the loss. '
@@ -116,6 +127,16 @@ export class TrainingPanel {
     return { feeds, labels, test: { feeds, labels, same: true } };
   }
 
+  /** The handle fine-tuning starts from: the model, or the Compare card's compressed model opened here. */
+  async #openStart(section, signal) {
+    if (this.#ui.start.value !== 'compressed') return 'model';
+    const compressed = this.#getCompressed();
+    if (!compressed) throw new Error('compress the loaded model in the Compare card first: that is the model fine-tuned here');
+    if ((section.student ?? 'finetune') !== 'finetune') throw new Error(`start from the compressed model fine-tunes it: set "student": "finetune" (not "${section.student}")`);
+    await this.#bridge.call('open', { key: 'start', bytes: compressed.bytes.slice(0) }, { signal });
+    return 'start';
+  }
+
   #section() {
     let section;
     try {
@@ -157,9 +178,10 @@ export class TrainingPanel {
     const t0 = performance.now();
     try {
       await this.#ensureOpen(model, signal);
+      const from = await this.#openStart(section, signal);
       const inputs = await this.#inputs(model, signal);
       const start = await this.#bridge.call('distillStart', { key: 'model', section: JSON.stringify(section), feeds: inputs.feeds, labels: inputs.labels,
-        finetune: (section.student ?? 'finetune') === 'finetune' }, { signal });
+        finetune: (section.student ?? 'finetune') === 'finetune', from }, { signal });
       this.#history = [];
       const failure = await this.#loop(start, signal);
       const done = await this.#bridge.call('distillFinish', { into: 'student' }, { signal });

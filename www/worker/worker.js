@@ -179,12 +179,13 @@ const methods = {
   },
   // Training: started once, then run in slices of about `ms` so that the
   // page can draw the curve, pause (stop asking) and cancel (terminate).
-  async distillStart({ key, section, feeds, labels = null, finetune = false }) {
+  // `from`: the handle to fine-tune (a compressed model); default the model itself.
+  async distillStart({ key, section, feeds, labels = null, finetune = false, from = key }) {
     const { Distillation } = await wasm();
     distillation?.free();
     distillation = null;
     const h = handle(key);
-    distillation = finetune ? Distillation.finetune(h, h, section, feeds, labels) : new Distillation(h, section, feeds, labels);
+    distillation = finetune ? Distillation.finetune(h, handle(from), section, feeds, labels) : new Distillation(h, section, feeds, labels);
     return distillation.summary();
   },
   async distillRun({ ms = 150 }) {

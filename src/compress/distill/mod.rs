@@ -12,6 +12,7 @@
 //! The loop and its keys are `train::FitOptions`; `exclude` freezes nodes
 //! (fine-tuning leaves their weights as they are).
 
+pub mod quantized;
 pub mod student;
 
 use std::borrow::Cow;
@@ -71,11 +72,18 @@ impl Section {
     fn student_tape(&self, model: Model, teacher: &Model, calibration: &[Feed]) -> Result<Tape> {
         match &self.student {
             Student::Finetune => {
-                let weights = student::trainable(&model, &self.excluded_nodes(&model));
+                // Quantised weights train as floats through simulated quantisation.
+                let (form, codes) = quantized::training_form(&model)?;
+                let excluded = self.excluded_nodes(&model);
+                let mut weights = student::trainable(&form, &excluded);
+                weights.extend(quantized::fake_quantized_weights(&form, &excluded));
                 if weights.is_empty() {
-                    return Err(err("the model has no float weights to fine-tune (quantise after distilling: steps prune → distill → quantize)"));
+                    return Err(err("the model has no float or quantised weights to fine-tune"));
                 }
-                let mut tape = Tape::new(&model, |name, _| weights.contains_key(name))?;
+                let mut tape = Tape::new(&form, |name, _| weights.contains_key(name))?;
+                if !codes.is_empty() {
+                    tape.export_into(model, codes);
+                }
                 for p in tape.params.iter_mut() {
                     p.prunable = weights[&p.name];
                     if p.prunable && p.value.iter().any(|&v| v == 0.0) {
@@ -151,15 +159,15 @@ impl Section {
     /// the student with its best weights, stamped with this section as its
     /// recipe, and the record of the run. `from`: the model the student
     /// started from (its parameters and size are the "before").
-    pub fn finish(&self, trainer: &Trainer, from: &Model) -> (Model, super::Record) {
-        let mut out = trainer.model();
+    pub fn finish(&self, trainer: &Trainer, from: &Model) -> Result<(Model, super::Record)> {
+        let mut out = trainer.model()?;
         let recipe = super::Recipe { steps: vec![super::Step::Distill(self.clone())], target: None }.to_json();
         let mut record = super::Record { recipe: recipe.clone(), ..Default::default() };
         record.training.push(self.training_record(0, trainer, parameter_count(from), &out));
         super::stamp_provenance(&mut out, &recipe);
         record.model_bytes_before = crate::formats::onnx::encoded_len(from);
         record.model_bytes_after = crate::formats::onnx::encoded_len(&out);
-        (out, record)
+        Ok((out, record))
     }
 
     /// Trains the student on `inputs` (step it with `Trainer::step`).
@@ -202,9 +210,21 @@ impl From<&EpochRecord> for EpochSummary {
     }
 }
 
-/// Float parameters of a model (initializers with floats).
+/// Parameters of a model: float initializers and quantised weights (the
+/// integer codes a DequantizeLinear reads); not shapes, indices or the
+/// quantisation parameters.
 pub fn parameter_count(model: &Model) -> usize {
-    model.graph.initializers.iter().filter(|(_, t)| t.dtype().is_float()).map(|(_, t)| t.len()).sum()
+    let codes: std::collections::HashSet<&str> =
+        model.graph.nodes.iter().filter(|n| n.op_type == "DequantizeLinear").filter_map(|n| n.inputs.first().map(String::as_str)).collect();
+    let scales: std::collections::HashSet<&str> =
+        model.graph.nodes.iter().filter(|n| n.op_type == "DequantizeLinear").flat_map(|n| n.inputs.iter().skip(1).map(String::as_str)).collect();
+    model
+        .graph
+        .initializers
+        .iter()
+        .filter(|(n, t)| if t.dtype().is_float() { !scales.contains(n.as_str()) } else { codes.contains(n.as_str()) })
+        .map(|(_, t)| t.len())
+        .sum()
 }
 
 impl Method for Section {
@@ -230,7 +250,7 @@ impl Method for Section {
         let before = parameter_count(&model);
         let mut trainer = self.trainer(model.into_owned(), teacher, inputs.calibration.to_vec(), None)?;
         while trainer.step()?.is_some() {}
-        let out = trainer.model();
+        let out = trainer.model()?;
         record.training(self.training_record(record.step, &trainer, before, &out));
         Ok(out)
     }

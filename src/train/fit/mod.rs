@@ -426,7 +426,7 @@ impl Trainer {
     }
 
     /// The student with its best weights (the best validation epoch, or the last).
-    pub fn model(&self) -> Model {
+    pub fn model(&self) -> Result<Model> {
         let mut tape_params = self.tape.params.clone();
         if let Some(b) = &self.best {
             for (p, w) in tape_params.iter_mut().zip(&b.weights) {

@@ -6,6 +6,7 @@ mod layout;
 mod linalg;
 mod norm;
 mod pointwise;
+mod quant;
 mod spatial;
 #[cfg(test)]
 mod tests;
@@ -80,6 +81,7 @@ pub(crate) fn rule_for(op_type: &str) -> Option<Rule> {
         "LayerNormalization" => norm::layer_norm,
         "Where" => pointwise::select,
         "Conv" => spatial::conv,
+        crate::ops::internal::FAKE_QUANTIZE => quant::straight_through,
         "BatchNormalization" => spatial::batch_norm,
         "MaxPool" | "AveragePool" => spatial::pool,
         "GlobalAveragePool" | "GlobalMaxPool" => spatial::global_pool,

@@ -378,3 +378,22 @@ fn a_small_cnn_backpropagates_through_every_node() {
     );
     check(&m);
 }
+
+#[test]
+fn fake_quantization_passes_gradients_straight_through_except_where_codes_saturate() {
+    let mut fq = node(crate::ops::internal::FAKE_QUANTIZE, &["x", "s", "z"], &["y", "codes"], vec![]);
+    fq.domain = crate::ops::internal::INTERNAL_DOMAIN.into();
+    let x = Tensor::from_vec(&[5], vec![0.26f32, -0.04, 20.0, -20.0, 12.7]).unwrap();
+    let zp = Tensor::I8(ArrayD::from_elem(IxDyn(&[]), 0i8));
+    let m = model(vec![fq], vec![("x", x), ("s", Tensor::scalar(0.1f32)), ("z", zp)], "y", 17);
+    let tape = Tape::new(&m, |n, _| n == "x").unwrap();
+    let no_inputs = vec![];
+    let fwd = tape.forward(&no_inputs).unwrap();
+    let y = fwd.value(tape.value_id("y").unwrap()).unwrap().to_f64_vec();
+    let expect = [0.3, 0.0, 12.7, -12.8, 12.7];
+    assert!(y.iter().zip(expect).all(|(a, b)| (a - b).abs() < 1e-6), "{y:?}");
+    let seed = ArrayD::from_shape_vec(IxDyn(&[5]), vec![1.0f32, 2.0, 3.0, 4.0, 5.0]).unwrap();
+    let g = tape.backward(&fwd, vec![(tape.value_id("y").unwrap(), seed)]).unwrap();
+    // 20 and −20 are beyond the codes (saturated): nothing passes; 12.7 is the largest code itself.
+    assert_eq!(g[0].as_slice().unwrap(), &[1.0, 2.0, 0.0, 0.0, 5.0]);
+}
