@@ -76,17 +76,20 @@ for (const [name, recipes] of [['digits_mlp', RECIPES], ['mtcnn_pnet', RECIPES],
   });
 }
 
-// Students from distillation (a new MLP, and the model fine-tuned while
-// pruned gradually) are plain float models: 1e-4·(1+|ref|) on the test split.
+// Students from distillation (a new MLP and CNN, the model fine-tuned while
+// pruned gradually, an int4 model fine-tuned as codes): 1e-4·(1+|ref|) on the test split.
 test('digits_mlp: distilled students run in onnxruntime-web and agree with Squish', async () => {
   const engine = await loadEngine();
   const dir = join(root, 'tests/fixtures/digits_mlp');
   const teacher = new engine.ModelHandle(readFileSync(join(dir, 'model.onnx')));
   const x = { ...engine.readNpy(readFileSync(join(dir, 'X_train.npy'))), name: 'X' };
   const xTest = { ...engine.readNpy(readFileSync(join(dir, 'X_test.npy'))), name: 'X' };
+  const int4 = teacher.compress('{"quantize":{"scheme":"int4_weight"}}', [[x]]);
   const runs = [
     new engine.Distillation(teacher, '{"student":"mlp:16,8","epochs":3,"learning_rate":0.01}', [[x]], null),
+    new engine.Distillation(teacher, '{"student":"cnn:4,8","epochs":2,"learning_rate":0.01}', [[x]], null),
     engine.Distillation.finetune(teacher, teacher, '{"epochs":4,"learning_rate":0.01,"gradual":{"sparsity":0.8}}', [[x]], null),
+    engine.Distillation.finetune(teacher, int4, '{"epochs":2,"learning_rate":0.002}', [[x]], null),
   ];
   for (const run of runs) {
     while (run.step()) {
@@ -107,5 +110,6 @@ test('digits_mlp: distilled students run in onnxruntime-web and agree with Squis
     assert.ok(worst <= 0, `student differs from onnxruntime-web beyond 1e-4·(1+|ref|) by ${worst}`);
     await sess.release();
   }
+  int4.free();
   teacher.free();
 });

@@ -1,7 +1,8 @@
 """Students `squish distill` writes load in onnxruntime, pass the ONNX
 checker, and onnxruntime's outputs on them agree with Squish's own within
-1e-4 * (1 + |ref|): a new MLP student (with labels), and a pruned model
-fine-tuned back with `--finetune` (its zeros kept)."""
+1e-4 * (1 + |ref|): new MLP and CNN students (with labels), a pruned model
+fine-tuned back with `--finetune` (its zeros kept), and an int4 model
+fine-tuned through simulated quantisation (written back as codes)."""
 import os
 import subprocess
 import tempfile
@@ -55,6 +56,33 @@ class DistilledStudentsRunInOnnxruntime(unittest.TestCase):
             probabilities = self.check(out, tmp)
             y = np.load(os.path.join(DIGITS, "y_test.npy"))
             self.assertGreater((probabilities.argmax(1) == y).mean(), 0.9)
+
+    def test_cnn_student(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "cnn.onnx")
+            squish("distill", os.path.join(DIGITS, "model.onnx"), "--inputs", os.path.join(DIGITS, "X_train.npy"),
+                   "--labels", os.path.join(DIGITS, "y_train.npy"), "--student", "cnn:6,12", "--epochs", "8",
+                   "--learning-rate", "0.01", "--out", out)
+            probabilities = self.check(out, tmp)
+            y = np.load(os.path.join(DIGITS, "y_test.npy"))
+            self.assertGreater((probabilities.argmax(1) == y).mean(), 0.85)
+
+    def test_finetuned_int4_model_keeps_its_form(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            recipe, quantised, out = (os.path.join(tmp, f) for f in ("r.json", "int4.onnx", "tuned.onnx"))
+            with open(recipe, "w") as f:
+                f.write('{"quantize": {"scheme": "int4_weight", "per_channel": false}}')
+            teacher = os.path.join(DIGITS, "model.onnx")
+            squish("compress", teacher, "--recipe", recipe, "--out", quantised)
+            squish("distill", teacher, "--inputs", os.path.join(DIGITS, "X_train.npy"), "--finetune", quantised,
+                   "--epochs", "5", "--learning-rate", "0.002", "--out", out)
+            self.check(out, tmp)
+            kinds = lambda m: [(n.op_type, n.domain) for n in onnx.load(m).graph.node]
+            self.assertEqual(kinds(quantised), kinds(out))
+            ints = lambda m: {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(m).graph.initializer if i.data_type != onnx.TensorProto.FLOAT}
+            before, after = ints(quantised), ints(out)
+            self.assertEqual({n: w.dtype for n, w in before.items()}, {n: w.dtype for n, w in after.items()})
+            self.assertTrue(any(not np.array_equal(before[n], after[n]) for n in before), "the codes did not change")
 
     def test_finetuned_pruned_model_keeps_its_zeros(self):
         with tempfile.TemporaryDirectory() as tmp:

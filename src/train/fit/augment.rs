@@ -59,6 +59,116 @@ impl TokenMask {
     }
 }
 
+/// `"text_crop": {"share": 0.5, "join": 0.25, "shortest": 0.5}`: new
+/// sentences from the user's. With probability `share` an example becomes a
+/// random contiguous span of its tokens (at least `shortest` of them), with
+/// probability `join` a span of it followed by a span of another example of
+/// the minibatch; the first and last real tokens (the tokenizer's [CLS] and
+/// [SEP]) stay, every `[1, L]` input (ids, mask, type ids) is cut alike, and
+/// the result is padded back to `L` (mask 0) so the minibatch stays one
+/// batch. The teacher labels the new sentences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextCrop {
+    #[serde(default = "half")]
+    pub share: f64,
+    #[serde(default)]
+    pub join: f64,
+    #[serde(default = "half")]
+    pub shortest: f64,
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+impl TextCrop {
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| Err(SquishError::Recipe(format!("key 'distill.text_crop.{key}': {why}")));
+        if !(0.0..=1.0).contains(&self.share) || !(0.0..=1.0).contains(&self.join) || self.share + self.join > 1.0 {
+            return bad("share", "share and join are probabilities adding up to at most 1");
+        }
+        if !(self.shortest > 0.0 && self.shortest <= 1.0) {
+            return bad("shortest", "is the least share of an example's tokens a span keeps, above 0 and at most 1");
+        }
+        Ok(())
+    }
+
+    pub(super) fn apply(&self, feeds: &mut [Feed], rng: &mut ChaCha8Rng) -> Result<()> {
+        let original: Vec<Feed> = feeds.to_vec();
+        let rows: Vec<TokenRows> = original.iter().map(TokenRows::of).collect::<Result<_>>()?;
+        for (i, feed) in feeds.iter_mut().enumerate() {
+            let draw: f64 = rng.random();
+            let positions = if draw < self.share {
+                let (a, b) = rows[i].span(self.shortest, rng);
+                [vec![0], (a..b).collect(), vec![rows[i].len - 1]].concat()
+            } else if draw < self.share + self.join && original.len() > 1 {
+                let j = (i + rng.random_range(1..original.len())) % original.len();
+                let ((a, b), (c, d)) = (rows[i].span(self.shortest, rng), rows[j].span(self.shortest, rng));
+                // What does not fit in L is cut from the second span.
+                let d = d.min(c + rows[i].width.saturating_sub(2 + b - a));
+                join_rows(feed, &rows[i], &original[j], &[vec![0], (a..b).collect()].concat(), &[(c..d).collect(), vec![rows[j].len - 1]].concat());
+                continue;
+            } else {
+                continue;
+            };
+            join_rows(feed, &rows[i], &original[i], &positions, &[]);
+        }
+        Ok(())
+    }
+}
+
+/// An example's token rows: `width` L, and `len` the real tokens (the mask's ones).
+struct TokenRows {
+    width: usize,
+    len: usize,
+}
+
+impl TokenRows {
+    fn of(feed: &Feed) -> Result<TokenRows> {
+        let bad = |why: String| SquishError::Recipe(format!("key 'distill.text_crop': {why}"));
+        let width = feed.iter().find_map(|(_, t)| (t.shape().len() == 2 && t.shape()[0] == 1).then(|| t.shape()[1])).ok_or_else(|| bad("it cuts token inputs of shape [1, L]; the model has none".into()))?;
+        let len = match feed.iter().find(|(n, _)| n.to_ascii_lowercase().contains("mask")) {
+            Some((_, m)) => m.to_i64_vec().ok_or_else(|| bad("the attention mask is not integers".into()))?.iter().take_while(|&&v| v != 0).count(),
+            None => width,
+        };
+        if len < 3 {
+            return Err(bad(format!("an example has {len} real tokens; a span needs at least one between the first and the last")));
+        }
+        Ok(TokenRows { width, len })
+    }
+
+    /// A random span `[a, b)` of the inner tokens (1..len−1).
+    fn span(&self, shortest: f64, rng: &mut ChaCha8Rng) -> (usize, usize) {
+        let inner = self.len - 2;
+        let least = ((inner as f64 * shortest).ceil() as usize).clamp(1, inner);
+        let k = rng.random_range(least..=inner);
+        let a = 1 + rng.random_range(0..=inner - k);
+        (a, a + k)
+    }
+}
+
+/// Rewrites every `[1, L]` integer input of `feed` (`rows` its token
+/// rows) as its values at `first` then `partner`'s at `second`, padded back
+/// to L with the value each input has at its last, padded position (the pad
+/// id, mask 0) — or 0 when the example has no padding.
+fn join_rows(feed: &mut Feed, rows: &TokenRows, partner: &Feed, first: &[usize], second: &[usize]) {
+    let width = rows.width;
+    for (name, t) in feed.iter_mut() {
+        if t.shape() != [1, width] || t.dtype().is_float() {
+            continue;
+        }
+        let Some(mine) = t.to_i64_vec() else { continue };
+        let theirs = partner.iter().find(|(n, _)| n == name).and_then(|(_, p)| p.to_i64_vec()).unwrap_or_default();
+        let pad = if rows.len < width { mine[width - 1] } else { 0 };
+        let mut row: Vec<i64> = first.iter().map(|&p| mine[p]).chain(second.iter().filter_map(|&p| theirs.get(p).copied())).collect();
+        row.resize(width, pad);
+        if let Ok(new) = Tensor::from_vec(&[1, width], row).and_then(|n| crate::ops::array::cast(&n, t.dtype())) {
+            *t = new;
+        }
+    }
+}
+
 /// Blends the batch with a shuffled copy of itself (`mixup` > 0: one weight
 /// from Beta(mixup, mixup) per batch) and adds noise (`noise` > 0: its
 /// standard deviation). Returns whether anything changed.
@@ -178,6 +288,41 @@ mod tests {
 
     fn image(v: Vec<f32>, shape: &[usize]) -> Feed {
         vec![("x".into(), Tensor::from_vec(shape, v).unwrap())]
+    }
+
+    fn sentence(ids: &[i64], width: usize) -> Feed {
+        let row = |v: Vec<i64>| Tensor::from_vec(&[1, width], v).unwrap();
+        let mut padded = ids.to_vec();
+        padded.resize(width, 0);
+        let mask: Vec<i64> = (0..width).map(|i| (i < ids.len()) as i64).collect();
+        vec![("input_ids".into(), row(padded)), ("attention_mask".into(), row(mask)), ("token_type_ids".into(), row(vec![0; width]))]
+    }
+
+    #[test]
+    fn text_crops_keep_the_ends_and_pad_back() {
+        let rng = &mut ChaCha8Rng::seed_from_u64(3);
+        let crop = TextCrop { share: 1.0, join: 0.0, shortest: 0.5 };
+        let mut lengths = std::collections::HashSet::new();
+        for _ in 0..50 {
+            let mut feeds = vec![sentence(&[101, 5, 6, 7, 8, 102], 8)];
+            crop.apply(&mut feeds, rng).unwrap();
+            let ids = feeds[0][0].1.to_i64_vec().unwrap();
+            let n = feeds[0][1].1.to_i64_vec().unwrap().iter().take_while(|&&m| m == 1).count();
+            assert!((4..=6).contains(&n), "at least half of the 4 inner tokens: {ids:?}");
+            assert_eq!((ids[0], ids[n - 1]), (101, 102), "{ids:?}");
+            assert!(ids[1..n - 1].windows(2).all(|w| w[1] == w[0] + 1), "one contiguous span: {ids:?}");
+            assert!(ids[n..].iter().all(|&v| v == 0), "padded back to the width: {ids:?}");
+            lengths.insert(n);
+        }
+        assert_eq!(lengths.len(), 3, "spans of 2, 3 and 4 inner tokens come up");
+        let join = TextCrop { share: 0.0, join: 1.0, shortest: 1.0 };
+        let mut feeds = vec![sentence(&[101, 5, 6, 102], 8), sentence(&[101, 50, 60, 70, 102], 8)];
+        join.apply(&mut feeds, rng).unwrap();
+        assert_eq!(feeds[0][0].1.to_i64_vec().unwrap(), vec![101, 5, 6, 50, 60, 70, 102, 0]);
+        assert_eq!(feeds[1][0].1.to_i64_vec().unwrap(), vec![101, 50, 60, 70, 5, 6, 102, 0], "its own span first, then the partner's");
+        assert_eq!(feeds[1][1].1.to_i64_vec().unwrap(), vec![1, 1, 1, 1, 1, 1, 1, 0]);
+        let e = crop.apply(&mut [sentence(&[101, 102], 4)], rng).unwrap_err().to_string();
+        assert!(e.contains("key 'distill.text_crop'") && e.contains("2 real tokens"), "{e}");
     }
 
     #[test]

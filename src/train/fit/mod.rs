@@ -67,6 +67,9 @@ pub struct FitOptions {
     /// Images mirrored left–right, each example with probability ½.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub flip: bool,
+    /// New sentences cut and joined from the minibatch's (text models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_crop: Option<augment::TextCrop>,
     /// Token ids masked at random in each minibatch (text models).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_mask: Option<augment::TokenMask>,
@@ -107,6 +110,7 @@ impl Default for FitOptions {
             flip: false,
             hidden: Vec::new(),
             token_mask: None,
+            text_crop: None,
             gradual: None,
         }
     }
@@ -141,6 +145,9 @@ impl FitOptions {
             g.check()?;
         }
         if let Some(t) = &self.token_mask {
+            t.check()?;
+        }
+        if let Some(t) = &self.text_crop {
             t.check()?;
         }
         if self.shift > 4096 {
@@ -321,6 +328,10 @@ impl Trainer {
         if self.opts.mixup > 0.0 || self.opts.noise > 0.0 {
             let mixed = augment::augment(&mut feeds, labels.as_mut(), self.opts.mixup, self.opts.noise as f32, &mut self.rng)?;
             relabel = mixed;
+        }
+        if let Some(crop) = &self.opts.text_crop {
+            crop.apply(&mut feeds, &mut self.rng)?;
+            relabel = true;
         }
         if let Some(mask) = &self.opts.token_mask {
             mask.apply(&mut feeds, &mut self.rng)?;
