@@ -67,16 +67,21 @@ class DistilledStudentsRunInOnnxruntime(unittest.TestCase):
             y = np.load(os.path.join(DIGITS, "y_test.npy"))
             self.assertGreater((probabilities.argmax(1) == y).mean(), 0.85)
 
+    def compress_then_finetune(self, tmp, recipe_json, *flags):
+        """The digits model compressed by `recipe_json`, then fine-tuned back: (compressed, tuned) paths."""
+        recipe, compressed, out = (os.path.join(tmp, f) for f in ("r.json", "compressed.onnx", "tuned.onnx"))
+        with open(recipe, "w") as f:
+            f.write(recipe_json)
+        teacher = os.path.join(DIGITS, "model.onnx")
+        squish("compress", teacher, "--recipe", recipe, "--out", compressed)
+        squish("distill", teacher, "--inputs", os.path.join(DIGITS, "X_train.npy"), "--finetune", compressed, *flags, "--out", out)
+        self.check(out, tmp)
+        return compressed, out
+
     def test_finetuned_int4_model_keeps_its_form(self):
         with tempfile.TemporaryDirectory() as tmp:
-            recipe, quantised, out = (os.path.join(tmp, f) for f in ("r.json", "int4.onnx", "tuned.onnx"))
-            with open(recipe, "w") as f:
-                f.write('{"quantize": {"scheme": "int4_weight", "per_channel": false}}')
-            teacher = os.path.join(DIGITS, "model.onnx")
-            squish("compress", teacher, "--recipe", recipe, "--out", quantised)
-            squish("distill", teacher, "--inputs", os.path.join(DIGITS, "X_train.npy"), "--finetune", quantised,
-                   "--epochs", "5", "--learning-rate", "0.002", "--out", out)
-            self.check(out, tmp)
+            quantised, out = self.compress_then_finetune(tmp, '{"quantize": {"scheme": "int4_weight", "per_channel": false}}',
+                                                         "--epochs", "5", "--learning-rate", "0.002")
             kinds = lambda m: [(n.op_type, n.domain) for n in onnx.load(m).graph.node]
             self.assertEqual(kinds(quantised), kinds(out))
             ints = lambda m: {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(m).graph.initializer if i.data_type != onnx.TensorProto.FLOAT}
@@ -86,14 +91,7 @@ class DistilledStudentsRunInOnnxruntime(unittest.TestCase):
 
     def test_finetuned_pruned_model_keeps_its_zeros(self):
         with tempfile.TemporaryDirectory() as tmp:
-            recipe, pruned, out = (os.path.join(tmp, f) for f in ("r.json", "pruned.onnx", "tuned.onnx"))
-            with open(recipe, "w") as f:
-                f.write('{"prune": {"method": "magnitude", "sparsity": 0.8}}')
-            teacher = os.path.join(DIGITS, "model.onnx")
-            squish("compress", teacher, "--recipe", recipe, "--out", pruned)
-            squish("distill", teacher, "--inputs", os.path.join(DIGITS, "X_train.npy"), "--finetune", pruned,
-                   "--epochs", "5", "--out", out)
-            self.check(out, tmp)
+            pruned, out = self.compress_then_finetune(tmp, '{"prune": {"method": "magnitude", "sparsity": 0.8}}', "--epochs", "5")
             weights = lambda m: {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(m).graph.initializer if i.name.startswith("coefficient")}
             before, after = weights(pruned), weights(out)
             for name, w in before.items():
