@@ -47,7 +47,7 @@ const LAYERS = [
     retryOn: /driver failed to bind port/ },
   { name: 'cli', what: 'CLI (Node, wasm build)', cmd: process.execPath, args: ['--test', 'tests/cli/'], parse: 'node' },
   { name: 'python', what: 'cross-checks with onnxruntime (convert, run, every compressed variant)', cmd: join(root, '.cache/venv/bin/python'),
-    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py', 'tests/python/test_distill_cross_check.py'], parse: 'unittest' },
+    args: ['-m', 'unittest', '-v', 'tests/python/test_cross_check.py', 'tests/python/test_quant_cross_check.py', 'tests/python/test_distill_cross_check.py', 'tests/python/test_on_the_job_cross_check.py'], parse: 'unittest' },
   { name: 'e2e', what: 'page end to end (Playwright, headless Chromium)', cmd: process.execPath,
     args: ['--test', 'tests/e2e/'], parse: 'node' },
   // The timing models are too large for the repository: these layers run

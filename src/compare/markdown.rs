@@ -17,6 +17,52 @@ fn opt_pct(v: Option<f64>) -> String {
 /// How many rows of each ranked table are shown.
 const TOP: usize = 10;
 
+/// Per class and hand-back, when asked for.
+fn on_the_job(s: &mut String, c: &super::outputs::ClassificationMetrics) {
+    if let Some(p) = &c.per_class {
+        let figure = if p.truth == "labels" { "accuracy" } else { "agreement" };
+        let _ = writeln!(
+            s,
+            "\n### Per class (by {}; largest drop first; interval: 95% Wilson of the compressed {figure})\n\n| class | examples | agreement | accuracy original → compressed | lost / gained | interval |\n|---|---|---|---|---|---|",
+            p.truth
+        );
+        for row in p.rows.iter().take(TOP) {
+            let rare = if row.rare { " (rare)" } else { "" };
+            let acc = match (row.accuracy_original, row.accuracy_compressed) {
+                (Some(a), Some(b)) => format!("{} → {}", pct(a), pct(b)),
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {}{rare} | {} | {acc} | {} / {} | {}–{} |",
+                row.class,
+                row.examples,
+                pct(row.agreement),
+                row.lost,
+                row.gained,
+                pct(row.interval.0),
+                pct(row.interval.1)
+            );
+        }
+        if !p.flip_pairs.is_empty() {
+            let pairs: Vec<String> = p.flip_pairs.iter().take(TOP).map(|f| format!("{} → {} ({}×)", f.from, f.to, f.count)).collect();
+            let _ = writeln!(s, "\nFlips go (original → compressed): {}.", pairs.join(", "));
+        }
+    }
+    if let Some(h) = &c.handback {
+        let q = h.chosen;
+        let threshold = q.threshold.map(|t| format!("confidence ≥ {t:.4}")).unwrap_or_else(|| "never (no threshold keeps it)".into());
+        let accuracy = q.accuracy.map(|a| format!(", accuracy {}", pct(a))).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "\n### Hand back to the original\n\nThe compressed model answers when {threshold} and the original answers the rest: the compressed model answers {} of the inputs, agreement {}{accuracy} (target {}).",
+            pct(q.coverage),
+            pct(q.agreement),
+            pct(h.target)
+        );
+    }
+}
+
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Squish comparison\n\n{} input set(s) through both models.\n", r.samples);
@@ -113,6 +159,7 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(s, "\n…and {} more in the JSON report.", c.flipped_count - TOP);
             }
         }
+        on_the_job(&mut s, c);
         s.push('\n');
     }
     if let Some(d) = &r.layers {

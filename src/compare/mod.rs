@@ -7,6 +7,7 @@ pub mod group_scan;
 pub mod layers;
 pub mod markdown;
 pub mod metrics;
+pub mod on_the_job;
 pub mod outputs;
 pub mod sensitivity;
 pub mod sparsity_scan;
@@ -39,11 +40,28 @@ pub struct Options {
     pub warmup_runs: usize,
     /// Output kind by output name, where the guess is wrong.
     pub kinds: BTreeMap<String, OutputKind>,
+    /// Classification outputs: figures per class and the class pairs flips go between.
+    pub per_class: bool,
+    /// Classification outputs: the hand-back curve (the compressed model
+    /// answers when confident, the original the rest) and the threshold
+    /// keeping agreement ≥ `handback_target`.
+    pub handback: bool,
+    pub handback_target: f64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { top_k: 5, max_flips: 100, layers: true, latency_runs: 10, warmup_runs: 3, kinds: BTreeMap::new() }
+        Options {
+            top_k: 5,
+            max_flips: 100,
+            layers: true,
+            latency_runs: 10,
+            warmup_runs: 3,
+            kinds: BTreeMap::new(),
+            per_class: false,
+            handback: false,
+            handback_target: 0.995,
+        }
     }
 }
 
@@ -52,7 +70,11 @@ impl Options {
         if text.trim().is_empty() {
             return Ok(Options::default());
         }
-        serde_json::from_str(text).map_err(|e| SquishError::invalid(format!("compare options: {e}")))
+        let o: Options = serde_json::from_str(text).map_err(|e| SquishError::invalid(format!("compare options: {e}")))?;
+        if !(o.handback_target.is_finite() && (0.0..=1.0).contains(&o.handback_target)) {
+            return Err(SquishError::invalid(format!("compare options: handback_target is an agreement from 0 to 1, got {}", o.handback_target)));
+        }
+        Ok(o)
     }
 }
 
@@ -170,7 +192,7 @@ pub fn compare(
             let classes = c.example_shape.iter().product::<usize>();
             let idx = labels.map(|l| outputs::label_indices(l, c.original.len(), classes)).transpose()?;
             labels_used |= idx.is_some();
-            Some(outputs::classification(c, idx.as_deref(), options.top_k, options.max_flips))
+            Some(outputs::classification(c, idx.as_deref(), options))
         } else {
             None
         };

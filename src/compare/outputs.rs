@@ -126,6 +126,8 @@ pub struct ClassificationMetrics {
     pub overconfident_compressed: Vec<usize>,
     /// Agreement by the original's margin (top-1 minus top-2 probability).
     pub difficulty: Vec<Bucket>,
+    pub per_class: Option<PerClass>,
+    pub handback: Option<Handback>,
 }
 
 /// Classification when asked, or when one axis of each example carries ≥ 2
@@ -169,9 +171,11 @@ pub fn regression(c: &Collected) -> RegressionMetrics {
     }
 }
 
+use super::on_the_job::{handback, per_class, Handback, PerClass, Predictions};
 pub use crate::formats::data::labels::label_indices;
 
-pub fn classification(c: &Collected, labels: Option<&[usize]>, top_k: usize, max_flips: usize) -> ClassificationMetrics {
+pub fn classification(c: &Collected, labels: Option<&[usize]>, options: &super::Options) -> ClassificationMetrics {
+    let (top_k, max_flips) = (options.top_k, options.max_flips);
     let (po, probabilities) = m::as_probabilities(&c.original);
     let (pc, _) = m::as_probabilities(&c.compressed);
     let classes = c.example_shape.iter().product::<usize>();
@@ -200,7 +204,10 @@ pub fn classification(c: &Collected, labels: Option<&[usize]>, top_k: usize, max
     let overconfident = |conf: &[f64], correct: &[bool]| (0..n).filter(|&i| !correct[i] && conf[i] >= OVERCONFIDENT).collect::<Vec<_>>();
     let flips: Vec<usize> = (0..n).filter(|&i| !agree[i]).collect();
     let margins: Vec<f64> = po.iter().map(|p| m::margin(p)).collect();
+    let predictions = Predictions { original: &pred_o, compressed: &pred_c, compressed_confidence: &conf_c, labels, classes };
     ClassificationMetrics {
+        per_class: options.per_class.then(|| per_class(&predictions)),
+        handback: options.handback.then(|| handback(&predictions, options.handback_target)),
         classes,
         probabilities,
         top1_agreement: share(&agree),
@@ -238,6 +245,10 @@ pub fn classification(c: &Collected, labels: Option<&[usize]>, top_k: usize, max
 mod tests {
     use super::*;
 
+    fn opts(top_k: usize, max_flips: usize) -> crate::compare::Options {
+        crate::compare::Options { top_k, max_flips, ..Default::default() }
+    }
+
     fn collected(o: Vec<Vec<f64>>, c: Vec<Vec<f64>>) -> Collected {
         Collected { example_shape: vec![o[0].len()], original: o, compressed: c }
     }
@@ -254,7 +265,7 @@ mod tests {
         );
         assert_eq!(guess_kind("out", &c), OutputKind::Classification);
         // Labels 0, 1, 1: original right on 0 only; compressed right on 0, 1.
-        let r = classification(&c, Some(&[0, 1, 1]), 2, 10);
+        let r = classification(&c, Some(&[0, 1, 1]), &opts(2, 10));
         assert!((r.top1_agreement - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(r.top_k_agreement, 1.0);
         assert_eq!(r.accuracy_original, Some(1.0 / 3.0));
@@ -279,7 +290,7 @@ mod tests {
         assert_eq!(r.difficulty[1].agreement, Some(0.0));
         assert_eq!(r.difficulty[3].agreement, Some(1.0));
         // Without labels the original's answers are the truth.
-        let r = classification(&c, None, 2, 10);
+        let r = classification(&c, None, &opts(2, 10));
         assert_eq!(r.calibration_reference, "original");
         assert_eq!(r.accuracy_original, None);
         assert_eq!(r.overconfident_compressed, Vec::<usize>::new());

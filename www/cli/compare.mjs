@@ -22,6 +22,9 @@ function compareHandles(engine, original, compressed, opts) {
   const labels = opts.labels ? engine.readLabels(opts.labels, readFile(opts.labels, 'labels')) : null;
   const options = opts.options ? JSON.parse(readFile(opts.options, 'options').toString('utf8')) : {};
   if (opts.runs !== undefined) options.latency_runs = Number(opts.runs);
+  if (opts['per-class']) options.per_class = true;
+  if (opts.handback) options.handback = true;
+  if (opts['handback-target'] !== undefined) options.handback_target = Number(opts['handback-target']);
   const t0 = performance.now();
   const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, JSON.stringify(options), null);
   const lines = [`compared in ${((performance.now() - t0) / 1000).toFixed(2)} s`];

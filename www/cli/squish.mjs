@@ -26,18 +26,20 @@ commands:
                                 A recipe with a "target" searches per-layer
                                 settings on --inputs (a part held back) and
                                 writes the smallest model meeting it
-  distill TEACHER.onnx --out OUT.onnx (--student mlp:32[,16] | --finetune COMPRESSED.onnx)
+  distill TEACHER.onnx --out OUT.onnx (--student mlp:32[,16] | cnn:8,16 | --finetune COMPRESSED.onnx)
           (--inputs DIR|FILE | --text LINES.txt --tokenizer tokenizer.json) [--labels y.npy]
           [--epochs N] [--learning-rate R] [--batch-size B] [--seed S] [--section S.json]
                                 trains a student to imitate the teacher on the
                                 inputs (some held back to keep the best epoch),
                                 or fine-tunes a compressed model back towards it
-                                (pruned zeros stay zero); prints the curve.
+                                (pruned zeros stay zero, quantised weights
+                                written back as codes); prints the curve.
                                 --section: a "distill" recipe section (README "Recipes")
   compare ORIG.onnx COMPRESSED.onnx [--inputs DIR|FILE | --random N [--seed S]
           [--dims name=V,...] [--ranges name=LO:HI,...] | --text LINES.txt --tokenizer tokenizer.json
           [--max-length L]] [--labels y.npy] [--report report.json]
           [--markdown report.md] [--runs N] [--options O.json]
+          [--per-class] [--handback [--handback-target 0.995]]
           [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]
           [--sensitivity exclusions|sparsity]]
                                 output metrics, per-layer diagnosis, latency
@@ -47,7 +49,12 @@ commands:
                                 --sensitivity sparsity (a prune recipe) scans
                                 each layer (each dependency group, for
                                 channels/heads) at 6 sparsities and suggests
-                                per-layer sparsities for the recipe's target
+                                per-layer sparsities for the recipe's target.
+                                --per-class: figures per class, rare classes
+                                flagged, where flips go; --handback: the
+                                compressed model answers when confident, the
+                                original the rest (curve, and the threshold
+                                keeping agreement >= the target)
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -72,13 +79,18 @@ async function inspect(args) {
 }
 
 /** Parses `--name value` options; everything else is positional. */
-function parseOptions(args, names) {
+/** `names`: options taking a value; `flags`: options that are on when present. */
+function parseOptions(args, names, flags = []) {
   const opts = {};
   const rest = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a.startsWith('--')) {
       const name = a.slice(2);
+      if (flags.includes(name)) {
+        opts[name] = true;
+        continue;
+      }
       if (!names.includes(name)) throw new UsageError(`unknown option ${a}`);
       if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
       opts[name] = args[++i];
@@ -139,8 +151,9 @@ async function distill(args) {
 }
 
 async function compare(args) {
-  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity'];
-  const { opts, rest } = parseOptions(args, names);
+  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity', 'handback-target'];
+  const { opts, rest } = parseOptions(args, names, ['per-class', 'handback']);
+  if (opts['handback-target'] !== undefined && !opts.handback) throw new UsageError('--handback-target needs --handback');
   if (rest.length !== 2) throw new UsageError('compare takes ORIGINAL.onnx COMPRESSED.onnx and options');
   if ([opts.inputs, opts.random, opts.text].filter(Boolean).length > 1) throw new UsageError('give one of --inputs, --random and --text');
   if (opts['suggest-recipe'] && !opts.recipe) throw new UsageError('--suggest-recipe needs --recipe');

@@ -127,7 +127,10 @@ struct TokenRows {
 impl TokenRows {
     fn of(feed: &Feed) -> Result<TokenRows> {
         let bad = |why: String| SquishError::Recipe(format!("key 'distill.text_crop': {why}"));
-        let width = feed.iter().find_map(|(_, t)| (t.shape().len() == 2 && t.shape()[0] == 1).then(|| t.shape()[1])).ok_or_else(|| bad("it cuts token inputs of shape [1, L]; the model has none".into()))?;
+        let width = feed
+            .iter()
+            .find_map(|(_, t)| (t.shape().len() == 2 && t.shape()[0] == 1).then(|| t.shape()[1]))
+            .ok_or_else(|| bad("it cuts token inputs of shape [1, L]; the model has none".into()))?;
         let len = match feed.iter().find(|(n, _)| n.to_ascii_lowercase().contains("mask")) {
             Some((_, m)) => m.to_i64_vec().ok_or_else(|| bad("the attention mask is not integers".into()))?.iter().take_while(|&&v| v != 0).count(),
             None => width,

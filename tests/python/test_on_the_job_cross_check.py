@@ -1,0 +1,117 @@
+"""The compare report's per-class table and hand-back curve against an
+independent numpy computation on the same probabilities (each model run by
+`squish run`): the digits classifier quantised destructively (int4 weights,
+one scale per tensor), on the 450 test digits with labels."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.path.join(ROOT, "www", "cli", "squish.mjs")
+DIGITS = os.path.join(ROOT, "tests", "fixtures", "digits_mlp")
+TARGET = 0.995
+
+
+def squish(*args):
+    r = subprocess.run(["node", CLI, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"squish {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def probabilities(model, x, tmp):
+    inputs, outputs = os.path.join(tmp, "in"), os.path.join(tmp, os.path.basename(model) + ".out")
+    os.makedirs(inputs, exist_ok=True)
+    np.save(os.path.join(inputs, "input_0.npy"), x)
+    squish("run", model, "--inputs", inputs, "--out", outputs)
+    t = onnx.TensorProto()
+    with open(os.path.join(outputs, "output_0.pb"), "rb") as f:
+        t.ParseFromString(f.read())
+    return onnx.numpy_helper.to_array(t).astype(np.float64)
+
+
+def handback_at(threshold, pred_o, pred_c, conf_c, y):
+    """Coverage, agreement and accuracy when the compressed model answers at confidence >= threshold."""
+    covered = conf_c >= threshold if threshold is not None else np.zeros_like(conf_c, dtype=bool)
+    combined = np.where(covered, pred_c, pred_o)
+    return covered.mean(), (combined == pred_o).mean(), (combined == y).mean()
+
+
+class OnTheJobFiguresMatchNumpy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        tmp = cls.tmp.name
+        recipe, cls.int4 = os.path.join(tmp, "r.json"), os.path.join(tmp, "int4.onnx")
+        with open(recipe, "w") as f:
+            f.write('{"quantize": {"scheme": "int4_weight", "per_channel": false}}')
+        teacher = os.path.join(DIGITS, "model.onnx")
+        squish("compress", teacher, "--recipe", recipe, "--out", cls.int4)
+        report = os.path.join(tmp, "report.json")
+        cls.markdown = squish("compare", teacher, cls.int4, "--inputs", os.path.join(DIGITS, "X_test.npy"), "--labels",
+                              os.path.join(DIGITS, "y_test.npy"), "--per-class", "--handback", "--handback-target", str(TARGET),
+                              "--runs", "0", "--report", report)
+        with open(report) as f:
+            cls.metrics = json.load(f)["outputs"][0]["classification"]
+        x = np.load(os.path.join(DIGITS, "X_test.npy"))
+        cls.y = np.load(os.path.join(DIGITS, "y_test.npy"))
+        po, pc = probabilities(teacher, x, tmp), probabilities(cls.int4, x, tmp)
+        cls.pred_o, cls.pred_c, cls.conf_c = po.argmax(1), pc.argmax(1), pc.max(1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_per_class_rows_and_the_worst_class(self):
+        rows = self.metrics["per_class"]["rows"]
+        self.assertEqual(self.metrics["per_class"]["truth"], "labels")
+        expected = []
+        for c in range(10):
+            members = self.y == c
+            acc_o, acc_c = (self.pred_o[members] == c).mean(), (self.pred_c[members] == c).mean()
+            lost = int(((self.pred_o == c) & (self.pred_c != c) & members).sum())
+            expected.append((c, int(members.sum()), acc_o, acc_c, lost))
+        expected.sort(key=lambda r: (-(r[2] - r[3]), r[0]))
+        self.assertEqual([r["class"] for r in rows], [r[0] for r in expected])
+        for got, (c, n, acc_o, acc_c, lost) in zip(rows, expected):
+            self.assertEqual((got["examples"], got["lost"]), (n, lost), f"class {c}")
+            self.assertAlmostEqual(got["accuracy_original"], acc_o, places=12)
+            self.assertAlmostEqual(got["accuracy_compressed"], acc_c, places=12)
+        worst = expected[0]
+        self.assertGreater(worst[2] - worst[3], 0, "the destructive recipe costs some class accuracy")
+        self.assertIn(f"| {worst[0]} | {worst[1]} |", self.markdown, "the Markdown table starts with the worst class")
+
+    def test_flip_pairs(self):
+        flips = self.pred_o != self.pred_c
+        pairs = {}
+        for a, b in zip(self.pred_o[flips], self.pred_c[flips]):
+            pairs[(int(a), int(b))] = pairs.get((int(a), int(b)), 0) + 1
+        got = {(p["from"], p["to"]): p["count"] for p in self.metrics["per_class"]["flip_pairs"]}
+        self.assertEqual(got, pairs)
+
+    def test_handback_curve_and_threshold(self):
+        h = self.metrics["handback"]
+        for point in h["curve"]:
+            coverage, agreement, accuracy = handback_at(point["threshold"], self.pred_o, self.pred_c, self.conf_c, self.y)
+            self.assertAlmostEqual(point["coverage"], coverage, places=12)
+            self.assertAlmostEqual(point["agreement"], agreement, places=12)
+            self.assertAlmostEqual(point["accuracy"], accuracy, places=12)
+        # The lowest threshold keeping agreement >= the target, among all distinct confidences.
+        candidates = [t for t in sorted(set(self.conf_c)) if handback_at(t, self.pred_o, self.pred_c, self.conf_c, self.y)[1] >= TARGET]
+        best = candidates[0] if candidates else None
+        self.assertAlmostEqual(h["chosen"]["threshold"], best, places=12)
+        coverage, agreement, _ = handback_at(best, self.pred_o, self.pred_c, self.conf_c, self.y)
+        self.assertAlmostEqual(h["chosen"]["coverage"], coverage, places=12)
+        self.assertGreaterEqual(h["chosen"]["agreement"], TARGET)
+        self.assertGreater(coverage, 0.5, "the compressed model answers most inputs at the target")
+        print(f"\nhand-back at agreement >= {TARGET}: threshold {best:.6f}, the int4 model answers {coverage:.4f} of the inputs"
+              f" (agreement {agreement:.4f}); worst class per table: {self.metrics['per_class']['rows'][0]['class']}")
+
+
+if __name__ == "__main__":
+    unittest.main()
