@@ -34,8 +34,9 @@ const LEGACY_KEYS: [&str; 12] =
 pub enum Step {
     #[serde(rename = "prune")]
     Prune(prune::Section),
+    /// Boxed: the training options make it several times larger than the others.
     #[serde(rename = "distill")]
-    Distill(distill::Section),
+    Distill(Box<distill::Section>),
     #[serde(rename = "quantize")]
     Quantize(quant::Section),
 }
@@ -44,7 +45,7 @@ impl Step {
     pub fn method(&self) -> &dyn Method {
         match self {
             Step::Prune(s) => s,
-            Step::Distill(s) => s,
+            Step::Distill(s) => s.as_ref(),
             Step::Quantize(s) => s,
         }
     }
@@ -52,7 +53,7 @@ impl Step {
     pub fn method_mut(&mut self) -> &mut dyn Method {
         match self {
             Step::Prune(s) => s,
-            Step::Distill(s) => s,
+            Step::Distill(s) => s.as_mut(),
             Step::Quantize(s) => s,
         }
     }
@@ -62,7 +63,7 @@ impl Step {
         match key {
             "quantize" => Ok(Step::Quantize(quant::Section::from_value(value)?)),
             "prune" => Ok(Step::Prune(prune::Section::from_value(value)?)),
-            "distill" => Ok(Step::Distill(distill::Section::from_value(value)?)),
+            "distill" => Ok(Step::Distill(Box::new(distill::Section::from_value(value)?))),
             other => Err(SquishError::Recipe(format!("unknown section '{other}' (expected one of {})", SECTION_ORDER.join(", ")))),
         }
     }

@@ -161,7 +161,7 @@ impl Section {
     /// started from (its parameters and size are the "before").
     pub fn finish(&self, trainer: &Trainer, from: &Model) -> Result<(Model, super::Record)> {
         let mut out = trainer.model()?;
-        let recipe = super::Recipe { steps: vec![super::Step::Distill(self.clone())], target: None }.to_json();
+        let recipe = super::Recipe { steps: vec![super::Step::Distill(Box::new(self.clone()))], target: None }.to_json();
         let mut record = super::Record { recipe: recipe.clone(), ..Default::default() };
         record.training.push(self.training_record(0, trainer, parameter_count(from), &out));
         super::stamp_provenance(&mut out, &recipe);
