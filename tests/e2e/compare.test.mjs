@@ -38,8 +38,9 @@ async function keepAndWaitForAgreementAbove(page, before) {
   }, before, { timeout: 10_000 });
 }
 
-test('destructive recipe: diagnosis, sensitivity, one click to keep layers in fp32, agreement rises', async () => {
+test('destructive recipe: diagnosis, per class, hand-back, sensitivity, one click to keep layers in fp32, agreement rises', async () => {
   const { page, errors } = await openDemo();
+  mkdirSync(join(repoRoot, 'target/e2e'), { recursive: true });
   await page.getByTestId('recipe-preset').selectOption('int4 per tensor, every layer (destructive)');
   await page.getByTestId('compare').click();
   await page.getByTestId('compare-status').filter({ hasText: /Compared 1 input set/ }).waitFor({ timeout: 30_000 });
@@ -54,6 +55,15 @@ test('destructive recipe: diagnosis, sensitivity, one click to keep layers in fp
   assert.match(await firstEntry.textContent(), /^MatMulMatMul/);
   assert.ok(await page.getByTestId('difficulty').isVisible());
   assert.ok(await page.getByTestId('reliability').isVisible());
+  // On the job: per class, worst first (class 0: 2 of 45 lost, as the CLI and numpy count), and the hand-back threshold.
+  const perClass = page.getByTestId('per-class');
+  assert.equal(await perClass.getByTestId('per-class-table').locator('tbody tr').count(), 10);
+  assert.match(await perClass.getByTestId('per-class-table').locator('tbody tr').first().textContent(), /^045.*2 \/ 0/);
+  assert.match(await perClass.getByTestId('flip-pairs').textContent(), /^Flips go \(original → compressed\): .*0 → 4 \(1×\)/);
+  assert.match(await page.getByTestId('handback-choice').textContent(),
+    /To keep agreement ≥ 99\.50%, the compressed model answers when its confidence is at least 0\.8626: 95\.56% of the inputs/);
+  await perClass.screenshot({ path: join(repoRoot, 'target/e2e/per-class.png') });
+  await page.getByTestId('handback').screenshot({ path: join(repoRoot, 'target/e2e/handback.png') });
   // The record says what compression did, and warns that opset 17 stores 4-bit levels in 8-bit codes.
   assert.match(await page.getByTestId('record').textContent(), /3 tensor\(s\) compressed/);
   assert.match(await page.getByTestId('record-warnings').textContent(), /MatMul \(MatMul\) 'coefficient': 4-bit levels stored in 8-bit codes/);

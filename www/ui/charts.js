@@ -92,3 +92,55 @@ export function weightHistogram(hist, { width = 640, height = 160, label = 'weig
     svg('text', { x: width / 2, y: height - 4, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, '0'),
     svg('text', { x: width - pad.r, y: height - 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, hist.high.toPrecision(3)));
 }
+
+/**
+ * The hand-back curve: combined agreement (and accuracy) against the share
+ * the compressed model answers, on a true coverage axis; the chosen
+ * threshold marked.
+ */
+export function coverageChart(curve, chosen, { width = 640, height = 210, label = 'hand-back curve' } = {}) {
+  const pad = { l: 44, r: 12, t: 8, b: 42 };
+  const lo = Math.min(...curve.map((p) => Math.min(p.agreement, p.accuracy ?? 1)));
+  const floor = Math.max(0, Math.floor(lo * 20) / 20);
+  const x = (v) => pad.l + v * (width - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - (v - floor) / (1 - floor || 1)) * (height - pad.t - pad.b);
+  const line = (key, color, name) => [
+    svg('polyline', { points: curve.map((p) => `${x(p.coverage)},${y(p[key])}`).join(' '), fill: 'none', stroke: color, 'stroke-width': 1.5 }),
+    curve.map((p) => svg('circle', { cx: x(p.coverage), cy: y(p[key]), r: 2, fill: color },
+      title(`${name}: ${(100 * p[key]).toFixed(2)}% with the compressed model answering ${(100 * p.coverage).toFixed(1)}%${p.threshold == null ? '' : ` (confidence ≥ ${p.threshold.toFixed(4)})`}`))),
+  ];
+  const ticks = [floor, (floor + 1) / 2, 1].map((v) => [
+    svg('line', { x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v), stroke: '#e3e6ec' }),
+    svg('text', { x: pad.l - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, `${(100 * v).toFixed(0)}%`),
+  ]);
+  const mark = svg('line', { x1: x(chosen.coverage), x2: x(chosen.coverage), y1: pad.t, y2: height - pad.b, stroke: '#15803d', 'stroke-dasharray': '4 3' },
+    title(`chosen: the compressed model answers ${(100 * chosen.coverage).toFixed(1)}%`));
+  const hasAccuracy = curve.every((p) => p.accuracy != null);
+  const xTicks = [0, 0.25, 0.5, 0.75, 1].map((v) => svg('text', { x: x(v), y: height - pad.b + 12, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, `${100 * v}%`));
+  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label },
+    ticks, xTicks, mark, line('agreement', '#3346a8', 'agreement with the original'), hasAccuracy ? line('accuracy', '#b3261e', 'accuracy') : null,
+    svg('text', { x: width / 2, y: height - 15, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, 'share answered by the compressed model →'),
+    svg('text', { x: pad.l + 8, y: height - 2, 'font-size': 11, fill: '#3346a8' }, '— agreement with the original'),
+    hasAccuracy ? svg('text', { x: pad.l + 230, y: height - 2, 'font-size': 11, fill: '#b3261e' }, '— accuracy') : null);
+}
+
+/** Per class, the original's and the compressed model's figure side by side. */
+export function classBars(rows, key, { width = 640, label = 'per class' } = {}) {
+  const bar = 7;
+  const left = 70;
+  const height = rows.length * (2 * bar + 6) + 6;
+  const x = (v) => left + v * (width - left - 56);
+  const items = rows.map((r, i) => {
+    const y0 = 4 + i * (2 * bar + 6);
+    const [o, c] = key === 'accuracy' ? [r.accuracy_original, r.accuracy_compressed] : [1, r.agreement];
+    return [
+      svg('text', { x: left - 6, y: y0 + 2 * bar - 2, 'text-anchor': 'end', 'font-size': 11, fill: r.rare ? '#b45309' : '#27324a' }, `class ${r.class}${r.rare ? ' *' : ''}`),
+      svg('rect', { x: left, y: y0, width: x(o) - left, height: bar, fill: '#c5cbd8' }, title(`class ${r.class}, original: ${(100 * o).toFixed(1)}%`)),
+      svg('rect', { x: left, y: y0 + bar, width: x(c) - left, height: bar, fill: '#3346a8' },
+        title(`class ${r.class}, compressed: ${(100 * c).toFixed(1)}% (95% interval ${(100 * r.interval[0]).toFixed(1)}–${(100 * r.interval[1]).toFixed(1)}%, ${r.examples} examples)`)),
+      svg('line', { x1: x(r.interval[0]), x2: x(r.interval[1]), y1: y0 + 1.5 * bar, y2: y0 + 1.5 * bar, stroke: '#0f172a' }),
+      svg('text', { x: x(1) + 4, y: y0 + 2 * bar - 2, 'font-size': 11, fill: '#27324a' }, `${(100 * (o - c)).toFixed(1)} pt`),
+    ];
+  });
+  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label }, items);
+}

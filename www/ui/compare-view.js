@@ -3,6 +3,7 @@
 // buckets, flipped examples, and the per-layer diagnosis.
 import { formatBytes, h } from './format.js';
 import { lineChart, reliabilityChart } from './charts.js';
+import { handbackPanel, perClassPanel } from './on-the-job-view.js';
 
 const pct = (v) => (v == null ? '–' : `${(100 * v).toFixed(2)}%`);
 const db = (v) => `${v.toFixed(1)} dB`;
@@ -58,6 +59,7 @@ function outputSection(o) {
   const buckets = table(['original margin', 'examples', 'agreement', 'accuracy original', 'accuracy compressed'],
     c.difficulty.map((b) => [`${b.margin_lo.toFixed(2)}–${b.margin_hi.toFixed(2)}`, String(b.count), pct(b.agreement), pct(b.accuracy_original), pct(b.accuracy_compressed)]), 'difficulty');
   parts.push(h('div', { class: 'two' }, calib, h('div', {}, h('div', { class: 'status' }, 'Do already-hard examples flip most?'), buckets)));
+  parts.push(perClassPanel(c.per_class), handbackPanel(c.handback));
   if (c.flipped.length) {
     parts.push(h('details', {}, h('summary', {}, `${c.flipped_count} flipped example(s)`),
       table(['example', 'original (confidence)', 'compressed (confidence)', 'label'],

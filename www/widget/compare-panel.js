@@ -260,7 +260,7 @@ export class ComparePanel {
       const found = recipe.target ? await this.#search(recipe, feeds, labels, signal) : null;
       if (found && !found.model) return;
       const { model: compressed, record } = found ?? await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration: feeds.slice(0, 16), into: 'compressed' }, signal);
-      const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value) };
+      const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value), per_class: true, handback: true };
       const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options }, signal);
       if (found) report.target = found.report;
       // After a search, what follows (sensitivity, scans, the download) works on the recipe it found.

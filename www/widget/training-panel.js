@@ -189,7 +189,7 @@ export class TrainingPanel {
       this.#renderSummary(done, (performance.now() - t0) / 1000);
       ui.status.textContent = 'Comparing the student with the model…';
       const { report } = await this.#bridge.call('compare', { original: 'model', compressed: 'student', feeds: inputs.test.feeds, labels: inputs.test.labels,
-        options: { latency_runs: 20, warmup_runs: 30 } }, { signal });
+        options: { latency_runs: 20, warmup_runs: 30, per_class: true, handback: true } }, { signal });
       renderReport(ui.results, report);
       ui.download.hidden = false;
       const where = inputs.test.same ? 'the training inputs (no separate test set)' : 'the held-out test split';
