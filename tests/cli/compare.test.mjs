@@ -57,6 +57,34 @@ test('compare writes JSON and Markdown reports and a repaired recipe that raises
   assert.ok(after.top1_agreement > c.top1_agreement, `${c.top1_agreement} → ${after.top1_agreement}`);
 });
 
+test('compare --per-class --handback: the tables in JSON and Markdown; bad flags named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-compare-'));
+  const bad = compressed(dir, { scheme: 'int4_weight', per_channel: false }, 'int4');
+  const args = ['--inputs', fx('digits_mlp/X_test.npy'), '--runs', '0'];
+  const r = squish('compare', digits, bad.model, ...args, '--labels', fx('digits_mlp/y_test.npy'), '--per-class', '--handback', '--handback-target', '0.99',
+    '--report', join(dir, 'r.json'));
+  assert.equal(r.code, 0, r.err);
+  const c = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).outputs[0].classification;
+  assert.equal(c.per_class.rows.length, 10);
+  assert.equal(c.per_class.rows.reduce((n, row) => n + row.examples, 0), 450);
+  assert.equal(c.per_class.flip_pairs.reduce((n, f) => n + f.count, 0), c.flipped_count);
+  assert.equal(c.handback.target, 0.99);
+  assert.ok(c.handback.chosen.agreement >= 0.99 && c.handback.chosen.coverage > 0.9);
+  assert.match(r.out, /### Per class \(by labels;[\s\S]*### Hand back to the original/);
+  // Without labels the original's answers are the truth; without the flags nothing is added.
+  const u = squish('compare', digits, bad.model, ...args, '--per-class', '--report', join(dir, 'u.json'));
+  assert.equal(u.code, 0, u.err);
+  const cu = JSON.parse(readFileSync(join(dir, 'u.json'), 'utf8')).outputs[0].classification;
+  assert.equal(cu.per_class.truth, 'original');
+  assert.equal(cu.handback, null);
+  assert.equal(squish('compare', digits, bad.model, ...args, '--handback-target', '0.9').code, 2);
+  const opts = join(dir, 'o.json');
+  writeFileSync(opts, JSON.stringify({ handback: true, handback_target: 1.5 }));
+  const o = squish('compare', digits, bad.model, ...args, '--options', opts);
+  assert.equal(o.code, 1);
+  assert.match(o.err, /handback_target is an agreement from 0 to 1, got 1.5/);
+});
+
 test('compare on seeded random inputs, and errors that name what is wrong', () => {
   const dir = mkdtempSync(join(tmpdir(), 'squish-compare-'));
   const q = compressed(dir, { scheme: 'int8_dynamic' }, 'int8');
