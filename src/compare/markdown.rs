@@ -63,6 +63,34 @@ fn on_the_job(s: &mut String, c: &super::outputs::ClassificationMetrics) {
     }
 }
 
+/// The probes table: each model's figure under each probe, and the gap.
+fn probes(s: &mut String, p: &super::probes::Probes) {
+    let labelled = p.clean.accuracy_original.is_some();
+    let _ = writeln!(
+        s,
+        "## Edge-case probes (output `{}`, seed {})\n\n{} with the original on clean inputs{}; gap: what the compressed model loses beyond what the original loses (above 0: more brittle).\n",
+        p.output,
+        p.seed,
+        if p.figure == "agreement" { "Agreement" } else { "Mean cosine" },
+        if labelled { ", and accuracy" } else { "" }
+    );
+    let _ = writeln!(s, "| probe | severity | original | compressed | accuracy original | accuracy compressed | gap |\n|---|---|---|---|---|---|---|");
+    for row in std::iter::once(&p.clean).chain(&p.rows) {
+        let name = if row.severity == 0 { "clean".to_string() } else { format!("{:?}", row.probe).to_lowercase() };
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} | {:+.2} pt |",
+            row.severity,
+            pct(row.original),
+            pct(row.compressed),
+            opt_pct(row.accuracy_original),
+            opt_pct(row.accuracy_compressed),
+            100.0 * row.gap
+        );
+    }
+    s.push('\n');
+}
+
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Squish comparison\n\n{} input set(s) through both models.\n", r.samples);
@@ -161,6 +189,9 @@ pub fn render(r: &Report) -> String {
         }
         on_the_job(&mut s, c);
         s.push('\n');
+    }
+    if let Some(p) = &r.probes {
+        probes(&mut s, p);
     }
     if let Some(d) = &r.layers {
         let _ = writeln!(s, "## Where the error enters\n\nLocal SQNR: the layer fed the original's inputs. Cumulative: the compressed model as it runs.\n\n| node | op | tensor | local SQNR (dB) | cumulative in → out (dB) | compressed |\n|---|---|---|---|---|---|");

@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod on_the_job;
 pub mod outputs;
+pub mod probes;
 pub mod sensitivity;
 pub mod sparsity_scan;
 pub mod target;
@@ -47,6 +48,8 @@ pub struct Options {
     /// keeping agreement ≥ `handback_target`.
     pub handback: bool,
     pub handback_target: f64,
+    /// Edge-case probes: inputs perturbed at growing severity, both models on them.
+    pub probes: Option<probes::ProbeOptions>,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             per_class: false,
             handback: false,
             handback_target: 0.995,
+            probes: None,
         }
     }
 }
@@ -71,6 +75,9 @@ impl Options {
             return Ok(Options::default());
         }
         let o: Options = serde_json::from_str(text).map_err(|e| SquishError::invalid(format!("compare options: {e}")))?;
+        if let Some(p) = &o.probes {
+            p.probes()?;
+        }
         if !(o.handback_target.is_finite() && (0.0..=1.0).contains(&o.handback_target)) {
             return Err(SquishError::invalid(format!("compare options: handback_target is an agreement from 0 to 1, got {}", o.handback_target)));
         }
@@ -110,6 +117,7 @@ pub struct Report {
     pub latency: Option<Latency>,
     pub sizes: Option<Sizes>,
     pub sensitivity: Option<sensitivity::Sensitivity>,
+    pub probes: Option<probes::Probes>,
 }
 
 pub const REPORT_SCHEMA: u32 = 1;
@@ -211,6 +219,17 @@ pub fn compare(
             detail: "labels were given but no output is a classification (set its kind to \"classification\")".into(),
         });
     }
+    let label_idx = match (labels, reports.iter().find(|r| r.kind == OutputKind::Classification)) {
+        (Some(l), Some(r)) => Some(outputs::label_indices(l, r.examples, r.example_shape.iter().product())?),
+        _ => None,
+    };
+    let probes = match &options.probes {
+        Some(p) => {
+            let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx.as_deref() };
+            Some(probes::run(original, compressed, feeds, clean, p, progress)?)
+        }
+        None => None,
+    };
     let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
     let latency = if options.latency_runs > 0 {
         // Timed as the models run in use: with every load-time fusion (the
@@ -223,7 +242,7 @@ pub fn compare(
     } else {
         None
     };
-    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None })
+    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None, probes })
 }
 
 /// The compressed model must take the same inputs and give the same outputs.

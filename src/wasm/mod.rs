@@ -24,7 +24,7 @@ use crate::ir::summary::summarize;
 use crate::kernels;
 use crate::runtime::Session;
 pub use handle::ModelHandle;
-use tensors::{feeds_from_js, set, tensor_from_js, tensor_to_js};
+use tensors::{feeds_from_js, feeds_to_js, set, tensor_from_js, tensor_to_js};
 
 fn js_err(e: SquishError) -> JsError {
     JsError::new(&e.to_string())
@@ -156,6 +156,19 @@ pub fn read_wav(bytes: &[u8], rate: Option<u32>) -> Result<JsValue, JsError> {
 pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &str) -> Result<JsValue, JsError> {
     let spec = image::ImageSpec::from_json(spec).map_err(js_err)?;
     tensor_to_js(None, &image::image_tensor(rgba, width, height, &spec).map_err(js_err)?)
+}
+
+/// The input sets as one probe (`noise`, `brightness`, `occlusion`) at one
+/// severity perturbs them in `compare` with the same seed: to save or
+/// inspect what the models were given.
+#[wasm_bindgen(js_name = probeInputs)]
+pub fn probe_inputs(feeds: Array, probe: &str, severity: u32, seed: u32) -> Result<Array, JsError> {
+    let options = compare::probes::ProbeOptions { kinds: vec![probe.into()], severities: vec![severity], seed: seed as u64 };
+    let [probe] = options.probes().map_err(js_err)?[..] else {
+        return Err(JsError::new(&format!("probeInputs takes one probe (noise, brightness or occlusion), got '{probe}'")));
+    };
+    let feeds = feeds_from_js(&feeds, "input set")?;
+    feeds_to_js(&compare::probes::perturb(&feeds, probe, severity, seed as u64).map_err(js_err)?)
 }
 
 /// Parses a `.npy` file into a tensor object.

@@ -1,7 +1,8 @@
-"""The compare report's per-class table and hand-back curve against an
-independent numpy computation on the same probabilities (each model run by
-`squish run`): the digits classifier quantised destructively (int4 weights,
-one scale per tensor), on the 450 test digits with labels."""
+"""The compare report's per-class table, hand-back curve and noise probe
+against an independent numpy computation on the same probabilities (each
+model run by `squish run`; the probe's perturbed inputs as Squish saved
+them): the digits classifier quantised destructively (int4 weights, one
+scale per tensor), on the 450 test digits with labels."""
 import json
 import os
 import subprocess
@@ -55,13 +56,23 @@ class OnTheJobFiguresMatchNumpy(unittest.TestCase):
         report = os.path.join(tmp, "report.json")
         cls.markdown = squish("compare", teacher, cls.int4, "--inputs", os.path.join(DIGITS, "X_test.npy"), "--labels",
                               os.path.join(DIGITS, "y_test.npy"), "--per-class", "--handback", "--handback-target", str(TARGET),
-                              "--runs", "0", "--report", report)
+                              "--runs", "0", "--report", report, "--probes", "noise", "--severities", "1,2,3", "--probe-seed", "5",
+                              "--save-probes", os.path.join(tmp, "probes"))
         with open(report) as f:
             cls.metrics = json.load(f)["outputs"][0]["classification"]
         x = np.load(os.path.join(DIGITS, "X_test.npy"))
         cls.y = np.load(os.path.join(DIGITS, "y_test.npy"))
         po, pc = probabilities(teacher, x, tmp), probabilities(cls.int4, x, tmp)
         cls.pred_o, cls.pred_c, cls.conf_c = po.argmax(1), pc.argmax(1), pc.max(1)
+        with open(report) as f:
+            cls.probes = json.load(f)["probes"]
+        cls.probed = {}
+        for severity in (1, 2, 3):
+            t = onnx.TensorProto()
+            with open(os.path.join(tmp, "probes", f"noise_{severity}", "input_0.pb"), "rb") as f:
+                t.ParseFromString(f.read())
+            xp = onnx.numpy_helper.to_array(t)
+            cls.probed[severity] = (xp, probabilities(teacher, xp, tmp).argmax(1), probabilities(cls.int4, xp, tmp).argmax(1))
 
     @classmethod
     def tearDownClass(cls):
@@ -111,6 +122,26 @@ class OnTheJobFiguresMatchNumpy(unittest.TestCase):
         self.assertGreater(coverage, 0.5, "the compressed model answers most inputs at the target")
         print(f"\nhand-back at agreement >= {TARGET}: threshold {best:.6f}, the int4 model answers {coverage:.4f} of the inputs"
               f" (agreement {agreement:.4f}); worst class per table: {self.metrics['per_class']['rows'][0]['class']}")
+
+
+    def test_noise_probe(self):
+        p = self.probes
+        self.assertEqual((p["output"], p["figure"], p["seed"]), ("probabilities", "agreement", 5))
+        clean_acc_o, clean_acc_c = (self.pred_o == self.y).mean(), (self.pred_c == self.y).mean()
+        self.assertEqual([(r["probe"], r["severity"]) for r in p["rows"]], [("noise", 1), ("noise", 2), ("noise", 3)])
+        for row in p["rows"]:
+            xp, probed_o, probed_c = self.probed[row["severity"]]
+            x = np.load(os.path.join(DIGITS, "X_test.npy"))
+            noise = (xp - x).std() / x.std()
+            self.assertAlmostEqual(noise, 0.1 * row["severity"], delta=0.01 * row["severity"], msg="noise of 0.1 x severity x the input's spread")
+            self.assertAlmostEqual(row["original"], (probed_o == self.pred_o).mean(), places=12)
+            self.assertAlmostEqual(row["compressed"], (probed_c == self.pred_o).mean(), places=12)
+            acc_o, acc_c = (probed_o == self.y).mean(), (probed_c == self.y).mean()
+            self.assertAlmostEqual(row["accuracy_original"], acc_o, places=12)
+            self.assertAlmostEqual(row["accuracy_compressed"], acc_c, places=12)
+            self.assertAlmostEqual(row["gap"], (clean_acc_c - acc_c) - (clean_acc_o - acc_o), places=12)
+        print("\nnoise probe (severity: original / compressed accuracy, gap): "
+              + "; ".join(f"{r['severity']}: {r['accuracy_original']:.4f} / {r['accuracy_compressed']:.4f}, {100 * r['gap']:+.2f} pt" for r in p["rows"]))
 
 
 if __name__ == "__main__":

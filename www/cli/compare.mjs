@@ -2,7 +2,26 @@
 // the README), a Markdown one, and with --recipe a sensitivity study whose
 // exclusion list can be pasted into the recipe.
 import { inputSets, readCalibration } from './inputs.mjs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readFile, writeAtomic } from './files.mjs';
+
+const PROBE_KINDS = { image: ['noise', 'brightness', 'occlusion'], tensor: ['noise'] };
+
+/** DIR/PROBE_SEVERITY/input_J.pb (sub-folders per input set when there are several): what the probes feed both models. */
+function saveProbes(engine, feeds, probes, dir) {
+  const kinds = [...new Set(probes.kinds.flatMap((k) => PROBE_KINDS[k] ?? [k]))];
+  for (const kind of kinds) {
+    for (const severity of probes.severities) {
+      const probed = engine.probeInputs(feeds, kind, severity, probes.seed);
+      probed.forEach((feed, i) => {
+        const at = join(dir, `${kind}_${severity}`, probed.length > 1 ? `set_${i}` : '');
+        mkdirSync(at, { recursive: true });
+        feed.forEach((t, j) => writeFileSync(join(at, `input_${j}.pb`), engine.writeTensorProto(t)));
+      });
+    }
+  }
+}
 
 
 export function compareModels(engine, paths, opts) {
@@ -25,6 +44,10 @@ function compareHandles(engine, original, compressed, opts) {
   if (opts['per-class']) options.per_class = true;
   if (opts.handback) options.handback = true;
   if (opts['handback-target'] !== undefined) options.handback_target = Number(opts['handback-target']);
+  if (opts.probes) {
+    options.probes = { kinds: opts.probes.split(','), severities: (opts.severities ?? '1,2,3').split(',').map(Number), seed: Number(opts['probe-seed'] ?? 0) };
+  }
+  if (opts['save-probes']) saveProbes(engine, feeds, options.probes, opts['save-probes']);
   const t0 = performance.now();
   const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, JSON.stringify(options), null);
   const lines = [`compared in ${((performance.now() - t0) / 1000).toFixed(2)} s`];
