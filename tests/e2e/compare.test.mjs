@@ -64,6 +64,11 @@ test('destructive recipe: diagnosis, per class, hand-back, sensitivity, one clic
     /To keep agreement ≥ 99\.50%, the compressed model answers when its confidence is at least 0\.8626: 95\.56% of the inputs/);
   await perClass.screenshot({ path: join(repoRoot, 'target/e2e/per-class.png') });
   await page.getByTestId('handback').screenshot({ path: join(repoRoot, 'target/e2e/handback.png') });
+  // The demo runs the image probes: one chart per probe, and the one the int4 model handles worst named.
+  const probes = page.getByTestId('probes-panel');
+  for (const kind of ['noise', 'brightness', 'occlusion']) assert.ok(await probes.getByTestId(`probe-${kind}`).isVisible(), kind);
+  assert.match(await probes.getByTestId('probes-worst').textContent(), /^Most brittle under brightness at severity 3: the compressed model loses \d+\.\d+ points more than the original\./);
+  await probes.screenshot({ path: join(repoRoot, 'target/e2e/probes.png') });
   // The record says what compression did, and warns that opset 17 stores 4-bit levels in 8-bit codes.
   assert.match(await page.getByTestId('record').textContent(), /3 tensor\(s\) compressed/);
   assert.match(await page.getByTestId('record-warnings').textContent(), /MatMul \(MatMul\) 'coefficient': 4-bit levels stored in 8-bit codes/);

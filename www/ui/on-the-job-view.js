@@ -1,8 +1,9 @@
-// "On the job" panels of a classification output: per class (bars with
-// 95% intervals, rare classes marked, where flips go) and the hand-back
-// curve (the compressed model answers when confident, the original the rest).
+// "On the job" panels: per class (bars with 95% intervals, rare classes
+// marked, where flips go), the hand-back curve (the compressed model answers
+// when confident, the original the rest) and the edge-case probes (each
+// model's figure as the perturbation grows; the robustness gap).
 import { h } from './format.js';
-import { classBars, coverageChart } from './charts.js';
+import { classBars, coverageChart, lineChart } from './charts.js';
 
 const pct = (v) => (v == null ? '–' : `${(100 * v).toFixed(2)}%`);
 
@@ -34,4 +35,29 @@ export function handbackPanel(hb) {
     h('h4', {}, 'Hand back to the original · the compressed model answers what it is sure of'),
     h('div', { class: 'status', 'data-testid': 'handback-choice' }, `To keep agreement ≥ ${pct(hb.target)}, ${rule}.`),
     coverageChart(hb.curve, c));
+}
+
+/** One small chart per probe: the original (grey) and the compressed model (blue) from clean to the harshest severity. */
+export function probesPanel(p) {
+  if (!p) return null;
+  const useAccuracy = p.clean.accuracy_original != null;
+  const what = useAccuracy ? 'accuracy' : p.figure === 'agreement' ? 'agreement with the original on clean inputs' : 'cosine to the original on clean inputs';
+  const value = (r, which) => (useAccuracy ? r[`accuracy_${which}`] : r[which]);
+  const kinds = [...new Set(p.rows.map((r) => r.probe))];
+  const lo = Math.max(0, Math.floor(20 * Math.min(...[p.clean, ...p.rows].flatMap((r) => [value(r, 'original'), value(r, 'compressed')]))) / 20);
+  const charts = kinds.map((kind) => {
+    const rows = [p.clean, ...p.rows.filter((r) => r.probe === kind)];
+    const series = ['original', 'compressed'].map((which, i) => ({ name: which, color: i ? '#3346a8' : '#9aa6bd',
+      points: rows.map((r) => ({ y: value(r, which), label: `severity ${r.severity}: ${pct(value(r, which))}` })) }));
+    const worst = rows.at(-1);
+    return h('figure', { 'data-testid': `probe-${kind}` }, lineChart(series, { lo, hi: 1, width: 300, height: 150, yLabel: `${kind}: ${what}`, format: (v) => `${Math.round(100 * v)}%` }),
+      h('figcaption', {}, `${kind}, severity 0 (clean) → ${worst.severity}: gap ${(100 * worst.gap).toFixed(2)} pt`));
+  });
+  const worst = p.rows.reduce((a, b) => (b.gap > a.gap ? b : a), p.rows[0]);
+  return h('div', { class: 'panel', 'data-testid': 'probes-panel' },
+    h('h4', {}, `Edge-case probes · ${what} as the inputs are perturbed (seed ${p.seed})`),
+    h('div', { class: 'status', 'data-testid': 'probes-worst' }, worst.gap > 0
+      ? `Most brittle under ${worst.probe} at severity ${worst.severity}: the compressed model loses ${(100 * worst.gap).toFixed(2)} points more than the original.`
+      : 'Under every probe the compressed model loses no more than the original.'),
+    h('div', { class: 'probe-charts' }, charts));
 }

@@ -34,6 +34,13 @@ const SOURCES = { demo: 'Demo test set (450 digits, with labels)', random: 'Rand
 
 const read = (file) => file.arrayBuffer();
 
+// Probes re-run both models three times per kind: off by default for your own models.
+const PROBES = {
+  none: 'none',
+  image: 'images: noise, brightness, occlusion (×3 severities)',
+  tensor: 'any float input: noise (×3 severities)',
+};
+
 export class ComparePanel {
   #bridge = new EngineBridge();
   #getModel;
@@ -67,6 +74,7 @@ export class ComparePanel {
     ui.labels = h('input', { type: 'file', accept: '.npy,.csv,.json', 'data-testid': 'labels-file' });
     ui.runs = h('input', { type: 'number', value: 20, min: 0, 'aria-label': 'timed runs' });
     ui.warmup = h('input', { type: 'number', value: 30, min: 0, 'aria-label': 'warm-up runs' });
+    ui.probes = h('select', { 'data-testid': 'probes' }, Object.entries(PROBES).map(([k, v]) => h('option', { value: k }, v)));
     ui.forms = {
       demo: h('div', {}),
       random: h('div', { class: 'row' }, field('input sets', ui.count), field('seed', ui.seed), field('symbolic dims', ui.dims), field('value ranges', ui.ranges)),
@@ -96,7 +104,8 @@ export class ComparePanel {
       h('h3', {}, 'Compress & compare'),
       h('div', { class: 'two' },
         h('div', {}, field('recipe', ui.preset), ui.recipe),
-        h('div', {}, field('inputs', ui.source), Object.values(ui.forms), h('div', { class: 'row' }, h('label', { class: 'button' }, 'Labels (optional)…', ui.labels), field('timed runs', ui.runs), field('warm-up', ui.warmup)))),
+        h('div', {}, field('inputs', ui.source), Object.values(ui.forms), h('div', { class: 'row' }, h('label', { class: 'button' }, 'Labels (optional)…', ui.labels), field('timed runs', ui.runs), field('warm-up', ui.warmup)),
+          field('edge-case probes', ui.probes))),
       h('div', { class: 'row' }, ui.go, ui.cancel, ui.progress, ui.status),
       ui.error, ui.target, ui.record, ui.results, ui.sensitivityButton, ui.sensitivity, ui.scanButton, ui.scan, ui.downloads);
     this.#showSource();
@@ -111,6 +120,7 @@ export class ComparePanel {
   /** The demo source only exists while the demo model is the one loaded. */
   modelChanged() {
     const demo = !!this.#getModel()?.demo;
+    this.#ui.probes.value = demo ? 'image' : 'none';
     this.#ui.source.querySelector('option[value=demo]').hidden = !demo;
     if (!demo && this.#ui.source.value === 'demo') this.#ui.source.value = 'random';
     this.#showSource();
@@ -261,6 +271,7 @@ export class ComparePanel {
       if (found && !found.model) return;
       const { model: compressed, record } = found ?? await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration: feeds.slice(0, 16), into: 'compressed' }, signal);
       const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value), per_class: true, handback: true };
+      if (this.#ui.probes.value !== 'none') options.probes = { kinds: [this.#ui.probes.value], severities: [1, 2, 3], seed: 0 };
       const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options }, signal);
       if (found) report.target = found.report;
       // After a search, what follows (sensitivity, scans, the download) works on the recipe it found.

@@ -34,6 +34,8 @@ canvas { width: 160px; height: 160px; image-rendering: pixelated; border: 1px so
 button.primary { background: #3346a8; border-color: #3346a8; color: #fff; }
 button.primary:hover { background: #26388f; }
 .panel { margin-top: 14px; }
+.probe-charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.probe-charts figure { margin: 0; width: 300px; }
 .two { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 .row { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
 .field { display: inline-flex; gap: 6px; align-items: center; font-size: 12px; color: #5b6475; margin-right: 8px; }
