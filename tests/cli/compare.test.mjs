@@ -83,6 +83,17 @@ test('compare --per-class --handback: the tables in JSON and Markdown; bad flags
   const o = squish('compare', digits, bad.model, ...args, '--options', opts);
   assert.equal(o.code, 1);
   assert.match(o.err, /handback_target is an agreement from 0 to 1, got 1.5/);
+  // Probes: saved inputs, bad kinds, a probe the input cannot take.
+  const p = squish('compare', digits, bad.model, ...args, '--probes', 'noise,occlusion', '--severities', '2', '--save-probes', join(dir, 'probes'), '--report', join(dir, 'p.json'));
+  assert.equal(p.code, 0, p.err);
+  const rows = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')).probes.rows.map((r) => `${r.probe}:${r.severity}`);
+  assert.deepEqual(rows, ['noise:2', 'occlusion:2']);
+  assert.ok(existsSync(join(dir, 'probes/noise_2/input_0.pb')) && existsSync(join(dir, 'probes/occlusion_2/input_0.pb')));
+  assert.match(p.out, /## Edge-case probes \(output `probabilities`, seed 0\)/);
+  assert.equal(squish('compare', digits, bad.model, ...args, '--severities', '1').code, 2);
+  const blur = squish('compare', digits, bad.model, ...args, '--probes', 'blur');
+  assert.equal(blur.code, 1);
+  assert.match(blur.err, /unknown probe 'blur'/);
 });
 
 test('compare on seeded random inputs, and errors that name what is wrong', () => {
