@@ -63,6 +63,24 @@ fn on_the_job(s: &mut String, c: &super::outputs::ClassificationMetrics) {
     }
 }
 
+/// The slices table, worst first.
+fn slices(s: &mut String, sl: &super::slices::Slices) {
+    let _ = writeln!(
+        s,
+        "## Slices (output `{}`, by {}; worst first)\n\n| slice | examples | {} | accuracy original → compressed |\n|---|---|---|---|",
+        sl.output, sl.by, sl.figure
+    );
+    for row in sl.rows.iter().take(2 * TOP) {
+        let acc = match (row.accuracy_original, row.accuracy_compressed) {
+            (Some(a), Some(b)) => format!("{} → {}", pct(a), pct(b)),
+            _ => "–".into(),
+        };
+        let figure = if sl.figure == "agreement" { pct(row.figure) } else { format!("{:.6}", row.figure) };
+        let _ = writeln!(s, "| {} | {} | {figure} | {acc} |", row.slice, row.examples);
+    }
+    s.push('\n');
+}
+
 /// The probes table: each model's figure under each probe, and the gap.
 fn probes(s: &mut String, p: &super::probes::Probes) {
     let labelled = p.clean.accuracy_original.is_some();
@@ -189,6 +207,9 @@ pub fn render(r: &Report) -> String {
         }
         on_the_job(&mut s, c);
         s.push('\n');
+    }
+    if let Some(sl) = &r.slices {
+        slices(&mut s, sl);
     }
     if let Some(p) = &r.probes {
         probes(&mut s, p);

@@ -11,6 +11,7 @@ pub mod on_the_job;
 pub mod outputs;
 pub mod probes;
 pub mod sensitivity;
+pub mod slices;
 pub mod sparsity_scan;
 pub mod target;
 
@@ -50,6 +51,8 @@ pub struct Options {
     pub handback_target: f64,
     /// Edge-case probes: inputs perturbed at growing severity, both models on them.
     pub probes: Option<probes::ProbeOptions>,
+    /// Figures per slice of the inputs (by a feature of each input, or the user's names).
+    pub slices: Option<slices::SliceOptions>,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             handback: false,
             handback_target: 0.995,
             probes: None,
+            slices: None,
         }
     }
 }
@@ -77,6 +81,9 @@ impl Options {
         let o: Options = serde_json::from_str(text).map_err(|e| SquishError::invalid(format!("compare options: {e}")))?;
         if let Some(p) = &o.probes {
             p.probes()?;
+        }
+        if let Some(sl) = &o.slices {
+            sl.check()?;
         }
         if !(o.handback_target.is_finite() && (0.0..=1.0).contains(&o.handback_target)) {
             return Err(SquishError::invalid(format!("compare options: handback_target is an agreement from 0 to 1, got {}", o.handback_target)));
@@ -118,6 +125,7 @@ pub struct Report {
     pub sizes: Option<Sizes>,
     pub sensitivity: Option<sensitivity::Sensitivity>,
     pub probes: Option<probes::Probes>,
+    pub slices: Option<slices::Slices>,
 }
 
 pub const REPORT_SCHEMA: u32 = 1;
@@ -223,6 +231,16 @@ pub fn compare(
         (Some(l), Some(r)) => Some(outputs::label_indices(l, r.examples, r.example_shape.iter().product())?),
         _ => None,
     };
+    // `auto` slices what it can read: inputs it cannot (no batch axis that
+    // matches the examples) leave the report without slices, not without a comparison.
+    let slices = match &options.slices {
+        Some(o) => match slices::slices(&collected, &reports, label_idx.as_deref(), feeds, o) {
+            Ok(s) => Some(s),
+            Err(_) if o.by == "auto" && o.names.is_none() => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
     let probes = match &options.probes {
         Some(p) => {
             let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx.as_deref() };
@@ -242,7 +260,7 @@ pub fn compare(
     } else {
         None
     };
-    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None, probes })
+    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None, probes, slices })
 }
 
 /// The compressed model must take the same inputs and give the same outputs.

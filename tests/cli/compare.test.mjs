@@ -91,6 +91,22 @@ test('compare --per-class --handback: the tables in JSON and Markdown; bad flags
   assert.ok(existsSync(join(dir, 'probes/noise_2/input_0.pb')) && existsSync(join(dir, 'probes/occlusion_2/input_0.pb')));
   assert.match(p.out, /## Edge-case probes \(output `probabilities`, seed 0\)/);
   assert.equal(squish('compare', digits, bad.model, ...args, '--severities', '1').code, 2);
+  // Slices: a feature, or the user's names (one per example).
+  const names = join(dir, 'names.txt');
+  writeFileSync(names, Array.from({ length: 450 }, (_, i) => (i < 100 ? 'first hundred' : 'rest')).join('\n'));
+  const sl = squish('compare', digits, bad.model, ...args, '--slices', names, '--report', join(dir, 's.json'));
+  assert.equal(sl.code, 0, sl.err);
+  const sliced = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8')).slices;
+  assert.equal(sliced.by, 'names');
+  assert.deepEqual(sliced.rows.map((r) => r.examples).sort((a, b) => a - b), [100, 350]);
+  assert.match(sl.out, /## Slices \(output `probabilities`, by names; worst first\)/);
+  writeFileSync(names, 'a\nb\n');
+  const short = squish('compare', digits, bad.model, ...args, '--slices', names);
+  assert.equal(short.code, 1);
+  assert.match(short.err, /slices: 2 slice names or input rows for 450 examples/);
+  const lengths = squish('compare', digits, bad.model, ...args, '--slices', 'length');
+  assert.equal(lengths.code, 1);
+  assert.match(lengths.err, /slices by length: the model has no token-id input/);
   const blur = squish('compare', digits, bad.model, ...args, '--probes', 'blur');
   assert.equal(blur.code, 1);
   assert.match(blur.err, /unknown probe 'blur'/);

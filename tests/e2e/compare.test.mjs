@@ -64,6 +64,10 @@ test('destructive recipe: diagnosis, per class, hand-back, sensitivity, one clic
     /To keep agreement ≥ 99\.50%, the compressed model answers when its confidence is at least 0\.8626: 95\.56% of the inputs/);
   await perClass.screenshot({ path: join(repoRoot, 'target/e2e/per-class.png') });
   await page.getByTestId('handback').screenshot({ path: join(repoRoot, 'target/e2e/handback.png') });
+  // Slices of the test digits by brightness, worst first (as numpy cuts them: 4 quantile bins).
+  const slices = page.getByTestId('slices-table').locator('tbody tr');
+  assert.equal(await slices.count(), 4);
+  assert.match(await slices.first().textContent(), /^brightness \d\.\d{3}–\d\.\d{3}\d+/);
   // The demo runs the image probes: one chart per probe, and the one the int4 model handles worst named.
   const probes = page.getByTestId('probes-panel');
   for (const kind of ['noise', 'brightness', 'occlusion']) assert.ok(await probes.getByTestId(`probe-${kind}`).isVisible(), kind);

@@ -4,6 +4,7 @@ model run by `squish run`; the probe's perturbed inputs as Squish saved
 them): the digits classifier quantised destructively (int4 weights, one
 scale per tensor), on the 450 test digits with labels."""
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -57,7 +58,7 @@ class OnTheJobFiguresMatchNumpy(unittest.TestCase):
         cls.markdown = squish("compare", teacher, cls.int4, "--inputs", os.path.join(DIGITS, "X_test.npy"), "--labels",
                               os.path.join(DIGITS, "y_test.npy"), "--per-class", "--handback", "--handback-target", str(TARGET),
                               "--runs", "0", "--report", report, "--probes", "noise", "--severities", "1,2,3", "--probe-seed", "5",
-                              "--save-probes", os.path.join(tmp, "probes"))
+                              "--save-probes", os.path.join(tmp, "probes"), "--slices", "auto")
         with open(report) as f:
             cls.metrics = json.load(f)["outputs"][0]["classification"]
         x = np.load(os.path.join(DIGITS, "X_test.npy"))
@@ -65,7 +66,8 @@ class OnTheJobFiguresMatchNumpy(unittest.TestCase):
         po, pc = probabilities(teacher, x, tmp), probabilities(cls.int4, x, tmp)
         cls.pred_o, cls.pred_c, cls.conf_c = po.argmax(1), pc.argmax(1), pc.max(1)
         with open(report) as f:
-            cls.probes = json.load(f)["probes"]
+            full = json.load(f)
+        cls.probes, cls.slices = full["probes"], full["slices"]
         cls.probed = {}
         for severity in (1, 2, 3):
             t = onnx.TensorProto()
@@ -142,6 +144,30 @@ class OnTheJobFiguresMatchNumpy(unittest.TestCase):
             self.assertAlmostEqual(row["gap"], (clean_acc_c - acc_c) - (clean_acc_o - acc_o), places=12)
         print("\nnoise probe (severity: original / compressed accuracy, gap): "
               + "; ".join(f"{r['severity']}: {r['accuracy_original']:.4f} / {r['accuracy_compressed']:.4f}, {100 * r['gap']:+.2f} pt" for r in p["rows"]))
+
+
+    def test_brightness_slices(self):
+        s = self.slices
+        self.assertEqual((s["by"], s["figure"]), ("brightness", "agreement"))
+        brightness = np.load(os.path.join(DIGITS, "X_test.npy")).astype(np.float64).mean(1)
+        ordered = np.sort(brightness)
+        edges = [ordered[int(math.floor((len(ordered) - 1) * q / 4 + 0.5))] for q in range(5)]
+        edges = [e for i, e in enumerate(edges) if i == 0 or e != edges[i - 1]]
+        bins = np.array([next(k for k in range(len(edges) - 1) if v <= edges[k + 1]) for v in brightness])
+        want = []
+        for k in range(len(edges) - 1):
+            m = bins == k
+            if m.any():
+                want.append((int(m.sum()), (self.pred_o[m] == self.pred_c[m]).mean(), (self.pred_o[m] == self.y[m]).mean(), (self.pred_c[m] == self.y[m]).mean()))
+        got = [(r["examples"], r["figure"], r["accuracy_original"], r["accuracy_compressed"]) for r in s["rows"]]
+        self.assertEqual(len(got), len(want))
+        for g, w in zip(sorted(got), sorted(want)):
+            self.assertEqual(g[0], w[0])
+            for a, b in zip(g[1:], w[1:]):
+                self.assertAlmostEqual(a, b, places=12)
+        drop = lambda r: r[2] - r[3]
+        self.assertAlmostEqual(drop(got[0]), max(drop(w) for w in want), places=12, msg="the worst slice first")
+        print(f"\nworst brightness slice: {s['rows'][0]['slice']} ({s['rows'][0]['examples']} examples, agreement {s['rows'][0]['figure']:.4f})")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile, writeAtomic } from './files.mjs';
 
+const SLICE_FEATURES = ['auto', 'length', 'brightness', 'contrast', 'loudness', 'norm'];
+
+/** A feature name, or a file naming each example's slice (one per line; or a JSON array). */
+function sliceOptions(value, bins) {
+  const options = { bins: Number(bins ?? 4) };
+  if (SLICE_FEATURES.includes(value)) return { ...options, by: value };
+  const text = readFile(value, 'slices').toString('utf8');
+  let names;
+  try {
+    names = value.endsWith('.json') ? JSON.parse(text).map(String) : text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  } catch (e) {
+    throw new Error(`${value}: slices file: ${e.message}`);
+  }
+  return { ...options, names };
+}
+
 const PROBE_KINDS = { image: ['noise', 'brightness', 'occlusion'], tensor: ['noise'] };
 
 /** DIR/PROBE_SEVERITY/input_J.pb (sub-folders per input set when there are several): what the probes feed both models. */
@@ -44,6 +60,7 @@ function compareHandles(engine, original, compressed, opts) {
   if (opts['per-class']) options.per_class = true;
   if (opts.handback) options.handback = true;
   if (opts['handback-target'] !== undefined) options.handback_target = Number(opts['handback-target']);
+  if (opts.slices) options.slices = sliceOptions(opts.slices, opts['slice-bins']);
   if (opts.probes) {
     options.probes = { kinds: opts.probes.split(','), severities: (opts.severities ?? '1,2,3').split(',').map(Number), seed: Number(opts['probe-seed'] ?? 0) };
   }

@@ -42,6 +42,7 @@ commands:
           [--per-class] [--handback [--handback-target 0.995]]
           [--probes image|tensor|noise,brightness,occlusion [--severities 1,2,3]
           [--probe-seed S] [--save-probes DIR]]
+          [--slices auto|length|brightness|contrast|loudness|norm|NAMES.txt [--slice-bins 4]]
           [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]
           [--sensitivity exclusions|sparsity]]
                                 output metrics, per-layer diagnosis, latency
@@ -59,7 +60,9 @@ commands:
                                 keeping agreement >= the target); --probes:
                                 both models on perturbed inputs per severity
                                 (the robustness gap), --save-probes writes
-                                them (DIR/PROBE_SEVERITY/input_J.pb)
+                                them (DIR/PROBE_SEVERITY/input_J.pb); --slices:
+                                figures per quantile bin of an input feature,
+                                or per name in NAMES (one line per example)
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -156,10 +159,11 @@ async function distill(args) {
 }
 
 async function compare(args) {
-  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity', 'handback-target', 'probes', 'severities', 'probe-seed', 'save-probes'];
+  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity', 'handback-target', 'probes', 'severities', 'probe-seed', 'save-probes', 'slices', 'slice-bins'];
   const { opts, rest } = parseOptions(args, names, ['per-class', 'handback']);
   if (opts['handback-target'] !== undefined && !opts.handback) throw new UsageError('--handback-target needs --handback');
   for (const k of ['severities', 'probe-seed', 'save-probes']) if (opts[k] !== undefined && !opts.probes) throw new UsageError(`--${k} needs --probes`);
+  if (opts['slice-bins'] !== undefined && !opts.slices) throw new UsageError('--slice-bins needs --slices');
   if (rest.length !== 2) throw new UsageError('compare takes ORIGINAL.onnx COMPRESSED.onnx and options');
   if ([opts.inputs, opts.random, opts.text].filter(Boolean).length > 1) throw new UsageError('give one of --inputs, --random and --text');
   if (opts['suggest-recipe'] && !opts.recipe) throw new UsageError('--suggest-recipe needs --recipe');

@@ -3,7 +3,7 @@
 // buckets, flipped examples, and the per-layer diagnosis.
 import { formatBytes, h } from './format.js';
 import { lineChart, reliabilityChart } from './charts.js';
-import { handbackPanel, perClassPanel, probesPanel } from './on-the-job-view.js';
+import { handbackPanel, perClassPanel, probesPanel, slicesPanel } from './on-the-job-view.js';
 
 const pct = (v) => (v == null ? '–' : `${(100 * v).toFixed(2)}%`);
 const db = (v) => `${v.toFixed(1)} dB`;
@@ -86,7 +86,7 @@ function layerSection(d) {
 }
 
 export function renderReport(container, report) {
-  container.replaceChildren(headline(report), ...report.outputs.map(outputSection), probesPanel(report.probes), layerSection(report.layers));
+  container.replaceChildren(headline(report), ...report.outputs.map(outputSection), slicesPanel(report.slices), probesPanel(report.probes), layerSection(report.layers));
 }
 
 /** The ranked sensitivity table and the button that applies the suggestion. */

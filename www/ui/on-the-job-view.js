@@ -1,4 +1,4 @@
-// "On the job" panels: per class (bars with 95% intervals, rare classes
+// "On the job" panels: slices of the inputs, per class (bars with 95% intervals, rare classes
 // marked, where flips go), the hand-back curve (the compressed model answers
 // when confident, the original the rest) and the edge-case probes (each
 // model's figure as the perturbation grows; the robustness gap).
@@ -60,4 +60,18 @@ export function probesPanel(p) {
       ? `Most brittle under ${worst.probe} at severity ${worst.severity}: the compressed model loses ${(100 * worst.gap).toFixed(2)} points more than the original.`
       : 'Under every probe the compressed model loses no more than the original.'),
     h('div', { class: 'probe-charts' }, charts));
+}
+
+/** Slices of the inputs, worst first. */
+export function slicesPanel(sl) {
+  if (!sl) return null;
+  const labelled = sl.rows.some((r) => r.accuracy_original != null);
+  const fig = (v) => (sl.figure === 'agreement' ? pct(v) : v.toFixed(6));
+  return h('div', { class: 'panel', 'data-testid': 'slices' },
+    h('h4', {}, `Slices · by ${sl.by}, worst first`),
+    h('div', { class: 'status' }, sl.by === 'names' ? 'Your slice names.' : `Quantile bins of each input's ${sl.by}: where in the inputs the compressed model differs most.`),
+    h('table', { 'data-testid': 'slices-table' },
+      h('thead', {}, h('tr', {}, ['slice', 'examples', sl.figure, ...(labelled ? ['accuracy original → compressed'] : [])].map((c) => h('th', {}, c)))),
+      h('tbody', {}, sl.rows.map((r) => h('tr', {}, [r.slice, String(r.examples), fig(r.figure),
+        ...(labelled ? [`${pct(r.accuracy_original)} → ${pct(r.accuracy_compressed)}`] : [])].map((c) => h('td', {}, c)))))));
 }

@@ -270,7 +270,8 @@ export class ComparePanel {
       const found = recipe.target ? await this.#search(recipe, feeds, labels, signal) : null;
       if (found && !found.model) return;
       const { model: compressed, record } = found ?? await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration: feeds.slice(0, 16), into: 'compressed' }, signal);
-      const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value), per_class: true, handback: true };
+      const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value), per_class: true, handback: true,
+        slices: { by: 'auto', bins: 4 } };
       if (this.#ui.probes.value !== 'none') options.probes = { kinds: [this.#ui.probes.value], severities: [1, 2, 3], seed: 0 };
       const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options }, signal);
       if (found) report.target = found.report;
