@@ -159,12 +159,65 @@ pub fn compare(
         }
     }
     let alignment = options.layers.then(|| Alignment::new(om, cm, record));
+    let (collected, stats, local) = run_both(original, compressed, feeds, alignment.as_ref(), progress)?;
+    let reports = output_reports(om, &collected, labels, options)?;
+    let label_idx = match (labels, reports.iter().find(|r| r.kind == OutputKind::Classification)) {
+        (Some(l), Some(r)) => Some(outputs::label_indices(l, r.examples, r.example_shape.iter().product())?),
+        _ => None,
+    };
+    let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx.as_deref() };
+    let (slices, probes) = on_the_job(original, compressed, feeds, clean, options, progress)?;
+    let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
+    let latency = if options.latency_runs > 0 {
+        // Timed as the models run in use: with every load-time fusion (the
+        // comparison sessions keep each float value, which costs time).
+        progress("timing", 0, 2);
+        let a = median_latency(&Session::new(original.shared_model())?, &feeds[0], options)?;
+        progress("timing", 1, 2);
+        let b = median_latency(&Session::new(compressed.shared_model())?, &feeds[0], options)?;
+        Some(Latency { runs: options.latency_runs, original_median_ms: a, compressed_median_ms: b, speedup: a / b.max(1e-9) })
+    } else {
+        None
+    };
+    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None, probes, slices })
+}
+
+/// The compressed model must take the same inputs and give the same outputs.
+fn check_same_interface(original: &Session, compressed: &Session) -> Result<()> {
+    let names = |s: &Session, outputs: bool| -> Vec<String> {
+        let g = &s.model().graph;
+        if outputs {
+            g.outputs.iter().map(|v| v.name.clone()).collect()
+        } else {
+            g.real_inputs().map(|v| v.name.clone()).collect()
+        }
+    };
+    for (what, outs) in [("inputs", false), ("outputs", true)] {
+        let (a, b) = (names(original, outs), names(compressed, outs));
+        if a != b {
+            return Err(SquishError::invalid(format!("the two models have different {what}: original [{}], compressed [{}]", a.join(", "), b.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+type LayerStats = HashMap<String, Stats>;
+
+/// Both models on every input set: each output's rows and, with an
+/// alignment, every aligned value's cumulative and local statistics.
+fn run_both(
+    original: &Session,
+    compressed: &Session,
+    feeds: &[Feed],
+    alignment: Option<&Alignment>,
+    progress: Progress<'_>,
+) -> Result<(Vec<Collected>, LayerStats, LayerStats)> {
     let mut stats: HashMap<String, Stats> = HashMap::new();
     let mut local: HashMap<String, Stats> = HashMap::new();
-    let mut collected: Vec<Collected> = om.graph.outputs.iter().map(|_| Collected::default()).collect();
+    let mut collected: Vec<Collected> = original.model().graph.outputs.iter().map(|_| Collected::default()).collect();
     for (i, feed) in feeds.iter().enumerate() {
         progress("running both models", i, feeds.len());
-        let (ro, rc) = match &alignment {
+        let (ro, rc) = match alignment {
             Some(al) => {
                 let mut kept: HashMap<String, Tensor> = HashMap::new();
                 let ro = original.run_observed(feed.clone(), &mut |name, t| {
@@ -200,9 +253,15 @@ pub fn compare(
             c.push(name, a, b)?;
         }
     }
+    Ok((collected, stats, local))
+}
+
+/// One report per output: its kind (given or guessed) and metrics; labels
+/// must apply to some classification output.
+fn output_reports(om: &crate::ir::Model, collected: &[Collected], labels: Option<&Tensor>, options: &Options) -> Result<Vec<OutputReport>> {
     let mut reports = Vec::new();
     let mut labels_used = false;
-    for (vi, c) in om.graph.outputs.iter().zip(&collected) {
+    for (vi, c) in om.graph.outputs.iter().zip(collected) {
         let kind = options.kinds.get(&vi.name).copied().unwrap_or_else(|| outputs::guess_kind(&vi.name, c));
         let classification = if kind == OutputKind::Classification {
             let classes = c.example_shape.iter().product::<usize>();
@@ -227,59 +286,30 @@ pub fn compare(
             detail: "labels were given but no output is a classification (set its kind to \"classification\")".into(),
         });
     }
-    let label_idx = match (labels, reports.iter().find(|r| r.kind == OutputKind::Classification)) {
-        (Some(l), Some(r)) => Some(outputs::label_indices(l, r.examples, r.example_shape.iter().product())?),
-        _ => None,
-    };
+    Ok(reports)
+}
+
+/// Slices and probes, when asked for.
+fn on_the_job(
+    original: &Session,
+    compressed: &Session,
+    feeds: &[Feed],
+    clean: probes::Clean,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<(Option<slices::Slices>, Option<probes::Probes>)> {
     // `auto` slices what it can read: inputs it cannot (no batch axis that
     // matches the examples) leave the report without slices, not without a comparison.
-    let slices = match &options.slices {
-        Some(o) => match slices::slices(&collected, &reports, label_idx.as_deref(), feeds, o) {
+    let sliced = match &options.slices {
+        Some(o) => match slices::slices(clean.collected, clean.reports, clean.labels, feeds, o) {
             Ok(s) => Some(s),
             Err(_) if o.by == "auto" && o.names.is_none() => None,
             Err(e) => return Err(e),
         },
         None => None,
     };
-    let probes = match &options.probes {
-        Some(p) => {
-            let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx.as_deref() };
-            Some(probes::run(original, compressed, feeds, clean, p, progress)?)
-        }
-        None => None,
-    };
-    let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
-    let latency = if options.latency_runs > 0 {
-        // Timed as the models run in use: with every load-time fusion (the
-        // comparison sessions keep each float value, which costs time).
-        progress("timing", 0, 2);
-        let a = median_latency(&Session::new(original.shared_model())?, &feeds[0], options)?;
-        progress("timing", 1, 2);
-        let b = median_latency(&Session::new(compressed.shared_model())?, &feeds[0], options)?;
-        Some(Latency { runs: options.latency_runs, original_median_ms: a, compressed_median_ms: b, speedup: a / b.max(1e-9) })
-    } else {
-        None
-    };
-    Ok(Report { schema: REPORT_SCHEMA, samples: feeds.len(), outputs: reports, layers, latency, sizes: None, sensitivity: None, probes, slices })
-}
-
-/// The compressed model must take the same inputs and give the same outputs.
-fn check_same_interface(original: &Session, compressed: &Session) -> Result<()> {
-    let names = |s: &Session, outputs: bool| -> Vec<String> {
-        let g = &s.model().graph;
-        if outputs {
-            g.outputs.iter().map(|v| v.name.clone()).collect()
-        } else {
-            g.real_inputs().map(|v| v.name.clone()).collect()
-        }
-    };
-    for (what, outs) in [("inputs", false), ("outputs", true)] {
-        let (a, b) = (names(original, outs), names(compressed, outs));
-        if a != b {
-            return Err(SquishError::invalid(format!("the two models have different {what}: original [{}], compressed [{}]", a.join(", "), b.join(", "))));
-        }
-    }
-    Ok(())
+    let probed = options.probes.as_ref().map(|p| probes::run(original, compressed, feeds, clean, p, progress)).transpose()?;
+    Ok((sliced, probed))
 }
 
 /// Median wall time of `latency_runs` runs after `warmup_runs` untimed ones.

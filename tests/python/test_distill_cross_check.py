@@ -4,35 +4,17 @@ checker, and onnxruntime's outputs on them agree with Squish's own within
 fine-tuned back with `--finetune` (its zeros kept), and an int4 model
 fine-tuned through simulated quantisation (written back as codes)."""
 import os
-import subprocess
+import sys
 import tempfile
 import unittest
 
 import numpy as np
 import onnx
+
 import onnxruntime as ort
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLI = os.path.join(ROOT, "www", "cli", "squish.mjs")
-DIGITS = os.path.join(ROOT, "tests", "fixtures", "digits_mlp")
-
-
-def squish(*args):
-    r = subprocess.run(["node", CLI, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"squish {' '.join(args)} failed: {r.stderr}")
-    return r.stdout
-
-
-def squish_outputs(model, x, tmp):
-    inputs, outputs = os.path.join(tmp, "in"), os.path.join(tmp, "out")
-    os.makedirs(inputs, exist_ok=True)
-    np.save(os.path.join(inputs, "input_0.npy"), x)
-    squish("run", model, "--inputs", inputs, "--out", outputs)
-    t = onnx.TensorProto()
-    with open(os.path.join(outputs, "output_0.pb"), "rb") as f:
-        t.ParseFromString(f.read())
-    return onnx.numpy_helper.to_array(t)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from squish_cli import DIGITS, squish, squish_output  # noqa: E402
 
 
 class DistilledStudentsRunInOnnxruntime(unittest.TestCase):
@@ -40,7 +22,7 @@ class DistilledStudentsRunInOnnxruntime(unittest.TestCase):
         onnx.checker.check_model(onnx.load(model), full_check=True)
         x = np.load(os.path.join(DIGITS, "X_test.npy"))
         want = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"X": x})[0]
-        got = squish_outputs(model, x, tmp)
+        got = squish_output(model, x, tmp)
         self.assertEqual(got.shape, want.shape)
         excess = np.max(np.abs(got - want) - 1e-4 * (1 + np.abs(want)))
         self.assertLessEqual(excess, 0, f"{model}: differs from onnxruntime by {excess} beyond the bound")

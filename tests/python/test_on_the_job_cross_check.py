@@ -6,35 +6,21 @@ scale per tensor), on the 450 test digits with labels."""
 import json
 import math
 import os
-import subprocess
+import sys
 import tempfile
 import unittest
 
 import numpy as np
 import onnx
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLI = os.path.join(ROOT, "www", "cli", "squish.mjs")
-DIGITS = os.path.join(ROOT, "tests", "fixtures", "digits_mlp")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from squish_cli import DIGITS, squish, squish_output  # noqa: E402
+
 TARGET = 0.995
 
 
-def squish(*args):
-    r = subprocess.run(["node", CLI, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"squish {' '.join(args)} failed: {r.stderr}")
-    return r.stdout
-
-
 def probabilities(model, x, tmp):
-    inputs, outputs = os.path.join(tmp, "in"), os.path.join(tmp, os.path.basename(model) + ".out")
-    os.makedirs(inputs, exist_ok=True)
-    np.save(os.path.join(inputs, "input_0.npy"), x)
-    squish("run", model, "--inputs", inputs, "--out", outputs)
-    t = onnx.TensorProto()
-    with open(os.path.join(outputs, "output_0.pb"), "rb") as f:
-        t.ParseFromString(f.read())
-    return onnx.numpy_helper.to_array(t).astype(np.float64)
+    return squish_output(model, x, tmp).astype(np.float64)
 
 
 def handback_at(threshold, pred_o, pred_c, conf_c, y):
