@@ -42,6 +42,8 @@ pub enum Probe {
     /// A square of side 0.1·severity of the image's shorter side, at a
     /// random place, set to the input's smallest value.
     Occlusion,
+    /// Each pixel the mean of the (2·severity+1)² square around it (edges clamped).
+    Blur,
 }
 
 impl ProbeOptions {
@@ -53,8 +55,9 @@ impl ProbeOptions {
                 "noise" | "tensor" => &[Probe::Noise],
                 "brightness" => &[Probe::Brightness],
                 "occlusion" => &[Probe::Occlusion],
-                "image" => &[Probe::Noise, Probe::Brightness, Probe::Occlusion],
-                other => return Err(bad(format!("unknown probe '{other}' (noise, brightness, occlusion, image, tensor)"))),
+                "blur" => &[Probe::Blur],
+                "image" => &[Probe::Noise, Probe::Brightness, Probe::Occlusion, Probe::Blur],
+                other => return Err(bad(format!("unknown probe '{other}' (noise, brightness, occlusion, blur, image, tensor)"))),
             };
             out.extend(add.iter().filter(|p| !out.contains(*p)).copied().collect::<Vec<_>>());
         }
@@ -97,13 +100,20 @@ pub fn perturb(feeds: &[Feed], probe: Probe, severity: u32, seed: u64) -> Result
             match probe {
                 Probe::Noise => a.mapv_inplace(|v| v + (amount * std) as f32 * rng.sample::<f32, _>(StandardNormal)),
                 Probe::Brightness => a.mapv_inplace(|v| v + (amount * (hi - lo)) as f32),
-                Probe::Occlusion => {
+                Probe::Occlusion | Probe::Blur => {
                     let Some([planes, h, w]) = image_view(&a.shape()[1.min(a.ndim())..]).filter(|_| a.ndim() >= 2) else {
-                        return Err(SquishError::input(name.as_str(), format!("probe 'occlusion' needs images; this input has shape {:?}", a.shape())));
+                        return Err(SquishError::input(
+                            name.as_str(),
+                            format!("probe '{}' needs images; this input has shape {:?}", probe_name(probe), a.shape()),
+                        ));
                     };
-                    let side = ((h.min(w) as f64 * amount).ceil() as usize).clamp(1, h.min(w));
                     let data = a.as_slice_mut().ok_or_else(|| SquishError::input(name.as_str(), "not contiguous"))?;
                     for example in data.chunks_mut(planes * h * w) {
+                        if probe == Probe::Blur {
+                            example.chunks_mut(h * w).for_each(|plane| box_blur(plane, h, w, severity as usize));
+                            continue;
+                        }
+                        let side = ((h.min(w) as f64 * amount).ceil() as usize).clamp(1, h.min(w));
                         let (y0, x0) = (rng.random_range(0..=(h - side) as u64) as usize, rng.random_range(0..=(w - side) as u64) as usize);
                         for p in 0..planes {
                             for y in y0..y0 + side {
@@ -123,6 +133,25 @@ fn probe_name(p: Probe) -> &'static str {
         Probe::Noise => "noise",
         Probe::Brightness => "brightness",
         Probe::Occlusion => "occlusion",
+        Probe::Blur => "blur",
+    }
+}
+
+/// Each value the mean of the (2r+1)² square around it, coordinates clamped to the plane.
+fn box_blur(plane: &mut [f32], h: usize, w: usize, r: usize) {
+    let src = plane.to_vec();
+    let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+    let count = ((2 * r + 1) * (2 * r + 1)) as f32;
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0f32;
+            for dy in -(r as isize)..=r as isize {
+                for dx in -(r as isize)..=r as isize {
+                    sum += src[clamp(y as isize + dy, h) * w + clamp(x as isize + dx, w)];
+                }
+            }
+            plane[y * w + x] = sum / count;
+        }
     }
 }
 
@@ -238,6 +267,12 @@ mod tests {
         let o = perturb(&feeds, Probe::Occlusion, 2, 0).unwrap()[0][0].1.to_f64_vec();
         let changed: Vec<usize> = (0..64).filter(|&i| o[i] != i as f64).collect();
         assert!((3..=4).contains(&changed.len()) && changed.iter().all(|&i| o[i] == 0.0), "{changed:?}");
+        // Blur at severity 1 on a single bright pixel in the middle of a 3×3 image: the mean of 3×3 everywhere.
+        let dot = perturb(&[feed(vec![0.0, 0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0], &[1, 9])], Probe::Blur, 1, 0).unwrap();
+        assert_eq!(dot[0][0].1.to_f64_vec(), vec![1.0; 9]);
+        let corner = perturb(&[feed(vec![9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[1, 9])], Probe::Blur, 1, 0).unwrap()[0][0].1.to_f64_vec();
+        // Clamped edges: the corner is counted 4 times in its own square.
+        assert_eq!((corner[0], corner[1], corner[4], corner[8]), (4.0, 2.0, 1.0, 0.0));
         let e = perturb(&[feed(vec![1.0; 10], &[1, 10])], Probe::Occlusion, 1, 0).unwrap_err().to_string();
         assert!(e.contains("'x'") && e.contains("needs images"), "{e}");
     }
@@ -255,10 +290,10 @@ mod tests {
 
     #[test]
     fn bad_probe_options_are_named() {
-        let e = ProbeOptions { kinds: vec!["blur".into()], ..Default::default() }.probes().unwrap_err().to_string();
-        assert!(e.contains("unknown probe 'blur'"), "{e}");
+        let e = ProbeOptions { kinds: vec!["rain".into()], ..Default::default() }.probes().unwrap_err().to_string();
+        assert!(e.contains("unknown probe 'rain'"), "{e}");
         let e = ProbeOptions { severities: vec![9], ..Default::default() }.probes().unwrap_err().to_string();
         assert!(e.contains("severities from 1 to 5"), "{e}");
-        assert_eq!(ProbeOptions { kinds: vec!["image".into(), "noise".into()], ..Default::default() }.probes().unwrap().len(), 3);
+        assert_eq!(ProbeOptions { kinds: vec!["image".into(), "noise".into()], ..Default::default() }.probes().unwrap().len(), 4);
     }
 }

@@ -158,14 +158,14 @@ pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &str) -> Res
     tensor_to_js(None, &image::image_tensor(rgba, width, height, &spec).map_err(js_err)?)
 }
 
-/// The input sets as one probe (`noise`, `brightness`, `occlusion`) at one
+/// The input sets as one probe (`noise`, `brightness`, `occlusion`, `blur`) at one
 /// severity perturbs them in `compare` with the same seed: to save or
 /// inspect what the models were given.
 #[wasm_bindgen(js_name = probeInputs)]
 pub fn probe_inputs(feeds: Array, probe: &str, severity: u32, seed: u32) -> Result<Array, JsError> {
     let options = compare::probes::ProbeOptions { kinds: vec![probe.into()], severities: vec![severity], seed: seed as u64 };
     let [probe] = options.probes().map_err(js_err)?[..] else {
-        return Err(JsError::new(&format!("probeInputs takes one probe (noise, brightness or occlusion), got '{probe}'")));
+        return Err(JsError::new(&format!("probeInputs takes one probe (noise, brightness, occlusion or blur), got '{probe}'")));
     };
     let feeds = feeds_from_js(&feeds, "input set")?;
     feeds_to_js(&compare::probes::perturb(&feeds, probe, severity, seed as u64).map_err(js_err)?)

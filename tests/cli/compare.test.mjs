@@ -107,9 +107,9 @@ test('compare --per-class --handback: the tables in JSON and Markdown; bad flags
   const lengths = squish('compare', digits, bad.model, ...args, '--slices', 'length');
   assert.equal(lengths.code, 1);
   assert.match(lengths.err, /slices by length: the model has no token-id input/);
-  const blur = squish('compare', digits, bad.model, ...args, '--probes', 'blur');
-  assert.equal(blur.code, 1);
-  assert.match(blur.err, /unknown probe 'blur'/);
+  const rain = squish('compare', digits, bad.model, ...args, '--probes', 'rain');
+  assert.equal(rain.code, 1);
+  assert.match(rain.err, /unknown probe 'rain'/);
 });
 
 test('compare on seeded random inputs, and errors that name what is wrong', () => {

@@ -70,7 +70,7 @@ test('destructive recipe: diagnosis, per class, hand-back, sensitivity, one clic
   assert.match(await slices.first().textContent(), /^brightness \d\.\d{3}–\d\.\d{3}\d+/);
   // The demo runs the image probes: one chart per probe, and the one the int4 model handles worst named.
   const probes = page.getByTestId('probes-panel');
-  for (const kind of ['noise', 'brightness', 'occlusion']) assert.ok(await probes.getByTestId(`probe-${kind}`).isVisible(), kind);
+  for (const kind of ['noise', 'brightness', 'occlusion', 'blur']) assert.ok(await probes.getByTestId(`probe-${kind}`).isVisible(), kind);
   assert.match(await probes.getByTestId('probes-worst').textContent(), /^Most brittle under brightness at severity 3: the compressed model loses \d+\.\d+ points more than the original\./);
   await probes.screenshot({ path: join(repoRoot, 'target/e2e/probes.png') });
   // The record says what compression did, and warns that opset 17 stores 4-bit levels in 8-bit codes.

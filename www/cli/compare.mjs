@@ -22,7 +22,7 @@ function sliceOptions(value, bins) {
   return { ...options, names };
 }
 
-const PROBE_KINDS = { image: ['noise', 'brightness', 'occlusion'], tensor: ['noise'] };
+const PROBE_KINDS = { image: ['noise', 'brightness', 'occlusion', 'blur'], tensor: ['noise'] };
 
 /** DIR/PROBE_SEVERITY/input_J.pb (sub-folders per input set when there are several): what the probes feed both models. */
 function saveProbes(engine, feeds, probes, dir) {

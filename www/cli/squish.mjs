@@ -40,7 +40,7 @@ commands:
           [--max-length L]] [--labels y.npy] [--report report.json]
           [--markdown report.md] [--runs N] [--options O.json]
           [--per-class] [--handback [--handback-target 0.995]]
-          [--probes image|tensor|noise,brightness,occlusion [--severities 1,2,3]
+          [--probes image|tensor|noise,brightness,occlusion,blur [--severities 1,2,3]
           [--probe-seed S] [--save-probes DIR]]
           [--slices auto|length|brightness|contrast|loudness|norm|NAMES.txt [--slice-bins 4]]
           [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]

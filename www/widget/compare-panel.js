@@ -37,7 +37,7 @@ const read = (file) => file.arrayBuffer();
 // Probes re-run both models three times per kind: off by default for your own models.
 const PROBES = {
   none: 'none',
-  image: 'images: noise, brightness, occlusion (×3 severities)',
+  image: 'images: noise, brightness, occlusion, blur (×3 severities)',
   tensor: 'any float input: noise (×3 severities)',
 };
 
