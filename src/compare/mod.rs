@@ -160,11 +160,7 @@ pub fn compare(
     }
     let alignment = options.layers.then(|| Alignment::new(om, cm, record));
     let (collected, stats, local) = run_both(original, compressed, feeds, alignment.as_ref(), progress)?;
-    let reports = output_reports(om, &collected, labels, options)?;
-    let label_idx = match (labels, reports.iter().find(|r| r.kind == OutputKind::Classification)) {
-        (Some(l), Some(r)) => Some(outputs::label_indices(l, r.examples, r.example_shape.iter().product())?),
-        _ => None,
-    };
+    let (reports, label_idx) = output_reports(om, &collected, labels, options)?;
     let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx.as_deref() };
     let (slices, probes) = on_the_job(original, compressed, feeds, clean, options, progress)?;
     let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
@@ -257,17 +253,28 @@ fn run_both(
 }
 
 /// One report per output: its kind (given or guessed) and metrics; labels
-/// must apply to some classification output.
-fn output_reports(om: &crate::ir::Model, collected: &[Collected], labels: Option<&Tensor>, options: &Options) -> Result<Vec<OutputReport>> {
+/// must apply to some classification output. Also the labels as class
+/// indices of the first classification output (what slices and probes read).
+fn output_reports(
+    om: &crate::ir::Model,
+    collected: &[Collected],
+    labels: Option<&Tensor>,
+    options: &Options,
+) -> Result<(Vec<OutputReport>, Option<Vec<usize>>)> {
     let mut reports = Vec::new();
     let mut labels_used = false;
+    let mut first_indices: Option<Vec<usize>> = None;
     for (vi, c) in om.graph.outputs.iter().zip(collected) {
         let kind = options.kinds.get(&vi.name).copied().unwrap_or_else(|| outputs::guess_kind(&vi.name, c));
         let classification = if kind == OutputKind::Classification {
             let classes = c.example_shape.iter().product::<usize>();
             let idx = labels.map(|l| outputs::label_indices(l, c.original.len(), classes)).transpose()?;
             labels_used |= idx.is_some();
-            Some(outputs::classification(c, idx.as_deref(), options))
+            let metrics = outputs::classification(c, idx.as_deref(), options);
+            if !reports.iter().any(|r: &OutputReport| r.kind == OutputKind::Classification) {
+                first_indices = idx;
+            }
+            Some(metrics)
         } else {
             None
         };
@@ -286,7 +293,7 @@ fn output_reports(om: &crate::ir::Model, collected: &[Collected], labels: Option
             detail: "labels were given but no output is a classification (set its kind to \"classification\")".into(),
         });
     }
-    Ok(reports)
+    Ok((reports, first_indices))
 }
 
 /// Slices and probes, when asked for.

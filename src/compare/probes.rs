@@ -14,7 +14,7 @@ use super::{Feed, Progress};
 use crate::error::{Result, SquishError};
 use crate::runtime::Session;
 use crate::tensor::Tensor;
-use crate::train::fit::augment::image_view;
+use crate::train::fit::augment::batch_image_view;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -101,7 +101,7 @@ pub fn perturb(feeds: &[Feed], probe: Probe, severity: u32, seed: u64) -> Result
                 Probe::Noise => a.mapv_inplace(|v| v + (amount * std) as f32 * rng.sample::<f32, _>(StandardNormal)),
                 Probe::Brightness => a.mapv_inplace(|v| v + (amount * (hi - lo)) as f32),
                 Probe::Occlusion | Probe::Blur => {
-                    let Some([planes, h, w]) = image_view(&a.shape()[1.min(a.ndim())..]).filter(|_| a.ndim() >= 2) else {
+                    let Some([planes, h, w]) = batch_image_view(a.shape()) else {
                         return Err(SquishError::input(
                             name.as_str(),
                             format!("probe '{}' needs images; this input has shape {:?}", probe_name(probe), a.shape()),

@@ -11,7 +11,7 @@ use super::outputs::{Collected, OutputKind, OutputReport};
 use super::Feed;
 use crate::error::{Result, SquishError};
 use crate::tensor::Tensor;
-use crate::train::fit::augment::image_view;
+use crate::train::fit::augment::batch_image_view;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -58,7 +58,7 @@ pub fn features(feeds: &[Feed], by: &str) -> Result<(String, Vec<f64>)> {
     let feature = match by {
         "auto" => match (ids, float) {
             (Some(_), _) => "length",
-            (None, Some((_, t))) if image_view(&t.shape()[1.min(t.shape().len())..]).is_some_and(|[_, h, w]| h > 1 && w > 1) => "brightness",
+            (None, Some((_, t))) if batch_image_view(t.shape()).is_some_and(|[_, h, w]| h > 1 && w > 1) => "brightness",
             (None, Some((_, t))) if t.shape().len() == 2 && t.shape()[1] >= SIGNAL_LENGTH => "loudness",
             _ => "norm",
         },

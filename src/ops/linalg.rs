@@ -128,7 +128,7 @@ fn constant_matrix(ctx: &BuildCtx, i: usize, transpose: bool) -> Option<PackedB>
     Some(if transpose { PackedB::new(&b.t().as_standard_layout().into_owned()) } else { PackedB::new(b) })
 }
 
-pub(super) fn contiguous<T: Clone>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
+pub(crate) fn contiguous<T: Clone>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
     match a.as_slice() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(a.iter().cloned().collect()),

@@ -12,6 +12,7 @@ pub(crate) mod elementwise;
 pub mod facts;
 mod fused;
 pub(crate) use fused::per_output_channel;
+pub(crate) use linalg::contiguous;
 mod index;
 mod integer;
 pub mod internal;
@@ -222,17 +223,22 @@ pub fn required<'t>(inputs: &[Option<&'t Tensor>], i: usize) -> Result<&'t Tenso
     inputs.get(i).copied().flatten().ok_or_else(|| crate::error::SquishError::op(format!("required input {i} is missing")))
 }
 
+/// The planner for ops built outside a runtime plan (training, rewrites,
+/// unit tests): an op that asks for its subgraphs gets the reason as its error.
+pub struct NoSubgraphs(pub &'static str);
+
+impl SubgraphPlanner for NoSubgraphs {
+    fn plan(&self, _: &Graph, _: &[String]) -> Result<Box<dyn Subgraph>> {
+        Err(crate::error::SquishError::op(self.0))
+    }
+}
+
 /// Builds the op for `node` as the planner would (for unit tests of ops;
 /// nodes with subgraphs need the runtime's planner).
 #[cfg(test)]
 pub fn build_standalone(node: &Node, opset: i64) -> Result<Box<dyn Op>> {
-    struct NoSubgraphs;
-    impl SubgraphPlanner for NoSubgraphs {
-        fn plan(&self, _: &Graph, _: &[String]) -> Result<Box<dyn Subgraph>> {
-            Err(crate::error::SquishError::op("subgraphs are planned by the runtime, not in a standalone build"))
-        }
-    }
     let registry = Registry::standard();
     let builder = registry.get(&node.domain, &node.op_type).expect("op registered");
-    builder(&BuildCtx { node, opset, planner: &NoSubgraphs, captures: &[], constants: &[] })
+    let planner = NoSubgraphs("subgraphs are planned by the runtime, not in a standalone build");
+    builder(&BuildCtx { node, opset, planner: &planner, captures: &[], constants: &[] })
 }

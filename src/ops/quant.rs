@@ -162,13 +162,7 @@ impl Op for QuantOp {
                     .collect();
                 return Ok(vec![Tensor::Small(st, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("same count"))]);
             }
-            let (lo, hi) = match out_type {
-                DType::U8 => (0.0, 255.0),
-                DType::I8 => (-128.0, 127.0),
-                DType::U16 => (0.0, 65535.0),
-                DType::I16 => (-32768.0, 32767.0),
-                other => return Err(SquishError::op(format!("quantising to {other} is not supported"))),
-            };
+            let (lo, hi) = out_type.code_range().ok_or_else(|| SquishError::op(format!("quantising to {out_type} is not supported")))?;
             // Division in f32 as onnxruntime does, then round half to even.
             let q: Vec<f64> = xs
                 .iter()

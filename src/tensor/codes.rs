@@ -69,6 +69,19 @@ pub mod data_type {
 }
 
 impl DType {
+    /// The smallest and largest code of an integer type quantisation writes
+    /// (8- and 16-bit, and the small integer formats); `None` for others.
+    pub fn code_range(self) -> Option<(f64, f64)> {
+        Some(match self {
+            DType::U8 => (0.0, 255.0),
+            DType::I8 => (-128.0, 127.0),
+            DType::U16 => (0.0, 65535.0),
+            DType::I16 => (-32768.0, 32767.0),
+            DType::Small(st) => st.int_range().map(|(lo, hi)| (lo as f64, hi as f64))?,
+            _ => return None,
+        })
+    }
+
     /// The type of an ONNX data-type code (`None`: strings, complex, unknown).
     pub fn from_onnx(code: i32) -> Option<DType> {
         Some(match code {

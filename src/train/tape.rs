@@ -11,8 +11,8 @@ use ndarray::ArrayD;
 use super::rules::{self, RuleCtx};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::Feed;
-use crate::ir::{Graph, Model, Node};
-use crate::ops::{BuildCtx, Op, Registry, Subgraph, SubgraphPlanner};
+use crate::ir::{Model, Node};
+use crate::ops::{BuildCtx, NoSubgraphs, Op, Registry};
 use crate::tensor::Tensor;
 
 /// A weight the tape trains.
@@ -105,13 +105,7 @@ pub struct Tape {
 
 /// Control flow is not trained: a graph with `If`/`Loop` branches gets a
 /// clear error when an op asks for its subgraphs.
-struct NoSubgraphs;
-
-impl SubgraphPlanner for NoSubgraphs {
-    fn plan(&self, _: &Graph, _: &[String]) -> Result<Box<dyn Subgraph>> {
-        Err(SquishError::op("training does not run control flow (If/Loop/Scan subgraphs)"))
-    }
-}
+const NO_CONTROL_FLOW: NoSubgraphs = NoSubgraphs("training does not run control flow (If/Loop/Scan subgraphs)");
 
 impl Tape {
     /// Compiles `model` for training the float initializers `trainable`
@@ -323,7 +317,7 @@ fn build_steps(model: &Model, ids: &HashMap<String, usize>, params: &[Param], co
             continue;
         };
         let consts: Vec<Option<&Tensor>> = inputs.iter().map(|i| i.and_then(|i| constant_of.get(&i).copied())).collect();
-        let ctx = BuildCtx { node, opset, planner: &NoSubgraphs, captures: &[], constants: &consts };
+        let ctx = BuildCtx { node, opset, planner: &NO_CONTROL_FLOW, captures: &[], constants: &consts };
         let op = builder(&ctx).map_err(|e| e.in_node(&node.name, &node.op_type))?;
         let on_path = inputs.iter().flatten().any(|i| grad_values.contains(i));
         let outputs: Vec<Option<usize>> = node.outputs.iter().map(|o| if o.is_empty() { None } else { ids.get(o).copied() }).collect();

@@ -16,7 +16,7 @@ use crate::error::{Result, SquishError};
 use crate::ir::editor::Editor;
 use crate::ir::{AttrValue, Attribute, Model, Node};
 use crate::ops::internal::{FAKE_QUANTIZE, INTERNAL_DOMAIN};
-use crate::ops::{BuildCtx, Registry};
+use crate::ops::{BuildCtx, NoSubgraphs, Registry};
 use crate::tensor::Tensor;
 
 /// Ops whose integer weights training cannot reach: their schemes keep the
@@ -51,7 +51,7 @@ pub fn training_form(model: &Model) -> Result<(Model, Vec<(String, String)>)> {
             let scale = input(1).and_then(|s| ed.initializer(s)).ok_or_else(|| not_constant(&n, "scale"))?;
             let zp = input(2).and_then(|z| ed.initializer(z));
             let builder = registry.get("", "DequantizeLinear").expect("a standard op");
-            let op = builder(&BuildCtx { node: &n, opset, planner: &NoSubgraphs, captures: &[], constants: &[] })?;
+            let op = builder(&BuildCtx { node: &n, opset, planner: &NoSubgraphs("a DequantizeLinear has no subgraphs"), captures: &[], constants: &[] })?;
             let float = op.eval(&[Some(&codes), Some(scale), zp]).map_err(|e| e.in_node(&n.name, &n.op_type))?.swap_remove(0);
             if !matches!(float, Tensor::F32(_)) {
                 continue;
@@ -110,14 +110,6 @@ fn fake_quantize(ed: &mut Editor, like: &Node, inputs: Vec<String>, output: &str
         outputs: vec![output.to_string(), codes],
         attributes,
         doc_string: String::new(),
-    }
-}
-
-struct NoSubgraphs;
-
-impl crate::ops::SubgraphPlanner for NoSubgraphs {
-    fn plan(&self, _: &crate::ir::Graph, _: &[String]) -> Result<Box<dyn crate::ops::Subgraph>> {
-        Err(SquishError::op("a DequantizeLinear has no subgraphs"))
     }
 }
 

@@ -232,6 +232,11 @@ pub fn image_view(per_example: &[usize]) -> Option<[usize; 3]> {
     }
 }
 
+/// `image_view` of a batched shape `[N, …]`.
+pub fn batch_image_view(shape: &[usize]) -> Option<[usize; 3]> {
+    image_view(shape.get(1..)?)
+}
+
 /// Moves every example's images by a random offset of up to `shift`
 /// pixels per axis (zeros fill in) and mirrors them left–right with
 /// probability ½ when `flip`. Each feed is one example (batch axis 1).
@@ -240,7 +245,7 @@ pub(super) fn move_images(feeds: &mut [Feed], shift: usize, flip: bool, rng: &mu
     let bad = |why: String| SquishError::Recipe(format!("key 'distill.{key}': {why}"));
     for (name, t) in feeds.iter_mut().flatten() {
         let Tensor::F32(a) = t else { return Err(bad(format!("it moves float images; input '{name}' is {}", t.dtype()))) };
-        let Some([planes, h, w]) = image_view(&a.shape()[1.min(a.ndim())..]).filter(|_| a.ndim() >= 2 && a.shape()[0] == 1) else {
+        let Some([planes, h, w]) = batch_image_view(a.shape()).filter(|_| a.shape()[0] == 1) else {
             return Err(bad(format!("it moves images; input '{name}' of shape {:?} is not one (use [N, C, H, W], [N, H, W] or [N, side²])", a.shape())));
         };
         // i64, not isize: the same draws on 32-bit wasm as natively.

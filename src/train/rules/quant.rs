@@ -2,19 +2,6 @@
 
 use super::{Grads, RuleCtx};
 use crate::error::{Result, SquishError};
-use crate::tensor::{DType, Tensor};
-
-/// The codes a quantised tensor can hold.
-fn code_range(codes: &Tensor) -> Option<(f64, f64)> {
-    Some(match codes.dtype() {
-        DType::U8 => (0.0, 255.0),
-        DType::I8 => (-128.0, 127.0),
-        DType::U16 => (0.0, 65535.0),
-        DType::I16 => (-32768.0, 32767.0),
-        DType::Small(st) => st.int_range().map(|(lo, hi)| (lo as f64, hi as f64))?,
-        _ => return None,
-    })
-}
 
 /// FakeQuantize: rounding counts as the identity (Bengio et al.'s
 /// straight-through estimator), except where the code saturated — `x`
@@ -23,7 +10,7 @@ fn code_range(codes: &Tensor) -> Option<(f64, f64)> {
 pub(super) fn straight_through(c: &RuleCtx) -> Result<Grads> {
     let (x, y) = (c.f32_input(0)?, c.f32_output(0)?);
     let codes = c.outputs.get(1).copied().flatten().ok_or_else(|| SquishError::op("training reads FakeQuantize's codes (output 1)"))?;
-    let (lo, hi) = code_range(codes).ok_or_else(|| SquishError::op(format!("codes of type {} are not integers", codes.dtype())))?;
+    let (lo, hi) = codes.dtype().code_range().ok_or_else(|| SquishError::op(format!("codes of type {} are not integers", codes.dtype())))?;
     let codes = codes.to_f64_vec();
     // All in row-major order, as the codes are listed.
     let mut dx = c.dy.as_standard_layout().into_owned();

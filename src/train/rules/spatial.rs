@@ -7,16 +7,10 @@ use super::linalg::{gemm, transpose};
 use super::{Grads, RuleCtx};
 use crate::error::{Result, SquishError};
 use crate::ops::attrs::Attrs;
+use crate::ops::contiguous;
 use crate::ops::conv::{as_2d, col2im, im2col, lift_geometry};
 use crate::ops::pool::{window_max, Windows};
 use crate::ops::spatial::Window;
-
-fn flat(a: &ArrayD<f32>) -> std::borrow::Cow<'_, [f32]> {
-    match a.as_slice() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(a.iter().copied().collect()),
-    }
-}
 
 fn shaped(v: Vec<f32>, shape: &[usize]) -> ArrayD<f32> {
     ArrayD::from_shape_vec(IxDyn(shape), v).expect("sized from the shape")
@@ -36,7 +30,7 @@ pub(super) fn conv(c: &RuleCtx) -> Result<Grads> {
     };
     let g = lift_geometry(Window::from_node(c.node)?.resolve(&x.shape()[2..], Some(&wt.shape()[2..]))?);
     let (mg, plane, kdim) = (m / group, g.output[0] * g.output[1], cg * g.kernel[0] * g.kernel[1]);
-    let (xs, ws, dy) = (flat(x), flat(wt), flat(c.dy));
+    let (xs, ws, dy) = (contiguous(x), contiguous(wt), contiguous(c.dy));
     if dy.len() != n * m * plane {
         return Err(SquishError::op("the output gradient does not match the convolution's output"));
     }
@@ -91,7 +85,7 @@ pub(super) fn batch_norm(c: &RuleCtx) -> Result<Grads> {
     };
     let (scale, mean, var) = (per_channel(1, "scale")?, per_channel(3, "mean")?, per_channel(4, "var")?);
     let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let (xs, dy) = (flat(x), flat(c.dy));
+    let (xs, dy) = (contiguous(x), contiguous(c.dy));
     let inner = x.shape()[2..].iter().product::<usize>().max(1);
     let mut dx = vec![0.0f32; xs.len()];
     // Per channel: Σ dy and Σ dy·(x − μ).
@@ -129,7 +123,7 @@ pub(super) fn pool(c: &RuleCtx) -> Result<Grads> {
     let windows = Windows::new(spatial, &Window::from_node(c.node)?.resolve(spatial, None)?);
     let max = c.node.op_type == "MaxPool";
     let include_pad = Attrs::new(c.node).int("count_include_pad", 0)? != 0;
-    let (xs, dy) = (flat(x), flat(c.dy));
+    let (xs, dy) = (contiguous(x), contiguous(c.dy));
     let plane_in: usize = spatial.iter().product();
     let planes = x.shape()[0] * x.shape()[1];
     if dy.len() != planes * windows.len() {
@@ -158,7 +152,7 @@ pub(super) fn pool(c: &RuleCtx) -> Result<Grads> {
 /// GlobalAveragePool and GlobalMaxPool: every spatial position, one window.
 pub(super) fn global_pool(c: &RuleCtx) -> Result<Grads> {
     let x = c.f32_input(0)?;
-    let (xs, dy) = (flat(x), flat(c.dy));
+    let (xs, dy) = (contiguous(x), contiguous(c.dy));
     let spatial = x.shape().get(2..).map(|s| s.iter().product::<usize>()).unwrap_or(1).max(1);
     if dy.len() * spatial != xs.len() {
         return Err(SquishError::op("the output gradient does not match the pooled output"));
