@@ -4,7 +4,7 @@
 //   node scripts/test.mjs [--only LAYER[,LAYER…]]  (lint, rust, wasm-node, wasm-browser, cli, python, e2e, bench-models, bench-python)
 // Expects `npm run build` to have run (the CLI and e2e layers use dist/ and www/pkg/).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareTestData } from './prepare-test-data.mjs';
@@ -57,7 +57,12 @@ const LAYERS = [
     args: ['test', '--features', 'bench', '--test', 'bench_models_native', '--', '--ignored'], parse: 'cargo' },
   { name: 'bench-python', what: 'bert_minilm int8 cosine vs onnxruntime quantize_dynamic', needsBenchModels: true,
     cmd: join(root, '.cache/venv/bin/python'), args: ['-m', 'unittest', '-v', 'tests/python/test_bert_int8_cosine.py'], parse: 'unittest' },
+  // paraphrase-MiniLM-L3's weights come from PyPI (69 MB, fetch.sh): run when fetched.
+  { name: 'minilm-python', what: 'MiniLM int8 on the job: length slices and text probes vs tokenizers/onnxruntime', needsMinilm: true,
+    cmd: join(root, '.cache/venv/bin/python'), args: ['-m', 'unittest', '-v', 'tests/python/test_minilm_on_the_job.py'], parse: 'unittest' },
 ];
+
+const MINILM = process.env.SQUISH_MINILM ?? join(root, '.cache/models/paraphrase_minilm_l3/model.onnx');
 
 function count(kind, text) {
   let passed = 0;
@@ -124,6 +129,10 @@ Object.assign(process.env, dataEnv);
 for (const layer of layers) {
   if (layer.needsBenchModels && !process.env.SQUISH_BENCH_MODELS) {
     results.push({ ...layer, passed: 0, failed: 0, seconds: 0, notRun: 'no timing models (../shared/bench-models)' });
+    continue;
+  }
+  if (layer.needsMinilm && !existsSync(MINILM)) {
+    results.push({ ...layer, passed: 0, failed: 0, seconds: 0, notRun: 'MiniLM not fetched (../shared/models/paraphrase_minilm_l3/fetch.sh)' });
     continue;
   }
   let r = await runLayer(layer);

@@ -7,7 +7,7 @@ mod common;
 
 use common::read;
 use squish::compare::sensitivity::{self, Study};
-use squish::compare::{compare, markdown, Feed, Options};
+use squish::compare::{compare, markdown, Feed, Inputs, Options};
 use squish::compress::{compress, Recipe};
 use squish::formats::data::feeds::{bind, random_feeds, RandomSpec};
 use squish::formats::data::npy::read_npy;
@@ -45,7 +45,8 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
     let (damaged, record) = compress(&original, &recipe, &[]).unwrap();
     assert_eq!(record.entries.len(), 3, "every MatMul is compressed: {:?}", record.entries);
     let opts = Options { latency_runs: 0, ..Options::default() };
-    let report = compare(&session(&original), &session(&damaged), &test_feed(), Some(&labels()), Some(&record), &opts, &mut quiet()).unwrap();
+    let report =
+        compare(&session(&original), &session(&damaged), Inputs::new(&test_feed()).labels(Some(&labels())), Some(&record), &opts, &mut quiet()).unwrap();
     let out = &report.outputs[0];
     let c = out.classification.as_ref().expect("probabilities are a classification");
     assert_eq!(out.examples, 450);
@@ -100,7 +101,7 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
     let fixed = sensitivity::suggested_recipe(&recipe, &sens);
     assert!(fixed.to_json().contains(&format!(r#""exclude":{{"nodes":["{}"]}}"#, sens.exclusion[0])), "{}", fixed.to_json());
     let (repaired, _) = compress(&original, &fixed, &[]).unwrap();
-    let again = compare(&session(&original), &session(&repaired), &test_feed(), Some(&labels()), None, &opts, &mut quiet()).unwrap();
+    let again = compare(&session(&original), &session(&repaired), Inputs::new(&test_feed()).labels(Some(&labels())), None, &opts, &mut quiet()).unwrap();
     let c2 = again.outputs[0].classification.as_ref().unwrap();
     println!("after excluding {:?}: agreement {:.4}", sens.exclusion, c2.top1_agreement);
     assert!(c2.top1_agreement > c.top1_agreement, "{} → {}", c.top1_agreement, c2.top1_agreement);
@@ -116,7 +117,7 @@ fn destructive_recipe_is_diagnosed_and_the_exclusion_list_repairs_it() {
 fn identical_models_compare_as_identical() {
     let m = digits();
     let opts = Options { latency_runs: 2, warmup_runs: 1, ..Options::default() };
-    let r = compare(&session(&m), &session(&m), &test_feed(), None, None, &opts, &mut quiet()).unwrap();
+    let r = compare(&session(&m), &session(&m), Inputs::new(&test_feed()), None, &opts, &mut quiet()).unwrap();
     let c = r.outputs[0].classification.as_ref().unwrap();
     assert_eq!(c.top1_agreement, 1.0);
     assert_eq!(c.flipped_count, 0);
@@ -145,7 +146,7 @@ fn random_inputs_are_seeded_and_checked() {
     let feeds = random_feeds(&m, &spec).unwrap();
     let opts = Options { latency_runs: 0, ..Options::default() };
     let (q, _) = compress(&m, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
-    let r = compare(&session(&m), &session(&q), &feeds, None, None, &opts, &mut quiet()).unwrap();
+    let r = compare(&session(&m), &session(&q), Inputs::new(&feeds), None, &opts, &mut quiet()).unwrap();
     assert_eq!(r.outputs[0].examples, 4);
 }
 
@@ -165,7 +166,7 @@ fn npz_inputs_bind_by_name_and_bad_inputs_are_named() {
     // Labels that do not fit the examples are named as labels.
     let opts = Options { latency_runs: 0, layers: false, ..Options::default() };
     let bad = Tensor::from_vec(&[2], vec![1i64, 2]).unwrap();
-    let err = compare(&session(&m), &session(&m), &test_feed(), Some(&bad), None, &opts, &mut quiet()).unwrap_err();
+    let err = compare(&session(&m), &session(&m), Inputs::new(&test_feed()).labels(Some(&bad)), None, &opts, &mut quiet()).unwrap_err();
     assert!(err.to_string().contains("labels file: 2 values for 450 examples"), "{err}");
     // A compressed model with other inputs is refused, not run.
     let mut other = m.clone();
@@ -177,9 +178,9 @@ fn npz_inputs_bind_by_name_and_bad_inputs_are_named() {
             }
         }
     }
-    let err = compare(&session(&m), &session(&other), &test_feed(), None, None, &opts, &mut quiet()).unwrap_err();
+    let err = compare(&session(&m), &session(&other), Inputs::new(&test_feed()), None, &opts, &mut quiet()).unwrap_err();
     assert!(err.to_string().contains("different inputs"), "{err}");
-    let err = compare(&session(&m), &session(&m), &[], None, None, &opts, &mut quiet()).unwrap_err();
+    let err = compare(&session(&m), &session(&m), Inputs::new(&[]), None, &opts, &mut quiet()).unwrap_err();
     assert!(err.to_string().contains("no inputs"), "{err}");
 }
 
@@ -247,9 +248,70 @@ fn texts_of_different_lengths_pad_to_the_longest_and_compare() {
         assert!(ids[own..].iter().all(|&i| i == tok.pad_id() as i64));
     }
     let opts = Options { latency_runs: 0, ..Options::default() };
-    let r = compare(&session(&m), &session(&m), &feeds, None, None, &opts, &mut quiet()).unwrap();
+    let r = compare(&session(&m), &session(&m), Inputs::new(&feeds), None, &opts, &mut quiet()).unwrap();
     assert_eq!(r.outputs[0].examples, 3);
     // Inputs the tokenizer cannot fill are named.
     let err = text_feeds(&digits(), &tok, &texts, None).unwrap_err();
     assert!(err.to_string().contains("input 'X': not a text input"), "{err}");
+}
+
+/// Text probes change the texts, tokenise them at the clean input sets'
+/// length, and run both models; each figure recomputed here from the
+/// tokenizer alone (the stand-in model's output is ids × mask as float).
+#[test]
+fn text_probes_by_hand() {
+    use squish::compare::probes::{perturb_texts, Probe, ProbeOptions};
+    use squish::compare::Texts;
+    use squish::formats::data::feeds::text_feeds;
+    use squish::formats::tokenizer::Tokenizer;
+    let m = text_model();
+    let tok = Tokenizer::from_json(std::str::from_utf8(&read("text/tokenizer.json")).unwrap()).unwrap();
+    let texts: Vec<String> = [
+        "The quick brown fox jumps over the lazy dog.",
+        "Hello, world! This is a test of the tokenizer.",
+        "We run the model on the job it is meant to do.",
+        "Short one.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let feeds = text_feeds(&m, &tok, &texts, None).unwrap();
+    let length = feeds[0][0].1.shape()[1];
+    let probes = ProbeOptions { kinds: vec!["text".into()], severities: vec![1, 3], seed: 5 };
+    let opts = Options { latency_runs: 0, layers: false, probes: Some(probes.clone()), ..Options::default() };
+    let inputs = Inputs { texts: Some(Texts { tokenizer: &tok, texts: &texts }), ..Inputs::new(&feeds) };
+    let r = compare(&session(&m), &session(&m), inputs, None, &opts, &mut quiet()).unwrap();
+    let p = r.probes.unwrap();
+    assert_eq!((p.figure.as_str(), p.inputs.clone()), ("cosine", vec!["text".to_string()]));
+    // The tokenizer lowercases: casing cannot change any input, and the report says so.
+    assert_eq!(p.skipped.len(), 1, "{:?}", p.skipped);
+    assert!(p.skipped[0].probe == Probe::Case && p.skipped[0].reason.contains("lowercases"), "{:?}", p.skipped);
+    assert_eq!(p.rows.len(), 5 * 2);
+    let vector = |t: &str| -> Vec<f64> {
+        let e = tok.encode(t, Some(length));
+        (0..length).map(|i| e.ids.get(i).map_or(0.0, |&v| v as f64)).collect()
+    };
+    let cosine = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>() / (a.iter().map(|x| x * x).sum::<f64>() * b.iter().map(|x| x * x).sum::<f64>()).sqrt()
+    };
+    for row in &p.rows {
+        let probe = row.probe.unwrap();
+        let changed = perturb_texts(&texts, probe, row.severity, 5).unwrap();
+        let cos: Vec<f64> = changed.iter().zip(&texts).map(|(c, t)| cosine(&vector(c), &vector(t))).collect();
+        let want = cos.iter().sum::<f64>() / cos.len() as f64;
+        let moved = changed.iter().zip(&texts).filter(|(c, t)| vector(c) != vector(t)).count() as f64 / texts.len() as f64;
+        assert!((row.original - want).abs() < 1e-9 && (row.compressed - want).abs() < 1e-9, "{probe:?} {}: {} vs {want}", row.severity, row.original);
+        assert_eq!(row.changed, Some(moved), "{probe:?} {}", row.severity);
+        assert!(row.gap.abs() < 1e-12);
+    }
+    // Harsher truncation keeps fewer words: a lower figure.
+    let trunc: Vec<f64> = p.rows.iter().filter(|r| r.probe == Some(Probe::Truncate)).map(|r| r.original).collect();
+    assert!(trunc[1] < trunc[0] && trunc[0] < 1.0, "{trunc:?}");
+    // Text probes without the texts, or with the wrong number of them, are named errors.
+    let typo = Options { probes: Some(ProbeOptions { kinds: vec!["typo".into()], ..probes.clone() }), ..opts.clone() };
+    let e = compare(&session(&m), &session(&m), Inputs::new(&feeds), None, &typo, &mut quiet()).unwrap_err().to_string();
+    assert!(e.contains("probe 'typo' changes texts before tokenising"), "{e}");
+    let short = Inputs { texts: Some(Texts { tokenizer: &tok, texts: &texts[..2] }), ..Inputs::new(&feeds) };
+    let e = compare(&session(&m), &session(&m), short, None, &typo, &mut quiet()).unwrap_err().to_string();
+    assert!(e.contains("2 texts for 4 input sets"), "{e}");
 }

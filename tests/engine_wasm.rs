@@ -70,7 +70,7 @@ fn quantised_digits_keep_their_accuracy() {
 /// gzip all work there; the diagnosis finds the quantised layers.
 #[wasm_bindgen_test(unsupported = test)]
 fn compare_digits_with_its_int8_variant() {
-    use squish::compare::{compare, Options};
+    use squish::compare::{compare, Inputs, Options};
     use squish::compress::{compress, Recipe};
     let original = squish::formats::onnx::load_model(DIGITS).unwrap();
     let (q, record) = compress(&original, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
@@ -78,7 +78,7 @@ fn compare_digits_with_its_int8_variant() {
     let feeds = vec![vec![("X".to_string(), read_npy(X_TEST).unwrap())]];
     let labels = read_npy(Y_TEST).unwrap();
     let opts = Options { latency_runs: 2, warmup_runs: 1, ..Options::default() };
-    let r = compare(&a, &b, &feeds, Some(&labels), Some(&record), &opts, &mut |_, _, _| {}).unwrap();
+    let r = compare(&a, &b, Inputs::new(&feeds).labels(Some(&labels)), Some(&record), &opts, &mut |_, _, _| {}).unwrap();
     let c = r.outputs[0].classification.as_ref().unwrap();
     assert!(c.top1_agreement > 0.99, "[{}] agreement {}", kernels::active_name(), c.top1_agreement);
     assert!((c.accuracy_original.unwrap() - 0.9778).abs() < 1e-3);

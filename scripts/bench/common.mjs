@@ -166,7 +166,7 @@ export function compareFigures(mod, bytes, now) {
     stages[current] = (stages[current] ?? 0) + (t - last);
     [current, last] = [next, t];
   };
-  const { report } = mod.compareModels(original, int8, feeds, null, JSON.stringify({ latency_runs: 10, warmup_runs: 3 }), close);
+  const { report } = mod.compareModels(original, int8, feeds, null, JSON.stringify({ latency_runs: 10, warmup_runs: 3 }), null, close);
   close(null);
   const ms = now() - t0;
   original.free();

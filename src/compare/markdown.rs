@@ -92,19 +92,33 @@ fn probes(s: &mut String, p: &super::probes::Probes) {
         if p.figure == "agreement" { "Agreement" } else { "Mean cosine" },
         if labelled { ", and accuracy" } else { "" }
     );
-    let _ = writeln!(s, "| probe | severity | original | compressed | accuracy original | accuracy compressed | gap |\n|---|---|---|---|---|---|---|");
+    let texts = p.rows.iter().any(|r| r.changed.is_some());
+    let _ = writeln!(
+        s,
+        "Inputs changed: {}.\n\n| probe | severity | original | compressed | accuracy original | accuracy compressed | gap |{}\n|---|---|---|---|---|---|---|{}",
+        p.inputs.join(", "),
+        if texts { " texts changed |" } else { "" },
+        if texts { "---|" } else { "" }
+    );
+    let cosine = p.figure != "agreement" && !labelled;
+    let figure = |v: f64| if p.figure == "agreement" { pct(v) } else { format!("{v:.4}") };
+    let gap = |v: f64| if cosine { format!("{v:+.4}") } else { format!("{:+.2} pt", 100.0 * v) };
     for row in std::iter::once(&p.clean).chain(&p.rows) {
-        let name = if row.severity == 0 { "clean".to_string() } else { format!("{:?}", row.probe).to_lowercase() };
-        let _ = writeln!(
+        let name = row.probe.map_or("clean", |p| p.name());
+        let _ = write!(
             s,
-            "| {name} | {} | {} | {} | {} | {} | {:+.2} pt |",
+            "| {name} | {} | {} | {} | {} | {} | {} |",
             row.severity,
-            pct(row.original),
-            pct(row.compressed),
+            figure(row.original),
+            figure(row.compressed),
             opt_pct(row.accuracy_original),
             opt_pct(row.accuracy_compressed),
-            100.0 * row.gap
+            gap(row.gap)
         );
+        let _ = writeln!(s, "{}", if texts { format!(" {} |", opt_pct(row.changed)) } else { String::new() });
+    }
+    for skip in &p.skipped {
+        let _ = writeln!(s, "\nSkipped `{}`: {}.", skip.probe.name(), skip.reason);
     }
     s.push('\n');
 }

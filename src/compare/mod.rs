@@ -14,6 +14,7 @@ pub mod sensitivity;
 pub mod slices;
 pub mod sparsity_scan;
 pub mod target;
+pub mod text_probes;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,6 +54,9 @@ pub struct Options {
     pub probes: Option<probes::ProbeOptions>,
     /// Figures per slice of the inputs (by a feature of each input, or the user's names).
     pub slices: Option<slices::SliceOptions>,
+    /// The output slices and probes judge (default: the first classification
+    /// output, else the first output).
+    pub on_the_job_output: Option<String>,
 }
 
 impl Default for Options {
@@ -69,6 +73,7 @@ impl Default for Options {
             handback_target: 0.995,
             probes: None,
             slices: None,
+            on_the_job_output: None,
         }
     }
 }
@@ -130,30 +135,49 @@ pub struct Report {
 
 pub const REPORT_SCHEMA: u32 = 1;
 
+/// The texts input sets were tokenised from (one per input set), for text probes.
+#[derive(Clone, Copy)]
+pub struct Texts<'a> {
+    pub tokenizer: &'a crate::formats::tokenizer::Tokenizer,
+    pub texts: &'a [String],
+}
+
+/// What both models run on: input sets, labels (one class per example,
+/// or one-hot rows; they apply to the classification outputs) and, for
+/// text probes, the texts.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub feeds: &'a [Feed],
+    pub labels: Option<&'a Tensor>,
+    pub texts: Option<Texts<'a>>,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn new(feeds: &'a [Feed]) -> Self {
+        Inputs { feeds, labels: None, texts: None }
+    }
+
+    pub fn labels(self, labels: Option<&'a Tensor>) -> Self {
+        Inputs { labels, ..self }
+    }
+}
+
 /// Progress: (stage, done, total).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 
 /// Runs both sessions on every feed and reports the differences. Make the
 /// sessions with `Session::for_comparison` so that every float value is
-/// computed under its own name (a plain session fuses Conv → Relu|Clip). `labels`
-/// (one class per example, or one-hot rows) apply to the classification
-/// outputs; `record` (from `compress::compress`) marks which layers changed.
-pub fn compare(
-    original: &Session,
-    compressed: &Session,
-    feeds: &[Feed],
-    labels: Option<&Tensor>,
-    record: Option<&Record>,
-    options: &Options,
-    progress: Progress<'_>,
-) -> Result<Report> {
+/// computed under its own name (a plain session fuses Conv → Relu|Clip).
+/// `record` (from `compress::compress`) marks which layers changed.
+pub fn compare(original: &Session, compressed: &Session, inputs: Inputs, record: Option<&Record>, options: &Options, progress: Progress<'_>) -> Result<Report> {
+    let Inputs { feeds, labels, texts } = inputs;
     if feeds.is_empty() {
         return Err(SquishError::input("(inputs)", "no inputs were given: compare needs at least one input set"));
     }
     check_same_interface(original, compressed)?;
     let (om, cm) = (original.model(), compressed.model());
     // Checked before any run: a typo should not cost a whole comparison.
-    for name in options.kinds.keys() {
+    for name in options.kinds.keys().chain(&options.on_the_job_output) {
         if !om.graph.outputs.iter().any(|o| &o.name == name) {
             return Err(SquishError::invalid(format!("compare options: the model has no output '{name}'")));
         }
@@ -161,8 +185,12 @@ pub fn compare(
     let alignment = options.layers.then(|| Alignment::new(om, cm, record));
     let (collected, stats, local) = run_both(original, compressed, feeds, alignment.as_ref(), progress)?;
     let (reports, label_idx) = output_reports(om, &collected, labels, options)?;
-    let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx.as_deref() };
-    let (slices, probes) = on_the_job(original, compressed, feeds, clean, options, progress)?;
+    let judged = match &options.on_the_job_output {
+        Some(name) => reports.iter().position(|r| &r.name == name).unwrap_or(0),
+        None => reports.iter().position(|r| r.kind == OutputKind::Classification).unwrap_or(0),
+    };
+    let clean = probes::Clean { collected: &collected, reports: &reports, labels: label_idx[judged].as_deref(), output: judged };
+    let (slices, probes) = on_the_job(original, compressed, feeds, texts.as_ref(), clean, options, progress)?;
     let layers = alignment.map(|al| al.diagnose(om, &stats, &local));
     let latency = if options.latency_runs > 0 {
         // Timed as the models run in use: with every load-time fusion (the
@@ -252,30 +280,25 @@ fn run_both(
     Ok((collected, stats, local))
 }
 
+/// Labels as class indices, per output (None for the outputs they do not apply to).
+type LabelIndices = Vec<Option<Vec<usize>>>;
+
 /// One report per output: its kind (given or guessed) and metrics; labels
 /// must apply to some classification output. Also the labels as class
-/// indices of the first classification output (what slices and probes read).
-fn output_reports(
-    om: &crate::ir::Model,
-    collected: &[Collected],
-    labels: Option<&Tensor>,
-    options: &Options,
-) -> Result<(Vec<OutputReport>, Option<Vec<usize>>)> {
+/// indices of each classification output (what slices and probes read).
+fn output_reports(om: &crate::ir::Model, collected: &[Collected], labels: Option<&Tensor>, options: &Options) -> Result<(Vec<OutputReport>, LabelIndices)> {
     let mut reports = Vec::new();
-    let mut labels_used = false;
-    let mut first_indices: Option<Vec<usize>> = None;
+    let mut indices = Vec::new();
     for (vi, c) in om.graph.outputs.iter().zip(collected) {
         let kind = options.kinds.get(&vi.name).copied().unwrap_or_else(|| outputs::guess_kind(&vi.name, c));
         let classification = if kind == OutputKind::Classification {
             let classes = c.example_shape.iter().product::<usize>();
             let idx = labels.map(|l| outputs::label_indices(l, c.original.len(), classes)).transpose()?;
-            labels_used |= idx.is_some();
             let metrics = outputs::classification(c, idx.as_deref(), options);
-            if !reports.iter().any(|r: &OutputReport| r.kind == OutputKind::Classification) {
-                first_indices = idx;
-            }
+            indices.push(idx);
             Some(metrics)
         } else {
+            indices.push(None);
             None
         };
         reports.push(OutputReport {
@@ -287,13 +310,13 @@ fn output_reports(
             classification,
         });
     }
-    if labels.is_some() && !labels_used {
+    if labels.is_some() && indices.iter().all(Option::is_none) {
         return Err(SquishError::DataFile {
             format: "labels",
             detail: "labels were given but no output is a classification (set its kind to \"classification\")".into(),
         });
     }
-    Ok((reports, first_indices))
+    Ok((reports, indices))
 }
 
 /// Slices and probes, when asked for.
@@ -301,6 +324,7 @@ fn on_the_job(
     original: &Session,
     compressed: &Session,
     feeds: &[Feed],
+    texts: Option<&Texts>,
     clean: probes::Clean,
     options: &Options,
     progress: Progress<'_>,
@@ -308,14 +332,14 @@ fn on_the_job(
     // `auto` slices what it can read: inputs it cannot (no batch axis that
     // matches the examples) leave the report without slices, not without a comparison.
     let sliced = match &options.slices {
-        Some(o) => match slices::slices(clean.collected, clean.reports, clean.labels, feeds, o) {
+        Some(o) => match slices::slices(&clean, feeds, o) {
             Ok(s) => Some(s),
             Err(_) if o.by == "auto" && o.names.is_none() => None,
             Err(e) => return Err(e),
         },
         None => None,
     };
-    let probed = options.probes.as_ref().map(|p| probes::run(original, compressed, feeds, clean, p, progress)).transpose()?;
+    let probed = options.probes.as_ref().map(|p| probes::run(original, compressed, feeds, texts, clean, p, progress)).transpose()?;
     Ok((sliced, probed))
 }
 

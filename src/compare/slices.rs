@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::outputs::{Collected, OutputKind, OutputReport};
+use super::outputs::OutputKind;
+use super::probes::Clean;
 use super::Feed;
 use crate::error::{Result, SquishError};
 use crate::tensor::Tensor;
@@ -148,10 +149,10 @@ pub struct Slices {
     pub rows: Vec<SliceRow>,
 }
 
-/// Per-slice figures of the first classification output (else the first).
-pub fn slices(collected: &[Collected], reports: &[OutputReport], labels: Option<&[usize]>, feeds: &[Feed], options: &SliceOptions) -> Result<Slices> {
+/// Per-slice figures of the judged output (`Clean::output`).
+pub fn slices(clean: &Clean, feeds: &[Feed], options: &SliceOptions) -> Result<Slices> {
     options.check()?;
-    let k = reports.iter().position(|r| r.kind == OutputKind::Classification).unwrap_or(0);
+    let Clean { collected, reports, labels, output: k } = *clean;
     let (c, classify) = (&collected[k], reports[k].kind == OutputKind::Classification);
     let n = c.original.len();
     let (by, names) = match &options.names {
@@ -222,6 +223,8 @@ mod tests {
         assert!(quantile_slices("norm", &[2.0, 2.0], 4).iter().all(|x| x == "norm 2"));
     }
 
+    use crate::compare::outputs::{Collected, OutputReport};
+
     #[test]
     fn slice_rows_by_hand() {
         let c = Collected {
@@ -239,7 +242,8 @@ mod tests {
         };
         let names = vec!["short".to_string(), "short".into(), "long".into(), "long".into()];
         let options = SliceOptions { names: Some(names), ..Default::default() };
-        let s = slices(&[c], &[report], Some(&[0, 0, 1, 0]), &[], &options).unwrap();
+        let clean = Clean { collected: &[c], reports: &[report], labels: Some(&[0, 0, 1, 0]), output: 0 };
+        let s = slices(&clean, &[], &options).unwrap();
         assert_eq!(s.by, "names");
         // short: agreement 1/2, accuracy 1 → 1/2 (drop 0.5); long: agreement 1, accuracy 1/2 → 1/2.
         assert_eq!(s.rows[0].slice, "short");

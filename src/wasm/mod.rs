@@ -73,7 +73,9 @@ pub fn inspect(bytes: Vec<u8>) -> Result<JsValue, JsError> {
 /// Compares two models on `feeds` (input sets). `labels`: a tensor object
 /// or null. The compressed handle's record (when `compress` made it) marks
 /// which layers changed. `options`: JSON (README "Comparing"), may be
-/// empty. `progress(stage, done, total)` is called between steps. Returns
+/// empty. `texts`: null, or `{ tokenizer, texts }` (the tokenizer.json
+/// text and the texts the input sets were made from) for text probes.
+/// `progress(stage, done, total)` is called between steps. Returns
 /// `{ report, markdown }`.
 #[wasm_bindgen(js_name = compareModels)]
 pub fn compare_models(
@@ -82,9 +84,16 @@ pub fn compare_models(
     feeds: Array,
     labels: JsValue,
     options: &str,
+    texts: JsValue,
     progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsError> {
     let options = compare::Options::from_json(options).map_err(js_err)?;
+    let texts: Option<TextsArg> = if texts.is_null() || texts.is_undefined() {
+        None
+    } else {
+        Some(serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("texts: {e} (expected {{ tokenizer, texts }})")))?)
+    };
+    let tokenizer = texts.as_ref().map(|t| Tokenizer::from_json(&t.tokenizer)).transpose().map_err(js_err)?;
     let feeds = feeds_from_js(&feeds, "input set")?;
     let labels =
         if labels.is_null() || labels.is_undefined() { None } else { Some(tensor_from_js(&labels).map_err(|e| JsError::new(&format!("labels: {e}")))?) };
@@ -95,7 +104,11 @@ pub fn compare_models(
             let _ = f.call3(&JsValue::NULL, &stage.into(), &JsValue::from_f64(done as f64), &JsValue::from_f64(total as f64));
         }
     };
-    let mut report = compare::compare(&a, &b, &feeds, labels.as_ref(), compressed.record(), &options, &mut report_progress).map_err(js_err)?;
+    let mut inputs = compare::Inputs::new(&feeds).labels(labels.as_ref());
+    if let (Some(t), Some(tokenizer)) = (&texts, &tokenizer) {
+        inputs.texts = Some(compare::Texts { tokenizer, texts: &t.texts });
+    }
+    let mut report = compare::compare(&a, &b, inputs, compressed.record(), &options, &mut report_progress).map_err(js_err)?;
     report.sizes = Some(Sizes { original: original.size(), compressed: compressed.size() });
     let obj = Object::new();
     set(&obj, "markdown", &compare::markdown::render(&report).into())?;
@@ -158,17 +171,45 @@ pub fn image_tensor(rgba: &[u8], width: usize, height: usize, spec: &str) -> Res
     tensor_to_js(None, &image::image_tensor(rgba, width, height, &spec).map_err(js_err)?)
 }
 
-/// The input sets as one probe (`noise`, `brightness`, `occlusion`, `blur`) at one
-/// severity perturbs them in `compare` with the same seed: to save or
-/// inspect what the models were given.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextsArg {
+    tokenizer: String,
+    texts: Vec<String>,
+}
+
+/// One probe by name (not a set), checked as `compare` checks it.
+fn one_probe(probe: &str, severity: u32, seed: u32) -> Result<compare::probes::Probe, JsError> {
+    let options = compare::probes::ProbeOptions { kinds: vec![probe.into()], severities: vec![severity], seed: seed as u64 };
+    match options.probes().map_err(js_err)?[..] {
+        [one] => Ok(one),
+        _ => Err(JsError::new(&format!("one probe by name, not the set '{probe}'"))),
+    }
+}
+
+/// The probes `kinds` names (probe names and sets such as `image`, `text`), one each, in order.
+#[wasm_bindgen(js_name = probeNames)]
+pub fn probe_names(kinds: Vec<String>) -> Result<Vec<String>, JsError> {
+    let options = compare::probes::ProbeOptions { kinds, ..Default::default() };
+    Ok(options.probes().map_err(js_err)?.iter().map(|p| p.name().to_string()).collect())
+}
+
+/// The input sets as one probe (`noise`, `brightness`, `occlusion`, `blur`,
+/// `gain`, `clipping`) at one severity perturbs them in `compare` with the
+/// same seed: to save or inspect what the models were given.
 #[wasm_bindgen(js_name = probeInputs)]
 pub fn probe_inputs(feeds: Array, probe: &str, severity: u32, seed: u32) -> Result<Array, JsError> {
-    let options = compare::probes::ProbeOptions { kinds: vec![probe.into()], severities: vec![severity], seed: seed as u64 };
-    let [probe] = options.probes().map_err(js_err)?[..] else {
-        return Err(JsError::new(&format!("probeInputs takes one probe (noise, brightness, occlusion or blur), got '{probe}'")));
-    };
+    let probe = one_probe(probe, severity, seed)?;
     let feeds = feeds_from_js(&feeds, "input set")?;
     feeds_to_js(&compare::probes::perturb(&feeds, probe, severity, seed as u64).map_err(js_err)?)
+}
+
+/// The texts as one text probe (`typo`, `drop`, `repeat`, `whitespace`,
+/// `truncate`, `case`) at one severity changes them in `compare`.
+#[wasm_bindgen(js_name = probeTexts)]
+pub fn probe_texts(texts: Vec<String>, probe: &str, severity: u32, seed: u32) -> Result<Vec<String>, JsError> {
+    let probe = one_probe(probe, severity, seed)?;
+    compare::probes::perturb_texts(&texts, probe, severity, seed as u64).map_err(js_err)
 }
 
 /// Parses a `.npy` file into a tensor object.

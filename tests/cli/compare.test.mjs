@@ -112,6 +112,41 @@ test('compare --per-class --handback: the tables in JSON and Markdown; bad flags
   assert.match(rain.err, /unknown probe 'rain'/);
 });
 
+test('text probes change the texts before tokenising: saved texts, rows, a skipped probe, errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'squish-text-probes-'));
+  const model = fx('synthetic/text_classifier/model.onnx');
+  const recipe = join(dir, 'r.json');
+  writeFileSync(recipe, JSON.stringify({ scheme: 'fp16' }));
+  const half = join(dir, 'fp16.onnx');
+  assert.equal(squish('compress', model, '--recipe', recipe, '--out', half).code, 0);
+  const lines = ['The quick brown fox jumps over the lazy dog.', 'Hello, world! This is a test of the tokenizer.', 'We run the model on the job it is meant to do.'];
+  const text = join(dir, 'texts.txt');
+  writeFileSync(text, lines.join('\n') + '\n');
+  const tok = fx('text/tokenizer.json');
+  const args = ['--text', text, '--tokenizer', tok, '--runs', '0', '--probes', 'text', '--severities', '2,4', '--probe-seed', '3'];
+  const r = squish('compare', model, half, ...args, '--save-probes', join(dir, 'probes'), '--report', join(dir, 'r.json'));
+  assert.equal(r.code, 0, r.err);
+  const p = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).probes;
+  assert.deepEqual(p.inputs, ['text']);
+  assert.deepEqual(p.rows.map((row) => `${row.probe}:${row.severity}`),
+    ['typo:2', 'typo:4', 'drop:2', 'drop:4', 'repeat:2', 'repeat:4', 'whitespace:2', 'whitespace:4', 'truncate:2', 'truncate:4']);
+  assert.ok(p.rows.every((row) => row.changed > 0 && row.changed <= 1), JSON.stringify(p.rows));
+  // The fixture's tokenizer lowercases: casing changes no input, and the report says so.
+  assert.deepEqual(p.skipped.map((s) => s.probe), ['case']);
+  assert.match(r.out, /Skipped `case`: the tokenizer gives the same tokens for every text at every severity \(it lowercases\)/);
+  // Saved: the changed texts, one per line, for every probe asked for (the skipped one too).
+  const truncated = readFileSync(join(dir, 'probes/truncate_4.txt'), 'utf8').trimEnd().split('\n');
+  assert.deepEqual(truncated, ['The quick brown fox', 'Hello, world! This is', 'We run the model on']);
+  assert.equal(readFileSync(join(dir, 'probes/case_2.txt'), 'utf8').trimEnd().split('\n').length, 3);
+  // Text probes without texts, and a bad output name, are named errors.
+  const noTexts = squish('compare', model, half, '--random', '2', '--runs', '0', '--probes', 'typo');
+  assert.equal(noTexts.code, 1);
+  assert.match(noTexts.err, /probe 'typo' changes texts before tokenising/);
+  const out = squish('compare', model, half, ...args, '--on-the-job-output', 'logits');
+  assert.equal(out.code, 1);
+  assert.match(out.err, /the model has no output 'logits'/);
+});
+
 test('compare on seeded random inputs, and errors that name what is wrong', () => {
   const dir = mkdtempSync(join(tmpdir(), 'squish-compare-'));
   const q = compressed(dir, { scheme: 'int8_dynamic' }, 'int8');

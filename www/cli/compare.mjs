@@ -1,7 +1,7 @@
 // `squish compare`: both models on the same inputs; a JSON report (schema in
 // the README), a Markdown one, and with --recipe a sensitivity study whose
 // exclusion list can be pasted into the recipe.
-import { inputSets, readCalibration } from './inputs.mjs';
+import { inputSets, readCalibration, readTexts } from './inputs.mjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFile, writeAtomic } from './files.mjs';
@@ -22,13 +22,22 @@ function sliceOptions(value, bins) {
   return { ...options, names };
 }
 
-const PROBE_KINDS = { image: ['noise', 'brightness', 'occlusion', 'blur'], tensor: ['noise'] };
+const TEXT_PROBES = new Set(['typo', 'drop', 'repeat', 'whitespace', 'truncate', 'case']);
 
-/** DIR/PROBE_SEVERITY/input_J.pb (sub-folders per input set when there are several): what the probes feed both models. */
-function saveProbes(engine, feeds, probes, dir) {
-  const kinds = [...new Set(probes.kinds.flatMap((k) => PROBE_KINDS[k] ?? [k]))];
-  for (const kind of kinds) {
+/**
+ * What the probes feed both models: DIR/PROBE_SEVERITY/input_J.pb (sub-folders
+ * per input set when there are several), or for text probes
+ * DIR/PROBE_SEVERITY.txt, the changed texts one per line.
+ */
+function saveProbes(engine, feeds, texts, probes, dir) {
+  for (const kind of engine.probeNames(probes.kinds)) {
     for (const severity of probes.severities) {
+      if (TEXT_PROBES.has(kind)) {
+        if (!texts) throw new Error(`probe '${kind}' changes texts: give them with --text LINES.txt --tokenizer tokenizer.json`);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${kind}_${severity}.txt`), engine.probeTexts(texts.texts, kind, severity, probes.seed).join('\n') + '\n');
+        continue;
+      }
       const probed = engine.probeInputs(feeds, kind, severity, probes.seed);
       probed.forEach((feed, i) => {
         const at = join(dir, `${kind}_${severity}`, probed.length > 1 ? `set_${i}` : '');
@@ -38,7 +47,6 @@ function saveProbes(engine, feeds, probes, dir) {
     }
   }
 }
-
 
 export function compareModels(engine, paths, opts) {
   const original = new engine.ModelHandle(readFile(paths[0], 'model'));
@@ -64,9 +72,11 @@ function compareHandles(engine, original, compressed, opts) {
   if (opts.probes) {
     options.probes = { kinds: opts.probes.split(','), severities: (opts.severities ?? '1,2,3').split(',').map(Number), seed: Number(opts['probe-seed'] ?? 0) };
   }
-  if (opts['save-probes']) saveProbes(engine, feeds, options.probes, opts['save-probes']);
+  if (opts['on-the-job-output']) options.on_the_job_output = opts['on-the-job-output'];
+  const texts = readTexts(opts);
+  if (opts['save-probes']) saveProbes(engine, feeds, texts, options.probes, opts['save-probes']);
   const t0 = performance.now();
-  const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, JSON.stringify(options), null);
+  const { report, markdown } = engine.compareModels(original, compressed, feeds, labels, JSON.stringify(options), texts, null);
   const lines = [`compared in ${((performance.now() - t0) / 1000).toFixed(2)} s`];
   let md = markdown;
   if (opts.recipe && opts.sensitivity === 'sparsity') {

@@ -31,14 +31,18 @@ function readInputSets(engine, model, path, inputs) {
   }
 }
 
+/** --text LINES.txt (non-empty lines) with --tokenizer: `{ tokenizer, texts }`, or null without --text. */
+export function readTexts(opts) {
+  if (!opts.text) return null;
+  if (!opts.tokenizer) throw new Error('--text needs --tokenizer tokenizer.json');
+  const texts = readFile(opts.text, 'text').toString('utf8').split(/\r?\n/).filter((l) => l.trim());
+  return { tokenizer: readFile(opts.tokenizer, 'tokenizer').toString('utf8'), texts };
+}
+
 /** Input sets from --text, --inputs or --random (the same options as compare). */
 export function inputSets(engine, original, opts) {
-  if (opts.text) {
-    if (!opts.tokenizer) throw new Error('--text needs --tokenizer tokenizer.json');
-    const texts = readFile(opts.text, 'text').toString('utf8').split(/\r?\n/).filter((l) => l.trim());
-    const tok = readFile(opts.tokenizer, 'tokenizer').toString('utf8');
-    return original.textInputs(tok, texts, opts['max-length'] ? Number(opts['max-length']) : undefined);
-  }
+  const text = readTexts(opts);
+  if (text) return original.textInputs(text.tokenizer, text.texts, opts['max-length'] ? Number(opts['max-length']) : undefined);
   if (opts.inputs) return readInputSets(engine, original, opts.inputs, original.summary().inputs);
   const spec = { count: Number(opts.random ?? 8), seed: Number(opts.seed ?? 0), dims: parseDims(opts.dims ?? '', '--dims'), ranges: parseRanges(opts.ranges ?? '', '--ranges') };
   if (!Number.isInteger(spec.count) || spec.count < 1) throw new Error(`--random takes a positive count, got '${opts.random}'`);

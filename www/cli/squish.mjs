@@ -40,9 +40,10 @@ commands:
           [--max-length L]] [--labels y.npy] [--report report.json]
           [--markdown report.md] [--runs N] [--options O.json]
           [--per-class] [--handback [--handback-target 0.995]]
-          [--probes image|tensor|noise,brightness,occlusion,blur [--severities 1,2,3]
+          [--probes image|text|audio|tensor|PROBE,... [--severities 1,2,3]
           [--probe-seed S] [--save-probes DIR]]
           [--slices auto|length|brightness|contrast|loudness|norm|NAMES.txt [--slice-bins 4]]
+          [--on-the-job-output NAME]
           [--recipe R.json [--calibration DIR] [--suggest-recipe OUT.json]
           [--sensitivity exclusions|sparsity]]
                                 output metrics, per-layer diagnosis, latency
@@ -59,10 +60,18 @@ commands:
                                 original the rest (curve, and the threshold
                                 keeping agreement >= the target); --probes:
                                 both models on perturbed inputs per severity
-                                (the robustness gap), --save-probes writes
-                                them (DIR/PROBE_SEVERITY/input_J.pb); --slices:
+                                (the robustness gap): image = noise,
+                                brightness, occlusion, blur; text (needs
+                                --text) = typo, drop, repeat, whitespace,
+                                truncate, case; audio = noise, gain,
+                                clipping; tensor = noise. --save-probes
+                                writes them (DIR/PROBE_SEVERITY/input_J.pb,
+                                or DIR/PROBE_SEVERITY.txt); --slices:
                                 figures per quantile bin of an input feature,
-                                or per name in NAMES (one line per example)
+                                or per name in NAMES (one line per example);
+                                --on-the-job-output: the output slices and
+                                probes judge (default: the first
+                                classification output, else the first)
   version                       version and the kernel set of the wasm build
   help                          this text`;
 
@@ -159,7 +168,7 @@ async function distill(args) {
 }
 
 async function compare(args) {
-  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity', 'handback-target', 'probes', 'severities', 'probe-seed', 'save-probes', 'slices', 'slice-bins'];
+  const names = ['inputs', 'text', 'tokenizer', 'max-length', 'random', 'seed', 'dims', 'ranges', 'labels', 'report', 'markdown', 'runs', 'options', 'recipe', 'calibration', 'suggest-recipe', 'sensitivity', 'handback-target', 'probes', 'severities', 'probe-seed', 'save-probes', 'slices', 'slice-bins', 'on-the-job-output'];
   const { opts, rest } = parseOptions(args, names, ['per-class', 'handback']);
   if (opts['handback-target'] !== undefined && !opts.handback) throw new UsageError('--handback-target needs --handback');
   for (const k of ['severities', 'probe-seed', 'save-probes']) if (opts[k] !== undefined && !opts.probes) throw new UsageError(`--${k} needs --probes`);

@@ -50,16 +50,21 @@ export function probesPanel(p) {
     const series = ['original', 'compressed'].map((which, i) => ({ name: which, color: i ? '#3346a8' : '#9aa6bd',
       points: rows.map((r) => ({ y: value(r, which), label: `severity ${r.severity}: ${pct(value(r, which))}` })) }));
     const worst = rows.at(-1);
+    const changed = worst.changed != null ? ` (${pct(worst.changed)} of texts changed)` : '';
     return h('figure', { 'data-testid': `probe-${kind}` }, lineChart(series, { lo, hi: 1, width: 300, height: 150, yLabel: `${kind}: ${what}`, format: (v) => `${Math.round(100 * v)}%` }),
-      h('figcaption', {}, `${kind}, severity 0 (clean) → ${worst.severity}: gap ${(100 * worst.gap).toFixed(2)} pt`));
+      h('figcaption', {}, `${kind}, severity 0 (clean) → ${worst.severity}: gap ${(100 * worst.gap).toFixed(2)} pt${changed}`));
   });
+  const skipped = p.skipped.map((s) => h('div', { class: 'status', 'data-testid': `probe-skipped-${s.probe}` }, `Skipped ${s.probe}: ${s.reason}.`));
+  if (!p.rows.length) {
+    return h('div', { class: 'panel', 'data-testid': 'probes-panel' }, h('h4', {}, 'Edge-case probes'), ...skipped);
+  }
   const worst = p.rows.reduce((a, b) => (b.gap > a.gap ? b : a), p.rows[0]);
   return h('div', { class: 'panel', 'data-testid': 'probes-panel' },
     h('h4', {}, `Edge-case probes · ${what} as the inputs are perturbed (seed ${p.seed})`),
     h('div', { class: 'status', 'data-testid': 'probes-worst' }, worst.gap > 0
       ? `Most brittle under ${worst.probe} at severity ${worst.severity}: the compressed model loses ${(100 * worst.gap).toFixed(2)} points more than the original.`
       : 'Under every probe the compressed model loses no more than the original.'),
-    h('div', { class: 'probe-charts' }, charts));
+    h('div', { class: 'probe-charts' }, charts), ...skipped);
 }
 
 /** Slices of the inputs, worst first. */

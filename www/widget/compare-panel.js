@@ -38,6 +38,8 @@ const read = (file) => file.arrayBuffer();
 const PROBES = {
   none: 'none',
   image: 'images: noise, brightness, occlusion, blur (×3 severities)',
+  text: 'texts (text source): typos, dropped/repeated words, whitespace, truncation, case (×3)',
+  audio: 'audio: noise, gain, clipping (×3 severities)',
   tensor: 'any float input: noise (×3 severities)',
 };
 
@@ -198,6 +200,7 @@ export class ComparePanel {
     };
     let feeds;
     let labels = null;
+    let text = null;
     switch (ui.source.value) {
       case 'demo':
         feeds = await this.#call('readInputFile', { key: m, name: 'X_test.npy', bytes: model.demo.samples.slice(0) }, signal);
@@ -234,6 +237,8 @@ export class ComparePanel {
         if (!texts.length) throw new Error('write at least one line of text');
         const tok = await one(ui.tokenizer, 'a tokenizer.json').text();
         feeds = await this.#call('textInputs', { key: m, tokenizer: tok, texts }, signal);
+        // Text probes change the texts themselves, then tokenise them again.
+        text = { tokenizer: tok, texts };
         break;
       }
       default:
@@ -241,7 +246,7 @@ export class ComparePanel {
     }
     const lf = ui.labels.files?.[0];
     if (lf) labels = await this.#call('readLabels', { name: lf.name, bytes: await read(lf) }, signal);
-    return { feeds, labels };
+    return { feeds, labels, text };
   }
 
   async #compare() {
@@ -265,7 +270,7 @@ export class ComparePanel {
     const t0 = performance.now();
     await this.#busy('Compressing', async (signal) => {
       await this.#ensureOpen(model, signal);
-      const { feeds, labels } = await this.#inputs(model, signal);
+      const { feeds, labels, text } = await this.#inputs(model, signal);
       this.#ui.target.replaceChildren();
       const found = recipe.target ? await this.#search(recipe, feeds, labels, signal) : null;
       if (found && !found.model) return;
@@ -273,7 +278,7 @@ export class ComparePanel {
       const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value), per_class: true, handback: true,
         slices: { by: 'auto', bins: 4 } };
       if (this.#ui.probes.value !== 'none') options.probes = { kinds: [this.#ui.probes.value], severities: [1, 2, 3], seed: 0 };
-      const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options }, signal);
+      const { report, markdown } = await this.#call('compare', { original: 'model', compressed: 'compressed', feeds, labels, options, texts: text }, signal);
       if (found) report.target = found.report;
       // After a search, what follows (sensitivity, scans, the download) works on the recipe it found.
       const used = found ? JSON.parse(found.recipe) : recipe;

@@ -85,9 +85,9 @@ const methods = {
     keep(into, compressed);
     return new Transfer({ model, record }, [model.buffer]);
   },
-  async compare({ original, compressed, feeds, labels = null, options = {} }, progress) {
+  async compare({ original, compressed, feeds, labels = null, options = {}, texts = null }, progress) {
     const mod = await wasm();
-    return mod.compareModels(handle(original), handle(compressed), feeds, labels, JSON.stringify(options), progress);
+    return mod.compareModels(handle(original), handle(compressed), feeds, labels, JSON.stringify(options), texts, progress);
   },
   async randomInputs({ key, spec }) {
     return handle(key).randomInputs(JSON.stringify(spec));

@@ -286,6 +286,22 @@ pub fn read_file(model: &Model, file_name: &str, bytes: &[u8]) -> Result<Vec<Fee
 /// longest text's length (after truncation to `max_length`, or the
 /// tokenizer's); shorter texts are padded with the pad id and a zero mask.
 pub fn text_feeds(model: &Model, tokenizer: &crate::formats::tokenizer::Tokenizer, texts: &[String], max_length: Option<usize>) -> Result<Vec<Feed>> {
+    encode_texts(model, tokenizer, texts, max_length, None)
+}
+
+/// As `text_feeds`, every text cut and padded to `length` tokens (text
+/// probes: changed texts keep the clean input sets' shape).
+pub fn text_feeds_of_length(model: &Model, tokenizer: &crate::formats::tokenizer::Tokenizer, texts: &[String], length: usize) -> Result<Vec<Feed>> {
+    encode_texts(model, tokenizer, texts, Some(length), Some(length))
+}
+
+fn encode_texts(
+    model: &Model,
+    tokenizer: &crate::formats::tokenizer::Tokenizer,
+    texts: &[String],
+    max_length: Option<usize>,
+    length: Option<usize>,
+) -> Result<Vec<Feed>> {
     let inputs: Vec<&ValueInfo> = model.graph.real_inputs().collect();
     let role = |name: &str| -> Option<usize> {
         let n = name.to_ascii_lowercase();
@@ -314,7 +330,7 @@ pub fn text_feeds(model: &Model, tokenizer: &crate::formats::tokenizer::Tokenize
     let encodings: Vec<_> = texts.iter().map(|t| tokenizer.encode(t, fixed_len.or(max_length))).collect();
     // Without a fixed length, every text pads to the longest: outputs then
     // have one shape per example, which the comparison needs.
-    let len = fixed_len.unwrap_or_else(|| encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0));
+    let len = fixed_len.or(length).unwrap_or_else(|| encodings.iter().map(|e| e.ids.len()).max().unwrap_or(0));
     let mut feeds = Vec::with_capacity(texts.len());
     for e in encodings {
         let pad = |v: &[u32], fill: u32| -> Vec<i64> { v.iter().map(|&x| x as i64).chain(std::iter::repeat(fill as i64)).take(len).collect() };
