@@ -282,7 +282,7 @@ fn text_probes_by_hand() {
     let inputs = Inputs { texts: Some(Texts { tokenizer: &tok, texts: &texts }), ..Inputs::new(&feeds) };
     let r = compare(&session(&m), &session(&m), inputs, None, &opts, &mut quiet()).unwrap();
     let p = r.probes.unwrap();
-    assert_eq!((p.figure.as_str(), p.inputs.clone()), ("cosine", vec!["text".to_string()]));
+    assert_eq!((p.figure, p.inputs.clone()), (squish::compare::metrics::Figure::Cosine, vec!["text".to_string()]));
     // The tokenizer lowercases: casing cannot change any input, and the report says so.
     assert_eq!(p.skipped.len(), 1, "{:?}", p.skipped);
     assert!(p.skipped[0].probe == Probe::Case && p.skipped[0].reason.contains("lowercases"), "{:?}", p.skipped);

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use super::metrics::Figure;
+
 use super::outputs::OutputKind;
 use super::Report;
 
@@ -63,19 +65,37 @@ fn on_the_job(s: &mut String, c: &super::outputs::ClassificationMetrics) {
     }
 }
 
+fn figure_name(f: Figure) -> &'static str {
+    match f {
+        Figure::Agreement => "agreement",
+        Figure::Cosine => "cosine",
+        Figure::AbsError => "mean |Δ|",
+    }
+}
+
+fn figure_value(f: Figure, v: f64, digits: usize) -> String {
+    match f {
+        Figure::Agreement => pct(v),
+        Figure::Cosine => format!("{v:.digits$}"),
+        Figure::AbsError => format!("{v:.3e}"),
+    }
+}
+
 /// The slices table, worst first.
 fn slices(s: &mut String, sl: &super::slices::Slices) {
     let _ = writeln!(
         s,
         "## Slices (output `{}`, by {}; worst first)\n\n| slice | examples | {} | accuracy original → compressed |\n|---|---|---|---|",
-        sl.output, sl.by, sl.figure
+        sl.output,
+        sl.by,
+        figure_name(sl.figure)
     );
     for row in sl.rows.iter().take(2 * TOP) {
         let acc = match (row.accuracy_original, row.accuracy_compressed) {
             (Some(a), Some(b)) => format!("{} → {}", pct(a), pct(b)),
             _ => "–".into(),
         };
-        let figure = if sl.figure == "agreement" { pct(row.figure) } else { format!("{:.6}", row.figure) };
+        let figure = figure_value(sl.figure, row.figure, 6);
         let _ = writeln!(s, "| {} | {} | {figure} | {acc} |", row.slice, row.examples);
     }
     s.push('\n');
@@ -89,7 +109,11 @@ fn probes(s: &mut String, p: &super::probes::Probes) {
         "## Edge-case probes (output `{}`, seed {})\n\n{} with the original on clean inputs{}; gap: what the compressed model loses beyond what the original loses (above 0: more brittle).\n",
         p.output,
         p.seed,
-        if p.figure == "agreement" { "Agreement" } else { "Mean cosine" },
+        match p.figure {
+            Figure::Agreement => "Agreement",
+            Figure::Cosine => "Mean cosine",
+            Figure::AbsError => "Mean absolute difference",
+        },
         if labelled { ", and accuracy" } else { "" }
     );
     let texts = p.rows.iter().any(|r| r.changed.is_some());
@@ -100,9 +124,9 @@ fn probes(s: &mut String, p: &super::probes::Probes) {
         if texts { " texts changed |" } else { "" },
         if texts { "---|" } else { "" }
     );
-    let cosine = p.figure != "agreement" && !labelled;
-    let figure = |v: f64| if p.figure == "agreement" { pct(v) } else { format!("{v:.4}") };
-    let gap = |v: f64| if cosine { format!("{v:+.4}") } else { format!("{:+.2} pt", 100.0 * v) };
+    let points = p.figure == Figure::Agreement || labelled;
+    let figure = |v: f64| figure_value(p.figure, v, 4);
+    let gap = |v: f64| if points { format!("{:+.2} pt", 100.0 * v) } else { format!("{v:+.4}") };
     for row in std::iter::once(&p.clean).chain(&p.rows) {
         let name = row.probe.map_or("clean", |p| p.name());
         let _ = write!(

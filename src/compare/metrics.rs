@@ -23,6 +23,46 @@ pub fn sqnr_db(signal_energy: f64, noise_energy: f64) -> f64 {
 
 pub use crate::kernels::stats::{argmax, cosine, cosine_from};
 
+/// What slices and probes measure of the judged output, per example
+/// against a reference row (the original's on the clean input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Figure {
+    /// Top-1 agrees (classification outputs).
+    Agreement,
+    /// Cosine similarity (outputs of several values per example).
+    Cosine,
+    /// Mean absolute difference (one value per example, such as a speech
+    /// probability: its cosine is always ±1). Lower is better.
+    AbsError,
+}
+
+impl Figure {
+    pub fn for_output(classification: bool, values_per_example: usize) -> Figure {
+        match (classification, values_per_example) {
+            (true, _) => Figure::Agreement,
+            (false, 1) => Figure::AbsError,
+            _ => Figure::Cosine,
+        }
+    }
+
+    pub fn of(self, row: &[f64], reference: &[f64]) -> f64 {
+        match self {
+            Figure::Agreement => (argmax(row) == argmax(reference)) as u8 as f64,
+            Figure::Cosine => cosine(row, reference),
+            Figure::AbsError => row.iter().zip(reference).map(|(a, b)| (a - b).abs()).sum::<f64>() / row.len().max(1) as f64,
+        }
+    }
+
+    /// How much worse `value` is than `baseline` (above 0: worse).
+    pub fn loss(self, baseline: f64, value: f64) -> f64 {
+        match self {
+            Figure::AbsError => value - baseline,
+            _ => baseline - value,
+        }
+    }
+}
+
 /// Rows as probability distributions: kept when every row is non-negative
 /// and sums to 1 (± 1e-3), else a softmax of each row (logits).
 pub fn as_probabilities(rows: &[Vec<f64>]) -> (Vec<Vec<f64>>, bool) {

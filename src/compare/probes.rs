@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use super::metrics::Figure;
 use super::outputs::{Collected, OutputKind, OutputReport};
 use super::text_probes::{change_text, TextChange};
 use super::{Feed, Progress, Texts};
@@ -240,8 +241,8 @@ pub struct ProbeRow {
     /// None for the clean inputs (severity 0).
     pub probe: Option<Probe>,
     pub severity: u32,
-    /// Agreement with the original on the clean input (classification), or
-    /// mean cosine to it (other outputs), of each model on the probed input.
+    /// Each model's figure on the probed input against the original on the
+    /// clean input: agreement, mean cosine, or mean absolute difference.
     pub original: f64,
     pub compressed: f64,
     pub accuracy_original: Option<f64>,
@@ -266,8 +267,7 @@ pub struct Probes {
     /// The input changed: a float input's name, or "text" (texts changed
     /// before tokenising).
     pub inputs: Vec<String>,
-    /// "agreement" or "cosine".
-    pub figure: String,
+    pub figure: Figure,
     pub seed: u64,
     /// The figures on the clean inputs (severity 0).
     pub clean: ProbeRow,
@@ -302,8 +302,8 @@ pub fn run(
     let Clean { collected, reports, labels, output: k } = clean_run;
     let probes = options.probes()?;
     let (name, clean) = (&reports[k].name, &collected[k]);
-    let classify = reports[k].kind == OutputKind::Classification;
-    let figure = |rows: &[Vec<f64>]| -> (f64, Option<f64>) { score(&clean.original, rows, classify, labels) };
+    let kind = Figure::for_output(reports[k].kind == OutputKind::Classification, clean.example_shape.iter().product());
+    let figure = |rows: &[Vec<f64>]| -> (f64, Option<f64>) { score(&clean.original, rows, kind, labels) };
     let (clean_o, acc_o) = figure(&clean.original);
     let (clean_c, acc_c) = figure(&clean.compressed);
     // What each model loses under the probe (accuracy with labels, else the
@@ -311,7 +311,7 @@ pub fn run(
     let row = |probe, severity, (o, ao): (f64, Option<f64>), (c, ac): (f64, Option<f64>), changed| {
         let gap = match (acc_o, ao, acc_c, ac) {
             (Some(clean_ao), Some(ao), Some(clean_ac), Some(ac)) => (clean_ac - ac) - (clean_ao - ao),
-            _ => (clean_c - c) - (clean_o - o),
+            _ => kind.loss(clean_c, c) - kind.loss(clean_o, o),
         };
         ProbeRow { probe: Some(probe), severity, original: o, compressed: c, accuracy_original: ao, accuracy_compressed: ac, gap, changed }
     };
@@ -352,8 +352,7 @@ pub fn run(
         gap: 0.0,
         changed: None,
     };
-    let figure = if classify { "agreement" } else { "cosine" }.into();
-    Ok(Probes { output: name.clone(), inputs, figure, seed: options.seed, clean: clean_row, rows, skipped })
+    Ok(Probes { output: name.clone(), inputs, figure: kind, seed: options.seed, clean: clean_row, rows, skipped })
 }
 
 type ProbedRuns = Vec<(u32, Vec<Feed>, Option<f64>)>;
@@ -402,17 +401,14 @@ fn probe_note(probe: Probe) -> &'static str {
     }
 }
 
-/// Agreement of `rows`' top-1 with the clean original's (and accuracy with
-/// labels), or their mean cosine to the clean original's rows.
-fn score(reference: &[Vec<f64>], rows: &[Vec<f64>], classify: bool, labels: Option<&[usize]>) -> (f64, Option<f64>) {
+/// The mean `figure` of `rows` against the clean original's `reference`
+/// rows, and with labels the accuracy of their top-1.
+fn score(reference: &[Vec<f64>], rows: &[Vec<f64>], figure: Figure, labels: Option<&[usize]>) -> (f64, Option<f64>) {
     let n = rows.len().max(1) as f64;
-    if !classify {
-        return (rows.iter().zip(reference).map(|(a, b)| super::metrics::cosine(a, b)).sum::<f64>() / n, None);
-    }
+    let mean = rows.iter().zip(reference).map(|(a, b)| figure.of(a, b)).sum::<f64>() / n;
     let top = |r: &Vec<f64>| super::metrics::argmax(r);
-    let agree = rows.iter().zip(reference).filter(|(a, b)| top(a) == top(b)).count() as f64 / n;
-    let accuracy = labels.map(|l| rows.iter().zip(l).filter(|(r, &y)| top(r) == y).count() as f64 / n);
-    (agree, accuracy)
+    let accuracy = labels.filter(|_| figure == Figure::Agreement).map(|l| rows.iter().zip(l).filter(|(r, &y)| top(r) == y).count() as f64 / n);
+    (mean, accuracy)
 }
 
 #[cfg(test)]
@@ -480,11 +476,16 @@ mod tests {
     fn scores_by_hand() {
         let clean = vec![vec![0.9, 0.1], vec![0.2, 0.8], vec![0.6, 0.4]];
         let probed = vec![vec![0.4, 0.6], vec![0.2, 0.8], vec![0.7, 0.3]];
-        let (agree, acc) = score(&clean, &probed, true, Some(&[0, 1, 1]));
+        let (agree, acc) = score(&clean, &probed, Figure::Agreement, Some(&[0, 1, 1]));
         assert!((agree - 2.0 / 3.0).abs() < 1e-12);
         assert!((acc.unwrap() - 1.0 / 3.0).abs() < 1e-12);
-        let (cos, none) = score(&clean, &clean, false, None);
+        let (cos, none) = score(&clean, &clean, Figure::Cosine, None);
         assert!((cos - 1.0).abs() < 1e-12 && none.is_none());
+        // One value per example: mean |Δ| = (0.1 + 0.3) / 2; more error is a loss.
+        let (err, _) = score(&[vec![0.5], vec![0.2]], &[vec![0.6], vec![0.5]], Figure::AbsError, None);
+        assert!((err - 0.2).abs() < 1e-12);
+        assert_eq!(Figure::for_output(false, 1), Figure::AbsError);
+        assert!(Figure::AbsError.loss(0.1, 0.3) > 0.0 && Figure::Cosine.loss(0.9, 0.7) > 0.0);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::metrics::Figure;
 use super::outputs::OutputKind;
 use super::probes::Clean;
 use super::Feed;
@@ -132,7 +133,7 @@ pub fn quantile_slices(feature: &str, values: &[f64], bins: usize) -> Vec<String
 pub struct SliceRow {
     pub slice: String,
     pub examples: usize,
-    /// Top-1 agreement (classification) or mean cosine (other outputs).
+    /// The slice's mean `Slices::figure` (compressed against original).
     pub figure: f64,
     pub accuracy_original: Option<f64>,
     pub accuracy_compressed: Option<f64>,
@@ -143,8 +144,7 @@ pub struct Slices {
     pub output: String,
     /// What cut the examples: a feature, or "names" (the user's).
     pub by: String,
-    /// "agreement" or "cosine".
-    pub figure: String,
+    pub figure: Figure,
     /// Worst first: the largest accuracy drop with labels, else the lowest figure.
     pub rows: Vec<SliceRow>,
 }
@@ -165,6 +165,7 @@ pub fn slices(clean: &Clean, feeds: &[Feed], options: &SliceOptions) -> Result<S
     if names.len() != n {
         return Err(SquishError::invalid(format!("slices: {} slice names or input rows for {n} examples of output '{}'", names.len(), reports[k].name)));
     }
+    let figure = Figure::for_output(classify, c.example_shape.iter().product());
     let top = |r: &Vec<f64>| super::metrics::argmax(r);
     let mut order: Vec<String> = names.clone();
     order.sort();
@@ -174,21 +175,19 @@ pub fn slices(clean: &Clean, feeds: &[Feed], options: &SliceOptions) -> Result<S
         .map(|slice| {
             let members: Vec<usize> = (0..n).filter(|&i| names[i] == slice).collect();
             let m = members.len() as f64;
-            let figure = if classify {
-                members.iter().filter(|&&i| top(&c.original[i]) == top(&c.compressed[i])).count() as f64 / m
-            } else {
-                members.iter().map(|&i| super::metrics::cosine(&c.original[i], &c.compressed[i])).sum::<f64>() / m
-            };
+            let value = members.iter().map(|&i| figure.of(&c.compressed[i], &c.original[i])).sum::<f64>() / m;
             let accuracy = |rows: &[Vec<f64>]| labels.filter(|_| classify).map(|l| members.iter().filter(|&&i| top(&rows[i]) == l[i]).count() as f64 / m);
-            SliceRow { slice, examples: members.len(), figure, accuracy_original: accuracy(&c.original), accuracy_compressed: accuracy(&c.compressed) }
+            SliceRow { slice, examples: members.len(), figure: value, accuracy_original: accuracy(&c.original), accuracy_compressed: accuracy(&c.compressed) }
         })
         .collect();
+    // Perfect is 1 (agreement, cosine) or 0 (absolute error).
+    let perfect = if figure == Figure::AbsError { 0.0 } else { 1.0 };
     let badness = |r: &SliceRow| match (r.accuracy_original, r.accuracy_compressed) {
         (Some(a), Some(b)) => a - b,
-        _ => 1.0 - r.figure,
+        _ => figure.loss(perfect, r.figure),
     };
     rows.sort_by(|a, b| badness(b).total_cmp(&badness(a)).then(a.slice.cmp(&b.slice)));
-    Ok(Slices { output: reports[k].name.clone(), by, figure: if classify { "agreement" } else { "cosine" }.into(), rows })
+    Ok(Slices { output: reports[k].name.clone(), by, figure, rows })
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ test('destructive recipe: diagnosis, per class, hand-back, sensitivity, one clic
   // The demo runs the image probes: one chart per probe, and the one the int4 model handles worst named.
   const probes = page.getByTestId('probes-panel');
   for (const kind of ['noise', 'brightness', 'occlusion', 'blur']) assert.ok(await probes.getByTestId(`probe-${kind}`).isVisible(), kind);
-  assert.match(await probes.getByTestId('probes-worst').textContent(), /^Most brittle under brightness at severity 3: the compressed model loses \d+\.\d+ points more than the original\./);
+  assert.match(await probes.getByTestId('probes-worst').textContent(), /^Most brittle under brightness at severity 3: the compressed model loses \d+\.\d+ pt more than the original\./);
   await probes.screenshot({ path: join(repoRoot, 'target/e2e/probes.png') });
   // The record says what compression did, and warns that opset 17 stores 4-bit levels in 8-bit codes.
   assert.match(await page.getByTestId('record').textContent(), /3 tensor\(s\) compressed/);
@@ -296,6 +296,26 @@ test('images and audio become inputs of one-input models', async () => {
   await compareAndWait(page);
   assert.match(await page.getByTestId('compare-status').textContent(), /Compared 2 input sets?/);
   assert.match(await page.getByTestId('report').textContent(), /Output output · regression/);
+  // Audio probes change the samples: noise, gain, clipping.
+  await page.getByTestId('probes').selectOption('audio');
+  await compareAndWait(page);
+  for (const kind of ['noise', 'gain', 'clipping']) assert.ok(await page.getByTestId(`probe-${kind}`).isVisible(), kind);
+
+  // Texts: the text probes change the lines before tokenising; casing is skipped for an uncased tokenizer.
+  await page.getByTestId('open-model').setInputFiles(join(repoRoot, 'tests/fixtures/synthetic/text_classifier/model.onnx'));
+  await page.getByTestId('model-summary').filter({ hasText: 'model.onnx' }).waitFor({ timeout: 5000 });
+  await page.getByTestId('input-source').selectOption('text');
+  await page.getByTestId('texts').fill('The quick brown fox jumps over the lazy dog.\nHello, world! This is a test of the tokenizer.\nWe run the model on the job it is meant to do.');
+  await page.getByTestId('tokenizer-file').setInputFiles(join(repoRoot, 'tests/fixtures/text/tokenizer.json'));
+  await page.getByTestId('probes').selectOption('text');
+  await compareAndWait(page);
+  assert.match(await page.getByTestId('compare-status').textContent(), /Compared 3 input set/);
+  const textProbes = page.getByTestId('probes-panel');
+  for (const kind of ['typo', 'drop', 'repeat', 'whitespace', 'truncate']) {
+    assert.match(await textProbes.getByTestId(`probe-${kind}`).locator('figcaption').textContent(), /of texts changed\)$/, kind);
+  }
+  assert.match(await textProbes.getByTestId('probe-skipped-case').textContent(), /^Skipped case: the tokenizer gives the same tokens .* \(it lowercases\)\.$/);
+  await textProbes.screenshot({ path: join(repoRoot, 'target/e2e/text-probes.png') });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -72,7 +72,7 @@ export class ComparePanel {
     ui.audio = h('input', { type: 'file', accept: '.wav,audio/wav', multiple: '' });
     ui.rate = h('input', { type: 'number', value: 16000, min: 1, 'aria-label': 'sample rate' });
     ui.text = h('textarea', { rows: 3, placeholder: 'one input per line', 'data-testid': 'texts' });
-    ui.tokenizer = h('input', { type: 'file', accept: '.json' });
+    ui.tokenizer = h('input', { type: 'file', accept: '.json', 'data-testid': 'tokenizer-file' });
     ui.labels = h('input', { type: 'file', accept: '.npy,.csv,.json', 'data-testid': 'labels-file' });
     ui.runs = h('input', { type: 'number', value: 20, min: 0, 'aria-label': 'timed runs' });
     ui.warmup = h('input', { type: 'number', value: 30, min: 0, 'aria-label': 'warm-up runs' });
