@@ -126,7 +126,11 @@ fn probes(s: &mut String, p: &super::probes::Probes) {
     );
     let points = p.figure == Figure::Agreement || labelled;
     let figure = |v: f64| figure_value(p.figure, v, 4);
-    let gap = |v: f64| if points { format!("{:+.2} pt", 100.0 * v) } else { format!("{v:+.4}") };
+    let gap = |v: f64| match (points, p.figure) {
+        (true, _) => format!("{:+.2} pt", 100.0 * v),
+        (false, Figure::AbsError) => format!("{v:+.2e}"),
+        _ => format!("{v:+.4}"),
+    };
     for row in std::iter::once(&p.clean).chain(&p.rows) {
         let name = row.probe.map_or("clean", |p| p.name());
         let _ = write!(
