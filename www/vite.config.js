@@ -17,5 +17,15 @@ export default defineConfig({
     target: 'es2022',
     // wasm and model files must stay files, never inlined as base64.
     assetsInlineLimit: 0,
+    // Two entries: the page, and the widget as one ES module at a stable
+    // name (dist/squish-playground.js) that documentation sites load; its
+    // worker, wasm and demo files sit in assets/, found from its own URL.
+    rollupOptions: {
+      input: {
+        index: fileURLToPath(new URL('index.html', import.meta.url)),
+        widget: fileURLToPath(new URL('widget/squish-playground.js', import.meta.url)),
+      },
+      output: { entryFileNames: (chunk) => (chunk.name === 'widget' ? 'squish-playground.js' : 'assets/[name]-[hash].js') },
+    },
   },
 });

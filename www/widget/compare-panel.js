@@ -51,9 +51,19 @@ export class ComparePanel {
   #last = null; // { compressed: Uint8Array, report, markdown, feeds, labels, recipe }
   #opened = { model: null, generation: -1 }; // which model this worker holds, in which worker
 
-  /** `getModel()` → { blob: Blob, name, demo: { samples, labels } | null } */
-  constructor(getModel) {
+  #emit;
+  #ready;
+  #inputFile = null; // { name, bytes }: the element's `inputs` attribute, used when no file is chosen
+
+  /**
+   * `getModel()` → { blob: Blob, name, demo: { samples, labels } | null };
+   * `emit(type, detail)` tells the element's listeners (compressed, compared,
+   * error); `ready()` resolves when the element has loaded its model.
+   */
+  constructor(getModel, emit = () => {}, ready = async () => {}) {
     this.#getModel = getModel;
+    this.#emit = emit;
+    this.#ready = ready;
     const ui = this.#ui;
     ({ select: ui.preset, text: ui.recipe } = presetEditor(PRESETS, { selectId: 'recipe-preset', textId: 'recipe', label: 'recipe JSON' }));
     ui.source = h('select', { 'data-testid': 'input-source', onchange: () => this.#showSource() }, Object.entries(SOURCES).map(([k, v]) => h('option', { value: k }, v)));
@@ -61,7 +71,8 @@ export class ComparePanel {
     ui.seed = h('input', { type: 'number', value: 0, 'aria-label': 'seed' });
     ui.dims = h('input', { type: 'text', placeholder: 'batch=1,sequence=128', 'aria-label': 'dimensions' });
     ui.ranges = h('input', { type: 'text', placeholder: 'input_ids=0:30522', 'aria-label': 'value ranges' });
-    ui.file = h('input', { type: 'file', accept: '.npz,.npy,.pb,.json,.csv', 'data-testid': 'input-file' });
+    ui.file = h('input', { type: 'file', accept: '.npz,.npy,.pb,.json,.csv', 'data-testid': 'input-file', onchange: () => { ui.fileName.textContent = ui.file.files?.[0]?.name ?? ''; } });
+    ui.fileName = h('span', { class: 'status', 'data-testid': 'input-file-name' });
     ui.images = h('input', { type: 'file', accept: 'image/png,image/jpeg', multiple: '', 'data-testid': 'image-files' });
     ui.folder = h('input', { type: 'file', webkitdirectory: '', 'data-testid': 'image-folder' });
     ui.imagePreset = h('select', {}, ['imagenet', 'unit', 'symmetric', 'raw'].map((p) => h('option', { value: p }, p)));
@@ -80,7 +91,7 @@ export class ComparePanel {
     ui.forms = {
       demo: h('div', {}),
       random: h('div', { class: 'row' }, field('input sets', ui.count), field('seed', ui.seed), field('symbolic dims', ui.dims), field('value ranges', ui.ranges)),
-      file: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Choose file…', ui.file)),
+      file: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Choose file…', ui.file), ui.fileName),
       images: h('div', { class: 'row' }, h('label', { class: 'button' }, 'Images…', ui.images), h('label', { class: 'button' }, 'Folder of class sub-folders…', ui.folder),
         field('preset', ui.imagePreset), field('width', ui.width), field('height', ui.height), field('layout', ui.layout), field('channels', ui.channels)),
       audio: h('div', { class: 'row' }, h('label', { class: 'button' }, 'WAV files…', ui.audio), field('model sample rate', ui.rate)),
@@ -138,7 +149,11 @@ export class ComparePanel {
     this.#ui.status.textContent = `${stage}… ${total > 1 ? `${done}/${total}` : ''}`;
   }
 
-  /** Runs `task(signal)` with the progress bar and Cancel shown; errors keep the screen. */
+  /**
+   * Runs `task(signal)` with the progress bar and Cancel shown; errors keep
+   * the screen. Returns null, or the error (shown, and emitted unless it
+   * was a cancel).
+   */
   async #busy(label, task) {
     const ui = this.#ui;
     this.#abort = new AbortController();
@@ -151,15 +166,16 @@ export class ComparePanel {
     ui.error.hidden = true;
     try {
       await task(this.#abort.signal);
-      return true;
+      return null;
     } catch (e) {
       if (e.name === 'AbortError') ui.status.textContent = 'Cancelled. The previous results are kept.';
       else {
         ui.error.textContent = e.message;
         ui.error.hidden = false;
         ui.status.textContent = '';
+        this.#emit('error', { message: e.message, stage: label.toLowerCase() });
       }
-      return false;
+      return e;
     } finally {
       ui.go.disabled = false;
       ui.sensitivityButton.disabled = false;
@@ -168,6 +184,23 @@ export class ComparePanel {
       ui.progress.hidden = true;
       this.#abort = null;
     }
+  }
+
+  /** The element's `recipe` attribute: shown in the editor, checked when run. */
+  setRecipe(text) {
+    this.#ui.recipe.value = text;
+  }
+
+  /** The element's `inputs` attribute: the compare card reads it when no file is chosen. */
+  setInputFile(name, bytes) {
+    this.#inputFile = { name, bytes };
+    this.#ui.source.value = 'file';
+    this.#ui.fileName.textContent = name;
+    this.#showSource();
+  }
+
+  terminate() {
+    this.#bridge.terminate();
   }
 
   #call(method, args, signal) {
@@ -212,8 +245,10 @@ export class ComparePanel {
         break;
       }
       case 'file': {
-        const f = one(ui.file, 'an input file');
-        feeds = await this.#call('readInputFile', { key: m, name: f.name, bytes: await read(f) }, signal);
+        const chosen = ui.file.files?.[0];
+        const f = chosen ? { name: chosen.name, bytes: await read(chosen) } : this.#inputFile && { name: this.#inputFile.name, bytes: this.#inputFile.bytes.slice(0) };
+        if (!f) throw new Error('choose an input file first');
+        feeds = await this.#call('readInputFile', { key: m, ...f }, signal);
         break;
       }
       case 'images': {
@@ -249,32 +284,55 @@ export class ComparePanel {
     return { feeds, labels, text };
   }
 
-  async #compare() {
-    const model = this.#getModel();
-    if (!model) return;
+  /** Compress & compare as the button does: resolves with the `compared` detail, rejects with what went wrong. */
+  async run() {
+    const outcome = await this.#compare();
+    if (outcome instanceof Error) throw outcome;
+    return outcome;
+  }
+
+  /** The recipe, parsed and checked against the published schema before any work starts. */
+  #recipe() {
     let recipe;
     try {
       recipe = JSON.parse(this.#ui.recipe.value);
     } catch (e) {
-      this.#ui.error.textContent = `recipe: invalid JSON: ${e.message}`;
-      this.#ui.error.hidden = false;
-      return;
+      throw new Error(`recipe: invalid JSON: ${e.message}`);
     }
-    // Checked against the published schema before any work starts.
     const problems = recipeProblems(recipe);
-    if (problems.length) {
-      this.#ui.error.textContent = `recipe: ${problems.join('; ')}`;
+    if (problems.length) throw new Error(`recipe: ${problems.join('; ')}`);
+    return recipe;
+  }
+
+  /** Returns the `compared` detail, or the Error shown (also emitted as an `error` event). */
+  async #compare() {
+    // A first click on an element that has not started yet starts it, then runs.
+    try {
+      await this.#ready();
+    } catch (e) {
+      return e;
+    }
+    const model = this.#getModel();
+    if (!model) return new Error('no model is loaded yet');
+    let recipe;
+    try {
+      recipe = this.#recipe();
+    } catch (e) {
+      this.#ui.error.textContent = e.message;
       this.#ui.error.hidden = false;
-      return;
+      this.#emit('error', { message: e.message, stage: 'recipe' });
+      return e;
     }
     const t0 = performance.now();
-    await this.#busy('Compressing', async (signal) => {
+    let detail = null;
+    const error = await this.#busy('Compressing', async (signal) => {
       await this.#ensureOpen(model, signal);
       const { feeds, labels, text } = await this.#inputs(model, signal);
       this.#ui.target.replaceChildren();
       const found = recipe.target ? await this.#search(recipe, feeds, labels, signal) : null;
-      if (found && !found.model) return;
+      if (found && !found.model) throw new Error('no recipe meets the target on these inputs; nothing was compressed');
       const { model: compressed, record } = found ?? await this.#call('compress', { key: 'model', recipe: JSON.stringify(recipe), calibration: feeds.slice(0, 16), into: 'compressed' }, signal);
+      this.#emit('compressed', { recipe: found ? JSON.parse(found.recipe) : recipe, record, bytes: compressed.byteLength });
       const options = { latency_runs: Number(this.#ui.runs.value), warmup_runs: Number(this.#ui.warmup.value), per_class: true, handback: true,
         slices: { by: 'auto', bins: 4 } };
       if (this.#ui.probes.value !== 'none') options.probes = { kinds: [this.#ui.probes.value], severities: [1, 2, 3], seed: 0 };
@@ -292,7 +350,10 @@ export class ComparePanel {
       this.#ui.scanButton.hidden = !(prune && prune.sparsity != null && ['unstructured', 'channels', 'heads'].includes(prune.pattern ?? 'unstructured'));
       this.#ui.downloads.hidden = false;
       this.#ui.status.textContent = `Compared ${report.samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+      detail = { ...headline(report), recipe: used, report, markdown };
+      this.#emit('compared', detail);
     });
+    return error ?? detail;
   }
 
   /** A recipe with a target: the search (progress per unit of work), its table; `model` is absent when nothing meets the target. */
@@ -387,4 +448,19 @@ function folderLabels(files) {
   const classes = [...new Set(folders)].sort();
   const data = new BigInt64Array(folders.map((d) => BigInt(classes.indexOf(d))));
   return { dtype: 'int64', dims: [data.length], data };
+}
+
+/** What an embedding page most likely shows of a report (the `compared` event's detail has the full report too). */
+function headline(report) {
+  const c = report.outputs.find((o) => o.classification)?.classification;
+  return {
+    samples: report.samples,
+    examples: report.outputs[0].examples,
+    agreement: c?.top1_agreement ?? null,
+    accuracy_original: c?.accuracy_original ?? null,
+    accuracy_compressed: c?.accuracy_compressed ?? null,
+    cosine_min: Math.min(...report.outputs.map((o) => o.regression.cosine_min)),
+    sizes: report.sizes,
+    speedup: report.latency?.speedup ?? null,
+  };
 }

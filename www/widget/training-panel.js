@@ -30,6 +30,7 @@ export class TrainingPanel {
   #bridge = new EngineBridge();
   #getModel;
   #getCompressed;
+  #ready;
   #ui = {};
   #abort = null;
   #paused = null; // { promise, resume } while paused
@@ -37,10 +38,14 @@ export class TrainingPanel {
   #opened = { model: null, generation: -1 };
   #last = null; // { model: Uint8Array, name }
 
-  /** `getModel()` → { blob, name, demo } (see ComparePanel); `getCompressed()` → { bytes, recipe } or null. */
-  constructor(getModel, getCompressed = () => null) {
+  /**
+   * `getModel()` → { blob, name, demo } (see ComparePanel); `getCompressed()` → { bytes, recipe } or null;
+   * `ready()` resolves when the element has loaded its model.
+   */
+  constructor(getModel, getCompressed = () => null, ready = async () => {}) {
     this.#getModel = getModel;
     this.#getCompressed = getCompressed;
+    this.#ready = ready;
     const ui = this.#ui;
     ({ select: ui.preset, text: ui.section } = presetEditor(STUDENTS, { selectId: 'student-preset', textId: 'distill-section', label: 'distill section JSON' }));
     ui.start = h('select', { 'data-testid': 'train-start' }, Object.entries(STARTS).map(([k, v]) => h('option', { value: k }, v)));
@@ -159,6 +164,8 @@ export class TrainingPanel {
   }
 
   async #train() {
+    // A first click on an element that has not started yet starts it (a failure shows in the element).
+    if (!(await this.#ready().then(() => true, () => false))) return;
     const model = this.#getModel();
     if (!model) return;
     const ui = this.#ui;

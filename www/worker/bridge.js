@@ -2,6 +2,23 @@
 // aborted through its AbortSignal terminates the worker (the only way to
 // stop wasm mid-run) and every later call starts a fresh one. Consumers
 // watch `generation` to know when engine state (loaded models) was lost.
+import workerUrl from './worker.js?worker&url';
+
+let blobUrl = null;
+
+/**
+ * Where to start the worker from. Browsers start workers only from the
+ * page's own origin: when the widget's files are served from another one
+ * (a CDN), a module worker is made from a blob whose one line imports the
+ * real worker script (fetched with CORS), so its own imports, the wasm and
+ * the demo files still resolve against the widget's origin.
+ */
+function workerSource() {
+  const url = new URL(workerUrl, import.meta.url);
+  if (url.origin === globalThis.location?.origin) return url;
+  blobUrl ??= URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
+  return blobUrl;
+}
 
 export class EngineBridge {
   #worker = null;
@@ -10,7 +27,7 @@ export class EngineBridge {
   generation = 0;
 
   #spawn() {
-    const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const w = new Worker(workerSource(), { type: 'module' });
     w.onmessage = ({ data }) => {
       const p = this.#pending.get(data.id);
       if (!p) return;
@@ -62,4 +79,17 @@ export class EngineBridge {
   terminate() {
     this.#fail(new DOMException('terminated', 'AbortError'));
   }
+}
+
+let shared = null;
+
+/**
+ * The engine worker every <squish-playground> on a page shares for light
+ * work (the demo, opening models); each element keeps its models under its
+ * own keys. Work that can be cancelled (which ends a worker) gets a
+ * worker of its own.
+ */
+export function sharedBridge() {
+  shared ??= new EngineBridge();
+  return shared;
 }
