@@ -89,6 +89,43 @@ fn an_input_overriding_an_initializer_is_not_folded() {
     assert_eq!(s.run(vec![("x".into(), x), ("w".into(), w)]).unwrap().outputs[0].1.to_f64_vec(), vec![6.0, 7.0, 8.0]);
 }
 
+#[test]
+fn before_ir_4_weights_listed_as_inputs_are_constants_unless_fed() {
+    // IR 3 lists every initializer as a graph input; onnxruntime treats them
+    // as constants, so folding (and prepacking) apply, yet a caller may feed one.
+    let mut m = ModelProto::decode(
+        &model(
+            vec![node("Mul", "twice", &["w", "two"], &["w2"], vec![]), node("Add", "add", &["x", "w2"], &["y"], vec![])],
+            vec![
+                TensorProto { name: "w".into(), dims: vec![3], data_type: data_type::FLOAT, float_data: vec![1.0, 1.0, 1.0], ..Default::default() },
+                TensorProto { name: "two".into(), dims: vec![], data_type: data_type::FLOAT, float_data: vec![2.0], ..Default::default() },
+            ],
+        )[..],
+    )
+    .unwrap();
+    m.ir_version = 3;
+    let g = m.graph.as_mut().unwrap();
+    g.input.insert(0, tensor_vi("w", &[3]));
+    g.input.push(tensor_vi("two", &[]));
+    let s = load_session(&m.encode_to_vec()).unwrap();
+    let inputs: Vec<&str> = s.model().graph.inputs.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(inputs, ["x"], "weights are not inputs");
+    assert_eq!(s.plan().steps.len(), 1, "Mul of two weights folded at load");
+    let x = Tensor::from_vec(&[3], vec![1.0f32, 2.0, 3.0]).unwrap();
+    let w = Tensor::from_vec(&[3], vec![5.0f32, 5.0, 5.0]).unwrap();
+    assert_eq!(s.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec(), vec![3.0, 4.0, 5.0]);
+    assert_eq!(s.run(vec![("x".into(), x.clone()), ("w".into(), w)]).unwrap().outputs[0].1.to_f64_vec(), vec![11.0, 12.0, 13.0]);
+    // Feeding a name that is neither still fails, naming it.
+    let e = s.run(vec![("x".into(), x.clone()), ("nope".into(), x.clone())]).unwrap_err().to_string();
+    assert!(e.contains("nope"), "{e}");
+    // Saved as IR 3 again: every initializer listed as an input, typed.
+    let saved = ModelProto::decode(&squish::formats::onnx::model_to_bytes(s.model())[..]).unwrap();
+    assert_eq!(saved.ir_version, 3);
+    let listed: Vec<&str> = saved.graph.as_ref().unwrap().input.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(listed, ["x", "w", "two"]);
+    assert_eq!(squish::formats::onnx::encoded_len(s.model()), squish::formats::onnx::model_to_bytes(s.model()).len());
+}
+
 /// Static inference agrees with what running the model produces: every
 /// graph output whose inferred shape is fully known has exactly the run's
 /// shape and dtype, for every fixture model.
@@ -204,6 +241,47 @@ fn conv_then_relu_or_clip_fuses_and_stays_bit_identical() {
     g.output.push(tensor_vi("peeked", &[1, 2, 2, 2]));
     let s = load_session(&m.encode_to_vec()).unwrap();
     assert_eq!(s.plan().steps.len(), 3);
+}
+
+#[test]
+fn batch_norm_after_a_constant_conv_is_folded_into_it_within_rounding() {
+    let f = |name: &str, v: &[f32]| TensorProto { name: name.into(), dims: vec![2], data_type: data_type::FLOAT, float_data: v.to_vec(), ..Default::default() };
+    let bn_params = vec![f("scale", &[1.5, -0.5]), f("shift", &[0.1, 0.2]), f("mean", &[0.3, -1.0]), f("var", &[0.25, 4.0])];
+    let bn = |eps: f32| {
+        let a = AttributeProto { name: "epsilon".into(), r#type: proto::attribute_type::FLOAT, f: eps, ..Default::default() };
+        node("BatchNormalization", "bn", &["c", "scale", "shift", "mean", "var"], &["n"], vec![a])
+    };
+    let with_relu = |bytes: Vec<u8>| {
+        let mut m = ModelProto::decode(&bytes[..]).unwrap();
+        let g = m.graph.as_mut().unwrap();
+        g.node.push(node("Relu", "relu", &["n"], &["y"], vec![]));
+        m.encode_to_vec()
+    };
+    let renamed = |bytes: Vec<u8>| {
+        let mut m = ModelProto::decode(&bytes[..]).unwrap();
+        m.graph.as_mut().unwrap().node[1].output[0] = "y".into();
+        m.encode_to_vec()
+    };
+    let x = Tensor::from_vec(&[1, 2, 2, 2], vec![1.0f32, -1.0, 0.7, 0.3, 0.2, 2.0, -0.4, -0.0]).unwrap();
+    for (bytes, steps, what) in [
+        (renamed(conv_then(bn(1e-3), bn_params.clone())), 1, "Conv → BatchNormalization"),
+        (with_relu(conv_then(bn(1e-5), bn_params.clone())), 1, "Conv → BatchNormalization → Relu"),
+    ] {
+        let folded = load_session(&bytes).unwrap();
+        let plain = squish::Session::for_comparison(squish::formats::onnx::load_model(&bytes).unwrap()).unwrap();
+        assert_eq!(folded.plan().steps.len(), steps, "{what}: one step");
+        assert!(plain.plan().steps.len() > steps, "{what}: the comparison session keeps every op");
+        let a = folded.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+        let b = plain.run(vec![("x".into(), x.clone())]).unwrap().outputs[0].1.to_f64_vec();
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "{what}: {a:?} vs {b:?}");
+        }
+    }
+    // Training-mode normalisation (batch statistics) is not folded.
+    let mut m = ModelProto::decode(&renamed(conv_then(bn(1e-5), bn_params))[..]).unwrap();
+    let training = AttributeProto { name: "training_mode".into(), r#type: proto::attribute_type::INT, i: 1, ..Default::default() };
+    m.graph.as_mut().unwrap().node[1].attribute.push(training);
+    assert_eq!(load_session(&m.encode_to_vec()).unwrap().plan().steps.len(), 2);
 }
 
 /// A float model `x [2, 3, 4] → y` from `nodes` and `inits`, opset 17.

@@ -41,6 +41,28 @@ pub fn pack_b_f32(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
     out
 }
 
+/// Rows per packed panel of a GEMM's A operand.
+pub const GEMM_MR: usize = 4;
+
+/// Packs A (m×k, row-major) for `gemm_f32_prepacked`: panels of 4 rows, each
+/// `k × 4` (row r of the panel in lane r), the last one zero-padded. Done
+/// once for a convolution's constant filters at load time.
+pub fn pack_a_f32(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
+    assert!(a.len() >= m * k, "pack_a_f32: A too small");
+    let blocks = m.div_ceil(GEMM_MR);
+    let mut out = vec![0.0f32; blocks * k * GEMM_MR];
+    for ib in 0..blocks {
+        let dst = &mut out[ib * k * GEMM_MR..(ib + 1) * k * GEMM_MR];
+        for r in 0..GEMM_MR.min(m - ib * GEMM_MR) {
+            let row = &a[(ib * GEMM_MR + r) * k..(ib * GEMM_MR + r + 1) * k];
+            for (p, &v) in row.iter().enumerate() {
+                dst[p * GEMM_MR + r] = v;
+            }
+        }
+    }
+    out
+}
+
 /// The constants of an exact-erf GELU written out as ops, as exporters
 /// emit it: `t = x / divisor` (or `x · divisor` when `!divide`),
 /// `e = erf(t) + one`, then `(x · e) · half`, or `(x · half) · e` when

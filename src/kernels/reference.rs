@@ -41,6 +41,28 @@ pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &
     }
 }
 
+/// `c = a · b` with A given as `pack_a_f32` panels and B as `pack_b_f32`
+/// panels; same summation order as `gemm_f32`.
+pub fn gemm_f32_prepacked(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [f32]) {
+    use super::{GEMM_MR as MR, GEMM_NR as NR};
+    assert!(ap.len() >= m.div_ceil(MR) * k * MR && bp.len() >= n.div_ceil(NR) * k * NR && c.len() >= m * n, "gemm_f32_prepacked: buffers too small");
+    for i in 0..m {
+        let (ib, r) = (i / MR, i % MR);
+        let a_panel = &ap[ib * k * MR..(ib + 1) * k * MR];
+        for jp in 0..n.div_ceil(NR) {
+            let panel = &bp[jp * k * NR..(jp + 1) * k * NR];
+            let mut s = [0.0f32; NR];
+            for (a, b) in a_panel.chunks_exact(MR).zip(panel.chunks_exact(NR)) {
+                for (sv, &bv) in s.iter_mut().zip(b) {
+                    *sv += a[r] * bv;
+                }
+            }
+            let width = NR.min(n - jp * NR);
+            c[i * n + jp * NR..i * n + jp * NR + width].copy_from_slice(&s[..width]);
+        }
+    }
+}
+
 /// `c = a · b` with B in compressed-column form (`SparseB`), A and C laid
 /// out as `layout` says: each output sums its non-zero products in input
 /// order, as `gemm_f32` sums all of them.
@@ -116,6 +138,43 @@ pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &
                 let row = &padded[(oy * s.sy + ky * s.dy) * s.pw..];
                 for kx in 0..s.kw {
                     acc += w[ky * s.kw + kx] * row[ox * s.sx + kx * s.dx];
+                }
+            }
+            out[oy * s.ow + ox] = acc;
+        }
+    }
+}
+
+/// The larger of two floats as IEEE 754-2019 `maximum` (and wasm's
+/// `f32x4.max`) defines it: NaN if either is NaN, +0 above −0.
+#[inline(always)]
+pub fn maximum(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else if a == b {
+        if a.is_sign_positive() {
+            a
+        } else {
+            b
+        }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Max pooling of one plane already padded with −∞ (`s.ph × s.pw`) into
+/// `s.oh × s.ow` outputs: each the `maximum` of its window's taps.
+pub fn max_pool_f32(padded: &[f32], s: super::DepthwiseShape, out: &mut [f32]) {
+    assert!(s.is_valid() && padded.len() >= s.ph * s.pw && out.len() >= s.oh * s.ow, "max_pool_f32: bad geometry");
+    for oy in 0..s.oh {
+        for ox in 0..s.ow {
+            let mut acc = f32::NEG_INFINITY;
+            for ky in 0..s.kh {
+                let row = &padded[(oy * s.sy + ky * s.dy) * s.pw..];
+                for kx in 0..s.kw {
+                    acc = maximum(acc, row[ox * s.sx + kx * s.dx]);
                 }
             }
             out[oy * s.ow + ox] = acc;

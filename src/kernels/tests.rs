@@ -54,6 +54,8 @@ impl Rng {
 pub fn gemm_shapes() -> Vec<(usize, usize, usize)> {
     let mut shapes =
         vec![(1, 1, 1), (4, 8, 8), (4, 1, 4), (5, 9, 13), (3, 7, 3), (0, 3, 4), (3, 0, 4), (3, 4, 0), (8, 16, 12), (33, 17, 65), (64, 64, 64), (7, 130, 9)];
+    // Deeper than one pass over K (512) and taller than one block of rows (256).
+    shapes.extend([(9, 1025, 17), (150, 600, 20), (261, 520, 9)]);
     let mut rng = Rng::new(7);
     for _ in 0..24 {
         shapes.push((1 + rng.below(20), 1 + rng.below(40), 1 + rng.below(20)));
@@ -101,6 +103,9 @@ macro_rules! kernel_suite {
                     k::gemm_f32(m, kk, n, &a, &b, &mut c1);
                     k::gemm_f32_packed(m, kk, n, &a, &crate::kernels::pack_b_f32(kk, n, &b), &mut c2);
                     assert_eq!(c1, c2, "{m}x{kk}x{n}");
+                    let mut c3 = vec![2.0; m * n];
+                    k::gemm_f32_prepacked(m, kk, n, &crate::kernels::pack_a_f32(m, kk, &a), &crate::kernels::pack_b_f32(kk, n, &b), &mut c3);
+                    assert_eq!(c1, c3, "prepacked A and B, {m}x{kk}x{n}");
                 }
             }
 
@@ -437,6 +442,49 @@ macro_rules! kernel_suite {
                             }
                             let got = out[oy * shape.ow + ox] as f64;
                             assert!((got - exact).abs() <= bounds::gemm_f32(shape.kh * shape.kw, abs), "{shape:?} at ({oy},{ox}): {got} vs {exact}");
+                        }
+                    }
+                }
+            }
+
+            /// Max pooling is exact: each output is its window's largest
+            /// value, NaN when the window holds one, +0 over −0.
+            #[wasm_bindgen_test(unsupported = test)]
+            fn max_pool_is_the_window_maximum() {
+                let mut rng = Rng::new(24);
+                for shape in super::depthwise_shapes() {
+                    let mut padded = rng.vec(shape.ph * shape.pw, 1.0);
+                    for (i, v) in padded.iter_mut().enumerate() {
+                        match i % 11 {
+                            3 => *v = f32::NEG_INFINITY,
+                            5 => *v = -0.0,
+                            7 if i % 3 == 0 => *v = 0.0,
+                            9 if i % 37 == 0 => *v = f32::NAN,
+                            _ => {}
+                        }
+                    }
+                    let mut out = vec![f32::NAN; shape.oh * shape.ow];
+                    k::max_pool_f32(&padded, shape, &mut out);
+                    for oy in 0..shape.oh {
+                        for ox in 0..shape.ow {
+                            let window: Vec<f32> = (0..shape.kh * shape.kw)
+                                .map(|t| padded[(oy * shape.sy + (t / shape.kw) * shape.dy) * shape.pw + ox * shape.sx + (t % shape.kw) * shape.dx])
+                                .collect();
+                            let got = out[oy * shape.ow + ox];
+                            let want = if window.iter().any(|v| v.is_nan()) {
+                                f32::NAN
+                            } else {
+                                let top = window.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                                if top == 0.0 && window.iter().any(|v| *v == 0.0 && v.is_sign_positive()) {
+                                    0.0
+                                } else {
+                                    top
+                                }
+                            };
+                            assert!(
+                                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                                "{shape:?} at ({oy},{ox}): {got} vs {want} of {window:?}"
+                            );
                         }
                     }
                 }

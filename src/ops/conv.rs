@@ -27,6 +27,31 @@ struct Conv {
     activation: FusedActivation,
     /// A constant 1×1 weight with enough zeros (pruned), without them.
     sparse: Option<PointwiseSparse>,
+    /// Constant filters packed once for the GEMM, per group.
+    filters: Option<PackedFilters>,
+}
+
+/// A constant weight `[m, cg, kh, kw]` as the GEMM's A operand of each group
+/// (`kernels::pack_a_f32`), with the shape it was packed from.
+struct PackedFilters {
+    shape: Vec<usize>,
+    groups: Vec<Vec<f32>>,
+}
+
+impl PackedFilters {
+    fn new(ctx: &BuildCtx, group: usize) -> Option<PackedFilters> {
+        let w = ctx.constant(1)?.as_f32()?;
+        let shape = w.shape().to_vec();
+        let m = *shape.first()?;
+        if shape.len() < 3 || m % group != 0 {
+            return None; // the run reports the mismatch
+        }
+        let flat = super::linalg::contiguous(w);
+        let per_group = flat.len() / group;
+        let (mg, kdim) = (m / group, per_group / (m / group).max(1));
+        let groups = flat.chunks_exact(per_group.max(1)).map(|wg| crate::kernels::pack_a_f32(mg, kdim, wg)).collect();
+        Some(PackedFilters { shape, groups })
+    }
 }
 
 /// The weight `[m, c, 1, 1]` as B of `pixels × c · c × m` (so the pixels are
@@ -70,13 +95,25 @@ pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let group = group_attr(ctx)?;
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group, activation: FusedActivation::None, sparse: PointwiseSparse::new(ctx, group) }))
+    Ok(Box::new(Conv {
+        window: Window::from_attrs(ctx)?,
+        group,
+        activation: FusedActivation::None,
+        sparse: PointwiseSparse::new(ctx, group),
+        filters: PackedFilters::new(ctx, group),
+    }))
 }
 
 /// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
 fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let group = group_attr(ctx)?;
-    Ok(Box::new(Conv { window: Window::from_attrs(ctx)?, group, activation: FusedActivation::from_attrs(ctx)?, sparse: PointwiseSparse::new(ctx, group) }))
+    Ok(Box::new(Conv {
+        window: Window::from_attrs(ctx)?,
+        group,
+        activation: FusedActivation::from_attrs(ctx)?,
+        sparse: PointwiseSparse::new(ctx, group),
+        filters: PackedFilters::new(ctx, group),
+    }))
 }
 
 /// Views 1-D convolutions as 2-D ones with height 1: `[N, C, W]` → `[N, C, 1, W]`.
@@ -106,27 +143,65 @@ pub(crate) fn lift_geometry(g: Geometry) -> Geometry {
 /// Unfolds one group's input `[cg, h, w]` into `[cg·kh·kw, oh·ow]` columns.
 pub(crate) fn im2col<T: Copy + Default>(x: &[T], cg: usize, h: usize, w: usize, g: &Geometry, col: &mut [T]) {
     let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let pixels = g.output[0] * g.output[1];
+    for (row, dst) in col.chunks_exact_mut(pixels.max(1)).take(cg * kh * kw).enumerate() {
+        let (c, tap) = (row / (kh * kw), row % (kh * kw));
+        unfold_row(&x[c * h * w..(c + 1) * h * w], w, g, (tap / kw, tap % kw), dst);
+    }
+}
+
+/// `im2col` written straight into the GEMM's packed B layout
+/// (`kernels::pack_b_f32`: panels of 8 columns, each `rows × 8`), so the
+/// unfolded matrix is never stored twice.
+fn im2col_packed(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry) -> Vec<f32> {
+    use crate::kernels::GEMM_NR as NR;
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let rows = cg * kh * kw;
+    let pixels = g.output[0] * g.output[1];
+    let mut out = vec![0.0f32; pixels.div_ceil(NR) * rows * NR];
+    let mut line = vec![0.0f32; pixels];
+    for row in 0..rows {
+        let (c, tap) = (row / (kh * kw), row % (kh * kw));
+        unfold_row(&x[c * h * w..(c + 1) * h * w], w, g, (tap / kw, tap % kw), &mut line);
+        for (jp, chunk) in line.chunks(NR).enumerate() {
+            let at = (jp * rows + row) * NR;
+            out[at..at + chunk.len()].copy_from_slice(chunk);
+        }
+    }
+    out
+}
+
+/// One row of the unfolded matrix: filter tap `(ky, kx)` of one input plane
+/// (`w` wide) at every output position, zero where it falls in the padding.
+/// Per output row the positions inside the plane are one range, computed
+/// once: a copy at stride 1, a strided gather otherwise.
+fn unfold_row<T: Copy + Default>(plane: &[T], w: usize, g: &Geometry, (ky, kx): (usize, usize), dst: &mut [T]) {
+    let h = plane.len() / w.max(1);
     let (oh, ow) = (g.output[0], g.output[1]);
-    let mut row = 0;
-    for c in 0..cg {
-        let plane = &x[c * h * w..(c + 1) * h * w];
-        for ky in 0..kh {
-            for kx in 0..kw {
-                let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
-                for oy in 0..oh {
-                    let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
-                    let line = &mut dst[oy * ow..(oy + 1) * ow];
-                    if iy < 0 || iy >= h as isize {
-                        line.fill(T::default());
-                        continue;
-                    }
-                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
-                    for (ox, v) in line.iter_mut().enumerate() {
-                        let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
-                        *v = if ix < 0 || ix >= w as isize { T::default() } else { src[ix as usize] };
-                    }
-                }
-                row += 1;
+    let (sx, offset) = (g.strides[1], (kx * g.dilations[1]) as isize - g.pad_begin[1] as isize);
+    // Outputs ox with 0 ≤ ox·sx + offset < w.
+    let first = if offset >= 0 { 0 } else { ((-offset) as usize).div_ceil(sx) };
+    let end = if (w as isize) <= offset { 0 } else { ((w as isize - offset) as usize).div_ceil(sx) };
+    let (first, end) = (first.min(ow), end.clamp(first.min(ow), ow));
+    for oy in 0..oh {
+        let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+        let line = &mut dst[oy * ow..(oy + 1) * ow];
+        if iy < 0 || iy >= h as isize {
+            line.fill(T::default());
+            continue;
+        }
+        let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+        line[..first].fill(T::default());
+        line[end..].fill(T::default());
+        if first == end {
+            continue;
+        }
+        let start = (first as isize * sx as isize + offset) as usize;
+        if sx == 1 {
+            line[first..end].copy_from_slice(&src[start..start + (end - first)]);
+        } else {
+            for (v, &x) in line[first..end].iter_mut().zip(src[start..].iter().step_by(sx)) {
+                *v = x;
             }
         }
     }
@@ -235,7 +310,7 @@ impl Op for Conv {
         let pointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
         let depthwise = cg == 1 && mg == 1;
         let mut out = vec![0.0f32; n * m * plane];
-        let mut col = if pointwise || depthwise { Vec::new() } else { vec![0.0f32; kdim * plane] };
+        let filters = self.filters.as_ref().filter(|f| f.shape == wt.shape());
         for b in 0..n {
             for gi in 0..group {
                 let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
@@ -244,13 +319,19 @@ impl Op for Conv {
                 if let Some(sb) = self.sparse.as_ref().filter(|s| pointwise && s.applies(cg, mg, plane)) {
                     k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
                     sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
-                } else if pointwise {
-                    k::gemm_f32(mg, cg, plane, wg, xg, og);
                 } else if depthwise {
                     depthwise_plane(xg, h, w, wg, &g, og)?;
                 } else {
-                    im2col(xg, cg, h, w, &g, &mut col);
-                    k::gemm_f32(mg, kdim, plane, wg, &col, og);
+                    let packed_here;
+                    let ap = match filters {
+                        Some(f) => &f.groups[gi],
+                        None => {
+                            packed_here = crate::kernels::pack_a_f32(mg, kdim, wg);
+                            &packed_here
+                        }
+                    };
+                    let bp = if pointwise { crate::kernels::pack_b_f32(cg, plane, xg) } else { im2col_packed(xg, cg, h, w, &g) };
+                    k::gemm_f32_prepacked(mg, kdim, plane, ap, &bp, og);
                 }
             }
         }
@@ -472,4 +553,62 @@ fn conv_transpose_nd(x: &ArrayD<f32>, wt: &ArrayD<f32>, bias: Option<&ArrayD<f32
         }
     }
     Ok(Tensor::F32(ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("sized above")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unfolded matrix by its definition, one bounds check per entry.
+    fn naive_im2col(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry) -> Vec<f32> {
+        let (kh, kw, oh, ow) = (g.kernel[0], g.kernel[1], g.output[0], g.output[1]);
+        let mut col = vec![f32::NAN; cg * kh * kw * oh * ow];
+        for c in 0..cg {
+            for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
+                for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+                    let iy = (oy * g.strides[0] + ky * g.dilations[0]) as isize - g.pad_begin[0] as isize;
+                    let ix = (ox * g.strides[1] + kx * g.dilations[1]) as isize - g.pad_begin[1] as isize;
+                    let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                    col[((c * kh + ky) * kw + kx) * oh * ow + oy * ow + ox] = if inside { x[c * h * w + iy as usize * w + ix as usize] } else { 0.0 };
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn unfolding_matches_the_definition_and_packs_as_the_gemm_expects() {
+        let mut cases = 0;
+        for (h, w) in [(1, 1), (5, 7), (7, 4), (9, 9)] {
+            for k in 1..=3 {
+                for s in 1..=3 {
+                    for d in 1..=2 {
+                        for (pb, pe) in [(0, 0), (1, 1), (2, 0), (0, 3)] {
+                            let span = (k - 1) * d + 1;
+                            let out = |n: usize| (n + pb + pe).checked_sub(span).map(|r| r / s + 1);
+                            let (Some(oh), Some(ow)) = (out(h), out(w)) else { continue };
+                            let g = Geometry {
+                                kernel: vec![k, k],
+                                strides: vec![s, s],
+                                dilations: vec![d, d],
+                                pad_begin: vec![pb, pb],
+                                pad_end: vec![pe, pe],
+                                output: vec![oh, ow],
+                            };
+                            let cg = 2;
+                            let x: Vec<f32> = (0..cg * h * w).map(|i| i as f32 + 1.0).collect();
+                            let want = naive_im2col(&x, cg, h, w, &g);
+                            let mut got = vec![f32::NAN; want.len()];
+                            im2col(&x, cg, h, w, &g, &mut got);
+                            assert_eq!(got, want, "{h}x{w} k{k} s{s} d{d} pad {pb},{pe}");
+                            let packed = im2col_packed(&x, cg, h, w, &g);
+                            assert_eq!(packed, crate::kernels::pack_b_f32(cg * k * k, oh * ow, &want), "packed, {h}x{w} k{k} s{s} d{d} pad {pb},{pe}");
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 100, "{cases}");
+    }
 }

@@ -31,6 +31,8 @@ struct Pool {
     max: bool,
     count_include_pad: bool,
     column_major_indices: bool,
+    /// Whether the node asks for MaxPool's second output (the indices).
+    indices: bool,
 }
 
 fn build_pool(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
@@ -40,6 +42,7 @@ fn build_pool(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
         max,
         count_include_pad: a.int("count_include_pad", 0)? != 0,
         column_major_indices: a.int("storage_order", 0)? != 0,
+        indices: ctx.node.outputs.get(1).is_some_and(|o| !o.is_empty()),
     }))
 }
 
@@ -68,6 +71,13 @@ impl Op for Pool {
         let xs = x.as_standard_layout();
         let xs = xs.as_slice().expect("standard layout");
         let plane_in: usize = spatial.iter().product();
+        if self.max && !self.indices && r <= 2 {
+            let mut y = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), max_pool_planes(xs, n * c, spatial, g)?).expect("sized above"));
+            if let Some(dtype) = back {
+                y = super::array::cast(&y, dtype)?;
+            }
+            return Ok(vec![y]);
+        }
         let windows = Windows::new(spatial, &g);
         // Strides of the input plane, row-major and column-major (for indices).
         let row_stride = windows.row_stride.clone();
@@ -108,6 +118,43 @@ impl Op for Pool {
         }
         Ok(vec![y])
     }
+}
+
+/// 1-D and 2-D max pooling without indices: each plane is copied into one
+/// padded with −∞ (large enough for every window, ceil mode included) and
+/// pooled by the `max_pool_f32` kernel.
+fn max_pool_planes(xs: &[f32], planes: usize, spatial: &[usize], g: Geometry) -> Result<Vec<f32>> {
+    let g = super::conv::lift_geometry(g);
+    let (h, w) = if spatial.len() == 2 { (spatial[0], spatial[1]) } else { (1, spatial[0]) };
+    let (oh, ow) = (g.output[0], g.output[1]);
+    let reach = |o: usize, d: usize| if o == 0 { 0 } else { (o - 1) * g.strides[d] + (g.kernel[d] - 1) * g.dilations[d] + 1 };
+    let (top, left) = (g.pad_begin[0], g.pad_begin[1]);
+    let ph = (top + h + g.pad_end[0]).max(reach(oh, 0));
+    let pw = (left + w + g.pad_end[1]).max(reach(ow, 1));
+    let shape = crate::kernels::DepthwiseShape {
+        ph,
+        pw,
+        kh: g.kernel[0],
+        kw: g.kernel[1],
+        sy: g.strides[0],
+        sx: g.strides[1],
+        dy: g.dilations[0],
+        dx: g.dilations[1],
+        oh,
+        ow,
+    };
+    if !shape.is_valid() {
+        return Err(SquishError::op(format!("pooling geometry {shape:?} reaches outside the padded input")));
+    }
+    let mut padded = vec![f32::NEG_INFINITY; checked_numel(&[ph, pw], "padded pooling plane")?];
+    let mut out = vec![0.0f32; planes * oh * ow];
+    for (plane, dst) in xs.chunks_exact((h * w).max(1)).take(planes).zip(out.chunks_exact_mut((oh * ow).max(1))) {
+        for (y, row) in plane.chunks_exact(w.max(1)).enumerate() {
+            padded[(top + y) * pw + left..(top + y) * pw + left + w].copy_from_slice(row);
+        }
+        crate::kernels::active::max_pool_f32(&padded, shape, dst);
+    }
+    Ok(out)
 }
 
 /// The windows of a pooled plane, worked out once for every plane: for each

@@ -26,6 +26,11 @@ pub struct Session {
     plan: Plan,
     /// The memory estimate of the last input signature (runs repeat shapes).
     estimate: std::sync::Mutex<Option<(memory::Signature, Option<usize>)>>,
+    fusion: passes::Fusion,
+    /// IR < 4 models only: a session where the weights are inputs again,
+    /// planned the first time a run feeds one (onnxruntime lets callers
+    /// override them; everyone else gets them folded and prepacked).
+    weights_as_inputs: std::cell::OnceCell<Box<Session>>,
 }
 
 /// Wall time of one node in a profiled run.
@@ -206,7 +211,7 @@ impl Session {
         // The fused node list stands for the model's own; the model is not changed.
         let fused_nodes = passes::fuse(&model.graph, model.opset("").unwrap_or(1), fusion);
         let plan = Plan::for_nodes(&model.graph, fused_nodes.as_deref().unwrap_or(&model.graph.nodes), &scope, &[])?;
-        Ok(Session { model, fused_nodes, plan, estimate: Default::default() })
+        Ok(Session { model, fused_nodes, plan, estimate: Default::default(), fusion, weights_as_inputs: Default::default() })
     }
 
     /// A session whose outputs are the model's followed by the intermediate
@@ -333,7 +338,39 @@ impl Session {
         }
     }
 
+    /// Whether `inputs` feed a weight of an IR < 4 model (see `weights_as_inputs`).
+    fn feeds_weight(&self, inputs: &[(String, Tensor)]) -> bool {
+        let g = &self.model.graph;
+        self.model.ir_version < 4 && inputs.iter().any(|(n, _)| !g.inputs.iter().any(|vi| vi.name == *n) && g.initializer(n).is_some())
+    }
+
+    fn session_with_weight_inputs(&self) -> Result<&Session> {
+        if let Some(s) = self.weights_as_inputs.get() {
+            return Ok(s);
+        }
+        let mut m = (*self.model).clone();
+        m.ir_version = 4; // initializers listed as inputs may be fed
+        let listed: std::collections::HashSet<String> = m.graph.inputs.iter().map(|v| v.name.clone()).collect();
+        let weights: Vec<crate::ir::ValueInfo> = m
+            .graph
+            .initializers
+            .iter()
+            .filter(|(n, _)| !listed.contains(n))
+            .map(|(n, t)| crate::ir::ValueInfo {
+                name: n.clone(),
+                ty: ValueType::Tensor { elem_type: t.dtype().onnx_code(), shape: Some(t.shape().iter().map(|&d| Dim::Fixed(d as i64)).collect()) },
+                doc_string: String::new(),
+            })
+            .collect();
+        m.graph.inputs.extend(weights);
+        let session = Session::with_fusion(Arc::new(m), self.fusion)?;
+        Ok(self.weights_as_inputs.get_or_init(|| Box::new(session)))
+    }
+
     fn run_inner(&self, inputs: Vec<(String, Tensor)>, timings: Option<&mut Vec<NodeTiming>>, observe: Option<Observer<'_>>) -> Result<RunResult> {
+        if self.feeds_weight(&inputs) {
+            return self.session_with_weight_inputs()?.run_inner(inputs, timings, observe);
+        }
         self.check_inputs(&inputs)?;
         self.check_memory(&inputs)?;
         let plan = &self.plan;

@@ -114,6 +114,15 @@ fn model_from_proto(mut mp: proto::ModelProto) -> Result<Model> {
         // IR version 1 models had no opset import: they mean opset 1.
         opsets.push((String::new(), 1));
     }
+    let mut graph = graph_from_proto(graph, "main graph")?;
+    if mp.ir_version < 4 {
+        // Before IR 4 every initializer had to be listed as an input as well;
+        // such inputs are weights, constants as in onnxruntime (a caller may
+        // still feed one: `Session` plans for that when it happens). Saving
+        // lists them again.
+        let weights: std::collections::HashSet<String> = graph.initializers.iter().map(|(n, _)| n.clone()).collect();
+        graph.inputs.retain(|vi| !weights.contains(&vi.name));
+    }
     Ok(Model {
         ir_version: mp.ir_version,
         opsets,
@@ -123,7 +132,7 @@ fn model_from_proto(mut mp: proto::ModelProto) -> Result<Model> {
         model_version: mp.model_version,
         doc_string: mp.doc_string.clone(),
         metadata: mp.metadata_props.iter().map(|e| (e.key.clone(), e.value.clone())).collect(),
-        graph: graph_from_proto(graph, "main graph")?,
+        graph,
     })
 }
 

@@ -11,7 +11,24 @@ pub fn model_to_bytes(model: &Model) -> Vec<u8> {
 }
 
 pub(super) fn model_to_proto(model: &Model) -> proto::ModelProto {
-    model_proto_with(model, graph_to_proto(&model.graph))
+    model_proto_with(model, with_weight_inputs(model, graph_to_proto(&model.graph)))
+}
+
+/// IR versions before 4 require every initializer of the main graph to be
+/// listed as a graph input too; loading took them out (they are weights,
+/// not inputs), saving lists them again, typed from the tensors.
+fn with_weight_inputs(model: &Model, mut graph: proto::GraphProto) -> proto::GraphProto {
+    if model.ir_version >= 4 {
+        return graph;
+    }
+    let g = &model.graph;
+    let listed: std::collections::HashSet<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
+    for (name, t) in g.initializers.iter().filter(|(n, _)| !listed.contains(n.as_str())) {
+        let shape = Some(t.shape().iter().map(|&d| Dim::Fixed(d as i64)).collect());
+        let ty = ValueType::Tensor { elem_type: t.dtype().onnx_code(), shape };
+        graph.input.push(value_info_to_proto(&ValueInfo { name: name.clone(), ty, doc_string: String::new() }));
+    }
+    graph
 }
 
 /// The size of `model_to_bytes(model)` without writing the weights' data:
@@ -21,12 +38,15 @@ pub(super) fn encoded_len(model: &Model) -> usize {
     use prost::encoding::encoded_len_varint as varint;
     let g = &model.graph;
     // What `tensor_to_proto` writes, but the data.
-    let graph = graph_to_proto_with(g, |n, t| proto::TensorProto {
-        dims: t.shape().iter().map(|&d| d as i64).collect(),
-        data_type: t.dtype().onnx_code(),
-        name: n.to_string(),
-        ..Default::default()
-    });
+    let graph = with_weight_inputs(
+        model,
+        graph_to_proto_with(g, |n, t| proto::TensorProto {
+            dims: t.shape().iter().map(|&d| d as i64).collect(),
+            data_type: t.dtype().onnx_code(),
+            name: n.to_string(),
+            ..Default::default()
+        }),
+    );
     let mut grown = 0usize;
     let by_name: std::collections::HashMap<&str, &crate::tensor::Tensor> = g.initializers.iter().map(|(n, t)| (n.as_str(), t)).collect();
     for tp in &graph.initializer {

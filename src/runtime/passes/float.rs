@@ -155,3 +155,83 @@ pub(super) fn fuse_conv_activation(g: &Graph, ed: &mut Editor, clip_takes_inputs
         ed.replace(i, vec![internal(n, CONV_ACTIVATION, inputs, act.outputs.clone(), attributes)]);
     }
 }
+
+/// `Conv(x, constant W[, constant B])` whose only reader is an inference
+/// `BatchNormalization` with constant parameters becomes one `Conv` (or
+/// `ConvActivation`, when Relu or Clip alone reads the normalised value)
+/// with the normalisation folded into its filters and bias:
+/// `s = scale / √(var + ε)`, `W' = W · s`, `B' = (B − mean) · s + bias`, per
+/// output channel, computed once at load as `Constant` nodes. Unlike the
+/// fusions above this changes rounding (as onnxruntime's fold does), so only
+/// sessions that may hide float values apply it.
+pub(super) fn fold_batch_norm(g: &Graph, ed: &mut Editor, clip_takes_inputs: bool) {
+    let nodes = &g.nodes;
+    for (i, conv) in nodes.iter().enumerate() {
+        if conv.op_type != "Conv" || !conv.domain.is_empty() || ed.is_edited(i) || conv.outputs.len() != 1 || !(2..=3).contains(&conv.inputs.len()) {
+            continue;
+        }
+        let Some(b) = ed.only(&conv.outputs[0], "BatchNormalization").filter(|&b| !ed.is_edited(b)) else { continue };
+        let bn = &nodes[b];
+        let Some((filters, bias)) = folded_filters(ed, conv, bn) else { continue };
+        let w_name = ed.fresh(&format!("{}_bn_folded_w", conv.name));
+        let b_name = ed.fresh(&format!("{}_bn_folded_b", conv.name));
+        let constant = |name: &str, t| Node {
+            name: name.to_string(),
+            op_type: "Constant".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![name.to_string()],
+            attributes: vec![Attribute { name: "value".into(), value: AttrValue::Tensor(t) }],
+            doc_string: String::new(),
+        };
+        let mut inputs = vec![conv.inputs[0].clone(), w_name.clone(), b_name.clone()];
+        let mut attributes = conv.attributes.clone();
+        let (op_type, domain, outputs) = match activation_after(g, ed, &bn.outputs[0], clip_takes_inputs) {
+            Some((a, kind)) => {
+                ed.remove(a);
+                if kind == 2 {
+                    inputs.extend(nodes[a].inputs.iter().skip(1).cloned());
+                }
+                attributes.push(Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
+                (CONV_ACTIVATION, crate::ops::internal::INTERNAL_DOMAIN, nodes[a].outputs.clone())
+            }
+            None => ("Conv", "", bn.outputs[..1].to_vec()),
+        };
+        let folded = Node { name: conv.name.clone(), op_type: op_type.into(), domain: domain.into(), inputs, outputs, attributes, doc_string: String::new() };
+        ed.remove(b);
+        ed.replace(i, vec![constant(&w_name, filters), constant(&b_name, bias), folded]);
+    }
+}
+
+/// The folded filters and bias of `conv` → `bn`, when every parameter is a
+/// constant of the right size and the normalisation is the inference form.
+fn folded_filters(ed: &Editor, conv: &Node, bn: &Node) -> Option<(crate::tensor::Tensor, crate::tensor::Tensor)> {
+    use crate::tensor::Tensor;
+    let inference = bn.inputs.len() == 5 && bn.int_attr("training_mode", 0) == 0 && bn.int_attr("spatial", 1) == 1;
+    if !bn.domain.is_empty() || !inference || bn.outputs.iter().skip(1).any(|o| !o.is_empty()) || bn.inputs[0] != conv.outputs[0] {
+        return None;
+    }
+    let w = ed.constant(&conv.inputs[1])?.as_f32()?;
+    let m = *w.shape().first()?;
+    let vector =
+        |name: &str| ed.constant(name).and_then(|t| t.as_f32()).filter(|t| t.ndim() == 1 && t.len() == m).map(|t| t.iter().copied().collect::<Vec<f32>>());
+    let (scale, shift, mean, var) = (vector(&bn.inputs[1])?, vector(&bn.inputs[2])?, vector(&bn.inputs[3])?, vector(&bn.inputs[4])?);
+    let conv_bias = match conv.inputs.get(2).filter(|b| !b.is_empty()) {
+        Some(name) => vector(name)?,
+        None => vec![0.0; m],
+    };
+    let epsilon = match bn.attr("epsilon") {
+        Some(AttrValue::Float(e)) => *e,
+        None => 1e-5,
+        Some(_) => return None,
+    };
+    if w.ndim() < 3 || m == 0 {
+        return None;
+    }
+    let s: Vec<f32> = scale.iter().zip(&var).map(|(&g, &v)| g / (v + epsilon).sqrt()).collect();
+    let flat = crate::ops::contiguous(w);
+    let per = flat.len() / m;
+    let filters: Vec<f32> = flat.iter().enumerate().map(|(j, &x)| x * s[j / per]).collect();
+    let bias: Vec<f32> = (0..m).map(|o| (conv_bias[o] - mean[o]) * s[o] + shift[o]).collect();
+    Some((Tensor::from_vec(w.shape(), filters).ok()?, Tensor::from_vec(&[m], bias).ok()?))
+}

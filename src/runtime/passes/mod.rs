@@ -1,8 +1,10 @@
 //! Load-time passes: fusions that change the session's execution list,
 //! never the model (its summary and saving see the file's graph). Each
 //! fused op replays the chain's float operations in order, so results are
-//! bit-identical to running the ops one by one. All edits go through the
-//! graph editor (`ir::editor`).
+//! bit-identical to running the ops one by one — except folding a
+//! BatchNormalization into the convolution before it, which rounds
+//! differently and which comparison sessions therefore skip. All edits go
+//! through the graph editor (`ir::editor`).
 
 mod float;
 mod integer;
@@ -32,6 +34,7 @@ pub fn fuse(g: &Graph, opset: i64, fusion: Fusion) -> Option<Vec<Node>> {
     // The dequantised table is a weight, never compared: fused in every session.
     float::fuse_gather_dequantize(g, &mut ed);
     if fusion == Fusion::All {
+        float::fold_batch_norm(g, &mut ed, opset >= 11);
         float::fuse_conv_activation(g, &mut ed, opset >= 11);
         float::fuse_matmul_bias(g, &mut ed);
         float::fuse_gelu(g, &mut ed);
