@@ -11,6 +11,7 @@ pub mod reference;
 pub mod simd128;
 pub mod sparse;
 pub mod stats;
+pub mod winograd;
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub use reference as active;

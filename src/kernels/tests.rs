@@ -17,6 +17,13 @@ pub mod bounds {
     pub const ERF_F32_ABS: f64 = 4.0 * f32::EPSILON as f64;
     /// GELU: x · (erf within 4 ε, plus 1) and two roundings: 8 ε · (1 + |x|).
     pub const GELU_F32_ABS: f64 = 8.0 * f32::EPSILON as f64;
+    /// Winograd F(2×2, 3×3) over c channels: the filter, input and output
+    /// transforms add at most 4 rounding steps each and the GEMM c + 2, all
+    /// on the transformed magnitudes: |err| ≤ (c + 16)·ε·S, where S is the
+    /// output computed with every transform and value taken absolute.
+    pub fn winograd_f23(c: usize, abs_transformed: f64) -> f64 {
+        (c as f64 + 16.0) * f32::EPSILON as f64 * abs_transformed + f32::MIN_POSITIVE as f64
+    }
     /// Softmax: exp (≤ 3 ulp) plus a row sum of n terms.
     pub fn softmax_f32(n: usize) -> f64 {
         (n as f64 + 8.0) * f32::EPSILON as f64
@@ -447,6 +454,42 @@ macro_rules! kernel_suite {
                 }
             }
 
+            #[wasm_bindgen_test(unsupported = test)]
+            fn winograd_within_bound_of_f64_oracle() {
+                use crate::kernels::winograd::{conv3x3_f23, WinogradFilters, WinogradShape};
+                let mut rng = Rng::new(25);
+                // (m, c, h, w, pad begin, pad end): odd sizes, no padding, one-sided padding, more than 8 tiles.
+                for (m, c, h, w, pb, pe) in [(1, 1, 3, 3, 0, 0), (5, 3, 7, 6, 1, 1), (4, 2, 5, 9, 0, 2), (9, 17, 11, 13, 1, 1), (3, 4, 2, 2, 2, 1)] {
+                    let (oh, ow) = (h + pb + pe - 2, w + pb + pe - 2);
+                    let x = rng.vec(c * h * w, 1.0);
+                    let wt = rng.vec(m * c * 9, 1.0);
+                    let filters = WinogradFilters::new(m, c, &wt);
+                    let mut out = vec![f32::NAN; m * oh * ow];
+                    conv3x3_f23(k::gemm_f32_prepacked, &x, &filters, WinogradShape { h, w, top: pb, left: pb, oh, ow }, &mut out);
+                    for o in 0..m {
+                        for (oy, ox) in (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))) {
+                            let at = |ch: usize, y: usize, xx: usize| {
+                                let (iy, ix) = (y as isize - pb as isize, xx as isize - pb as isize);
+                                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                                    x[ch * h * w + iy as usize * w + ix as usize] as f64
+                                } else {
+                                    0.0
+                                }
+                            };
+                            let mut exact = 0.0f64;
+                            for ch in 0..c {
+                                for (ky, kx) in (0..3).flat_map(|a| (0..3).map(move |b| (a, b))) {
+                                    exact += wt[(o * c + ch) * 9 + ky * 3 + kx] as f64 * at(ch, oy + ky, ox + kx);
+                                }
+                            }
+                            let abs = super::winograd_abs(&wt, &at, (o, c), (oy, ox));
+                            let got = out[o * oh * ow + oy * ow + ox] as f64;
+                            assert!((got - exact).abs() <= bounds::winograd_f23(c, abs), "m{m} c{c} {h}x{w} at ({o},{oy},{ox}): {got} vs {exact}");
+                        }
+                    }
+                }
+            }
+
             /// Max pooling is exact: each output is its window's largest
             /// value, NaN when the window holds one, +0 over −0.
             #[wasm_bindgen_test(unsupported = test)]
@@ -696,6 +739,36 @@ pub fn depthwise_shapes() -> Vec<crate::kernels::DepthwiseShape> {
         }
     }
     v
+}
+
+/// S of `bounds::winograd_f23` for output `(o, oy, ox)`: the F(2×2, 3×3)
+/// computation with every matrix and value taken absolute, in f64.
+pub fn winograd_abs(wt: &[f32], x: &dyn Fn(usize, usize, usize) -> f64, (o, c): (usize, usize), (oy, ox): (usize, usize)) -> f64 {
+    const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0.0, 0.0, 1.0]];
+    const BT: [[f64; 4]; 4] = [[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]];
+    const AT: [[f64; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]];
+    let (ty, tx, r, q) = (oy / 2, ox / 2, oy % 2, ox % 2);
+    let mut total = 0.0;
+    for ch in 0..c {
+        for i in 0..4 {
+            for j in 0..4 {
+                let mut u = 0.0;
+                let mut v = 0.0;
+                for a in 0..3 {
+                    for b in 0..3 {
+                        u += G[i][a] * (wt[(o * c + ch) * 9 + a * 3 + b] as f64).abs() * G[j][b];
+                    }
+                }
+                for (a, &ba) in BT[i].iter().enumerate() {
+                    for (b, &bb) in BT[j].iter().enumerate() {
+                        v += ba * x(ch, 2 * ty + a, 2 * tx + b).abs() * bb;
+                    }
+                }
+                total += AT[r][i] * AT[q][j] * u * v;
+            }
+        }
+    }
+    total
 }
 
 /// Without relaxed SIMD the vector depthwise kernel adds the same products in

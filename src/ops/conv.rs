@@ -1,6 +1,7 @@
 //! Conv and ConvTranspose (f32, NCHW, 1-D and 2-D). Pointwise convolutions
 //! are a plain GEMM (the sparse one for a pruned constant weight), depthwise
-//! ones a direct loop, the rest im2col + GEMM.
+//! ones a direct loop, constant 3×3 stride-1 ones Winograd F(2×2, 3×3), the
+//! rest im2col + GEMM.
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -10,6 +11,7 @@ use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::kernels::sparse::{self, Layout, SparseB};
+use crate::kernels::winograd::{conv3x3_f23, WinogradFilters, WinogradShape};
 use crate::ops::internal::{CONV_ACTIVATION, INTERNAL_DOMAIN};
 use crate::tensor::{checked_numel, Tensor};
 
@@ -29,6 +31,24 @@ struct Conv {
     sparse: Option<PointwiseSparse>,
     /// Constant filters packed once for the GEMM, per group.
     filters: Option<PackedFilters>,
+    /// Constant 3×3 stride-1 filters transformed for Winograd F(2×2, 3×3).
+    winograd: Option<WinogradFilters>,
+}
+
+/// Channels in and out from which Winograd beats im2col (below, its
+/// transforms cost more than the products it saves).
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+
+/// Winograd filters for a constant `[m, c, 3, 3]` weight of an ungrouped
+/// convolution with unit strides and dilations (the only ones it computes).
+fn winograd_filters(ctx: &BuildCtx, window: &Window, group: usize) -> Option<WinogradFilters> {
+    let w = ctx.constant(1)?.as_f32()?;
+    let &[m, c, 3, 3] = w.shape() else { return None };
+    let ones = |v: &Option<Vec<usize>>| v.as_ref().is_none_or(|v| v.iter().all(|&x| x == 1));
+    if group != 1 || m < WINOGRAD_MIN_CHANNELS || c < WINOGRAD_MIN_CHANNELS || !ones(&window.strides) || !ones(&window.dilations) {
+        return None;
+    }
+    Some(WinogradFilters::new(m, c, &super::linalg::contiguous(w)))
 }
 
 /// A constant weight `[m, cg, kh, kw]` as the GEMM's A operand of each group
@@ -95,24 +115,32 @@ pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let group = group_attr(ctx)?;
+    let window = Window::from_attrs(ctx)?;
+    let winograd = winograd_filters(ctx, &window, group);
     Ok(Box::new(Conv {
-        window: Window::from_attrs(ctx)?,
-        group,
         activation: FusedActivation::None,
         sparse: PointwiseSparse::new(ctx, group),
-        filters: PackedFilters::new(ctx, group),
+        // Winograd takes every call these filters can get.
+        filters: if winograd.is_some() { None } else { PackedFilters::new(ctx, group) },
+        winograd,
+        window,
+        group,
     }))
 }
 
 /// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
 fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let group = group_attr(ctx)?;
+    let window = Window::from_attrs(ctx)?;
+    let winograd = winograd_filters(ctx, &window, group);
     Ok(Box::new(Conv {
-        window: Window::from_attrs(ctx)?,
-        group,
         activation: FusedActivation::from_attrs(ctx)?,
         sparse: PointwiseSparse::new(ctx, group),
-        filters: PackedFilters::new(ctx, group),
+        // Winograd takes every call these filters can get.
+        filters: if winograd.is_some() { None } else { PackedFilters::new(ctx, group) },
+        winograd,
+        window,
+        group,
     }))
 }
 
@@ -321,6 +349,11 @@ impl Op for Conv {
                     sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
                 } else if depthwise {
                     depthwise_plane(xg, h, w, wg, &g, og)?;
+                } else if let Some(f) =
+                    self.winograd.as_ref().filter(|f| f.m == m && f.c == c && g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1])
+                {
+                    let shape = WinogradShape { h, w, top: g.pad_begin[0], left: g.pad_begin[1], oh, ow };
+                    conv3x3_f23(k::gemm_f32_prepacked, xg, f, shape, og);
                 } else {
                     let packed_here;
                     let ap = match filters {

@@ -11,6 +11,7 @@ pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub mod facts;
 mod fused;
+mod gather_scatter;
 pub(crate) use fused::per_output_channel;
 pub(crate) use linalg::contiguous;
 mod index;
@@ -150,6 +151,7 @@ impl Registry {
         reduce::register(&mut r);
         resize::register(&mut r);
         rnn::register(&mut r);
+        gather_scatter::register(&mut r);
         r
     }
 
