@@ -279,12 +279,14 @@ fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out:
     Ok(())
 }
 
-/// The direct depthwise kernels' geometry for an `h × w` plane padded as
-/// `g` says.
+/// The direct window kernels' geometry (depthwise convolution, max
+/// pooling) for an `h × w` plane padded as `g` says, extended where ceil
+/// mode lets the last windows reach past the end padding.
 pub(super) fn depthwise_shape(h: usize, w: usize, g: &Geometry) -> Result<crate::kernels::DepthwiseShape> {
+    let reach = |o: usize, d: usize| if o == 0 { 0 } else { (o - 1) * g.strides[d] + (g.kernel[d] - 1) * g.dilations[d] + 1 };
     let shape = crate::kernels::DepthwiseShape {
-        ph: h + g.pad_begin[0] + g.pad_end[0],
-        pw: w + g.pad_begin[1] + g.pad_end[1],
+        ph: (h + g.pad_begin[0] + g.pad_end[0]).max(reach(g.output[0], 0)),
+        pw: (w + g.pad_begin[1] + g.pad_end[1]).max(reach(g.output[1], 1)),
         kh: g.kernel[0],
         kw: g.kernel[1],
         sy: g.strides[0],
@@ -294,10 +296,10 @@ pub(super) fn depthwise_shape(h: usize, w: usize, g: &Geometry) -> Result<crate:
         oh: g.output[0],
         ow: g.output[1],
     };
-    // Window::resolve sizes the output so that every window fits the padded
-    // input; anything else is a geometry this code does not produce.
+    // Window::resolve sizes the output so that every window fits; anything
+    // else (a zero stride or dilation) is a geometry this code does not produce.
     if !shape.is_valid() {
-        return Err(SquishError::op(format!("depthwise geometry {shape:?} reaches outside the padded input")));
+        return Err(SquishError::op(format!("window geometry {shape:?} reaches outside the padded input")));
     }
     Ok(shape)
 }

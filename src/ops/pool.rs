@@ -126,26 +126,9 @@ impl Op for Pool {
 fn max_pool_planes(xs: &[f32], planes: usize, spatial: &[usize], g: Geometry) -> Result<Vec<f32>> {
     let g = super::conv::lift_geometry(g);
     let (h, w) = if spatial.len() == 2 { (spatial[0], spatial[1]) } else { (1, spatial[0]) };
-    let (oh, ow) = (g.output[0], g.output[1]);
-    let reach = |o: usize, d: usize| if o == 0 { 0 } else { (o - 1) * g.strides[d] + (g.kernel[d] - 1) * g.dilations[d] + 1 };
+    let shape = super::conv::depthwise_shape(h, w, &g)?;
+    let (oh, ow, ph, pw) = (shape.oh, shape.ow, shape.ph, shape.pw);
     let (top, left) = (g.pad_begin[0], g.pad_begin[1]);
-    let ph = (top + h + g.pad_end[0]).max(reach(oh, 0));
-    let pw = (left + w + g.pad_end[1]).max(reach(ow, 1));
-    let shape = crate::kernels::DepthwiseShape {
-        ph,
-        pw,
-        kh: g.kernel[0],
-        kw: g.kernel[1],
-        sy: g.strides[0],
-        sx: g.strides[1],
-        dy: g.dilations[0],
-        dx: g.dilations[1],
-        oh,
-        ow,
-    };
-    if !shape.is_valid() {
-        return Err(SquishError::op(format!("pooling geometry {shape:?} reaches outside the padded input")));
-    }
     let mut padded = vec![f32::NEG_INFINITY; checked_numel(&[ph, pw], "padded pooling plane")?];
     let mut out = vec![0.0f32; planes * oh * ow];
     for (plane, dst) in xs.chunks_exact((h * w).max(1)).take(planes).zip(out.chunks_exact_mut((oh * ow).max(1))) {
