@@ -16,10 +16,21 @@ export function toOrtFeeds(inputs) {
 // The benchmark's own build: the shipped one plus the bench-only exports (GemmBench).
 const benchBuild = new URL('../../target/bench-pkg/simd/', import.meta.url);
 
-export async function benchNode(models, { warmup, runs, log }) {
+/** GFLOP/s of a model's convolutions: median over `runs` profiled runs of the Conv steps' time. */
+function convFigure(eng, inputs, flop, runs) {
+  const totals = [];
+  for (let i = 0; i < runs; i++) {
+    totals.push(eng.profile(inputs).filter((t) => t.op_type === 'Conv' || t.op_type === 'ConvActivation').reduce((sum, t) => sum + t.ms, 0));
+  }
+  totals.sort((a, b) => a - b);
+  return flop / totals[totals.length >> 1] / 1e6;
+}
+
+export async function benchNode(models, { warmup, runs, log, convFlop = {} }) {
   const squish = await loadEngine({ dir: benchBuild });
   const now = () => performance.now();
   const results = [];
+  const convRows = [];
   for (const m of models) {
     const bytes = readFileSync(m.path);
     let inputs;
@@ -35,6 +46,7 @@ export async function benchNode(models, { warmup, runs, log }) {
       const eng = new squish.ModelHandle(bytes);
       eng.run(inputs); // plans the session: part of loading
       runners.push({ engine: 'squish', variant: 'simd128', load_ms: performance.now() - t0, run: async () => eng.run(inputs) });
+      if (convFlop[m.path]) convRows.push({ kernel: `conv_f32_${m.name}`, gflops: convFigure(eng, inputs, convFlop[m.path].flop, runs) });
     } catch (e) {
       runners.push({ engine: 'squish', variant: 'simd128', error: e.message });
     }
@@ -53,7 +65,7 @@ export async function benchNode(models, { warmup, runs, log }) {
     }
     log(`[bench] node ${m.name} done`);
   }
-  const kernels = gemmFigures(squish, [256, 1024], now).map((k) => ({ ...k, runtime: 'node', variant: 'simd128' }));
+  const kernels = [...gemmFigures(squish, [256, 1024], now), ...convRows].map((k) => ({ ...k, runtime: 'node', variant: 'simd128' }));
   const compress = [];
   const bert = models.find((m) => m.name === 'bert_minilm');
   if (bert) {

@@ -180,8 +180,18 @@ const started = Date.now();
 const models = modelList();
 log(`[bench] ${models.length} models: ${models.map((m) => m.name).join(', ')}`);
 const all = { results: [], kernels: [], compress: [] };
+/** Conv FLOP per model path (null where shapes are not static), from onnx shape inference. */
+function convFlop(models) {
+  const python = join(root, '.cache/venv/bin/python');
+  if (!existsSync(python)) return {};
+  // Float models only: quantised convolutions run as other (integer) steps.
+  const float = models.filter((m) => !/int8|qdq/.test(m.name));
+  const out = execFileSync(python, [join(root, 'scripts/bench/conv_flops.py'), ...float.map((m) => m.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.toString());
+}
+
 if (only !== 'chromium') {
-  const r = await benchNode(models, { warmup: 5, runs, log });
+  const r = await benchNode(models, { warmup: 5, runs, log, convFlop: convFlop(models) });
   all.results.push(...r.results);
   all.kernels.push(...r.kernels);
   all.compress.push(...r.compress);
@@ -202,7 +212,7 @@ for (const r of all.results.filter((r) => r.load_ms !== undefined)) {
 }
 console.log('\nerrors:');
 for (const r of all.results.filter((r) => r.error)) console.log(`  ${r.model} ${r.runtime} ${r.engine} ${r.variant ?? ''}: ${r.error.split('\n')[0].slice(0, 160)}`);
-console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 micro-kernel; packed_b = constant weights as MatMul runs them; int8 = MatMulInteger with u8 activations, GOP/s):');
+console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 micro-kernel; packed_b = constant weights as MatMul runs them; int8 = MatMulInteger with u8 activations, GOP/s; conv_f32_MODEL = the fp32 models\' Conv nodes, FLOP = 2 × multiply-adds over the median per-run time of Conv and fused ConvActivation steps in a profiled run):');
 for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}${k.speedup_vs_dense ? `  (${k.speedup_vs_dense.toFixed(2)}× the dense packed_b on the same weights)` : ''}`);
 console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
 console.log(int8Summary(all.results));
