@@ -131,6 +131,21 @@ impl Graph {
     }
 
     /// Graph inputs that are not also initializers (IR < 4 lists weights as inputs).
+    /// Initializers not listed as graph inputs, as inputs typed from their
+    /// tensors: what IR versions before 4 list as inputs too.
+    pub fn unlisted_initializers(&self) -> Vec<ValueInfo> {
+        let listed: std::collections::HashSet<&str> = self.inputs.iter().map(|v| v.name.as_str()).collect();
+        self.initializers
+            .iter()
+            .filter(|(n, _)| !listed.contains(n.as_str()))
+            .map(|(n, t)| ValueInfo {
+                name: n.clone(),
+                ty: ValueType::Tensor { elem_type: t.dtype().onnx_code(), shape: Some(t.shape().iter().map(|&d| Dim::Fixed(d as i64)).collect()) },
+                doc_string: String::new(),
+            })
+            .collect()
+    }
+
     pub fn real_inputs(&self) -> impl Iterator<Item = &ValueInfo> {
         self.inputs.iter().filter(move |vi| self.initializer(&vi.name).is_none())
     }

@@ -114,27 +114,22 @@ pub(super) fn group_attr(ctx: &BuildCtx) -> Result<usize> {
 }
 
 fn build_conv(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
-    let group = group_attr(ctx)?;
-    let window = Window::from_attrs(ctx)?;
-    let winograd = winograd_filters(ctx, &window, group);
-    Ok(Box::new(Conv {
-        activation: FusedActivation::None,
-        sparse: PointwiseSparse::new(ctx, group),
-        // Winograd takes every call these filters can get.
-        filters: if winograd.is_some() { None } else { PackedFilters::new(ctx, group) },
-        winograd,
-        window,
-        group,
-    }))
+    conv_op(ctx, FusedActivation::None)
 }
 
 /// `ConvActivation(X, W, [B], [lo], [hi])`, attribute `activation`: 1 Relu, 2 Clip.
 fn build_conv_activation(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    conv_op(ctx, FusedActivation::from_attrs(ctx)?)
+}
+
+/// A Conv applying `activation` in its bias pass, with whatever its constant
+/// filters allow prepared at load.
+fn conv_op(ctx: &BuildCtx, activation: FusedActivation) -> Result<Box<dyn Op>> {
     let group = group_attr(ctx)?;
     let window = Window::from_attrs(ctx)?;
     let winograd = winograd_filters(ctx, &window, group);
     Ok(Box::new(Conv {
-        activation: FusedActivation::from_attrs(ctx)?,
+        activation,
         sparse: PointwiseSparse::new(ctx, group),
         // Winograd takes every call these filters can get.
         filters: if winograd.is_some() { None } else { PackedFilters::new(ctx, group) },

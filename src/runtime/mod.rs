@@ -350,18 +350,7 @@ impl Session {
         }
         let mut m = (*self.model).clone();
         m.ir_version = 4; // initializers listed as inputs may be fed
-        let listed: std::collections::HashSet<String> = m.graph.inputs.iter().map(|v| v.name.clone()).collect();
-        let weights: Vec<crate::ir::ValueInfo> = m
-            .graph
-            .initializers
-            .iter()
-            .filter(|(n, _)| !listed.contains(n))
-            .map(|(n, t)| crate::ir::ValueInfo {
-                name: n.clone(),
-                ty: ValueType::Tensor { elem_type: t.dtype().onnx_code(), shape: Some(t.shape().iter().map(|&d| Dim::Fixed(d as i64)).collect()) },
-                doc_string: String::new(),
-            })
-            .collect();
+        let weights = m.graph.unlisted_initializers();
         m.graph.inputs.extend(weights);
         let session = Session::with_fusion(Arc::new(m), self.fusion)?;
         Ok(self.weights_as_inputs.get_or_init(|| Box::new(session)))

@@ -21,13 +21,7 @@ fn with_weight_inputs(model: &Model, mut graph: proto::GraphProto) -> proto::Gra
     if model.ir_version >= 4 {
         return graph;
     }
-    let g = &model.graph;
-    let listed: std::collections::HashSet<&str> = g.inputs.iter().map(|v| v.name.as_str()).collect();
-    for (name, t) in g.initializers.iter().filter(|(n, _)| !listed.contains(n.as_str())) {
-        let shape = Some(t.shape().iter().map(|&d| Dim::Fixed(d as i64)).collect());
-        let ty = ValueType::Tensor { elem_type: t.dtype().onnx_code(), shape };
-        graph.input.push(value_info_to_proto(&ValueInfo { name: name.clone(), ty, doc_string: String::new() }));
-    }
+    graph.input.extend(model.graph.unlisted_initializers().iter().map(value_info_to_proto));
     graph
 }
 

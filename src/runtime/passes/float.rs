@@ -142,18 +142,23 @@ pub(super) fn fuse_conv_activation(g: &Graph, ed: &mut Editor, clip_takes_inputs
             continue;
         }
         let Some((a, kind)) = activation_after(g, ed, &n.outputs[0], clip_takes_inputs) else { continue };
-        let act = &nodes[a];
-        let mut inputs = n.inputs.clone();
-        inputs.resize(3, String::new());
-        if kind == 2 {
-            inputs.extend(act.inputs.iter().skip(1).cloned());
-        }
-        let mut attributes = n.attributes.clone();
-        attributes.push(Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
         ed.remove(i);
         ed.remove(a);
-        ed.replace(i, vec![internal(n, CONV_ACTIVATION, inputs, act.outputs.clone(), attributes)]);
+        ed.replace(i, vec![conv_activation(n, n.inputs.clone(), &nodes[a], kind)]);
     }
+}
+
+/// The `ConvActivation` standing for `conv` (reading `inputs`: X, W and an
+/// optional B) followed by activation node `act` of `kind` (1 Relu, 2 Clip,
+/// whose bounds follow the convolution's inputs).
+fn conv_activation(conv: &Node, mut inputs: Vec<String>, act: &Node, kind: i64) -> Node {
+    inputs.resize(3, String::new());
+    if kind == 2 {
+        inputs.extend(act.inputs.iter().skip(1).cloned());
+    }
+    let mut attributes = conv.attributes.clone();
+    attributes.push(Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
+    internal(conv, CONV_ACTIVATION, inputs, act.outputs.clone(), attributes)
 }
 
 /// `Conv(x, constant W[, constant B])` whose only reader is an inference
@@ -184,20 +189,14 @@ pub(super) fn fold_batch_norm(g: &Graph, ed: &mut Editor, clip_takes_inputs: boo
             attributes: vec![Attribute { name: "value".into(), value: AttrValue::Tensor(t) }],
             doc_string: String::new(),
         };
-        let mut inputs = vec![conv.inputs[0].clone(), w_name.clone(), b_name.clone()];
-        let mut attributes = conv.attributes.clone();
-        let (op_type, domain, outputs) = match activation_after(g, ed, &bn.outputs[0], clip_takes_inputs) {
+        let inputs = vec![conv.inputs[0].clone(), w_name.clone(), b_name.clone()];
+        let folded = match activation_after(g, ed, &bn.outputs[0], clip_takes_inputs) {
             Some((a, kind)) => {
                 ed.remove(a);
-                if kind == 2 {
-                    inputs.extend(nodes[a].inputs.iter().skip(1).cloned());
-                }
-                attributes.push(Attribute { name: "activation".into(), value: AttrValue::Int(kind) });
-                (CONV_ACTIVATION, crate::ops::internal::INTERNAL_DOMAIN, nodes[a].outputs.clone())
+                conv_activation(conv, inputs, &nodes[a], kind)
             }
-            None => ("Conv", "", bn.outputs[..1].to_vec()),
+            None => Node { inputs, outputs: bn.outputs[..1].to_vec(), ..conv.clone() },
         };
-        let folded = Node { name: conv.name.clone(), op_type: op_type.into(), domain: domain.into(), inputs, outputs, attributes, doc_string: String::new() };
         ed.remove(b);
         ed.replace(i, vec![constant(&w_name, filters), constant(&b_name, bias), folded]);
     }
