@@ -32,7 +32,7 @@ pub struct Entry {
     /// stored densely compress, so this is what a download costs.
     #[serde(default)]
     pub gzip_bytes: Option<usize>,
-    /// The weights' distribution before and after, for pruned tensors.
+    /// The weights' distribution before and after (dequantised, for quantised tensors).
     #[serde(default)]
     pub histogram: Option<Histogram>,
     /// Structured pruning: the slices removed, per axis.

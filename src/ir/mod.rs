@@ -3,6 +3,7 @@
 
 pub mod editor;
 pub mod infer;
+pub mod layers;
 pub mod summary;
 
 use crate::tensor::{DType, Tensor};

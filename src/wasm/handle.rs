@@ -78,6 +78,22 @@ impl ModelHandle {
         to_js(&summarize(&self.model, self.size.raw as u64))
     }
 
+    /// One row per node: op, inferred shapes, the weights it holds
+    /// (`ir::layers::LayerRow`), for the page's model view.
+    pub fn layers(&self) -> Result<JsValue, JsError> {
+        let facts = crate::ops::facts::infer(&self.model);
+        to_js(&crate::ir::layers::layer_rows(&self.model, &facts))
+    }
+
+    /// The histogram of a constant tensor's values in `bins` bins over
+    /// ±`range` (default: its largest |value|); an error names a tensor
+    /// the model does not hold as a constant.
+    #[wasm_bindgen(js_name = weightHistogram)]
+    pub fn weight_histogram(&self, tensor: &str, bins: usize, range: Option<f64>) -> Result<JsValue, JsError> {
+        let t = self.model.graph.constant(tensor).ok_or_else(|| JsError::new(&format!("weight histogram: the model holds no constant tensor '{tensor}'")))?;
+        to_js(&crate::ir::layers::value_histogram(tensor, t, bins, range))
+    }
+
     /// Runs the model (planned on the first call). `inputs` is an array of
     /// tensor objects; the result is `{ outputs: [tensor…], peakBytes }`.
     pub fn run(&mut self, inputs: Array) -> Result<JsValue, JsError> {

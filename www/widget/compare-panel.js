@@ -199,6 +199,15 @@ export class ComparePanel {
     this.#showSource();
   }
 
+  /** A tokenizer.json dropped with the model: the text source uses it. */
+  setTokenizer(file) {
+    const files = new DataTransfer();
+    files.items.add(file);
+    this.#ui.tokenizer.files = files.files;
+    this.#ui.source.value = 'text';
+    this.#showSource();
+  }
+
   terminate() {
     this.#bridge.terminate();
   }
@@ -216,6 +225,20 @@ export class ComparePanel {
     const summary = await this.#bridge.call('open', { key: 'model', blob: model.blob }, { signal });
     this.#opened = { model, generation: this.#bridge.generation };
     return summary;
+  }
+
+  /** Asks this panel's worker about the model loaded now (opened first if needed): the model view's questions. */
+  async inspect(method, args = {}) {
+    const model = this.#getModel();
+    if (!model) throw new Error('no model is loaded yet');
+    await this.#ensureOpen(model);
+    return this.#bridge.call(method, { key: 'model', ...args });
+  }
+
+  /** Runs the last compressed model (made from the model loaded now) on `inputs`, or returns null. */
+  async runCompressed(inputs) {
+    if (!this.compressed() || !this.#bridge.running || this.#opened.generation !== this.#bridge.generation) return null;
+    return this.#bridge.call('run', { key: 'compressed', inputs });
   }
 
   async #ensureOpen(model, signal) {

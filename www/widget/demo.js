@@ -18,10 +18,31 @@ export const DEMO = {
   side: 8,
 };
 
-export async function fetchBytes(url) {
+/**
+ * The bytes at `url`; `onProgress({ done, total })` hears the download
+ * advance (total is null when the server does not say).
+ */
+export async function fetchBytes(url, onProgress) {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
-  return res.arrayBuffer();
+  if (!onProgress || !res.body) return res.arrayBuffer();
+  const total = Number(res.headers.get('content-length')) || null;
+  const chunks = [];
+  let done = 0;
+  for (const reader = res.body.getReader(); ;) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    chunks.push(value);
+    done += value.byteLength;
+    onProgress({ done, total });
+  }
+  const out = new Uint8Array(done);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out.buffer;
 }
 
 export function argmax(values) {

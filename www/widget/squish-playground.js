@@ -6,17 +6,20 @@
 // demo are fetched; default: on first use), model="URL" (an ONNX model
 // instead of the demo), inputs="URL" (an input file for the compare card),
 // recipe="JSON", mode="full|compact" (compact: the model and compare cards
-// only). Events (detail objects, bubbling out of the shadow root): loaded,
-// compressed, compared, error. Methods: start(), compare().
+// only), drop="page" (files dropped anywhere on the page open here; by
+// default only drops on the element itself). Events (detail objects, bubbling out of the shadow root): loaded,
+// compressed, compared, error. Methods: start(), compare(), openFiles(files).
 import { sharedBridge } from '../worker/bridge.js';
-import { h } from '../ui/format.js';
+import { formatBytes, h } from '../ui/format.js';
 import { renderSummary } from '../ui/summary-view.js';
 import { drawDigit } from '../ui/digit-view.js';
 import { renderProbabilities } from '../ui/prob-bars.js';
+import { DrawPad } from '../ui/draw-pad.js';
 import { DEMO, argmax, fetchBytes } from './demo.js';
 import { adoptStyles } from './styles.js';
 import { ComparePanel } from './compare-panel.js';
 import { TrainingPanel } from './training-panel.js';
+import { ModelView } from './model-view.js';
 
 let elements = 0;
 
@@ -32,9 +35,13 @@ class SquishPlayground extends HTMLElement {
   #demoLoaded = false;
   #started = null; // the start() promise, once started
   #stopWaiting = () => {};
+  #stopDrops = () => {};
   /** The model being compressed: { blob, name, demo: { samples, labels } | null }. */
   #model = null;
-  #compare = new ComparePanel(() => this.#model, (type, detail) => this.#emit(type, detail), () => this.start());
+  #compare = new ComparePanel(() => this.#model, (type, detail) => this.#fromCompare(type, detail), () => this.start());
+  #modelView = new ModelView((method, args) => this.#compare.inspect(method, args));
+  #pad = new DrawPad((pixels) => this.#predictDrawing(pixels));
+  #padRun = 0; // the latest drawing's run; older answers are dropped
   #training = new TrainingPanel(() => this.#model, () => this.#compare.compressed(), () => this.start());
 
   connectedCallback() {
@@ -43,7 +50,8 @@ class SquishPlayground extends HTMLElement {
     const ui = this.#ui;
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'error', hidden: '' });
     ui.build = h('span', { class: 'badge', 'data-testid': 'build', title: 'WebAssembly build in use' }, 'engine not loaded');
-    ui.fileInput = h('input', { type: 'file', accept: '.onnx', 'data-testid': 'open-model', onchange: () => this.#openFile() });
+    ui.fileInput = h('input', { type: 'file', accept: '.onnx,.json,.npz,.npy,.pb,.csv', multiple: '', 'data-testid': 'open-model', 'aria-label': 'open model files',
+      onchange: () => this.#openPicked() });
     ui.startButton = h('button', { class: 'primary', 'data-testid': 'start', onclick: () => this.start() }, 'Start');
     ui.summary = h('div', { class: 'status', 'data-testid': 'not-started' },
       'Squish runs in this tab and starts when you use it: it then fetches its engine (WebAssembly) and the model. ', ui.startButton);
@@ -55,30 +63,37 @@ class SquishPlayground extends HTMLElement {
     ui.random = h('button', { onclick: () => this.#show(Math.floor(Math.random() * (this.#samples?.count ?? 1))) }, 'Random');
     ui.prediction = h('div', { class: 'prediction', 'data-testid': 'prediction', 'aria-live': 'polite' });
     ui.bars = h('div', { class: 'bars', 'data-testid': 'probabilities' });
+    ui.padResult = h('div', { class: 'pad-result', 'data-testid': 'pad-prediction', 'aria-live': 'polite' }, 'Draw a digit: the original model (and the compressed one, once you have compressed) will read it.');
     ui.demo = h('section', { class: 'card', 'data-testid': 'demo' },
       h('h3', {}, 'Try it: classify a handwritten digit'),
       h('div', { class: 'demo' },
         h('div', {}, ui.canvas, h('div', { class: 'nav' }, ui.prev, ui.position, ui.next, ui.random)),
         ui.prediction,
-        ui.bars));
+        ui.bars),
+      h('h4', {}, 'Or draw one'),
+      h('div', { class: 'demo pad-row' }, this.#pad.element, ui.padResult));
+    ui.dropHint = h('div', { class: 'drop-hint', 'data-testid': 'drop-hint', hidden: '' }, 'Drop an .onnx model (with tokenizer.json or an input file, if you like)');
     adoptStyles(root);
     root.append(
       ui.error,
       h('section', { class: 'card' },
         h('h3', {}, ui.modelTitle,
           h('span', { class: 'toolbar' }, ui.build,
-            h('label', { class: 'button' }, 'Open model…', ui.fileInput))),
-        ui.summary),
+            h('button', { 'data-testid': 'open-model-button', onclick: () => ui.fileInput.click() }, 'Open model…'), ui.fileInput)),
+        ui.summary, ui.dropHint),
       ui.demo,
+      this.#modelView.element,
       this.#compare.element,
       this.#training.element,
     );
     this.#applyAttributes();
     this.#waitForUse();
+    this.#listenForDrops();
   }
 
   disconnectedCallback() {
     this.#stopWaiting();
+    this.#stopDrops();
     // The shared worker stays for the other elements; this one's models go.
     if (this.#bridge.running) this.#bridge.call('release', { key: this.#key }).catch(() => {});
     this.#compare.terminate();
@@ -92,6 +107,7 @@ class SquishPlayground extends HTMLElement {
   #applyAttributes() {
     const compact = this.getAttribute('mode') === 'compact';
     this.#training.element.hidden = compact;
+    this.#modelView.element.hidden = compact || !this.#model;
     this.#ui.demo.hidden = compact || (this.#started !== null && !this.#model?.demo);
     const recipe = this.getAttribute('recipe');
     if (recipe) this.#compare.setRecipe(recipe);
@@ -168,14 +184,18 @@ class SquishPlayground extends HTMLElement {
   async #loadModelAttribute() {
     const url = new URL(this.getAttribute('model'), document.baseURI);
     const name = basename(url.pathname);
-    const model = { blob: new Blob([await fetchBytes(url)]), name, demo: null };
+    const bytes = await fetchBytes(url, ({ done, total }) => {
+      this.#ui.summary.textContent = `Downloading ${name}: ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}…`;
+    });
+    this.#ui.summary.textContent = `Opening ${name}…`;
+    const model = { blob: new Blob([bytes]), name, demo: null };
     const summary = await this.#compare.open(model);
     this.#setModel(model, summary, name);
     return summary;
   }
 
   async #loadDemo() {
-    const [model, samples, labels] = await Promise.all([DEMO.modelUrl, DEMO.samplesUrl, DEMO.labelsUrl].map(fetchBytes));
+    const [model, samples, labels] = await Promise.all([DEMO.modelUrl, DEMO.samplesUrl, DEMO.labelsUrl].map((url) => fetchBytes(url)));
     // A model the user opened while the demo was on its way stays.
     if (this.#model) return null;
     // The compare panel's worker opens its own copy from the Blob; the
@@ -197,6 +217,9 @@ class SquishPlayground extends HTMLElement {
     this.#model = model;
     this.#compare.modelChanged();
     this.#training.modelChanged();
+    if (this.getAttribute('mode') !== 'compact') {
+      this.#modelView.load().catch((e) => this.#showError(`Reading the layers of ${model.name} failed: ${e.message}`, 'model view'));
+    }
     if (!summary) return;
     this.#ui.modelTitle.textContent = `Model: ${name}`;
     renderSummary(this.#ui.summary, summary, name);
@@ -231,25 +254,112 @@ class SquishPlayground extends HTMLElement {
     }
   }
 
+  /** The compare card hears `compressed` first (the model view joins the record), then the page. */
+  #fromCompare(type, detail) {
+    if (type === 'compressed' && detail?.record) this.#modelView.compressed(detail.record).catch(() => {});
+    if (type === 'compared') this.#predictDrawing(this.#pad.pixels());
+    this.#emit(type, detail);
+  }
+
+  /** The drawing pad's image through the original and, once compressed, the compressed model. */
+  async #predictDrawing(pixels) {
+    const run = ++this.#padRun;
+    if (!pixels || !this.#demoLoaded) {
+      if (this.#demoLoaded) this.#ui.padResult.textContent = 'Draw a digit: the original model (and the compressed one, once you have compressed) will read it.';
+      return;
+    }
+    const input = () => [{ name: DEMO.inputName, dtype: 'float32', dims: [1, 64], data: pixels.slice() }];
+    try {
+      const original = await this.#bridge.call('run', { key: this.#key, inputs: input() });
+      const compressed = await this.#compare.runCompressed(input()).catch(() => null);
+      if (run !== this.#padRun) return;
+      const verdict = (label, r) => {
+        const probs = r.outputs[0].data;
+        const k = argmax(probs);
+        return h('div', { class: 'verdict' }, h('span', { class: 'status' }, label),
+          h('span', { class: 'digit small', 'data-testid': `pad-${label}` }, String(k)), h('span', { class: 'meta' }, `${(100 * probs[k]).toFixed(1)}%`));
+      };
+      const parts = [verdict('original', original)];
+      if (compressed) parts.push(verdict('compressed', compressed));
+      else parts.push(h('div', { class: 'status' }, 'Compress the model (below) to see the compressed one read your drawing too.'));
+      this.#ui.padResult.replaceChildren(...parts);
+    } catch (e) {
+      this.#showError(`Running the model on the drawing failed: ${e.message}`, 'run');
+    }
+  }
+
+  #openPicked() {
+    const files = [...(this.#ui.fileInput.files ?? [])];
+    this.#ui.fileInput.value = '';
+    if (files.length) this.openFiles(files);
+  }
+
+  #listenForDrops() {
+    const target = this.getAttribute('drop') === 'page' ? document : this;
+    let depth = 0;
+    const hint = (on) => { this.#ui.dropHint.hidden = !on; };
+    const carriesFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+    const over = (e) => {
+      if (!carriesFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+    };
+    const enter = (e) => { if (carriesFiles(e)) { depth += 1; hint(true); } };
+    const leave = (e) => { if (carriesFiles(e) && --depth <= 0) { depth = 0; hint(false); } };
+    const drop = (e) => {
+      if (!carriesFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      hint(false);
+      this.openFiles([...e.dataTransfer.files]);
+    };
+    const handlers = { dragover: over, dragenter: enter, dragleave: leave, drop };
+    for (const [k, fn] of Object.entries(handlers)) target.addEventListener(k, fn);
+    this.#stopDrops = () => Object.entries(handlers).forEach(([k, fn]) => target.removeEventListener(k, fn));
+  }
+
+  /**
+   * Files dropped or picked together: an .onnx model opens (the previous one
+   * stays if it fails), a tokenizer.json goes to the compare card's text
+   * inputs, an input file (.npz, .npy, .pb, .csv, .json) to its file inputs.
+   * Resolves when the model is open; an error names the file at fault.
+   */
+  async openFiles(files) {
+    await this.start().catch(() => {});
+    const models = files.filter((f) => /\.onnx$/i.test(f.name));
+    const tokenizers = files.filter((f) => /(^|[^a-z])tokenizer\.json$/i.test(f.name));
+    const inputs = files.filter((f) => /\.(npz|npy|pb|csv|json)$/i.test(f.name) && !tokenizers.includes(f));
+    const other = files.filter((f) => !models.includes(f) && !tokenizers.includes(f) && !inputs.includes(f));
+    if (models.length > 1) return this.#showError(`Drop one model at a time (got ${models.map((f) => f.name).join(', ')}).`, 'open');
+    if (other.length) {
+      const external = other.some((f) => /\.(data|bin|onnx_data|pb_data)$/i.test(f.name));
+      return this.#showError(`${other.map((f) => f.name).join(', ')}: not a file Squish opens here (an .onnx model, tokenizer.json, or inputs: .npz, .npy, .pb, .csv, .json)`
+        + (external ? '. Models whose weights live in a separate external-data file are not supported yet: save the model with its weights inside (onnx.save(model, path, save_as_external_data=False)).' : '.'), 'open');
+    }
+    if (models.length && !(await this.#openModelFile(models[0]))) return undefined;
+    if (tokenizers.length) this.#compare.setTokenizer(tokenizers[0]);
+    if (inputs.length) this.#compare.setInputFile(inputs[0].name, await inputs[0].arrayBuffer());
+    return undefined;
+  }
+
   // Opening another model shows its summary; on failure the current model
   // and everything on screen stay as they were.
-  async #openFile() {
-    const file = this.#ui.fileInput.files?.[0];
-    this.#ui.fileInput.value = '';
-    if (!file) return;
+  async #openModelFile(file) {
     const shown = [...this.#ui.summary.childNodes];
     try {
       // Decoded once, in the compare panel's worker, which keeps it; the
       // File itself is only a reference to the data (nothing is copied here).
-      this.#ui.summary.textContent = `Opening ${file.name}…`;
+      this.#ui.summary.textContent = `Opening ${file.name} (${formatBytes(file.size)})…`;
       const model = { blob: file, name: file.name, demo: null };
       const summary = await this.#compare.open(model);
       this.#setModel(model, summary, file.name);
       this.#clearError();
       this.#emit('loaded', { name: file.name, demo: false, summary });
+      return true;
     } catch (e) {
       this.#ui.summary.replaceChildren(...shown);
       this.#showError(`${file.name}: ${e.message}`, 'open');
+      return false;
     }
   }
 }

@@ -78,7 +78,26 @@ figcaption { font-size: 11px; color: var(--_muted); }
 details { margin: 6px 0; }
 ul.warnings { background: #fff8e1; border: 1px solid #f0d27a; border-radius: 8px; padding: 8px 14px 8px 30px; margin: 8px 0; color: #5c4400; }
 [hidden] { display: none !important; }
-@media (max-width: 720px) { .demo, .io, .two { grid-template-columns: 1fr; } }
+.card { min-width: 0; overflow-x: auto; }
+.scroll { overflow-x: auto; max-height: 420px; overflow-y: auto; border: 1px solid var(--_hover); border-radius: 6px; }
+.scroll table { margin: 0; width: 100%; }
+.scroll thead th { position: sticky; top: 0; background: var(--_card); }
+td.num, th.num { text-align: right; }
+th button.sort { font: inherit; font-weight: 600; color: inherit; background: none; border: 0; padding: 0; cursor: pointer; white-space: nowrap; }
+table.ops td.histo { width: 40%; min-width: 80px; }
+td.histo .track { display: block; }
+input[type=search] { font: inherit; color: inherit; border: 1px solid var(--_control-border); border-radius: 6px; padding: 2px 6px; background: var(--_card); min-width: 0; flex: 1 1 200px; max-width: 360px; }
+canvas.pad { cursor: crosshair; touch-action: none; image-rendering: auto; background: #fff; }
+.pad-row { margin-top: 4px; grid-template-columns: 200px 1fr; }
+.pad-result { display: flex; gap: 24px; align-items: center; flex-wrap: wrap; }
+.verdict { display: grid; justify-items: start; gap: 2px; }
+.digit.small { font-size: 40px; font-weight: 700; line-height: 1; }
+.drop-hint { margin-top: 10px; border: 2px dashed var(--_accent); border-radius: 8px; padding: 18px; text-align: center; color: var(--_accent); background: var(--_accent-soft); }
+.plot { max-width: 100%; overflow: hidden; }
+.field { max-width: 100%; flex-wrap: wrap; }
+.field select { min-width: 0; }
+.card > h4 { margin: 12px 0 6px; font-size: .9rem; }
+@media (max-width: 720px) { .demo, .io, .two, .pad-row { grid-template-columns: 1fr; } }
 @media (prefers-color-scheme: dark) {
   .error { background: #3a1f1d; border-color: #7a2e27; color: #f5b8b1; }
   ul.warnings { background: #33290f; border-color: #6b5416; color: #f0d27a; }

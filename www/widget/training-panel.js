@@ -116,7 +116,7 @@ export class TrainingPanel {
   async #inputs(model, signal) {
     const call = (m, a) => this.#bridge.call(m, a, { signal });
     if (this.#ui.source.value === 'demo' && model.demo) {
-      const [x, y] = await Promise.all([DEMO.trainSamplesUrl, DEMO.trainLabelsUrl].map(fetchBytes));
+      const [x, y] = await Promise.all([DEMO.trainSamplesUrl, DEMO.trainLabelsUrl].map((url) => fetchBytes(url)));
       const feeds = await call('readInputFile', { key: 'model', name: 'X_train.npy', bytes: x });
       const labels = await call('readLabels', { name: 'y_train.npy', bytes: y });
       const test = await call('readInputFile', { key: 'model', name: 'X_test.npy', bytes: model.demo.samples.slice(0) });

@@ -73,6 +73,12 @@ const methods = {
     result.ms = performance.now() - t0;
     return new Transfer(result, transferables(result.outputs));
   },
+  async layers({ key }) {
+    return handle(key).layers();
+  },
+  async weightHistogram({ key, tensor, bins = 60, range }) {
+    return handle(key).weightHistogram(tensor, bins, range);
+  },
   async readNpy({ bytes }) {
     const t = (await wasm()).readNpy(new Uint8Array(bytes));
     return new Transfer(t, transferables([t]));

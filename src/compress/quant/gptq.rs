@@ -198,7 +198,7 @@ impl RowCodes {
                 ((0..kb * rows).map(|x| params[(x % rows) * kb + x / rows]).collect(), vec![kb, rows])
             }
         };
-        Quantized { codes, params, param_shape, max_abs_error, zeros }
+        Quantized { codes, params, param_shape, max_abs_error, zeros, histogram: None }
     }
 }
 

@@ -4,6 +4,8 @@
 
 use half::{bf16, f16};
 
+use crate::compress::record::Histogram;
+
 /// Integer code range of a quantised format.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Codes {
@@ -94,12 +96,21 @@ pub struct Quantized {
     pub max_abs_error: f32,
     /// Values whose code is their group's zero point (they dequantise to 0).
     pub zeros: usize,
+    /// The weights before and after (dequantised), for the record.
+    pub histogram: Option<Histogram>,
 }
 
 impl Quantized {
     /// Share of values that dequantise to exactly 0.
     pub fn sparsity(&self) -> f64 {
         self.zeros as f64 / self.codes.len().max(1) as f64
+    }
+
+    /// The values the codes stand for, in the weight's layout (`shape` and
+    /// `grouping` as quantised).
+    pub fn dequantized(&self, shape: &[usize], grouping: Grouping) -> Vec<f32> {
+        let (_, group) = group_of(shape, grouping);
+        self.codes.iter().enumerate().map(|(i, &c)| self.params[group(i)].dequantize(c as i32)).collect()
     }
 }
 
@@ -165,7 +176,7 @@ pub fn quantize(x: &[f32], shape: &[usize], grouping: Grouping, codes: Codes, sy
             q as i16
         })
         .collect();
-    Quantized { codes: codes_out, params, param_shape, max_abs_error, zeros }
+    Quantized { codes: codes_out, params, param_shape, max_abs_error, zeros, histogram: None }
 }
 
 /// The first non-finite value of `x`, if any (NaN/Inf weights are an error,

@@ -11,7 +11,7 @@ use super::gptq::{self, RowGroups};
 use super::params::{self, Codes, Grouping, Half, Quantized};
 use super::{Resolved, Rounding, Scheme};
 use crate::compress::hessian::Hessian;
-use crate::compress::record::StepRecord;
+use crate::compress::record::{Histogram, StepRecord};
 use crate::error::{Result, SquishError};
 use crate::ir::editor::Editor;
 use crate::ir::{opset_of, AttrValue, Attribute, Graph, Node};
@@ -195,8 +195,12 @@ impl<'g> Rewriter<'g> {
         symmetric: bool,
         inputs_first: bool,
     ) -> std::result::Result<Quantized, Stop> {
+        let with_histogram = |mut q: Quantized| {
+            q.histogram = Some(Histogram::of(w, &q.dequantized(shape, grouping)));
+            q
+        };
         if !self.memo.is_keeping() {
-            return self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first);
+            return self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first).map(with_histogram);
         }
         // The weight's name and the node's settings fix the result (the
         // Hessian belongs to the cache's scope: the model and the inputs).
@@ -204,7 +208,7 @@ impl<'g> Rewriter<'g> {
         if let Some(q) = self.memo.get::<Quantized>(&key) {
             return Ok(Quantized::clone(&q));
         }
-        let q = self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first)?;
+        let q = with_histogram(self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first)?);
         self.memo.put(&key, std::sync::Arc::new(q.clone()));
         Ok(q)
     }
@@ -364,11 +368,13 @@ impl<'g> Rewriter<'g> {
                 (Tensor::BF16(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape")), e, "bf16")
             }
         };
+        let after: Vec<f32> = t.to_f64_vec().into_iter().map(|v| v as f32).collect();
+        let histogram = Histogram::of(flat, &after);
         let stored = self.replace_initializer(name, &format!("{name}_{scheme}"), t.clone());
         let cast_name = self.fresh(&format!("{name}_cast"));
         self.ed.prepend(node("Cast", cast_name, vec![stored], vec![name.to_string()], vec![attr("to", AttrValue::Int(1))]));
         let zeros = t.to_f64_vec().iter().filter(|v| **v == 0.0).count();
-        record.entry(name, n, scheme, "every value".into(), (len * 4, len * 2), zeros as f64 / len.max(1) as f64, err);
+        record.entry(name, n, scheme, "every value".into(), (len * 4, len * 2), zeros as f64 / len.max(1) as f64, err).histogram = Some(histogram);
         Ok(())
     }
 
@@ -451,7 +457,8 @@ impl<'g> Rewriter<'g> {
             let detail = "4-bit levels stored in 8-bit codes: INT4 tensors need opset 21 (the model imports {opset}), so the weights are not smaller than int8";
             record.warn(n, &name, detail.replace("{opset}", &opset.to_string()));
         }
-        record.entry(&name, n, label, grouping_label, (len * 4, code_bytes(len, storage) + param_bytes), q.sparsity(), q.max_abs_error);
+        record.entry(&name, n, label, grouping_label, (len * 4, code_bytes(len, storage) + param_bytes), q.sparsity(), q.max_abs_error).histogram =
+            q.histogram.clone();
         Ok(())
     }
 

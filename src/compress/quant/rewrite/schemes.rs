@@ -96,7 +96,7 @@ impl Rewriter<'_> {
         out.extend(tail);
         self.ed.replace(index, out);
         let grouping = if s.per_channel { "per channel (axis 1)" } else { "per tensor" };
-        record.entry(&name, n, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 5), q.sparsity(), err);
+        record.entry(&name, n, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 5), q.sparsity(), err).histogram = q.histogram.clone();
         Ok(())
     }
 
@@ -149,7 +149,8 @@ impl Rewriter<'_> {
             record.warn(n, &name, why.into());
         }
         let grouping = if per_channel { "per channel (axis 0)" } else { "per tensor" };
-        record.entry(&name, n, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 4 + 1), q.sparsity(), q.max_abs_error);
+        record.entry(&name, n, "int8_dynamic", grouping.into(), (w.len() * 4, w.len() + q.params.len() * 4 + 1), q.sparsity(), q.max_abs_error).histogram =
+            q.histogram.clone();
         Ok(())
     }
 
@@ -236,7 +237,8 @@ impl Rewriter<'_> {
                 out.push(mm);
                 self.needs_ms_domain = true;
                 let grouping = format!("blocks of {block} along K");
-                record.entry(&name, n, &format!("{scheme} (MatMulNBits)"), grouping, (w.len() * 4, after), q.sparsity(), q.max_abs_error);
+                record.entry(&name, n, &format!("{scheme} (MatMulNBits)"), grouping, (w.len() * 4, after), q.sparsity(), q.max_abs_error).histogram =
+                    q.histogram.clone();
             }
             BlockFormat::Qdq => {
                 if self.opset() < 21 {
@@ -261,7 +263,8 @@ impl Rewriter<'_> {
                 out.push(node("MatMul", self.fresh(&format!("{}_MatMul", n.name)), vec![n.inputs[0].clone(), w_dq], vec![y], vec![]));
                 let after = code_bytes(w.len(), codes) + q.params.len() * 4 + code_bytes(q.params.len(), codes);
                 let grouping = format!("blocks of {block} along K");
-                record.entry(&name, n, &format!("{scheme} (QDQ)"), grouping, (w.len() * 4, after), q.sparsity(), q.max_abs_error);
+                record.entry(&name, n, &format!("{scheme} (QDQ)"), grouping, (w.len() * 4, after), q.sparsity(), q.max_abs_error).histogram =
+                    q.histogram.clone();
             }
         }
         out.extend(tail);

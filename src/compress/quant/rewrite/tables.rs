@@ -85,7 +85,7 @@ impl Rewriter<'_> {
             }
         };
         let ((label, q), grouping) = (entry, format!("blocks of {} along each row", s.block_size));
-        record.entry(&name, n, &label, grouping, (len * 4, after), q.sparsity(), q.max_abs_error);
+        record.entry(&name, n, &label, grouping, (len * 4, after), q.sparsity(), q.max_abs_error).histogram = q.histogram.clone();
         Ok(())
     }
 

@@ -1,0 +1,111 @@
+// Charts drawn with uPlot (small, fast, canvas-based, MIT; ~50 KB): weight
+// histograms and the sweep's trade-off scatter. Loaded on first use, so the
+// embeddable widget does not pay for it until a chart is shown. Each chart
+// follows its container's width and carries a text description for screen
+// readers (the canvas itself says nothing).
+import { h } from './format.js';
+
+let uplot = null;
+let sheet = null;
+
+async function library() {
+  uplot ??= Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css?inline')]).then(([m, css]) => {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(css.default);
+    return m.default;
+  });
+  return uplot;
+}
+
+/** uPlot's own styles, added to the shadow root (or document) `el` lives in. */
+function adoptPlotStyles(el) {
+  const root = el.getRootNode();
+  if (!sheet || !('adoptedStyleSheets' in root) || root.adoptedStyleSheets.includes(sheet)) return;
+  root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+}
+
+const COLORS = { original: '#8a94a8', a: '#3346a8', b: '#c2410c', front: '#b3261e' };
+export { COLORS };
+
+/**
+ * Draws a uPlot chart into `container` (replacing what was there), sized to
+ * its width and redrawn when that changes. `describe` is the text screen
+ * readers get. Returns the uPlot instance.
+ */
+export async function mountPlot(container, opts, data, { describe, height = 200 } = {}) {
+  const UPlot = await library();
+  const target = h('div', { class: 'plot', role: 'img', 'aria-label': describe ?? opts.title ?? 'chart' });
+  container.replaceChildren(target);
+  adoptPlotStyles(target);
+  const width = () => Math.max(240, Math.min(760, container.clientWidth || 480));
+  const plot = new UPlot({ ...opts, width: width(), height }, data, target);
+  if ('ResizeObserver' in globalThis) {
+    const ro = new ResizeObserver(() => {
+      if (!target.isConnected) {
+        ro.disconnect();
+        plot.destroy();
+        return;
+      }
+      if (Math.abs(plot.width - width()) > 2) plot.setSize({ width: width(), height });
+    });
+    ro.observe(container);
+  }
+  return plot;
+}
+
+/** A tick label: short, with a real minus sign. */
+function formatTick(v) {
+  const t = Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(1) : String(Number(v.toPrecision(3)));
+  return t.replace('-', '−');
+}
+
+/**
+ * Histograms over the same bins, overlaid: `low`, `high` (the bins span
+ * them evenly), `series`: [{ label, counts, color }].
+ */
+export async function histogramPlot(container, { low, high, series, xLabel = 'value', describe }) {
+  const UPlot = await library();
+  const bins = series[0].counts.length;
+  const width = (high - low) / bins;
+  const x = Array.from({ length: bins }, (_, i) => low + (i + 0.5) * width);
+  const bars = UPlot.paths.bars({ size: [0.9, Infinity], align: 0 });
+  return mountPlot(container, {
+    scales: { x: { time: false, range: [low, high] }, y: { range: (u, lo, hi) => [0, Math.max(1, hi) * 1.05] } },
+    axes: [{ label: xLabel, size: 40, values: (u, splits) => splits.map((v) => formatTick(v)) }, { label: 'count', size: 56 }],
+    legend: { live: false },
+    cursor: { points: { show: false } },
+    series: [{ label: xLabel, value: (u, v) => (v == null ? '' : v.toPrecision(3)) },
+      ...series.map((s) => ({ label: s.label, stroke: s.color, fill: `${s.color}55`, width: 1, paths: bars, points: { show: false } }))],
+  }, [x, ...series.map((s) => s.counts)], { describe });
+}
+
+/**
+ * Points in the plane, one series per group: `groups`: [{ label, color,
+ * points: [{ x, y, name }] }]; `front`: points joined as a line on top
+ * (the Pareto front). `onPick(point)` hears a click on a point.
+ */
+export async function scatterPlot(container, { groups, front = [], xLabel, yLabel, xLog = false, describe, onPick }) {
+  const all = groups.flatMap((g, gi) => g.points.map((p) => ({ ...p, gi })));
+  const xs = [...new Set([...all, ...front].map((p) => p.x))].sort((a, b) => a - b);
+  const column = (pts) => xs.map((x) => pts.find((p) => p.x === x)?.y ?? null);
+  const data = [xs, ...groups.map((g) => column(g.points)), column(front)];
+  const hidden = () => null;
+  const plot = await mountPlot(container, {
+    scales: { x: { time: false, distr: xLog ? 3 : 1 } },
+    axes: [{ label: xLabel, size: 40 }, { label: yLabel, size: 60 }],
+    cursor: { points: { size: 12 }, dataIdx: (u, si, i) => i },
+    series: [{ label: xLabel },
+      ...groups.map((g) => ({ label: g.label, stroke: g.color, fill: g.color, paths: hidden, points: { show: true, size: 9, fill: g.color } })),
+      { label: 'Pareto front', stroke: COLORS.front, width: 1.5, dash: [4, 3], spanGaps: true, points: { show: false } }],
+  }, data, { describe, height: 260 });
+  if (onPick) {
+    plot.over.addEventListener('click', () => {
+      const i = plot.cursor.idx;
+      if (i == null) return;
+      const x = xs[i];
+      const hit = all.filter((p) => p.x === x);
+      if (hit.length) onPick(hit[0]);
+    });
+  }
+  return plot;
+}
