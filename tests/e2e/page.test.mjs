@@ -105,7 +105,7 @@ test('drawing pad: both models read the drawing once a compressed model exists',
   assert.equal(await original.textContent(), '1');
   assert.match(await page.getByTestId('pad-prediction').textContent(), /Compress the model/);
   await compareAndWait(page, 'int8 dynamic (onnxruntime format)');
-  const compressed = page.getByTestId('pad-compressed');
+  const compressed = page.getByTestId('pad-A');
   await compressed.waitFor({ timeout: 5000 });
   assert.equal(await compressed.textContent(), '1');
   await page.getByTestId('clear-pad').click();
@@ -176,7 +176,7 @@ async function overlappingControls(page) {
     const root = document.querySelector('squish-playground').shadowRoot;
     const boxes = [...root.querySelectorAll('button, select, input:not([type=file]), textarea, label.button, canvas')]
       .map((el) => ({ el, r: el.getBoundingClientRect() }))
-      .filter(({ r }) => r.width > 0 && r.height > 0);
+      .filter(({ el, r }) => r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true }));
     const name = (el) => `${el.tagName.toLowerCase()}[${el.dataset.testid ?? el.getAttribute('aria-label') ?? el.textContent.trim().slice(0, 24)}]`;
     const out = [];
     for (let i = 0; i < boxes.length; i++) {
@@ -196,6 +196,7 @@ for (const width of [360, 1440]) {
   test(`layout at ${width} px: nothing wider than the screen, no overlapping controls, no serious axe violations`, async () => {
     const { page, errors } = await openPage({ width, height: 900 });
     await waitForDemo(page);
+    await page.getByTestId('recipe-preset-b').selectOption('int4 per tensor, every layer (destructive)');
     await compareAndWait(page, 'prune 50% (Wanda) + int8 weights');
     await page.getByTestId('weight-histogram-caption').filter({ hasText: /after/ }).waitFor({ timeout: 5000 });
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);

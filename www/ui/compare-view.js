@@ -86,7 +86,8 @@ function layerSection(d) {
 }
 
 export function renderReport(container, report) {
-  container.replaceChildren(headline(report), ...report.outputs.map(outputSection), slicesPanel(report.slices), probesPanel(report.probes), layerSection(report.layers));
+  const parts = [headline(report), ...report.outputs.map(outputSection), slicesPanel(report.slices), probesPanel(report.probes), layerSection(report.layers)];
+  container.replaceChildren(...parts.filter(Boolean));
 }
 
 /** The ranked sensitivity table and the button that applies the suggestion. */

@@ -40,3 +40,8 @@ export function presetEditor(presets, { selectId, textId, label }) {
     Object.keys(presets).map((k) => h('option', { value: k }, k)));
   return { select, text };
 }
+
+/** A box that scrolls what is too wide or too tall for it, reachable by keyboard (a labelled region). */
+export function scrollBox(label, ...children) {
+  return h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': label }, ...children);
+}

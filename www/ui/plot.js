@@ -85,15 +85,20 @@ export async function histogramPlot(container, { low, high, series, xLabel = 'va
  * (the Pareto front). `onPick(point)` hears a click on a point.
  */
 export async function scatterPlot(container, { groups, front = [], xLabel, yLabel, xLog = false, describe, onPick }) {
-  const all = groups.flatMap((g, gi) => g.points.map((p) => ({ ...p, gi })));
-  const xs = [...new Set([...all, ...front].map((p) => p.x))].sort((a, b) => a - b);
-  const column = (pts) => xs.map((x) => pts.find((p) => p.x === x)?.y ?? null);
-  const data = [xs, ...groups.map((g) => column(g.points)), column(front)];
+  // One row per point (uPlot aligns series on x): points that share an x are
+  // nudged apart by a hair so that none hides another.
+  const rows = groups.flatMap((g, gi) => g.points.map((p) => ({ ...p, gi }))).sort((a, b) => a.x - b.x);
+  rows.forEach((p, i) => { if (i && p.x <= rows[i - 1].x) p.x = rows[i - 1].x + Math.max(1e-9, Math.abs(rows[i - 1].x) * 1e-9); });
+  const xs = rows.map((p) => p.x);
+  const inFront = new Set(front.map((f) => `${f.name}\u0000${f.y}`));
+  const data = [xs, ...groups.map((g, gi) => rows.map((p) => (p.gi === gi ? p.y : null))),
+    rows.map((p) => (inFront.has(`${p.name}\u0000${p.y}`) ? p.y : null))];
   const hidden = () => null;
   const plot = await mountPlot(container, {
     scales: { x: { time: false, distr: xLog ? 3 : 1 } },
     axes: [{ label: xLabel, size: 40 }, { label: yLabel, size: 60 }],
-    cursor: { points: { size: 12 }, dataIdx: (u, si, i) => i },
+    legend: { live: false },
+    cursor: { points: { size: 12 } },
     series: [{ label: xLabel },
       ...groups.map((g) => ({ label: g.label, stroke: g.color, fill: g.color, paths: hidden, points: { show: true, size: 9, fill: g.color } })),
       { label: 'Pareto front', stroke: COLORS.front, width: 1.5, dash: [4, 3], spanGaps: true, points: { show: false } }],
@@ -101,10 +106,7 @@ export async function scatterPlot(container, { groups, front = [], xLabel, yLabe
   if (onPick) {
     plot.over.addEventListener('click', () => {
       const i = plot.cursor.idx;
-      if (i == null) return;
-      const x = xs[i];
-      const hit = all.filter((p) => p.x === x);
-      if (hit.length) onPick(hit[0]);
+      if (i != null && rows[i]) onPick(rows[i]);
     });
   }
   return plot;

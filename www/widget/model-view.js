@@ -2,7 +2,7 @@
 // a sortable, searchable table, the op histogram, and any weight tensor's
 // histogram — after compression, the original and compressed weights drawn
 // over each other (from the compression record, for every method).
-import { formatBytes, h } from '../ui/format.js';
+import { formatBytes, h, scrollBox } from '../ui/format.js';
 import { COLORS, histogramPlot } from '../ui/plot.js';
 
 const SHOWN_ROWS = 300;
@@ -41,7 +41,7 @@ export class ModelView {
       oninput: () => this.#renderTable() });
     ui.count = h('span', { class: 'status', 'data-testid': 'layer-count', 'aria-live': 'polite' });
     ui.ops = h('div', { 'data-testid': 'op-histogram' });
-    ui.table = h('div', { class: 'scroll' });
+    ui.table = scrollBox('layers of the model');
     ui.tensor = h('select', { 'data-testid': 'weight-tensor', 'aria-label': 'weight tensor', onchange: () => this.#showHistogram() });
     ui.histogram = h('div', { 'data-testid': 'weight-histogram-view' });
     ui.caption = h('div', { class: 'status', 'data-testid': 'weight-histogram-caption', 'aria-live': 'polite' });

@@ -7,7 +7,9 @@
 // instead of the demo), inputs="URL" (an input file for the compare card),
 // recipe="JSON", mode="full|compact" (compact: the model and compare cards
 // only), drop="page" (files dropped anywhere on the page open here; by
-// default only drops on the element itself). Events (detail objects, bubbling out of the shadow root): loaded,
+// default only drops on the element itself), share="hash" (a link button;
+// recipes and input settings travel in the URL's #squish= part, and a page
+// opened with one restores them and runs the comparison). Events (detail objects, bubbling out of the shadow root): loaded,
 // compressed, compared, error. Methods: start(), compare(), openFiles(files).
 import { sharedBridge } from '../worker/bridge.js';
 import { formatBytes, h } from '../ui/format.js';
@@ -20,6 +22,7 @@ import { adoptStyles } from './styles.js';
 import { ComparePanel } from './compare-panel.js';
 import { TrainingPanel } from './training-panel.js';
 import { ModelView } from './model-view.js';
+import { SweepPanel } from './sweep-panel.js';
 
 let elements = 0;
 
@@ -39,7 +42,10 @@ class SquishPlayground extends HTMLElement {
   /** The model being compressed: { blob, name, demo: { samples, labels } | null }. */
   #model = null;
   #compare = new ComparePanel(() => this.#model, (type, detail) => this.#fromCompare(type, detail), () => this.start());
-  #modelView = new ModelView((method, args) => this.#compare.inspect(method, args));
+  #sweep = new SweepPanel({ getModel: () => this.#model, ready: () => this.start(),
+    readInputs: (call, model, signal) => this.#compare.readInputs(call, model, signal) });
+  // The demo is open in the shared worker; a model the user opened, in the compare card's side A.
+  #modelView = new ModelView((method, args) => (this.#model?.demo ? this.#bridge.call(method, { key: this.#key, ...args }) : this.#compare.inspect(method, args)));
   #pad = new DrawPad((pixels) => this.#predictDrawing(pixels));
   #padRun = 0; // the latest drawing's run; older answers are dropped
   #training = new TrainingPanel(() => this.#model, () => this.#compare.compressed(), () => this.start());
@@ -84,8 +90,10 @@ class SquishPlayground extends HTMLElement {
       ui.demo,
       this.#modelView.element,
       this.#compare.element,
+      this.#sweep.element,
       this.#training.element,
     );
+    if (this.getAttribute('share') === 'hash') this.#addShareControls();
     this.#applyAttributes();
     this.#waitForUse();
     this.#listenForDrops();
@@ -97,6 +105,7 @@ class SquishPlayground extends HTMLElement {
     // The shared worker stays for the other elements; this one's models go.
     if (this.#bridge.running) this.#bridge.call('release', { key: this.#key }).catch(() => {});
     this.#compare.terminate();
+    this.#sweep.terminate();
     this.#training.terminate();
   }
 
@@ -107,6 +116,7 @@ class SquishPlayground extends HTMLElement {
   #applyAttributes() {
     const compact = this.getAttribute('mode') === 'compact';
     this.#training.element.hidden = compact;
+    this.#sweep.element.hidden = compact;
     this.#modelView.element.hidden = compact || !this.#model;
     this.#ui.demo.hidden = compact || (this.#started !== null && !this.#model?.demo);
     const recipe = this.getAttribute('recipe');
@@ -173,6 +183,7 @@ class SquishPlayground extends HTMLElement {
       this.#ui.build.textContent = `wasm ${info.kernels}`;
       const summary = this.getAttribute('model') ? await this.#loadModelAttribute() : await this.#loadDemo();
       this.#emit('loaded', { name: this.#model.name, demo: !!this.#model.demo, summary, kernels: info.kernels });
+      this.#readSharedLink();
     } catch (e) {
       this.#started = null; // a later use tries again
       this.#ui.summary.replaceChildren('Not loaded. ', this.#ui.startButton);
@@ -202,6 +213,7 @@ class SquishPlayground extends HTMLElement {
     // bytes themselves move to the shared worker below.
     this.#setModel({ blob: new Blob([model]), name: DEMO.name, demo: { samples: samples.slice(0), labels: labels.slice(0) } });
     const summary = await this.#bridge.call('open', { key: this.#key, bytes: model }, { transfer: [model] });
+    this.#loadLayers();
     this.#ui.modelTitle.textContent = `Model: ${DEMO.name} (built-in demo)`;
     renderSummary(this.#ui.summary, summary, DEMO.name);
     const x = await this.#bridge.call('readNpy', { bytes: samples }, { transfer: [samples] });
@@ -212,14 +224,20 @@ class SquishPlayground extends HTMLElement {
     return summary;
   }
 
+  /** The model view's table, once the model is open in the worker the view asks (not in compact mode). */
+  #loadLayers() {
+    if (this.getAttribute('mode') === 'compact') return;
+    const name = this.#model?.name;
+    this.#modelView.load().catch((e) => this.#showError(`Reading the layers of ${name} failed: ${e.message}`, 'model view'));
+  }
+
   /** `model` becomes the one compressed; with a summary, it is shown (and the demo card goes). */
   #setModel(model, summary, name) {
     this.#model = model;
     this.#compare.modelChanged();
+    this.#sweep.modelChanged();
     this.#training.modelChanged();
-    if (this.getAttribute('mode') !== 'compact') {
-      this.#modelView.load().catch((e) => this.#showError(`Reading the layers of ${model.name} failed: ${e.message}`, 'model view'));
-    }
+    if (!model.demo) this.#loadLayers();
     if (!summary) return;
     this.#ui.modelTitle.textContent = `Model: ${name}`;
     renderSummary(this.#ui.summary, summary, name);
@@ -254,6 +272,57 @@ class SquishPlayground extends HTMLElement {
     }
   }
 
+  #addShareControls() {
+    const ui = this.#ui;
+    ui.shareLink = h('input', { type: 'text', readonly: '', class: 'share-link', 'data-testid': 'share-link', 'aria-label': 'link to this comparison', hidden: '' });
+    ui.shareButton = h('button', { 'data-testid': 'share', onclick: () => this.#makeLink() }, 'Link to this comparison');
+    this.#compare.addActions(ui.shareButton, ui.shareLink);
+  }
+
+  /** The recipes and input settings in the URL's hash (the model itself never leaves the device: the link names it). */
+  #makeLink() {
+    const state = { v: 1, model: { name: this.#model?.name ?? null, demo: !!this.#model?.demo }, ...this.#compare.settings() };
+    const url = new URL(location.href);
+    url.hash = `squish=${encodeState(state)}`;
+    history.replaceState(null, '', url);
+    this.#ui.shareLink.value = url.href;
+    this.#ui.shareLink.hidden = false;
+    this.#ui.shareLink.select();
+    navigator.clipboard?.writeText(url.href).catch(() => {});
+    const where = state.model.demo ? 'the built-in demo' : new URLSearchParams(location.search).get('model') ? 'the model URL in the link' : `${state.model.name} (whoever opens the link opens that file)`;
+    this.#ui.shareLink.title = `Recipes and input settings; the model: ${where}.`;
+  }
+
+  #pendingLink = null;
+
+  /** A page opened with #squish=…: restore the settings and run once the model the link names is loaded. */
+  #readSharedLink() {
+    if (this.getAttribute('share') !== 'hash') return;
+    const m = location.hash.match(/squish=([A-Za-z0-9_-]+)/);
+    if (!m) return;
+    try {
+      this.#pendingLink = decodeState(m[1]);
+    } catch (e) {
+      this.#showError(`The link's settings cannot be read (${e.message}); nothing was restored.`, 'link');
+      return;
+    }
+    this.#runPendingLink();
+  }
+
+  #runPendingLink() {
+    const link = this.#pendingLink;
+    if (!link || !this.#model) return;
+    const named = link.model ?? {};
+    const fromUrl = !!new URLSearchParams(location.search).get('model');
+    if (!named.demo && !fromUrl && named.name !== this.#model.name) {
+      this.#showError(`This link compares recipes on ${named.name ?? 'a model'}: open that file (Open model… or drop it here) and the comparison runs.`, 'link');
+      return;
+    }
+    this.#pendingLink = null;
+    this.#compare.applySettings(link);
+    this.#compare.run().catch(() => {});
+  }
+
   /** The compare card hears `compressed` first (the model view joins the record), then the page. */
   #fromCompare(type, detail) {
     if (type === 'compressed' && detail?.record) this.#modelView.compressed(detail.record).catch(() => {});
@@ -271,17 +340,16 @@ class SquishPlayground extends HTMLElement {
     const input = () => [{ name: DEMO.inputName, dtype: 'float32', dims: [1, 64], data: pixels.slice() }];
     try {
       const original = await this.#bridge.call('run', { key: this.#key, inputs: input() });
-      const compressed = await this.#compare.runCompressed(input()).catch(() => null);
+      const compressed = await this.#compare.runCompressed(input);
       if (run !== this.#padRun) return;
       const verdict = (label, r) => {
         const probs = r.outputs[0].data;
         const k = argmax(probs);
         return h('div', { class: 'verdict' }, h('span', { class: 'status' }, label),
-          h('span', { class: 'digit small', 'data-testid': `pad-${label}` }, String(k)), h('span', { class: 'meta' }, `${(100 * probs[k]).toFixed(1)}%`));
+          h('span', { class: 'digit small', 'data-testid': `pad-${label.replace('side ', '')}` }, String(k)), h('span', { class: 'meta' }, `${(100 * probs[k]).toFixed(1)}%`));
       };
-      const parts = [verdict('original', original)];
-      if (compressed) parts.push(verdict('compressed', compressed));
-      else parts.push(h('div', { class: 'status' }, 'Compress the model (below) to see the compressed one read your drawing too.'));
+      const parts = [verdict('original', original), ...compressed.map((c) => verdict(`side ${c.side}`, c.result))];
+      if (!compressed.length) parts.push(h('div', { class: 'status' }, 'Compress the model (below) to see the compressed one read your drawing too.'));
       this.#ui.padResult.replaceChildren(...parts);
     } catch (e) {
       this.#showError(`Running the model on the drawing failed: ${e.message}`, 'run');
@@ -355,6 +423,7 @@ class SquishPlayground extends HTMLElement {
       this.#setModel(model, summary, file.name);
       this.#clearError();
       this.#emit('loaded', { name: file.name, demo: false, summary });
+      this.#runPendingLink();
       return true;
     } catch (e) {
       this.#ui.summary.replaceChildren(...shown);
@@ -362,6 +431,21 @@ class SquishPlayground extends HTMLElement {
       return false;
     }
   }
+}
+
+/** JSON as URL-safe base64 (UTF-8), and back. */
+function encodeState(state) {
+  const bytes = new TextEncoder().encode(JSON.stringify(state));
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function decodeState(text) {
+  const bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  const state = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+  if (state?.v !== 1) throw new Error('unknown link version');
+  return state;
 }
 
 function basename(path) {

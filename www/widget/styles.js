@@ -97,6 +97,28 @@ canvas.pad { cursor: crosshair; touch-action: none; image-rendering: auto; backg
 .field { max-width: 100%; flex-wrap: wrap; }
 .field select { min-width: 0; }
 .card > h4 { margin: 12px 0 6px; font-size: .9rem; }
+.sides { display: grid; gap: 10px; min-width: 0; }
+.side { min-width: 0; }
+.side .field { display: flex; }
+.side .field select { flex: 1 1 auto; width: 100%; }
+.side h4 { margin: 0 0 4px; }
+.side-columns { display: grid; grid-template-columns: minmax(0, 1fr); gap: 16px; }
+.side-results { border-top: 3px solid var(--_faint); padding-top: 6px; min-width: 0; }
+.side-results.side-a, th.side-a { border-top-color: #3346a8; }
+.side-results.side-b, th.side-b { border-top-color: #c2410c; }
+.sides-table th.side-a, .sides-table th.side-b { border-top: 3px solid; }
+.examples { display: flex; flex-wrap: wrap; gap: 10px; }
+.example { width: 132px; font-size: 11px; }
+.example figcaption { color: var(--_fg); }
+canvas.thumb { width: 56px; height: 56px; image-rendering: pixelated; border: 1px solid var(--_control-border); border-radius: 4px; }
+canvas.thumb.wave { width: 112px; image-rendering: auto; }
+.thumb-text { font-size: 12px; max-height: 5.2em; overflow: auto; border-left: 3px solid var(--_faint); padding-left: 6px; }
+.thumb-values { font-size: 11px; word-break: break-all; }
+fieldset.choices { border: 1px solid var(--_border); border-radius: 8px; display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 300px), 1fr)); gap: 2px 12px; margin: 0 0 8px; }
+fieldset.choices legend { font-size: 12px; color: var(--_muted); }
+label.choice { font-size: 12px; }
+tr.front td:first-child { font-weight: 600; }
+input.share-link { flex: 1 1 240px; min-width: 0; font: 12px ui-monospace, monospace; }
 @media (max-width: 720px) { .demo, .io, .two, .pad-row { grid-template-columns: 1fr; } }
 @media (prefers-color-scheme: dark) {
   .error { background: #3a1f1d; border-color: #7a2e27; color: #f5b8b1; }
