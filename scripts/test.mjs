@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test layer, streams their output, and closes with one line
 // "N passed, N failed" over all of them. Exits non-zero if anything failed.
-//   node scripts/test.mjs [--only LAYER[,LAYER…]]  (lint, rust, wasm-node, wasm-browser, cli, python, e2e, bench-models, bench-python)
+//   node scripts/test.mjs [--only LAYER[,LAYER…]]  (lint, rust, wasm-node, wasm-browser, cli, python, e2e, bench-models, bench-python, minilm-python, minilm-e2e)
 // Expects `npm run build` to have run (the CLI and e2e layers use dist/ and www/pkg/).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -60,6 +60,8 @@ const LAYERS = [
   // paraphrase-MiniLM-L3's weights come from PyPI (69 MB, fetch.sh): run when fetched.
   { name: 'minilm-python', what: 'MiniLM int8 on the job: length slices and text probes vs tokenizers/onnxruntime', needsMinilm: true,
     cmd: join(root, '.cache/venv/bin/python'), args: ['-m', 'unittest', '-v', 'tests/python/test_minilm_on_the_job.py'], parse: 'unittest' },
+  { name: 'minilm-e2e', what: 'MiniLM dropped on the page, int8, 16 sentences: stage times, peak memory', needsMinilm: true,
+    cmd: process.execPath, args: ['--test', 'tests/e2e-minilm/'], parse: 'node' },
 ];
 
 const MINILM = process.env.SQUISH_MINILM ?? join(root, '.cache/models/paraphrase_minilm_l3/model.onnx');

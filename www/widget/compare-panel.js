@@ -8,7 +8,7 @@ import { h } from '../ui/format.js';
 import { renderSides } from '../ui/sides-view.js';
 import { renderExamples } from '../ui/examples-view.js';
 import { InputsPanel } from './inputs-panel.js';
-import { PRESETS, Side } from './side.js';
+import { PRESETS, Side, formatStages, stageClock } from './side.js';
 
 export { PRESETS };
 
@@ -216,12 +216,16 @@ export class ComparePanel {
     const t0 = performance.now();
     let detail = null;
     const error = await this.#busy('Compressing', async (signal) => {
+      const clock = stageClock();
       await this.#a.ensureOpen(model, signal);
       const inputs = await this.#inputs.read((m, args, sig) => this.#a.call(m, args, sig), model, signal);
+      clock.lap('inputs');
       const options = this.#inputs.options();
+      const laps = [`inputs ${clock.stages.inputs.toFixed(1)} s`];
       for (const [i, side] of sides.entries()) {
         if (sides.length > 1) this.#ui.status.textContent = `Side ${side.name}: compressing…`;
         const d = await side.run(model, recipes[i], inputs, options, signal);
+        laps.push(`${side.name}: ${formatStages(d.stages)}`);
         this.#lastInputs = inputs;
         renderExamples(side.examplesElement, side.last.report, inputs, model);
         if (side.name === 'A') detail = { ...headline(d.report), recipe: d.recipe, report: d.report, markdown: d.report ? side.last.markdown : '' };
@@ -230,7 +234,7 @@ export class ComparePanel {
       for (const s of this.#sides) if (!s.enabled) s.results.hidden = true;
       renderSides(this.#ui.summary, this.#sides.filter((s) => s.enabled && s.last?.model === model).map((s) => ({ name: s.name, last: s.last })));
       const samples = this.#a.last?.report.samples ?? 0;
-      return `Compared ${samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+      return `Compared ${samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s (${laps.join('; ')}).`;
     });
     return error ?? detail;
   }
