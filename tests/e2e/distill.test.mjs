@@ -26,7 +26,8 @@ test('distilling the digits demo: live curve, pause, cancel, rerun, then the com
   await page.getByTestId('distill-section').fill('{"student": "mlp:20", "epochs": 5000, "learning_rate": 0.01}');
   await page.getByTestId('train').click();
   await status(page).filter({ hasText: /Epoch [3-9]\d*:|Epoch \d{2,}:/ }).waitFor({ timeout: 30_000 });
-  assert.ok(await page.getByTestId('train-curve').locator('svg polyline').count() >= 2, 'loss and held-back curves are drawn');
+  // Loss and held-back curves are drawn (uPlot canvases).
+  await page.getByTestId('train-curve').locator('canvas').nth(1).waitFor({ timeout: 5000 });
   await page.getByTestId('pause').click();
   await status(page).filter({ hasText: /Paused at epoch \d+/ }).waitFor({ timeout: 5000 });
   const paused = await epochOf(page);

@@ -1,146 +1,132 @@
-// Small SVG charts (no library): per-layer SQNR lines and reliability bars.
-const NS = 'http://www.w3.org/2000/svg';
+// The report's charts. Curves and histograms are uPlot charts (plot.js),
+// mounted into the element each function returns as soon as the library is
+// loaded; labelled bar lists (one bar per layer or class) are plain HTML, so
+// their labels and values stay text that screen readers and searches find.
+import { h } from './format.js';
+import { COLORS, histogramPlot, library, mountPlot } from './plot.js';
 
-function svg(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  for (const c of children.flat(Infinity)) if (c != null) el.append(c);
-  return el;
+const GRID = '#e3e6ec';
+
+/** An element a chart will be drawn into (sized by CSS), with its description for screen readers. */
+function chartBox(label, cls = 'chart-box') {
+  return h('div', { class: cls, 'data-chart': label });
 }
 
-function title(text) {
-  return svg('title', {}, text);
+function mount(box, draw) {
+  draw(box).catch((e) => { box.textContent = `chart not drawn: ${e.message}`; });
+  return box;
 }
 
 /**
- * Lines over a shared x axis. `series`: [{ name, color, points: [{ y, label }] }];
- * y values are clamped to [lo, hi]. Each point carries a tooltip.
+ * Lines over a shared x axis (the points' order). `series`: [{ name, color,
+ * points: [{ y, label }] }]; y shown over [lo, hi]. Hovering shows each
+ * point's label in the legend.
  */
-export function lineChart(series, { lo, hi, width = 640, height = 180, yLabel = '', format = (v) => String(Math.round(v)) }) {
-  const pad = { l: 40, r: 8, t: 8, b: 18 };
+export function lineChart(series, { lo, hi: top, height = 180, yLabel = '', format = (v) => String(Math.round(v)) }) {
+  // An empty range (every value equal) would leave the axis without ticks.
+  const hi = top > lo ? top : lo + Math.max(Math.abs(lo) * 0.1, 1e-6);
   const n = Math.max(1, ...series.map((s) => s.points.length));
-  const x = (i) => pad.l + (n === 1 ? 0 : (i / (n - 1)) * (width - pad.l - pad.r));
-  const y = (v) => pad.t + (1 - (Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (height - pad.t - pad.b);
-  const ticks = [lo, (lo + hi) / 2, hi].map((v) => [
-    svg('line', { x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v), stroke: '#e3e6ec' }),
-    svg('text', { x: pad.l - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, format(v)),
-  ]);
-  const lines = series.map((s) => [
-    svg('polyline', { points: s.points.map((p, i) => `${x(i)},${y(p.y)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.5 }),
-    s.points.map((p, i) => svg('circle', { cx: x(i), cy: y(p.y), r: 2.5, fill: s.color }, title(`${s.name}: ${p.label}`))),
-  ]);
-  const legend = series.map((s, i) => svg('text', { x: pad.l + 8 + i * 150, y: height - 4, 'font-size': 11, fill: s.color }, `— ${s.name}`));
-  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': yLabel }, ticks, lines, legend);
+  const xs = Array.from({ length: n }, (_, i) => i);
+  const data = [xs, ...series.map((s) => xs.map((i) => s.points[i]?.y ?? null))];
+  return mount(chartBox(yLabel), (box) => mountPlot(box, {
+    scales: { x: { time: false }, y: { range: [lo, hi] } },
+    axes: [{ show: false }, { size: 52, values: (u, splits) => splits.map(format), grid: { stroke: GRID } }],
+    series: [{ label: 'point', value: (u, v) => (v == null ? '' : String(v + 1)) },
+      ...series.map((s) => ({ label: s.name, stroke: s.color, width: 1.5, points: { show: true, size: 5, fill: s.color },
+        value: (u, v, si, i) => (i == null ? '' : s.points[i]?.label ?? '') }))],
+  }, data, { describe: `${yLabel}: ${series.map((s) => s.name).join(', ')}`, height }));
 }
 
-/** Reliability diagram: accuracy per confidence bin against the diagonal. */
-export function reliabilityChart(bins, { width = 220, height = 160, label = 'reliability' } = {}) {
-  const pad = 20;
-  const w = (width - 2 * pad) / bins.length;
-  const y = (v) => height - pad - v * (height - 2 * pad);
-  const bars = bins.map((b, i) => b.count === 0 ? null : svg('rect', {
-    x: pad + i * w + 1, y: y(b.accuracy), width: w - 2, height: Math.max(0, height - pad - y(b.accuracy)), fill: '#3346a8',
-  }, title(`confidence ${b.lo.toFixed(1)}–${b.hi.toFixed(1)}: ${b.count} examples, accuracy ${(100 * b.accuracy).toFixed(1)}%, mean confidence ${(100 * b.mean_confidence).toFixed(1)}%`)));
-  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart small', role: 'img', 'aria-label': label },
-    svg('line', { x1: pad, y1: y(0), x2: width - pad, y2: y(1), stroke: '#b3261e', 'stroke-dasharray': '3 3' }),
-    svg('line', { x1: pad, y1: y(0), x2: width - pad, y2: y(0), stroke: '#9aa6bd' }),
-    bars,
-    svg('text', { x: width / 2, y: height - 4, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, 'confidence →'),
-    svg('text', { x: 4, y: 12, 'font-size': 10, fill: '#5b6475' }, 'accuracy'));
-}
-
-/** One horizontal bar per layer: its share of zeros (0–1), labelled. */
-export function sparsityChart(rows, { width = 640, label = 'zeros per layer', unit = 'zeros' } = {}) {
-  const bar = 16;
-  const left = 260;
-  const height = rows.length * (bar + 4) + 8;
-  const x = (v) => left + v * (width - left - 48);
-  const items = rows.map((r, i) => {
-    const y = 4 + i * (bar + 4);
-    return [
-      svg('text', { x: left - 6, y: y + bar - 4, 'text-anchor': 'end', 'font-size': 11, fill: '#27324a' }, r.label.length > 40 ? `…${r.label.slice(-39)}` : r.label),
-      svg('rect', { x: left, y, width: x(1) - left, height: bar, fill: '#e3e6ec' }),
-      svg('rect', { x: left, y, width: x(r.value) - left, height: bar, fill: '#3346a8' }, title(`${r.label}: ${(100 * r.value).toFixed(1)}% ${unit}`)),
-      svg('text', { x: x(1) + 4, y: y + bar - 4, 'font-size': 11, fill: '#27324a' }, `${(100 * r.value).toFixed(1)}%`),
-    ];
+/** Reliability diagram: accuracy per confidence bin (bars) against the diagonal. */
+export function reliabilityChart(bins, { label = 'reliability' } = {}) {
+  const xs = bins.map((b) => (b.lo + b.hi) / 2);
+  const acc = bins.map((b) => (b.count === 0 ? null : b.accuracy));
+  return mount(chartBox(label, 'chart-box small'), async (box) => {
+    const UPlot = await library();
+    return mountPlot(box, {
+      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
+      axes: [{ label: 'confidence', size: 34, values: (u, s) => s.map((v) => v.toFixed(1)) }, { label: 'accuracy', size: 44, values: (u, s) => s.map((v) => v.toFixed(1)) }],
+      legend: { show: false },
+      series: [{}, { label: 'accuracy', stroke: COLORS.a, fill: `${COLORS.a}cc`, paths: UPlot.paths.bars({ size: [0.85, Infinity] }), points: { show: false } },
+        { label: 'perfect calibration', stroke: COLORS.front, dash: [3, 3], width: 1, points: { show: false } }],
+    }, [[0, ...xs, 1], [null, ...acc, null], [0, ...xs, 1]], {
+      describe: `${label}: ${bins.filter((b) => b.count).map((b) => `confidence ${b.lo.toFixed(1)}–${b.hi.toFixed(1)}: accuracy ${(100 * b.accuracy).toFixed(0)}% of ${b.count}`).join('; ')}`,
+      height: 170,
+    });
   });
-  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label }, items);
 }
 
-/**
- * A tensor's weights before (grey) and after (blue, non-zeros only) over the
- * same bins; the zeros pruning made are counted in the caption, not drawn,
- * so the rest stays readable.
- */
-export function weightHistogram(hist, { width = 640, height = 160, label = 'weights before and after' } = {}) {
-  const pad = { l: 8, r: 8, t: 8, b: 20 };
-  const top = Math.max(1, ...hist.before, ...hist.after);
-  const w = (width - pad.l - pad.r) / hist.before.length;
-  const y = (c) => pad.t + (1 - c / top) * (height - pad.t - pad.b);
-  const binLabel = (i) => {
-    const step = (hist.high - hist.low) / hist.before.length;
-    return `${(hist.low + i * step).toPrecision(3)} to ${(hist.low + (i + 1) * step).toPrecision(3)}`;
-  };
-  const bars = (counts, color, inset, name) => counts.map((c, i) => (c === 0 ? null : svg('rect', {
-    x: pad.l + i * w + inset, y: y(c), width: Math.max(1, w - 2 * inset), height: height - pad.b - y(c), fill: color,
-  }, title(`${binLabel(i)}: ${c} ${name}`))));
-  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label },
-    bars(hist.before, '#c5cbd8', 0.5, 'weights before'),
-    bars(hist.after, '#3346a8', w / 4, 'non-zero weights after'),
-    svg('line', { x1: pad.l, x2: width - pad.r, y1: height - pad.b, y2: height - pad.b, stroke: '#9aa6bd' }),
-    svg('text', { x: pad.l, y: height - 4, 'font-size': 10, fill: '#5b6475' }, hist.low.toPrecision(3)),
-    svg('text', { x: width / 2, y: height - 4, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, '0'),
-    svg('text', { x: width - pad.r, y: height - 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, hist.high.toPrecision(3)));
+/** One horizontal bar per row: its share (0–1), labelled; plain HTML. */
+export function sparsityChart(rows, { label = 'zeros per layer', unit = 'zeros' } = {}) {
+  return h('div', { class: 'hbars', role: 'list', 'aria-label': label }, rows.map((r) => {
+    const text = `${(100 * r.value).toFixed(1)}%`;
+    return h('div', { class: 'hbar', role: 'listitem', title: `${r.label}: ${text} ${unit}` },
+      h('span', { class: 'hbar-label' }, r.label), track([[r.value, 'fill']]), h('span', { class: 'hbar-value' }, text));
+  }));
+}
+
+/** A bar track with one fill per [share, class] (sized through CSSOM: a strict CSP refuses style attributes). */
+function track(fills) {
+  return h('span', { class: 'track' }, fills.map(([share, cls]) => {
+    const fill = h('span', { class: cls });
+    fill.style.width = `${Math.max(0, Math.min(1, share)) * 100}%`;
+    return fill;
+  }));
+}
+
+/** A tensor's weights before (grey) and after (blue, non-zeros only) over the same bins. */
+export function weightHistogram(hist, { label = 'weights before and after' } = {}) {
+  return mount(chartBox(label), (box) => histogramPlot(box, { low: hist.low, high: hist.high, xLabel: 'weight value', describe: label,
+    series: [{ label: 'before', counts: hist.before, color: COLORS.original }, { label: 'non-zero after', counts: hist.after, color: COLORS.a }] }));
 }
 
 /**
  * The hand-back curve: combined agreement (and accuracy) against the share
  * the compressed model answers, on a true coverage axis; the chosen
- * threshold marked.
+ * threshold marked by a dashed line.
  */
-export function coverageChart(curve, chosen, { width = 640, height = 210, label = 'hand-back curve' } = {}) {
-  const pad = { l: 44, r: 12, t: 8, b: 42 };
-  const lo = Math.min(...curve.map((p) => Math.min(p.agreement, p.accuracy ?? 1)));
-  const floor = Math.max(0, Math.floor(lo * 20) / 20);
-  const x = (v) => pad.l + v * (width - pad.l - pad.r);
-  const y = (v) => pad.t + (1 - (v - floor) / (1 - floor || 1)) * (height - pad.t - pad.b);
-  const line = (key, color, name) => [
-    svg('polyline', { points: curve.map((p) => `${x(p.coverage)},${y(p[key])}`).join(' '), fill: 'none', stroke: color, 'stroke-width': 1.5 }),
-    curve.map((p) => svg('circle', { cx: x(p.coverage), cy: y(p[key]), r: 2, fill: color },
-      title(`${name}: ${(100 * p[key]).toFixed(2)}% with the compressed model answering ${(100 * p.coverage).toFixed(1)}%${p.threshold == null ? '' : ` (confidence ≥ ${p.threshold.toFixed(4)})`}`))),
-  ];
-  const ticks = [floor, (floor + 1) / 2, 1].map((v) => [
-    svg('line', { x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v), stroke: '#e3e6ec' }),
-    svg('text', { x: pad.l - 4, y: y(v) + 4, 'text-anchor': 'end', 'font-size': 10, fill: '#5b6475' }, `${(100 * v).toFixed(0)}%`),
-  ]);
-  const mark = svg('line', { x1: x(chosen.coverage), x2: x(chosen.coverage), y1: pad.t, y2: height - pad.b, stroke: '#15803d', 'stroke-dasharray': '4 3' },
-    title(`chosen: the compressed model answers ${(100 * chosen.coverage).toFixed(1)}%`));
-  const hasAccuracy = curve.every((p) => p.accuracy != null);
-  const xTicks = [0, 0.25, 0.5, 0.75, 1].map((v) => svg('text', { x: x(v), y: height - pad.b + 12, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, `${100 * v}%`));
-  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label },
-    ticks, xTicks, mark, line('agreement', '#3346a8', 'agreement with the original'), hasAccuracy ? line('accuracy', '#b3261e', 'accuracy') : null,
-    svg('text', { x: width / 2, y: height - 15, 'text-anchor': 'middle', 'font-size': 10, fill: '#5b6475' }, 'share answered by the compressed model →'),
-    svg('text', { x: pad.l + 8, y: height - 2, 'font-size': 11, fill: '#3346a8' }, '— agreement with the original'),
-    hasAccuracy ? svg('text', { x: pad.l + 230, y: height - 2, 'font-size': 11, fill: '#b3261e' }, '— accuracy') : null);
+export function coverageChart(curve, chosen, { label = 'hand-back curve' } = {}) {
+  const pts = [...curve].sort((a, b) => a.coverage - b.coverage);
+  const hasAccuracy = pts.every((p) => p.accuracy != null);
+  const lo = Math.min(...pts.map((p) => Math.min(p.agreement, p.accuracy ?? 1)));
+  // At least 5 points of range: a curve at 100% throughout still gets an axis.
+  const floor = Math.min(0.95, Math.max(0, Math.floor(lo * 20) / 20));
+  const pct = (v) => `${(100 * v).toFixed(2)}%`;
+  const at = (p) => `with the compressed model answering ${(100 * p.coverage).toFixed(1)}%${p.threshold == null ? '' : ` (confidence ≥ ${p.threshold.toFixed(4)})`}`;
+  const markChosen = (u) => {
+    const x = u.valToPos(chosen.coverage, 'x', true);
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = '#15803d';
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    ctx.restore();
+  };
+  const series = [{ label: 'answered by the compressed model', value: (u, v) => (v == null ? '' : `${(100 * v).toFixed(1)}%`) },
+    { label: 'agreement with the original', stroke: COLORS.a, width: 1.5, points: { show: true, size: 4 }, value: (u, v, si, i) => (i == null ? '' : `${pct(pts[i].agreement)} ${at(pts[i])}`) }];
+  if (hasAccuracy) series.push({ label: 'accuracy', stroke: COLORS.front, width: 1.5, points: { show: true, size: 4 }, value: (u, v) => (v == null ? '' : pct(v)) });
+  const data = [pts.map((p) => p.coverage), pts.map((p) => p.agreement)];
+  if (hasAccuracy) data.push(pts.map((p) => p.accuracy));
+  return mount(chartBox(label), (box) => mountPlot(box, {
+    scales: { x: { time: false, range: [0, 1] }, y: { range: [floor, 1] } },
+    axes: [{ label: 'share answered by the compressed model (dashed: chosen)', size: 40, values: (u, s) => s.map((v) => `${Math.round(100 * v)}%`) },
+      { size: 52, values: (u, s) => s.map((v) => `${Math.round(100 * v)}%`) }],
+    hooks: { draw: [markChosen] },
+    series,
+  }, data, { describe: `${label}: chosen share ${(100 * chosen.coverage).toFixed(1)}% at agreement ${pct(chosen.agreement)}`, height: 210 }));
 }
 
-/** Per class, the original's and the compressed model's figure side by side. */
-export function classBars(rows, key, { width = 640, label = 'per class' } = {}) {
-  const bar = 7;
-  const left = 70;
-  const height = rows.length * (2 * bar + 6) + 6;
-  const x = (v) => left + v * (width - left - 56);
-  const items = rows.map((r, i) => {
-    const y0 = 4 + i * (2 * bar + 6);
+/** Per class, the original's and the compressed model's figure side by side (HTML bars; the interval in text). */
+export function classBars(rows, key, { label = 'per class' } = {}) {
+  return h('div', { class: 'hbars classes', role: 'list', 'aria-label': label }, rows.map((r) => {
     const [o, c] = key === 'accuracy' ? [r.accuracy_original, r.accuracy_compressed] : [1, r.agreement];
-    return [
-      svg('text', { x: left - 6, y: y0 + 2 * bar - 2, 'text-anchor': 'end', 'font-size': 11, fill: r.rare ? '#b45309' : '#27324a' }, `class ${r.class}${r.rare ? ' *' : ''}`),
-      svg('rect', { x: left, y: y0, width: x(o) - left, height: bar, fill: '#c5cbd8' }, title(`class ${r.class}, original: ${(100 * o).toFixed(1)}%`)),
-      svg('rect', { x: left, y: y0 + bar, width: x(c) - left, height: bar, fill: '#3346a8' },
-        title(`class ${r.class}, compressed: ${(100 * c).toFixed(1)}% (95% interval ${(100 * r.interval[0]).toFixed(1)}–${(100 * r.interval[1]).toFixed(1)}%, ${r.examples} examples)`)),
-      svg('line', { x1: x(r.interval[0]), x2: x(r.interval[1]), y1: y0 + 1.5 * bar, y2: y0 + 1.5 * bar, stroke: '#0f172a' }),
-      svg('text', { x: x(1) + 4, y: y0 + 2 * bar - 2, 'font-size': 11, fill: '#27324a' }, `${(100 * (o - c)).toFixed(1)} pt`),
-    ];
-  });
-  return svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img', 'aria-label': label }, items);
+    const interval = `95% interval ${(100 * r.interval[0]).toFixed(1)}–${(100 * r.interval[1]).toFixed(1)}%, ${r.examples} examples`;
+    return h('div', { class: `hbar${r.rare ? ' rare' : ''}`, role: 'listitem', title: `class ${r.class}: original ${(100 * o).toFixed(1)}%, compressed ${(100 * c).toFixed(1)}% (${interval})` },
+      h('span', { class: 'hbar-label' }, `class ${r.class}${r.rare ? ' *' : ''}`),
+      h('span', { class: 'pair' }, track([[o, 'fill before']]), track([[c, 'fill']])),
+      h('span', { class: 'hbar-value' }, `${(100 * (o - c)).toFixed(1)} pt`));
+  }));
 }

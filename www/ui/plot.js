@@ -8,7 +8,8 @@ import { h } from './format.js';
 let uplot = null;
 let sheet = null;
 
-async function library() {
+/** The uPlot class (imported once, on first use). */
+export async function library() {
   uplot ??= Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css?inline')]).then(([m, css]) => {
     sheet = new CSSStyleSheet();
     sheet.replaceSync(css.default);

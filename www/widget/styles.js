@@ -73,8 +73,19 @@ th { color: var(--_muted); font-weight: 600; }
 .calibration { display: flex; gap: 8px; flex-wrap: wrap; }
 figure { margin: 0; }
 figcaption { font-size: 11px; color: var(--_muted); }
-.chart { width: 100%; max-width: 720px; height: auto; display: block; }
-.chart.small { width: 220px; }
+.chart-box { width: 100%; max-width: 760px; min-height: 60px; }
+.chart-box.small { width: 250px; }
+.probe-charts .chart-box, .probe-charts figure { width: min(100%, 320px); }
+.hbars { display: grid; gap: 3px; max-width: 760px; font-size: 11px; }
+.hbar { display: grid; grid-template-columns: minmax(60px, 38%) 1fr 56px; gap: 8px; align-items: center; }
+.hbar-label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.hbar .track { display: block; height: 12px; }
+.hbar .fill { display: block; height: 100%; background: var(--_accent); }
+.hbar .fill.before { background: var(--_faint); }
+.hbar .pair { display: grid; gap: 1px; }
+.hbar .pair .track { height: 7px; }
+.hbar.rare .hbar-label { color: #b45309; }
+.hbar-value { font-variant-numeric: tabular-nums; }
 details { margin: 6px 0; }
 ul.warnings { background: #fff8e1; border: 1px solid #f0d27a; border-radius: 8px; padding: 8px 14px 8px 30px; margin: 8px 0; color: #5c4400; }
 [hidden] { display: none !important; }
