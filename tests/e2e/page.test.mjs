@@ -230,3 +230,38 @@ test('keyboard: the Open model button and the layer-table sorting are reachable 
   await page.getByTestId('layer-table').locator('th[aria-sort=ascending]').filter({ hasText: 'op' }).waitFor();
   await page.close();
 });
+
+test('built-in demos: an image CNN and a text model, each with inputs that suit it; a link to one reopens it', async () => {
+  const { page, errors, requests } = await openPage();
+  await waitForDemo(page);
+  await page.getByTestId('demo-picker').selectOption('onet');
+  await page.getByTestId('model-summary').filter({ hasText: 'mtcnn_onet.onnx' }).waitFor({ timeout: 10_000 });
+  assert.ok(await page.getByTestId('demo').isHidden());
+  assert.equal(await page.getByTestId('input-source').inputValue(), 'random');
+  assert.equal(await page.getByLabel('dimensions').inputValue(), 'batch=1');
+  await compareAndWait(page, 'int8 static, calibrated on the inputs (QDQ)');
+  assert.match(await page.getByTestId('compare-status').textContent(), /Compared 16 input set/);
+  assert.ok(await page.getByTestId('probes-panel').isVisible(), 'tensor noise probes on the image CNN');
+  await page.getByTestId('share').click();
+  const link = await page.getByTestId('share-link').inputValue();
+
+  await page.getByTestId('demo-picker').selectOption('text');
+  await page.getByTestId('model-summary').filter({ hasText: 'text_classifier.onnx' }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByTestId('input-source').inputValue(), 'text');
+  await compareAndWait(page, 'int8 weights only');
+  assert.match(await page.getByTestId('compare-status').textContent(), /Compared 4 input set/);
+  // Back to the digits: the demo card and the pad return.
+  await page.getByTestId('demo-picker').selectOption('digits');
+  await page.getByTestId('model-summary').filter({ hasText: 'digits_mlp.onnx' }).waitFor({ timeout: 10_000 });
+  assert.ok(await page.getByTestId('demo').isVisible());
+
+  const again = await openPage({ query: link.slice(ctx.server.url.length) });
+  await again.page.getByTestId('model-summary').filter({ hasText: 'mtcnn_onet.onnx' }).waitFor({ timeout: 10_000 });
+  await again.page.getByTestId('compare-status').filter({ hasText: /Compared 16 input set/ }).waitFor({ timeout: 60_000 });
+  assert.match(await again.page.getByTestId('recipe').inputValue(), /int8_static/);
+  const origin = new URL(ctx.server.url).origin;
+  assert.deepEqual([...requests, ...again.requests].filter((u) => !u.startsWith(origin) && !/^(data|blob):/.test(u)), []);
+  assert.deepEqual([...errors, ...again.errors], []);
+  await page.close();
+  await again.page.close();
+});

@@ -101,6 +101,11 @@ export class ComparePanel {
     return { a: a.recipeText(), b: b.enabled ? b.recipeText() : null, inputs: this.#inputs.settings() };
   }
 
+  /** Input settings only (a built-in demo's). */
+  applyInputs(settings) {
+    this.#inputs.applySettings(settings);
+  }
+
   applySettings(s) {
     const [a, b] = this.#sides;
     if (typeof s.a === 'string') a.setRecipe(s.a);

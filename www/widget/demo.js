@@ -6,6 +6,10 @@ import labelsUrl from '../../tests/fixtures/digits_mlp/y_test.npy?url';
 import trainSamplesUrl from '../../tests/fixtures/digits_mlp/X_train.npy?url';
 import trainLabelsUrl from '../../tests/fixtures/digits_mlp/y_train.npy?url';
 
+import onetUrl from '../../tests/fixtures/mtcnn_onet/model.onnx?url';
+import textModelUrl from '../../tests/fixtures/synthetic/text_classifier/model.onnx?url';
+import tokenizerUrl from '../../tests/fixtures/text/tokenizer.json?url';
+
 export const DEMO = {
   name: 'digits_mlp.onnx',
   modelUrl,
@@ -50,3 +54,25 @@ export function argmax(values) {
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
   return best;
 }
+
+/**
+ * The other built-in demos, each a fixture model with the inputs that suit
+ * it (offline: the files ship with the page). `inputs`: the compare card's
+ * settings; `tokenizerUrl`: a tokenizer.json for text inputs.
+ */
+export const OTHER_DEMOS = {
+  onet: {
+    title: 'Image CNN: MTCNN ONet face classifier (48×48 RGB; 16 seeded random images)',
+    name: 'mtcnn_onet.onnx',
+    modelUrl: onetUrl,
+    inputs: { source: 'random', count: 16, seed: 0, dims: 'batch=1', probes: 'tensor' },
+  },
+  text: {
+    title: 'Text: a small synthetic text classifier (seeded, untrained weights) with its tokenizer',
+    name: 'text_classifier.onnx',
+    modelUrl: textModelUrl,
+    tokenizerUrl,
+    inputs: { source: 'text', probes: 'text',
+      texts: 'The quick brown fox jumps over the lazy dog.\nHello, world! This is a test of the tokenizer.\nWe run the model on the job it is meant to do.\nA small model can still tell these apart.' },
+  },
+};

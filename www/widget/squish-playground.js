@@ -17,7 +17,7 @@ import { renderSummary } from '../ui/summary-view.js';
 import { drawDigit } from '../ui/digit-view.js';
 import { renderProbabilities } from '../ui/prob-bars.js';
 import { DrawPad } from '../ui/draw-pad.js';
-import { DEMO, argmax, fetchBytes } from './demo.js';
+import { DEMO, OTHER_DEMOS, argmax, fetchBytes } from './demo.js';
 import { adoptStyles } from './styles.js';
 import { ComparePanel } from './compare-panel.js';
 import { TrainingPanel } from './training-panel.js';
@@ -55,6 +55,10 @@ class SquishPlayground extends HTMLElement {
     const root = this.attachShadow({ mode: 'open' });
     const ui = this.#ui;
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'error', hidden: '' });
+    ui.demoPicker = h('select', { 'data-testid': 'demo-picker', 'aria-label': 'built-in demo', onchange: () => this.#openDemo(ui.demoPicker.value) },
+      h('option', { value: 'digits' }, 'Demo: digits classifier (MLP) + drawing pad'),
+      Object.entries(OTHER_DEMOS).map(([id, d]) => h('option', { value: id }, `Demo: ${d.title}`)),
+      h('option', { value: 'own', hidden: '' }, 'your model'));
     ui.build = h('span', { class: 'badge', 'data-testid': 'build', title: 'WebAssembly build in use' }, 'engine not loaded');
     ui.fileInput = h('input', { type: 'file', accept: '.onnx,.json,.npz,.npy,.pb,.csv', multiple: '', 'data-testid': 'open-model', 'aria-label': 'open model files',
       onchange: () => this.#openPicked() });
@@ -84,7 +88,7 @@ class SquishPlayground extends HTMLElement {
       ui.error,
       h('section', { class: 'card' },
         h('h3', {}, ui.modelTitle,
-          h('span', { class: 'toolbar' }, ui.build,
+          h('span', { class: 'toolbar' }, ui.demoPicker, ui.build,
             h('button', { 'data-testid': 'open-model-button', onclick: () => ui.fileInput.click() }, 'Open model…'), ui.fileInput)),
         ui.summary, ui.dropHint),
       ui.demo,
@@ -205,10 +209,11 @@ class SquishPlayground extends HTMLElement {
     return summary;
   }
 
-  async #loadDemo() {
+  async #loadDemo(chosen = false) {
     const [model, samples, labels] = await Promise.all([DEMO.modelUrl, DEMO.samplesUrl, DEMO.labelsUrl].map((url) => fetchBytes(url)));
-    // A model the user opened while the demo was on its way stays.
-    if (this.#model) return null;
+    // A model the user opened while the demo was on its way stays (unless the demo was chosen again).
+    if (this.#model && !chosen) return null;
+    this.#ui.demo.hidden = this.getAttribute('mode') === 'compact';
     // The compare panel's worker opens its own copy from the Blob; the
     // bytes themselves move to the shared worker below.
     this.#setModel({ blob: new Blob([model]), name: DEMO.name, demo: { samples: samples.slice(0), labels: labels.slice(0) } });
@@ -234,6 +239,7 @@ class SquishPlayground extends HTMLElement {
   /** `model` becomes the one compressed; with a summary, it is shown (and the demo card goes). */
   #setModel(model, summary, name) {
     this.#model = model;
+    this.#ui.demoPicker.value = model.demo ? 'digits' : model.demoId ?? 'own';
     this.#compare.modelChanged();
     this.#sweep.modelChanged();
     this.#training.modelChanged();
@@ -281,7 +287,8 @@ class SquishPlayground extends HTMLElement {
 
   /** The recipes and input settings in the URL's hash (the model itself never leaves the device: the link names it). */
   #makeLink() {
-    const state = { v: 1, model: { name: this.#model?.name ?? null, demo: !!this.#model?.demo }, ...this.#compare.settings() };
+    const demoId = this.#model?.demo ? 'digits' : this.#model?.demoId ?? null;
+    const state = { v: 1, model: { name: this.#model?.name ?? null, demo: !!demoId, demoId }, ...this.#compare.settings() };
     const url = new URL(location.href);
     url.hash = `squish=${encodeState(state)}`;
     history.replaceState(null, '', url);
@@ -309,12 +316,15 @@ class SquishPlayground extends HTMLElement {
     this.#runPendingLink();
   }
 
-  #runPendingLink() {
+  async #runPendingLink() {
     const link = this.#pendingLink;
     if (!link || !this.#model) return;
     const named = link.model ?? {};
     const fromUrl = !!new URLSearchParams(location.search).get('model');
-    if (!named.demo && !fromUrl && named.name !== this.#model.name) {
+    if (named.demoId && !fromUrl) {
+      this.#pendingLink = null;
+      if (!(await this.#openDemo(named.demoId))) return;
+    } else if (!named.demo && !fromUrl && named.name !== this.#model.name) {
       this.#showError(`This link compares recipes on ${named.name ?? 'a model'}: open that file (Open model… or drop it here) and the comparison runs.`, 'link');
       return;
     }
@@ -410,20 +420,41 @@ class SquishPlayground extends HTMLElement {
     return undefined;
   }
 
+  /** A built-in demo chosen in the model card: its model, and the inputs that suit it. */
+  async #openDemo(id) {
+    if (id === 'digits') {
+      if (this.#model?.demo) return true;
+      await this.#loadDemo(true).catch((e) => this.#showError(`The digits demo did not load: ${e.message}`, 'open'));
+      return !!this.#model?.demo;
+    }
+    const demo = OTHER_DEMOS[id];
+    if (!demo) return false;
+    try {
+      const [model, tokenizer] = await Promise.all([fetchBytes(demo.modelUrl), demo.tokenizerUrl ? fetchBytes(demo.tokenizerUrl) : null]);
+      if (!(await this.#openModelFile(new File([model], demo.name), id))) return false;
+      if (tokenizer) this.#compare.setTokenizer(new File([tokenizer], 'tokenizer.json'));
+      this.#compare.applyInputs(demo.inputs);
+      return true;
+    } catch (e) {
+      this.#showError(`The ${id} demo did not load: ${e.message}`, 'open');
+      return false;
+    }
+  }
+
   // Opening another model shows its summary; on failure the current model
   // and everything on screen stay as they were.
-  async #openModelFile(file) {
+  async #openModelFile(file, demoId = null) {
     const shown = [...this.#ui.summary.childNodes];
     try {
       // Decoded once, in the compare panel's worker, which keeps it; the
       // File itself is only a reference to the data (nothing is copied here).
       this.#ui.summary.textContent = `Opening ${file.name} (${formatBytes(file.size)})…`;
-      const model = { blob: file, name: file.name, demo: null };
+      const model = { blob: file, name: file.name, demo: null, demoId };
       const summary = await this.#compare.open(model);
-      this.#setModel(model, summary, file.name);
+      this.#setModel(model, summary, demoId ? `${file.name} (built-in demo)` : file.name);
       this.#clearError();
-      this.#emit('loaded', { name: file.name, demo: false, summary });
-      this.#runPendingLink();
+      this.#emit('loaded', { name: file.name, demo: !!demoId, summary });
+      if (!demoId) this.#runPendingLink();
       return true;
     } catch (e) {
       this.#ui.summary.replaceChildren(...shown);
