@@ -250,6 +250,18 @@ test('built-in demos: an image CNN and a text model, each with inputs that suit 
   assert.equal(await page.getByTestId('input-source').inputValue(), 'text');
   await compareAndWait(page, 'int8 weights only');
   assert.match(await page.getByTestId('compare-status').textContent(), /Compared 4 input set/);
+  // 60 seeded sentences of vocabulary words: int4 per tensor flips some; each flip shows its text and the tokens read.
+  const vocab = Object.keys(JSON.parse(readFileSync(join(repoRoot, 'tests/fixtures/text/tokenizer.json'), 'utf8')).model.vocab).filter((t) => /^[a-z]{3,}$/.test(t));
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const lines = Array.from({ length: 60 }, () => Array.from({ length: 3 + Math.floor(rnd() * 5) }, () => vocab[Math.floor(rnd() * vocab.length)]).join(' '));
+  await page.getByTestId('texts').fill(lines.join('\n'));
+  await compareAndWait(page, 'int4 per tensor, every layer (destructive)');
+  const flipped = page.getByTestId('side-a').getByTestId('flip-example');
+  assert.ok(await flipped.count() > 0, 'int4 per tensor flips some of the 60 sentences');
+  const index = Number(await flipped.first().getAttribute('data-index'));
+  assert.ok((await flipped.first().textContent()).startsWith(lines[index]));
+  assert.match(await flipped.first().getByTestId('example-tokens').textContent(), /^\[CLS\].+\[SEP\]$/);
   // Back to the digits: the demo card and the pad return.
   await page.getByTestId('demo-picker').selectOption('digits');
   await page.getByTestId('model-summary').filter({ hasText: 'digits_mlp.onnx' }).waitFor({ timeout: 10_000 });

@@ -63,10 +63,53 @@ function waveform(data, label) {
   return canvas;
 }
 
+const vocabularies = new WeakMap();
+
+/** id → token of a tokenizer.json's vocabulary (WordPiece or BPE `model.vocab`), or null. */
+function vocabulary(text) {
+  if (!vocabularies.has(text)) {
+    let names = null;
+    try {
+      const vocab = JSON.parse(text.tokenizer)?.model?.vocab;
+      if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
+        names = new Map(Object.entries(vocab).map(([token, id]) => [id, token]));
+      } else if (Array.isArray(vocab)) {
+        names = new Map(vocab.map((entry, id) => [id, Array.isArray(entry) ? entry[0] : entry]));
+      }
+    } catch { /* no tokens shown */ }
+    vocabularies.set(text, names);
+  }
+  return vocabularies.get(text);
+}
+
+/** The tokens the model read for text example `index` (its `input_ids` row, padding left out). */
+function tokensOf(text, feeds, index) {
+  const names = vocabulary(text);
+  if (!names) return null;
+  let at = index;
+  for (const set of feeds) {
+    const ids = set.find((t) => t.name === 'input_ids') ?? set.find((t) => t.data instanceof BigInt64Array);
+    const mask = set.find((t) => t.name === 'attention_mask');
+    const batch = ids?.dims[0] ?? 1;
+    if (at < batch) {
+      if (!ids) return null;
+      const row = rowOf(ids, at).data;
+      const keep = mask ? rowOf(mask, at).data : null;
+      return Array.from(row, (id, i) => (keep && Number(keep[i]) === 0 ? null : names.get(Number(id)) ?? `#${id}`)).filter((t) => t != null);
+    }
+    at -= batch;
+  }
+  return null;
+}
+
 /** The best drawing of one input row. */
-function thumbnail(input, text, index) {
+function thumbnail(input, text, index, feeds) {
   const label = `input ${index}`;
-  if (text) return h('div', { class: 'thumb-text' }, text.texts[index] ?? '');
+  if (text) {
+    const tokens = tokensOf(text, feeds, index);
+    return h('div', { class: 'thumb-text' }, text.texts[index] ?? '',
+      tokens ? h('div', { class: 'tokens', 'data-testid': 'example-tokens' }, tokens.map((t) => h('code', {}, t))) : null);
+  }
   if (!input) return h('div', { class: 'status' }, '(not found)');
   const { data, dims } = input;
   const numeric = !(data instanceof BigInt64Array);
@@ -85,9 +128,9 @@ function thumbnail(input, text, index) {
   return h('code', { class: 'thumb-values' }, `[${Array.from(data.slice(0, 6), (v) => (typeof v === 'bigint' ? String(v) : Number(v).toPrecision(3))).join(', ')}${data.length > 6 ? ', …' : ''}]`);
 }
 
-function card(index, input, text, lines, testid) {
-  return h('figure', { class: 'example', 'data-testid': testid, 'data-index': String(index) },
-    thumbnail(input, text, index), h('figcaption', {}, h('strong', {}, `#${index}`), ...lines.map((l) => h('div', {}, l))));
+function card(index, input, text, feeds, lines, testid) {
+  return h('figure', { class: `example${text ? ' wide' : ''}`, 'data-testid': testid, 'data-index': String(index) },
+    thumbnail(input, text, index, feeds), h('figcaption', {}, h('strong', {}, `#${index}`), ...lines.map((l) => h('div', {}, l))));
 }
 
 /**
@@ -102,11 +145,11 @@ export function renderExamples(container, report, inputs) {
     return;
   }
   const { feeds, text } = inputs;
-  const flips = c.flipped.slice(0, MAX_FLIPS).map((f) => card(f.index, exampleInput(feeds, f.index), text, [
+  const flips = c.flipped.slice(0, MAX_FLIPS).map((f) => card(f.index, exampleInput(feeds, f.index), text, feeds, [
     `original ${f.original_class} (${(100 * f.original_confidence).toFixed(1)}%)`,
     `compressed ${f.compressed_class} (${(100 * f.compressed_confidence).toFixed(1)}%)`,
     f.label != null ? `label ${f.label}` : null].filter(Boolean), 'flip-example'));
-  const over = c.overconfident_compressed.slice(0, MAX_OVERCONFIDENT).map((i) => card(i, exampleInput(feeds, i), text,
+  const over = c.overconfident_compressed.slice(0, MAX_OVERCONFIDENT).map((i) => card(i, exampleInput(feeds, i), text, feeds,
     ['compressed: wrong with ≥ 90% confidence'], 'overconfident-example'));
   container.replaceChildren(...[
     flips.length ? h('details', { open: '' }, h('summary', {}, `Flipped predictions: ${c.flipped_count}${c.flipped_count > flips.length ? ` (first ${flips.length} shown)` : ''}`),

@@ -125,6 +125,9 @@ canvas.thumb { width: 56px; height: 56px; image-rendering: pixelated; border: 1p
 canvas.thumb.wave { width: 112px; image-rendering: auto; }
 .thumb-text { font-size: 12px; max-height: 5.2em; overflow: auto; border-left: 3px solid var(--_faint); padding-left: 6px; }
 .thumb-values { font-size: 11px; word-break: break-all; }
+.example.wide { width: min(100%, 280px); }
+.tokens { display: flex; flex-wrap: wrap; gap: 2px; margin-top: 4px; }
+.tokens code { font-size: 10px; background: var(--_hover); border-radius: 3px; padding: 0 3px; }
 fieldset.choices { border: 1px solid var(--_border); border-radius: 8px; display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 300px), 1fr)); gap: 2px 12px; margin: 0 0 8px; }
 fieldset.choices legend { font-size: 12px; color: var(--_muted); }
 label.choice { font-size: 12px; }
