@@ -75,6 +75,9 @@ test('two sides on the digits: pad, summary, thumbnails; the shared link reprodu
   const kib = (t) => Number(t.match(/[\d.]+/)[0]) * (t.includes('MiB') ? 1024 : t.includes('KiB') ? 1 : 1 / 1024);
   const gz = (await page.getByTestId('sum-gzip').locator('td').allTextContents()).map(kib);
   assert.ok(gz[2] < gz[1], `gzip sizes ${gz}`);
+  // Charts with the original, A and B together: calibration (labels given) and SQNR per tensor.
+  for (const id of ['sides-reliability', 'sides-sqnr']) await page.getByTestId(id).locator('canvas').waitFor({ timeout: 5000 });
+  assert.match(await page.getByTestId('sides-reliability').textContent(), /original.*side A.*side B/s);
   // Each side shows its flipped inputs as digit pictures with both answers.
   const flipB = page.getByTestId('side-b').getByTestId('flip-example');
   assert.ok(await flipB.count() > 0, 'side B flips some digits');

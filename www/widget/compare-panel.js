@@ -5,7 +5,7 @@
 // together above each side's full report. Cancel terminates the running
 // worker; on any error the previous results and the recipes stay on screen.
 import { h } from '../ui/format.js';
-import { renderSides } from '../ui/sides-view.js';
+import { renderSideCharts, renderSides } from '../ui/sides-view.js';
 import { renderExamples } from '../ui/examples-view.js';
 import { InputsPanel } from './inputs-panel.js';
 import { PRESETS, Side, formatStages, stageClock } from './side.js';
@@ -49,13 +49,14 @@ export class ComparePanel {
     ui.status = h('span', { class: 'status', 'data-testid': 'compare-status', 'aria-live': 'polite' });
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'compare-error', hidden: '' });
     ui.summary = h('div', { 'data-testid': 'sides-summary' });
+    ui.charts = h('div', { class: 'side-charts', 'data-testid': 'sides-charts' });
     this.element = h('section', { class: 'card', 'data-testid': 'compare-card' },
       h('h3', {}, 'Compress & compare'),
       h('div', { class: 'two' },
         h('div', { class: 'sides' }, this.#sides.map((s) => s.editor)),
         this.#inputs.element),
       ui.actions = h('div', { class: 'row' }, ui.go, ui.cancel, ui.progress, ui.status),
-      ui.error, ui.summary, h('div', { class: 'side-columns' }, this.#sides.map((s) => s.results)));
+      ui.error, ui.summary, ui.charts, h('div', { class: 'side-columns' }, this.#sides.map((s) => s.results)));
   }
 
   /** Reads the inputs as this card would, through `call` (a worker holding the model under 'model'): the sweep's inputs. */
@@ -237,7 +238,9 @@ export class ComparePanel {
         this.#emit('compared', { ...headline(d.report), side: side.name, recipe: d.recipe, report: d.report, markdown: side.last.markdown });
       }
       for (const s of this.#sides) if (!s.enabled) s.results.hidden = true;
-      renderSides(this.#ui.summary, this.#sides.filter((s) => s.enabled && s.last?.model === model).map((s) => ({ name: s.name, last: s.last })));
+      const shown = this.#sides.filter((s) => s.enabled && s.last?.model === model).map((s) => ({ name: s.name, last: s.last }));
+      renderSides(this.#ui.summary, shown);
+      renderSideCharts(this.#ui.charts, shown);
       const samples = this.#a.last?.report.samples ?? 0;
       return `Compared ${samples} input set(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s (${laps.join('; ')}).`;
     });

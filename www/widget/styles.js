@@ -109,6 +109,7 @@ canvas.pad { cursor: crosshair; touch-action: none; image-rendering: auto; backg
 .field select { min-width: 0; }
 .card > h4 { margin: 12px 0 6px; font-size: .9rem; }
 .sides { display: grid; gap: 10px; min-width: 0; }
+.side-charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 380px), 1fr)); gap: 12px; margin: 8px 0; }
 .side { min-width: 0; }
 .side .field { display: flex; }
 .side .field select { flex: 1 1 auto; width: 100%; }
