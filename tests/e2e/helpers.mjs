@@ -60,3 +60,14 @@ export function servedBrowser() {
   });
   return ctx;
 }
+
+/** Draws a vertical stroke (a "1") on the digits demo's drawing pad. */
+export async function drawOne(page) {
+  const pad = page.getByTestId('draw-pad');
+  await pad.scrollIntoViewIfNeeded();
+  const box = await pad.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + 20);
+  await page.mouse.down();
+  for (let y = 20; y <= box.height - 20; y += 8) await page.mouse.move(box.x + box.width / 2, box.y + y);
+  await page.mouse.up();
+}

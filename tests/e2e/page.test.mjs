@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, servedBrowser } from './helpers.mjs';
+import { drawOne, repoRoot, servedBrowser } from './helpers.mjs';
 
 const ctx = servedBrowser();
 const shots = join(repoRoot, 'target/e2e');
@@ -92,14 +92,7 @@ test('model view: layer table sorts and filters, weight histograms overlay after
 test('drawing pad: both models read the drawing once a compressed model exists', async () => {
   const { page, errors } = await openPage();
   await waitForDemo(page);
-  const pad = page.getByTestId('draw-pad');
-  await pad.scrollIntoViewIfNeeded();
-  const box = await pad.boundingBox();
-  // A vertical bar: a "1".
-  await page.mouse.move(box.x + box.width / 2, box.y + 20);
-  await page.mouse.down();
-  for (let y = 20; y <= box.height - 20; y += 8) await page.mouse.move(box.x + box.width / 2, box.y + y);
-  await page.mouse.up();
+  await drawOne(page);
   const original = page.getByTestId('pad-original');
   await original.waitFor({ timeout: 5000 });
   assert.equal(await original.textContent(), '1');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, servedBrowser } from './helpers.mjs';
+import { drawOne, repoRoot, servedBrowser } from './helpers.mjs';
 
 const ctx = servedBrowser();
 
@@ -21,16 +21,6 @@ async function open(url) {
   await page.goto(url);
   await page.getByTestId('predicted-class').waitFor({ state: 'visible', timeout: 5000 });
   return { page, errors, requests };
-}
-
-async function drawOne(page) {
-  const pad = page.getByTestId('draw-pad');
-  await pad.scrollIntoViewIfNeeded();
-  const box = await pad.boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + 20);
-  await page.mouse.down();
-  for (let y = 20; y <= box.height - 20; y += 8) await page.mouse.move(box.x + box.width / 2, box.y + y);
-  await page.mouse.up();
 }
 
 async function modelHash(page, testid) {

@@ -45,3 +45,10 @@ export function presetEditor(presets, { selectId, textId, label }) {
 export function scrollBox(label, ...children) {
   return h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': label }, ...children);
 }
+
+/** Saves `data` (bytes or text) as a file the browser downloads. */
+export function downloadFile(data, type, name) {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  h('a', { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -4,7 +4,7 @@
 // the downloads. The card runs the sides one after the other, so their
 // latencies are measured without competing for the cores.
 import { EngineBridge } from '../worker/bridge.js';
-import { field, h } from '../ui/format.js';
+import { downloadFile, field, h } from '../ui/format.js';
 import { renderReport, renderScan, renderSensitivity, renderTarget } from '../ui/compare-view.js';
 import { renderRecord } from '../ui/record-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
@@ -288,9 +288,6 @@ export class Side {
       md: [last.markdown, 'text/markdown', `${base}.compare.md`],
       recipe: [JSON.stringify(last.recipe, null, 2), 'application/json', `${base}.recipe.json`],
     }[kind];
-    const url = URL.createObjectURL(new Blob([data], { type }));
-    const a = h('a', { href: url, download: name });
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadFile(data, type, name);
   }
 }

@@ -4,7 +4,7 @@
 // report. Cancel terminates the worker and keeps the points measured so far;
 // a recipe that fails is listed with its error and the sweep goes on.
 import { EngineBridge } from '../worker/bridge.js';
-import { field, formatBytes, h, scrollBox } from '../ui/format.js';
+import { downloadFile, field, formatBytes, h, scrollBox } from '../ui/format.js';
 import { renderReport } from '../ui/compare-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
 import { COLORS, scatterPlot } from '../ui/plot.js';
@@ -246,8 +246,6 @@ export class SweepPanel {
       return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n');
     };
     const [data, type, name] = kind === 'csv' ? [csv(), 'text/csv', 'sweep.csv'] : [JSON.stringify({ original: this.#original, points: rows }, null, 2), 'application/json', 'sweep.json'];
-    const url = URL.createObjectURL(new Blob([data], { type }));
-    h('a', { href: url, download: name }).click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadFile(data, type, name);
   }
 }

@@ -5,7 +5,7 @@
 // steps, Cancel terminates it; then the student is compared with the model
 // like any compressed model. On any error the previous results stay.
 import { EngineBridge } from '../worker/bridge.js';
-import { field, h, presetEditor } from '../ui/format.js';
+import { downloadFile, field, h, presetEditor } from '../ui/format.js';
 import { lineChart } from '../ui/charts.js';
 import { renderReport } from '../ui/compare-view.js';
 import { recipeProblems } from '../ui/recipe-check.js';
@@ -273,8 +273,6 @@ export class TrainingPanel {
 
   #download() {
     if (!this.#last) return;
-    const url = URL.createObjectURL(new Blob([this.#last.model], { type: 'application/octet-stream' }));
-    h('a', { href: url, download: `${this.#last.name.replace(/\.onnx$/i, '')}.student.onnx` }).click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadFile(this.#last.model, 'application/octet-stream', `${this.#last.name.replace(/\.onnx$/i, '')}.student.onnx`);
   }
 }
