@@ -139,15 +139,20 @@ impl Op for Concat {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let ts: Vec<&Tensor> = inputs.iter().flatten().copied().collect();
         let first = *ts.first().ok_or_else(|| SquishError::op("Concat needs at least one input"))?;
-        let axis = norm_axis(self.axis, first.shape().len())?;
-        for t in &ts {
-            let (a, b) = (first.shape(), t.shape());
-            if a.len() != b.len() || a.iter().zip(b).enumerate().any(|(i, (x, y))| i != axis && x != y) {
-                return Err(SquishError::op(format!("cannot concatenate shapes {a:?} and {b:?} along axis {axis}")));
-            }
-        }
-        Ok(vec![with_views!(first, ts, views => ndarray::concatenate(Axis(axis), &views).map_err(|e| SquishError::op(e.to_string()))?)])
+        Ok(vec![concat(&ts, norm_axis(self.axis, first.shape().len())?)?])
     }
+}
+
+/// `ts` (at least one, all of one type) joined along `axis`.
+pub(super) fn concat(ts: &[&Tensor], axis: usize) -> Result<Tensor> {
+    let first = *ts.first().ok_or_else(|| SquishError::op("nothing to concatenate"))?;
+    for t in ts {
+        let (a, b) = (first.shape(), t.shape());
+        if a.len() != b.len() || a.iter().zip(b).enumerate().any(|(i, (x, y))| i != axis && x != y) {
+            return Err(SquishError::op(format!("cannot concatenate shapes {a:?} and {b:?} along axis {axis}")));
+        }
+    }
+    Ok(with_views!(first, ts, views => ndarray::concatenate(Axis(axis), &views).map_err(|e| SquishError::op(e.to_string()))?))
 }
 
 struct Gather {

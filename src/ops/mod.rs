@@ -4,10 +4,12 @@
 
 pub(crate) mod activation;
 pub(crate) mod array;
+mod attention;
 pub mod attrs;
 mod contrib;
 mod control;
 pub(crate) mod conv;
+mod einsum;
 pub(crate) mod elementwise;
 pub mod facts;
 mod fused;
@@ -18,6 +20,7 @@ mod index;
 mod integer;
 pub mod internal;
 mod linalg;
+mod nms;
 mod norm;
 pub(crate) mod pool;
 mod quant;
@@ -26,6 +29,9 @@ mod resize;
 mod rnn;
 mod shape;
 pub(crate) mod spatial;
+#[cfg(test)]
+mod test_util;
+mod transformer;
 
 use std::collections::HashMap;
 
@@ -71,11 +77,17 @@ pub trait Op {
     }
 }
 
-/// A subgraph (an `If` branch) planned by the runtime. Ops run it without
-/// knowing how: the runtime sits above the ops.
+/// A subgraph (an `If` branch, a `Loop` or `Scan` body) planned by the
+/// runtime. Ops run it without knowing how: the runtime sits above the ops.
 pub trait Subgraph {
     /// Runs with the outer values it reads, in capture order.
-    fn run(&self, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
+    fn run(&self, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        self.run_with(Vec::new(), outer)
+    }
+
+    /// Runs with values for the subgraph's own inputs, in their order (a
+    /// loop body's iteration values), and the outer values it reads.
+    fn run_with(&self, inputs: Vec<Tensor>, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
 }
 
 /// Plans subgraphs for control-flow ops (implemented by the runtime).
@@ -152,6 +164,10 @@ impl Registry {
         resize::register(&mut r);
         rnn::register(&mut r);
         gather_scatter::register(&mut r);
+        einsum::register(&mut r);
+        nms::register(&mut r);
+        transformer::register(&mut r);
+        attention::register(&mut r);
         r
     }
 

@@ -175,16 +175,26 @@ impl SubGraph {
 }
 
 impl crate::ops::Subgraph for SubGraph {
-    /// Runs with the outer values in capture order (graph inputs: none).
-    fn run(&self, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    /// Runs with the subgraph's inputs (in graph order) and the outer values
+    /// in capture order.
+    fn run_with(&self, inputs: Vec<Tensor>, outer: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         if outer.len() != self.captures {
             return Err(SquishError::op(format!("subgraph expects {} outer values, got {}", self.captures, outer.len())));
         }
-        let mut feeds = Vec::with_capacity(outer.len());
+        if inputs.len() != self.graph.inputs.len() {
+            return Err(SquishError::op(format!("subgraph '{}' has {} inputs, {} were given", self.graph.name, self.graph.inputs.len(), inputs.len())));
+        }
+        let mut inputs: Vec<Option<Tensor>> = inputs.into_iter().map(Some).collect();
+        let mut feeds = Vec::with_capacity(outer.len() + inputs.len());
         for (slot, src) in self.plan.sources.iter().enumerate() {
-            if let Source::Outer(i) = src {
-                let t = outer[*i].ok_or_else(|| SquishError::op(format!("outer value '{}' read by the subgraph is missing", self.plan.slot_names[slot])))?;
-                feeds.push((slot, Value::Borrowed(t)));
+            match src {
+                Source::Outer(i) => {
+                    let t =
+                        outer[*i].ok_or_else(|| SquishError::op(format!("outer value '{}' read by the subgraph is missing", self.plan.slot_names[slot])))?;
+                    feeds.push((slot, Value::Borrowed(t)));
+                }
+                Source::GraphInput(i) => feeds.push((slot, Value::Owned(inputs[*i].take().expect("each input fed once")))),
+                _ => {}
             }
         }
         Ok(execute(&self.plan, &self.graph, &self.graph.nodes, feeds, None, None)?.0)

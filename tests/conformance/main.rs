@@ -254,6 +254,26 @@ fn run_all(cases_dir: &Path, names: &[String], real_ops: &BTreeSet<String>, all:
     t
 }
 
+/// The failed cases grouped by the operator they test (a non-expanded case's
+/// first node), most failures first: which operators would fix the most.
+fn print_failures_by_op(cases_dir: &Path, failed: &[String]) {
+    let mut by_op: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut expanded = 0;
+    for name in failed {
+        if name.contains("expanded") {
+            expanded += 1;
+            continue;
+        }
+        *by_op.entry(first_op(&cases_dir.join(name)).unwrap_or_else(|| "?".into())).or_default() += 1;
+    }
+    let mut ops: Vec<(String, usize)> = by_op.into_iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    println!("failures by operator (non-expanded cases; {expanded} expanded cases fail on the ops of their function bodies):");
+    for (op, n) in &ops {
+        println!("  {op}: {n}");
+    }
+}
+
 fn grow_allow_list(allow_path: &Path, allow: &BTreeSet<String>, passed: &[String]) {
     let mut list = allow.clone();
     list.extend(passed.iter().cloned());
@@ -306,6 +326,7 @@ fn main() {
     if all {
         println!("in scope (op types of the real models, non-expanded): {} of {} passed", t.scope_passed, t.scope_total);
         println!("onnx node tests: {} passed, {} failed, {} skipped", t.passed.len(), t.failed.len(), t.skipped.len());
+        print_failures_by_op(&cases_dir, &t.failed);
         return;
     }
     let failed = t.failed.len() + missing.len();
