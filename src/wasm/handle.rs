@@ -73,6 +73,22 @@ impl ModelHandle {
         Ok(ModelHandle { model: Arc::new(model), size, record: None, pending_bytes: None, session: None })
     }
 
+    /// Decodes a model whose weights live in external data files, given
+    /// by name (`names[i]` holds `files[i]`'s bytes); the sizes shown are
+    /// the .onnx file's plus its data files'.
+    #[wasm_bindgen(js_name = withExternalData)]
+    pub fn with_external_data(bytes: Vec<u8>, names: Vec<String>, files: Array) -> Result<ModelHandle, JsError> {
+        if names.len() != files.length() as usize {
+            return Err(JsError::new(&format!("external data: {} names for {} files", names.len(), files.length())));
+        }
+        let data: Vec<Vec<u8>> = files.iter().map(|f| js_sys::Uint8Array::new(&f).to_vec()).collect();
+        let external: Vec<onnx::external::ExternalFile> = names.iter().zip(&data).map(|(name, bytes)| onnx::external::ExternalFile { name, bytes }).collect();
+        // The download is the .onnx file and its data files: their sizes, summed.
+        let size = data.iter().map(|d| size_of(d)).fold(size_of(&bytes), |a, b| Size { raw: a.raw + b.raw, gzip: a.gzip + b.gzip });
+        let model = onnx::load_model_with_external(bytes, &external).map_err(js_err)?;
+        Ok(ModelHandle { model: Arc::new(model), size, record: None, pending_bytes: None, session: None })
+    }
+
     /// The model summary (inputs, outputs, opsets, parameters, size).
     pub fn summary(&self) -> Result<JsValue, JsError> {
         to_js(&summarize(&self.model, self.size.raw as u64))

@@ -124,7 +124,16 @@ test('files dropped on the page: a model opens, a bad one leaves the previous mo
   assert.match(await page.getByTestId('model-summary').textContent(), /pnet\.onnx/);
 
   await dropFiles(page, [{ name: 'model.onnx.data', bytes: Buffer.from([1, 2, 3]) }]);
-  await error.filter({ hasText: /model\.onnx\.data: not a file Squish opens.*external-data/ }).waitFor({ timeout: 3000 });
+  await error.filter({ hasText: /model\.onnx\.data: not a file Squish opens by itself.*together with its \.onnx/ }).waitFor({ timeout: 3000 });
+  // A model with its weights in an external data file: without the file, the error names it; with it, the model opens.
+  const externalModel = readFileSync(join(repoRoot, 'tests/fixtures/external/digits_external.onnx'));
+  const externalData = readFileSync(join(repoRoot, 'tests/fixtures/external/digits_external.onnx.data'));
+  await dropFiles(page, [{ name: 'digits_external.onnx', bytes: externalModel }]);
+  await error.filter({ hasText: /digits_external\.onnx: .*external file 'digits_external\.onnx\.data', which was not provided: open it together/ }).waitFor({ timeout: 3000 });
+  assert.match(await page.getByTestId('model-summary').textContent(), /pnet\.onnx/);
+  await dropFiles(page, [{ name: 'digits_external.onnx', bytes: externalModel }, { name: 'digits_external.onnx.data', bytes: externalData }]);
+  await page.getByTestId('model-summary').filter({ hasText: 'digits_external.onnx' }).waitFor({ timeout: 5000 });
+  assert.match(await page.getByTestId('model-summary').textContent(), /Parameters6,570/);
 
   // A model with an input file: the compare card reads the inputs from it.
   const digits = readFileSync(join(repoRoot, 'tests/fixtures/digits_mlp/model.onnx'));

@@ -158,7 +158,7 @@ export class Side {
 
   /** Decodes `model` in this side's worker (once per worker) and returns its summary; on failure the model before stays. */
   async open(model, signal) {
-    const summary = await this.#bridge.call('open', { key: 'model', blob: model.blob }, { signal });
+    const summary = await this.#bridge.call('open', { key: 'model', blob: model.blob, external: model.external ?? [] }, { signal });
     this.#opened = { model, generation: this.#bridge.generation };
     return summary;
   }

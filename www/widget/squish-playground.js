@@ -398,8 +398,9 @@ class SquishPlayground extends HTMLElement {
 
   /**
    * Files dropped or picked together: an .onnx model opens (the previous one
-   * stays if it fails), a tokenizer.json goes to the compare card's text
-   * inputs, an input file (.npz, .npy, .pb, .csv, .json) to its file inputs.
+   * stays if it fails) with any other files as its external data, a
+   * tokenizer.json goes to the compare card's text inputs, an input file
+   * (.npz, .npy, .pb, .csv, .json) to its file inputs.
    * Resolves when the model is open; an error names the file at fault.
    */
   async openFiles(files) {
@@ -409,12 +410,12 @@ class SquishPlayground extends HTMLElement {
     const inputs = files.filter((f) => /\.(npz|npy|pb|csv|json)$/i.test(f.name) && !tokenizers.includes(f));
     const other = files.filter((f) => !models.includes(f) && !tokenizers.includes(f) && !inputs.includes(f));
     if (models.length > 1) return this.#showError(`Drop one model at a time (got ${models.map((f) => f.name).join(', ')}).`, 'open');
-    if (other.length) {
-      const external = other.some((f) => /\.(data|bin|onnx_data|pb_data)$/i.test(f.name));
-      return this.#showError(`${other.map((f) => f.name).join(', ')}: not a file Squish opens here (an .onnx model, tokenizer.json, or inputs: .npz, .npy, .pb, .csv, .json)`
-        + (external ? '. Models whose weights live in a separate external-data file are not supported yet: save the model with its weights inside (onnx.save(model, path, save_as_external_data=False)).' : '.'), 'open');
+    // Other files dropped with a model are its external data files; alone, they mean nothing here.
+    if (other.length && !models.length) {
+      return this.#showError(`${other.map((f) => f.name).join(', ')}: not a file Squish opens by itself (an .onnx model, tokenizer.json, or inputs: .npz, .npy, .pb, .csv, .json); `
+        + 'a model\'s external data file opens together with its .onnx file.', 'open');
     }
-    if (models.length && !(await this.#openModelFile(models[0]))) return undefined;
+    if (models.length && !(await this.#openModelFile(models[0], null, other))) return undefined;
     if (tokenizers.length) this.#compare.setTokenizer(tokenizers[0]);
     if (inputs.length) this.#compare.setInputFile(inputs[0].name, await inputs[0].arrayBuffer());
     return undefined;
@@ -443,13 +444,14 @@ class SquishPlayground extends HTMLElement {
 
   // Opening another model shows its summary; on failure the current model
   // and everything on screen stay as they were.
-  async #openModelFile(file, demoId = null) {
+  async #openModelFile(file, demoId = null, external = []) {
     const shown = [...this.#ui.summary.childNodes];
     try {
       // Decoded once, in the compare panel's worker, which keeps it; the
       // File itself is only a reference to the data (nothing is copied here).
-      this.#ui.summary.textContent = `Opening ${file.name} (${formatBytes(file.size)})…`;
-      const model = { blob: file, name: file.name, demo: null, demoId };
+      const bytes = file.size + external.reduce((a, f) => a + f.size, 0);
+      this.#ui.summary.textContent = `Opening ${file.name}${external.length ? ` with ${external.map((f) => f.name).join(', ')}` : ''} (${formatBytes(bytes)})…`;
+      const model = { blob: file, name: file.name, demo: null, demoId, external: external.map((f) => ({ name: f.name, blob: f })) };
       const summary = await this.#compare.open(model);
       this.#setModel(model, summary, demoId ? `${file.name} (built-in demo)` : file.name);
       this.#clearError();

@@ -138,7 +138,7 @@ export class SweepPanel {
     const t0 = performance.now();
     try {
       ui.status.textContent = 'Opening the model and reading the inputs…';
-      await this.#call('open', { key: 'model', blob: model.blob }, signal);
+      await this.#call('open', { key: 'model', blob: model.blob, external: model.external ?? [] }, signal);
       const { feeds, labels } = await this.#host.readInputs((m, a, s) => this.#call(m, a, s), model, signal);
       const options = { latency_runs: Number(ui.runs.value), warmup_runs: Math.max(5, Number(ui.runs.value)) };
       for (const [i, { label, recipe }] of recipes.entries()) {

@@ -108,7 +108,7 @@ export class TrainingPanel {
   async #ensureOpen(model, signal) {
     const live = this.#bridge.running && this.#opened.generation === this.#bridge.generation;
     if (live && this.#opened.model === model) return;
-    await this.#bridge.call('open', { key: 'model', blob: model.blob }, { signal });
+    await this.#bridge.call('open', { key: 'model', blob: model.blob, external: model.external ?? [] }, { signal });
     this.#opened = { model, generation: this.#bridge.generation };
   }
 

@@ -55,10 +55,13 @@ const methods = {
   },
   // A model file (a Blob/File, or bytes) decoded into a handle; the handle
   // under `key` is replaced only when this one decodes.
-  async open({ key, blob, bytes }) {
+  // `external`: [{ name, blob }], the data files of a model whose weights live outside it.
+  async open({ key, blob, bytes, external = [] }) {
     const { ModelHandle } = await wasm();
     const data = new Uint8Array(blob ? await blob.arrayBuffer() : bytes);
-    const h = new ModelHandle(data);
+    const h = external.length
+      ? ModelHandle.withExternalData(data, external.map((f) => f.name), await Promise.all(external.map(async (f) => new Uint8Array(await f.blob.arrayBuffer()))))
+      : new ModelHandle(data);
     keep(key, h);
     return h.summary();
   },

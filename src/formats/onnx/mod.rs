@@ -1,6 +1,7 @@
 //! ONNX I/O: bytes ⇄ `ir::Model`, tensors ⇄ `TensorProto`, the MatMulNBits
 //! weight format, and the size limit every model passes on the way in.
 
+pub mod external;
 pub mod nbits;
 pub mod proto;
 mod save;
@@ -84,6 +85,20 @@ pub fn load_model_owned(bytes: Vec<u8>) -> Result<Model> {
     check_size(bytes.len())?;
     let mp = proto::decode_model(&bytes)?;
     drop(bytes);
+    model_from_proto(mp)
+}
+
+/// `load_model_owned` for a model whose tensors keep their bytes in
+/// external files, given by name (`external::ExternalFile`); a file a
+/// tensor names but that is not given is an error naming both.
+pub fn load_model_with_external(bytes: Vec<u8>, files: &[external::ExternalFile]) -> Result<Model> {
+    if bytes.is_empty() {
+        return Err(SquishError::Decode { what: "ONNX model".into(), detail: "the file is empty".into() });
+    }
+    check_size(bytes.len() + files.iter().map(|f| f.bytes.len()).sum::<usize>())?;
+    let mut mp = proto::decode_model(&bytes)?;
+    drop(bytes);
+    external::resolve_model(&mut mp, files)?;
     model_from_proto(mp)
 }
 

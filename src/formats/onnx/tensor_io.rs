@@ -25,8 +25,8 @@ pub fn tensor_from_proto(tp: &TensorProto) -> Result<Tensor> {
         return Err(SquishError::tensor(
             name,
             format!(
-                "data is stored in external file '{location}', which was not provided; \
-                 re-save the model with all tensors inside the .onnx file"
+                "data is stored in external file '{location}', which was not provided: \
+                 open it together with the .onnx file (or re-save the model with all tensors inside it)"
             ),
         ));
     }
