@@ -49,7 +49,7 @@ test('a truncated model exits non-zero and names the problem', () => {
 test('missing files and bad usage are reported on stderr', () => {
   let r = squish('inspect', '/nonexistent/model.onnx');
   assert.equal(r.code, 1);
-  assert.match(r.err, /cannot read '\/nonexistent\/model\.onnx': no such file/);
+  assert.match(r.err, /cannot read model '\/nonexistent\/model\.onnx': no such file/);
   r = squish('frobnicate');
   assert.equal(r.code, 2);
   assert.match(r.err, /unknown command 'frobnicate'/);
@@ -77,6 +77,26 @@ test('run reads .npy inputs and writes output_J.pb files', () => {
   const bad = squish('run', digits, '--inputs', inputs);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /run takes MODEL\.onnx --inputs DIR --out DIR/);
+});
+
+test('a model with external data reads its data file from its own folder; without it the file is named', () => {
+  const external = join(root, 'tests/fixtures/external/digits_external.onnx');
+  const info = squish('inspect', external, '--json');
+  assert.equal(info.code, 0, info.err);
+  assert.equal(JSON.parse(info.out).parameter_count, 6570);
+  const dir = mkdtempSync(join(tmpdir(), 'squish-external-'));
+  const inputs = join(dir, 'in');
+  mkdirSync(inputs);
+  copyFileSync(join(root, 'tests/fixtures/digits_mlp/X_test.npy'), join(inputs, 'input_0.npy'));
+  const a = squish('run', external, '--inputs', inputs, '--out', join(dir, 'a'));
+  const b = squish('run', digits, '--inputs', inputs, '--out', join(dir, 'b'));
+  assert.equal(a.code, 0, a.err);
+  assert.deepEqual(readFileSync(join(dir, 'a/output_0.pb')), readFileSync(join(dir, 'b/output_0.pb')));
+  // The .onnx alone, elsewhere: the error names the data file it needs.
+  copyFileSync(external, join(dir, 'alone.onnx'));
+  const alone = squish('run', join(dir, 'alone.onnx'), '--inputs', inputs, '--out', join(dir, 'c'));
+  assert.equal(alone.code, 1);
+  assert.match(alone.err, /alone\.onnx: cannot read external data file '.*digits_external\.onnx\.data': no such file/);
 });
 
 test('compress prints each tensor and writes a smaller model; bad recipes write nothing', () => {

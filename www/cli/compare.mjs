@@ -4,7 +4,7 @@
 import { inputSets, readCalibration, readTexts } from './inputs.mjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFile, writeAtomic } from './files.mjs';
+import { openModel, readFile, readModel, writeAtomic } from './files.mjs';
 
 const SLICE_FEATURES = ['auto', 'length', 'brightness', 'contrast', 'loudness', 'norm'];
 
@@ -49,8 +49,8 @@ function saveProbes(engine, feeds, texts, probes, dir) {
 }
 
 export function compareModels(engine, paths, opts) {
-  const original = new engine.ModelHandle(readFile(paths[0], 'model'));
-  const compressed = new engine.ModelHandle(readFile(paths[1], 'model'));
+  const original = openModel(engine, readModel(paths[0]));
+  const compressed = openModel(engine, readModel(paths[1]));
   try {
     return compareHandles(engine, original, compressed, opts);
   } finally {

@@ -1,7 +1,7 @@
 // `squish compress`: recipe + optional calibration inputs → compressed model
 // and a per-tensor table of what changed. The output file is written only
 // when compression succeeded (`writeAtomic`).
-import { readFile, writeAtomic } from './files.mjs';
+import { openModel, readFile, writeAtomic } from './files.mjs';
 import { inputSets, readCalibration } from './inputs.mjs';
 
 /** Whether the recipe text asks for a search (a parse error is left to the engine, which names it). */
@@ -76,7 +76,7 @@ function searchTarget(engine, model, recipe, calibration, opts, outPath) {
 
 export function compressModel(engine, bytes, recipePath, calibrationDir, outPath, opts = {}) {
   const recipe = readFile(recipePath, 'recipe').toString('utf8');
-  const model = new engine.ModelHandle(bytes);
+  const model = openModel(engine, bytes);
   try {
     const calibration = calibrationDir ? readCalibration(engine, calibrationDir, model.summary().inputs) : [];
     if (hasTarget(recipe)) return searchTarget(engine, model, recipe, calibration, opts, outPath);

@@ -1,7 +1,7 @@
 // `squish distill`: a student learns to imitate the teacher on the user's
 // inputs (a new MLP, or a compressed model fine-tuned back towards the
 // original). Prints the curve and writes the student with its best weights.
-import { readFile, writeAtomic } from './files.mjs';
+import { openModel, readFile, readModel, writeAtomic } from './files.mjs';
 import { inputSets } from './inputs.mjs';
 
 /** The distill section: --section FILE, with the flags on top of it. */
@@ -68,7 +68,7 @@ function train(run, quiet) {
 }
 
 export function distillModel(engine, teacherBytes, opts) {
-  const teacher = new engine.ModelHandle(teacherBytes);
+  const teacher = openModel(engine, teacherBytes);
   const handles = [teacher];
   try {
     const feeds = inputSets(engine, teacher, opts);
@@ -77,7 +77,7 @@ export function distillModel(engine, teacherBytes, opts) {
     let from = teacher;
     let run;
     if (opts.finetune) {
-      from = new engine.ModelHandle(readFile(opts.finetune, 'model to fine-tune'));
+      from = openModel(engine, readModel(opts.finetune, 'model to fine-tune'));
       handles.push(from);
       run = engine.Distillation.finetune(teacher, from, section, feeds, labels);
     } else {

@@ -1,6 +1,7 @@
 // `squish run` and `squish convert`: file I/O around the wasm engine.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openModel } from './files.mjs';
 
 /** Reads input_J.pb or input_J.npy for each graph input, in order. */
 export function readInputs(engine, dir, inputs) {
@@ -24,7 +25,7 @@ export function readInputs(engine, dir, inputs) {
 }
 
 export function runModel(engine, bytes, inputsDir, outDir) {
-  const model = new engine.ModelHandle(bytes);
+  const model = openModel(engine, bytes);
   const summary = model.summary();
   const inputs = readInputs(engine, inputsDir, summary.inputs);
   const t0 = performance.now();
@@ -42,7 +43,7 @@ export function runModel(engine, bytes, inputsDir, outDir) {
 }
 
 export function convertModel(engine, bytes, outPath) {
-  const model = new engine.ModelHandle(bytes);
+  const model = openModel(engine, bytes);
   const out = model.toBytes();
   model.free();
   writeFileSync(outPath, out);

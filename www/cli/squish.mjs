@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // squish: the command line over the same wasm build the page uses.
-import { readFile } from './files.mjs';
+import { openModel, readModel } from './files.mjs';
 import { basename } from 'node:path';
 import { loadEngine } from './engine.mjs';
 import { formatSummary } from './format.mjs';
@@ -84,15 +84,30 @@ async function inspect(args) {
   const unknown = files.find((a) => a.startsWith('--'));
   if (unknown) throw new UsageError(`inspect: unknown option ${unknown}`);
   if (files.length !== 1) throw new UsageError('inspect takes exactly one model file');
-  const bytes = readFile(files[0]);
+  const bytes = readModel(files[0]);
   const engine = await loadEngine();
   let summary;
   try {
-    summary = engine.inspect(bytes);
+    summary = inspectModel(engine, bytes);
   } catch (e) {
     throw new Error(`${files[0]}: ${e.message}`);
   }
   console.log(json ? JSON.stringify(summary, null, 2) : formatSummary(basename(files[0]), summary));
+}
+
+/** `engine.inspect` (which needs no supported ops); a model with external data gets its files from its folder. */
+function inspectModel(engine, bytes) {
+  try {
+    return engine.inspect(bytes);
+  } catch (e) {
+    if (!/external file '/.test(e.message)) throw e;
+    const handle = openModel(engine, bytes);
+    try {
+      return handle.summary();
+    } finally {
+      handle.free();
+    }
+  }
 }
 
 /** Parses `--name value` options; everything else is positional. */
@@ -119,7 +134,7 @@ function parseOptions(args, names, flags = []) {
 async function run(args) {
   const { opts, rest } = parseOptions(args, ['inputs', 'out']);
   if (rest.length !== 1 || !opts.inputs || !opts.out) throw new UsageError('run takes MODEL.onnx --inputs DIR --out DIR');
-  const bytes = readFile(rest[0]);
+  const bytes = readModel(rest[0]);
   const engine = await loadEngine();
   try {
     console.log(runModel(engine, bytes, opts.inputs, opts.out));
@@ -130,7 +145,7 @@ async function run(args) {
 
 async function convert(args) {
   if (args.length !== 2) throw new UsageError('convert takes MODEL.onnx OUT.onnx');
-  const bytes = readFile(args[0]);
+  const bytes = readModel(args[0]);
   const engine = await loadEngine();
   try {
     console.log(convertModel(engine, bytes, args[1]));
@@ -143,7 +158,7 @@ async function compress(args) {
   const { opts, rest } = parseOptions(args, ['recipe', 'out', 'calibration', 'inputs', 'text', 'tokenizer', 'max-length', 'labels', 'report']);
   if (rest.length !== 1 || !opts.recipe || !opts.out) throw new UsageError('compress takes MODEL.onnx --recipe R.json --out OUT.onnx [--calibration DIR] [--inputs DIR|FILE]');
   if (opts.inputs && opts.text) throw new UsageError('give one of --inputs and --text');
-  const bytes = readFile(rest[0]);
+  const bytes = readModel(rest[0]);
   const engine = await loadEngine();
   try {
     console.log(compressModel(engine, bytes, opts.recipe, opts.calibration, opts.out, opts));
@@ -158,7 +173,7 @@ async function distill(args) {
   if (rest.length !== 1 || !opts.out) throw new UsageError('distill takes TEACHER.onnx --out OUT.onnx and --student or --finetune');
   if (opts.student && opts.finetune) throw new UsageError('give one of --student and --finetune');
   if (!opts.inputs && !opts.text) throw new UsageError('distill needs inputs to learn from (--inputs DIR|FILE, or --text LINES.txt --tokenizer tokenizer.json)');
-  const bytes = readFile(rest[0]);
+  const bytes = readModel(rest[0]);
   const engine = await loadEngine();
   try {
     console.log(distillModel(engine, bytes, opts));
