@@ -62,13 +62,15 @@ export function argmax(values) {
  */
 export const OTHER_DEMOS = {
   onet: {
-    title: 'Image CNN: MTCNN ONet face classifier (48×48 RGB; 16 seeded random images)',
+    label: 'image CNN (MTCNN ONet)',
+    title: 'MTCNN ONet face classifier: 48×48 RGB, compared on 16 seeded random images',
     name: 'mtcnn_onet.onnx',
     modelUrl: onetUrl,
     inputs: { source: 'random', count: 16, seed: 0, dims: 'batch=1', probes: 'tensor' },
   },
   text: {
-    title: 'Text: a small synthetic text classifier (seeded, untrained weights) with its tokenizer',
+    label: 'text classifier (synthetic)',
+    title: 'A small synthetic text classifier (seeded, untrained weights) with its tokenizer and four sentences',
     name: 'text_classifier.onnx',
     modelUrl: textModelUrl,
     tokenizerUrl,

@@ -56,8 +56,8 @@ class SquishPlayground extends HTMLElement {
     const ui = this.#ui;
     ui.error = h('div', { class: 'error', role: 'alert', 'data-testid': 'error', hidden: '' });
     ui.demoPicker = h('select', { 'data-testid': 'demo-picker', 'aria-label': 'built-in demo', onchange: () => this.#openDemo(ui.demoPicker.value) },
-      h('option', { value: 'digits' }, 'Demo: digits classifier (MLP) + drawing pad'),
-      Object.entries(OTHER_DEMOS).map(([id, d]) => h('option', { value: id }, `Demo: ${d.title}`)),
+      h('option', { value: 'digits', title: 'scikit-learn digits classifier, 450 labelled test digits and a drawing pad' }, 'Demo: digits (MLP)'),
+      Object.entries(OTHER_DEMOS).map(([id, d]) => h('option', { value: id, title: d.title }, `Demo: ${d.label}`)),
       h('option', { value: 'own', hidden: '' }, 'your model'));
     ui.build = h('span', { class: 'badge', 'data-testid': 'build', title: 'WebAssembly build in use' }, 'engine not loaded');
     ui.fileInput = h('input', { type: 'file', accept: '.onnx,.json,.npz,.npy,.pb,.csv', multiple: '', 'data-testid': 'open-model', 'aria-label': 'open model files',

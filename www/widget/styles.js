@@ -21,7 +21,8 @@ export const styles = `
 }
 * { box-sizing: border-box; }
 .card { background: var(--_card); border: 1px solid var(--_border); border-radius: 10px; padding: 16px 18px; margin-bottom: 16px; }
-.card h3 { margin: 0 0 12px; font-size: 1rem; display: flex; align-items: center; gap: 8px; }
+.card h3 { margin: 0 0 12px; font-size: 1rem; display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
+.toolbar select { max-width: 100%; min-width: 0; }
 .badge { font: 12px ui-monospace, monospace; background: var(--_accent-soft); color: var(--_accent); border-radius: 99px; padding: 2px 8px; }
 .toolbar { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-left: auto; font-weight: normal; }
 button, label.button { font: inherit; color: inherit; border: 1px solid var(--_control-border); background: var(--_control); border-radius: 6px; padding: 4px 10px; cursor: pointer; }
