@@ -17,12 +17,15 @@ pub mod bounds {
     pub const ERF_F32_ABS: f64 = 4.0 * f32::EPSILON as f64;
     /// GELU: x · (erf within 4 ε, plus 1) and two roundings: 8 ε · (1 + |x|).
     pub const GELU_F32_ABS: f64 = 8.0 * f32::EPSILON as f64;
-    /// Winograd F(2×2, 3×3) over c channels: the filter, input and output
-    /// transforms add at most 4 rounding steps each and the GEMM c + 2, all
-    /// on the transformed magnitudes: |err| ≤ (c + 16)·ε·S, where S is the
-    /// output computed with every transform and value taken absolute.
-    pub fn winograd_f23(c: usize, abs_transformed: f64) -> f64 {
-        (c as f64 + 16.0) * f32::EPSILON as f64 * abs_transformed + f32::MIN_POSITIVE as f64
+    /// Winograd over c channels: the filter transform is rounded once (f64
+    /// at load), the input and output transforms add at most 4 (F(2×2)) or
+    /// 8 (F(4×4): five terms a row, then a column) rounding steps each way,
+    /// the GEMM c + 2, all on the transformed magnitudes:
+    /// |err| ≤ (c + k)·ε·S with k = 16 or 32, where S is the output computed
+    /// with every transform and value taken absolute.
+    pub fn winograd(c: usize, abs_transformed: f64, tile: crate::kernels::winograd::Tile) -> f64 {
+        let k = if tile == crate::kernels::winograd::Tile::F2 { 16.0 } else { 32.0 };
+        (c as f64 + k) * f32::EPSILON as f64 * abs_transformed + f32::MIN_POSITIVE as f64
     }
     /// Softmax: exp (≤ 3 ulp) plus a row sum of n terms.
     pub fn softmax_f32(n: usize) -> f64 {
@@ -456,16 +459,17 @@ macro_rules! kernel_suite {
 
             #[wasm_bindgen_test(unsupported = test)]
             fn winograd_within_bound_of_f64_oracle() {
-                use crate::kernels::winograd::{conv3x3_f23, WinogradFilters, WinogradShape};
+                use crate::kernels::winograd::{conv3x3, Tile, WinogradFilters, WinogradShape};
                 let mut rng = Rng::new(25);
                 // (m, c, h, w, pad begin, pad end): odd sizes, no padding, one-sided padding, more than 8 tiles.
-                for (m, c, h, w, pb, pe) in [(1, 1, 3, 3, 0, 0), (5, 3, 7, 6, 1, 1), (4, 2, 5, 9, 0, 2), (9, 17, 11, 13, 1, 1), (3, 4, 2, 2, 2, 1)] {
+                let shapes = [(1, 1, 3, 3, 0, 0), (5, 3, 7, 6, 1, 1), (4, 2, 5, 9, 0, 2), (9, 17, 11, 13, 1, 1), (3, 4, 2, 2, 2, 1), (2, 5, 18, 19, 1, 1)];
+                for ((m, c, h, w, pb, pe), tile) in shapes.into_iter().flat_map(|s| [(s, Tile::F2), (s, Tile::F4)]) {
                     let (oh, ow) = (h + pb + pe - 2, w + pb + pe - 2);
                     let x = rng.vec(c * h * w, 1.0);
                     let wt = rng.vec(m * c * 9, 1.0);
-                    let filters = WinogradFilters::new(m, c, &wt);
+                    let filters = WinogradFilters::new(m, c, &wt, tile);
                     let mut out = vec![f32::NAN; m * oh * ow];
-                    conv3x3_f23(k::gemm_f32_prepacked, &x, &filters, WinogradShape { h, w, top: pb, left: pb, oh, ow }, &mut out);
+                    conv3x3(k::gemm_f32_prepacked, &x, &filters, WinogradShape { h, w, top: pb, left: pb, oh, ow }, &mut out);
                     for o in 0..m {
                         for (oy, ox) in (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))) {
                             let at = |ch: usize, y: usize, xx: usize| {
@@ -482,9 +486,9 @@ macro_rules! kernel_suite {
                                     exact += wt[(o * c + ch) * 9 + ky * 3 + kx] as f64 * at(ch, oy + ky, ox + kx);
                                 }
                             }
-                            let abs = super::winograd_abs(&wt, &at, (o, c), (oy, ox));
+                            let abs = super::winograd_abs(&wt, &at, (o, c), (oy, ox), tile);
                             let got = out[o * oh * ow + oy * ow + ox] as f64;
-                            assert!((got - exact).abs() <= bounds::winograd_f23(c, abs), "m{m} c{c} {h}x{w} at ({o},{oy},{ox}): {got} vs {exact}");
+                            assert!((got - exact).abs() <= bounds::winograd(c, abs, tile), "{tile:?} m{m} c{c} {h}x{w} at ({o},{oy},{ox}): {got} vs {exact}");
                         }
                     }
                 }
@@ -741,30 +745,43 @@ pub fn depthwise_shapes() -> Vec<crate::kernels::DepthwiseShape> {
     v
 }
 
-/// S of `bounds::winograd_f23` for output `(o, oy, ox)`: the F(2×2, 3×3)
-/// computation with every matrix and value taken absolute, in f64.
-pub fn winograd_abs(wt: &[f32], x: &dyn Fn(usize, usize, usize) -> f64, (o, c): (usize, usize), (oy, ox): (usize, usize)) -> f64 {
-    const G: [[f64; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0.0, 0.0, 1.0]];
-    const BT: [[f64; 4]; 4] = [[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]];
-    const AT: [[f64; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]];
-    let (ty, tx, r, q) = (oy / 2, ox / 2, oy % 2, ox % 2);
+/// S of `bounds::winograd` for output `(o, oy, ox)`: the Winograd
+/// computation of `tile` with every matrix and value taken absolute, in f64.
+pub fn winograd_abs(
+    wt: &[f32],
+    x: &dyn Fn(usize, usize, usize) -> f64,
+    (o, c): (usize, usize),
+    (oy, ox): (usize, usize),
+    tile: crate::kernels::winograd::Tile,
+) -> f64 {
+    use crate::kernels::winograd::{Tile, AT2, AT4, BT2, BT4, G2, G4};
+    type Rows<'a> = Vec<&'a [f64]>;
+    fn rows<const N: usize>(m: &[[f64; N]]) -> Rows<'_> {
+        m.iter().map(|r| &r[..]).collect()
+    }
+    let (g, bt, at) = match tile {
+        Tile::F2 => (rows(&G2), rows(&BT2), rows(&AT2)),
+        Tile::F4 => (rows(&G4), rows(&BT4), rows(&AT4)),
+    };
+    let (m, t) = (tile.outputs(), tile.size());
+    let (ty, tx, r, q) = (oy / m, ox / m, oy % m, ox % m);
     let mut total = 0.0;
     for ch in 0..c {
-        for i in 0..4 {
-            for j in 0..4 {
+        for i in 0..t {
+            for j in 0..t {
                 let mut u = 0.0;
                 let mut v = 0.0;
                 for a in 0..3 {
                     for b in 0..3 {
-                        u += G[i][a] * (wt[(o * c + ch) * 9 + a * 3 + b] as f64).abs() * G[j][b];
+                        u += g[i][a].abs() * (wt[(o * c + ch) * 9 + a * 3 + b] as f64).abs() * g[j][b].abs();
                     }
                 }
-                for (a, &ba) in BT[i].iter().enumerate() {
-                    for (b, &bb) in BT[j].iter().enumerate() {
-                        v += ba * x(ch, 2 * ty + a, 2 * tx + b).abs() * bb;
+                for a in 0..t {
+                    for b in 0..t {
+                        v += bt[i][a].abs() * x(ch, m * ty + a, m * tx + b).abs() * bt[j][b].abs();
                     }
                 }
-                total += AT[r][i] * AT[q][j] * u * v;
+                total += at[r][i].abs() * at[q][j].abs() * u * v;
             }
         }
     }

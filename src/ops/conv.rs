@@ -11,7 +11,7 @@ use super::{optional_f32, required_f32, BuildCtx, Op, Registry};
 use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::kernels::sparse::{self, Layout, SparseB};
-use crate::kernels::winograd::{conv3x3_f23, WinogradFilters, WinogradShape};
+use crate::kernels::winograd::{conv3x3, LazyWinograd, WinogradShape};
 use crate::ops::internal::{CONV_ACTIVATION, INTERNAL_DOMAIN};
 use crate::tensor::{checked_numel, Tensor};
 
@@ -31,24 +31,24 @@ struct Conv {
     sparse: Option<PointwiseSparse>,
     /// Constant filters packed once for the GEMM, per group.
     filters: Option<PackedFilters>,
-    /// Constant 3×3 stride-1 filters transformed for Winograd F(2×2, 3×3).
-    winograd: Option<WinogradFilters>,
+    /// Constant 3×3 stride-1 filters, transformed for Winograd on the first call.
+    winograd: Option<LazyWinograd>,
 }
 
 /// Channels in and out from which Winograd beats im2col (below, its
 /// transforms cost more than the products it saves).
 const WINOGRAD_MIN_CHANNELS: usize = 16;
 
-/// Winograd filters for a constant `[m, c, 3, 3]` weight of an ungrouped
+/// Winograd for a constant `[m, c, 3, 3]` weight of an ungrouped
 /// convolution with unit strides and dilations (the only ones it computes).
-fn winograd_filters(ctx: &BuildCtx, window: &Window, group: usize) -> Option<WinogradFilters> {
+fn winograd_filters(ctx: &BuildCtx, window: &Window, group: usize) -> Option<LazyWinograd> {
     let w = ctx.constant(1)?.as_f32()?;
     let &[m, c, 3, 3] = w.shape() else { return None };
     let ones = |v: &Option<Vec<usize>>| v.as_ref().is_none_or(|v| v.iter().all(|&x| x == 1));
     if group != 1 || m < WINOGRAD_MIN_CHANNELS || c < WINOGRAD_MIN_CHANNELS || !ones(&window.strides) || !ones(&window.dilations) {
         return None;
     }
-    Some(WinogradFilters::new(m, c, &super::linalg::contiguous(w)))
+    Some(LazyWinograd::new(m, c))
 }
 
 /// A constant weight `[m, cg, kh, kw]` as the GEMM's A operand of each group
@@ -350,7 +350,7 @@ impl Op for Conv {
                     self.winograd.as_ref().filter(|f| f.m == m && f.c == c && g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1])
                 {
                     let shape = WinogradShape { h, w, top: g.pad_begin[0], left: g.pad_begin[1], oh, ow };
-                    conv3x3_f23(k::gemm_f32_prepacked, xg, f, shape, og);
+                    conv3x3(k::gemm_f32_prepacked, xg, f.filters(wg, oh, ow), shape, og);
                 } else {
                     let packed_here;
                     let ap = match filters {

@@ -4,6 +4,21 @@
 use wasm_bindgen::prelude::*;
 
 use crate::kernels;
+use crate::kernels::winograd::{force, Tile};
+
+/// Forces the Winograd tile size of convolutions first run from now on (2:
+/// F(2×2, 3×3), 4: F(4×4, 3×3), 0: by plane size, the default), for
+/// same-run A/B timings.
+#[wasm_bindgen(js_name = forceWinogradTile)]
+pub fn force_winograd_tile(outputs: usize) -> Result<(), JsError> {
+    force(match outputs {
+        0 => None,
+        2 => Some(Tile::F2),
+        4 => Some(Tile::F4),
+        _ => return Err(JsError::new("forceWinogradTile takes 0, 2 or 4")),
+    });
+    Ok(())
+}
 
 /// f32 GEMM timing harness for `npm run bench`: Squish's `gemm_f32` (packing
 /// included) next to the prepacked ceiling micro-kernel, on the same data.
