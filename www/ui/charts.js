@@ -2,20 +2,10 @@
 // mounted into the element each function returns as soon as the library is
 // loaded; labelled bar lists (one bar per layer or class) are plain HTML, so
 // their labels and values stay text that screen readers and searches find.
-import { h } from './format.js';
-import { COLORS, histogramPlot, library, mountPlot } from './plot.js';
+import { barTrack, h } from './format.js';
+import { COLORS, chartElement, histogramPlot, library, mountPlot } from './plot.js';
 
 const GRID = '#e3e6ec';
-
-/** An element a chart will be drawn into (sized by CSS), with its description for screen readers. */
-function chartBox(label, cls = 'chart-box') {
-  return h('div', { class: cls, 'data-chart': label });
-}
-
-function mount(box, draw) {
-  draw(box).catch((e) => { box.textContent = `chart not drawn: ${e.message}`; });
-  return box;
-}
 
 /**
  * Lines over a shared x axis (the points' order). `series`: [{ name, color,
@@ -28,7 +18,7 @@ export function lineChart(series, { lo, hi: top, height = 180, yLabel = '', form
   const n = Math.max(1, ...series.map((s) => s.points.length));
   const xs = Array.from({ length: n }, (_, i) => i);
   const data = [xs, ...series.map((s) => xs.map((i) => s.points[i]?.y ?? null))];
-  return mount(chartBox(yLabel), (box) => mountPlot(box, {
+  return chartElement(yLabel, (box) => mountPlot(box, {
     scales: { x: { time: false }, y: { range: [lo, hi] } },
     axes: [{ show: false }, { size: 52, values: (u, splits) => splits.map(format), grid: { stroke: GRID } }],
     series: [{ label: 'point', value: (u, v) => (v == null ? '' : String(v + 1)) },
@@ -41,7 +31,7 @@ export function lineChart(series, { lo, hi: top, height = 180, yLabel = '', form
 export function reliabilityChart(bins, { label = 'reliability' } = {}) {
   const xs = bins.map((b) => (b.lo + b.hi) / 2);
   const acc = bins.map((b) => (b.count === 0 ? null : b.accuracy));
-  return mount(chartBox(label, 'chart-box small'), async (box) => {
+  return chartElement(label, async (box) => {
     const UPlot = await library();
     return mountPlot(box, {
       scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
@@ -53,7 +43,7 @@ export function reliabilityChart(bins, { label = 'reliability' } = {}) {
       describe: `${label}: ${bins.filter((b) => b.count).map((b) => `confidence ${b.lo.toFixed(1)}–${b.hi.toFixed(1)}: accuracy ${(100 * b.accuracy).toFixed(0)}% of ${b.count}`).join('; ')}`,
       height: 170,
     });
-  });
+  }, 'chart-box small');
 }
 
 /** One horizontal bar per row: its share (0–1), labelled; plain HTML. */
@@ -61,22 +51,13 @@ export function sparsityChart(rows, { label = 'zeros per layer', unit = 'zeros' 
   return h('div', { class: 'hbars', role: 'list', 'aria-label': label }, rows.map((r) => {
     const text = `${(100 * r.value).toFixed(1)}%`;
     return h('div', { class: 'hbar', role: 'listitem', title: `${r.label}: ${text} ${unit}` },
-      h('span', { class: 'hbar-label' }, r.label), track([[r.value, 'fill']]), h('span', { class: 'hbar-value' }, text));
-  }));
-}
-
-/** A bar track with one fill per [share, class] (sized through CSSOM: a strict CSP refuses style attributes). */
-function track(fills) {
-  return h('span', { class: 'track' }, fills.map(([share, cls]) => {
-    const fill = h('span', { class: cls });
-    fill.style.width = `${Math.max(0, Math.min(1, share)) * 100}%`;
-    return fill;
+      h('span', { class: 'hbar-label' }, r.label), barTrack([[r.value, 'fill']]), h('span', { class: 'hbar-value' }, text));
   }));
 }
 
 /** A tensor's weights before (grey) and after (blue, non-zeros only) over the same bins. */
 export function weightHistogram(hist, { label = 'weights before and after' } = {}) {
-  return mount(chartBox(label), (box) => histogramPlot(box, { low: hist.low, high: hist.high, xLabel: 'weight value', describe: label,
+  return chartElement(label, (box) => histogramPlot(box, { low: hist.low, high: hist.high, xLabel: 'weight value', describe: label,
     series: [{ label: 'before', counts: hist.before, color: COLORS.original }, { label: 'non-zero after', counts: hist.after, color: COLORS.a }] }));
 }
 
@@ -110,7 +91,7 @@ export function coverageChart(curve, chosen, { label = 'hand-back curve' } = {})
   if (hasAccuracy) series.push({ label: 'accuracy', stroke: COLORS.front, width: 1.5, points: { show: true, size: 4 }, value: (u, v) => (v == null ? '' : pct(v)) });
   const data = [pts.map((p) => p.coverage), pts.map((p) => p.agreement)];
   if (hasAccuracy) data.push(pts.map((p) => p.accuracy));
-  return mount(chartBox(label), (box) => mountPlot(box, {
+  return chartElement(label, (box) => mountPlot(box, {
     scales: { x: { time: false, range: [0, 1] }, y: { range: [floor, 1] } },
     axes: [{ label: 'share answered by the compressed model (dashed: chosen)', size: 40, values: (u, s) => s.map((v) => `${Math.round(100 * v)}%`) },
       { size: 52, values: (u, s) => s.map((v) => `${Math.round(100 * v)}%`) }],
@@ -126,7 +107,7 @@ export function classBars(rows, key, { label = 'per class' } = {}) {
     const interval = `95% interval ${(100 * r.interval[0]).toFixed(1)}–${(100 * r.interval[1]).toFixed(1)}%, ${r.examples} examples`;
     return h('div', { class: `hbar${r.rare ? ' rare' : ''}`, role: 'listitem', title: `class ${r.class}: original ${(100 * o).toFixed(1)}%, compressed ${(100 * c).toFixed(1)}% (${interval})` },
       h('span', { class: 'hbar-label' }, `class ${r.class}${r.rare ? ' *' : ''}`),
-      h('span', { class: 'pair' }, track([[o, 'fill before']]), track([[c, 'fill']])),
+      h('span', { class: 'pair' }, barTrack([[o, 'fill before']]), barTrack([[c, 'fill']])),
       h('span', { class: 'hbar-value' }, `${(100 * (o - c)).toFixed(1)} pt`));
   }));
 }

@@ -52,3 +52,15 @@ export function downloadFile(data, type, name) {
   h('a', { href: url, download: name }).click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/**
+ * A bar track with one fill per `[share, class]` (share 0–1), sized through
+ * the CSSOM: a strict CSP refuses style attributes.
+ */
+export function barTrack(fills) {
+  return h('span', { class: 'track' }, fills.map(([share, cls]) => {
+    const fill = h('span', { class: cls });
+    fill.style.width = `${Math.max(0, Math.min(1, share)) * 100}%`;
+    return fill;
+  }));
+}

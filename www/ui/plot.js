@@ -54,6 +54,17 @@ export async function mountPlot(container, opts, data, { describe, height = 200 
   return plot;
 }
 
+/**
+ * An element (sized by CSS, class `cls`) that `draw(element)` fills with a
+ * chart once uPlot is loaded: callers render synchronously; a chart that
+ * cannot be drawn says why in its place.
+ */
+export function chartElement(label, draw, cls = 'chart-box') {
+  const box = h('div', { class: cls, 'data-chart': label });
+  draw(box).catch((e) => { box.textContent = `chart not drawn: ${e.message}`; });
+  return box;
+}
+
 /** A tick label: short, with a real minus sign. */
 function formatTick(v) {
   const t = Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toExponential(1) : String(Number(v.toPrecision(3)));

@@ -1,7 +1,7 @@
 // The original, side A and side B in one table: size, latency, agreement,
 // accuracy, similarity, flips, calibration — what the two sides trade.
 import { formatBytes, h, scrollBox } from './format.js';
-import { COLORS, mountPlot } from './plot.js';
+import { COLORS, chartElement, mountPlot } from './plot.js';
 
 const SIDE_COLORS = { A: COLORS.a, B: COLORS.b };
 
@@ -65,14 +65,12 @@ function reliabilityTogether(sides) {
   const curve = (bins) => bins.map((b) => (b.count ? b.accuracy : null));
   const series = [{ label: 'original', stroke: COLORS.original, values: curve(first.reliability_original) },
     ...sides.map((s) => ({ label: `side ${s.name}`, stroke: SIDE_COLORS[s.name], values: curve(classification(s.last.report).reliability_compressed) }))];
-  const box = h('div', { class: 'chart-box' });
-  mountPlot(box, {
+  const box = chartElement('calibration together', (el) => mountPlot(el, {
     scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
     axes: [{ label: 'confidence', size: 36 }, { label: 'accuracy', size: 48 }],
     series: [{ label: 'confidence' }, ...series.map((c) => ({ label: c.label, stroke: c.stroke, width: 1.5, spanGaps: true, points: { show: true, size: 6, fill: c.stroke } })),
       { label: 'perfect calibration', stroke: '#5b6475', dash: [3, 3], width: 1, points: { show: false } }],
-  }, [xs, ...series.map((c) => c.values), xs], { describe: `accuracy per confidence bin: ${series.map((c) => c.label).join(', ')}`, height: 220 })
-    .catch((e) => { box.textContent = `chart not drawn: ${e.message}`; });
+  }, [xs, ...series.map((c) => c.values), xs], { describe: `accuracy per confidence bin: ${series.map((c) => c.label).join(', ')}`, height: 220 }));
   return h('figure', { 'data-testid': 'sides-reliability' }, box, h('figcaption', {}, 'Calibration, all together: accuracy per confidence bin (on the diagonal: confidence means what it says)'));
 }
 
@@ -81,19 +79,19 @@ function sqnrTogether(sides) {
   const diags = sides.map((s) => s.last.report.layers).filter(Boolean);
   if (diags.length !== sides.length) return null;
   const positions = [...new Set(diags.flatMap((d) => d.worst_first.map((t) => t.position)))].sort((a, b) => a - b);
-  const at = (d) => new Map(d.worst_first.map((t) => [t.position, t]));
-  const maps = diags.map(at);
-  const names = new Map(diags.flatMap((d) => d.worst_first.map((t) => [t.position, `${t.node} → ${t.tensor}`])));
-  const box = h('div', { class: 'chart-box' });
-  mountPlot(box, {
+  const maps = diags.map((d) => new Map(d.worst_first.map((t) => [t.position, t])));
+  const nameAt = (p) => {
+    const t = maps.find((m) => m.has(p))?.get(p);
+    return t ? `${t.node} → ${t.tensor}` : '';
+  };
+  const box = chartElement('SQNR together', (el) => mountPlot(el, {
     scales: { x: { time: false }, y: { range: [0, 150] } },
     axes: [{ show: false }, { label: 'SQNR (dB)', size: 52 }],
-    series: [{ label: 'tensor', value: (u, v) => (v == null ? '' : names.get(positions[v]) ?? '') },
+    series: [{ label: 'tensor', value: (u, v) => (v == null ? '' : nameAt(positions[v])) },
       ...sides.map((s) => ({ label: `side ${s.name}`, stroke: SIDE_COLORS[s.name], width: 1.5, spanGaps: true, points: { show: true, size: 4 },
         value: (u, v) => (v == null ? '' : `${v.toFixed(1)} dB`) }))],
   }, [positions.map((_, i) => i), ...maps.map((m) => positions.map((p) => (m.has(p) ? Math.min(150, m.get(p).sqnr_db) : null)))],
-  { describe: `cumulative SQNR per tensor for ${sides.map((s) => `side ${s.name}`).join(' and ')}`, height: 200 })
-    .catch((e) => { box.textContent = `chart not drawn: ${e.message}`; });
+  { describe: `cumulative SQNR per tensor for ${sides.map((s) => `side ${s.name}`).join(' and ')}`, height: 200 }));
   return h('figure', { 'data-testid': 'sides-sqnr' }, box, h('figcaption', {}, 'Cumulative SQNR per tensor in graph order, each side: where each recipe loses the signal (hover for the tensor)'));
 }
 

@@ -20,8 +20,6 @@ export class ComparePanel {
   #ready;
   #inputs = new InputsPanel();
   #sides;
-  /** The inputs of the last comparison (the examples view draws from them). */
-  #lastInputs = null;
 
   /**
    * `getModel()` → { blob: Blob, name, demo: { samples, labels } | null };
@@ -232,10 +230,10 @@ export class ComparePanel {
         if (sides.length > 1) this.#ui.status.textContent = `Side ${side.name}: compressing…`;
         const d = await side.run(model, recipes[i], inputs, options, signal);
         laps.push(`${side.name}: ${formatStages(d.stages)}`);
-        this.#lastInputs = inputs;
         renderExamples(side.examplesElement, side.last.report, inputs, model);
-        if (side.name === 'A') detail = { ...headline(d.report), recipe: d.recipe, report: d.report, markdown: d.report ? side.last.markdown : '' };
-        this.#emit('compared', { ...headline(d.report), side: side.name, recipe: d.recipe, report: d.report, markdown: side.last.markdown });
+        const compared = { ...headline(d.report), recipe: d.recipe, report: d.report, markdown: side.last.markdown };
+        if (side.name === 'A') detail = compared;
+        this.#emit('compared', { ...compared, side: side.name });
       }
       for (const s of this.#sides) if (!s.enabled) s.results.hidden = true;
       const shown = this.#sides.filter((s) => s.enabled && s.last?.model === model).map((s) => ({ name: s.name, last: s.last }));

@@ -2,7 +2,7 @@
 // a sortable, searchable table, the op histogram, and any weight tensor's
 // histogram — after compression, the original and compressed weights drawn
 // over each other (from the compression record, for every method).
-import { formatBytes, h, scrollBox } from '../ui/format.js';
+import { barTrack, formatBytes, h, scrollBox } from '../ui/format.js';
 import { COLORS, histogramPlot } from '../ui/plot.js';
 
 const SHOWN_ROWS = 300;
@@ -110,7 +110,7 @@ export class ModelView {
       h('thead', {}, h('tr', {}, h('th', {}, 'op'), h('th', {}, 'nodes'), h('th', {}, 'parameters'), h('th', { 'aria-hidden': 'true' }, ''))),
       h('tbody', {}, sorted.map(([op, o]) => h('tr', {},
         h('td', {}, op), h('td', { class: 'num' }, String(o.count)), h('td', { class: 'num' }, o.params.toLocaleString('en-US')),
-        h('td', { class: 'histo', 'aria-hidden': 'true' }, bar(o.count / most)))))));
+        h('td', { class: 'histo', 'aria-hidden': 'true' }, barTrack([[o.count / most, 'fill']])))))));
   }
 
   #renderTable() {
@@ -175,13 +175,6 @@ export class ModelView {
       ui.caption.textContent = `Could not read ${tensor}: ${e.message}`;
     }
   }
-}
-
-/** A bar of `share` (0–1) of the cell, sized through CSSOM (a strict CSP refuses style attributes). */
-function bar(share) {
-  const fill = h('span', { class: 'fill' });
-  fill.style.width = `${100 * share}%`;
-  return h('span', { class: 'track' }, fill);
 }
 
 function fmt(v) {
