@@ -362,7 +362,8 @@ pub fn target(r: &super::target::TargetReport) -> String {
     let _ = writeln!(s, "\n| node | op | chosen | settings: bytes, error alone |\n|---|---|---|---|");
     for c in &r.choices {
         let l = &c.ladder;
-        let cells: Vec<String> = (0..l.labels.len()).map(|i| format!("{}: {}, {:.2e}", l.labels[i], kib(l.bytes[i]), l.error[i])).collect();
+        let cells: Vec<String> =
+            (0..l.labels.len()).map(|i| format!("{}: {}, {}{:.2e}", l.labels[i], kib(l.bytes[i]), if l.estimated[i] { "≈" } else { "" }, l.error[i])).collect();
         let _ = writeln!(s, "| {} | {} | {} | {} |", c.node, c.op_type, c.chosen, cells.join("; "));
     }
     let _ = writeln!(s, "\n({})", r.rule);

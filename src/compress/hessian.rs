@@ -40,6 +40,16 @@ impl Hessian {
         self.rows += rows;
     }
 
+    /// `Σ_n d_nᵀ H d_n` for the `n` columns of `d` (row-major `k × n`): the
+    /// energy `‖X·d‖²` the layer's outputs get from `d` over the calibration rows.
+    pub fn output_energy(&self, d: &[f32], n: usize) -> f64 {
+        let k = self.k;
+        let h: Vec<f32> = self.h.iter().map(|&v| v as f32).collect();
+        let mut hd = vec![0.0f32; k * n];
+        gemm_f32(k, k, n, &h, &d[..k * n], &mut hd);
+        d.iter().zip(&hd).map(|(&a, &b)| a as f64 * b as f64).sum()
+    }
+
     /// The Hessian of the same inputs taken in `order` (feature `order[i]` first at `i`).
     pub fn permuted(&self, order: &[usize]) -> Hessian {
         let k = self.k;
@@ -195,6 +205,21 @@ fn invert_upper(u: &[f64], k: usize) -> Vec<f64> {
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// `output_energy(d)` is ‖X·d‖² summed over d's columns.
+    #[wasm_bindgen_test(unsupported = test)]
+    fn output_energy_is_the_energy_of_x_times_d() {
+        let (k, rows, n) = (6, 15, 3);
+        let x: Vec<f32> = (0..rows * k).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
+        let d: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 9) as f32 - 4.0) * 0.1).collect();
+        let mut h = Hessian::new(k);
+        h.add_rows(&x, rows);
+        let direct: f64 = (0..rows)
+            .flat_map(|r| (0..n).map(move |c| (r, c)))
+            .map(|(r, c)| (0..k).map(|i| x[r * k + i] as f64 * d[i * n + c] as f64).sum::<f64>().powi(2))
+            .sum();
+        assert!((h.output_energy(&d, n) - direct).abs() < 1e-4 * direct, "{} vs {direct}", h.output_energy(&d, n));
+    }
 
     /// RᵀR (H + λI) = I, R upper triangular, for a Hessian built from rows.
     #[wasm_bindgen_test(unsupported = test)]

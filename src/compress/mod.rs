@@ -73,6 +73,13 @@ pub trait Method {
     /// search steps back through.
     fn milder(&self, model: &Model, node: &str) -> Vec<Rung>;
 
+    /// Settings more compressed than the section's own for `node`, most
+    /// compressed first, that the section leaves open (a block size it does
+    /// not fix): the rungs a target search may step up to.
+    fn stronger(&self, _model: &Model, _node: &str) -> Vec<Rung> {
+        Vec::new()
+    }
+
     /// Gives `node` the settings of `rung` (written as a per-layer override).
     fn set_rung(&mut self, node: &str, rung: &Rung) -> Result<()>;
 }

@@ -64,6 +64,16 @@ pub struct Histogram {
     pub before: Vec<u32>,
     pub after: Vec<u32>,
     pub zeros_after: usize,
+    /// ‖before − after‖² / ‖before‖² over the finite values, when both hold
+    /// the same values (not after structured pruning removed some).
+    #[serde(default)]
+    pub relative_error: Option<f64>,
+    /// `‖X(w − w')‖² / ‖Xw‖²` over the calibration inputs X of the layer,
+    /// when its input Hessian was gathered (error-compensating rounding):
+    /// what the layer's outputs lose, which compensation keeps small even
+    /// where it moves the weights far.
+    #[serde(default)]
+    pub output_error: Option<f64>,
 }
 
 impl Histogram {
@@ -84,8 +94,22 @@ impl Histogram {
             before: count(&mut before.iter().copied()),
             after: count(&mut after.iter().copied().filter(|v| *v != 0.0)),
             zeros_after: after.iter().filter(|v| **v == 0.0).count(),
+            relative_error: relative_error(before, after),
+            output_error: None,
         }
     }
+}
+
+fn relative_error(before: &[f32], after: &[f32]) -> Option<f64> {
+    if before.len() != after.len() {
+        return None;
+    }
+    let (mut noise, mut signal) = (0.0f64, 0.0f64);
+    for (&b, &a) in before.iter().zip(after).filter(|(b, a)| b.is_finite() && a.is_finite()) {
+        noise += (b as f64 - a as f64).powi(2);
+        signal += (b as f64).powi(2);
+    }
+    Some(if signal > 0.0 { noise / signal } else { noise })
 }
 
 /// An activation whose range equalisation moved to the weights of the layers
@@ -239,5 +263,13 @@ mod histogram_tests {
         let v: Vec<f32> = (0..4096).map(|x| ((x * 7919 % 4096) as f32 - 2048.0) / 1000.0).collect();
         let h = Histogram::of(&v, &v);
         assert_eq!(h.before.iter().sum::<u32>(), 4096, "{h:?}");
+    }
+
+    #[test]
+    fn relative_error_is_noise_over_signal() {
+        let h = Histogram::of(&[3.0, -4.0], &[3.0, -3.0]);
+        assert_eq!(h.relative_error, Some(1.0 / 25.0));
+        assert_eq!(Histogram::of(&[1.0, 2.0], &[1.0]).relative_error, None, "values removed: no element-wise error");
+        assert_eq!(h.output_error, None);
     }
 }

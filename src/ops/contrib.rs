@@ -23,8 +23,32 @@ pub fn register(r: &mut Registry) {
 /// small enough that the f32 scratch stays in cache (k × 64 floats).
 const CHUNK_COLS: usize = 8 * GEMM_NR;
 
+/// Largest dequantised weight (f32 bytes) packed once at load: above it the
+/// weight is dequantised column chunk by column chunk at every call, which
+/// keeps memory at the 4-bit size but costs a pass over every code per run.
+const PREPACK_MAX_BYTES: usize = 16 << 20;
+
 struct MatMulNBits {
     layout: NBitsLayout,
+    /// Constant weights dequantised and packed for the GEMM at load (the
+    /// same products as the chunked path, bit for bit: one sum order per output).
+    packed: Option<Vec<f32>>,
+}
+
+/// Dequantises and packs B when B, its scales and zero points are constants
+/// and the float form is small enough; a malformed weight is left for
+/// `eval` to report.
+fn prepack_nbits(ctx: &BuildCtx, layout: NBitsLayout) -> Option<Vec<f32>> {
+    if layout.k * layout.n * 4 > PREPACK_MAX_BYTES || ctx.node.inputs.get(3).is_some_and(|z| !z.is_empty()) && ctx.constant(3).is_none() {
+        return None;
+    }
+    let Tensor::U8(b) = ctx.constant(1)? else { return None };
+    let scales: Vec<f32> = ctx.constant(2)?.to_f64_vec().into_iter().map(|v| v as f32).collect();
+    let b_flat = super::linalg::contiguous(b);
+    let w = NBitsWeights::new(layout, &b_flat, scales, ctx.constant(3)).ok()?;
+    let mut dense = vec![0.0f32; layout.k * layout.n];
+    w.fill(0, &mut dense);
+    Some(pack_b_f32(layout.k, layout.n, &dense))
 }
 
 fn build_nbits(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
@@ -45,38 +69,23 @@ fn build_nbits(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     if ctx.node.inputs.get(4).is_some_and(|s| !s.is_empty()) {
         return Err(a.error("g_idx", "act-order group indices (input 4) are not supported"));
     }
-    Ok(Box::new(MatMulNBits { layout }))
+    Ok(Box::new(MatMulNBits { layout, packed: prepack_nbits(ctx, layout) }))
 }
 
 impl Op for MatMulNBits {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let a = required_f32(inputs, 0, "input A")?;
-        let b = match required(inputs, 1)? {
-            Tensor::U8(b) => b,
-            other => return Err(SquishError::op(format!("input B must be uint8, got {}", other.dtype()))),
-        };
-        let scales: Vec<f32> = required(inputs, 2)?.to_f64_vec().into_iter().map(|v| v as f32).collect();
-        let zp = inputs.get(3).copied().flatten();
         let bias = optional_f32(inputs, 5, "bias")?;
         let (kk, n) = (self.layout.k, self.layout.n);
         if a.shape().last() != Some(&kk) {
             return Err(SquishError::op(format!("A has shape {:?}; its last axis must be K = {kk}", a.shape())));
         }
-        let b_flat = super::linalg::contiguous(b);
-        let w = NBitsWeights::new(self.layout, &b_flat, scales, zp)?;
         let rows = a.len() / kk;
         let av = super::linalg::contiguous(a);
         let mut out = vec![0.0f32; rows * n];
-        // Column chunks keep the unpacked f32 weights small (k × 64 at a time).
-        let mut chunk = vec![0.0f32; kk * CHUNK_COLS];
-        let mut tmp = vec![0.0f32; rows * CHUNK_COLS];
-        for j in (0..n).step_by(CHUNK_COLS) {
-            let wc = CHUNK_COLS.min(n - j);
-            w.fill(j, &mut chunk[..kk * wc]);
-            k::gemm_f32_packed(rows, kk, wc, &av, &pack_b_f32(kk, wc, &chunk[..kk * wc]), &mut tmp[..rows * wc]);
-            for r in 0..rows {
-                out[r * n + j..r * n + j + wc].copy_from_slice(&tmp[r * wc..(r + 1) * wc]);
-            }
+        match &self.packed {
+            Some(panels) => k::gemm_f32_packed(rows, kk, n, &av, panels, &mut out),
+            None => self.multiply_chunked(inputs, rows, &av, &mut out)?,
         }
         if let Some(bias) = bias {
             if bias.len() != n {
@@ -89,6 +98,32 @@ impl Op for MatMulNBits {
         let mut shape = a.shape().to_vec();
         *shape.last_mut().expect("rank ≥ 1") = n;
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("rows·n values"))])
+    }
+}
+
+impl MatMulNBits {
+    /// `a · B` with B dequantised column chunk by column chunk (k × 64 floats
+    /// at a time), for weights known only at run time or too large to keep in f32.
+    fn multiply_chunked(&self, inputs: &[Option<&Tensor>], rows: usize, a: &[f32], out: &mut [f32]) -> Result<()> {
+        let b = match required(inputs, 1)? {
+            Tensor::U8(b) => b,
+            other => return Err(SquishError::op(format!("input B must be uint8, got {}", other.dtype()))),
+        };
+        let scales: Vec<f32> = required(inputs, 2)?.to_f64_vec().into_iter().map(|v| v as f32).collect();
+        let b_flat = super::linalg::contiguous(b);
+        let w = NBitsWeights::new(self.layout, &b_flat, scales, inputs.get(3).copied().flatten())?;
+        let (kk, n) = (self.layout.k, self.layout.n);
+        let mut chunk = vec![0.0f32; kk * CHUNK_COLS];
+        let mut tmp = vec![0.0f32; rows * CHUNK_COLS];
+        for j in (0..n).step_by(CHUNK_COLS) {
+            let wc = CHUNK_COLS.min(n - j);
+            w.fill(j, &mut chunk[..kk * wc]);
+            k::gemm_f32_packed(rows, kk, wc, a, &pack_b_f32(kk, wc, &chunk[..kk * wc]), &mut tmp[..rows * wc]);
+            for r in 0..rows {
+                out[r * n + j..r * n + j + wc].copy_from_slice(&tmp[r * wc..(r + 1) * wc]);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -147,18 +182,25 @@ impl Op for GatherBlockQuantized {
             return Err(SquishError::op(format!("scales has shape {:?}; expected [{rows}, {kb}] (rows × blocks of {})", scales.shape(), self.block)));
         }
         let scales = super::linalg::contiguous(scales);
-        let default_zp = 1u8 << (self.bits - 1);
-        let zero_points: Vec<u8> = match inputs.get(3).copied().flatten() {
-            None => vec![default_zp; rows * kb],
+        // Zero points are read for the gathered rows only (a table has
+        // tens of thousands of rows; a run reads a few).
+        let packed_zero_points = match inputs.get(3).copied().flatten() {
+            None => None,
             Some(Tensor::U8(z)) => {
                 let z = super::linalg::contiguous(z);
                 let row_bytes = kb.div_ceil(per_byte);
                 if z.len() != rows * row_bytes {
                     return Err(SquishError::op(format!("zero_points has {} bytes; expected {rows} rows of {row_bytes}", z.len())));
                 }
-                (0..rows * kb).map(|x| unpack(&z[(x / kb) * row_bytes..], x % kb, self.bits)).collect()
+                Some((z, row_bytes))
             }
             Some(other) => return Err(SquishError::op(format!("zero_points must be uint8, got {}", other.dtype()))),
+        };
+        let zero_point = |r: usize, blk: usize| -> f32 {
+            match &packed_zero_points {
+                None => (1u8 << (self.bits - 1)) as f32,
+                Some((z, row_bytes)) => unpack(&z[r * row_bytes..], blk, self.bits) as f32,
+            }
         };
         let indices = required(inputs, 1)?;
         let idx: Vec<i64> = match indices {
@@ -174,9 +216,10 @@ impl Op for GatherBlockQuantized {
             }
             let r = r as usize;
             let codes = &data[r * row_bytes..(r + 1) * row_bytes];
+            let row_zero_points: Vec<f32> = (0..kb).map(|blk| zero_point(r, blk)).collect();
             out.extend((0..cols).map(|c| {
-                let b = r * kb + c / self.block;
-                (unpack(codes, c, self.bits) as f32 - zero_points[b] as f32) * scales[b]
+                let blk = c / self.block;
+                (unpack(codes, c, self.bits) as f32 - row_zero_points[blk]) * scales[r * kb + blk]
             }));
         }
         let mut out_shape = indices.shape().to_vec();
@@ -191,5 +234,54 @@ fn unpack(bytes: &[u8], i: usize, bits: usize) -> u8 {
         bytes[i]
     } else {
         (bytes[i / 2] >> ((i % 2) * 4)) & 0xF
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{AttrValue, Attribute};
+    use crate::ops::NoSubgraphs;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn nbits_node(k: usize, n: usize, block: usize) -> Node {
+        let int = |name: &str, v: usize| Attribute { name: name.into(), value: AttrValue::Int(v as i64) };
+        Node {
+            name: "mm".into(),
+            op_type: "MatMulNBits".into(),
+            domain: "com.microsoft".into(),
+            inputs: ["a", "b", "s", "z"].map(String::from).to_vec(),
+            outputs: vec!["y".into()],
+            attributes: vec![int("K", k), int("N", n), int("bits", 4), int("block_size", block)],
+            doc_string: String::new(),
+        }
+    }
+
+    /// Constant weights packed at load give the chunked path's products bit
+    /// for bit (N over several chunks and a partial one, K over a partial block).
+    #[wasm_bindgen_test(unsupported = test)]
+    fn prepacked_weights_equal_dequantising_per_call() {
+        let (k, n, block, rows) = (77, 3 * CHUNK_COLS + 5, 32, 9);
+        let layout = NBitsLayout::new(k, n, 4, block).unwrap();
+        let kb = layout.k_blocks();
+        let codes: Vec<i16> = (0..k * n).map(|i| ((i * 7 + i / 13) % 16) as i16).collect();
+        let zps: Vec<u8> = (0..kb * n).map(|i| ((i * 5) % 16) as u8).collect();
+        let (b, z) = layout.pack(&codes, &zps);
+        let b = Tensor::from_vec(&[n, kb, layout.blob_bytes()], b).unwrap();
+        let z = Tensor::from_vec(&[z.len()], z).unwrap();
+        let s = Tensor::from_vec(&[n * kb], (0..n * kb).map(|i| 0.01 + (i % 11) as f32 * 0.003).collect::<Vec<f32>>()).unwrap();
+        let a = Tensor::from_vec(&[rows, k], (0..rows * k).map(|i| ((i * 31) % 97) as f32 / 17.0 - 2.5).collect::<Vec<f32>>()).unwrap();
+        let node = nbits_node(k, n, block);
+        let planner = NoSubgraphs("none");
+        let build = |constants: &[Option<&Tensor>]| build_nbits(&BuildCtx { node: &node, opset: 1, planner: &planner, captures: &[], constants }).unwrap();
+        let constants = [None, Some(&b), Some(&s), Some(&z)];
+        let ctx = BuildCtx { node: &node, opset: 1, planner: &planner, captures: &[], constants: &constants };
+        assert!(prepack_nbits(&ctx, layout).is_some(), "constant weights are packed at load");
+        let (constant, per_call) = (build(&constants), build(&[]));
+        let inputs = [Some(&a), Some(&b), Some(&s), Some(&z)];
+        let (x, y) = (constant.eval(&inputs).unwrap().remove(0), per_call.eval(&inputs).unwrap().remove(0));
+        assert_eq!(x.shape(), [rows, n]);
+        let (x, y) = (x.as_f32().unwrap(), y.as_f32().unwrap());
+        assert!(x.iter().zip(y.iter()).all(|(p, q)| p.to_bits() == q.to_bits()));
     }
 }

@@ -3,12 +3,15 @@
 //!
 //! The inputs are split (seeded) into a searched part and a held-back part
 //! the search never sees. Each unit a recipe step compresses gets a ladder:
-//! the step's own settings, the milder ones its method offers
-//! (`Method::milder`: int4 → int8 → fp16, or lower sparsities), and "as
-//! is". The search (1) measures every rung of every unit alone — its
-//! output error (noise / signal energy, which adds up over layers closely
-//! enough to rank them) and its bytes — on a probe subset of the searched
-//! inputs; (2) orders the per-layer choices by bytes saved per error added
+//! settings more compressed than the step's own where the step leaves them
+//! open (`Method::stronger`: longer 4-bit blocks), the step's own, the
+//! milder ones its method offers (`Method::milder`: int4 → int8 → fp16, or
+//! lower sparsities), and "as is". The search (1) measures every rung of
+//! every unit alone — its bytes, and its output error (noise / signal
+//! energy, which adds up over layers closely enough to rank them) on a
+//! probe subset of the searched inputs: run for the most compressed rung,
+//! scaled from it by the weights' own error for the others (one run per
+//! unit instead of one per rung; every candidate is then run in full); (2) orders the per-layer choices by bytes saved per error added
 //! (a Lagrangian trade-off: one weight λ on error against bytes, each unit
 //! taking the rung with the least bytes + λ·error) and bisects over λ,
 //! running each candidate on every searched input, for the most compressed
@@ -23,46 +26,29 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+mod ladder;
 mod measure;
 
 use super::outputs::label_indices;
 use super::Feed;
 use crate::compress::recipe::{Target, TargetMetric};
-use crate::compress::{apply_steps_cached, Cache, Recipe, Record, Rung, Unit};
+use crate::compress::{apply_steps_cached, Cache, Recipe, Record};
 use crate::error::{Result, SquishError};
 use crate::formats::data::feeds::per_example;
 use crate::ir::Model;
 use crate::runtime::clock::now_ms;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
+pub use ladder::Ladder;
+use ladder::{candidate_configs, estimate, ladders, unit_weight_error};
 use measure::{batches, measured_outputs, noise_ratio, still_possible, Batch, Tally, PROBE_ROWS};
 
-pub const RULE: &str = "each layer alone at each of its settings (error on up to 8 searched inputs, bytes); \
+pub const RULE: &str = "each layer alone at each of its settings (bytes; error on up to 8 searched inputs, run for the \
+     most compressed setting and scaled from it by the weights' own error for the others, marked ≈); \
      candidates trade bytes against error with one weight for every layer; the most compressed \
      candidate that meets the target on all searched inputs is kept (bisection over the weight), then \
      each layer is tried one setting more compressed (largest saving first, at most 8), keeping what still meets it; \
      it and every uniform recipe are then checked on the held-back inputs";
-
-/// One unit's choices: rung 0 is the step's own setting, `rungs[i]` is rung
-/// i + 1, and rung `rungs.len() + 1` leaves the unit as it is.
-#[derive(Debug, Clone, Serialize)]
-pub struct Ladder {
-    pub unit: Unit,
-    /// Labels of every rung, the step's own first and "as is" last.
-    pub labels: Vec<String>,
-    #[serde(skip)]
-    rungs: Vec<Rung>,
-    /// Stored bytes of the unit's tensors at each rung.
-    pub bytes: Vec<usize>,
-    /// Output error (noise / signal energy) with only this unit at each rung.
-    pub error: Vec<f64>,
-}
-
-impl Ladder {
-    fn as_is(&self) -> usize {
-        self.rungs.len() + 1
-    }
-}
 
 /// A recipe checked: its size and the metric where it was measured.
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +129,8 @@ const REFINE_TRIES: usize = 8;
 struct Part {
     examples: usize,
     batches: Vec<Batch>,
+    /// Index of each batch's first example (its labels start there).
+    first_rows: Vec<usize>,
     reference: Vec<Vec<Tensor>>,
     labels: Option<Vec<usize>>,
 }
@@ -170,6 +158,8 @@ pub struct Search {
     compressions: usize,
     /// The metric on the searched inputs of every candidate run.
     searched_values: Vec<(Vec<usize>, f64)>,
+    /// Each searched batch's own metric the last time a candidate ran it.
+    batch_values: Vec<Option<f64>>,
     /// Whether the steps calibrated on the searched inputs themselves (then
     /// the searched figures are in-sample for calibrated methods).
     calibrated_on_searched: bool,
@@ -256,7 +246,8 @@ impl Search {
             let feeds: Vec<Feed> = idx.iter().map(|&i| inputs[i].clone()).collect();
             let batches = batches(&original, &feeds);
             let reference = batches.iter().map(|b| Ok(session.run(b.feed.clone())?.outputs.into_iter().map(|(_, t)| t).collect())).collect::<Result<_>>()?;
-            Ok(Part { examples: idx.len(), batches, reference, labels: labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()) })
+            let first_rows = batches.iter().scan(0, |at, b| Some(std::mem::replace(at, *at + b.rows))).collect();
+            Ok(Part { examples: idx.len(), batches, first_rows, reference, labels: labels.as_ref().map(|l| idx.iter().map(|&i| l[i]).collect()) })
         };
         let (held, searched) = (part(&order[..held_n])?, part(&order[held_n..])?);
         let probe = part(&order[held_n..(held_n + PROBE_ROWS).min(n)])?;
@@ -277,6 +268,7 @@ impl Search {
         if ladders.is_empty() {
             return Err(target_err("the recipe's steps change no layer of this model: there is nothing to search"));
         }
+        let searched_batches = searched.batches.len();
         let tasks = ladders.iter().enumerate().flat_map(|(u, l)| (0..l.as_is()).map(move |r| (u, r))).collect();
         Ok(Search {
             plain_original_bytes,
@@ -299,6 +291,7 @@ impl Search {
             candidates_run: 0,
             compressions: 1,
             searched_values: Vec::new(),
+            batch_values: vec![None; searched_batches],
             calibrated_on_searched,
             timings: Timings::default(),
         })
@@ -312,11 +305,20 @@ impl Search {
     /// An upper bound of the steps left plus those done: for progress.
     pub fn total_steps(&self) -> usize {
         let configs: usize = self.ladders.iter().map(|l| l.as_is()).sum::<usize>() + 1;
-        self.tasks.len() + (usize::BITS - configs.leading_zeros()) as usize + 2 + REFINE_TRIES + 1 + self.max_depth() + 1
+        self.tasks.len() + (usize::BITS - configs.leading_zeros()) as usize + 2 + REFINE_TRIES + 1 + self.uniform_depths()
     }
 
-    fn max_depth(&self) -> usize {
-        self.ladders.iter().map(|l| l.rungs.len()).max().unwrap_or(0)
+    /// Uniform recipes: at depth d every unit takes the rung d steps from
+    /// the most compressed, the step's own settings aligned across units
+    /// (a unit without the stronger rungs others have starts at its own).
+    fn uniform_depths(&self) -> usize {
+        let top = self.ladders.iter().map(|l| l.own).max().unwrap_or(0);
+        self.ladders.iter().map(|l| top - l.own + l.as_is()).max().unwrap_or(0)
+    }
+
+    fn uniform(&self, depth: usize) -> Vec<usize> {
+        let top = self.ladders.iter().map(|l| l.own).max().unwrap_or(0);
+        self.ladders.iter().map(|l| (depth + l.own).saturating_sub(top).min(l.as_is() - 1)).collect()
     }
 
     /// One unit of work (one compression and its runs). Returns the stage
@@ -354,10 +356,10 @@ impl Search {
         let mut r = self.base.clone();
         for (l, &rung) in self.ladders.iter().zip(config) {
             let Some(step) = r.steps.get_mut(l.unit.step) else { continue };
-            match rung {
-                0 => {}
-                x if x == l.as_is() => step.method_mut().exclude(&l.unit.node),
-                x => step.method_mut().set_rung(&l.unit.node, &l.rungs[x - 1])?,
+            if rung == l.as_is() {
+                step.method_mut().exclude(&l.unit.node);
+            } else if let Some(set) = &l.rungs[rung] {
+                step.method_mut().set_rung(&l.unit.node, set)?;
             }
         }
         Ok(r)
@@ -379,23 +381,32 @@ impl Search {
         Ok((model, record))
     }
 
-    /// Unit `u` alone at rung `r`: its bytes and its output error on the probe inputs.
+    /// Unit `u` alone at rung `r`: its bytes, and its output error on the
+    /// probe inputs — run for rung 0, and for the others scaled from rung 0's
+    /// by the weights' own error when both are known (`estimate`).
     fn measure(&mut self, u: usize, r: usize) -> Result<()> {
         let config: Vec<usize> = self.ladders.iter().enumerate().map(|(i, l)| if i == u { r } else { l.as_is() }).collect();
         let recipe = self.recipe_for(&config)?;
-        let (mut model, _) = self.compress(&recipe, false)?;
+        let (mut model, record) = self.compress(&recipe, false)?;
         // Bytes as the file stores them (scales, sparse storage, added
         // nodes), without the provenance, which names every excluded layer.
         let t0 = now_ms();
         model.metadata.retain(|(k, _)| !k.starts_with("squish."));
         let grown = crate::formats::onnx::encoded_len(&model) as i64 - self.plain_original_bytes as i64;
         self.timings.size_ms += now_ms() - t0;
-        let probe: Vec<Feed> = self.probe.batches.iter().map(|b| b.feed.clone()).collect();
-        let got = run_timed(model, &probe, &mut self.timings)?;
-        let error = noise_ratio(&self.probe.reference, &got, &self.measured);
+        let unit = &self.ladders[u].unit;
+        let weight_error = unit_weight_error(&record, unit.step, &unit.node);
         let l = &mut self.ladders[u];
         l.bytes[r] = (l.bytes[l.as_is()] as i64 + grown).max(0) as usize;
-        l.error[r] = error;
+        l.weight_error[r] = weight_error;
+        if let Some(error) = estimate(l, r) {
+            l.error[r] = error;
+            l.estimated[r] = true;
+            return Ok(());
+        }
+        let probe: Vec<Feed> = self.probe.batches.iter().map(|b| b.feed.clone()).collect();
+        let got = run_timed(model, &probe, &mut self.timings)?;
+        self.ladders[u].error[r] = noise_ratio(&self.probe.reference, &got, &self.measured);
         Ok(())
     }
 
@@ -441,18 +452,41 @@ impl Search {
         self.timings.session_ms += t1 - t0;
         let part = if on_held_back { &self.held } else { &self.searched };
         let mut tally = Tally::new(self.target.metric);
-        let (mut offset, mut complete) = (0, true);
-        for (b, want) in part.batches.iter().zip(&part.reference) {
+        let (mut done, mut complete) = (0, true);
+        // On the searched part the batches that went worst before come
+        // first, so a candidate that misses the target stops early.
+        let order: Vec<usize> = if on_held_back { (0..part.batches.len()).collect() } else { self.hardest_first() };
+        let mut seen = Vec::new();
+        for &i in &order {
+            let (b, want, first) = (&part.batches[i], &part.reference[i], part.first_rows[i]);
             let got: Vec<Tensor> = session.run(b.feed.clone())?.outputs.into_iter().map(|(_, t)| t).collect();
-            tally.add(want, &got, &self.measured, part.labels.as_ref().map(|l| &l[offset..offset + b.rows]));
-            offset += b.rows;
-            if !on_held_back && offset < part.examples && !still_possible(&self.target, &tally, part.examples - offset) {
+            let labels = part.labels.as_ref().map(|l| &l[first..first + b.rows]);
+            tally.add(want, &got, &self.measured, labels);
+            let mut alone = Tally::new(self.target.metric);
+            alone.add(want, &got, &self.measured, labels);
+            seen.push((i, alone.value()));
+            done += b.rows;
+            if !on_held_back && done < part.examples && !still_possible(&self.target, &tally, part.examples - done) {
                 complete = false;
                 break;
             }
         }
+        if !on_held_back {
+            seen.into_iter().for_each(|(i, v)| self.batch_values[i] = Some(v));
+        }
         self.timings.run_ms += now_ms() - t1;
         Ok((tally.value(), complete))
+    }
+
+    /// Searched batches, the worst last seen first (then those not run yet).
+    fn hardest_first(&self) -> Vec<usize> {
+        let sign = if self.target.metric.higher_is_better() { 1.0 } else { -1.0 };
+        let mut order: Vec<usize> = (0..self.batch_values.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key = |i: usize| self.batch_values[i].map_or(f64::INFINITY, |v| sign * v);
+            key(a).total_cmp(&key(b)).then(a.cmp(&b))
+        });
+        order
     }
 
     /// Finds the first candidate meeting the target, assuming quality grows
@@ -535,14 +569,14 @@ impl Search {
             }
         } else {
             let depth = i - 1;
-            let config: Vec<usize> = self.ladders.iter().map(|l| depth.min(l.rungs.len())).collect();
+            let config = self.uniform(depth);
             let (held, bytes, recipe) = self.evaluate(&config, true)?;
             // On the searched inputs only where the search ran it (the checks are for the held-back part).
             let searched = self.searched_values.iter().find(|(c, _)| *c == config).map(|(_, v)| *v);
             let label = self.uniform_label(&config);
             self.checked.push(Candidate { label, recipe, bytes, searched, held_back: held, met: self.target.met_by(held) });
         }
-        Ok(if i < self.max_depth() + 1 { Phase::Check(i + 1) } else { Phase::Done })
+        Ok(if i < self.uniform_depths() { Phase::Check(i + 1) } else { Phase::Done })
     }
 
     fn uniform_label(&self, config: &[usize]) -> String {
@@ -619,59 +653,4 @@ pub fn run(search: &mut Search, progress: super::Progress<'_>) -> Result<TargetR
         progress(stage, done.min(total), total);
     }
     search.report()
-}
-
-/// Every unit the recipe compresses, with its rungs (bytes "as is" from the
-/// record; every other rung's are measured).
-fn ladders(recipe: &Recipe, model: &Model, record: &Record) -> Vec<Ladder> {
-    record
-        .units()
-        .into_iter()
-        .map(|unit| {
-            let entries: Vec<_> = record.entries.iter().filter(|e| e.step == unit.step && e.node == unit.node).collect();
-            let own = entries.first().map_or("as given", |e| e.settings.split(" (").next().unwrap_or(&e.settings)).to_string();
-            let rungs = recipe.steps[unit.step].method().milder(model, &unit.node);
-            let before: usize = entries.iter().map(|e| e.bytes_before).sum();
-            let after: usize = entries.iter().map(|e| e.bytes_after).sum();
-            let labels = std::iter::once(own).chain(rungs.iter().map(|r| r.label.clone())).chain(std::iter::once("as is".to_string())).collect();
-            let mut bytes = vec![before; rungs.len() + 2];
-            bytes[0] = after;
-            let error = vec![0.0; rungs.len() + 2];
-            Ladder { unit, labels, rungs, bytes, error }
-        })
-        .collect()
-}
-
-/// For each weight λ on error, every unit takes the rung with the least
-/// bytes + λ·error; the distinct choices from λ = 0 (most compressed) up.
-fn candidate_configs(ladders: &[Ladder]) -> Vec<Vec<usize>> {
-    let choose = |lambda: f64| -> Vec<usize> {
-        (ladders.iter())
-            .map(|l| (0..=l.as_is()).min_by(|&a, &b| cost(l, a, lambda).total_cmp(&cost(l, b, lambda)).then(b.cmp(&a).reverse())).unwrap_or(0))
-            .collect()
-    };
-    let mut lambdas = vec![0.0];
-    for l in ladders {
-        for a in 0..=l.as_is() {
-            for b in 0..=l.as_is() {
-                let (db, de) = (l.bytes[b] as f64 - l.bytes[a] as f64, l.error[a] - l.error[b]);
-                if db > 0.0 && de > 0.0 {
-                    lambdas.push(db / de);
-                }
-            }
-        }
-    }
-    lambdas.sort_by(f64::total_cmp);
-    let mut configs: Vec<Vec<usize>> = Vec::new();
-    for w in lambdas.iter().map(|&x| x * (1.0 + 1e-9)).chain(std::iter::once(f64::INFINITY)) {
-        let c = if w.is_infinite() { ladders.iter().map(|l| l.as_is()).collect() } else { choose(w) };
-        if configs.last() != Some(&c) {
-            configs.push(c);
-        }
-    }
-    configs
-}
-
-fn cost(l: &Ladder, rung: usize, lambda: f64) -> f64 {
-    l.bytes[rung] as f64 + lambda * l.error[rung]
 }

@@ -96,8 +96,9 @@ pub struct Rewriter<'g> {
     gptq: gptq::Options,
     /// Rounded weights kept across compressions (a target search).
     memo: crate::compress::Cache,
-    /// Input → its prepared Hessian (Q, K and V read one input).
-    prepared: std::cell::RefCell<HashMap<String, std::rc::Rc<gptq::Prepared>>>,
+    /// Input → its prepared Hessian (Q, K and V read one input); also kept
+    /// in `memo` across compressions (a search rounds each layer at several settings).
+    prepared: std::cell::RefCell<HashMap<String, std::sync::Arc<gptq::Prepared>>>,
 }
 
 fn attr(name: &str, value: AttrValue) -> Attribute {
@@ -196,7 +197,10 @@ impl<'g> Rewriter<'g> {
         inputs_first: bool,
     ) -> std::result::Result<Quantized, Stop> {
         let with_histogram = |mut q: Quantized| {
-            q.histogram = Some(Histogram::of(w, &q.dequantized(shape, grouping)));
+            let after = q.dequantized(shape, grouping);
+            let mut histogram = Histogram::of(w, &after);
+            histogram.output_error = self.output_error(n, w, &after, shape, inputs_first);
+            q.histogram = Some(histogram);
             q
         };
         if !self.memo.is_keeping() {
@@ -211,6 +215,27 @@ impl<'g> Rewriter<'g> {
         let q = with_histogram(self.round_now(n, s, w, shape, grouping, codes, symmetric, inputs_first)?);
         self.memo.put(&key, std::sync::Arc::new(q.clone()));
         Ok(q)
+    }
+
+    /// `Histogram::output_error` of a 2-D weight whose input Hessian is known.
+    fn output_error(&self, n: &Node, before: &[f32], after: &[f32], shape: &[usize], inputs_first: bool) -> Option<f64> {
+        let h = self.hessians.get(n.inputs.first()?)?;
+        let (k, outs) = if inputs_first { (*shape.first()?, *shape.get(1)?) } else { (*shape.get(1)?, *shape.first()?) };
+        if shape.len() != 2 || h.k != k {
+            return None;
+        }
+        // Columns of [K, N]: one per output.
+        let by_inputs = |v: &[f32]| -> Vec<f32> {
+            if inputs_first {
+                v.to_vec()
+            } else {
+                (0..k * outs).map(|x| v[(x % outs) * k + x / outs]).collect()
+            }
+        };
+        let w = by_inputs(before);
+        let d: Vec<f32> = w.iter().zip(by_inputs(after)).map(|(a, b)| a - b).collect();
+        let signal = h.output_energy(&w, outs);
+        (signal > 0.0).then(|| h.output_energy(&d, outs) / signal)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -238,9 +263,15 @@ impl<'g> Rewriter<'g> {
             Grouping::Blocked { block, .. } => RowGroups::Blocks(block),
         };
         let by_rows: Vec<f32> = if inputs_first { (0..w.len()).map(|x| w[(x % cols) * rows + x / cols]).collect() } else { w.to_vec() };
-        let prepared = match self.prepared.borrow().get(&n.inputs[0]) {
-            Some(p) => p.clone(),
-            None => std::rc::Rc::new(gptq::prepare(h, self.gptq).map_err(|e| Stop::Fail(SquishError::Calibration(format!("node '{}': {e}", n.name))))?),
+        let memo_key = format!("gptq-prepared:{}:{:?}", n.inputs[0], self.gptq);
+        let known = self.prepared.borrow().get(&n.inputs[0]).cloned().or_else(|| self.memo.get::<gptq::Prepared>(&memo_key));
+        let prepared = match known {
+            Some(p) => p,
+            None => {
+                let p = std::sync::Arc::new(gptq::prepare(h, self.gptq).map_err(|e| Stop::Fail(SquishError::Calibration(format!("node '{}': {e}", n.name))))?);
+                self.memo.put(&memo_key, p.clone());
+                p
+            }
         };
         self.prepared.borrow_mut().insert(n.inputs[0].clone(), prepared.clone());
         Ok(gptq::quantize(&by_rows, rows, cols, &prepared, groups, codes, symmetric).into_quantized(rows, cols, groups, inputs_first))
