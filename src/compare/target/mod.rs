@@ -10,8 +10,9 @@
 //! every unit alone — its bytes, and its output error (noise / signal
 //! energy, which adds up over layers closely enough to rank them) on a
 //! probe subset of the searched inputs: run for the most compressed rung,
-//! scaled from it by the weights' own error for the others (one run per
-//! unit instead of one per rung; every candidate is then run in full); (2) orders the per-layer choices by bytes saved per error added
+//! scaled from it by the layer's own error for the others (one run per
+//! unit instead of one per rung; every candidate is then run in full);
+//! (2) orders the per-layer choices by bytes saved per error added
 //! (a Lagrangian trade-off: one weight λ on error against bytes, each unit
 //! taking the rung with the least bytes + λ·error) and bisects over λ,
 //! running each candidate on every searched input, for the most compressed
@@ -44,7 +45,7 @@ use ladder::{candidate_configs, estimate, ladders, unit_weight_error};
 use measure::{batches, measured_outputs, noise_ratio, still_possible, Batch, Tally, PROBE_ROWS};
 
 pub const RULE: &str = "each layer alone at each of its settings (bytes; error on up to 8 searched inputs, run for the \
-     most compressed setting and scaled from it by the weights' own error for the others, marked ≈); \
+     most compressed setting and scaled from it by the layer's own error for the others, marked ≈); \
      candidates trade bytes against error with one weight for every layer; the most compressed \
      candidate that meets the target on all searched inputs is kept (bisection over the weight), then \
      each layer is tried one setting more compressed (largest saving first, at most 8), keeping what still meets it; \
