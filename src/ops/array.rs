@@ -12,6 +12,7 @@ use crate::ir::{AttrValue, Node};
 pub fn register(r: &mut Registry) {
     r.insert("", "Identity", |_| Ok(Box::new(Identity)));
     r.insert("", "Cast", build_cast);
+    r.insert("", "CastLike", build_cast_like);
     r.insert("", "Constant", build_constant);
     r.insert("", "ConstantOfShape", build_constant_of_shape);
     r.insert("", "Range", |_| Ok(Box::new(Range)));
@@ -19,6 +20,7 @@ pub fn register(r: &mut Registry) {
     r.facts("", &["Identity"], identity_facts);
     r.facts("", &["Dropout"], super::facts::like_first);
     r.facts("", &["Cast"], cast_facts);
+    r.facts("", &["CastLike"], cast_like_facts);
     r.facts("", &["Constant"], constant_facts);
 }
 
@@ -30,6 +32,11 @@ fn identity_facts(_: &Node, ins: &[Facts]) -> Vec<Facts> {
 fn cast_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
     let x = input(ins, 0);
     vec![Facts { dtype: DType::from_onnx(node.int_attr("to", 0) as i32), shape: x.shape, value: x.value }]
+}
+
+/// Input 0's shape in input 1's type.
+fn cast_like_facts(_: &Node, ins: &[Facts]) -> Vec<Facts> {
+    vec![Facts::with(input(ins, 1).dtype, input(ins, 0).shape)]
 }
 
 fn constant_facts(node: &Node, _: &[Facts]) -> Vec<Facts> {
@@ -71,6 +78,22 @@ pub use crate::tensor::cast::{cast, cast_with};
 impl Op for Cast {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         Ok(vec![cast_with(required(inputs, 0)?, self.to, self.saturate)?])
+    }
+}
+
+/// `Cast` to the element type of a second tensor (opset 15).
+struct CastLike {
+    saturate: bool,
+}
+
+fn build_cast_like(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    Ok(Box::new(CastLike { saturate: ctx.attrs().int("saturate", 1)? != 0 }))
+}
+
+impl Op for CastLike {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let like = required(inputs, 1)?;
+        Ok(vec![cast_with(required(inputs, 0)?, like.dtype(), self.saturate)?])
     }
 }
 

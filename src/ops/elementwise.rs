@@ -21,13 +21,14 @@ pub fn register(r: &mut Registry) {
         r.insert("", name, build_logic);
     }
     r.insert("", "Not", |_| Ok(Box::new(Not)));
+    r.insert("", "BitShift", build_bit_shift);
     for name in UNARY_NAMES {
         r.insert("", name, build_unary);
     }
     use super::facts::{broadcast_bool, broadcast_like_first, like_first};
     r.facts("", &UNARY_NAMES, like_first);
     r.facts("", &["IsNaN", "IsInf"], broadcast_bool);
-    r.facts("", &["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod"], broadcast_like_first);
+    r.facts("", &["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod", "BitShift"], broadcast_like_first);
     r.facts("", &["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor"], broadcast_bool);
 }
 
@@ -533,6 +534,51 @@ impl Op for Unary {
             _ => v.iter_mut().for_each(|x| *x = f32_fn(*x)),
         }
         Ok(vec![Tensor::F32(a)])
+    }
+}
+
+/// `BitShift` of integers: bits shifted past the width are dropped (a
+/// left shift wraps), a signed right shift copies the sign bit, and an
+/// amount below 0 or at least the width gives 0 (−1 for a negative value
+/// shifted right), as the operator's tests define.
+struct BitShift {
+    left: bool,
+}
+
+fn build_bit_shift(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    let left = match a.opt_string("direction")?.as_deref() {
+        Some("LEFT") => true,
+        Some("RIGHT") => false,
+        Some(other) => return Err(a.error("direction", format!("must be LEFT or RIGHT, got {other}"))),
+        None => return Err(a.error("direction", "is required (LEFT or RIGHT)")),
+    };
+    Ok(Box::new(BitShift { left }))
+}
+
+macro_rules! shift_pair {
+    ($self:ident, $a:ident, $b:ident, $($variant:ident),*) => {
+        match ($a, $b) {
+            $((Tensor::$variant(x), Tensor::$variant(y)) => Tensor::$variant(broadcast_with(x, y, |v, s| {
+                // A negative amount is as out of range as one at or past the width.
+                let s = u32::try_from(s as i128).unwrap_or(u32::MAX);
+                let zero = v ^ v;
+                match (if $self.left { v.checked_shl(s) } else { v.checked_shr(s) }) {
+                    Some(r) => r,
+                    // Out of range: every bit shifted out, or the sign bit filling a right shift.
+                    None if !$self.left && v < zero => !zero,
+                    None => zero,
+                }
+            })?),)*
+            (x, y) => return Err(SquishError::op(format!("inputs must be the same integer type, got {} and {}", x.dtype(), y.dtype()))),
+        }
+    };
+}
+
+impl Op for BitShift {
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (a, b) = (required(inputs, 0)?, required(inputs, 1)?);
+        Ok(vec![shift_pair!(self, a, b, U8, U16, U32, U64, I8, I16, I32, I64)])
     }
 }
 

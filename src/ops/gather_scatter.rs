@@ -25,9 +25,10 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Scatter", build_scatter_elements);
     r.insert("", "ScatterND", |ctx| Ok(Box::new(ScatterNd { reduction: reduction(ctx)? })));
     r.insert("", "Trilu", |ctx| Ok(Box::new(Trilu { upper: ctx.attrs().int("upper", 1)? != 0 })));
-    r.insert("", "CumSum", build_cumsum);
+    r.insert("", "CumSum", |ctx| build_cumulative(ctx, false));
+    r.insert("", "CumProd", |ctx| build_cumulative(ctx, true));
     r.insert("", "TopK", build_topk);
-    r.facts("", &["ScatterElements", "Scatter", "ScatterND", "Trilu", "CumSum"], like_first);
+    r.facts("", &["ScatterElements", "Scatter", "ScatterND", "Trilu", "CumSum", "CumProd"], like_first);
     r.facts("", &["GatherElements"], gather_elements_facts);
     r.facts("", &["GatherND"], gather_nd_facts);
     r.facts("", &["TopK"], topk_facts);
@@ -73,6 +74,7 @@ fn topk_facts(node: &Node, ins: &[Facts]) -> Vec<Facts> {
 trait Num: Copy + Default + PartialOrd {
     fn plus(self, o: Self) -> Self;
     fn times(self, o: Self) -> Self;
+    fn one() -> Self;
 }
 
 macro_rules! float_num {
@@ -80,8 +82,22 @@ macro_rules! float_num {
         impl Num for $t {
             fn plus(self, o: Self) -> Self { self + o }
             fn times(self, o: Self) -> Self { self * o }
+            fn one() -> Self { <$t>::from_f32(1.0) }
         }
     )*};
+}
+trait FromF32 {
+    fn from_f32(v: f32) -> Self;
+}
+impl FromF32 for f32 {
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+}
+impl FromF32 for f64 {
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
 }
 float_num!(f32, f64, f16, bf16);
 
@@ -90,6 +106,7 @@ macro_rules! int_num {
         impl Num for $t {
             fn plus(self, o: Self) -> Self { self.wrapping_add(o) }
             fn times(self, o: Self) -> Self { self.wrapping_mul(o) }
+            fn one() -> Self { 1 }
         }
     )*};
 }
@@ -421,32 +438,42 @@ impl Op for Trilu {
     }
 }
 
-struct CumSum {
+/// CumSum, and CumProd (opset 26) when `product`.
+struct Cumulative {
     exclusive: bool,
     reverse: bool,
+    product: bool,
 }
 
-fn build_cumsum(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+fn build_cumulative(ctx: &BuildCtx, product: bool) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
-    Ok(Box::new(CumSum { exclusive: a.int("exclusive", 0)? != 0, reverse: a.int("reverse", 0)? != 0 }))
+    Ok(Box::new(Cumulative { exclusive: a.int("exclusive", 0)? != 0, reverse: a.int("reverse", 0)? != 0, product }))
 }
 
-impl CumSum {
+impl Cumulative {
+    fn step<T: Num>(&self, acc: T, x: T) -> T {
+        if self.product {
+            acc.times(x)
+        } else {
+            acc.plus(x)
+        }
+    }
+
     fn run<T: Num>(&self, a: &ArrayD<T>, axis: usize) -> ArrayD<T> {
         let src = contiguous(a);
         let (outer, dim, inner) = around_axis(a.shape(), axis);
         let mut out = vec![T::default(); src.len()];
         for o in 0..outer {
             for i in 0..inner {
-                let mut acc = T::default();
+                let mut acc = if self.product { T::one() } else { T::default() };
                 for step in 0..dim {
                     let j = if self.reverse { dim - 1 - step } else { step };
                     let p = (o * dim + j) * inner + i;
                     if self.exclusive {
                         out[p] = acc;
-                        acc = acc.plus(src[p]);
+                        acc = self.step(acc, src[p]);
                     } else {
-                        acc = acc.plus(src[p]);
+                        acc = self.step(acc, src[p]);
                         out[p] = acc;
                     }
                 }
@@ -456,7 +483,7 @@ impl CumSum {
     }
 }
 
-impl Op for CumSum {
+impl Op for Cumulative {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required(inputs, 0)?;
         let axis_t = required(inputs, 1).map_err(|_| SquishError::op("'axis' (input 1) is required"))?;
@@ -466,7 +493,8 @@ impl Op for CumSum {
             return Err(SquishError::op("input must have rank 1 or more, got a scalar"));
         }
         let axis = norm_axis(axis, rank).map_err(|_| SquishError::op(format!("'axis' {axis} is out of range for rank {rank}")))?;
-        Ok(vec![numeric_pair!(x, x, "CumSum", a, _b => self.run(a, axis))])
+        let name = if self.product { "CumProd" } else { "CumSum" };
+        Ok(vec![numeric_pair!(x, x, name, a, _b => self.run(a, axis))])
     }
 }
 

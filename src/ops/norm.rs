@@ -1,4 +1,4 @@
-//! Normalisation (f32): BatchNormalization (inference and training mode), LayerNormalization,
+//! Normalisation (f32): BatchNormalization (inference and training mode), LayerNormalization, RMSNormalization,
 //! InstanceNormalization, LRN.
 
 use ndarray::{ArrayD, IxDyn};
@@ -10,9 +10,10 @@ use crate::tensor::{into_flat, Tensor};
 pub fn register(r: &mut Registry) {
     r.insert("", "BatchNormalization", build_batch_norm);
     r.insert("", "LayerNormalization", build_layer_norm);
+    r.insert("", "RMSNormalization", build_rms_norm);
     r.insert("", "InstanceNormalization", |ctx| Ok(Box::new(InstanceNorm { epsilon: ctx.attrs().float("epsilon", 1e-5)? })));
     r.insert("", "LRN", build_lrn);
-    r.facts("", &["BatchNormalization", "InstanceNormalization", "LRN", "LayerNormalization"], super::facts::like_first);
+    r.facts("", &["BatchNormalization", "InstanceNormalization", "LRN", "LayerNormalization", "RMSNormalization"], super::facts::like_first);
 }
 
 fn per_channel(v: &ArrayD<f32>, c: usize, what: &str) -> Result<Vec<f32>> {
@@ -90,11 +91,18 @@ impl Op for BatchNorm {
 struct LayerNorm {
     axis: i64,
     epsilon: f32,
+    /// RMSNormalization (opset 23): no mean taken out, one output.
+    rms: bool,
+}
+
+fn build_rms_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
+    let a = ctx.attrs();
+    Ok(Box::new(LayerNorm { axis: a.int("axis", -1)?, epsilon: a.float("epsilon", 1e-5)?, rms: true }))
 }
 
 fn build_layer_norm(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let a = ctx.attrs();
-    Ok(Box::new(LayerNorm { axis: a.int("axis", -1)?, epsilon: a.float("epsilon", 1e-5)? }))
+    Ok(Box::new(LayerNorm { axis: a.int("axis", -1)?, epsilon: a.float("epsilon", 1e-5)?, rms: false }))
 }
 
 impl Op for LayerNorm {
@@ -137,7 +145,7 @@ impl LayerNorm {
         let mut inv_stds = Vec::with_capacity(rows);
         for r in v.chunks_exact_mut(row.max(1)).take(rows) {
             // Accumulate in f64: rows are long (hidden sizes of 384–4096) and means small.
-            let mean = r.iter().map(|&v| v as f64).sum::<f64>() / row as f64;
+            let mean = if self.rms { 0.0 } else { r.iter().map(|&v| v as f64).sum::<f64>() / row as f64 };
             let var = r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / row as f64;
             let inv = 1.0 / (var + self.epsilon as f64).sqrt();
             for (j, e) in r.iter_mut().enumerate() {
@@ -149,6 +157,9 @@ impl LayerNorm {
             }
             means.push(mean as f32);
             inv_stds.push(inv as f32);
+        }
+        if self.rms {
+            return Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).expect("same shape"))]);
         }
         let mut stat_shape = shape.clone();
         stat_shape[axis..].iter_mut().for_each(|d| *d = 1);
