@@ -21,13 +21,14 @@ pub fn register(r: &mut Registry) {
     r.insert("", "Clip", build_clip);
     r.insert("", "Softmax", build_softmax);
     r.insert("", "LogSoftmax", build_softmax);
+    r.insert("", "Hardmax", build_softmax);
     r.insert(crate::ops::internal::INTERNAL_DOMAIN, crate::ops::internal::GELU_CHAIN, build_gelu_chain);
     r.facts(
         "",
         &["Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Gelu", "Mish"],
         super::facts::like_first,
     );
-    r.facts("", &["ThresholdedRelu", "PRelu", "Clip", "Softmax", "LogSoftmax"], super::facts::like_first);
+    r.facts("", &["ThresholdedRelu", "PRelu", "Clip", "Softmax", "LogSoftmax", "Hardmax"], super::facts::like_first);
 }
 
 /// The runtime's fused exact-erf GELU (`runtime::passes`): f32 only,
@@ -352,6 +353,8 @@ impl Op for Clip {
 struct Softmax {
     axis: i64,
     log: bool,
+    /// Hardmax: 1 at each row's first largest value, 0 elsewhere.
+    hard: bool,
     /// Opset < 13: softmax over the flattened trailing axes from `axis` on.
     flatten: bool,
 }
@@ -359,7 +362,7 @@ struct Softmax {
 fn build_softmax(ctx: &BuildCtx) -> Result<Box<dyn Op>> {
     let flatten = ctx.opset < 13;
     let axis = ctx.attrs().int("axis", if flatten { 1 } else { -1 })?;
-    Ok(Box::new(Softmax { axis, flatten, log: ctx.node.op_type == "LogSoftmax" }))
+    Ok(Box::new(Softmax { axis, flatten, log: ctx.node.op_type == "LogSoftmax", hard: ctx.node.op_type == "Hardmax" }))
 }
 
 /// `x - max - ln Σ exp(x - max)` per row: exact where ln(softmax) would underflow.
@@ -372,9 +375,20 @@ fn log_softmax_rows(x: &mut [f32], row: usize) {
     }
 }
 
+/// One-hot of each row's first largest value (NaN counts as largest, as
+/// numpy's argmax takes it).
+fn hardmax_rows(x: &mut [f32], row: usize) {
+    for r in x.chunks_exact_mut(row.max(1)) {
+        let best = (0..r.len()).fold(0, |b, i| if r[i].is_nan() && !r[b].is_nan() || r[i] > r[b] { i } else { b });
+        r.iter_mut().enumerate().for_each(|(i, v)| *v = if i == best { 1.0 } else { 0.0 });
+    }
+}
+
 impl Softmax {
     fn rows(&self, v: &mut [f32], row: usize) {
-        if self.log {
+        if self.hard {
+            hardmax_rows(v, row)
+        } else if self.log {
             log_softmax_rows(v, row)
         } else {
             k::softmax_f32(v, row)
