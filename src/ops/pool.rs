@@ -1,5 +1,5 @@
 //! Pooling (f32; u8/i8 for MaxPool), any number of spatial dims: MaxPool (with optional indices),
-//! AveragePool, GlobalAveragePool, GlobalMaxPool.
+//! AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool.
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -13,9 +13,10 @@ use crate::ir::{Dim, Node};
 pub fn register(r: &mut Registry) {
     r.insert("", "MaxPool", |ctx| build_pool(ctx, true));
     r.insert("", "AveragePool", |ctx| build_pool(ctx, false));
+    r.insert("", "LpPool", |ctx| build_pool(ctx, false));
     r.insert("", "GlobalAveragePool", |_| Ok(Box::new(GlobalPool { max: false })));
     r.insert("", "GlobalMaxPool", |_| Ok(Box::new(GlobalPool { max: true })));
-    r.facts("", &["MaxPool", "AveragePool"], super::facts::window);
+    r.facts("", &["MaxPool", "AveragePool", "LpPool"], super::facts::window);
     r.facts("", &["GlobalAveragePool", "GlobalMaxPool"], global_pool_facts);
 }
 
@@ -33,6 +34,8 @@ struct Pool {
     column_major_indices: bool,
     /// Whether the node asks for MaxPool's second output (the indices).
     indices: bool,
+    /// LpPool's p: `(Σ |x|^p)^(1/p)` over each window (padding adds 0).
+    lp: Option<i32>,
 }
 
 fn build_pool(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
@@ -43,6 +46,13 @@ fn build_pool(ctx: &BuildCtx, max: bool) -> Result<Box<dyn Op>> {
         count_include_pad: a.int("count_include_pad", 0)? != 0,
         column_major_indices: a.int("storage_order", 0)? != 0,
         indices: ctx.node.outputs.get(1).is_some_and(|o| !o.is_empty()),
+        lp: match ctx.node.op_type.as_str() {
+            "LpPool" => match a.int("p", 2)? {
+                p @ 1..=64 => Some(p as i32),
+                p => return Err(a.error("p", format!("must be between 1 and 64, got {p}"))),
+            },
+            _ => None,
+        },
     }))
 }
 
@@ -101,6 +111,9 @@ impl Op for Pool {
                         let offset: usize = (0..r).map(|d| (at / row_stride[d]) % spatial[d] * strides[d]).sum();
                         idx[o0 + w] = (p * plane_in + offset) as i64;
                     }
+                } else if let Some(p) = self.lp {
+                    let sum: f64 = taps.iter().map(|&at| (plane[at].abs() as f64).powi(p)).sum();
+                    out[o0 + w] = sum.powf(1.0 / p as f64) as f32;
                 } else {
                     let sum: f32 = taps.iter().map(|&at| plane[at]).sum();
                     let div = if self.count_include_pad { windows.padded[w] } else { taps.len() };
