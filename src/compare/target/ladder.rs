@@ -106,7 +106,7 @@ pub(super) fn estimate(l: &Ladder, r: usize) -> Option<f64> {
         (Some(a), Some(b)) => (a, b),
         _ => (w0.plain, wr.plain),
     };
-    (e0 > 0.0 && !l.estimated[0]).then(|| l.error[0] * er / e0)
+    (e0 > 0.0).then(|| l.error[0] * er / e0)
 }
 
 /// For each weight λ on error, every unit takes the rung with the least

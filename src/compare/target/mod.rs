@@ -428,10 +428,8 @@ impl Search {
         if untouched && !on_held_back {
             let p = &self.searched;
             let mut tally = Tally::new(self.target.metric);
-            let mut offset = 0;
-            for (b, want) in p.batches.iter().zip(&p.reference) {
-                tally.add(want, want, &self.measured, p.labels.as_ref().map(|l| &l[offset..offset + b.rows]));
-                offset += b.rows;
+            for ((b, want), &first) in p.batches.iter().zip(&p.reference).zip(&p.first_rows) {
+                tally.add(want, want, &self.measured, p.labels.as_ref().map(|l| &l[first..first + b.rows]));
             }
             return Ok((tally.value(), self.original_bytes, recipe.to_json()));
         }
@@ -463,18 +461,18 @@ impl Search {
             let got: Vec<Tensor> = session.run(b.feed.clone())?.outputs.into_iter().map(|(_, t)| t).collect();
             let labels = part.labels.as_ref().map(|l| &l[first..first + b.rows]);
             tally.add(want, &got, &self.measured, labels);
-            let mut alone = Tally::new(self.target.metric);
-            alone.add(want, &got, &self.measured, labels);
-            seen.push((i, alone.value()));
+            if !on_held_back {
+                let mut alone = Tally::new(self.target.metric);
+                alone.add(want, &got, &self.measured, labels);
+                seen.push((i, alone.value()));
+            }
             done += b.rows;
             if !on_held_back && done < part.examples && !still_possible(&self.target, &tally, part.examples - done) {
                 complete = false;
                 break;
             }
         }
-        if !on_held_back {
-            seen.into_iter().for_each(|(i, v)| self.batch_values[i] = Some(v));
-        }
+        seen.into_iter().for_each(|(i, v)| self.batch_values[i] = Some(v));
         self.timings.run_ms += now_ms() - t1;
         Ok((tally.value(), complete))
     }

@@ -332,7 +332,7 @@ impl Method for Section {
         };
         // 8-bit blocks no longer than the weight's input axis (K): MatMulNBits
         // pads K to a whole block, which doubles a K = 64 layer at 128.
-        let k = (n.inputs.get(1).and_then(|w| model.graph.initializer(w))).and_then(|w| w.shape().first().copied()).unwrap_or(128);
+        let k = blocked_axis_len(model, n).unwrap_or(128);
         let block = [32usize, 64, 128].into_iter().find(|b| *b >= k).unwrap_or(128);
         (ladder.iter().filter(|s| rewrite::accepts(n, **s)))
             .map(|s| {
@@ -356,14 +356,7 @@ impl Method for Section {
         if own.scheme != Scheme::Int4Block || !open {
             return Vec::new();
         }
-        // The axis the blocks run along: a table's rows, a MatMul weight's K.
-        let k = match n.op_type.as_str() {
-            "Gather" => n.inputs.first().and_then(|w| model.graph.initializer(w)).and_then(|w| w.shape().get(1).copied()),
-            op => {
-                let k_axis = usize::from(op == "Gemm" && n.int_attr("transB", 0) != 0);
-                n.inputs.get(1).and_then(|w| model.graph.initializer(w)).and_then(|w| w.shape().get(k_axis).copied())
-            }
-        };
+        let k = blocked_axis_len(model, n);
         let own_block = own.block_size;
         [128usize, 64]
             .into_iter()
@@ -389,6 +382,17 @@ impl Method for Section {
             self.exclude.nodes.push(node.to_string());
         }
     }
+}
+
+/// The length of the axis a node's weight is quantised in blocks along: a
+/// table's rows (Gather), a MatMul weight's K (Gemm's second axis under transB).
+fn blocked_axis_len(model: &Model, n: &crate::ir::Node) -> Option<usize> {
+    let (input, axis) = match n.op_type.as_str() {
+        "Gather" => (0, 1),
+        "Gemm" if n.int_attr("transB", 0) != 0 => (1, 1),
+        _ => (1, 0),
+    };
+    n.inputs.get(input).and_then(|w| model.graph.initializer(w)).and_then(|w| w.shape().get(axis).copied())
 }
 
 /// Input Hessians for error-compensating rounding, by layer input; those
