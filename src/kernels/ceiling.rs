@@ -23,20 +23,18 @@ pub fn gemm_prepacked(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &
             unsafe {
                 let pa = ap.as_ptr().add(ib * k * 4);
                 let pb = bp.as_ptr().add(jb * k * 8);
-                for p in 0..k {
-                    let av = v128_load(pa.add(p * 4) as *const v128);
-                    let b0 = v128_load(pb.add(p * 8) as *const v128);
-                    let b1 = v128_load(pb.add(p * 8 + 4) as *const v128);
-                    let s = [
-                        i32x4_shuffle::<0, 0, 0, 0>(av, av),
-                        i32x4_shuffle::<1, 1, 1, 1>(av, av),
-                        i32x4_shuffle::<2, 2, 2, 2>(av, av),
-                        i32x4_shuffle::<3, 3, 3, 3>(av, av),
-                    ];
-                    for r in 0..4 {
-                        acc[2 * r] = f32x4_add(acc[2 * r], f32x4_mul(s[r], b0));
-                        acc[2 * r + 1] = f32x4_add(acc[2 * r + 1], f32x4_mul(s[r], b1));
+                let end = pb.add(k * 8);
+                let (mut a, mut b) = (pa, pb);
+                while b < end {
+                    let b0 = v128_load(b as *const v128);
+                    let b1 = v128_load(b.add(4) as *const v128);
+                    for (r, pair) in acc.chunks_exact_mut(2).enumerate() {
+                        let s = v128_load32_splat(a.add(r) as *const u32);
+                        pair[0] = f32x4_add(pair[0], f32x4_mul(s, b0));
+                        pair[1] = f32x4_add(pair[1], f32x4_mul(s, b1));
                     }
+                    a = a.add(4);
+                    b = b.add(8);
                 }
                 for r in 0..4 {
                     let row = c.as_mut_ptr().add((ib * 4 + r) * n + jb * 8);

@@ -21,6 +21,36 @@ pub use simd128 as active;
 #[cfg(test)]
 mod tests;
 
+/// What a GEMM does to each output as it stores it: adds its row's bias,
+/// then bounds it from below and above with Relu's and Clip's own
+/// comparisons (`x < lo`, `x > hi`: NaN passes), as a convolution's bias
+/// and fused activation would in a pass of their own — bit-identical, and
+/// the output is not read twice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    /// One value per row of C.
+    pub bias: Option<&'a [f32]>,
+    pub lo: Option<f32>,
+    pub hi: Option<f32>,
+}
+
+impl Epilogue<'_> {
+    /// Output `v` of row `row`, finished.
+    #[inline(always)]
+    pub fn apply(&self, row: usize, mut v: f32) -> f32 {
+        if let Some(b) = self.bias {
+            v += b[row];
+        }
+        if let Some(l) = self.lo {
+            v = if v < l { l } else { v };
+        }
+        if let Some(h) = self.hi {
+            v = if v > h { h } else { v };
+        }
+        v
+    }
+}
+
 /// Columns per packed panel of a GEMM's B operand.
 pub const GEMM_NR: usize = 8;
 
@@ -31,12 +61,19 @@ pub fn pack_b_f32(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
     assert!(b.len() >= k * n, "pack_b_f32: B too small");
     let panels = n.div_ceil(GEMM_NR);
     let mut out = vec![0.0f32; panels * k * GEMM_NR];
-    for jp in 0..panels {
+    if k == 0 {
+        return out;
+    }
+    for (jp, panel) in out.chunks_exact_mut(k * GEMM_NR).enumerate() {
         let j = jp * GEMM_NR;
         let w = GEMM_NR.min(n - j);
-        for p in 0..k {
-            let dst = jp * k * GEMM_NR + p * GEMM_NR;
-            out[dst..dst + w].copy_from_slice(&b[p * n + j..p * n + j + w]);
+        for (p, dst) in panel.chunks_exact_mut(GEMM_NR).enumerate() {
+            let src = &b[p * n + j..p * n + j + w];
+            // A fixed-length copy for full panels: two vector moves, not a memcpy call.
+            match <&[f32; GEMM_NR]>::try_from(src) {
+                Ok(full) => dst.copy_from_slice(full),
+                Err(_) => dst[..w].copy_from_slice(src),
+            }
         }
     }
     out

@@ -44,8 +44,14 @@ pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &
 /// `c = a · b` with A given as `pack_a_f32` panels and B as `pack_b_f32`
 /// panels; same summation order as `gemm_f32`.
 pub fn gemm_f32_prepacked(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [f32]) {
+    gemm_f32_prepacked_then(m, k, n, ap, bp, c, super::Epilogue::default());
+}
+
+/// `gemm_f32_prepacked`, each output finished by `ep` as it is stored.
+pub fn gemm_f32_prepacked_then(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [f32], ep: super::Epilogue) {
     use super::{GEMM_MR as MR, GEMM_NR as NR};
     assert!(ap.len() >= m.div_ceil(MR) * k * MR && bp.len() >= n.div_ceil(NR) * k * NR && c.len() >= m * n, "gemm_f32_prepacked: buffers too small");
+    assert!(ep.bias.is_none_or(|b| b.len() >= m), "gemm_f32_prepacked: bias shorter than the rows");
     for i in 0..m {
         let (ib, r) = (i / MR, i % MR);
         let a_panel = &ap[ib * k * MR..(ib + 1) * k * MR];
@@ -58,6 +64,7 @@ pub fn gemm_f32_prepacked(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], 
                 }
             }
             let width = NR.min(n - jp * NR);
+            s.iter_mut().for_each(|v| *v = ep.apply(i, *v));
             c[i * n + jp * NR..i * n + jp * NR + width].copy_from_slice(&s[..width]);
         }
     }
@@ -128,9 +135,10 @@ pub fn erf_scalar(x: f32) -> f32 {
 }
 
 /// Depthwise convolution of one padded plane: each output sums its taps in
-/// (ky, kx) order, starting from zero.
-pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &mut [f32]) {
+/// (ky, kx) order, starting from zero, and is finished by `ep` (its one bias).
+pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &mut [f32], ep: super::Epilogue) {
     assert!(s.is_valid() && padded.len() >= s.ph * s.pw && w.len() >= s.kh * s.kw && out.len() >= s.oh * s.ow, "depthwise_f32: bad geometry");
+    assert!(ep.bias.is_none_or(|b| !b.is_empty()), "depthwise_f32: empty bias");
     for oy in 0..s.oh {
         for ox in 0..s.ow {
             let mut acc = 0.0f32;
@@ -140,7 +148,7 @@ pub fn depthwise_f32(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &
                     acc += w[ky * s.kw + kx] * row[ox * s.sx + kx * s.dx];
                 }
             }
-            out[oy * s.ow + ox] = acc;
+            out[oy * s.ow + ox] = ep.apply(0, acc);
         }
     }
 }

@@ -119,6 +119,41 @@ macro_rules! kernel_suite {
                 }
             }
 
+            /// A GEMM that adds the bias and bounds each output as it stores
+            /// it equals the GEMM then `Epilogue::apply`, bit for bit: NaN and
+            /// ±∞ sums, bounds that touch, every K (one pass or several).
+            #[wasm_bindgen_test(unsupported = test)]
+            fn gemm_epilogue_equals_a_pass_after() {
+                use crate::kernels::Epilogue;
+                let mut rng = Rng::new(27);
+                let mut shapes = gemm_shapes();
+                shapes.extend([(6, 1100, 9), (9, 16, 31)]);
+                for (m, kk, n) in shapes {
+                    let mut a = rng.vec(m * kk, 1.0);
+                    if a.len() > 2 {
+                        a[1] = f32::NAN;
+                        let last = a.len() - 1;
+                        a[last] = f32::INFINITY;
+                    }
+                    let b = rng.vec(kk * n, 1.0);
+                    let bias = rng.vec(m, 2.0);
+                    let (ap, bp) = (crate::kernels::pack_a_f32(m, kk, &a), crate::kernels::pack_b_f32(kk, n, &b));
+                    let mut plain = vec![0.0; m * n];
+                    k::gemm_f32_prepacked(m, kk, n, &ap, &bp, &mut plain);
+                    for ep in [
+                        Epilogue { bias: Some(&bias), lo: None, hi: None },
+                        Epilogue { bias: Some(&bias), lo: Some(0.0), hi: None },
+                        Epilogue { bias: None, lo: Some(0.0), hi: Some(6.0) },
+                        Epilogue { bias: Some(&bias), lo: Some(-0.5), hi: Some(-0.5) },
+                    ] {
+                        let mut got = vec![3.0; m * n];
+                        k::gemm_f32_prepacked_then(m, kk, n, &ap, &bp, &mut got, ep);
+                        let want: Vec<u32> = plain.iter().enumerate().map(|(i, &v)| ep.apply(i / n.max(1), v).to_bits()).collect();
+                        assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "{m}x{kk}x{n} {ep:?}");
+                    }
+                }
+            }
+
             /// The sparse kernel equals the dense one (same sums in the same
             /// order) at every zero fraction, ±0 zeros included.
             #[wasm_bindgen_test(unsupported = test)]
@@ -439,7 +474,7 @@ macro_rules! kernel_suite {
                     let padded = rng.vec(shape.ph * shape.pw, 1.0);
                     let w = rng.vec(shape.kh * shape.kw, 1.0);
                     let mut out = vec![f32::NAN; shape.oh * shape.ow];
-                    k::depthwise_f32(&padded, &w, shape, &mut out);
+                    k::depthwise_f32(&padded, &w, shape, &mut out, crate::kernels::Epilogue::default());
                     for oy in 0..shape.oh {
                         for ox in 0..shape.ow {
                             let (mut exact, mut abs) = (0.0f64, 0.0f64);
@@ -491,6 +526,52 @@ macro_rules! kernel_suite {
                             assert!((got - exact).abs() <= bounds::winograd(c, abs, tile), "{tile:?} m{m} c{c} {h}x{w} at ({o},{oy},{ox}): {got} vs {exact}");
                         }
                     }
+                }
+            }
+
+            /// A depthwise plane finished by an epilogue (its bias, Relu6's
+            /// bounds) equals the plane then `Epilogue::apply`, bit for bit,
+            /// NaN included, at every geometry.
+            #[wasm_bindgen_test(unsupported = test)]
+            fn depthwise_epilogue_equals_a_pass_after() {
+                use crate::kernels::Epilogue;
+                let mut rng = Rng::new(28);
+                for shape in super::depthwise_shapes() {
+                    let mut padded = rng.vec(shape.ph * shape.pw, 1.0);
+                    padded[0] = f32::NAN;
+                    let w = rng.vec(shape.kh * shape.kw, 1.0);
+                    let mut plain = vec![0.0; shape.oh * shape.ow];
+                    k::depthwise_f32(&padded, &w, shape, &mut plain, Epilogue::default());
+                    let ep = Epilogue { bias: Some(&[-0.125]), lo: Some(0.0), hi: Some(6.0) };
+                    let mut got = vec![1.0; shape.oh * shape.ow];
+                    k::depthwise_f32(&padded, &w, shape, &mut got, ep);
+                    let want: Vec<u32> = plain.iter().map(|&v| ep.apply(0, v).to_bits()).collect();
+                    assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "{shape:?}");
+                }
+            }
+
+            /// The tile transforms four tiles at a time (SIMD128 builds) give
+            /// the same bits as one at a time: same operations, same order.
+            /// Shapes: tile rows of 4–9 tiles, groups that straddle a packed
+            /// panel, tiles cut by the output's edge.
+            #[wasm_bindgen_test(unsupported = test)]
+            fn winograd_transforms_by_lanes_are_bit_identical() {
+                use crate::kernels::winograd::{conv3x3_lanes, Tile, WinogradFilters, WinogradShape};
+                let mut rng = Rng::new(26);
+                for ((m, c, h, w), tile) in
+                    [(3, 5, 9, 15), (5, 2, 17, 18), (2, 3, 30, 37), (4, 4, 8, 8)].into_iter().flat_map(|s| [(s, Tile::F2), (s, Tile::F4)])
+                {
+                    let (oh, ow) = (h, w);
+                    let mut x = rng.vec(c * h * w, 1.0);
+                    x[3] = f32::NAN;
+                    x[c * h * w - 1] = f32::INFINITY;
+                    let filters = WinogradFilters::new(m, c, &rng.vec(m * c * 9, 1.0), tile);
+                    let shape = WinogradShape { h, w, top: 1, left: 1, oh, ow };
+                    let (mut lanes, mut single) = (vec![0.5f32; m * oh * ow], vec![0.5f32; m * oh * ow]);
+                    conv3x3_lanes(k::gemm_f32_prepacked, &x, &filters, shape, &mut lanes, true);
+                    conv3x3_lanes(k::gemm_f32_prepacked, &x, &filters, shape, &mut single, false);
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&lanes), bits(&single), "{tile:?} m{m} c{c} {h}x{w}");
                 }
             }
 
@@ -797,10 +878,13 @@ fn baseline_simd_depthwise_is_bit_identical_to_reference() {
     for shape in depthwise_shapes() {
         let padded = rng.vec(shape.ph * shape.pw, 1.0);
         let w = rng.vec(shape.kh * shape.kw, 1.0);
-        let (mut a, mut b) = (vec![0.0; shape.oh * shape.ow], vec![0.0; shape.oh * shape.ow]);
-        crate::kernels::reference::depthwise_f32(&padded, &w, shape, &mut a);
-        crate::kernels::simd128::depthwise_f32(&padded, &w, shape, &mut b);
-        assert_eq!(a, b, "{shape:?}");
+        let bias = [0.25f32];
+        for ep in [crate::kernels::Epilogue::default(), crate::kernels::Epilogue { bias: Some(&bias), lo: Some(0.0), hi: Some(0.5) }] {
+            let (mut a, mut b) = (vec![0.0; shape.oh * shape.ow], vec![0.0; shape.oh * shape.ow]);
+            crate::kernels::reference::depthwise_f32(&padded, &w, shape, &mut a, ep);
+            crate::kernels::simd128::depthwise_f32(&padded, &w, shape, &mut b, ep);
+            assert_eq!(a, b, "{shape:?} {ep:?}");
+        }
     }
 }
 

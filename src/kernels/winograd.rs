@@ -10,6 +10,22 @@
 //! transform coefficients): `tests::bounds::winograd` names the bound.
 
 use super::{pack_a_f32, GEMM_NR as NR};
+use std::ops::{Add, Sub};
+
+/// What the tile transforms compute on: one value (`f32`), or the same
+/// position of four neighbouring tiles (`X4`, one per lane). Both run the
+/// same operations in the same order, so the results are bit-identical.
+pub(crate) trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> {
+    /// `k · self`.
+    fn scale(self, k: f32) -> Self;
+}
+
+impl Lanes for f32 {
+    #[inline(always)]
+    fn scale(self, k: f32) -> f32 {
+        k * self
+    }
+}
 
 /// A GEMM over packed operands: `(m, k, n, packed A, packed B, C)`.
 pub type PrepackedGemm = fn(usize, usize, usize, &[f32], &[f32], &mut [f32]);
@@ -173,22 +189,28 @@ pub struct WinogradShape {
 /// `out[m, oh, ow]` = the 3×3 stride-1 convolution of `x[c, h, w]` (no bias),
 /// by the filters' tile size.
 pub fn conv3x3(gemm: PrepackedGemm, x: &[f32], f: &WinogradFilters, s: WinogradShape, out: &mut [f32]) {
+    conv3x3_lanes(gemm, x, f, s, out, vector::AVAILABLE);
+}
+
+/// `conv3x3`, with the tile transforms four tiles at a time (`vector`,
+/// where the build has SIMD128) or one at a time: bit-identical either way.
+pub fn conv3x3_lanes(gemm: PrepackedGemm, x: &[f32], f: &WinogradFilters, s: WinogradShape, out: &mut [f32], vector: bool) {
+    let vector = vector && vector::AVAILABLE;
     match f.tile {
-        Tile::F2 => run::<2, 4>(gemm, x, f, s, out, input_tile2, output_tile2),
-        Tile::F4 => run::<4, 6>(gemm, x, f, s, out, input_tile4, output_tile4),
+        Tile::F2 => run::<2, 4, F2x2>(gemm, x, f, s, out, vector),
+        Tile::F4 => run::<4, 6, F4x4>(gemm, x, f, s, out, vector),
     }
 }
 
 /// The convolution with `M × M` outputs per `T × T` tile: transform the
 /// input tiles, one GEMM per position, transform back.
-fn run<const M: usize, const T: usize>(
+fn run<const M: usize, const T: usize, X: Transform<M, T>>(
     gemm: PrepackedGemm,
     x: &[f32],
     f: &WinogradFilters,
     s: WinogradShape,
     out: &mut [f32],
-    input: fn(&[[f32; T]; T]) -> [[f32; T]; T],
-    output: fn(&[[f32; T]; T]) -> [[f32; M]; M],
+    vector: bool,
 ) {
     let (m, c) = (f.m, f.c);
     assert!(x.len() >= c * s.h * s.w && out.len() >= m * s.oh * s.ow, "winograd conv3x3: buffers too small");
@@ -197,24 +219,30 @@ fn run<const M: usize, const T: usize>(
     if tiles == 0 || m == 0 {
         return;
     }
-    let v = transform_input::<M, T>(x, c, s, grid, input);
+    let v = transform_input::<M, T, X>(x, c, s, grid, vector);
     let panel_len = tiles.div_ceil(NR) * c * NR;
     let mut products = vec![0.0f32; T * T * m * tiles];
     for (p, dst) in products.chunks_exact_mut(m * tiles).enumerate() {
         gemm(m, c, tiles, &f.positions[p], &v[p * panel_len..(p + 1) * panel_len], dst);
     }
-    transform_output::<M, T>(&products, m, s, grid, out, output);
+    transform_output::<M, T, X>(&products, m, s, grid, out, vector);
+}
+
+/// Where tile `t`'s value of channel `ch` sits in a position's packed B operand.
+#[inline(always)]
+fn packed_at(t: usize, ch: usize, c: usize) -> usize {
+    (t / NR) * c * NR + ch * NR + t % NR
 }
 
 /// `Bᵀ·d·B` of every `T × T` input tile (tile (ty, tx) starts at padded row
 /// M·ty, column M·tx), written as T² packed GEMM B operands (`c × tiles`
 /// each, panels of NR tiles).
-fn transform_input<const M: usize, const T: usize>(
+fn transform_input<const M: usize, const T: usize, X: Transform<M, T>>(
     x: &[f32],
     c: usize,
     s: WinogradShape,
     (th, tw): (usize, usize),
-    input: fn(&[[f32; T]; T]) -> [[f32; T]; T],
+    vector: bool,
 ) -> Vec<f32> {
     let tiles = th * tw;
     let panel_len = tiles.div_ceil(NR) * c * NR;
@@ -222,6 +250,7 @@ fn transform_input<const M: usize, const T: usize>(
     // One channel at a time in a zero-padded plane covering every tile.
     let (ph, pw) = (M * th + 2, M * tw + 2);
     let mut padded = vec![0.0f32; ph * pw];
+    let mut split = if vector { vec![0.0f32; ph * pw.div_ceil(M) * M] } else { Vec::new() };
     for ch in 0..c {
         let plane = &x[ch * s.h * s.w..(ch + 1) * s.h * s.w];
         for (y, row) in plane.chunks_exact(s.w.max(1)).enumerate().take(s.h) {
@@ -232,11 +261,12 @@ fn transform_input<const M: usize, const T: usize>(
             let n = s.w.min(pw.saturating_sub(s.left));
             padded[py * pw + s.left..py * pw + s.left + n].copy_from_slice(&row[..n]);
         }
-        for t in 0..tiles {
+        let done = if vector { vector::input_tiles::<M, T, X>(&padded, (ph, pw), &mut split, (th, tw), ch, c, &mut v) } else { 0 };
+        for t in (0..tiles).filter(|t| t % tw >= done) {
             let (ty, tx) = (t / tw, t % tw);
             let d: [[f32; T]; T] = std::array::from_fn(|r| std::array::from_fn(|q| padded[(M * ty + r) * pw + M * tx + q]));
-            let offset = (t / NR) * c * NR + ch * NR + t % NR;
-            for (r, row) in input(&d).iter().enumerate() {
+            let offset = packed_at(t, ch, c);
+            for (r, row) in X::input(&d).iter().enumerate() {
                 for (q, &val) in row.iter().enumerate() {
                     v[(r * T + q) * panel_len + offset] = val;
                 }
@@ -252,60 +282,262 @@ fn transform_input<const M: usize, const T: usize>(
 
 /// `Aᵀ·P·A` of every tile's T² products: its M × M outputs, those past the
 /// output's edge dropped.
-fn transform_output<const M: usize, const T: usize>(
+fn transform_output<const M: usize, const T: usize, X: Transform<M, T>>(
     products: &[f32],
     m: usize,
     s: WinogradShape,
     (th, tw): (usize, usize),
     out: &mut [f32],
-    output: fn(&[[f32; T]; T]) -> [[f32; M]; M],
+    vector: bool,
 ) {
     let tiles = th * tw;
     let plane = m * tiles;
     for o in 0..m {
         let dst = &mut out[o * s.oh * s.ow..(o + 1) * s.oh * s.ow];
-        for t in 0..tiles {
+        let done = if vector { vector::output_tiles::<M, T, X>(products, plane, o * tiles, (th, tw), s, dst) } else { 0 };
+        for t in (0..tiles).filter(|t| t % tw >= done) {
             let p: [[f32; T]; T] = std::array::from_fn(|r| std::array::from_fn(|q| products[(r * T + q) * plane + o * tiles + t]));
-            let (oy, ox) = (M * (t / tw), M * (t % tw));
-            for (r, row) in output(&p).iter().enumerate().take(s.oh.saturating_sub(oy)) {
-                let n = M.min(s.ow - ox);
-                dst[(oy + r) * s.ow + ox..(oy + r) * s.ow + ox + n].copy_from_slice(&row[..n]);
-            }
+            write_tile::<M>(&X::output(&p), (t / tw, t % tw), s, dst);
         }
+    }
+}
+
+/// Tile (ty, tx)'s outputs into the `oh × ow` plane, those past its edge dropped.
+#[inline(always)]
+fn write_tile<const M: usize>(y: &[[f32; M]; M], (ty, tx): (usize, usize), s: WinogradShape, dst: &mut [f32]) {
+    let (oy, ox) = (M * ty, M * tx);
+    let n = M.min(s.ow - ox);
+    for (r, row) in y.iter().enumerate().take(s.oh.saturating_sub(oy)) {
+        let at = (oy + r) * s.ow + ox;
+        if n == M {
+            dst[at..at + M].copy_from_slice(row);
+        } else {
+            dst[at..at + n].copy_from_slice(&row[..n]);
+        }
+    }
+}
+
+/// A tile size's two transforms, on single values or on lanes.
+pub(crate) trait Transform<const M: usize, const T: usize> {
+    /// `Bᵀ·d·B`.
+    fn input<E: Lanes>(d: &[[E; T]; T]) -> [[E; T]; T];
+    /// `Aᵀ·P·A`.
+    fn output<E: Lanes>(p: &[[E; T]; T]) -> [[E; M]; M];
+}
+
+/// F(2×2, 3×3).
+pub(crate) struct F2x2;
+/// F(4×4, 3×3).
+pub(crate) struct F4x4;
+
+impl Transform<2, 4> for F2x2 {
+    fn input<E: Lanes>(d: &[[E; 4]; 4]) -> [[E; 4]; 4] {
+        input_tile2(d)
+    }
+    fn output<E: Lanes>(p: &[[E; 4]; 4]) -> [[E; 2]; 2] {
+        output_tile2(p)
+    }
+}
+
+impl Transform<4, 6> for F4x4 {
+    fn input<E: Lanes>(d: &[[E; 6]; 6]) -> [[E; 6]; 6] {
+        input_tile4(d)
+    }
+    fn output<E: Lanes>(p: &[[E; 6]; 6]) -> [[E; 4]; 4] {
+        output_tile4(p)
     }
 }
 
 /// `L·d·Lᵀ` where `f(v) = L·v`: the 1-D transform of every row of `d`,
 /// then of every column.
-fn both_ways<const I: usize, const O: usize>(d: &[[f32; I]; I], f: impl Fn([f32; I]) -> [f32; O]) -> [[f32; O]; O] {
-    let rows: [[f32; O]; I] = std::array::from_fn(|r| f(d[r]));
-    let cols: [[f32; O]; O] = std::array::from_fn(|j| f(std::array::from_fn(|r| rows[r][j])));
+#[inline(always)]
+fn both_ways<E: Lanes, const I: usize, const O: usize>(d: &[[E; I]; I], f: impl Fn([E; I]) -> [E; O]) -> [[E; O]; O] {
+    let rows: [[E; O]; I] = std::array::from_fn(|r| f(d[r]));
+    let cols: [[E; O]; O] = std::array::from_fn(|j| f(std::array::from_fn(|r| rows[r][j])));
     std::array::from_fn(|i| std::array::from_fn(|j| cols[j][i]))
 }
 
 /// `Bᵀ·d·B` for F(2×2, 3×3), written out (its entries are 0 and ±1).
-fn input_tile2(d: &[[f32; 4]; 4]) -> [[f32; 4]; 4] {
+#[inline(always)]
+fn input_tile2<E: Lanes>(d: &[[E; 4]; 4]) -> [[E; 4]; 4] {
     both_ways(d, |v| [v[0] - v[2], v[1] + v[2], v[2] - v[1], v[1] - v[3]])
 }
 
 /// `Aᵀ·P·A` for F(2×2, 3×3).
-fn output_tile2(p: &[[f32; 4]; 4]) -> [[f32; 2]; 2] {
+#[inline(always)]
+fn output_tile2<E: Lanes>(p: &[[E; 4]; 4]) -> [[E; 2]; 2] {
     both_ways(p, |v| [v[0] + v[1] + v[2], v[1] - v[2] - v[3]])
 }
 
 /// `Bᵀ·d·B` for F(4×4, 3×3), with the shared sums factored out.
-fn input_tile4(d: &[[f32; 6]; 6]) -> [[f32; 6]; 6] {
+#[inline(always)]
+fn input_tile4<E: Lanes>(d: &[[E; 6]; 6]) -> [[E; 6]; 6] {
     both_ways(d, |v| {
-        let (a, b) = (v[4] - 4.0 * v[2], v[3] - 4.0 * v[1]);
-        let (c, e) = (v[4] - v[2], 2.0 * (v[3] - v[1]));
-        [4.0 * v[0] - 5.0 * v[2] + v[4], a + b, a - b, c + e, c - e, 4.0 * v[1] - 5.0 * v[3] + v[5]]
+        let (a, b) = (v[4] - v[2].scale(4.0), v[3] - v[1].scale(4.0));
+        let (c, e) = (v[4] - v[2], (v[3] - v[1]).scale(2.0));
+        [v[0].scale(4.0) - v[2].scale(5.0) + v[4], a + b, a - b, c + e, c - e, v[1].scale(4.0) - v[3].scale(5.0) + v[5]]
     })
 }
 
 /// `Aᵀ·P·A` for F(4×4, 3×3).
-fn output_tile4(p: &[[f32; 6]; 6]) -> [[f32; 4]; 4] {
+#[inline(always)]
+fn output_tile4<E: Lanes>(p: &[[E; 6]; 6]) -> [[E; 4]; 4] {
     both_ways(p, |v| {
         let (s12, d12, s34, d34) = (v[1] + v[2], v[1] - v[2], v[3] + v[4], v[3] - v[4]);
-        [v[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + v[5]]
+        [v[0] + s12 + s34, d12 + d34.scale(2.0), s12 + s34.scale(4.0), d12 + d34.scale(8.0) + v[5]]
     })
+}
+
+/// The transforms four neighbouring tiles at a time, one per SIMD lane.
+/// Each returns how many tiles of every tile row it handled (the first ones,
+/// in groups of four); the caller does the rest one at a time.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod vector {
+    use super::{packed_at, write_tile, Lanes, Transform, WinogradShape, NR};
+    use core::arch::wasm32::*;
+    use std::ops::{Add, Sub};
+
+    pub const AVAILABLE: bool = true;
+
+    /// One tile position of four tiles.
+    #[derive(Clone, Copy)]
+    pub struct X4(v128);
+
+    impl Add for X4 {
+        type Output = X4;
+        #[inline(always)]
+        fn add(self, o: X4) -> X4 {
+            X4(f32x4_add(self.0, o.0))
+        }
+    }
+
+    impl Sub for X4 {
+        type Output = X4;
+        #[inline(always)]
+        fn sub(self, o: X4) -> X4 {
+            X4(f32x4_sub(self.0, o.0))
+        }
+    }
+
+    impl Lanes for X4 {
+        #[inline(always)]
+        fn scale(self, k: f32) -> X4 {
+            X4(f32x4_mul(f32x4_splat(k), self.0))
+        }
+    }
+
+    #[inline(always)]
+    fn load4(s: &[f32], at: usize) -> X4 {
+        let four = &s[at..at + 4];
+        // SAFETY: `four` holds 4 floats; v128 loads need no alignment.
+        X4(unsafe { v128_load(four.as_ptr() as *const v128) })
+    }
+
+    #[inline(always)]
+    fn lanes(x: X4) -> [f32; 4] {
+        [f32x4_extract_lane::<0>(x.0), f32x4_extract_lane::<1>(x.0), f32x4_extract_lane::<2>(x.0), f32x4_extract_lane::<3>(x.0)]
+    }
+
+    /// Channel `ch`'s input tiles into `v`. `split` is scratch: the padded
+    /// plane with each row's columns sorted by their remainder mod M, so
+    /// that one position of four side-by-side tiles is four neighbours.
+    pub fn input_tiles<const M: usize, const T: usize, X: Transform<M, T>>(
+        padded: &[f32],
+        (ph, pw): (usize, usize),
+        split: &mut [f32],
+        (th, tw): (usize, usize),
+        ch: usize,
+        c: usize,
+        v: &mut [f32],
+    ) -> usize {
+        let done = tw / 4 * 4;
+        if done == 0 {
+            return 0;
+        }
+        let pwx = pw.div_ceil(M);
+        for (y, row) in padded.chunks_exact(pw).enumerate().take(ph) {
+            for (x, &val) in row.iter().enumerate() {
+                split[(y * M + x % M) * pwx + x / M] = val;
+            }
+        }
+        let panel_len = v.len() / (T * T);
+        for ty in 0..th {
+            for tx in (0..done).step_by(4) {
+                let d: [[X4; T]; T] = std::array::from_fn(|r| std::array::from_fn(|q| load4(split, ((M * ty + r) * M + q % M) * pwx + tx + q / M)));
+                let u = X::input(&d);
+                let t0 = ty * tw + tx;
+                let first = packed_at(t0, ch, c);
+                for (pos, &val) in u.iter().flatten().enumerate() {
+                    let base = pos * panel_len;
+                    if t0 % NR + 4 <= NR {
+                        let dst = &mut v[base + first..base + first + 4];
+                        // SAFETY: `dst` holds 4 floats.
+                        unsafe { v128_store(dst.as_mut_ptr() as *mut v128, val.0) };
+                    } else {
+                        for (i, lane) in lanes(val).into_iter().enumerate() {
+                            v[base + packed_at(t0 + i, ch, c)] = lane;
+                        }
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    /// Output channel `o`'s tiles (its products start at `base` in each
+    /// position's `plane`) into `dst`.
+    pub fn output_tiles<const M: usize, const T: usize, X: Transform<M, T>>(
+        products: &[f32],
+        plane: usize,
+        base: usize,
+        (th, tw): (usize, usize),
+        s: WinogradShape,
+        dst: &mut [f32],
+    ) -> usize {
+        let done = tw / 4 * 4;
+        for ty in 0..th {
+            for tx in (0..done).step_by(4) {
+                let t0 = ty * tw + tx;
+                let p: [[X4; T]; T] = std::array::from_fn(|r| std::array::from_fn(|q| load4(products, (r * T + q) * plane + base + t0)));
+                let y = X::output(&p);
+                let by_lane: [[[f32; 4]; M]; M] = std::array::from_fn(|r| std::array::from_fn(|q| lanes(y[r][q])));
+                let tiles: [[[f32; M]; M]; 4] = std::array::from_fn(|i| std::array::from_fn(|r| std::array::from_fn(|q| by_lane[r][q][i])));
+                for (i, tile) in tiles.iter().enumerate() {
+                    write_tile::<M>(tile, (ty, tx + i), s, dst);
+                }
+            }
+        }
+        done
+    }
+}
+
+/// Builds without SIMD128 transform one tile at a time.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod vector {
+    use super::{Transform, WinogradShape};
+
+    pub const AVAILABLE: bool = false;
+
+    pub fn input_tiles<const M: usize, const T: usize, X: Transform<M, T>>(
+        _: &[f32],
+        _: (usize, usize),
+        _: &mut [f32],
+        _: (usize, usize),
+        _: usize,
+        _: usize,
+        _: &mut [f32],
+    ) -> usize {
+        0
+    }
+
+    pub fn output_tiles<const M: usize, const T: usize, X: Transform<M, T>>(
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: (usize, usize),
+        _: WinogradShape,
+        _: &mut [f32],
+    ) -> usize {
+        0
+    }
 }

@@ -12,6 +12,7 @@ use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::kernels::sparse::{self, Layout, SparseB};
 use crate::kernels::winograd::{conv3x3, LazyWinograd, WinogradShape};
+use crate::kernels::Epilogue;
 use crate::ops::internal::{CONV_ACTIVATION, INTERNAL_DOMAIN};
 use crate::tensor::{checked_numel, Tensor};
 
@@ -186,9 +187,15 @@ fn im2col_packed(x: &[f32], cg: usize, h: usize, w: usize, g: &Geometry) -> Vec<
     for row in 0..rows {
         let (c, tap) = (row / (kh * kw), row % (kh * kw));
         unfold_row(&x[c * h * w..(c + 1) * h * w], w, g, (tap / kw, tap % kw), &mut line);
-        for (jp, chunk) in line.chunks(NR).enumerate() {
+        let full = line.chunks_exact(NR);
+        let tail = full.remainder();
+        for (jp, chunk) in full.enumerate() {
             let at = (jp * rows + row) * NR;
-            out[at..at + chunk.len()].copy_from_slice(chunk);
+            out[at..at + NR].copy_from_slice(chunk);
+        }
+        if !tail.is_empty() {
+            let at = (pixels / NR * rows + row) * NR;
+            out[at..at + tail.len()].copy_from_slice(tail);
         }
     }
     out
@@ -263,14 +270,18 @@ pub(crate) fn col2im(col: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, x
 
 /// One channel, one filter (depthwise convolution): the plane is copied
 /// into a zero-padded one and the direct kernel sums every tap per output.
-fn depthwise_plane(x: &[f32], h: usize, w: usize, wt: &[f32], g: &Geometry, out: &mut [f32]) -> Result<()> {
+fn depthwise_plane(x: &[f32], (h, w): (usize, usize), wt: &[f32], g: &Geometry, padded: &mut Vec<f32>, out: &mut [f32], ep: Epilogue) -> Result<()> {
     let shape = depthwise_shape(h, w, g)?;
     let (pt, pl, pw) = (g.pad_begin[0], g.pad_begin[1], shape.pw);
-    let mut padded = vec![0.0f32; shape.ph * pw];
+    // One padded plane serves every channel: its border stays zero, the
+    // interior is rewritten.
+    if padded.len() != shape.ph * pw {
+        *padded = vec![0.0f32; shape.ph * pw];
+    }
     for (src, dst) in x.chunks_exact(w.max(1)).take(h).zip(padded[pt * pw..].chunks_exact_mut(pw.max(1))) {
         dst[pl..pl + w].copy_from_slice(src);
     }
-    k::depthwise_f32(&padded, wt, shape, out);
+    k::depthwise_f32(padded, wt, shape, out, ep);
     Ok(())
 }
 
@@ -336,21 +347,27 @@ impl Op for Conv {
         let depthwise = cg == 1 && mg == 1;
         let mut out = vec![0.0f32; n * m * plane];
         let filters = self.filters.as_ref().filter(|f| f.shape == wt.shape());
+        let (lo, hi) = self.activation.bounds(inputs, 3)?;
+        let bias = bias.map(|b| b.iter().copied().collect::<Vec<f32>>());
+        let mut padded_plane = Vec::new();
         for b in 0..n {
             for gi in 0..group {
                 let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
                 let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
                 let og = &mut out[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
+                let group_bias = bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]);
                 if let Some(sb) = self.sparse.as_ref().filter(|s| pointwise && s.applies(cg, mg, plane)) {
                     k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
                     sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
+                    finish_planes(og, plane, group_bias, lo, hi);
                 } else if depthwise {
-                    depthwise_plane(xg, h, w, wg, &g, og)?;
+                    depthwise_plane(xg, (h, w), wg, &g, &mut padded_plane, og, Epilogue { bias: group_bias, lo, hi })?;
                 } else if let Some(f) =
                     self.winograd.as_ref().filter(|f| f.m == m && f.c == c && g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1])
                 {
                     let shape = WinogradShape { h, w, top: g.pad_begin[0], left: g.pad_begin[1], oh, ow };
                     conv3x3(k::gemm_f32_prepacked, xg, f.filters(wg, oh, ow), shape, og);
+                    finish_planes(og, plane, group_bias, lo, hi);
                 } else {
                     let packed_here;
                     let ap = match filters {
@@ -361,22 +378,27 @@ impl Op for Conv {
                         }
                     };
                     let bp = if pointwise { crate::kernels::pack_b_f32(cg, plane, xg) } else { im2col_packed(xg, cg, h, w, &g) };
-                    k::gemm_f32_prepacked(mg, kdim, plane, ap, &bp, og);
+                    // The GEMM adds the bias and bounds each output as it stores it.
+                    k::gemm_f32_prepacked_then(mg, kdim, plane, ap, &bp, og, Epilogue { bias: group_bias, lo, hi });
                 }
-            }
-        }
-        // Bias and the fused activation per output plane while it is in cache,
-        // with Relu's and Clip's own comparisons: bit-identical.
-        let (lo, hi) = self.activation.bounds(inputs, 3)?;
-        if bias.is_some() || lo.is_some() || hi.is_some() {
-            for (i, chunk) in out.chunks_exact_mut(plane.max(1)).enumerate() {
-                if let Some(b) = bias.map(|b| b[i % m]) {
-                    chunk.iter_mut().for_each(|v| *v += b);
-                }
-                apply_bounds(chunk, lo, hi);
             }
         }
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
+    }
+}
+
+/// Each output plane's bias, then the fused activation's bounds, while the
+/// group's planes are in cache; Relu's and Clip's own comparisons, so the
+/// result is bit-identical to the separate ops (and to `Epilogue`).
+fn finish_planes(planes: &mut [f32], plane: usize, bias: Option<&[f32]>, lo: Option<f32>, hi: Option<f32>) {
+    if bias.is_none() && lo.is_none() && hi.is_none() {
+        return;
+    }
+    for (i, chunk) in planes.chunks_exact_mut(plane.max(1)).enumerate() {
+        if let Some(b) = bias.map(|b| b[i]) {
+            chunk.iter_mut().for_each(|v| *v += b);
+        }
+        apply_bounds(chunk, lo, hi);
     }
 }
 
