@@ -411,21 +411,33 @@ unsafe fn strided4<const SX: usize>(p: *const f32) -> v128 {
 
 /// Strides 1 and 2 read the padded plane in place (no copy): sixteen
 /// outputs at a time as four independent chains of taps (one chain alone
-/// waits on each multiply-add's latency), then four, while the vectors'
-/// reads stay inside the plane; the last outputs one at a time with the
-/// same multiply-add on splat values, so every output rounds alike.
+/// waits on each multiply-add's latency), then four; only outputs whose
+/// vector would read past the plane's end go one at a time, with the same
+/// multiply-add on splat values, so every output rounds alike.
 fn depthwise_direct<const SX: usize>(padded: &[f32], w: &[f32], s: super::DepthwiseShape, out: &mut [f32], ep: &super::Epilogue) {
-    let taps: Vec<(v128, usize)> = (0..s.kh * s.kw).map(|t| (f32x4_splat(w[t]), (t / s.kw) * s.dy * s.pw + (t % s.kw) * s.dx)).collect();
+    // The taps on the stack for windows up to 5×5 (no allocation per plane:
+    // small planes come by the hundred).
+    let tap = |t: usize| (f32x4_splat(w[t]), (t / s.kw) * s.dy * s.pw + (t % s.kw) * s.dx);
+    let mut on_stack = [(f32x4_splat(0.0), 0usize); 25];
+    let on_heap: Vec<(v128, usize)>;
+    let taps: &[(v128, usize)] = if s.kh * s.kw <= on_stack.len() {
+        on_stack.iter_mut().enumerate().take(s.kh * s.kw).for_each(|(t, slot)| *slot = tap(t));
+        &on_stack[..s.kh * s.kw]
+    } else {
+        on_heap = (0..s.kh * s.kw).map(tap).collect();
+        &on_heap
+    };
     let reach = taps.iter().map(|t| t.1).max().unwrap_or(0);
     for oy in 0..s.oh {
         let row = oy * s.sy * s.pw;
         // Vectors for outputs before `ox + n` read up to row + reach + SX·(ox + n) − 1.
-        let fits = |ox: usize, n: usize| ox + n <= s.ow && row + reach + SX * (ox + n) <= padded.len();
+        let inside = |ox: usize, n: usize| row + reach + SX * (ox + n) <= padded.len();
+        let fits = |ox: usize, n: usize| ox + n <= s.ow && inside(ox, n);
         let dst = &mut out[oy * s.ow..(oy + 1) * s.ow];
         let mut ox = 0;
         while fits(ox, 16) {
             let mut acc = [f32x4_splat(0.0); 4];
-            for &(wv, off) in &taps {
+            for &(wv, off) in taps {
                 // SAFETY: `fits` bounds every read of this block by the plane.
                 let p = unsafe { padded.as_ptr().add(row + off + SX * ox) };
                 for (q, a) in acc.iter_mut().enumerate() {
@@ -438,19 +450,29 @@ fn depthwise_direct<const SX: usize>(padded: &[f32], w: &[f32], s: super::Depthw
             }
             ox += 16;
         }
-        while fits(ox, 4) {
+        // Then four at a time, the row's last vector too while its reads stay
+        // in the plane (lanes past the row's end are computed, not stored).
+        while ox < s.ow && inside(ox, 4) {
             let mut acc = f32x4_splat(0.0);
-            for &(wv, off) in &taps {
+            for &(wv, off) in taps {
                 // SAFETY: as above, for four outputs.
                 acc = madd(wv, unsafe { strided4::<SX>(padded.as_ptr().add(row + off + SX * ox)) }, acc);
             }
-            // SAFETY: ox + 4 <= ow.
-            unsafe { store(dst.as_mut_ptr().add(ox), finish_vec(acc, ep, 0)) };
+            let acc = finish_vec(acc, ep, 0);
+            if ox + 4 <= s.ow {
+                // SAFETY: ox + 4 <= ow.
+                unsafe { store(dst.as_mut_ptr().add(ox), acc) };
+            } else {
+                let mut lanes = [0.0f32; 4];
+                // SAFETY: lanes has 4 floats.
+                unsafe { store(lanes.as_mut_ptr(), acc) };
+                dst[ox..].copy_from_slice(&lanes[..s.ow - ox]);
+            }
             ox += 4;
         }
         for (i, d) in dst.iter_mut().enumerate().skip(ox) {
             let mut acc = f32x4_splat(0.0);
-            for &(wv, off) in &taps {
+            for &(wv, off) in taps {
                 acc = madd(wv, f32x4_splat(padded[row + off + SX * i]), acc);
             }
             *d = f32x4_extract_lane::<0>(finish_vec(acc, ep, 0));

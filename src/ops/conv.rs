@@ -12,7 +12,7 @@ use crate::error::{Result, SquishError};
 use crate::kernels::active as k;
 use crate::kernels::sparse::{self, Layout, SparseB};
 use crate::kernels::winograd::{conv3x3, LazyWinograd, WinogradShape};
-use crate::kernels::Epilogue;
+use crate::kernels::{DepthwiseShape, Epilogue};
 use crate::ops::internal::{CONV_ACTIVATION, INTERNAL_DOMAIN};
 use crate::tensor::{checked_numel, Tensor};
 
@@ -270,9 +270,17 @@ pub(crate) fn col2im(col: &[f32], cg: usize, h: usize, w: usize, g: &Geometry, x
 
 /// One channel, one filter (depthwise convolution): the plane is copied
 /// into a zero-padded one and the direct kernel sums every tap per output.
-fn depthwise_plane(x: &[f32], (h, w): (usize, usize), wt: &[f32], g: &Geometry, padded: &mut Vec<f32>, out: &mut [f32], ep: Epilogue) -> Result<()> {
-    let shape = depthwise_shape(h, w, g)?;
-    let (pt, pl, pw) = (g.pad_begin[0], g.pad_begin[1], shape.pw);
+/// `(h, w, top, left)`: the plane's size and where it sits in the padded one.
+fn depthwise_plane(
+    x: &[f32],
+    (h, w, pt, pl): (usize, usize, usize, usize),
+    wt: &[f32],
+    shape: DepthwiseShape,
+    padded: &mut Vec<f32>,
+    out: &mut [f32],
+    ep: Epilogue,
+) {
+    let pw = shape.pw;
     // One padded plane serves every channel: its border stays zero, the
     // interior is rewritten.
     if padded.len() != shape.ph * pw {
@@ -282,7 +290,6 @@ fn depthwise_plane(x: &[f32], (h, w): (usize, usize), wt: &[f32], g: &Geometry, 
         dst[pl..pl + w].copy_from_slice(src);
     }
     k::depthwise_f32(padded, wt, shape, out, ep);
-    Ok(())
 }
 
 /// The direct window kernels' geometry (depthwise convolution, max
@@ -350,6 +357,7 @@ impl Op for Conv {
         let (lo, hi) = self.activation.bounds(inputs, 3)?;
         let bias = bias.map(|b| b.iter().copied().collect::<Vec<f32>>());
         let mut padded_plane = Vec::new();
+        let depthwise_geometry = if depthwise { Some(depthwise_shape(h, w, &g)?) } else { None };
         for b in 0..n {
             for gi in 0..group {
                 let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
@@ -361,7 +369,8 @@ impl Op for Conv {
                     sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
                     finish_planes(og, plane, group_bias, lo, hi);
                 } else if depthwise {
-                    depthwise_plane(xg, (h, w), wg, &g, &mut padded_plane, og, Epilogue { bias: group_bias, lo, hi })?;
+                    let shape = depthwise_geometry.expect("computed for depthwise convolutions");
+                    depthwise_plane(xg, (h, w, g.pad_begin[0], g.pad_begin[1]), wg, shape, &mut padded_plane, og, Epilogue { bias: group_bias, lo, hi });
                 } else if let Some(f) =
                     self.winograd.as_ref().filter(|f| f.m == m && f.c == c && g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1])
                 {
