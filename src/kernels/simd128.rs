@@ -157,18 +157,22 @@ fn block_product_then(
     }
 }
 
-/// `Epilogue::apply` on four outputs of row `row`: the same add, and
-/// `pmax`/`pmin`, which compare as `x < lo` / `x > hi` do.
+/// `Epilogue::apply` on four outputs of row `row`: the same add and the
+/// same comparisons, `x < lo` and `x > hi`.
 #[inline(always)]
 fn finish_vec(mut v: v128, ep: &super::Epilogue, row: usize) -> v128 {
     if let Some(b) = ep.bias {
         v = f32x4_add(v, f32x4_splat(b[row]));
     }
+    // Explicit compare and select: the relaxed build turned `pmax`/`pmin`
+    // here into a max that drops NaN (caught by the epilogue tests).
     if let Some(l) = ep.lo {
-        v = f32x4_pmax(v, f32x4_splat(l));
+        let l = f32x4_splat(l);
+        v = v128_bitselect(l, v, f32x4_lt(v, l));
     }
     if let Some(h) = ep.hi {
-        v = f32x4_pmin(v, f32x4_splat(h));
+        let h = f32x4_splat(h);
+        v = v128_bitselect(h, v, f32x4_gt(v, h));
     }
     v
 }
