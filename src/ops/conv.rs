@@ -363,20 +363,20 @@ impl Op for Conv {
                 let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
                 let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
                 let og = &mut out[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
-                let group_bias = bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]);
+                let ep = Epilogue { bias: bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]), lo, hi };
                 if let Some(sb) = self.sparse.as_ref().filter(|s| pointwise && s.applies(cg, mg, plane)) {
                     k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
                     sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
-                    finish_planes(og, plane, group_bias, lo, hi);
+                    finish_planes(og, plane, &ep);
                 } else if depthwise {
                     let shape = depthwise_geometry.expect("computed for depthwise convolutions");
-                    depthwise_plane(xg, (h, w, g.pad_begin[0], g.pad_begin[1]), wg, shape, &mut padded_plane, og, Epilogue { bias: group_bias, lo, hi });
+                    depthwise_plane(xg, (h, w, g.pad_begin[0], g.pad_begin[1]), wg, shape, &mut padded_plane, og, ep);
                 } else if let Some(f) =
                     self.winograd.as_ref().filter(|f| f.m == m && f.c == c && g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1])
                 {
                     let shape = WinogradShape { h, w, top: g.pad_begin[0], left: g.pad_begin[1], oh, ow };
                     conv3x3(k::gemm_f32_prepacked, xg, f.filters(wg, oh, ow), shape, og);
-                    finish_planes(og, plane, group_bias, lo, hi);
+                    finish_planes(og, plane, &ep);
                 } else {
                     let packed_here;
                     let ap = match filters {
@@ -388,7 +388,7 @@ impl Op for Conv {
                     };
                     let bp = if pointwise { crate::kernels::pack_b_f32(cg, plane, xg) } else { im2col_packed(xg, cg, h, w, &g) };
                     // The GEMM adds the bias and bounds each output as it stores it.
-                    k::gemm_f32_prepacked_then(mg, kdim, plane, ap, &bp, og, Epilogue { bias: group_bias, lo, hi });
+                    k::gemm_f32_prepacked_then(mg, kdim, plane, ap, &bp, og, ep);
                 }
             }
         }
@@ -396,18 +396,18 @@ impl Op for Conv {
     }
 }
 
-/// Each output plane's bias, then the fused activation's bounds, while the
-/// group's planes are in cache; Relu's and Clip's own comparisons, so the
-/// result is bit-identical to the separate ops (and to `Epilogue`).
-fn finish_planes(planes: &mut [f32], plane: usize, bias: Option<&[f32]>, lo: Option<f32>, hi: Option<f32>) {
-    if bias.is_none() && lo.is_none() && hi.is_none() {
+/// `ep` on a group's planes (one bias per plane) while they are in cache,
+/// for the paths whose kernels do not apply it as they store; Relu's and
+/// Clip's own comparisons, so bit-identical to the separate ops.
+fn finish_planes(planes: &mut [f32], plane: usize, ep: &Epilogue) {
+    if ep.bias.is_none() && ep.lo.is_none() && ep.hi.is_none() {
         return;
     }
     for (i, chunk) in planes.chunks_exact_mut(plane.max(1)).enumerate() {
-        if let Some(b) = bias.map(|b| b[i]) {
+        if let Some(b) = ep.bias.map(|b| b[i]) {
             chunk.iter_mut().for_each(|v| *v += b);
         }
-        apply_bounds(chunk, lo, hi);
+        apply_bounds(chunk, ep.lo, ep.hi);
     }
 }
 
