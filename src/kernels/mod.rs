@@ -1,6 +1,6 @@
 //! Compute kernels. Each exists as a scalar `reference` and a `simd128` twin
 //! with the same signature; `active` is the one the runtime calls. The same
-//! property suite (`tests.rs`) checks every implementation.
+//! property suite (`tests/`) checks every implementation.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 /// A plain prepacked micro-kernel: the practical GEMM ceiling `npm run bench` compares with.
