@@ -32,6 +32,47 @@ unsafe fn store(p: *mut f32, v: v128) {
     v128_store(p as *mut v128, v)
 }
 
+/// Stores the first `min(dst.len(), 4)` lanes of `v` (32-bit lanes, float or
+/// integer) with lane stores: a copy of a run-time length would be a
+/// `memory.copy`, which V8 runs as a call (about 6 ns against under 1 for a
+/// vector store, measured in Node) — a cost per row in the window kernels.
+#[inline(always)]
+fn store_first<T: Copy>(dst: &mut [T], v: v128) {
+    const { assert!(core::mem::size_of::<T>() == 4) };
+    let p = dst.as_mut_ptr();
+    // SAFETY: each arm writes only the lanes dst holds.
+    unsafe {
+        match dst.len() {
+            0 => {}
+            1 => v128_store32_lane::<0>(v, p as *mut u32),
+            2 => v128_store64_lane::<0>(v, p as *mut u64),
+            3 => {
+                v128_store64_lane::<0>(v, p as *mut u64);
+                v128_store32_lane::<2>(v, p.add(2) as *mut u32);
+            }
+            _ => v128_store(p as *mut v128, v),
+        }
+    }
+}
+
+/// The first `min(src.len(), 4)` values of `src` in a vector, zeros after
+/// (lane loads, as `store_first` stores).
+#[inline(always)]
+fn load_first(src: &[f32]) -> v128 {
+    let p = src.as_ptr();
+    let zero = f32x4_splat(0.0);
+    // SAFETY: each arm reads only the lanes src holds.
+    unsafe {
+        match src.len() {
+            0 => zero,
+            1 => v128_load32_lane::<0>(zero, p as *const u32),
+            2 => v128_load64_lane::<0>(zero, p as *const u64),
+            3 => v128_load32_lane::<2>(v128_load64_lane::<0>(zero, p as *const u64), p.add(2) as *const u32),
+            _ => load(p),
+        }
+    }
+}
+
 use super::GEMM_NR as NR;
 /// Rows of A per micro-tile.
 const MR: usize = 4;
@@ -164,17 +205,36 @@ fn finish_vec(mut v: v128, ep: &super::Epilogue, row: usize) -> v128 {
     if let Some(b) = ep.bias {
         v = f32x4_add(v, f32x4_splat(b[row]));
     }
-    // Explicit compare and select: the relaxed build turned `pmax`/`pmin`
-    // here into a max that drops NaN (caught by the epilogue tests).
     if let Some(l) = ep.lo {
-        let l = f32x4_splat(l);
-        v = v128_bitselect(l, v, f32x4_lt(v, l));
+        v = at_least(v, f32x4_splat(l));
     }
     if let Some(h) = ep.hi {
-        let h = f32x4_splat(h);
-        v = v128_bitselect(h, v, f32x4_gt(v, h));
+        v = at_most(v, f32x4_splat(h));
     }
     v
+}
+
+/// `x < lo ? lo : x` per lane (NaN stays): `pmax` is exactly that and one
+/// instruction, but in the relaxed-SIMD build LLVM turned it into a max that
+/// drops NaN (caught by the epilogue tests in Chromium), so that build
+/// compares and selects (two; the depthwise kernel ran ~8% slower with them).
+#[inline(always)]
+fn at_least(x: v128, lo: v128) -> v128 {
+    if cfg!(target_feature = "relaxed-simd") {
+        v128_bitselect(lo, x, f32x4_lt(x, lo))
+    } else {
+        f32x4_pmax(x, lo)
+    }
+}
+
+/// `x > hi ? hi : x` per lane (NaN stays), as `at_least`.
+#[inline(always)]
+fn at_most(x: v128, hi: v128) -> v128 {
+    if cfg!(target_feature = "relaxed-simd") {
+        v128_bitselect(hi, x, f32x4_gt(x, hi))
+    } else {
+        f32x4_pmin(x, hi)
+    }
 }
 
 /// `finish_vec` on a tile whose first row is row `i0` of C.
@@ -190,10 +250,8 @@ fn finish_tile(tile: &mut [[v128; 2]; MR], i0: usize, rows: usize, ep: &super::E
 fn load_tile(c: &[f32], n: usize, i0: usize, rows: usize, j: usize, w: usize) -> [[v128; 2]; MR] {
     let mut tile = [[f32x4_splat(0.0); 2]; MR];
     for (r, t) in tile.iter_mut().enumerate().take(rows) {
-        let mut lanes = [0.0f32; NR];
-        lanes[..w].copy_from_slice(&c[(i0 + r) * n + j..(i0 + r) * n + j + w]);
-        // SAFETY: lanes has 8 floats.
-        *t = unsafe { [load(lanes.as_ptr()), load(lanes.as_ptr().add(4))] };
+        let src = &c[(i0 + r) * n + j..(i0 + r) * n + j + w];
+        *t = [load_first(src), load_first(src.get(4..).unwrap_or(&[]))];
     }
     tile
 }
@@ -213,14 +271,9 @@ fn store_row(dst: &mut [f32], row: &[v128; 2]) {
             store(dst.as_mut_ptr().add(4), row[1]);
         }
     } else {
-        let mut tmp = [0.0f32; NR];
-        // SAFETY: tmp has 8 floats.
-        unsafe {
-            store(tmp.as_mut_ptr(), row[0]);
-            store(tmp.as_mut_ptr().add(4), row[1]);
-        }
-        let w = dst.len();
-        dst.copy_from_slice(&tmp[..w]);
+        let (first, rest) = dst.split_at_mut(dst.len().min(4));
+        store_first(first, row[0]);
+        store_first(rest, row[1]);
     }
 }
 
@@ -457,11 +510,8 @@ fn map_lanes(x: &mut [f32], f: impl Fn(v128) -> v128) {
         }
     }
     if i < n {
-        let mut tail = [0.0f32; 4];
-        tail[..n - i].copy_from_slice(&x[i..]);
-        // SAFETY: tail has 4 floats.
-        unsafe { store(tail.as_mut_ptr(), f(load(tail.as_ptr()))) };
-        x[i..].copy_from_slice(&tail[..n - i]);
+        let v = f(load_first(&x[i..]));
+        store_first(&mut x[i..], v);
     }
 }
 

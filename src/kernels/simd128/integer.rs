@@ -5,7 +5,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{load, store};
+use super::{load, store, store_first};
 
 /// Integer depthwise convolution straight from 8-bit codes with
 /// `i32x4.dot_i16x8_s`: vertically adjacent taps `(ky, kx)` and
@@ -106,11 +106,7 @@ fn dot_pairs(pairs: &[i32], taps: &[(v128, usize)], s: crate::kernels::Depthwise
                 // padded plane, and the 4 slack lanes cover the last vector.
                 acc = i32x4_add(acc, i32x4_dot_i16x8(unsafe { v128_load(pairs.as_ptr().add(base + off + ox) as *const v128) }, wv));
             }
-            let mut tmp = [0i32; 4];
-            // SAFETY: tmp has 4 i32.
-            unsafe { v128_store(tmp.as_mut_ptr() as *mut v128, acc) };
-            let n = (s.ow - ox).min(4);
-            out[oy * s.ow + ox..oy * s.ow + ox + n].copy_from_slice(&tmp[..n]);
+            store_first(&mut out[oy * s.ow + ox..(oy + 1) * s.ow], acc);
             ox += 4;
         }
     }
@@ -216,18 +212,9 @@ pub fn gemm_i16_packed_scaled(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i1
     assert!(rs.scale.len() >= m && rs.bias.is_none_or(|b| b.len() >= m), "gemm_i16_packed_scaled: row scales too short");
     for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| {
         let (v0, v1) = (finish_lanes(row[0], rs, i), finish_lanes(row[1], rs, i));
-        let dst = &mut c[i * n + j..i * n + j + w];
-        let mut tmp = [0.0f32; 8];
-        let full = w == crate::kernels::IGEMM_NR;
-        let p = if full { dst.as_mut_ptr() } else { tmp.as_mut_ptr() };
-        // SAFETY: p points at eight floats (dst when the panel is full, else tmp).
-        unsafe {
-            store(p, v0);
-            store(p.add(4), v1);
-        }
-        if !full {
-            dst.copy_from_slice(&tmp[..w]);
-        }
+        let (first, rest) = c[i * n + j..i * n + j + w].split_at_mut(w.min(4));
+        store_first(first, v0);
+        store_first(rest, v1);
     });
 }
 
@@ -291,24 +278,14 @@ pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: 
     for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| store_i32_lanes(&mut c[i * n + j..i * n + j + w], row));
 }
 
-/// Writes the first `dst.len()` i32 lanes of `vectors` (a tile row) to `dst`.
+/// Writes the first `dst.len()` (≤ 8) i32 lanes of `vectors` (a tile row) to `dst`.
 #[inline(always)]
 fn store_i32_lanes(dst: &mut [i32], vectors: &[v128]) {
-    if dst.len() == 8 && vectors.len() >= 2 {
-        // SAFETY: dst holds exactly two vectors' lanes.
-        unsafe {
-            v128_store(dst.as_mut_ptr() as *mut v128, vectors[0]);
-            v128_store(dst.as_mut_ptr().add(4) as *mut v128, vectors[1]);
-        }
-        return;
+    let (first, rest) = dst.split_at_mut(dst.len().min(4));
+    store_first(first, vectors[0]);
+    if let Some(&v) = vectors.get(1) {
+        store_first(rest, v);
     }
-    let mut tmp = [0i32; 8];
-    for (q, v) in vectors.iter().take(2).enumerate() {
-        // SAFETY: tmp has 8 i32; at most two vectors are stored.
-        unsafe { v128_store(tmp.as_mut_ptr().add(4 * q) as *mut v128, *v) };
-    }
-    let w = dst.len();
-    dst.copy_from_slice(&tmp[..w]);
 }
 
 #[inline(always)]

@@ -2,7 +2,7 @@
 //! pooling over one padded plane (`reference::depthwise_f32`,
 //! `reference::max_pool_f32`).
 
-use super::{finish_vec, load, madd, store};
+use super::{finish_vec, load, madd, store, store_first};
 use crate::kernels::{DepthwiseShape, Epilogue};
 use core::arch::wasm32::*;
 
@@ -36,7 +36,9 @@ unsafe fn strided4<const SX: usize>(p: *const f32) -> v128 {
 /// outputs at a time as four independent chains of taps (one chain alone
 /// waits on each multiply-add's latency), then four; only outputs whose
 /// vector would read past the plane's end go one at a time, with the same
-/// multiply-add on splat values, so every output rounds alike.
+/// multiply-add on splat values, so every output rounds alike. Planes
+/// narrower than 16 (14 or 7 wide) go to `narrow_rows`, which finds its
+/// four chains in four rows.
 fn depthwise_direct<const SX: usize>(padded: &[f32], w: &[f32], s: DepthwiseShape, out: &mut [f32], ep: &Epilogue) {
     // The taps on the stack for windows up to 5×5 (no allocation per plane:
     // small planes come by the hundred).
@@ -51,6 +53,9 @@ fn depthwise_direct<const SX: usize>(padded: &[f32], w: &[f32], s: DepthwiseShap
         &on_heap
     };
     let reach = taps.iter().map(|t| t.1).max().unwrap_or(0);
+    if s.ow < 16 {
+        return narrow_rows::<SX>(padded, (taps, reach), s, out, ep);
+    }
     for oy in 0..s.oh {
         let row = oy * s.sy * s.pw;
         // Vectors for outputs before `ox + n` read up to row + reach + SX·(ox + n) − 1.
@@ -99,6 +104,66 @@ fn depthwise_direct<const SX: usize>(padded: &[f32], w: &[f32], s: DepthwiseShap
                 acc = madd(wv, f32x4_splat(padded[row + off + SX * i]), acc);
             }
             *d = f32x4_extract_lane::<0>(finish_vec(acc, ep, 0));
+        }
+    }
+}
+
+/// Planes narrower than 16: four output rows at a time (then two, then
+/// one), four outputs of each per vector — a row's 14 or 7 outputs alone
+/// make one chain. Out of line: inside `depthwise_direct` it made V8
+/// allocate the wide path's registers worse.
+#[inline(never)]
+fn narrow_rows<const SX: usize>(padded: &[f32], (taps, reach): (&[(v128, usize)], usize), s: DepthwiseShape, out: &mut [f32], ep: &Epilogue) {
+    let mut oy = 0;
+    while oy + 4 <= s.oh {
+        rows_at_once::<4, SX>(padded, (taps, reach), s, oy, out, ep);
+        oy += 4;
+    }
+    if oy + 2 <= s.oh {
+        rows_at_once::<2, SX>(padded, (taps, reach), s, oy, out, ep);
+        oy += 2;
+    }
+    if oy < s.oh {
+        rows_at_once::<1, SX>(padded, (taps, reach), s, oy, out, ep);
+    }
+}
+
+/// Output rows `oy .. oy + R` of `depthwise_direct` (planes narrower than 16).
+#[inline(always)]
+fn rows_at_once<const R: usize, const SX: usize>(
+    padded: &[f32],
+    (taps, reach): (&[(v128, usize)], usize),
+    s: DepthwiseShape,
+    oy: usize,
+    out: &mut [f32],
+    ep: &Epilogue,
+) {
+    let rows: [usize; R] = core::array::from_fn(|q| (oy + q) * s.sy * s.pw);
+    // Four outputs from ox read up to rows[R - 1] + reach + SX·(ox + 4) − 1 (the last row reads furthest).
+    let inside = |ox: usize| rows[R - 1] + reach + SX * (ox + 4) <= padded.len();
+    let mut ox = 0;
+    while ox < s.ow && inside(ox) {
+        let mut acc = [f32x4_splat(0.0); R];
+        for &(wv, off) in taps {
+            let p = padded.as_ptr().wrapping_add(off + SX * ox);
+            for (a, &r) in acc.iter_mut().zip(&rows) {
+                // SAFETY: `inside` bounds every read of the block by the plane.
+                *a = madd(wv, unsafe { strided4::<SX>(p.add(r)) }, *a);
+            }
+        }
+        for (q, a) in acc.iter().enumerate() {
+            let v = finish_vec(*a, ep, 0);
+            store_first(&mut out[(oy + q) * s.ow + ox..(oy + q + 1) * s.ow], v);
+        }
+        ox += 4;
+    }
+    for (q, &row) in rows.iter().enumerate() {
+        for i in ox..s.ow {
+            let mut acc = f32x4_splat(0.0);
+            for &(wv, off) in taps {
+                acc = madd(wv, f32x4_splat(padded[row + off + SX * i]), acc);
+            }
+            out[(oy + q) * s.ow + i] = f32x4_extract_lane::<0>(finish_vec(acc, ep, 0));
         }
     }
 }
@@ -153,18 +218,7 @@ fn depthwise_by_phases(padded: &[f32], w: &[f32], s: DepthwiseShape, out: &mut [
                 // padded plane, and the 4 slack columns cover the last vector.
                 acc = madd(wv, unsafe { load(phases.as_ptr().add(base + off + ox)) }, acc);
             }
-            let acc = finish_vec(acc, ep, 0);
-            let n = (s.ow - ox).min(4);
-            let dst = &mut out[oy * s.ow + ox..oy * s.ow + ox + n];
-            if n == 4 {
-                // SAFETY: dst has exactly 4 floats.
-                unsafe { store(dst.as_mut_ptr(), acc) };
-            } else {
-                let mut tmp = [0.0f32; 4];
-                // SAFETY: tmp has 4 floats.
-                unsafe { store(tmp.as_mut_ptr(), acc) };
-                dst.copy_from_slice(&tmp[..n]);
-            }
+            store_first(&mut out[oy * s.ow + ox..(oy + 1) * s.ow], finish_vec(acc, ep, 0));
             ox += 4;
         }
     }
@@ -206,11 +260,9 @@ pub fn max_pool_f32(padded: &[f32], s: DepthwiseShape, out: &mut [f32]) {
                 // padded plane, and the 4 slack columns cover the last vector.
                 acc = f32x4_max(acc, unsafe { load(phases.as_ptr().add(base + off + ox)) });
             }
-            let n = (s.ow - ox).min(4);
-            let mut tmp = [0.0f32; 4];
-            // SAFETY: tmp has 4 floats.
-            unsafe { store(tmp.as_mut_ptr(), acc) };
-            out[oy * s.ow + ox..oy * s.ow + ox + n].copy_from_slice(&tmp[..n]);
+            // A lane store, not a copy of a run-time length (a call in V8):
+            // this loop stores one vector per four outputs.
+            store_first(&mut out[oy * s.ow + ox..(oy + 1) * s.ow], acc);
         }
     }
 }
