@@ -191,7 +191,7 @@ fn block_product_then(
                 }
                 for (r, row) in tile.iter().enumerate().take(rows) {
                     let i = ib * MR + r;
-                    store_row(&mut c[i * n + j..i * n + j + w], row);
+                    store_lanes(&mut c[i * n + j..i * n + j + w], row);
                 }
             }
         }
@@ -261,19 +261,23 @@ pub fn pack_a(m: usize, k: usize, a: &[f32]) -> Vec<f32> {
     super::pack_a_f32(m, k, a)
 }
 
-/// Writes the first `dst.len()` (≤ 8) lanes of a tile row.
+/// Writes the first `dst.len()` (≤ 8) lanes of a tile row — one or two
+/// vectors of 32-bit lanes, float or integer (the f32 and integer GEMMs).
 #[inline(always)]
-fn store_row(dst: &mut [f32], row: &[v128; 2]) {
-    if dst.len() == NR {
-        // SAFETY: dst has exactly 8 floats.
+fn store_lanes<T: Copy>(dst: &mut [T], row: &[v128]) {
+    const { assert!(core::mem::size_of::<T>() == 4) };
+    if let ([v0, v1], 8) = (row, dst.len()) {
+        // SAFETY: dst has exactly 8 lanes of 4 bytes.
         unsafe {
-            store(dst.as_mut_ptr(), row[0]);
-            store(dst.as_mut_ptr().add(4), row[1]);
+            v128_store(dst.as_mut_ptr() as *mut v128, *v0);
+            v128_store(dst.as_mut_ptr().add(4) as *mut v128, *v1);
         }
-    } else {
-        let (first, rest) = dst.split_at_mut(dst.len().min(4));
-        store_first(first, row[0]);
-        store_first(rest, row[1]);
+        return;
+    }
+    let (first, rest) = dst.split_at_mut(dst.len().min(4));
+    store_first(first, row[0]);
+    if let Some(&v) = row.get(1) {
+        store_first(rest, v);
     }
 }
 

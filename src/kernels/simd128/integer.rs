@@ -5,7 +5,7 @@
 
 use core::arch::wasm32::*;
 
-use super::{load, store, store_first};
+use super::{load, store, store_first, store_lanes};
 
 /// Integer depthwise convolution straight from 8-bit codes with
 /// `i32x4.dot_i16x8_s`: vertically adjacent taps `(ky, kx)` and
@@ -212,9 +212,7 @@ pub fn gemm_i16_packed_scaled(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i1
     assert!(rs.scale.len() >= m && rs.bias.is_none_or(|b| b.len() >= m), "gemm_i16_packed_scaled: row scales too short");
     for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| {
         let (v0, v1) = (finish_lanes(row[0], rs, i), finish_lanes(row[1], rs, i));
-        let (first, rest) = c[i * n + j..i * n + j + w].split_at_mut(w.min(4));
-        store_first(first, v0);
-        store_first(rest, v1);
+        store_lanes(&mut c[i * n + j..i * n + j + w], &[v0, v1]);
     });
 }
 
@@ -275,17 +273,7 @@ pub fn pack_b_codes<S: crate::kernels::Centred>(k: usize, n: usize, b: &S, offse
 /// (each adds two products per lane). Exact, so equal to the reference.
 pub fn gemm_i16_packed(m: usize, k: usize, n: usize, ap: &[i16], bp: &[i16], c: &mut [i32]) {
     assert!(c.len() >= m * n, "gemm_i16_packed: buffers too small");
-    for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| store_i32_lanes(&mut c[i * n + j..i * n + j + w], row));
-}
-
-/// Writes the first `dst.len()` (≤ 8) i32 lanes of `vectors` (a tile row) to `dst`.
-#[inline(always)]
-fn store_i32_lanes(dst: &mut [i32], vectors: &[v128]) {
-    let (first, rest) = dst.split_at_mut(dst.len().min(4));
-    store_first(first, vectors[0]);
-    if let Some(&v) = vectors.get(1) {
-        store_first(rest, v);
-    }
+    for_each_tile_row(m, k, n, ap, bp, |i, j, w, row| store_lanes(&mut c[i * n + j..i * n + j + w], row));
 }
 
 #[inline(always)]
@@ -387,7 +375,7 @@ pub fn gemm_i8_pn_packed(m: usize, k: usize, n: usize, ap: &[i8], bp: &[u8], c: 
                 let tile = unsafe { tile_pn_4x4(kq, ap.as_ptr().add(ib * kq * 16), panel.as_ptr()) };
                 for (r, row) in tile.iter().enumerate().take(m - ib * IMR) {
                     let i = ib * IMR + r;
-                    store_i32_lanes(&mut c[i * n + j..i * n + j + w], std::slice::from_ref(row));
+                    store_lanes(&mut c[i * n + j..i * n + j + w], std::slice::from_ref(row));
                 }
             }
         }

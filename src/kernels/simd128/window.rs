@@ -86,24 +86,11 @@ fn depthwise_direct<const SX: usize>(padded: &[f32], w: &[f32], s: DepthwiseShap
                 // SAFETY: as above, for four outputs.
                 acc = madd(wv, unsafe { strided4::<SX>(padded.as_ptr().add(row + off + SX * ox)) }, acc);
             }
-            let acc = finish_vec(acc, ep, 0);
-            if ox + 4 <= s.ow {
-                // SAFETY: ox + 4 <= ow.
-                unsafe { store(dst.as_mut_ptr().add(ox), acc) };
-            } else {
-                let mut lanes = [0.0f32; 4];
-                // SAFETY: lanes has 4 floats.
-                unsafe { store(lanes.as_mut_ptr(), acc) };
-                dst[ox..].copy_from_slice(&lanes[..s.ow - ox]);
-            }
+            store_first(&mut dst[ox..], finish_vec(acc, ep, 0));
             ox += 4;
         }
         for (i, d) in dst.iter_mut().enumerate().skip(ox) {
-            let mut acc = f32x4_splat(0.0);
-            for &(wv, off) in taps {
-                acc = madd(wv, f32x4_splat(padded[row + off + SX * i]), acc);
-            }
-            *d = f32x4_extract_lane::<0>(finish_vec(acc, ep, 0));
+            *d = single_output(padded, taps, row + SX * i, ep);
         }
     }
 }
@@ -159,13 +146,21 @@ fn rows_at_once<const R: usize, const SX: usize>(
     }
     for (q, &row) in rows.iter().enumerate() {
         for i in ox..s.ow {
-            let mut acc = f32x4_splat(0.0);
-            for &(wv, off) in taps {
-                acc = madd(wv, f32x4_splat(padded[row + off + SX * i]), acc);
-            }
-            out[(oy + q) * s.ow + i] = f32x4_extract_lane::<0>(finish_vec(acc, ep, 0));
+            out[(oy + q) * s.ow + i] = single_output(padded, taps, row + SX * i, ep);
         }
     }
+}
+
+/// One output whose window starts at `at`, with the vector kernel's
+/// multiply-add on splat values (so it rounds as the vector outputs do):
+/// for the few whose vector would read past the plane's end.
+#[inline(always)]
+fn single_output(padded: &[f32], taps: &[(v128, usize)], at: usize, ep: &Epilogue) -> f32 {
+    let mut acc = f32x4_splat(0.0);
+    for &(wv, off) in taps {
+        acc = madd(wv, f32x4_splat(padded[at + off]), acc);
+    }
+    f32x4_extract_lane::<0>(finish_vec(acc, ep, 0))
 }
 
 /// Larger strides: each row's columns regrouped by their remainder mod the
