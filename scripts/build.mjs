@@ -12,7 +12,7 @@
 // their inputs (the cargo output; the page's sources and the wasm builds), so
 // a second `npm start` with nothing changed serves the page in seconds.
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,26 @@ const BUILDS = [
 function run(cmd, args, env = {}) {
   console.log(`[build] ${cmd} ${args.join(' ')}`);
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+}
+
+/// The same as `run`, without blocking: each output line is prefixed with the
+/// build's name, since the two wasm builds run side by side.
+function runAsync(tag, cmd, args, env = {}) {
+  console.log(`[build ${tag}] ${cmd} ${args.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+      let rest = '';
+      from.on('data', (d) => {
+        const lines = (rest + d).split('\n');
+        rest = lines.pop();
+        for (const l of lines) to.write(`[${tag}] ${l}\n`);
+      });
+      from.on('end', () => { if (rest) to.write(`[${tag}] ${rest}\n`); });
+    }
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args[0]} (${tag}) exited with ${code}`))));
+  });
 }
 
 function output(cmd, args) {
@@ -81,20 +101,33 @@ function unlessUnchanged(what, stamp, hash, outputs, step) {
 
 const started = Date.now();
 const tools = [output('wasm-bindgen', ['--version']), output(join(root, 'node_modules/.bin/wasm-opt'), ['--version'])];
-for (const b of BUILDS.filter((b) => !onlyBuild || b.name === onlyBuild)) {
+/// One wasm build: cargo, then wasm-bindgen and wasm-opt unless the wasm is unchanged.
+async function buildWasm(b) {
   // RUSTFLAGS replaces .cargo/config.toml's flags, so +simd128 is repeated here.
-  run('cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', b.targetDir, ...b.features],
+  await runAsync(b.name, 'cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', b.targetDir, ...b.features],
     { RUSTFLAGS: b.rustflags });
   const wasm = join(root, b.targetDir, 'wasm32-unknown-unknown/release/squish.wasm');
   const out = join(root, b.pkg);
   const bg = join(out, 'squish_bg.wasm');
+  const stamp = join(root, b.targetDir, `squish-${b.name}.stamp`);
   const hash = digest([...tools, ...b.opt], [wasm]);
-  unlessUnchanged(`wasm-bindgen + wasm-opt (${b.name})`, join(root, b.targetDir, `squish-${b.name}.stamp`), hash,
-    [bg, join(out, 'squish.js')], () => {
-      run('wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'squish', wasm]);
-      run(join(root, 'node_modules/.bin/wasm-opt'), ['-O3', ...b.opt, bg, '-o', bg]);
-      console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
-    });
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && [bg, join(out, 'squish.js')].every((o) => existsSync(o))) {
+    console.log(`[build] wasm-bindgen + wasm-opt (${b.name}): unchanged, skipped`);
+    return;
+  }
+  await runAsync(b.name, 'wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'squish', wasm]);
+  await runAsync(b.name, join(root, 'node_modules/.bin/wasm-opt'), ['-O3', ...b.opt, bg, '-o', bg]);
+  console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
+  writeFileSync(stamp, hash);
+}
+
+// The two builds side by side: the crate's own (LTO, one codegen unit) compile
+// is single-threaded, so on two cores this takes little more than one build.
+const results = await Promise.allSettled(BUILDS.filter((b) => !onlyBuild || b.name === onlyBuild).map(buildWasm));
+const failures = results.filter((r) => r.status === 'rejected');
+if (failures.length) {
+  for (const f of failures) console.error(`[build] ${f.reason.message}`);
+  process.exit(1);
 }
 if (!wasmOnly && !bench) {
   const config = ['package-lock.json', 'package.json'].map((f) => join(root, f));

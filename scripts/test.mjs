@@ -31,9 +31,9 @@ const LAYERS = [
   { name: 'rust', what: 'native Rust (unit, integration, real models, ONNX conformance allow-list)', cmd: 'cargo',
     args: ['test', '--no-fail-fast', '--features', 'bench'], parse: 'cargo' },
   { name: 'wasm-node', what: 'wasm in Node (baseline SIMD128 build)', cmd: 'cargo',
-    args: ['test', '--no-fail-fast', '--features', 'bench', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
+    args: ['test', '--no-fail-fast', '--features', 'bench', '--lib', '--target', 'wasm32-unknown-unknown'], parse: 'cargo' },
   { name: 'wasm-browser', what: 'wasm in headless Chromium (relaxed-SIMD build)', cmd: 'cargo',
-    args: ['test', '--no-fail-fast', '--features', 'bench', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
+    args: ['test', '--no-fail-fast', '--features', 'bench', '--lib', '--target', 'wasm32-unknown-unknown', '--target-dir', 'target/relaxed'], parse: 'cargo',
     env: () => ({
       RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd',
       WASM_BINDGEN_USE_BROWSER: '1',

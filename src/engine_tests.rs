@@ -2,16 +2,16 @@
 //! the relaxed-SIMD build) and natively: fixtures are embedded, so the same
 //! checks run everywhere.
 
-use squish::formats::data::npy::read_npy;
-use squish::formats::onnx::{proto, tensor_io};
-use squish::{kernels, load_session, Tensor};
+use crate::formats::data::npy::read_npy;
+use crate::formats::onnx::{proto, tensor_io};
+use crate::{kernels, load_session, Tensor};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-const DIGITS: &[u8] = include_bytes!("fixtures/digits_mlp/model.onnx");
-const DIGITS_IN: &[u8] = include_bytes!("fixtures/digits_mlp/test_data_set_0/input_0.pb");
-const DIGITS_OUT: &[u8] = include_bytes!("fixtures/digits_mlp/test_data_set_0/output_0.pb");
-const X_TEST: &[u8] = include_bytes!("fixtures/digits_mlp/X_test.npy");
-const Y_TEST: &[u8] = include_bytes!("fixtures/digits_mlp/y_test.npy");
+const DIGITS: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/model.onnx");
+const DIGITS_IN: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/test_data_set_0/input_0.pb");
+const DIGITS_OUT: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/test_data_set_0/output_0.pb");
+const X_TEST: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/X_test.npy");
+const Y_TEST: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/y_test.npy");
 
 fn pb(bytes: &[u8]) -> Tensor {
     tensor_io::tensor_from_proto(&proto::decode_tensor(bytes).unwrap()).unwrap()
@@ -54,12 +54,12 @@ fn truncated_model_is_an_error_not_a_trap() {
 /// int4 blocks on MatMulNBits; accuracy targets from the quantisation issue.
 #[wasm_bindgen_test(unsupported = test)]
 fn quantised_digits_keep_their_accuracy() {
-    use squish::compress::{compress, Recipe};
-    let model = squish::formats::onnx::load_model(DIGITS).unwrap();
+    use crate::compress::{compress, Recipe};
+    let model = crate::formats::onnx::load_model(DIGITS).unwrap();
     let labels = read_npy(Y_TEST).unwrap().to_i64_vec().unwrap();
     for (recipe, min_correct) in [(r#"{"scheme":"int8_dynamic"}"#, 438), (r#"{"scheme":"int4_block"}"#, 420), (r#"{"scheme":"int8_weight"}"#, 438)] {
         let (q, _) = compress(&model, &Recipe::from_json(recipe).unwrap(), &[]).unwrap();
-        let s = squish::Session::new(q).unwrap();
+        let s = crate::Session::new(q).unwrap();
         let out = s.run(vec![("X".into(), read_npy(X_TEST).unwrap())]).unwrap();
         let correct = correct_predictions(&out.outputs[0].1, &labels);
         assert!(correct >= min_correct, "[{}] {recipe}: {correct}/450 correct", kernels::active_name());
@@ -70,11 +70,11 @@ fn quantised_digits_keep_their_accuracy() {
 /// gzip all work there; the diagnosis finds the quantised layers.
 #[wasm_bindgen_test(unsupported = test)]
 fn compare_digits_with_its_int8_variant() {
-    use squish::compare::{compare, Inputs, Options};
-    use squish::compress::{compress, Recipe};
-    let original = squish::formats::onnx::load_model(DIGITS).unwrap();
+    use crate::compare::{compare, Inputs, Options};
+    use crate::compress::{compress, Recipe};
+    let original = crate::formats::onnx::load_model(DIGITS).unwrap();
     let (q, record) = compress(&original, &Recipe::from_json(r#"{"scheme":"int8_dynamic"}"#).unwrap(), &[]).unwrap();
-    let (a, b) = (squish::Session::for_comparison(original).unwrap(), squish::Session::for_comparison(q).unwrap());
+    let (a, b) = (crate::Session::for_comparison(original).unwrap(), crate::Session::for_comparison(q).unwrap());
     let feeds = vec![vec![("X".to_string(), read_npy(X_TEST).unwrap())]];
     let labels = read_npy(Y_TEST).unwrap();
     let opts = Options { latency_runs: 2, warmup_runs: 1, ..Options::default() };
@@ -84,5 +84,5 @@ fn compare_digits_with_its_int8_variant() {
     assert!((c.accuracy_original.unwrap() - 0.9778).abs() < 1e-3);
     let entries = &r.layers.as_ref().unwrap().entry_points;
     assert!(!entries.is_empty() && entries.iter().all(|t| t.compressed || t.op_type != "MatMul"));
-    assert!(squish::compare::size_of(DIGITS).gzip < DIGITS.len());
+    assert!(crate::compare::size_of(DIGITS).gzip < DIGITS.len());
 }
