@@ -36,11 +36,6 @@ pub mod train;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
-// Whole-engine checks that run natively and under wasm; kept in the library's
-// own tests so the wasm test layers compile the crate once, not twice.
-#[cfg(test)]
-mod engine_tests;
-
 pub use error::{Result, SquishError};
 pub use ir::Model;
 pub use runtime::Session;

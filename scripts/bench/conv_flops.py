@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """FLOP of every model's Conv nodes (FLOP = 2 × multiply-adds), for the
-benchmark's Conv GFLOP/s line: prints {"path": {"flop": F, "convs": N}}.
+benchmark's Conv GFLOP/s lines: prints {"path": {"flop": F, "convs": N,
+"nodes": {NAME: {"flop": F, "kernel": "KHxKW", "group": G}}}} (FLOP of a
+Winograd layer: its direct convolution's, as for every other).
 Shapes come from onnx shape inference; a Conv whose filter or output shape
 is not known statically makes the model's entry null.
 
@@ -21,7 +23,7 @@ def conv_flop(path):
     for vi in list(g.value_info) + list(g.input) + list(g.output):
         d = [x.dim_value if x.HasField("dim_value") else None for x in vi.type.tensor_type.shape.dim]
         dims.setdefault(vi.name, d)
-    flop, convs = 0, 0
+    flop, convs, nodes = 0, 0, {}
     for n in g.node:
         if n.op_type != "Conv":
             continue
@@ -29,9 +31,12 @@ def conv_flop(path):
         if not w or not y or None in w or None in y:
             return None
         # Each output value: one multiply-add per filter tap of its group.
-        flop += 2 * math.prod(y) * math.prod(w[1:])
+        node_flop = 2 * math.prod(y) * math.prod(w[1:])
+        group = next((a.i for a in n.attribute if a.name == "group"), 1)
+        nodes[n.name] = {"flop": node_flop, "kernel": "x".join(map(str, w[2:])), "group": group}
+        flop += node_flop
         convs += 1
-    return {"flop": flop, "convs": convs} if convs else None
+    return {"flop": flop, "convs": convs, "nodes": nodes} if convs else None
 
 
 if __name__ == "__main__":

@@ -16,14 +16,26 @@ export function toOrtFeeds(inputs) {
 // The benchmark's own build: the shipped one plus the bench-only exports (GemmBench).
 const benchBuild = new URL('../../target/bench-pkg/simd/', import.meta.url);
 
-/** GFLOP/s of a model's convolutions: median over `runs` profiled runs of the Conv steps' time. */
-function convFigure(eng, inputs, flop, runs) {
-  const totals = [];
+/**
+ * GFLOP/s of a model's convolutions: all of them, and its dense 3×3 ones
+ * (group 1: the layers the Winograd path serves), each over the median of
+ * `runs` profiled runs of those Conv steps' time.
+ */
+function convFigures(eng, inputs, conv, runs, name) {
+  const isConv = (t) => t.op_type === 'Conv' || t.op_type === 'ConvActivation';
+  const dense3x3 = new Set(Object.entries(conv.nodes ?? {}).filter(([, n]) => n.kernel === '3x3' && n.group === 1).map(([k]) => k));
+  const flop3x3 = [...dense3x3].reduce((s, k) => s + conv.nodes[k].flop, 0);
+  const all = [];
+  const three = [];
   for (let i = 0; i < runs; i++) {
-    totals.push(eng.profile(inputs).filter((t) => t.op_type === 'Conv' || t.op_type === 'ConvActivation').reduce((sum, t) => sum + t.ms, 0));
+    const steps = eng.profile(inputs).filter(isConv);
+    all.push(steps.reduce((sum, t) => sum + t.ms, 0));
+    three.push(steps.filter((t) => dense3x3.has(t.node)).reduce((sum, t) => sum + t.ms, 0));
   }
-  totals.sort((a, b) => a - b);
-  return flop / totals[totals.length >> 1] / 1e6;
+  const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  const rows = [{ kernel: `conv_f32_${name}`, gflops: conv.flop / median(all) / 1e6 }];
+  if (flop3x3 > 0 && median(three) > 0) rows.push({ kernel: `conv3x3_f32_${name}`, gflops: flop3x3 / median(three) / 1e6 });
+  return rows;
 }
 
 export async function benchNode(models, { warmup, runs, log, convFlop = {} }) {
@@ -46,7 +58,7 @@ export async function benchNode(models, { warmup, runs, log, convFlop = {} }) {
       const eng = new squish.ModelHandle(bytes);
       eng.run(inputs); // plans the session: part of loading
       runners.push({ engine: 'squish', variant: 'simd128', load_ms: performance.now() - t0, run: async () => eng.run(inputs) });
-      if (convFlop[m.path]) convRows.push({ kernel: `conv_f32_${m.name}`, gflops: convFigure(eng, inputs, convFlop[m.path].flop, runs) });
+      if (convFlop[m.path]) convRows.push(...convFigures(eng, inputs, convFlop[m.path], runs, m.name));
     } catch (e) {
       runners.push({ engine: 'squish', variant: 'simd128', error: e.message });
     }

@@ -212,8 +212,10 @@ for (const r of all.results.filter((r) => r.load_ms !== undefined)) {
 }
 console.log('\nerrors:');
 for (const r of all.results.filter((r) => r.error)) console.log(`  ${r.model} ${r.runtime} ${r.engine} ${r.variant ?? ''}: ${r.error.split('\n')[0].slice(0, 160)}`);
-console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 micro-kernel; packed_b = constant weights as MatMul runs them; int8 = MatMulInteger with u8 activations, GOP/s; conv_f32_MODEL = the fp32 models\' Conv nodes, FLOP = 2 × multiply-adds over the median per-run time of Conv and fused ConvActivation steps in a profiled run):');
-for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}${k.speedup_vs_dense ? `  (${k.speedup_vs_dense.toFixed(2)}× the dense packed_b on the same weights)` : ''}`);
+console.log('\nGEMM figures (squish = packing included; ceiling = prepacked f32 micro-kernel; packed_b = constant weights as MatMul runs them; int8 = MatMulInteger with u8 activations, GOP/s; conv_f32_MODEL = the fp32 models\' Conv nodes, conv3x3_f32_MODEL = their dense 3×3 ones, FLOP = 2 × multiply-adds of the direct convolution (Winograd layers included) over the median per-run time of those Conv and fused ConvActivation steps in a profiled run, with the share of squish_gemm_f32_1024 in the same runtime):');
+const gemmOf = (runtime) => all.kernels.find((g) => g.runtime === runtime && g.kernel === 'squish_gemm_f32_1024')?.gflops;
+const ofGemm = (k) => (k.kernel.startsWith('conv') && gemmOf(k.runtime) ? `  (${((100 * k.gflops) / gemmOf(k.runtime)).toFixed(0)}% of squish_gemm_f32_1024)` : '');
+for (const k of all.kernels) console.log(`  ${k.runtime.padEnd(9)} ${(k.variant ?? '').padEnd(8)} ${k.kernel.padEnd(32)} ${k.gflops.toFixed(1)}${ofGemm(k)}${k.speedup_vs_f32 ? `  (${k.speedup_vs_f32.toFixed(2)}× the f32 packed_b)` : ''}${k.speedup_vs_dense ? `  (${k.speedup_vs_dense.toFixed(2)}× the dense packed_b on the same weights)` : ''}`);
 console.log('\nint8 dynamic (Squish-made *_squish_int8dyn vs the fp32 model, same run):');
 console.log(int8Summary(all.results));
 console.log('\npruned (Squish-made *_squish_prune*/*_channels*, magnitude) vs the dense model, same run (prune50int8: vs the dense int8 model); unstructured and 2:4: Squish runs the sparse kernels (int8 weights run dense), onnxruntime-web multiplies the zeros; channels: a smaller model for both:');

@@ -3,6 +3,8 @@
 //! computed in Rust so the page, the widget and the CLI report the same
 //! numbers.
 
+#[cfg(test)]
+mod engine_tests;
 pub mod group_scan;
 pub mod layers;
 pub mod markdown;

@@ -167,17 +167,7 @@ fn single_output(padded: &[f32], taps: &[(v128, usize)], at: usize, ep: &Epilogu
 /// stride first, so that a tap's four neighbouring outputs are four
 /// neighbouring values.
 fn depthwise_by_phases(padded: &[f32], w: &[f32], s: DepthwiseShape, out: &mut [f32], ep: &Epilogue) {
-    // phases[p] row r holds columns p, p + sx, … of padded row r, then zeros.
-    let plen = s.pw.div_ceil(s.sx) + 4;
-    let mut phases = vec![0.0f32; s.sx * s.ph * plen];
-    for p in 0..s.sx {
-        for (r, row) in padded.chunks_exact(s.pw).take(s.ph).enumerate() {
-            let dst = &mut phases[(p * s.ph + r) * plen..];
-            for (d, &v) in dst.iter_mut().zip(row.iter().skip(p).step_by(s.sx)) {
-                *d = v;
-            }
-        }
-    }
+    let (phases, plen) = split_phases(padded, &s, 0.0);
     let taps: Vec<(v128, usize)> = (0..s.kh * s.kw)
         .map(|t| {
             let (ky, kx) = (t / s.kw, t % s.kw);
@@ -229,16 +219,7 @@ pub fn max_pool_f32(padded: &[f32], s: DepthwiseShape, out: &mut [f32]) {
     if s.oh == 0 || s.ow == 0 {
         return;
     }
-    let plen = s.pw.div_ceil(s.sx) + 4;
-    let mut phases = vec![f32::NEG_INFINITY; s.sx * s.ph * plen];
-    for p in 0..s.sx {
-        for (r, row) in padded.chunks_exact(s.pw).take(s.ph).enumerate() {
-            let dst = &mut phases[(p * s.ph + r) * plen..];
-            for (d, &v) in dst.iter_mut().zip(row.iter().skip(p).step_by(s.sx)) {
-                *d = v;
-            }
-        }
-    }
+    let (phases, plen) = split_phases(padded, &s, f32::NEG_INFINITY);
     let taps: Vec<usize> = (0..s.kh * s.kw)
         .map(|t| {
             let (ky, kx) = (t / s.kw, t % s.kw);
@@ -260,4 +241,51 @@ pub fn max_pool_f32(padded: &[f32], s: DepthwiseShape, out: &mut [f32]) {
             store_first(&mut out[oy * s.ow + ox..(oy + 1) * s.ow], acc);
         }
     }
+}
+
+/// The padded plane split into `sx` phases: phase p, row r holds columns
+/// p, p + sx, … of padded row r, then `fill` (at least 4 columns of it, so a
+/// vector load at any output column stays inside). Returns the phases and
+/// the length of one phase row. Stride 2 splits eight values at a time by
+/// two shuffles (one value at a time, this was most of a stride-2 pooling).
+fn split_phases(padded: &[f32], s: &DepthwiseShape, fill: f32) -> (Vec<f32>, usize) {
+    let plen = s.pw.div_ceil(s.sx) + 4;
+    let mut phases = vec![fill; s.sx * s.ph * plen];
+    let rows = padded.chunks_exact(s.pw).take(s.ph);
+    if s.sx == 1 {
+        for (dst, row) in phases.chunks_exact_mut(plen).zip(rows) {
+            dst[..row.len()].copy_from_slice(row);
+        }
+        return (phases, plen);
+    }
+    if s.sx == 2 {
+        let (even, odd) = phases.split_at_mut(s.ph * plen);
+        for (r, row) in rows.enumerate() {
+            let (e, o) = (&mut even[r * plen..(r + 1) * plen], &mut odd[r * plen..(r + 1) * plen]);
+            let mut pairs = row.chunks_exact(8);
+            for (i, eight) in pairs.by_ref().enumerate() {
+                // SAFETY: eight values to read; e and o hold plen ≥ pw / 2 + 4 ≥ 4i + 4 values.
+                unsafe {
+                    let (a, b) = (load(eight.as_ptr()), load(eight.as_ptr().add(4)));
+                    store(e.as_mut_ptr().add(4 * i), i32x4_shuffle::<0, 2, 4, 6>(a, b));
+                    store(o.as_mut_ptr().add(4 * i), i32x4_shuffle::<1, 3, 5, 7>(a, b));
+                }
+            }
+            let done = (row.len() / 8) * 4;
+            for (k, &v) in pairs.remainder().iter().enumerate() {
+                let dst = if k % 2 == 0 { &mut e[done + k / 2] } else { &mut o[done + k / 2] };
+                *dst = v;
+            }
+        }
+        return (phases, plen);
+    }
+    for p in 0..s.sx {
+        for (r, row) in rows.clone().enumerate() {
+            let dst = &mut phases[(p * s.ph + r) * plen..];
+            for (d, &v) in dst.iter_mut().zip(row.iter().skip(p).step_by(s.sx)) {
+                *d = v;
+            }
+        }
+    }
+    (phases, plen)
 }

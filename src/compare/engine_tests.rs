@@ -1,17 +1,19 @@
 //! The engine under WebAssembly (Node with the baseline build, Chromium with
 //! the relaxed-SIMD build) and natively: fixtures are embedded, so the same
-//! checks run everywhere.
+//! checks run everywhere. In the library's own tests (not `tests/`) so that
+//! the wasm test layers compile the crate once, not twice; under `compare`,
+//! the highest layer they use.
 
 use crate::formats::data::npy::read_npy;
 use crate::formats::onnx::{proto, tensor_io};
 use crate::{kernels, load_session, Tensor};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-const DIGITS: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/model.onnx");
-const DIGITS_IN: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/test_data_set_0/input_0.pb");
-const DIGITS_OUT: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/test_data_set_0/output_0.pb");
-const X_TEST: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/X_test.npy");
-const Y_TEST: &[u8] = include_bytes!("../tests/fixtures/digits_mlp/y_test.npy");
+const DIGITS: &[u8] = include_bytes!("../../tests/fixtures/digits_mlp/model.onnx");
+const DIGITS_IN: &[u8] = include_bytes!("../../tests/fixtures/digits_mlp/test_data_set_0/input_0.pb");
+const DIGITS_OUT: &[u8] = include_bytes!("../../tests/fixtures/digits_mlp/test_data_set_0/output_0.pb");
+const X_TEST: &[u8] = include_bytes!("../../tests/fixtures/digits_mlp/X_test.npy");
+const Y_TEST: &[u8] = include_bytes!("../../tests/fixtures/digits_mlp/y_test.npy");
 
 fn pb(bytes: &[u8]) -> Tensor {
     tensor_io::tensor_from_proto(&proto::decode_tensor(bytes).unwrap()).unwrap()
