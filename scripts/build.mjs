@@ -88,14 +88,14 @@ function digest(strings, files) {
   return h.digest('hex');
 }
 
-/// Runs `step` unless `stamp` holds `hash` and every output exists; then records the hash.
-function unlessUnchanged(what, stamp, hash, outputs, step) {
+/// Runs `step` (sync or async) unless `stamp` holds `hash` and every output exists; then records the hash.
+async function unlessUnchanged(what, stamp, hash, outputs, step) {
   const fresh = existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && outputs.every((o) => existsSync(o));
   if (fresh) {
     console.log(`[build] ${what}: unchanged, skipped`);
     return;
   }
-  step();
+  await step();
   writeFileSync(stamp, hash);
 }
 
@@ -109,16 +109,13 @@ async function buildWasm(b) {
   const wasm = join(root, b.targetDir, 'wasm32-unknown-unknown/release/squish.wasm');
   const out = join(root, b.pkg);
   const bg = join(out, 'squish_bg.wasm');
-  const stamp = join(root, b.targetDir, `squish-${b.name}.stamp`);
   const hash = digest([...tools, ...b.opt], [wasm]);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && [bg, join(out, 'squish.js')].every((o) => existsSync(o))) {
-    console.log(`[build] wasm-bindgen + wasm-opt (${b.name}): unchanged, skipped`);
-    return;
-  }
-  await runAsync(b.name, 'wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'squish', wasm]);
-  await runAsync(b.name, join(root, 'node_modules/.bin/wasm-opt'), ['-O3', ...b.opt, bg, '-o', bg]);
-  console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
-  writeFileSync(stamp, hash);
+  await unlessUnchanged(`wasm-bindgen + wasm-opt (${b.name})`, join(root, b.targetDir, `squish-${b.name}.stamp`), hash,
+    [bg, join(out, 'squish.js')], async () => {
+      await runAsync(b.name, 'wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'squish', wasm]);
+      await runAsync(b.name, join(root, 'node_modules/.bin/wasm-opt'), ['-O3', ...b.opt, bg, '-o', bg]);
+      console.log(`[build] ${b.name}: ${(statSync(bg).size / 1024).toFixed(0)} KiB`);
+    });
 }
 
 // The two builds side by side: the crate's own (LTO, one codegen unit) compile
@@ -133,7 +130,7 @@ if (!wasmOnly && !bench) {
   const config = ['package-lock.json', 'package.json'].map((f) => join(root, f));
   // The page's sources and wasm builds, and the demo model it bundles from the fixtures.
   const hash = digest([], [...config, ...filesUnder(join(root, 'www')), ...filesUnder(join(root, 'tests/fixtures/digits_mlp'))]);
-  unlessUnchanged('page (vite build)', join(root, 'target/page.stamp'), hash, [join(root, 'dist/index.html')], () => {
+  await unlessUnchanged('page (vite build)', join(root, 'target/page.stamp'), hash, [join(root, 'dist/index.html')], () => {
     run(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'www/vite.config.js', '--logLevel', 'warn']);
     if (!existsSync(join(root, 'dist/index.html'))) throw new Error('vite build produced no dist/index.html');
   });

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { loadEngine } from '../../www/cli/engine.mjs';
-import { compareFigures, compressFigures, gemmFigures, makeInputs, timeAlternating } from './common.mjs';
+import { compareFigures, compressFigures, gemmFigures, makeInputs, stats, timeAlternating } from './common.mjs';
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'error';
@@ -32,7 +32,7 @@ function convFigures(eng, inputs, conv, runs, name) {
     all.push(steps.reduce((sum, t) => sum + t.ms, 0));
     three.push(steps.filter((t) => dense3x3.has(t.node)).reduce((sum, t) => sum + t.ms, 0));
   }
-  const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  const median = (a) => stats(a).median_ms;
   const rows = [{ kernel: `conv_f32_${name}`, gflops: conv.flop / median(all) / 1e6 }];
   if (flop3x3 > 0 && median(three) > 0) rows.push({ kernel: `conv3x3_f32_${name}`, gflops: flop3x3 / median(three) / 1e6 });
   return rows;

