@@ -20,6 +20,13 @@ pub use simd128 as active;
 
 #[cfg(test)]
 mod tests;
+/// `c` as storage that kernels writing every value (`gemm_f32_prepacked_then`)
+/// take, so that callers may hand them uninitialised memory instead.
+pub fn as_uninit(c: &mut [f32]) -> &mut [core::mem::MaybeUninit<f32>] {
+    // SAFETY: same layout; MaybeUninit<f32> admits every f32, and the kernels
+    // only ever write initialised values through it.
+    unsafe { &mut *(c as *mut [f32] as *mut [core::mem::MaybeUninit<f32>]) }
+}
 
 /// What a GEMM does to each output as it stores it: adds its row's bias,
 /// then bounds it from below and above with Relu's and Clip's own

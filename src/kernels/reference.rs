@@ -44,11 +44,12 @@ pub fn gemm_f32_packed(m: usize, k: usize, n: usize, a: &[f32], bp: &[f32], c: &
 /// `c = a · b` with A given as `pack_a_f32` panels and B as `pack_b_f32`
 /// panels; same summation order as `gemm_f32`.
 pub fn gemm_f32_prepacked(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [f32]) {
-    gemm_f32_prepacked_then(m, k, n, ap, bp, c, super::Epilogue::default());
+    gemm_f32_prepacked_then(m, k, n, ap, bp, super::as_uninit(c), super::Epilogue::default());
 }
 
-/// `gemm_f32_prepacked`, each output finished by `ep` as it is stored.
-pub fn gemm_f32_prepacked_then(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [f32], ep: super::Epilogue) {
+/// `gemm_f32_prepacked`, each output finished by `ep` as it is stored;
+/// every output of `c[..m·n]` is stored, so C may start uninitialised.
+pub fn gemm_f32_prepacked_then(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f32], c: &mut [core::mem::MaybeUninit<f32>], ep: super::Epilogue) {
     use super::{GEMM_MR as MR, GEMM_NR as NR};
     assert!(ap.len() >= m.div_ceil(MR) * k * MR && bp.len() >= n.div_ceil(NR) * k * NR && c.len() >= m * n, "gemm_f32_prepacked: buffers too small");
     assert!(ep.bias.is_none_or(|b| b.len() >= m), "gemm_f32_prepacked: bias shorter than the rows");
@@ -65,7 +66,9 @@ pub fn gemm_f32_prepacked_then(m: usize, k: usize, n: usize, ap: &[f32], bp: &[f
             }
             let width = NR.min(n - jp * NR);
             s.iter_mut().for_each(|v| *v = ep.apply(i, *v));
-            c[i * n + jp * NR..i * n + jp * NR + width].copy_from_slice(&s[..width]);
+            for (dst, &v) in c[i * n + jp * NR..i * n + jp * NR + width].iter_mut().zip(&s) {
+                dst.write(v);
+            }
         }
     }
 }
@@ -286,6 +289,11 @@ pub fn gelu_f32(x: &mut [f32], c: super::GeluChain) {
         let e = erf_scalar(t) + c.one;
         *v = if c.half_first { (*v * c.half) * e } else { (*v * e) * c.half };
     }
+}
+
+/// `dst = src` (equal lengths): the window kernels' row copies.
+pub fn copy_f32(dst: &mut [f32], src: &[f32]) {
+    dst.copy_from_slice(src);
 }
 
 /// `max(x, 0)` in place; NaN stays NaN.

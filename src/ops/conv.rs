@@ -287,7 +287,7 @@ fn depthwise_plane(
         *padded = vec![0.0f32; shape.ph * pw];
     }
     for (src, dst) in x.chunks_exact(w.max(1)).take(h).zip(padded[pt * pw..].chunks_exact_mut(pw.max(1))) {
-        dst[pl..pl + w].copy_from_slice(src);
+        k::copy_f32(&mut dst[pl..pl + w], src);
     }
     k::depthwise_f32(padded, wt, shape, out, ep);
 }
@@ -317,6 +317,63 @@ pub(super) fn depthwise_shape(h: usize, w: usize, g: &Geometry) -> Result<crate:
     Ok(shape)
 }
 
+/// How one call computes its groups (the same for every group).
+#[derive(Clone, Copy)]
+enum Route<'a> {
+    Sparse(&'a PointwiseSparse),
+    Depthwise(DepthwiseShape),
+    Winograd(&'a LazyWinograd),
+    /// im2col (or, for a pointwise convolution, the input as it is) + GEMM.
+    Gemm {
+        pointwise: bool,
+    },
+}
+
+impl Conv {
+    fn route(&self, g: &Geometry, (cg, mg): (usize, usize), (h, w): (usize, usize), wt_shape: &[usize]) -> Result<Route<'_>> {
+        let plane = g.output[0] * g.output[1];
+        let pointwise = g.kernel == [1, 1] && g.strides == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
+        if let Some(sb) = self.sparse.as_ref().filter(|s| pointwise && s.applies(cg, mg, plane)) {
+            return Ok(Route::Sparse(sb));
+        }
+        if cg == 1 && mg == 1 {
+            return Ok(Route::Depthwise(depthwise_shape(h, w, g)?));
+        }
+        let (m, c) = (wt_shape[0], cg * self.group);
+        let winograd = g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1];
+        if let Some(f) = self.winograd.as_ref().filter(|f| winograd && f.m == m && f.c == c) {
+            return Ok(Route::Winograd(f));
+        }
+        Ok(Route::Gemm { pointwise })
+    }
+}
+
+/// One group's outputs `og` (`mg` planes, every value stored) by GEMM: the
+/// filters (packed at load, or here) times the input's columns (im2col
+/// unless pointwise); the GEMM adds the bias and bounds each output as it
+/// stores it.
+fn gemm_group(
+    (xg, (cg, h, w)): (&[f32], (usize, usize, usize)),
+    (wg, packed, mg): (&[f32], Option<&[f32]>, usize),
+    g: &Geometry,
+    pointwise: bool,
+    og: &mut [std::mem::MaybeUninit<f32>],
+    ep: Epilogue,
+) {
+    let kdim = cg * g.kernel[0] * g.kernel[1];
+    let plane = g.output[0] * g.output[1];
+    let packed_here;
+    let ap = match packed {
+        Some(ap) => ap,
+        None => {
+            packed_here = crate::kernels::pack_a_f32(mg, kdim, wg);
+            &packed_here
+        }
+    };
+    let bp = if pointwise { crate::kernels::pack_b_f32(cg, plane, xg) } else { im2col_packed(xg, cg, h, w, g) };
+    k::gemm_f32_prepacked_then(mg, kdim, plane, ap, &bp, og, ep);
+}
+
 impl Op for Conv {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = required_f32(inputs, 0, "input X")?;
@@ -344,54 +401,58 @@ impl Op for Conv {
                 return Err(SquishError::op(format!("bias has {} values, expected {m}", b.len())));
             }
         }
+        let kdim = cg * g.kernel[0] * g.kernel[1];
         let xs = x.as_standard_layout();
         let xs = xs.as_slice().expect("standard layout");
         let ws = wt.as_standard_layout();
         let ws = ws.as_slice().expect("standard layout");
-        let (kh, kw) = (g.kernel[0], g.kernel[1]);
-        let kdim = cg * kh * kw;
-        let pointwise = kh == 1 && kw == 1 && g.strides == [1, 1] && g.pad_begin == [0, 0] && g.pad_end == [0, 0];
-        let depthwise = cg == 1 && mg == 1;
-        let mut out = vec![0.0f32; n * m * plane];
-        let filters = self.filters.as_ref().filter(|f| f.shape == wt.shape());
         let (lo, hi) = self.activation.bounds(inputs, 3)?;
         let bias = bias.map(|b| b.iter().copied().collect::<Vec<f32>>());
-        let mut padded_plane = Vec::new();
-        let depthwise_geometry = if depthwise { Some(depthwise_shape(h, w, &g)?) } else { None };
-        for b in 0..n {
-            for gi in 0..group {
-                let xg = &xs[(b * c + gi * cg) * h * w..(b * c + (gi + 1) * cg) * h * w];
+        let route = self.route(&g, (cg, mg), (h, w), wt.shape())?;
+        let len = n * m * plane;
+        let (xg_len, og_len) = (cg * h * w, mg * plane);
+        let groups = (0..n).flat_map(|b| (0..group).map(move |gi| (b, gi)));
+        let out = if let Route::Gemm { pointwise } = route {
+            // Every output is stored by the GEMM, so none is zeroed first
+            // (4.8 MB for mobilenetv2's widest 1×1 convolution).
+            let filters = self.filters.as_ref().filter(|f| f.shape == wt.shape());
+            let mut out: Vec<f32> = Vec::with_capacity(len);
+            let spare = &mut out.spare_capacity_mut()[..len];
+            for ((b, gi), og) in groups.zip(spare.chunks_exact_mut(og_len.max(1))) {
+                let xg = &xs[(b * group + gi) * xg_len..][..xg_len];
                 let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
-                let og = &mut out[(b * m + gi * mg) * plane..(b * m + (gi + 1) * mg) * plane];
                 let ep = Epilogue { bias: bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]), lo, hi };
-                if let Some(sb) = self.sparse.as_ref().filter(|s| pointwise && s.applies(cg, mg, plane)) {
-                    k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
-                    sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
-                    finish_planes(og, plane, &ep);
-                } else if depthwise {
-                    let shape = depthwise_geometry.expect("computed for depthwise convolutions");
-                    depthwise_plane(xg, (h, w, g.pad_begin[0], g.pad_begin[1]), wg, shape, &mut padded_plane, og, ep);
-                } else if let Some(f) =
-                    self.winograd.as_ref().filter(|f| f.m == m && f.c == c && g.kernel == [3, 3] && g.strides == [1, 1] && g.dilations == [1, 1])
-                {
-                    let shape = WinogradShape { h, w, top: g.pad_begin[0], left: g.pad_begin[1], oh, ow };
-                    conv3x3(k::gemm_f32_prepacked, xg, f.filters(wg, oh, ow), shape, og);
-                    finish_planes(og, plane, &ep);
-                } else {
-                    let packed_here;
-                    let ap = match filters {
-                        Some(f) => &f.groups[gi],
-                        None => {
-                            packed_here = crate::kernels::pack_a_f32(mg, kdim, wg);
-                            &packed_here
-                        }
-                    };
-                    let bp = if pointwise { crate::kernels::pack_b_f32(cg, plane, xg) } else { im2col_packed(xg, cg, h, w, &g) };
-                    // The GEMM adds the bias and bounds each output as it stores it.
-                    k::gemm_f32_prepacked_then(mg, kdim, plane, ap, &bp, og, ep);
+                let packed = filters.map(|f| f.groups[gi].as_slice());
+                gemm_group((xg, (cg, h, w)), (wg, packed, mg), &g, pointwise, og, ep);
+            }
+            // SAFETY: the chunks cover out[..len] (n · group chunks of mg · plane;
+            // none when len is 0), and gemm_group stores every output of its chunk.
+            unsafe { out.set_len(len) };
+            out
+        } else {
+            let mut out = vec![0.0f32; len];
+            let mut padded_plane = Vec::new();
+            for ((b, gi), og) in groups.zip(out.chunks_exact_mut(og_len.max(1))) {
+                let xg = &xs[(b * group + gi) * xg_len..][..xg_len];
+                let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
+                let ep = Epilogue { bias: bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]), lo, hi };
+                match route {
+                    Route::Sparse(sb) => {
+                        k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
+                        sparse::propagate_non_finite(plane, xg, &sb.b, og, Layout::Transposed);
+                        finish_planes(og, plane, &ep);
+                    }
+                    Route::Depthwise(shape) => depthwise_plane(xg, (h, w, g.pad_begin[0], g.pad_begin[1]), wg, shape, &mut padded_plane, og, ep),
+                    Route::Winograd(f) => {
+                        let shape = WinogradShape { h, w, top: g.pad_begin[0], left: g.pad_begin[1], oh, ow };
+                        conv3x3(k::gemm_f32_prepacked, xg, f.filters(wg, oh, ow), shape, og);
+                        finish_planes(og, plane, &ep);
+                    }
+                    Route::Gemm { .. } => unreachable!("handled above"),
                 }
             }
-        }
+            out
+        };
         Ok(vec![Tensor::F32(ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("sized above"))])
     }
 }

@@ -146,7 +146,7 @@ fn max_pool_planes(xs: &[f32], planes: usize, spatial: &[usize], g: Geometry) ->
     let mut out = vec![0.0f32; planes * oh * ow];
     for (plane, dst) in xs.chunks_exact((h * w).max(1)).take(planes).zip(out.chunks_exact_mut((oh * ow).max(1))) {
         for (y, row) in plane.chunks_exact(w.max(1)).enumerate() {
-            padded[(top + y) * pw + left..(top + y) * pw + left + w].copy_from_slice(row);
+            crate::kernels::active::copy_f32(&mut padded[(top + y) * pw + left..(top + y) * pw + left + w], row);
         }
         crate::kernels::active::max_pool_f32(&padded, shape, dst);
     }

@@ -255,7 +255,7 @@ fn split_phases(padded: &[f32], s: &DepthwiseShape, fill: f32) -> (Vec<f32>, usi
     let rows = padded.chunks_exact(s.pw).take(s.ph);
     if s.sx == 1 {
         for (dst, row) in phases.chunks_exact_mut(plen).zip(rows) {
-            dst[..row.len()].copy_from_slice(row);
+            super::copy_f32(&mut dst[..row.len()], row);
         }
         return (phases, plen);
     }

@@ -76,7 +76,7 @@ macro_rules! matrix_suite {
                         Epilogue { bias: Some(&bias), lo: Some(-0.5), hi: Some(-0.5) },
                     ] {
                         let mut got = vec![3.0; m * n];
-                        k::gemm_f32_prepacked_then(m, kk, n, &ap, &bp, &mut got, ep);
+                        k::gemm_f32_prepacked_then(m, kk, n, &ap, &bp, crate::kernels::as_uninit(&mut got), ep);
                         let want: Vec<u32> = plain.iter().enumerate().map(|(i, &v)| ep.apply(i / n.max(1), v).to_bits()).collect();
                         assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want, "{m}x{kk}x{n} {ep:?}");
                     }

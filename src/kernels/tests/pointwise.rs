@@ -30,6 +30,24 @@ macro_rules! pointwise_suite {
             }
 
             #[wasm_bindgen_test(unsupported = test)]
+            fn copy_copies_every_length_exactly() {
+                let mut rng = Rng::new(31);
+                for n in 0usize..=19 {
+                    let mut src = rng.vec(n, 3.0);
+                    if n > 2 {
+                        src[1] = f32::NAN;
+                        src[2] = -0.0;
+                    }
+                    let mut dst = vec![7.0f32; n + 3];
+                    k::copy_f32(&mut dst[1..n + 1], &src);
+                    assert_eq!(dst[0], 7.0, "n={n}: wrote before the start");
+                    assert_eq!(&dst[n + 1..], &[7.0; 2], "n={n}: wrote past the end");
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&dst[1..n + 1]), bits(&src), "n={n}");
+                }
+            }
+
+            #[wasm_bindgen_test(unsupported = test)]
             fn axpy_within_two_roundings() {
                 let mut rng = Rng::new(8);
                 for n in [0usize, 1, 3, 4, 9, 64, 257] {
