@@ -123,18 +123,14 @@ pub fn class_output(outputs: &[Tensor]) -> Option<usize> {
 /// top-1 agreement of `got` against `reference` (per feed, every output).
 pub fn outcome(reference: &[Vec<Tensor>], got: &[Vec<Tensor>], class_output: Option<usize>) -> Outcome {
     let (mut error_sum, mut error_n, mut agree, mut total) = (0.0, 0usize, 0usize, 0usize);
-    let mut signal = vec![0.0; reference.first().map_or(0, |r| r.len())];
-    let mut noise = signal.clone();
+    let mut energy = vec![crate::kernels::stats::ErrorEnergy::default(); reference.first().map_or(0, |r| r.len())];
     for (g_all, want) in got.iter().zip(reference) {
         for (j, (g, w)) in g_all.iter().zip(want).enumerate() {
             if !w.dtype().is_float() || g.shape() != w.shape() {
                 continue;
             }
             let (gv, wv) = (g.to_f64_vec(), w.to_f64_vec());
-            for (a, b) in wv.iter().zip(&gv) {
-                signal[j] += a * a;
-                noise[j] += (a - b) * (a - b);
-            }
+            energy[j].add_all(&wv, &gv);
             if Some(j) == class_output {
                 let c = *w.shape().last().unwrap_or(&1);
                 for (rw, rg) in wv.chunks(c).zip(gv.chunks(c)) {
@@ -144,11 +140,10 @@ pub fn outcome(reference: &[Vec<Tensor>], got: &[Vec<Tensor>], class_output: Opt
             }
         }
     }
-    for (s, n) in signal.iter().zip(&noise) {
-        if *s > 0.0 || *n > 0.0 {
-            error_sum += if *s > 0.0 { n / s } else { f64::INFINITY };
-            error_n += 1;
-        }
+    for e in energy.iter().filter(|e| e.signal > 0.0 || e.noise > 0.0) {
+        // Noise on an all-zero reference output is no fraction of anything.
+        error_sum += if e.signal > 0.0 { e.ratio() } else { f64::INFINITY };
+        error_n += 1;
     }
     Outcome { error: if error_n == 0 { 0.0 } else { error_sum / error_n as f64 }, agreement: (total > 0).then(|| agree as f64 / total as f64) }
 }

@@ -104,12 +104,11 @@ fn relative_error(before: &[f32], after: &[f32]) -> Option<f64> {
     if before.len() != after.len() {
         return None;
     }
-    let (mut noise, mut signal) = (0.0f64, 0.0f64);
+    let mut energy = crate::kernels::stats::ErrorEnergy::default();
     for (&b, &a) in before.iter().zip(after).filter(|(b, a)| b.is_finite() && a.is_finite()) {
-        noise += (b as f64 - a as f64).powi(2);
-        signal += (b as f64).powi(2);
+        energy.add(b as f64, a as f64);
     }
-    Some(if signal > 0.0 { noise / signal } else { noise })
+    Some(energy.ratio())
 }
 
 /// An activation whose range equalisation moved to the weights of the layers

@@ -42,6 +42,37 @@ pub fn cosine_from(xy: f64, xx: f64, yy: f64) -> f64 {
     }
 }
 
+/// Energy of a reference (signal) and of an approximation's difference from
+/// it (noise), summed value by value: their ratio is the relative squared
+/// error that the comparison, the target search and the record report.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ErrorEnergy {
+    pub signal: f64,
+    pub noise: f64,
+}
+
+impl ErrorEnergy {
+    pub fn add(&mut self, reference: f64, got: f64) {
+        self.signal += reference * reference;
+        self.noise += (reference - got) * (reference - got);
+    }
+
+    pub fn add_all(&mut self, reference: &[f64], got: &[f64]) {
+        for (&a, &b) in reference.iter().zip(got) {
+            self.add(a, b);
+        }
+    }
+
+    /// noise / signal; the noise itself when the reference is all zero.
+    pub fn ratio(&self) -> f64 {
+        if self.signal > 0.0 {
+            self.noise / self.signal
+        } else {
+            self.noise
+        }
+    }
+}
+
 /// Index of the largest value (the first on ties).
 pub fn argmax<T: PartialOrd>(row: &[T]) -> usize {
     let mut best = 0;
@@ -68,5 +99,17 @@ mod tests {
         // A bin P has and Q lacks is large but finite; no mass is infinite.
         assert!(kl_divergence(&[0.5, 0.5], &[1.0, 0.0]).is_finite());
         assert_eq!(kl_divergence(&[0.0, 0.0], &[1.0, 0.0]), f64::INFINITY);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn error_energy_by_hand() {
+        let mut e = ErrorEnergy::default();
+        e.add_all(&[3.0, 4.0], &[3.0, 3.0]);
+        assert_eq!(e, ErrorEnergy { signal: 25.0, noise: 1.0 });
+        assert_eq!(e.ratio(), 0.04);
+        // An all-zero reference: the noise itself.
+        let mut z = ErrorEnergy::default();
+        z.add(0.0, 2.0);
+        assert_eq!(z.ratio(), 4.0);
     }
 }

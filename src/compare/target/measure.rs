@@ -144,20 +144,13 @@ pub(super) fn measured_outputs(model: &Model, target: &Target, first: &[Tensor])
 
 /// Noise energy over signal energy, summed over the measured outputs.
 pub(super) fn noise_ratio(reference: &[Vec<Tensor>], got: &[Vec<Tensor>], measured: &[usize]) -> f64 {
-    let (mut signal, mut noise) = (0.0, 0.0);
+    let mut energy = crate::kernels::stats::ErrorEnergy::default();
     for (want, have) in reference.iter().zip(got) {
         for &j in measured {
-            for (a, b) in want[j].to_f64_vec().iter().zip(have[j].to_f64_vec()) {
-                signal += a * a;
-                noise += (a - b) * (a - b);
-            }
+            energy.add_all(&want[j].to_f64_vec(), &have[j].to_f64_vec());
         }
     }
-    if signal > 0.0 {
-        noise / signal
-    } else {
-        noise
-    }
+    energy.ratio()
 }
 
 /// Rows of one example each (split along the first axis).
