@@ -20,6 +20,7 @@ pub use simd128 as active;
 
 #[cfg(test)]
 mod tests;
+
 /// `c` as storage that kernels writing every value (`gemm_f32_prepacked_then`)
 /// take, so that callers may hand them uninitialised memory instead.
 pub fn as_uninit(c: &mut [f32]) -> &mut [core::mem::MaybeUninit<f32>] {

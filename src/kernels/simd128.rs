@@ -185,24 +185,16 @@ fn block_product_then(
             let panel = &panels[jp * b_stride * NR..jp * b_stride * NR + kc * NR];
             for ib in ib0..row_blocks.min(ib0 + MC / MR) {
                 let rows = MR.min(m - ib * MR);
+                // SAFETY: each A panel holds k·4 floats (kb + kc ≤ k), the B panel kc·8.
+                let ap = unsafe { a_panels.as_ptr().add(ib * k * MR + kb * MR) };
                 if rows == MR && w == NR {
-                    // SAFETY: as below; rows ib·4 … ib·4 + 3 and columns j … j + 7 lie in C (c.len() ≥ m·n).
-                    unsafe {
-                        full_tile(
-                            kc,
-                            a_panels.as_ptr().add(ib * k * MR + kb * MR),
-                            panel.as_ptr(),
-                            (c.as_mut_ptr() as *mut f32).add(ib * MR * n + j),
-                            (n, ib * MR),
-                            (first, finish),
-                            ep,
-                        )
-                    };
+                    // SAFETY: as for `ap`; rows ib·4 … ib·4 + 3 and columns j … j + 7 lie in C (c.len() ≥ m·n).
+                    unsafe { full_tile(kc, ap, panel.as_ptr(), (c.as_mut_ptr() as *mut f32).add(ib * MR * n + j), (n, ib * MR), (first, finish), ep) };
                     continue;
                 }
                 let mut tile = if first { [[f32x4_splat(0.0); 2]; MR] } else { load_tile(c, n, ib * MR, rows, j, w) };
-                // SAFETY: each A panel holds k·4 floats (kb + kc ≤ k), the B panel kc·8.
-                unsafe { tile_4x8(kc, a_panels.as_ptr().add(ib * k * MR + kb * MR), panel.as_ptr(), &mut tile) };
+                // SAFETY: as for `ap`.
+                unsafe { tile_4x8(kc, ap, panel.as_ptr(), &mut tile) };
                 if finish {
                     finish_tile(&mut tile, ib * MR, rows, ep);
                 }

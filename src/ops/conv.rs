@@ -411,17 +411,20 @@ impl Op for Conv {
         let route = self.route(&g, (cg, mg), (h, w), wt.shape())?;
         let len = n * m * plane;
         let (xg_len, og_len) = (cg * h * w, mg * plane);
-        let groups = (0..n).flat_map(|b| (0..group).map(move |gi| (b, gi)));
+        let bias = bias.as_deref();
+        // Group gi of example b: its input, its filters and its outputs' epilogue.
+        let groups = (0..n).flat_map(|b| (0..group).map(move |gi| (b, gi))).map(move |(b, gi)| {
+            let xg = &xs[(b * group + gi) * xg_len..][..xg_len];
+            let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
+            (gi, xg, wg, Epilogue { bias: bias.map(|b| &b[gi * mg..(gi + 1) * mg]), lo, hi })
+        });
         let out = if let Route::Gemm { pointwise } = route {
             // Every output is stored by the GEMM, so none is zeroed first
             // (4.8 MB for mobilenetv2's widest 1×1 convolution).
             let filters = self.filters.as_ref().filter(|f| f.shape == wt.shape());
             let mut out: Vec<f32> = Vec::with_capacity(len);
             let spare = &mut out.spare_capacity_mut()[..len];
-            for ((b, gi), og) in groups.zip(spare.chunks_exact_mut(og_len.max(1))) {
-                let xg = &xs[(b * group + gi) * xg_len..][..xg_len];
-                let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
-                let ep = Epilogue { bias: bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]), lo, hi };
+            for ((gi, xg, wg, ep), og) in groups.zip(spare.chunks_exact_mut(og_len.max(1))) {
                 let packed = filters.map(|f| f.groups[gi].as_slice());
                 gemm_group((xg, (cg, h, w)), (wg, packed, mg), &g, pointwise, og, ep);
             }
@@ -432,10 +435,7 @@ impl Op for Conv {
         } else {
             let mut out = vec![0.0f32; len];
             let mut padded_plane = Vec::new();
-            for ((b, gi), og) in groups.zip(out.chunks_exact_mut(og_len.max(1))) {
-                let xg = &xs[(b * group + gi) * xg_len..][..xg_len];
-                let wg = &ws[gi * mg * kdim..(gi + 1) * mg * kdim];
-                let ep = Epilogue { bias: bias.as_deref().map(|b| &b[gi * mg..(gi + 1) * mg]), lo, hi };
+            for ((_, xg, wg, ep), og) in groups.zip(out.chunks_exact_mut(og_len.max(1))) {
                 match route {
                     Route::Sparse(sb) => {
                         k::gemm_f32_sparse(plane, xg, &sb.b, og, Layout::Transposed);
