@@ -254,3 +254,41 @@ fn hidden_tensors_are_matched_too() {
     assert!(err(&matched) < err(&pruned), "hidden-state error {} not below the pruned model's {}", err(&matched), err(&pruned));
     assert!(record.recipe.contains("\"hidden\":[\"add_result\",\"add_result1\"]"), "{}", record.recipe);
 }
+
+/// Mean cosine between two models' pooled outputs on `feeds`.
+fn pooled_cosine(a: &Model, b: &Model, feeds: &[Vec<(String, Tensor)>]) -> f64 {
+    let (sa, sb) = (Session::new(a.clone()).unwrap(), Session::new(b.clone()).unwrap());
+    let cos = |f: &Vec<(String, Tensor)>| {
+        let (x, y) = (sa.run(f.clone()).unwrap().outputs[0].1.to_f64_vec(), sb.run(f.clone()).unwrap().outputs[0].1.to_f64_vec());
+        let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+        dot / (x.iter().map(|p| p * p).sum::<f64>() * y.iter().map(|q| q * q).sum::<f64>()).sqrt()
+    };
+    feeds.iter().map(cos).sum::<f64>() / feeds.len() as f64
+}
+
+#[test]
+fn token_swaps_add_copies_that_the_teacher_labels() {
+    let teacher = load_model(&read("synthetic/text_embedding/model.onnx")).unwrap();
+    let (feeds, unseen) = (common::text_embedding_feeds(7, 0), common::text_embedding_feeds(8, 40)[1..].to_vec());
+    let (pruned, _) = compress(&teacher, &Recipe::from_json(r#"{"prune":{"method":"magnitude","pattern":"2:4"}}"#).unwrap(), &feeds).unwrap();
+    let run = |swap: &str| {
+        let json = format!(r#"{{"epochs":6,"batch_size":4,"learning_rate":0.003,"validation":0,"loss":"cosine"{swap}}}"#);
+        let mut t = section(&json).trainer(pruned.clone(), &teacher, feeds.clone(), None).unwrap();
+        while t.step().unwrap().is_some() {}
+        t
+    };
+    let (plain, swapped) = (run(""), run(r#","token_swap":{"copies":3,"share":0.5,"neighbours":4}"#));
+    // The fixture's own input holds two sequences: nine examples.
+    assert_eq!((plain.split_sizes(), swapped.split_sizes()), ((9, 0), (36, 0)), "three copies of each of the 9 examples join the training part");
+    let (plain, swapped) = (plain.model().unwrap(), swapped.model().unwrap());
+    assert_ne!(model_to_bytes(&plain), model_to_bytes(&swapped), "the copies change what is learnt");
+    let before = pooled_cosine(&teacher, &pruned, &unseen);
+    let after = pooled_cosine(&teacher, &swapped, &unseen);
+    println!("2:4 magnitude on the synthetic encoder, unseen sequences: cosine {before:.4} → {after:.4} fine-tuned with token swaps");
+    assert!(after > before, "cosine on unseen sequences {before} → {after}");
+    // Where swaps cannot work, the key is named.
+    let err =
+        |json: &str, model: &Model, inputs: Vec<Vec<(String, Tensor)>>| section(json).trainer(model.clone(), model, inputs, None).err().unwrap().to_string();
+    let e = err(r#"{"token_swap":{"share":0.5}}"#, &digits(), training());
+    assert!(e.contains("key 'distill.token_swap.input'") && e.contains("no Gather node") && e.contains("'input_ids'"), "{e}");
+}

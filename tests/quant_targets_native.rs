@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{read, read_pb, worst_excess};
+use common::{read, worst_excess};
 use squish::compress::quant::smooth::{equalize, Smooth};
 use squish::compress::{compress, Recipe};
 use squish::formats::data::npy::read_npy;
@@ -22,16 +22,7 @@ fn text_model() -> Model {
 
 /// The fixture's inputs and a few more sequences (seeded), as calibration.
 fn text_feeds() -> Vec<Feed> {
-    let (_, ids) = read_pb("synthetic/text_embedding/test_data_set_0/input_0.pb");
-    let (_, pos) = read_pb("synthetic/text_embedding/test_data_set_0/input_1.pb");
-    let mut feeds = vec![vec![("input_ids".to_string(), ids), ("position_ids".to_string(), pos)]];
-    for s in 0..6u64 {
-        let len = 5 + s as usize * 4;
-        let ids: Vec<i64> = (0..len as u64).map(|i| ((i * 37 + s * 101 + 11) % 300) as i64).collect();
-        let pos: Vec<i64> = (0..len as i64).collect();
-        feeds.push(vec![("input_ids".into(), Tensor::from_vec(&[1, len], ids).unwrap()), ("position_ids".into(), Tensor::from_vec(&[1, len], pos).unwrap())]);
-    }
-    feeds
+    common::text_embedding_feeds(6, 0)
 }
 
 fn outputs(model: &Model, feeds: &[Feed]) -> Vec<f64> {

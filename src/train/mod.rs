@@ -15,7 +15,7 @@
 pub mod fit;
 pub mod loss;
 pub mod optim;
-mod rules;
+pub(crate) mod rules;
 pub mod tape;
 
 pub use fit::{EpochRecord, FitOptions, Trainer};

@@ -23,6 +23,21 @@ pub fn read_pb(rel: &str) -> (String, Tensor) {
     (tp.name, t)
 }
 
+/// The synthetic text encoder's own input, then `more` sequences of 5, 9,
+/// 13, … token ids (a deterministic pattern; `offset` gives other ones).
+pub fn text_embedding_feeds(more: u64, offset: u64) -> Vec<Vec<(String, Tensor)>> {
+    let (_, ids) = read_pb("synthetic/text_embedding/test_data_set_0/input_0.pb");
+    let (_, pos) = read_pb("synthetic/text_embedding/test_data_set_0/input_1.pb");
+    let mut feeds = vec![vec![("input_ids".to_string(), ids), ("position_ids".to_string(), pos)]];
+    for s in offset..offset + more {
+        let len = 5 + (s % 7) as usize * 4;
+        let ids: Vec<i64> = (0..len as u64).map(|i| ((i * 37 + s * 101 + 11) % 300) as i64).collect();
+        let pos: Vec<i64> = (0..len as i64).collect();
+        feeds.push(vec![("input_ids".into(), Tensor::from_vec(&[1, len], ids).unwrap()), ("position_ids".into(), Tensor::from_vec(&[1, len], pos).unwrap())]);
+    }
+    feeds
+}
+
 /// Largest violation of |got - want| ≤ tol·(1 + |want|); ≤ 0 means within.
 pub fn worst_excess(got: &[f64], want: &[f64], tol: f64) -> f64 {
     assert_eq!(got.len(), want.len(), "output lengths differ");

@@ -148,6 +148,33 @@ pub fn per_example(model: &Model, feeds: Vec<Feed>) -> Vec<Feed> {
     out
 }
 
+/// One text example without its padding: when the model takes any
+/// sequence length and every input of `feed` is `[1, L]` integers, one of
+/// them an attention mask (named so) of ones then zeros, each input is cut
+/// to the mask's ones. The padded positions are masked out of attention and
+/// pooling, so the model's outputs for the real tokens do not change, but
+/// every layer does less work. Other feeds come back as they were.
+pub fn trim_padding(model: &Model, feed: Feed) -> Feed {
+    let width = match feed.first().map(|(_, t)| t.shape()) {
+        Some([1, w]) => *w,
+        _ => return feed,
+    };
+    let text = feed.iter().all(|(_, t)| t.shape() == [1, width] && !t.dtype().is_float());
+    let sequence_dynamic =
+        model.graph.real_inputs().all(|vi| matches!(&vi.ty, ValueType::Tensor { shape: Some(d), .. } if d.len() == 2 && !matches!(d[1], Dim::Fixed(_))));
+    let Some(mask) = feed.iter().find(|(n, _)| n.to_ascii_lowercase().contains("mask")).and_then(|(_, t)| t.to_i64_vec()) else { return feed };
+    let len = mask.iter().take_while(|&&v| v == 1).count();
+    if !text || !sequence_dynamic || len == 0 || len == width || mask[len..].iter().any(|&v| v != 0) {
+        return feed;
+    }
+    feed.into_iter()
+        .map(|(n, t)| {
+            let cut = crate::map_tensor!(&t, a => a.slice_axis(ndarray::Axis(1), ndarray::Slice::from(0..len)).to_owned());
+            (n, cut)
+        })
+        .collect()
+}
+
 /// The feeds joined along the first axis (each example has it at 1).
 pub fn join(feeds: &[Feed]) -> Option<Feed> {
     if feeds.len() == 1 {
@@ -354,5 +381,30 @@ mod tests {
         assert_eq!(default_int_range("attention_mask"), (0.0, 2.0));
         assert_eq!(default_int_range("segment_ids"), (0.0, 2.0));
         assert_eq!(default_int_range("input_ids"), (0.0, 10.0));
+    }
+
+    #[test]
+    fn padding_is_cut_from_text_examples_only() {
+        let vi = |name: &str, len: Dim| ValueInfo {
+            name: name.into(),
+            ty: ValueType::Tensor { elem_type: 7, shape: Some(vec![Dim::Symbolic("batch".into()), len]) },
+            doc_string: String::new(),
+        };
+        let mut model = crate::train::rules::tests::model(vec![], vec![], "y", 17);
+        model.graph.inputs = vec![vi("input_ids", Dim::Symbolic("seq".into())), vi("attention_mask", Dim::Symbolic("seq".into()))];
+        let feed = |ids: Vec<i64>, mask: Vec<i64>| -> Feed {
+            vec![
+                ("input_ids".into(), Tensor::from_vec(&[1, ids.len()], ids).unwrap()),
+                ("attention_mask".into(), Tensor::from_vec(&[1, mask.len()], mask).unwrap()),
+            ]
+        };
+        assert_eq!(trim_padding(&model, feed(vec![101, 7, 102, 0, 0], vec![1, 1, 1, 0, 0])), feed(vec![101, 7, 102], vec![1, 1, 1]));
+        // A mask with a hole, no padding, or a model of fixed length: unchanged.
+        for f in [feed(vec![1, 2, 3, 0], vec![1, 0, 1, 0]), feed(vec![1, 2], vec![1, 1])] {
+            assert_eq!(trim_padding(&model, f.clone()), f);
+        }
+        model.graph.inputs = vec![vi("input_ids", Dim::Fixed(5)), vi("attention_mask", Dim::Fixed(5))];
+        let f = feed(vec![101, 7, 102, 0, 0], vec![1, 1, 1, 0, 0]);
+        assert_eq!(trim_padding(&model, f.clone()), f);
     }
 }

@@ -48,20 +48,7 @@ impl Examples {
     /// `names`: the output, then hidden tensors (every one with one row per example).
     pub fn new(teacher: &Session, examples: Vec<Feed>, names: &[String], labels: Option<&Tensor>, validation: f64, seed: u64) -> Result<Examples> {
         let mut targets: Vec<Vec<ArrayD<f32>>> = vec![Vec::with_capacity(examples.len()); names.len()];
-        for g in groups(&examples) {
-            let joined = join(&examples[g.clone()]).expect("groups are joinable");
-            for (t, out) in teacher_outputs(teacher, &joined, names)?.into_iter().enumerate() {
-                if out.shape().first() != Some(&g.len()) {
-                    return Err(SquishError::op(format!(
-                        "the teacher's tensor '{}' has shape {:?} for {} examples; training needs one row per example",
-                        names[t],
-                        out.shape(),
-                        g.len()
-                    )));
-                }
-                targets[t].extend(out.axis_iter(Axis(0)).map(|r| r.insert_axis(Axis(0)).to_owned()));
-            }
-        }
+        label_all(teacher, &examples, names, &mut targets)?;
         let classes = targets[0].first().and_then(|t| t.shape().last().copied()).unwrap_or(1);
         let labels = labels.map(|l| label_indices(l, examples.len(), classes)).transpose()?;
         let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -73,6 +60,19 @@ impl Examples {
         validation.sort_unstable();
         train.sort_unstable();
         Ok(Examples { examples, train, validation, names: names.to_vec(), targets, labels, classes })
+    }
+
+    /// Adds `made` to the training part, the teacher's tensors for them,
+    /// and the label of the example each was made from (`sources`).
+    pub fn add_training(&mut self, teacher: &Session, made: Vec<Feed>, sources: &[usize]) -> Result<()> {
+        label_all(teacher, &made, &self.names, &mut self.targets)?;
+        if let Some(labels) = &mut self.labels {
+            labels.extend(sources.iter().map(|&s| labels[s]).collect::<Vec<_>>());
+        }
+        let first = self.examples.len();
+        self.train.extend(first..first + made.len());
+        self.examples.extend(made);
+        Ok(())
     }
 
     /// Whether the teacher's output is a class distribution for every example.
@@ -118,6 +118,25 @@ impl Examples {
         }
         Some(SoftLabels { values, classes: self.classes })
     }
+}
+
+/// Appends the teacher's tensors `names` for each of `examples` to `targets`.
+fn label_all(teacher: &Session, examples: &[Feed], names: &[String], targets: &mut [Vec<ArrayD<f32>>]) -> Result<()> {
+    for g in groups(examples) {
+        let joined = join(&examples[g.clone()]).expect("groups are joinable");
+        for (t, out) in teacher_outputs(teacher, &joined, names)?.into_iter().enumerate() {
+            if out.shape().first() != Some(&g.len()) {
+                return Err(SquishError::op(format!(
+                    "the teacher's tensor '{}' has shape {:?} for {} examples; training needs one row per example",
+                    names[t],
+                    out.shape(),
+                    g.len()
+                )));
+            }
+            targets[t].extend(out.axis_iter(Axis(0)).map(|r| r.insert_axis(Axis(0)).to_owned()));
+        }
+    }
+    Ok(())
 }
 
 fn teacher_outputs(teacher: &Session, feed: &Feed, names: &[String]) -> Result<Vec<ArrayD<f32>>> {

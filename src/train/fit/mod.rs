@@ -12,7 +12,7 @@ use super::loss::{self, LossKind};
 use super::optim::{Optimizer, Schedule, State};
 use super::tape::Tape;
 use crate::error::{Result, SquishError};
-use crate::formats::data::feeds::{join, per_example, Feed};
+use crate::formats::data::feeds::{join, per_example, trim_padding, Feed};
 use crate::ir::Model;
 use crate::runtime::Session;
 use crate::tensor::Tensor;
@@ -20,6 +20,7 @@ use crate::tensor::Tensor;
 pub mod augment;
 mod data;
 pub mod gradual;
+pub mod swap;
 
 use data::Examples;
 
@@ -73,6 +74,10 @@ pub struct FitOptions {
     /// Token ids masked at random in each minibatch (text models).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_mask: Option<augment::TokenMask>,
+    /// Copies of the training examples with token ids swapped for their
+    /// nearest neighbours in the teacher's embedding table (text models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_swap: Option<swap::TokenSwap>,
     /// Intermediate tensors the student also matches (mean squared error,
     /// added to the output's loss), named as in both models: hidden states,
     /// as TinyBERT and MiniLM distil. Each needs one row per example.
@@ -110,6 +115,7 @@ impl Default for FitOptions {
             flip: false,
             hidden: Vec::new(),
             token_mask: None,
+            token_swap: None,
             text_crop: None,
             gradual: None,
         }
@@ -148,6 +154,9 @@ impl FitOptions {
             t.check()?;
         }
         if let Some(t) = &self.text_crop {
+            t.check()?;
+        }
+        if let Some(t) = &self.token_swap {
             t.check()?;
         }
         if self.shift > 4096 {
@@ -232,12 +241,19 @@ impl Trainer {
             .map(|h| tape.value_id(h).ok_or_else(|| SquishError::Recipe(format!("key 'distill.hidden': the student has no tensor '{h}'"))))
             .collect::<Result<Vec<_>>>()?;
         let session = Session::new(with_outputs(teacher, &opts.hidden))?;
-        let examples = per_example(teacher, inputs);
+        let examples: Vec<Feed> = per_example(teacher, inputs).into_iter().map(|f| trim_padding(teacher, f)).collect();
         if examples.len() < 2 {
             return Err(SquishError::Recipe("section 'distill': training needs at least 2 examples (give more inputs)".into()));
         }
         let names: Vec<String> = std::iter::once(output.clone()).chain(opts.hidden.iter().cloned()).collect();
-        let data = Examples::new(&session, examples, &names, labels, opts.validation, opts.seed)?;
+        let mut data = Examples::new(&session, examples, &names, labels, opts.validation, opts.seed)?;
+        if let Some(t) = &opts.token_swap {
+            let train: Vec<&Feed> = data.train.iter().map(|&i| &data.examples[i]).collect();
+            let swaps = swap::Swaps::new(t, teacher, train.iter().copied())?;
+            let (copies, sources) = swaps.copies(&train, &mut ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5a5a_70c5))?;
+            let sources: Vec<usize> = sources.into_iter().map(|s| data.train[s]).collect();
+            data.add_training(&session, copies, &sources)?;
+        }
         let kind = opts.loss.unwrap_or(if data.is_distribution() { LossKind::Kl } else { LossKind::Mse });
         let out_id = tape
             .output_ids()
@@ -305,7 +321,9 @@ impl Trainer {
             self.order.shuffle(&mut self.rng);
         }
         let end = (self.cursor + self.opts.batch_size).min(self.order.len());
-        let batch: Vec<usize> = self.order[self.cursor..end].to_vec();
+        let mut batch: Vec<usize> = self.order[self.cursor..end].to_vec();
+        // Examples of one length (text without padding) run together, so that they join into one forward pass.
+        batch.sort_by_key(|&i| self.data.examples[i].first().map(|(_, t)| t.shape().to_vec()));
         let rate = self.opts.schedule.rate(self.opts.learning_rate as f32, self.step, self.total_steps, self.opts.warmup_steps);
         let loss = self.train_batch(&batch, rate)?;
         self.step += 1;
@@ -337,6 +355,7 @@ impl Trainer {
             mask.apply(&mut feeds, &mut self.rng)?;
             relabel = true;
         }
+
         let rows = batch.len() as f32;
         let mut total: Option<Vec<ArrayD<f32>>> = None;
         let mut loss_sum = 0.0;

@@ -9,7 +9,7 @@ mod pointwise;
 mod quant;
 mod spatial;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use ndarray::{ArrayD, Axis};
 
