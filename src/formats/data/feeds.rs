@@ -390,7 +390,26 @@ mod tests {
             ty: ValueType::Tensor { elem_type: 7, shape: Some(vec![Dim::Symbolic("batch".into()), len]) },
             doc_string: String::new(),
         };
-        let mut model = crate::train::rules::tests::model(vec![], vec![], "y", 17);
+        let mut model = Model {
+            ir_version: 8,
+            opsets: vec![(String::new(), 17)],
+            producer_name: String::new(),
+            producer_version: String::new(),
+            domain: String::new(),
+            model_version: 0,
+            doc_string: String::new(),
+            metadata: vec![],
+            graph: crate::ir::Graph {
+                name: "g".into(),
+                doc_string: String::new(),
+                nodes: vec![],
+                inputs: vec![],
+                outputs: vec![],
+                initializers: vec![],
+                value_info: vec![],
+                sparse_stored: Default::default(),
+            },
+        };
         model.graph.inputs = vec![vi("input_ids", Dim::Symbolic("seq".into())), vi("attention_mask", Dim::Symbolic("seq".into()))];
         let feed = |ids: Vec<i64>, mask: Vec<i64>| -> Feed {
             vec![
